@@ -1,0 +1,94 @@
+//! The one error type of the API. Every failure leaves as the v3 envelope
+//! `{"request_id", "error": {"type", "message", "provider_error"?}}`.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::{Value, json};
+
+use crate::request_id::current_request_id;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub message: String,
+    pub provider_error: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            message: message.into(),
+            provider_error: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "api.invalid_request_error",
+            message,
+        )
+    }
+
+    pub fn invalid_payload(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "api.invalid_request_payload",
+            message,
+        )
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "api.authentication_error",
+            message,
+        )
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "api.not_found_error", message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "api.invalid_request_error", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "api.internal_error",
+            message,
+        )
+    }
+
+    pub fn with_provider_error(mut self, provider_error: Value) -> Self {
+        self.provider_error = Some(provider_error);
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut error = json!({"type": self.kind, "message": self.message});
+        if let Some(provider_error) = self.provider_error {
+            error["provider_error"] = provider_error;
+        }
+        let body = json!({"request_id": current_request_id(), "error": error});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<mailroom_store::StoreError> for ApiError {
+    fn from(e: mailroom_store::StoreError) -> Self {
+        // The detail goes to the log; the caller learns only that it was ours.
+        tracing::error!(error = %e, "store error");
+        ApiError::internal("mailroom could not read or write its database; see the server log")
+    }
+}

@@ -1,0 +1,119 @@
+//! Extractors that turn malformed input into clear 400s in the v3 envelope.
+
+use axum::{
+    extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
+    http::request::Parts,
+};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON body; a parse failure says what is wrong and where.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::invalid_payload(
+            "the request body must be JSON, sent with Content-Type: application/json",
+        ),
+        JsonRejection::JsonSyntaxError(e) => ApiError::invalid_payload(format!(
+            "the request body is not valid JSON: {}",
+            source_text(&e)
+        )),
+        JsonRejection::JsonDataError(e) => ApiError::invalid_payload(format!(
+            "the request body does not fit: {}",
+            source_text(&e)
+        )),
+        JsonRejection::BytesRejection(e) => {
+            ApiError::invalid_payload(format!("the request body could not be read: {e}"))
+        }
+        other => ApiError::invalid_payload(other.body_text()),
+    }
+}
+
+/// The innermost message of an error (serde's, which names the field and position).
+fn source_text(e: &dyn std::error::Error) -> String {
+    let mut current = e;
+    while let Some(inner) = current.source() {
+        current = inner;
+    }
+    current.to_string()
+}
+
+/// The query string as key/value pairs, in both SDK dialects: repeated keys or comma
+/// lists, `+` or `%20` for spaces, booleans in any case.
+pub struct QueryParams(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded_pairs(query).map(QueryParams)
+    }
+}
+
+fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError> {
+    axum::extract::Query::<Vec<(String, String)>>::try_from_uri(
+        &format!("/?{query}")
+            .parse()
+            .map_err(|_| ApiError::bad_request("the query string is malformed"))?,
+    )
+    .map(|q| q.0)
+    .map_err(|e| ApiError::bad_request(format!("the query string is malformed: {e}")))
+}
+
+impl QueryParams {
+    /// The last value given for `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Every value of `key`, from repeated keys and comma lists alike.
+    pub fn list(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .flat_map(|(_, v)| v.split(','))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
+    pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                v.trim().parse::<i64>().map_err(|_| {
+                    ApiError::bad_request(format!("query parameter '{key}' must be an integer"))
+                })
+            })
+            .transpose()
+    }
+
+    /// A non-negative integer no larger than `max`.
+    pub fn bounded(&self, key: &str, default: i64, max: i64) -> Result<i64, ApiError> {
+        match self.int(key)? {
+            None => Ok(default),
+            Some(value) if (0..=max).contains(&value) => Ok(value),
+            Some(_) => Err(ApiError::bad_request(format!(
+                "query parameter '{key}' must be between 0 and {max}"
+            ))),
+        }
+    }
+}

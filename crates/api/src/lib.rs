@@ -1,0 +1,15 @@
+//! mailroom's HTTP API: the Nylas v3 routes, their envelopes and errors, and
+//! authentication. Handlers translate between the wire shapes of `mailroom-model` and
+//! the store; they hold no state of their own.
+
+mod auth;
+mod envelope;
+mod error;
+mod extract;
+mod provider_check;
+mod request_id;
+mod router;
+mod v3;
+
+pub use error::ApiError;
+pub use router::{AppState, router};

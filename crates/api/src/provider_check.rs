@@ -1,0 +1,201 @@
+//! Proving a mailbox's settings work before anything is stored: log in to the IMAP
+//! server and authenticate to the SMTP server, concurrently, each bounded in time.
+
+use axum::http::StatusCode;
+use mailroom_imap::{ImapError, ImapServer, ImapSession, ImapTls};
+use mailroom_model::{MailCredentials, MailServerSettings, ServerEndpoint, TransportSecurity};
+use mailroom_net::{NetError, OutboundPolicy};
+use mailroom_smtp::{SmtpError, SmtpServer, SmtpTls};
+use serde_json::json;
+
+use crate::error::ApiError;
+
+/// Which of the two servers a failure came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerRole {
+    Imap,
+    Smtp,
+}
+
+impl ServerRole {
+    fn label(self) -> &'static str {
+        match self {
+            ServerRole::Imap => "IMAP",
+            ServerRole::Smtp => "SMTP",
+        }
+    }
+}
+
+/// Why the settings did not work.
+#[derive(Debug)]
+pub enum CheckFailure {
+    /// The server answered and refused the credentials.
+    Authentication { role: ServerRole, response: String },
+    /// The server could not be reached or did not answer in time.
+    Unreachable { role: ServerRole, reason: String },
+    /// mailroom's policy forbids the connection (plaintext, private address).
+    Policy { role: ServerRole, reason: String },
+    /// TLS or protocol trouble.
+    Failed { role: ServerRole, reason: String },
+}
+
+pub async fn verify_mailbox(
+    policy: &OutboundPolicy,
+    settings: &MailServerSettings,
+    credentials: &MailCredentials,
+) -> Result<(), CheckFailure> {
+    let imap = verify_imap(policy, settings.imap(), &credentials.imap_password);
+    let smtp = verify_smtp(policy, settings.smtp(), &credentials.smtp_password);
+    let (imap, smtp) = tokio::join!(imap, smtp);
+    imap.and(smtp)
+}
+
+async fn verify_imap(
+    policy: &OutboundPolicy,
+    endpoint: ServerEndpoint<'_>,
+    password: &str,
+) -> Result<(), CheckFailure> {
+    let server = ImapServer {
+        host: endpoint.host,
+        port: endpoint.port,
+        tls: match endpoint.security {
+            TransportSecurity::Ssl => ImapTls::Implicit,
+            TransportSecurity::Starttls => ImapTls::StartTls,
+            TransportSecurity::None => ImapTls::Plain,
+        },
+        username: endpoint.username,
+    };
+    let session = ImapSession::connect(policy, server, password)
+        .await
+        .map_err(|e| imap_failure(e))?;
+    session.logout().await;
+    Ok(())
+}
+
+async fn verify_smtp(
+    policy: &OutboundPolicy,
+    endpoint: ServerEndpoint<'_>,
+    password: &str,
+) -> Result<(), CheckFailure> {
+    let server = SmtpServer {
+        host: endpoint.host,
+        port: endpoint.port,
+        tls: match endpoint.security {
+            TransportSecurity::Ssl => SmtpTls::Implicit,
+            TransportSecurity::Starttls => SmtpTls::StartTls,
+            TransportSecurity::None => SmtpTls::Plain,
+        },
+        username: endpoint.username,
+    };
+    mailroom_smtp::verify_login(policy, server, password)
+        .await
+        .map_err(smtp_failure)
+}
+
+fn imap_failure(e: ImapError) -> CheckFailure {
+    let role = ServerRole::Imap;
+    match e {
+        ImapError::AuthenticationFailed(response) => {
+            CheckFailure::Authentication { role, response }
+        }
+        ImapError::Net(net) => net_failure(role, net),
+        ImapError::Closed => CheckFailure::Unreachable {
+            role,
+            reason: "the server closed the connection".into(),
+        },
+        other => CheckFailure::Failed {
+            role,
+            reason: other.to_string(),
+        },
+    }
+}
+
+fn smtp_failure(e: SmtpError) -> CheckFailure {
+    let role = ServerRole::Smtp;
+    match e {
+        SmtpError::AuthenticationFailed(response) => {
+            CheckFailure::Authentication { role, response }
+        }
+        SmtpError::Net(net) => net_failure(role, net),
+        other => CheckFailure::Failed {
+            role,
+            reason: other.to_string(),
+        },
+    }
+}
+
+fn net_failure(role: ServerRole, e: NetError) -> CheckFailure {
+    if e.is_policy() {
+        CheckFailure::Policy {
+            role,
+            reason: e.to_string(),
+        }
+    } else if e.is_unreachable() {
+        CheckFailure::Unreachable {
+            role,
+            reason: e.to_string(),
+        }
+    } else {
+        CheckFailure::Failed {
+            role,
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl CheckFailure {
+    pub fn role(&self) -> ServerRole {
+        match self {
+            CheckFailure::Authentication { role, .. }
+            | CheckFailure::Unreachable { role, .. }
+            | CheckFailure::Policy { role, .. }
+            | CheckFailure::Failed { role, .. } => *role,
+        }
+    }
+
+    /// The API error for this failure, naming the server that caused it.
+    pub fn to_api_error(&self, settings: &MailServerSettings) -> ApiError {
+        let role = self.role();
+        let endpoint = match role {
+            ServerRole::Imap => settings.imap(),
+            ServerRole::Smtp => settings.smtp(),
+        };
+        let server = format!("{}:{}", endpoint.host, endpoint.port);
+        let label = role.label();
+        let (status, kind, message, detail) = match self {
+            CheckFailure::Authentication { response, .. } => (
+                StatusCode::UNAUTHORIZED,
+                "api.authentication_error",
+                format!(
+                    "the {label} server {server} refused the login for '{}': {response}",
+                    endpoint.username
+                ),
+                response.clone(),
+            ),
+            CheckFailure::Unreachable { reason, .. } => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "api.provider_error",
+                format!("the {label} server {server} is not responding: {reason}"),
+                reason.clone(),
+            ),
+            CheckFailure::Policy { reason, .. } => (
+                StatusCode::BAD_REQUEST,
+                "api.invalid_request_error",
+                format!("mailroom will not connect to the {label} server {server}: {reason}"),
+                reason.clone(),
+            ),
+            CheckFailure::Failed { reason, .. } => (
+                StatusCode::BAD_GATEWAY,
+                "api.provider_error",
+                format!("the {label} server {server} could not be used: {reason}"),
+                reason.clone(),
+            ),
+        };
+        ApiError::new(status, kind, message).with_provider_error(json!({
+            "server": label.to_ascii_lowercase(),
+            "host": endpoint.host,
+            "port": endpoint.port,
+            "error": detail,
+        }))
+    }
+}

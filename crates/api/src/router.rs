@@ -1,0 +1,47 @@
+//! The whole HTTP surface, assembled in one place.
+
+use axum::{
+    Json, Router,
+    http::StatusCode,
+    middleware,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use mailroom_net::OutboundPolicy;
+use mailroom_store::Store;
+use serde_json::json;
+
+use crate::{error::ApiError, request_id::assign_request_id, v3};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub policy: OutboundPolicy,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health))
+        .merge(v3::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(assign_request_id))
+        .with_state(state)
+}
+
+async fn health() -> Response {
+    (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
+}
+
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::not_found(format!("no such route: {}", uri.path()))
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "api.invalid_request_error",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}

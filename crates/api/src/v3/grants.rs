@@ -1,0 +1,224 @@
+//! `/v3/grants`: list, read, update (re-validating new settings) and delete grants.
+
+use axum::extract::{Path, State};
+use mailroom_model::{
+    GrantId, Provider, Scope,
+    mail_settings::SettingsInput,
+    v3::{Grant, GrantStatus, UpdateGrantRequest},
+};
+use mailroom_store::{GrantListQuery, GrantOrder, GrantRecord, GrantUpdate, SortField};
+
+use crate::{
+    auth::AppAuth,
+    envelope::{Done, Item, OffsetPage},
+    error::ApiError,
+    extract::{JsonBody, QueryParams},
+    provider_check::verify_mailbox,
+    router::AppState,
+};
+
+pub async fn list_grants(
+    State(state): State<AppState>,
+    auth: AppAuth,
+    query: QueryParams,
+) -> Result<OffsetPage<Grant>, ApiError> {
+    let limit = query.bounded("limit", 10, 200)?;
+    let offset = query.bounded("offset", 0, i64::MAX)?;
+    let status = match query.get("grant_status") {
+        None => None,
+        Some(value) => Some(GrantStatus::parse(value).ok_or_else(|| {
+            ApiError::bad_request("query parameter 'grant_status' must be 'valid' or 'invalid'")
+        })?),
+    };
+    let sort_by = match query.get("sort_by") {
+        None | Some("created_at") => SortField::CreatedAt,
+        Some("updated_at") => SortField::UpdatedAt,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "query parameter 'sort_by' must be 'created_at' or 'updated_at'",
+            ));
+        }
+    };
+    let order = match query
+        .get("order_by")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("desc") => GrantOrder::Desc,
+        Some("asc") => GrantOrder::Asc,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "query parameter 'order_by' must be 'asc' or 'desc'",
+            ));
+        }
+    };
+    let mut ids = Vec::new();
+    for id in query
+        .list("account_id")
+        .into_iter()
+        .chain(query.list("account_ids"))
+    {
+        ids.push(GrantId::parse(&id).map_err(|e| ApiError::bad_request(e.to_string()))?);
+    }
+    // Providers mailroom cannot connect simply have no grants.
+    let provider = match query.get("provider") {
+        None => None,
+        Some(value) => match value.parse::<Provider>() {
+            Ok(provider) => Some(provider),
+            Err(_) => {
+                return Ok(OffsetPage {
+                    data: Vec::new(),
+                    limit,
+                    offset,
+                });
+            }
+        },
+    };
+    let list_query = GrantListQuery {
+        limit,
+        offset,
+        email: query.get("email").map(str::to_owned),
+        status,
+        provider,
+        ip: query.get("ip").map(str::to_owned),
+        ids,
+        created_since: query.int("since")?,
+        created_before: query.int("before")?,
+        sort_by,
+        order,
+    };
+    let grants = state
+        .store
+        .list_grants(&auth.application_id, &list_query)
+        .await?;
+    Ok(OffsetPage {
+        data: grants.into_iter().map(to_v3).collect(),
+        limit,
+        offset,
+    })
+}
+
+pub async fn get_grant(
+    State(state): State<AppState>,
+    auth: AppAuth,
+    Path(grant_id): Path<String>,
+) -> Result<Item<Grant>, ApiError> {
+    let grant = find_grant(&state, &auth, &grant_id).await?;
+    Ok(Item::ok(to_v3(grant)))
+}
+
+pub async fn update_grant(
+    State(state): State<AppState>,
+    auth: AppAuth,
+    Path(grant_id): Path<String>,
+    JsonBody(request): JsonBody<UpdateGrantRequest>,
+) -> Result<Item<Grant>, ApiError> {
+    let grant = find_grant(&state, &auth, &grant_id).await?;
+    let scope = request
+        .scope
+        .as_deref()
+        .map(Scope::parse_list)
+        .transpose()
+        .map_err(|e| ApiError::invalid_payload(e.to_string()))?;
+
+    let resolved = match &request.settings {
+        Some(settings) => {
+            let previous_credentials = state.store.grant_credentials(&grant.id).await?;
+            let resolved = SettingsInput {
+                settings,
+                previous: Some((&grant.settings, &previous_credentials)),
+            }
+            .resolve()
+            .map_err(|e| ApiError::invalid_payload(e.to_string()))?;
+            if resolved.email != grant.email {
+                return Err(ApiError::invalid_payload(format!(
+                    "these settings are for '{}', but the grant is for '{}'; a grant's email cannot change",
+                    resolved.email, grant.email
+                )));
+            }
+            verify_mailbox(&state.policy, &resolved.servers, &resolved.credentials)
+                .await
+                .map_err(|failure| failure.to_api_error(&resolved.servers))?;
+            Some(resolved)
+        }
+        None => None,
+    };
+
+    let updated = state
+        .store
+        .update_grant(
+            &auth.application_id,
+            &grant.id,
+            GrantUpdate {
+                settings: resolved.as_ref().map(|r| &r.servers),
+                credentials: resolved.as_ref().map(|r| &r.credentials),
+                scope: scope.as_deref(),
+                name: request.name.as_deref(),
+                // Credentials that were just proven make the grant valid again.
+                status: resolved.as_ref().map(|_| GrantStatus::Valid),
+            },
+        )
+        .await?
+        .ok_or_else(|| grant_not_found(&grant_id))?;
+    Ok(Item::ok(to_v3(updated)))
+}
+
+pub async fn delete_grant(
+    State(state): State<AppState>,
+    auth: AppAuth,
+    Path(grant_id): Path<String>,
+) -> Result<Done, ApiError> {
+    let grant = find_grant(&state, &auth, &grant_id).await?;
+    state
+        .store
+        .delete_grant(&auth.application_id, &grant.id)
+        .await?;
+    tracing::info!(grant_id = %grant.id, "grant deleted");
+    Ok(Done)
+}
+
+/// A grant of the calling application, by the id in the path.
+async fn find_grant(
+    state: &AppState,
+    auth: &AppAuth,
+    raw_id: &str,
+) -> Result<GrantRecord, ApiError> {
+    if raw_id == "me" {
+        return Err(ApiError::bad_request(
+            "'me' stands for the grant of a grant access token; with an API key, name the grant id",
+        ));
+    }
+    let id = GrantId::parse(raw_id).map_err(|_| grant_not_found(raw_id))?;
+    state
+        .store
+        .grant(&auth.application_id, &id)
+        .await?
+        .ok_or_else(|| grant_not_found(raw_id))
+}
+
+fn grant_not_found(raw_id: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "no grant with id '{}'",
+        raw_id.chars().take(128).collect::<String>()
+    ))
+}
+
+pub(crate) fn to_v3(grant: GrantRecord) -> Grant {
+    Grant {
+        id: grant.id.to_string(),
+        provider: grant.provider.to_string(),
+        grant_status: grant.status,
+        email: grant.email.to_string(),
+        name: grant.name,
+        scope: grant.scope.iter().map(|s| s.as_str().to_owned()).collect(),
+        settings: grant.settings,
+        state: grant.state,
+        ip: grant.ip,
+        user_agent: grant.user_agent,
+        provider_user_id: None,
+        account_id: None,
+        credential_id: None,
+        created_at: grant.created_at,
+        updated_at: grant.updated_at,
+    }
+}

@@ -1,0 +1,44 @@
+use mailroom_net::NetError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error("the IMAP server refused the login: {0}")]
+    AuthenticationFailed(String),
+    #[error("the IMAP server does not offer STARTTLS")]
+    StartTlsUnavailable,
+    #[error("the IMAP server closed the connection")]
+    Closed,
+    #[error("the IMAP server said goodbye: {0}")]
+    Bye(String),
+    #[error("IMAP protocol error: {0}")]
+    Protocol(String),
+}
+
+impl ImapError {
+    pub fn is_authentication(&self) -> bool {
+        matches!(self, ImapError::AuthenticationFailed(_))
+    }
+
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            ImapError::Net(e) => e.is_unreachable(),
+            ImapError::Closed => true,
+            _ => false,
+        }
+    }
+}
+
+impl From<async_imap::error::Error> for ImapError {
+    fn from(e: async_imap::error::Error) -> Self {
+        use async_imap::error::Error;
+        match e {
+            Error::No(message) => ImapError::Protocol(format!("NO {message}")),
+            Error::Bad(message) => ImapError::Protocol(format!("BAD {message}")),
+            Error::ConnectionLost => ImapError::Closed,
+            Error::Io(io) => ImapError::Protocol(format!("I/O: {io}")),
+            other => ImapError::Protocol(other.to_string()),
+        }
+    }
+}

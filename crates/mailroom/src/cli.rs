@@ -1,0 +1,87 @@
+//! Command-line interface. Every flag also reads a `MAILROOM_*` environment variable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "mailroom",
+    version,
+    about = "A self-hosted, Nylas-compatible email API server"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// TOML configuration file; every setting in it can also be given as MAILROOM_<NAME>.
+    #[arg(long, global = true, env = "MAILROOM_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Where mailroom keeps its SQLite database and secret key [default: ./mailroom-data].
+    #[arg(long, global = true, env = "MAILROOM_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// sqlite://PATH or postgres://… [default: sqlite in the data dir].
+    #[arg(long, global = true, env = "MAILROOM_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the API server.
+    Serve(ServeArgs),
+    /// Manage applications.
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Manage API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "MAILROOM_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum AppCommand {
+    /// Create an application with its client secret and a first API key (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A redirect URI allowed for hosted authentication (repeatable).
+        #[arg(long = "callback-uri", value_name = "URI")]
+        callback_uris: Vec<String>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List applications.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create another API key for an application (shown once).
+    Create {
+        /// The application id.
+        #[arg(long = "app", value_name = "ID")]
+        application_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an API key by its id.
+    Revoke {
+        #[arg(value_name = "KEY_ID")]
+        key_id: String,
+    },
+}

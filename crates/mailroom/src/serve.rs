@@ -1,0 +1,85 @@
+//! `mailroom serve`: the API server.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use mailroom_api::{AppState, router};
+use mailroom_net::{OutboundPolicy, PolicySettings};
+
+use crate::{cli::ServeArgs, database, settings::Settings};
+
+pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
+    let listen = settings.listen_address(args.listen.as_deref())?;
+    let store = database::open(&settings).await?;
+    let policy = outbound_policy(&settings)?;
+    let state = AppState {
+        store: store.clone(),
+        policy,
+    };
+
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+    println!(
+        "mailroom {} listening on http://{local}",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("data dir: {}", settings.data_dir.display());
+    if store.list_applications().await?.is_empty() {
+        println!(
+            "No application yet. Create one (its API key is shown once):\n    mailroom --data-dir {} app create --name my-app --json",
+            settings.data_dir.display()
+        );
+    }
+
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server error")?;
+    store.close().await;
+    Ok(())
+}
+
+fn outbound_policy(settings: &Settings) -> anyhow::Result<OutboundPolicy> {
+    let extra_ca_pem = match &settings.extra_ca_file {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("cannot read extra CA file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    OutboundPolicy::new(PolicySettings {
+        allow_private_hosts: settings.allow_private_hosts,
+        allow_insecure_transport: settings.allow_insecure_transport,
+        bind_address: settings.outbound_bind_address,
+        timeout: settings.provider_timeout,
+        extra_ca_pem,
+    })
+    .context("outbound connection settings")
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => {
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down");
+}

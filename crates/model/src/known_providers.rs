@@ -1,0 +1,143 @@
+//! Server settings of well-known mailbox providers, so a grant can be created from an
+//! email address and a password alone.
+
+use crate::security::TransportSecurity::{self, Ssl, Starttls};
+
+/// Where one provider's IMAP and SMTP servers live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownProvider {
+    pub name: &'static str,
+    pub imap_host: &'static str,
+    pub imap_port: u16,
+    pub imap_security: TransportSecurity,
+    pub smtp_host: &'static str,
+    pub smtp_port: u16,
+    pub smtp_security: TransportSecurity,
+}
+
+const fn provider(
+    name: &'static str,
+    imap_host: &'static str,
+    smtp_host: &'static str,
+    smtp_port: u16,
+    smtp_security: TransportSecurity,
+) -> KnownProvider {
+    KnownProvider {
+        name,
+        imap_host,
+        imap_port: 993,
+        imap_security: Ssl,
+        smtp_host,
+        smtp_port,
+        smtp_security,
+    }
+}
+
+const AOL: KnownProvider = provider("AOL", "imap.aol.com", "smtp.aol.com", 465, Ssl);
+const ICLOUD: KnownProvider = provider(
+    "iCloud",
+    "imap.mail.me.com",
+    "smtp.mail.me.com",
+    587,
+    Starttls,
+);
+const YAHOO: KnownProvider = provider(
+    "Yahoo",
+    "imap.mail.yahoo.com",
+    "smtp.mail.yahoo.com",
+    465,
+    Ssl,
+);
+const FASTMAIL: KnownProvider = provider(
+    "Fastmail",
+    "imap.fastmail.com",
+    "smtp.fastmail.com",
+    465,
+    Ssl,
+);
+const GMX_COM: KnownProvider = provider("GMX", "imap.gmx.com", "mail.gmx.com", 587, Starttls);
+const GMX_NET: KnownProvider = provider("GMX", "imap.gmx.net", "mail.gmx.net", 587, Starttls);
+const WEB_DE: KnownProvider = provider("WEB.DE", "imap.web.de", "smtp.web.de", 587, Starttls);
+const ZOHO: KnownProvider = provider("Zoho", "imap.zoho.com", "smtp.zoho.com", 465, Ssl);
+const YANDEX: KnownProvider = provider("Yandex", "imap.yandex.com", "smtp.yandex.com", 465, Ssl);
+const OUTLOOK: KnownProvider = provider(
+    "Outlook.com",
+    "outlook.office365.com",
+    "smtp-mail.outlook.com",
+    587,
+    Starttls,
+);
+const GMAIL: KnownProvider = provider("Gmail", "imap.gmail.com", "smtp.gmail.com", 465, Ssl);
+const MAIL_COM: KnownProvider =
+    provider("mail.com", "imap.mail.com", "smtp.mail.com", 587, Starttls);
+const COMCAST: KnownProvider = provider(
+    "Comcast",
+    "imap.comcast.net",
+    "smtp.comcast.net",
+    587,
+    Starttls,
+);
+
+/// Email domains and the provider that hosts them.
+const DOMAINS: &[(&str, KnownProvider)] = &[
+    ("aol.com", AOL),
+    ("aim.com", AOL),
+    ("icloud.com", ICLOUD),
+    ("me.com", ICLOUD),
+    ("mac.com", ICLOUD),
+    ("yahoo.com", YAHOO),
+    ("ymail.com", YAHOO),
+    ("rocketmail.com", YAHOO),
+    ("yahoo.co.uk", YAHOO),
+    ("yahoo.fr", YAHOO),
+    ("yahoo.de", YAHOO),
+    ("fastmail.com", FASTMAIL),
+    ("fastmail.fm", FASTMAIL),
+    ("gmx.com", GMX_COM),
+    ("gmx.us", GMX_COM),
+    ("gmx.net", GMX_NET),
+    ("gmx.de", GMX_NET),
+    ("gmx.at", GMX_NET),
+    ("gmx.ch", GMX_NET),
+    ("web.de", WEB_DE),
+    ("zoho.com", ZOHO),
+    ("zohomail.com", ZOHO),
+    ("yandex.com", YANDEX),
+    ("yandex.ru", YANDEX),
+    ("ya.ru", YANDEX),
+    ("outlook.com", OUTLOOK),
+    ("hotmail.com", OUTLOOK),
+    ("live.com", OUTLOOK),
+    ("msn.com", OUTLOOK),
+    ("gmail.com", GMAIL),
+    ("googlemail.com", GMAIL),
+    ("mail.com", MAIL_COM),
+    ("comcast.net", COMCAST),
+];
+
+/// The provider hosting `domain`, if mailroom knows it.
+pub fn lookup(domain: &str) -> Option<KnownProvider> {
+    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    DOMAINS
+        .iter()
+        .find(|(known, _)| *known == domain)
+        .map(|(_, provider)| *provider)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_domains_resolve_case_insensitively() {
+        let icloud = lookup("ME.com").unwrap();
+        assert_eq!(icloud.imap_host, "imap.mail.me.com");
+        assert_eq!(icloud.smtp_port, 587);
+        assert_eq!(lookup("aol.com").unwrap().smtp_security, Ssl);
+    }
+
+    #[test]
+    fn unknown_domains_do_not_resolve() {
+        assert_eq!(lookup("example.test"), None);
+    }
+}

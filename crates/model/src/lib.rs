@@ -1,0 +1,21 @@
+//! mailroom's domain types and the JSON shapes of the Nylas-compatible API.
+//!
+//! Everything here is plain data: parsing at the edge (ids, email addresses, scopes,
+//! providers, security modes) and serde types for requests and responses. No I/O.
+
+pub mod email_address;
+pub mod ids;
+pub mod known_providers;
+pub mod mail_settings;
+pub mod provider;
+pub mod scope;
+pub mod security;
+pub mod time;
+pub mod v3;
+
+pub use email_address::EmailAddress;
+pub use ids::{ApiKeyId, ApplicationId, CallbackUriId, GrantId};
+pub use mail_settings::{MailCredentials, MailServerSettings, ServerEndpoint, SettingsError};
+pub use provider::Provider;
+pub use scope::Scope;
+pub use security::TransportSecurity;

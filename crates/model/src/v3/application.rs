@@ -1,0 +1,36 @@
+//! `GET /v3/applications`: the caller's application.
+
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Application {
+    pub application_id: String,
+    pub organization_id: String,
+    pub region: String,
+    pub environment: String,
+    pub branding: Branding,
+    pub domain: Option<String>,
+    pub hosted_authentication: Value,
+    pub callback_uris: Vec<CallbackUri>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub blocked: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Branding {
+    pub name: String,
+    pub icon_url: Option<String>,
+    pub website_url: Option<String>,
+    pub description: Option<String>,
+}
+
+/// A redirect URI the application registered for hosted authentication.
+#[derive(Debug, Clone, Serialize)]
+pub struct CallbackUri {
+    pub id: String,
+    pub url: String,
+    pub platform: String,
+    pub settings: Value,
+}

@@ -1,0 +1,70 @@
+//! Grants: a connected mailbox, and the requests that create or change one.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::mail_settings::MailServerSettings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GrantStatus {
+    Valid,
+    Invalid,
+}
+
+impl GrantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantStatus::Valid => "valid",
+            GrantStatus::Invalid => "invalid",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "valid" => Some(GrantStatus::Valid),
+            "invalid" => Some(GrantStatus::Invalid),
+            _ => None,
+        }
+    }
+}
+
+/// The grant object. `settings` never holds a password.
+#[derive(Debug, Clone, Serialize)]
+pub struct Grant {
+    pub id: String,
+    pub provider: String,
+    pub grant_status: GrantStatus,
+    pub email: String,
+    pub name: Option<String>,
+    pub scope: Vec<String>,
+    pub settings: MailServerSettings,
+    pub state: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub provider_user_id: Option<String>,
+    pub account_id: Option<String>,
+    pub credential_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// `POST /v3/connect/custom`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomAuthRequest {
+    pub provider: String,
+    pub settings: Map<String, Value>,
+    pub state: Option<String>,
+    pub scope: Option<Vec<String>>,
+    pub name: Option<String>,
+}
+
+/// `PATCH /v3/grants/{id}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateGrantRequest {
+    pub settings: Option<Map<String, Value>>,
+    pub scope: Option<Vec<String>>,
+    pub name: Option<String>,
+}

@@ -1,0 +1,11 @@
+//! The JSON objects of the Nylas v3 API that mailroom serves. Every documented field is
+//! always serialized (null, [] or false when empty): the Python SDK parses single objects
+//! strictly.
+
+pub mod application;
+pub mod connector;
+pub mod grant;
+
+pub use application::{Application, Branding, CallbackUri};
+pub use connector::{Connector, ConnectorInput};
+pub use grant::{CustomAuthRequest, Grant, GrantStatus, UpdateGrantRequest};

@@ -1,0 +1,170 @@
+//! Connecting and authenticating to a submission server.
+
+use lettre::transport::smtp::{
+    authentication::{Credentials, Mechanism},
+    client::{AsyncSmtpConnection, Certificate, TlsParameters},
+    extension::ClientId,
+};
+use mailroom_net::OutboundPolicy;
+
+use crate::error::SmtpError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Implicit,
+    /// STARTTLS, which must succeed.
+    StartTls,
+    /// No TLS; only where the policy allows plaintext.
+    Plain,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SmtpServer<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: &'a str,
+}
+
+/// Connects, secures the connection as asked and authenticates, then quits. Proves the
+/// credentials work before a grant is stored.
+pub async fn verify_login(
+    policy: &OutboundPolicy,
+    server: SmtpServer<'_>,
+    password: &str,
+) -> Result<(), SmtpError> {
+    let mut connection = tokio::time::timeout(
+        policy.timeout() * 2,
+        authenticated_connection(policy, server, password),
+    )
+    .await
+    .map_err(|_| SmtpError::Net(policy.timeout_error(server.host, server.port)))??;
+    let _ = tokio::time::timeout(policy.timeout(), connection.quit()).await;
+    Ok(())
+}
+
+async fn authenticated_connection(
+    policy: &OutboundPolicy,
+    server: SmtpServer<'_>,
+    password: &str,
+) -> Result<AsyncSmtpConnection, SmtpError> {
+    policy.check_transport(server.tls != SmtpTls::Plain)?;
+    let addresses = policy.resolve(server.host, server.port).await?;
+    let hello = ClientId::Domain("mailroom.localhost".into());
+    let tls = tls_parameters(policy, server.host)?;
+    let implicit = (server.tls == SmtpTls::Implicit).then(|| tls.clone());
+    let mut connection = connect_first(policy, &addresses, &hello, implicit, server).await?;
+    if server.tls == SmtpTls::StartTls {
+        if !connection.can_starttls() {
+            return Err(SmtpError::StartTlsUnavailable);
+        }
+        connection
+            .starttls(tls, &hello)
+            .await
+            .map_err(|e| classify(e, server.host))?;
+    }
+    let credentials = Credentials::new(server.username.to_owned(), password.to_owned());
+    match connection
+        .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
+        .await
+    {
+        Ok(_) => Ok(connection),
+        Err(e) if e.is_permanent() || e.is_transient() => {
+            Err(SmtpError::AuthenticationFailed(reply_text(&e)))
+        }
+        Err(e)
+            if e.to_string()
+                .contains("No compatible authentication mechanism") =>
+        {
+            Err(SmtpError::NoAuthMechanism)
+        }
+        Err(e) => Err(classify(e, server.host)),
+    }
+}
+
+async fn connect_first(
+    policy: &OutboundPolicy,
+    addresses: &[std::net::SocketAddr],
+    hello: &ClientId,
+    implicit_tls: Option<TlsParameters>,
+    server: SmtpServer<'_>,
+) -> Result<AsyncSmtpConnection, SmtpError> {
+    let bind = policy.settings().bind_address;
+    let mut last_error = None;
+    for address in addresses {
+        match AsyncSmtpConnection::connect_tokio1(
+            *address,
+            Some(policy.timeout()),
+            hello,
+            implicit_tls.clone(),
+            bind,
+        )
+        .await
+        {
+            Ok(connection) => return Ok(connection),
+            Err(e) if e.is_timeout() => {
+                last_error = Some(SmtpError::Net(
+                    policy.timeout_error(server.host, server.port),
+                ))
+            }
+            Err(e) if e.is_tls() => last_error = Some(classify(e, server.host)),
+            Err(e) if e.is_permanent() || e.is_transient() || e.is_response() => {
+                last_error = Some(SmtpError::Protocol(reply_text(&e)))
+            }
+            Err(e) => {
+                last_error = Some(SmtpError::Net(mailroom_net::NetError::Connect {
+                    address: *address,
+                    reason: e.to_string(),
+                }))
+            }
+        }
+    }
+    Err(last_error
+        .unwrap_or_else(|| SmtpError::Net(policy.timeout_error(server.host, server.port))))
+}
+
+fn tls_parameters(policy: &OutboundPolicy, host: &str) -> Result<TlsParameters, SmtpError> {
+    let mut builder = TlsParameters::builder(host.to_owned());
+    if let Some(pem) = policy.settings().extra_ca_pem.as_deref() {
+        let cert = Certificate::from_pem(pem)
+            .map_err(|e| SmtpError::Protocol(format!("extra CA file: {e}")))?;
+        builder = builder.add_root_certificate(cert);
+    }
+    builder
+        .build_rustls()
+        .map_err(|e| SmtpError::Protocol(format!("TLS setup: {e}")))
+}
+
+fn classify(e: lettre::transport::smtp::Error, host: &str) -> SmtpError {
+    if e.is_tls() {
+        SmtpError::Net(mailroom_net::NetError::Tls {
+            host: host.to_owned(),
+            reason: source_chain(&e),
+        })
+    } else {
+        SmtpError::Protocol(reply_text(&e))
+    }
+}
+
+/// The server's reply (code and text) where there is one; lettre's message otherwise.
+fn reply_text(e: &lettre::transport::smtp::Error) -> String {
+    match e.status() {
+        Some(code) => format!("{code} {}", source_chain(e)),
+        None => source_chain(e),
+    }
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        source = inner.source();
+    }
+    text
+}

@@ -1,0 +1,27 @@
+//! mailroom's persistence. One `Store` over sqlx's Any driver serves the embedded SQLite
+//! database and PostgreSQL alike: queries are written in the SQL both engines accept
+//! (`$n` placeholders, integers for flags, TEXT for JSON), and each engine has its own
+//! migrations under `migrations/`.
+
+mod api_keys;
+mod applications;
+mod callback_uris;
+mod connectors;
+mod error;
+mod grants;
+mod open;
+mod secret_box;
+mod secret_hash;
+mod sql_filter;
+
+pub use api_keys::ApiKeyRecord;
+pub use applications::{ApplicationRecord, NewApplication};
+pub use callback_uris::CallbackUriRecord;
+pub use connectors::ConnectorRecord;
+pub use error::StoreError;
+pub use grants::{
+    GrantListQuery, GrantOrder, GrantRecord, GrantUpdate, GrantUpsert, GrantWrite, SortField,
+};
+pub use open::Store;
+pub use secret_box::{SecretBox, SecretBoxError};
+pub use secret_hash::{generate_secret, hash_secret};

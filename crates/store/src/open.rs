@@ -1,0 +1,88 @@
+//! Opening the database and bringing its schema up to date.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    AnyPool, Executor,
+    any::{AnyConnectOptions, AnyPoolOptions},
+    migrate::Migrator,
+};
+
+use crate::{error::StoreError, secret_box::SecretBox};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The database, and the key that seals mailbox passwords in it.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    pub(crate) secrets: SecretBox,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl Store {
+    /// Connects to `database_url` (`sqlite://PATH` or `postgres://…`), creating an SQLite
+    /// file if it is missing, and runs pending migrations.
+    pub async fn open(database_url: &str, secrets: SecretBox) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let engine = if database_url.starts_with("sqlite:") {
+            Engine::Sqlite
+        } else if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+            Engine::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(redact(database_url)));
+        };
+        let url = match engine {
+            Engine::Sqlite if !database_url.contains("mode=") => {
+                let sep = if database_url.contains('?') { '&' } else { '?' };
+                format!("{database_url}{sep}mode=rwc")
+            }
+            _ => database_url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if engine == Engine::Sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        // WAL lets the CLI write while a server reads and writes; the busy
+                        // timeout makes writers queue instead of failing.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        match engine {
+            Engine::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Engine::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Self { pool, secrets })
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// A database URL fit for an error message: no password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://…@{}", &url[..scheme_end], &url[at + 1..])
+        }
+        _ => url.chars().take(80).collect(),
+    }
+}

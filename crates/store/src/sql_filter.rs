@@ -1,0 +1,55 @@
+//! WHERE clauses built at run time with numbered placeholders, which both SQLite and
+//! PostgreSQL accept.
+
+use sqlx::{Any, any::AnyArguments, query::Query};
+
+pub(crate) enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+#[derive(Default)]
+pub(crate) struct SqlFilter {
+    clauses: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl SqlFilter {
+    /// Registers a value and returns its placeholder (`$n`).
+    pub(crate) fn placeholder(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+
+    /// Adds `column op $n` bound to `value`.
+    pub(crate) fn compare(&mut self, column: &str, op: &str, value: Bind) {
+        let placeholder = self.placeholder(value);
+        self.clauses.push(format!("{column} {op} {placeholder}"));
+    }
+
+    /// Adds a clause whose placeholders were registered with `placeholder`.
+    pub(crate) fn clause(&mut self, sql: String) {
+        self.clauses.push(sql);
+    }
+
+    pub(crate) fn where_sql(&self) -> String {
+        if self.clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.clauses.join(" AND "))
+        }
+    }
+
+    pub(crate) fn bind_to<'q>(
+        self,
+        mut query: Query<'q, Any, AnyArguments<'q>>,
+    ) -> Query<'q, Any, AnyArguments<'q>> {
+        for bind in self.binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text),
+                Bind::Int(int) => query.bind(int),
+            };
+        }
+        query
+    }
+}
