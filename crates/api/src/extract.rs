@@ -4,9 +4,10 @@ use axum::{
     extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
     http::request::Parts,
 };
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use crate::{error::ApiError, router::MAX_BODY_BYTES};
 
 /// A JSON body; a parse failure says what is wrong and where.
 pub struct JsonBody<T>(pub T);
@@ -35,6 +36,13 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             "the request body does not fit: {}",
             source_text(&e)
         )),
+        JsonRejection::BytesRejection(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "api.invalid_request_payload",
+                format!("the request body is larger than the limit of {MAX_BODY_BYTES} bytes"),
+            )
+        }
         JsonRejection::BytesRejection(e) => {
             ApiError::invalid_payload(format!("the request body could not be read: {e}"))
         }

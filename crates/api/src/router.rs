@@ -2,6 +2,7 @@
 
 use axum::{
     Json, Router,
+    extract::DefaultBodyLimit,
     http::StatusCode,
     middleware,
     response::{IntoResponse, Response},
@@ -20,12 +21,16 @@ pub struct AppState {
     pub policy: OutboundPolicy,
 }
 
+/// The largest request body accepted (JSON sends carry base64 attachments).
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .merge(v3::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(assign_request_id))
         .with_state(state)
 }

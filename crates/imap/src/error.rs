@@ -34,11 +34,36 @@ impl From<async_imap::error::Error> for ImapError {
     fn from(e: async_imap::error::Error) -> Self {
         use async_imap::error::Error;
         match e {
-            Error::No(message) => ImapError::Protocol(format!("NO {message}")),
+            Error::No(message) => ImapError::Protocol(format!("NO {}", server_text(&message))),
             Error::Bad(message) => ImapError::Protocol(format!("BAD {message}")),
             Error::ConnectionLost => ImapError::Closed,
             Error::Io(io) => ImapError::Protocol(format!("I/O: {io}")),
             other => ImapError::Protocol(other.to_string()),
         }
+    }
+}
+
+/// The server's own words from an async-imap NO error, which async-imap renders as
+/// `code: …, info: Some("…")` (its Debug formatting).
+pub(crate) fn server_text(message: &str) -> String {
+    let Some(start) = message.find("info: Some(\"") else {
+        return message.to_owned();
+    };
+    let quoted = &message[start + "info: Some(\"".len()..];
+    let Some(end) = quoted.rfind("\")") else {
+        return message.to_owned();
+    };
+    quoted[..end].replace("\\\"", "\"").replace("\\\\", "\\")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_text_is_taken_from_debug_formatting() {
+        let raw = r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication \"failed\".")"#;
+        assert_eq!(server_text(raw), r#"[AUTHENTICATIONFAILED] Authentication "failed"."#);
+        assert_eq!(server_text("plain words"), "plain words");
     }
 }

@@ -73,7 +73,7 @@ impl ImapSession {
                 .await
                 .map_err(|(e, _)| match e {
                     async_imap::error::Error::No(message) => {
-                        ImapError::AuthenticationFailed(message)
+                        ImapError::AuthenticationFailed(crate::error::server_text(&message))
                     }
                     other => ImapError::from(other),
                 })

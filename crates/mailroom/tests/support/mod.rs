@@ -1,0 +1,339 @@
+//! Shared test harness: the real testbed (Dovecot + Postfix on loopback, started by the
+//! project's own scripts) and a real `mailroom serve` process per test on a free port.
+#![allow(dead_code)]
+
+use std::{
+    collections::HashMap,
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    sync::OnceLock,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+/// The running testbed's ports, users and CA. Started once per test binary; a test that
+/// needs it fails (never skips) if it cannot be started.
+pub struct Testbed {
+    pub host: String,
+    pub ca_file: PathBuf,
+    pub imap_port: u16,
+    pub imaps_port: u16,
+    pub smtp_port: u16,
+    pub submission_port: u16,
+    pub smtps_port: u16,
+    pub dir: PathBuf,
+}
+
+impl Testbed {
+    pub fn get() -> &'static Testbed {
+        static TESTBED: OnceLock<Testbed> = OnceLock::new();
+        TESTBED.get_or_init(|| {
+            let script = repo_root().join("testbed/start");
+            let output = Command::new(&script)
+                .stdin(Stdio::null())
+                .stderr(Stdio::inherit())
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+            assert!(
+                output.status.success(),
+                "testbed/start failed ({}); stdout:\n{}",
+                output.status,
+                String::from_utf8_lossy(&output.stdout)
+            );
+            let vars = parse_env(&String::from_utf8_lossy(&output.stdout));
+            let var = |key: &str| {
+                vars.get(key)
+                    .cloned()
+                    .unwrap_or_else(|| panic!("testbed/start did not print {key}"))
+            };
+            let port = |key: &str| var(key).parse::<u16>().expect(key);
+            Testbed {
+                host: var("TESTBED_HOST"),
+                ca_file: PathBuf::from(var("TESTBED_CA")),
+                imap_port: port("TESTBED_IMAP_PORT"),
+                imaps_port: port("TESTBED_IMAPS_PORT"),
+                smtp_port: port("TESTBED_SMTP_PORT"),
+                submission_port: port("TESTBED_SUBMISSION_PORT"),
+                smtps_port: port("TESTBED_SMTPS_PORT"),
+                dir: PathBuf::from(var("TESTBED_DIR")),
+            }
+        })
+    }
+
+    pub fn user(n: u32) -> (String, String) {
+        (format!("user{n}@example.test"), format!("pass{n}"))
+    }
+
+    /// Custom-auth settings for a testbed user over STARTTLS on both servers.
+    pub fn settings(&self, n: u32) -> Value {
+        let (email, password) = Self::user(n);
+        serde_json::json!({
+            "imap_username": email,
+            "imap_password": password,
+            "imap_host": "localhost",
+            "imap_port": self.imap_port,
+            "imap_security": "starttls",
+            "smtp_host": "localhost",
+            "smtp_port": self.submission_port,
+            "smtp_security": "starttls",
+        })
+    }
+}
+
+fn parse_env(text: &str) -> HashMap<String, String> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim().trim_start_matches("export ");
+            let (k, v) = line.split_once('=')?;
+            let v = v.trim().trim_matches('"').trim_matches('\'');
+            k.starts_with("TESTBED_").then(|| (k.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+/// Polls `check` until it returns Some, or panics at the deadline.
+pub fn wait_for<T>(what: &str, deadline: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(start.elapsed() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A `mailroom serve` process with its own data dir, killed on drop.
+pub struct Mailroom {
+    pub base_url: String,
+    pub data_dir: tempfile::TempDir,
+    child: Child,
+    env: Vec<(String, String)>,
+}
+
+/// The settings a test server runs with against the testbed.
+pub fn testbed_env() -> Vec<(String, String)> {
+    let testbed = Testbed::get();
+    vec![
+        ("MAILROOM_ALLOW_PRIVATE_HOSTS".into(), "true".into()),
+        ("MAILROOM_ALLOW_INSECURE_TRANSPORT".into(), "true".into()),
+        (
+            "MAILROOM_EXTRA_CA_FILE".into(),
+            testbed.ca_file.display().to_string(),
+        ),
+        ("MAILROOM_PROVIDER_TIMEOUT_SECS".into(), "3".into()),
+    ]
+}
+
+pub fn mailroom_command(data_dir: &Path, env: &[(String, String)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mailroom"));
+    command.arg("--data-dir").arg(data_dir);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("MAILROOM_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("MAILROOM_LOG", "warn,mailroom=info");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command
+}
+
+impl Mailroom {
+    /// Starts a server with the testbed settings.
+    pub fn start() -> Self {
+        Self::start_with(testbed_env())
+    }
+
+    /// Starts a server with exactly these `MAILROOM_*` settings.
+    pub fn start_with(env: Vec<(String, String)>) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let mut command = mailroom_command(data_dir.path(), &env);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = command.spawn().expect("spawn mailroom serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let base_url = loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(remaining)
+                .expect("mailroom serve did not announce its address in time");
+            if let Some(url) = line.split("listening on ").nth(1) {
+                break url.trim().to_owned();
+            }
+        };
+        Mailroom {
+            base_url,
+            data_dir,
+            child,
+            env,
+        }
+    }
+
+    /// Runs a CLI command against this server's data dir.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        mailroom_command(self.data_dir.path(), &self.env)
+            .args(args)
+            .output()
+            .expect("run mailroom CLI")
+    }
+
+    /// Creates an application through the CLI.
+    pub fn create_app(&self, name: &str) -> App {
+        let output = self.cli(&["app", "create", "--name", name, "--json"]);
+        assert!(output.status.success(), "app create failed: {output:?}");
+        let json: Value = serde_json::from_slice(&output.stdout).expect("app create prints JSON");
+        App {
+            application_id: json["application_id"].as_str().unwrap().to_owned(),
+            client_secret: json["client_secret"].as_str().unwrap().to_owned(),
+            api_key: json["api_key"].as_str().unwrap().to_owned(),
+            api_key_id: json["api_key_id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub fn client(&self, api_key: &str) -> Api {
+        Api {
+            base_url: self.base_url.clone(),
+            api_key: Some(api_key.to_owned()),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn anonymous(&self) -> Api {
+        Api {
+            base_url: self.base_url.clone(),
+            api_key: None,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn database_bytes(&self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for name in ["mailroom.db", "mailroom.db-wal"] {
+            if let Ok(b) = std::fs::read(self.data_dir.path().join(name)) {
+                bytes.extend(b);
+            }
+        }
+        bytes
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Mailroom {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub struct App {
+    pub application_id: String,
+    pub client_secret: String,
+    pub api_key: String,
+    pub api_key_id: String,
+}
+
+/// A response: status, the `x-request-id` header and the JSON body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub request_id_header: Option<String>,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn error_type(&self) -> &str {
+        self.body["error"]["type"].as_str().unwrap_or_default()
+    }
+
+    pub fn error_message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or_default()
+    }
+}
+
+pub struct Api {
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.http.request(method, format!("{}{path}", self.base_url));
+        if let Some(key) = &self.api_key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Self::reply(request.send().await.expect("HTTP request")).await
+    }
+
+    pub async fn raw(&self, method: &str, path: &str, content_type: &str, body: &str) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .header("content-type", content_type)
+            .body(body.to_owned());
+        if let Some(key) = &self.api_key {
+            request = request.bearer_auth(key);
+        }
+        Self::reply(request.send().await.expect("HTTP request")).await
+    }
+
+    async fn reply(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let request_id_header = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("response body is not JSON (status {status}): {text}"));
+        Reply {
+            status,
+            request_id_header,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send("POST", path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send("DELETE", path, None).await
+    }
+}
