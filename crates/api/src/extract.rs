@@ -1,10 +1,10 @@
 //! Extractors that turn malformed input into clear 400s in the v3 envelope.
 
+use axum::http::StatusCode;
 use axum::{
     extract::{FromRequest, FromRequestParts, Request, rejection::JsonRejection},
     http::request::Parts,
 };
-use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::{error::ApiError, router::MAX_BODY_BYTES};

@@ -67,7 +67,7 @@ async fn verify_imap(
     };
     let session = ImapSession::connect(policy, server, password)
         .await
-        .map_err(|e| imap_failure(e))?;
+        .map_err(imap_failure)?;
     session.logout().await;
     Ok(())
 }

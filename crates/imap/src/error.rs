@@ -63,7 +63,10 @@ mod tests {
     #[test]
     fn server_text_is_taken_from_debug_formatting() {
         let raw = r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication \"failed\".")"#;
-        assert_eq!(server_text(raw), r#"[AUTHENTICATIONFAILED] Authentication "failed"."#);
+        assert_eq!(
+            server_text(raw),
+            r#"[AUTHENTICATIONFAILED] Authentication "failed"."#
+        );
         assert_eq!(server_text("plain words"), "plain words");
     }
 }

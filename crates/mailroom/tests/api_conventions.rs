@@ -24,7 +24,10 @@ async fn missing_or_unknown_keys_are_refused_with_401() {
     assert_eq!(missing.error_type(), "api.authentication_error");
     assert!(missing.error_message().contains("Authorization"));
 
-    let unknown = server.client("mrk_not-a-real-key").get("/v3/connectors").await;
+    let unknown = server
+        .client("mrk_not-a-real-key")
+        .get("/v3/connectors")
+        .await;
     assert_eq!(unknown.status, 401);
     assert_eq!(unknown.error_type(), "api.authentication_error");
 
@@ -102,28 +105,52 @@ async fn malformed_json_gets_a_400_that_says_what_is_wrong() {
     let api = server.client(&app.api_key);
 
     let syntax = api
-        .raw("POST", "/v3/connectors", "application/json", r#"{"provider": "imap",}"#)
+        .raw(
+            "POST",
+            "/v3/connectors",
+            "application/json",
+            r#"{"provider": "imap",}"#,
+        )
         .await;
     assert_eq!(syntax.status, 400);
     assert_eq!(syntax.error_type(), "api.invalid_request_payload");
-    assert!(syntax.error_message().contains("not valid JSON"), "{}", syntax.text);
+    assert!(
+        syntax.error_message().contains("not valid JSON"),
+        "{}",
+        syntax.text
+    );
     assert!(syntax.error_message().contains("line 1"), "{}", syntax.text);
 
     let wrong_type = api.post("/v3/connectors", json!({"provider": 7})).await;
     assert_eq!(wrong_type.status, 400);
-    assert!(wrong_type.error_message().contains("invalid type"), "{}", wrong_type.text);
+    assert!(
+        wrong_type.error_message().contains("invalid type"),
+        "{}",
+        wrong_type.text
+    );
 
     let unknown_field = api
-        .post("/v3/connectors", json!({"provider": "imap", "nmae": "typo"}))
+        .post(
+            "/v3/connectors",
+            json!({"provider": "imap", "nmae": "typo"}),
+        )
         .await;
     assert_eq!(unknown_field.status, 400);
-    assert!(unknown_field.error_message().contains("nmae"), "{}", unknown_field.text);
+    assert!(
+        unknown_field.error_message().contains("nmae"),
+        "{}",
+        unknown_field.text
+    );
 
     let not_json = api
         .raw("POST", "/v3/connectors", "text/plain", "provider=imap")
         .await;
     assert_eq!(not_json.status, 400);
-    assert!(not_json.error_message().contains("Content-Type: application/json"));
+    assert!(
+        not_json
+            .error_message()
+            .contains("Content-Type: application/json")
+    );
 
     let bad_query = api.get("/v3/grants?limit=many").await;
     assert_eq!(bad_query.status, 400);
@@ -151,7 +178,10 @@ async fn oversized_bodies_are_refused_cleanly() {
     stream.read_to_end(&mut response).await.unwrap();
     let response = String::from_utf8_lossy(&response);
     assert!(response.starts_with("HTTP/1.1 413"), "{response}");
-    assert!(response.contains("api.invalid_request_payload"), "{response}");
+    assert!(
+        response.contains("api.invalid_request_payload"),
+        "{response}"
+    );
     assert!(response.contains("request_id"), "{response}");
 
     // Nothing was created by the refused request.

@@ -24,7 +24,10 @@ async fn app_create_prints_one_json_object_while_a_server_runs() {
     let stdout = String::from_utf8(output.stdout).unwrap();
     let object: Value = serde_json::from_str(stdout.trim()).expect("exactly one JSON value");
     for field in ["application_id", "client_id", "client_secret", "api_key"] {
-        assert!(object[field].as_str().is_some_and(|v| !v.is_empty()), "{field}: {stdout}");
+        assert!(
+            object[field].as_str().is_some_and(|v| !v.is_empty()),
+            "{field}: {stdout}"
+        );
     }
     assert_eq!(stdout.trim().lines().count(), 1);
 
@@ -38,7 +41,12 @@ async fn app_create_prints_one_json_object_while_a_server_runs() {
 
     let list = server.cli(&["app", "list", "--json"]);
     let apps: Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert!(apps.as_array().unwrap().iter().any(|a| a["name"] == "cli app"));
+    assert!(
+        apps.as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "cli app")
+    );
 
     // Secrets are kept only as hashes.
     let database = String::from_utf8_lossy(&server.database_bytes()).to_string();
@@ -55,12 +63,33 @@ async fn api_keys_can_be_added_and_revoked() {
     let created: Value = serde_json::from_slice(&output.stdout).unwrap();
     let second_key = created["api_key"].as_str().unwrap();
     assert_ne!(second_key, app.api_key);
-    assert_eq!(server.client(second_key).get("/v3/applications").await.status, 200);
+    assert_eq!(
+        server
+            .client(second_key)
+            .get("/v3/applications")
+            .await
+            .status,
+        200
+    );
 
     let revoke = server.cli(&["api-key", "revoke", &app.api_key_id]);
     assert!(revoke.status.success(), "{revoke:?}");
-    assert_eq!(server.client(&app.api_key).get("/v3/applications").await.status, 401);
-    assert_eq!(server.client(second_key).get("/v3/applications").await.status, 200);
+    assert_eq!(
+        server
+            .client(&app.api_key)
+            .get("/v3/applications")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        server
+            .client(second_key)
+            .get("/v3/applications")
+            .await
+            .status,
+        200
+    );
 
     let again = server.cli(&["api-key", "revoke", &app.api_key_id]);
     assert!(!again.status.success());
@@ -157,9 +186,11 @@ fn settings_come_from_file_then_environment_then_flags() {
 
     // The file alone.
     let mut child = run(&[], &["serve".into()]);
-    wait_for("file listen address", std::time::Duration::from_secs(20), || {
-        healthy(file_port).then_some(())
-    });
+    wait_for(
+        "file listen address",
+        std::time::Duration::from_secs(20),
+        || healthy(file_port).then_some(()),
+    );
     assert!(file_data.join("mailroom.db").exists());
     let _ = child.kill();
     let _ = child.wait();
@@ -172,9 +203,11 @@ fn settings_come_from_file_then_environment_then_flags() {
         ],
         &["serve".into()],
     );
-    wait_for("env listen address", std::time::Duration::from_secs(20), || {
-        healthy(env_port).then_some(())
-    });
+    wait_for(
+        "env listen address",
+        std::time::Duration::from_secs(20),
+        || healthy(env_port).then_some(()),
+    );
     assert!(env_data.join("mailroom.db").exists());
     let _ = child.kill();
     let _ = child.wait();
@@ -182,11 +215,17 @@ fn settings_come_from_file_then_environment_then_flags() {
     // A flag over the environment.
     let mut child = run(
         &[("MAILROOM_LISTEN", format!("127.0.0.1:{env_port}"))],
-        &["serve".into(), "--listen".into(), format!("127.0.0.1:{flag_port}")],
+        &[
+            "serve".into(),
+            "--listen".into(),
+            format!("127.0.0.1:{flag_port}"),
+        ],
     );
-    wait_for("flag listen address", std::time::Duration::from_secs(20), || {
-        healthy(flag_port).then_some(())
-    });
+    wait_for(
+        "flag listen address",
+        std::time::Duration::from_secs(20),
+        || healthy(flag_port).then_some(()),
+    );
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -216,10 +255,13 @@ fn bad_configuration_is_reported_clearly() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("MAILROOM_ALLOW_PRIVATE_HOSTS"));
 
-    let output = mailroom_command(dir.path(), &[("MAILROOM_SECRET_KEY".into(), "short".into())])
-        .args(["app", "list"])
-        .output()
-        .unwrap();
+    let output = mailroom_command(
+        dir.path(),
+        &[("MAILROOM_SECRET_KEY".into(), "short".into())],
+    )
+    .args(["app", "list"])
+    .output()
+    .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("32 bytes"));
 }

@@ -12,7 +12,10 @@ async fn imap_connector_lifecycle() {
     let api = server.client(&app.api_key);
 
     let created = api
-        .post("/v3/connectors", json!({"name": "Staging App 1", "provider": "imap"}))
+        .post(
+            "/v3/connectors",
+            json!({"name": "Staging App 1", "provider": "imap"}),
+        )
         .await;
     assert_eq!(created.status, 201, "{}", created.text);
     assert_eq!(created.body["data"]["provider"], "imap");
@@ -24,16 +27,27 @@ async fn imap_connector_lifecycle() {
     assert_eq!(found.body["data"]["name"], "Staging App 1");
 
     let patched = api
-        .send("PATCH", "/v3/connectors/imap", Some(json!({"name": "renamed"})))
+        .send(
+            "PATCH",
+            "/v3/connectors/imap",
+            Some(json!({"name": "renamed"})),
+        )
         .await;
     assert_eq!(patched.status, 200, "{}", patched.text);
     assert_eq!(patched.body["data"]["name"], "renamed");
 
     let put = api
-        .send("PUT", "/v3/connectors/imap", Some(json!({"name": "put-name"})))
+        .send(
+            "PUT",
+            "/v3/connectors/imap",
+            Some(json!({"name": "put-name"})),
+        )
         .await;
     assert_eq!(put.status, 200);
-    assert_eq!(api.get("/v3/connectors/imap").await.body["data"]["name"], "put-name");
+    assert_eq!(
+        api.get("/v3/connectors/imap").await.body["data"]["name"],
+        "put-name"
+    );
 
     let list = api.get("/v3/connectors?limit=5&offset=0").await;
     assert_eq!(list.status, 200);
@@ -57,10 +71,17 @@ async fn imap_connectors_refuse_scopes_settings_and_duplicates() {
     let api = server.client(&app.api_key);
 
     let scoped = api
-        .post("/v3/connectors", json!({"provider": "imap", "scope": ["email.read_only"]}))
+        .post(
+            "/v3/connectors",
+            json!({"provider": "imap", "scope": ["email.read_only"]}),
+        )
         .await;
     assert_eq!(scoped.status, 400);
-    assert!(scoped.error_message().contains("no scopes"), "{}", scoped.text);
+    assert!(
+        scoped.error_message().contains("no scopes"),
+        "{}",
+        scoped.text
+    );
 
     let with_settings = api
         .post(
@@ -70,17 +91,34 @@ async fn imap_connectors_refuse_scopes_settings_and_duplicates() {
         .await;
     assert_eq!(with_settings.status, 400);
 
-    assert_eq!(api.post("/v3/connectors", json!({"provider": "imap"})).await.status, 201);
-    let second = api.post("/v3/connectors", json!({"provider": "imap"})).await;
+    assert_eq!(
+        api.post("/v3/connectors", json!({"provider": "imap"}))
+            .await
+            .status,
+        201
+    );
+    let second = api
+        .post("/v3/connectors", json!({"provider": "imap"}))
+        .await;
     assert_eq!(second.status, 409);
-    assert!(second.error_message().contains("already has"), "{}", second.text);
+    assert!(
+        second.error_message().contains("already has"),
+        "{}",
+        second.text
+    );
 
     let patch_scope = api
-        .send("PATCH", "/v3/connectors/imap", Some(json!({"scope": ["email"]})))
+        .send(
+            "PATCH",
+            "/v3/connectors/imap",
+            Some(json!({"scope": ["email"]})),
+        )
         .await;
     assert_eq!(patch_scope.status, 400);
 
-    let google = api.post("/v3/connectors", json!({"provider": "google"})).await;
+    let google = api
+        .post("/v3/connectors", json!({"provider": "google"}))
+        .await;
     assert_eq!(google.status, 400);
     assert!(google.error_message().contains("not supported"));
 
@@ -96,7 +134,10 @@ async fn connectors_belong_to_their_application() {
     let theirs = server.create_app("theirs");
     let created = server
         .client(&mine.api_key)
-        .post("/v3/connectors", json!({"provider": "imap", "name": "mine"}))
+        .post(
+            "/v3/connectors",
+            json!({"provider": "imap", "name": "mine"}),
+        )
         .await;
     assert_eq!(created.status, 201);
     let other = server.client(&theirs.api_key);
@@ -118,5 +159,9 @@ async fn a_grant_needs_an_imap_connector_first() {
         )
         .await;
     assert_eq!(reply.status, 400);
-    assert!(reply.error_message().contains("connector"), "{}", reply.text);
+    assert!(
+        reply.error_message().contains("connector"),
+        "{}",
+        reply.text
+    );
 }

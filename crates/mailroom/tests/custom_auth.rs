@@ -11,7 +11,9 @@ use support::{Mailroom, Testbed, testbed_env};
 async fn app_with_connector(server: &Mailroom) -> support::Api {
     let app = server.create_app("custom-auth");
     let api = server.client(&app.api_key);
-    let reply = api.post("/v3/connectors", json!({"provider": "imap"})).await;
+    let reply = api
+        .post("/v3/connectors", json!({"provider": "imap"}))
+        .await;
     assert_eq!(reply.status, 201, "{}", reply.text);
     api
 }
@@ -33,7 +35,9 @@ async fn a_grant_is_created_over_starttls_and_never_shows_the_password() {
     let server = Mailroom::start();
     let api = app_with_connector(&server).await;
 
-    let reply = api.post("/v3/connect/custom", custom(testbed.settings(1))).await;
+    let reply = api
+        .post("/v3/connect/custom", custom(testbed.settings(1)))
+        .await;
     assert_eq!(reply.status, 201, "{}", reply.text);
     let grant = &reply.body["data"];
     assert_eq!(grant["provider"], "imap");
@@ -43,7 +47,11 @@ async fn a_grant_is_created_over_starttls_and_never_shows_the_password() {
     assert_eq!(grant["settings"]["imap_port"], testbed.imap_port);
     assert_eq!(grant["settings"]["smtp_security"], "starttls");
     assert!(grant["created_at"].is_i64());
-    assert!(!reply.text.contains("pass1"), "password echoed: {}", reply.text);
+    assert!(
+        !reply.text.contains("pass1"),
+        "password echoed: {}",
+        reply.text
+    );
 
     let id = grant["id"].as_str().unwrap();
     let fetched = api.get(&format!("/v3/grants/{id}")).await;
@@ -84,9 +92,21 @@ async fn wrong_passwords_name_the_server_that_refused_and_store_nothing() {
     let reply = api.post("/v3/connect/custom", custom(wrong_imap)).await;
     assert_eq!(reply.status, 401, "{}", reply.text);
     assert_eq!(reply.error_type(), "api.authentication_error");
-    assert!(reply.error_message().contains("IMAP server"), "{}", reply.text);
-    assert!(reply.error_message().contains("AUTHENTICATIONFAILED"), "{}", reply.text);
-    assert!(!reply.error_message().contains("info: Some"), "{}", reply.text);
+    assert!(
+        reply.error_message().contains("IMAP server"),
+        "{}",
+        reply.text
+    );
+    assert!(
+        reply.error_message().contains("AUTHENTICATIONFAILED"),
+        "{}",
+        reply.text
+    );
+    assert!(
+        !reply.error_message().contains("info: Some"),
+        "{}",
+        reply.text
+    );
     assert_eq!(reply.body["error"]["provider_error"]["server"], "imap");
     assert!(!reply.text.contains("not-the-password"));
 
@@ -94,7 +114,11 @@ async fn wrong_passwords_name_the_server_that_refused_and_store_nothing() {
     wrong_smtp["smtp_password"] = json!("not-the-smtp-password");
     let reply = api.post("/v3/connect/custom", custom(wrong_smtp)).await;
     assert_eq!(reply.status, 401, "{}", reply.text);
-    assert!(reply.error_message().contains("SMTP server"), "{}", reply.text);
+    assert!(
+        reply.error_message().contains("SMTP server"),
+        "{}",
+        reply.text
+    );
     assert_eq!(reply.body["error"]["provider_error"]["server"], "smtp");
 
     assert_eq!(grant_count(&api).await, 0);
@@ -116,7 +140,11 @@ async fn an_unreachable_server_is_a_provider_error_and_stores_nothing() {
     let reply = api.post("/v3/connect/custom", custom(settings)).await;
     assert_eq!(reply.status, 504, "{}", reply.text);
     assert_eq!(reply.error_type(), "api.provider_error");
-    assert!(reply.error_message().contains("IMAP server"), "{}", reply.text);
+    assert!(
+        reply.error_message().contains("IMAP server"),
+        "{}",
+        reply.text
+    );
     assert_eq!(grant_count(&api).await, 0);
 }
 
@@ -144,7 +172,11 @@ async fn a_silent_server_times_out_and_connections_leave_from_the_bind_address()
     settings["imap_port"] = json!(silent_port);
     let reply = api.post("/v3/connect/custom", custom(settings)).await;
     assert_eq!(reply.status, 504, "{}", reply.text);
-    assert!(reply.error_message().contains("did not respond within 3 s"), "{}", reply.text);
+    assert!(
+        reply.error_message().contains("did not respond within 3 s"),
+        "{}",
+        reply.text
+    );
     let peer = peers_rx.recv().await.expect("mailroom connected");
     assert_eq!(peer.ip().to_string(), "127.0.0.7");
     assert_eq!(grant_count(&api).await, 0);
@@ -156,7 +188,9 @@ async fn authenticating_an_email_again_reauthenticates_the_same_grant() {
     let server = Mailroom::start();
     let api = app_with_connector(&server).await;
 
-    let first = api.post("/v3/connect/custom", custom(testbed.settings(3))).await;
+    let first = api
+        .post("/v3/connect/custom", custom(testbed.settings(3)))
+        .await;
     assert_eq!(first.status, 201, "{}", first.text);
     let id = first.body["data"]["id"].clone();
 
@@ -183,7 +217,11 @@ async fn hosts_come_from_the_known_provider_table() {
             custom(json!({"imap_username": "someone@aol.com", "imap_password": "pw"})),
         )
         .await;
-    assert_eq!(reply.body["error"]["provider_error"]["host"], "imap.aol.com", "{}", reply.text);
+    assert_eq!(
+        reply.body["error"]["provider_error"]["host"], "imap.aol.com",
+        "{}",
+        reply.text
+    );
     assert_eq!(reply.body["error"]["provider_error"]["port"], 993);
 
     let unknown = api
@@ -193,7 +231,11 @@ async fn hosts_come_from_the_known_provider_table() {
         )
         .await;
     assert_eq!(unknown.status, 400);
-    assert!(unknown.error_message().contains("imap_host is required"), "{}", unknown.text);
+    assert!(
+        unknown.error_message().contains("imap_host is required"),
+        "{}",
+        unknown.text
+    );
     assert_eq!(grant_count(&api).await, 0);
 }
 
@@ -207,7 +249,11 @@ async fn bad_settings_and_scopes_are_refused_before_connecting() {
     bad_port["imap_port"] = json!("ninety");
     let reply = api.post("/v3/connect/custom", custom(bad_port)).await;
     assert_eq!(reply.status, 400);
-    assert!(reply.error_message().contains("imap_port"), "{}", reply.text);
+    assert!(
+        reply.error_message().contains("imap_port"),
+        "{}",
+        reply.text
+    );
 
     let mut bad_security = testbed.settings(1);
     bad_security["smtp_security"] = json!("tls1.3-please");
@@ -225,7 +271,10 @@ async fn bad_settings_and_scopes_are_refused_before_connecting() {
     assert!(reply.error_message().contains("mail.everything"));
 
     let reply = api
-        .post("/v3/connect/custom", json!({"provider": "exchange", "settings": {}}))
+        .post(
+            "/v3/connect/custom",
+            json!({"provider": "exchange", "settings": {}}),
+        )
         .await;
     assert_eq!(reply.status, 400);
     assert_eq!(grant_count(&api).await, 0);
@@ -241,10 +290,16 @@ async fn private_hosts_plaintext_and_untrusted_certificates_are_refused_by_defau
         testbed.ca_file.display().to_string(),
     )]);
     let api = app_with_connector(&strict).await;
-    let reply = api.post("/v3/connect/custom", custom(testbed.settings(1))).await;
+    let reply = api
+        .post("/v3/connect/custom", custom(testbed.settings(1)))
+        .await;
     assert_eq!(reply.status, 400, "{}", reply.text);
     assert!(reply.error_message().contains("private"), "{}", reply.text);
-    assert!(reply.error_message().contains("MAILROOM_ALLOW_PRIVATE_HOSTS"));
+    assert!(
+        reply
+            .error_message()
+            .contains("MAILROOM_ALLOW_PRIVATE_HOSTS")
+    );
 
     // Private hosts allowed, plaintext not.
     let no_plaintext = Mailroom::start_with(vec![
@@ -259,7 +314,11 @@ async fn private_hosts_plaintext_and_untrusted_certificates_are_refused_by_defau
     plaintext["imap_security"] = json!("none");
     let reply = api.post("/v3/connect/custom", custom(plaintext)).await;
     assert_eq!(reply.status, 400, "{}", reply.text);
-    assert!(reply.error_message().contains("plaintext"), "{}", reply.text);
+    assert!(
+        reply.error_message().contains("plaintext"),
+        "{}",
+        reply.text
+    );
 
     // The testbed's CA not trusted: certificate verification fails.
     let untrusted = Mailroom::start_with(vec![
@@ -267,7 +326,9 @@ async fn private_hosts_plaintext_and_untrusted_certificates_are_refused_by_defau
         ("MAILROOM_PROVIDER_TIMEOUT_SECS".into(), "3".into()),
     ]);
     let api = app_with_connector(&untrusted).await;
-    let reply = api.post("/v3/connect/custom", custom(testbed.settings(1))).await;
+    let reply = api
+        .post("/v3/connect/custom", custom(testbed.settings(1)))
+        .await;
     assert_eq!(reply.status, 502, "{}", reply.text);
     assert!(reply.error_message().contains("TLS"), "{}", reply.text);
     assert!(

@@ -9,7 +9,12 @@ use support::{Api, Mailroom, Testbed};
 async fn setup(server: &Mailroom) -> Api {
     let app = server.create_app("grants");
     let api = server.client(&app.api_key);
-    assert_eq!(api.post("/v3/connectors", json!({"provider": "imap"})).await.status, 201);
+    assert_eq!(
+        api.post("/v3/connectors", json!({"provider": "imap"}))
+            .await
+            .status,
+        201
+    );
     api
 }
 
@@ -70,10 +75,17 @@ async fn grants_list_filters_sorts_and_pages() {
     assert!(emails(&api.get("/v3/grants?provider=google").await).is_empty());
 
     let created = first["created_at"].as_i64().unwrap();
-    assert_eq!(emails(&api.get(&format!("/v3/grants?since={created}")).await).len(), 3);
+    assert_eq!(
+        emails(&api.get(&format!("/v3/grants?since={created}")).await).len(),
+        3
+    );
     assert!(emails(&api.get(&format!("/v3/grants?before={created}")).await).is_empty());
     assert!(
-        emails(&api.get(&format!("/v3/grants?since={}", created + 3600)).await).is_empty()
+        emails(
+            &api.get(&format!("/v3/grants?since={}", created + 3600))
+                .await
+        )
+        .is_empty()
     );
 
     let ids = format!(
@@ -116,7 +128,11 @@ async fn patch_revalidates_new_settings_and_keeps_the_old_on_failure() {
     let path = format!("/v3/grants/{}", grant["id"].as_str().unwrap());
 
     let wrong = api
-        .send("PATCH", &path, Some(json!({"settings": {"imap_password": "wrong"}})))
+        .send(
+            "PATCH",
+            &path,
+            Some(json!({"settings": {"imap_password": "wrong"}})),
+        )
         .await;
     assert_eq!(wrong.status, 401, "{}", wrong.text);
     assert!(wrong.error_message().contains("IMAP"));
@@ -134,12 +150,19 @@ async fn patch_revalidates_new_settings_and_keeps_the_old_on_failure() {
         )
         .await;
     assert_eq!(moved.status, 200, "{}", moved.text);
-    assert_eq!(moved.body["data"]["settings"]["imap_port"], testbed.imaps_port);
+    assert_eq!(
+        moved.body["data"]["settings"]["imap_port"],
+        testbed.imaps_port
+    );
     assert_eq!(moved.body["data"]["id"], grant["id"]);
 
     // The stored password carried over: re-validating without one still works.
     let again = api
-        .send("PATCH", &path, Some(json!({"settings": {"imap_security": "ssl"}})))
+        .send(
+            "PATCH",
+            &path,
+            Some(json!({"settings": {"imap_security": "ssl"}})),
+        )
         .await;
     assert_eq!(again.status, 200, "{}", again.text);
 
@@ -154,10 +177,17 @@ async fn patch_revalidates_new_settings_and_keeps_the_old_on_failure() {
     assert!(other_mailbox.error_message().contains("cannot change"));
 
     let scoped = api
-        .send("PATCH", &path, Some(json!({"scope": ["email.read_only", "contacts"]})))
+        .send(
+            "PATCH",
+            &path,
+            Some(json!({"scope": ["email.read_only", "contacts"]})),
+        )
         .await;
     assert_eq!(scoped.status, 200, "{}", scoped.text);
-    assert_eq!(scoped.body["data"]["scope"], json!(["email.read_only", "contacts"]));
+    assert_eq!(
+        scoped.body["data"]["scope"],
+        json!(["email.read_only", "contacts"])
+    );
     let bad_scope = api
         .send("PATCH", &path, Some(json!({"scope": ["email.everything"]})))
         .await;

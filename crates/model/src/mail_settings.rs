@@ -236,9 +236,10 @@ impl SettingsInput<'_> {
             (Some(port), Some(security)) => (port, security),
             (Some(port), None) => (port, TransportSecurity::default_for_port(port)),
             // Restating the current security keeps the current port.
-            (None, Some(security)) if fallback_security == Some(security) => {
-                (fallback_port.unwrap_or(server.default_port(security)), security)
-            }
+            (None, Some(security)) if fallback_security == Some(security) => (
+                fallback_port.unwrap_or(server.default_port(security)),
+                security,
+            ),
             (None, Some(security)) => (server.default_port(security), security),
             (None, None) => match (fallback_port, fallback_security) {
                 (Some(port), Some(security)) => (port, security),

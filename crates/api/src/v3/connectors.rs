@@ -77,12 +77,12 @@ pub async fn update_connector(
     JsonBody(input): JsonBody<ConnectorInput>,
 ) -> Result<Item<Connector>, ApiError> {
     let provider = existing_provider(&provider)?;
-    if let Some(other) = input.provider.as_deref() {
-        if parse_provider(other)? != provider {
-            return Err(ApiError::invalid_payload(
-                "a connector's provider cannot be changed; create a connector for the other provider",
-            ));
-        }
+    if let Some(other) = input.provider.as_deref()
+        && parse_provider(other)? != provider
+    {
+        return Err(ApiError::invalid_payload(
+            "a connector's provider cannot be changed; create a connector for the other provider",
+        ));
     }
     check_imap_input(&input)?;
     let record = state

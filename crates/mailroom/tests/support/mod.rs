@@ -95,7 +95,8 @@ fn parse_env(text: &str) -> HashMap<String, String> {
             let line = line.trim().trim_start_matches("export ");
             let (k, v) = line.split_once('=')?;
             let v = v.trim().trim_matches('"').trim_matches('\'');
-            k.starts_with("TESTBED_").then(|| (k.to_owned(), v.to_owned()))
+            k.starts_with("TESTBED_")
+                .then(|| (k.to_owned(), v.to_owned()))
         })
         .collect()
 }
@@ -284,7 +285,9 @@ pub struct Api {
 impl Api {
     pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self.http.request(method, format!("{}{path}", self.base_url));
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url));
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key);
         }
