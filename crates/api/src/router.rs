@@ -2,9 +2,11 @@
 
 use axum::{
     Json, Router,
-    extract::DefaultBodyLimit,
+    extract::{DefaultBodyLimit, Request},
     http::StatusCode,
+    http::header::CONTENT_LENGTH,
     middleware,
+    middleware::Next,
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -31,8 +33,27 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(refuse_oversized_bodies))
         .layer(middleware::from_fn(assign_request_id))
         .with_state(state)
+}
+
+/// Refuses a body whose declared length is over the limit before reading any of it.
+async fn refuse_oversized_bodies(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(length) if length > MAX_BODY_BYTES as u64 => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "api.invalid_request_payload",
+            format!("the request body is larger than the limit of {MAX_BODY_BYTES} bytes"),
+        )
+        .into_response(),
+        _ => next.run(request).await,
+    }
 }
 
 async fn health() -> Response {
