@@ -2,9 +2,15 @@
 //! logging in and reading capabilities, on top of async-imap.
 
 mod error;
+mod fetch;
+mod folders;
+mod mailbox_state;
 mod session;
 mod stream;
 
 pub use error::ImapError;
+pub use fetch::{FetchedBody, FetchedSummary, UidFlags};
+pub use folders::{ListedFolder, decode_mailbox_name};
+pub use mailbox_state::MailboxState;
 pub use session::{ImapServer, ImapSession, ImapTls};
 pub use stream::ImapStream;

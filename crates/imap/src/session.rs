@@ -29,7 +29,7 @@ pub struct ImapServer<'a> {
 
 /// A logged-in session with the capabilities the server announced after login.
 pub struct ImapSession {
-    session: Session<ImapStream>,
+    pub(crate) session: Session<ImapStream>,
     capabilities: Vec<String>,
 }
 

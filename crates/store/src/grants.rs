@@ -170,6 +170,30 @@ impl Store {
         row.as_ref().map(grant_from_row).transpose()
     }
 
+    /// A grant by id alone, for the sync engine.
+    pub async fn grant_by_id(&self, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM grants WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
+    /// Marks a grant valid or invalid (sync found its credentials refused).
+    pub async fn set_grant_status(
+        &self,
+        id: &GrantId,
+        status: GrantStatus,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE grants SET grant_status = $1, updated_at = $2 WHERE id = $3")
+            .bind(status.as_str())
+            .bind(unix_now())
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Every valid grant, for the sync engine to start on boot.
     pub async fn valid_grants(&self) -> Result<Vec<GrantRecord>, StoreError> {
         let rows = sqlx::query(&format!(

@@ -8,20 +8,26 @@ mod applications;
 mod callback_uris;
 mod connectors;
 mod error;
+mod folders;
 mod grants;
+mod messages;
 mod open;
 mod secret_box;
 mod secret_hash;
 mod sql_filter;
+mod sync_status;
 
 pub use api_keys::ApiKeyRecord;
 pub use applications::{ApplicationRecord, NewApplication};
 pub use callback_uris::CallbackUriRecord;
 pub use connectors::ConnectorRecord;
 pub use error::StoreError;
+pub use folders::{FolderListing, FolderRecord, FolderSyncState, FolderWithCounts};
 pub use grants::{
     GrantListQuery, GrantOrder, GrantRecord, GrantUpdate, GrantUpsert, GrantWrite, SortField,
 };
+pub use messages::{MessageLocation, MessageQuery, MessageRecord, NewMessage};
 pub use open::Store;
 pub use secret_box::{SecretBox, SecretBoxError};
 pub use secret_hash::{generate_secret, hash_secret};
+pub use sync_status::SyncStatus;

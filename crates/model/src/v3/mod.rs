@@ -5,7 +5,9 @@
 pub mod application;
 pub mod connector;
 pub mod grant;
+pub mod message;
 
 pub use application::{Application, Branding, CallbackUri};
 pub use connector::{Connector, ConnectorInput};
 pub use grant::{CustomAuthRequest, Grant, GrantStatus, UpdateGrantRequest};
+pub use message::{Attachment, EmailName, Folder, Header, Message};

@@ -1,0 +1,234 @@
+//! Folders of a grant's mailbox: reconciled with each LIST, carrying the numbers sync
+//! decisions need (UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, initial-sync progress).
+
+use std::collections::HashMap;
+
+use mailroom_model::{GrantId, time::unix_now};
+use sqlx::Row;
+
+use crate::{error::StoreError, open::Store};
+
+/// A mailbox as the server listed it.
+#[derive(Debug, Clone)]
+pub struct FolderListing {
+    pub imap_name: String,
+    pub name: String,
+    pub parent_imap_name: Option<String>,
+    pub delimiter: Option<String>,
+    pub attributes: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FolderRecord {
+    pub id: String,
+    pub grant_id: GrantId,
+    pub imap_name: String,
+    pub name: String,
+    pub parent_id: Option<String>,
+    pub attributes: Vec<String>,
+    pub uid_validity: i64,
+    pub uid_next: i64,
+    pub highest_modseq: i64,
+    pub lowest_synced_uid: i64,
+    pub initial_sync_done: bool,
+    pub server_total: i64,
+}
+
+/// A folder with the counts the API shows.
+#[derive(Debug, Clone)]
+pub struct FolderWithCounts {
+    pub folder: FolderRecord,
+    pub total_count: i64,
+    pub unread_count: i64,
+    pub child_count: i64,
+}
+
+/// What changed in a folder after a sync step.
+#[derive(Debug, Clone, Copy)]
+pub struct FolderSyncState {
+    pub uid_validity: i64,
+    pub uid_next: i64,
+    pub highest_modseq: i64,
+    pub lowest_synced_uid: i64,
+    pub initial_sync_done: bool,
+    pub server_total: i64,
+}
+
+const COLUMNS: &str = "id, grant_id, imap_name, name, parent_id, attributes, uid_validity, uid_next, \
+                       highest_modseq, lowest_synced_uid, initial_sync_done, server_total";
+
+impl Store {
+    /// Makes the stored folders match a fresh LIST: new ones added (fresh ids), gone ones
+    /// removed (with their message locations), attributes and parents kept current.
+    pub async fn reconcile_folders(
+        &self,
+        grant_id: &GrantId,
+        listed: &[FolderListing],
+    ) -> Result<Vec<FolderRecord>, StoreError> {
+        let now = unix_now();
+        let mut tx = self.pool.begin().await?;
+        let existing = sqlx::query("SELECT id, imap_name FROM folders WHERE grant_id = $1")
+            .bind(grant_id.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut ids: HashMap<String, String> = HashMap::new();
+        for row in &existing {
+            ids.insert(row.try_get("imap_name")?, row.try_get("id")?);
+        }
+        for folder in listed {
+            if !ids.contains_key(&folder.imap_name) {
+                let id = new_folder_id();
+                sqlx::query(
+                    "INSERT INTO folders (id, grant_id, imap_name, name, delimiter, attributes, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, '[]', $6, $6)",
+                )
+                .bind(&id)
+                .bind(grant_id.as_str())
+                .bind(&folder.imap_name)
+                .bind(&folder.name)
+                .bind(folder.delimiter.as_deref())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                ids.insert(folder.imap_name.clone(), id);
+            }
+        }
+        for folder in listed {
+            let parent_id = folder
+                .parent_imap_name
+                .as_ref()
+                .and_then(|parent| ids.get(parent))
+                .cloned();
+            let attributes =
+                serde_json::to_string(&folder.attributes).map_err(StoreError::corrupt)?;
+            sqlx::query(
+                "UPDATE folders SET name = $1, parent_id = $2, attributes = $3, delimiter = $4, updated_at = $5 \
+                 WHERE grant_id = $6 AND imap_name = $7",
+            )
+            .bind(&folder.name)
+            .bind(parent_id)
+            .bind(attributes)
+            .bind(folder.delimiter.as_deref())
+            .bind(now)
+            .bind(grant_id.as_str())
+            .bind(&folder.imap_name)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for row in &existing {
+            let imap_name: String = row.try_get("imap_name")?;
+            if !listed.iter().any(|f| f.imap_name == imap_name) {
+                let id: String = row.try_get("id")?;
+                sqlx::query("DELETE FROM message_locations WHERE folder_id = $1")
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM folders WHERE id = $1")
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        self.folders(grant_id).await
+    }
+
+    pub async fn folders(&self, grant_id: &GrantId) -> Result<Vec<FolderRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM folders WHERE grant_id = $1 ORDER BY imap_name"
+        ))
+        .bind(grant_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(folder_from_row).collect()
+    }
+
+    /// Folders with their message counts, for the API.
+    pub async fn folders_with_counts(
+        &self,
+        grant_id: &GrantId,
+    ) -> Result<Vec<FolderWithCounts>, StoreError> {
+        let folders = self.folders(grant_id).await?;
+        let counts = sqlx::query(
+            "SELECT l.folder_id AS folder_id, COUNT(*) AS total, \
+                    SUM(CASE WHEN m.unread = 1 THEN 1 ELSE 0 END) AS unread \
+             FROM message_locations l JOIN messages m ON m.id = l.message_id \
+             WHERE l.grant_id = $1 GROUP BY l.folder_id",
+        )
+        .bind(grant_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut by_folder: HashMap<String, (i64, i64)> = HashMap::new();
+        for row in &counts {
+            by_folder.insert(
+                row.try_get("folder_id")?,
+                (
+                    row.try_get("total")?,
+                    row.try_get::<Option<i64>, _>("unread")?.unwrap_or(0),
+                ),
+            );
+        }
+        Ok(folders
+            .iter()
+            .map(|folder| {
+                let (total_count, unread_count) =
+                    by_folder.get(&folder.id).copied().unwrap_or((0, 0));
+                let child_count = folders
+                    .iter()
+                    .filter(|f| f.parent_id.as_deref() == Some(folder.id.as_str()))
+                    .count() as i64;
+                FolderWithCounts {
+                    folder: folder.clone(),
+                    total_count,
+                    unread_count,
+                    child_count,
+                }
+            })
+            .collect())
+    }
+
+    pub async fn update_folder_sync_state(
+        &self,
+        folder_id: &str,
+        state: FolderSyncState,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE folders SET uid_validity = $1, uid_next = $2, highest_modseq = $3, \
+                 lowest_synced_uid = $4, initial_sync_done = $5, server_total = $6, updated_at = $7 \
+             WHERE id = $8",
+        )
+        .bind(state.uid_validity)
+        .bind(state.uid_next)
+        .bind(state.highest_modseq)
+        .bind(state.lowest_synced_uid)
+        .bind(i64::from(state.initial_sync_done))
+        .bind(state.server_total)
+        .bind(unix_now())
+        .bind(folder_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+fn new_folder_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+fn folder_from_row(row: &sqlx::any::AnyRow) -> Result<FolderRecord, StoreError> {
+    let attributes: String = row.try_get("attributes")?;
+    Ok(FolderRecord {
+        id: row.try_get("id")?,
+        grant_id: GrantId::from_stored(row.try_get("grant_id")?),
+        imap_name: row.try_get("imap_name")?,
+        name: row.try_get("name")?,
+        parent_id: row.try_get("parent_id")?,
+        attributes: serde_json::from_str(&attributes).map_err(StoreError::corrupt)?,
+        uid_validity: row.try_get("uid_validity")?,
+        uid_next: row.try_get("uid_next")?,
+        highest_modseq: row.try_get("highest_modseq")?,
+        lowest_synced_uid: row.try_get("lowest_synced_uid")?,
+        initial_sync_done: row.try_get::<i64, _>("initial_sync_done")? != 0,
+        server_total: row.try_get("server_total")?,
+    })
+}

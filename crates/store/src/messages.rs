@@ -1,0 +1,632 @@
+//! Messages of the local index. A message is identified across folders, moves and
+//! UIDVALIDITY resets by its identity key; where it lives (folder + UID) is kept apart in
+//! `message_locations`. A message with no location is hidden, not deleted, so that a move
+//! seen as "expunged here" before "appeared there" keeps its id.
+
+use std::collections::HashMap;
+
+use mailroom_model::{GrantId, time::unix_now, v3::EmailName};
+use sqlx::{Any, Row, Transaction};
+
+use crate::{
+    error::StoreError,
+    open::Store,
+    sql_filter::{Bind, SqlFilter},
+};
+
+/// A message as sync first learns it (headers, flags, dates).
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub uid: i64,
+    pub identity_key: String,
+    pub message_id_header: Option<String>,
+    /// Keys that link it to a thread (`id:<message-id>`, `subject:<normalized>`).
+    pub thread_keys: Vec<String>,
+    pub subject: Option<String>,
+    pub from: Vec<EmailName>,
+    pub to: Vec<EmailName>,
+    pub cc: Vec<EmailName>,
+    pub bcc: Vec<EmailName>,
+    pub reply_to: Vec<EmailName>,
+    pub date: i64,
+    pub sent_date: Option<i64>,
+    pub size: i64,
+    pub flags: Vec<String>,
+    pub has_attachments: bool,
+    pub headers: Vec<(String, String)>,
+    pub in_reply_to: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MessageRecord {
+    pub id: String,
+    pub grant_id: GrantId,
+    pub thread_id: String,
+    pub message_id_header: Option<String>,
+    pub subject: Option<String>,
+    pub from: Vec<EmailName>,
+    pub to: Vec<EmailName>,
+    pub cc: Vec<EmailName>,
+    pub bcc: Vec<EmailName>,
+    pub reply_to: Vec<EmailName>,
+    pub date: i64,
+    pub unread: bool,
+    pub starred: bool,
+    pub has_attachments: bool,
+    pub snippet: String,
+    pub body_html: Option<String>,
+    pub attachments: serde_json::Value,
+    pub headers: Vec<(String, String)>,
+    pub created_at: i64,
+}
+
+/// Where a message can be fetched from.
+#[derive(Debug, Clone)]
+pub struct MessageLocation {
+    pub folder_id: String,
+    pub imap_name: String,
+    pub uid: i64,
+}
+
+/// Filters and paging of a message list.
+#[derive(Debug, Clone, Default)]
+pub struct MessageQuery {
+    pub limit: i64,
+    /// (date, id) of the last message of the previous page.
+    pub after: Option<(i64, String)>,
+    pub subject: Option<String>,
+    pub any_email: Vec<String>,
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub bcc: Vec<String>,
+    pub folder_ids: Vec<String>,
+    pub unread: Option<bool>,
+    pub starred: Option<bool>,
+    pub thread_id: Option<String>,
+    pub received_before: Option<i64>,
+    pub received_after: Option<i64>,
+    pub has_attachment: Option<bool>,
+    /// Restrict to these message ids (from a server-side search).
+    pub ids: Option<Vec<String>>,
+}
+
+const COLUMNS: &str = "m.id, m.grant_id, m.thread_id, m.message_id_header, m.subject, m.from_json, m.to_json, \
+     m.cc_json, m.bcc_json, m.reply_to_json, m.date, m.unread, m.starred, m.has_attachments, \
+     m.snippet, m.body_html, m.attachments_json, m.headers_json, m.created_at";
+
+impl Store {
+    /// Records a batch of messages found in one folder, in one transaction: known
+    /// messages (by identity) get this location and fresh flags, new ones are threaded
+    /// and inserted. Returns how many were new.
+    pub async fn add_folder_messages(
+        &self,
+        grant_id: &GrantId,
+        folder_id: &str,
+        batch: &[NewMessage],
+    ) -> Result<usize, StoreError> {
+        let now = unix_now();
+        let mut tx = self.pool.begin().await?;
+        let mut created = 0;
+        for message in batch {
+            let existing =
+                sqlx::query("SELECT id FROM messages WHERE grant_id = $1 AND identity_key = $2")
+                    .bind(grant_id.as_str())
+                    .bind(&message.identity_key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let id = match existing {
+                Some(row) => {
+                    let id: String = row.try_get("id")?;
+                    set_flags(&mut tx, &id, &message.flags, now).await?;
+                    id
+                }
+                None => {
+                    created += 1;
+                    insert_message(&mut tx, grant_id, message, now).await?
+                }
+            };
+            sqlx::query(
+                "INSERT INTO message_locations (folder_id, uid, message_id, grant_id) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (folder_id, uid) DO UPDATE SET message_id = excluded.message_id",
+            )
+            .bind(folder_id)
+            .bind(message.uid)
+            .bind(&id)
+            .bind(grant_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// UIDs indexed for a folder, ascending.
+    pub async fn folder_uids(&self, folder_id: &str) -> Result<Vec<i64>, StoreError> {
+        let rows =
+            sqlx::query("SELECT uid FROM message_locations WHERE folder_id = $1 ORDER BY uid")
+                .bind(folder_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(|r| Ok(r.try_get("uid")?)).collect()
+    }
+
+    /// Forgets that messages live at these UIDs (expunged or moved away).
+    pub async fn remove_locations(&self, folder_id: &str, uids: &[i64]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in uids.chunks(500) {
+            let mut filter = SqlFilter::default();
+            filter.compare("folder_id", "=", Bind::Text(folder_id.to_owned()));
+            let placeholders: Vec<String> = chunk
+                .iter()
+                .map(|uid| filter.placeholder(Bind::Int(*uid)))
+                .collect();
+            filter.clause(format!("uid IN ({})", placeholders.join(", ")));
+            let sql = format!("DELETE FROM message_locations{}", filter.where_sql());
+            filter.bind_to(sqlx::query(&sql)).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Drops every location of a folder, after its UIDVALIDITY changed. The messages
+    /// keep their ids and are matched again as the folder is re-read.
+    pub async fn clear_folder_locations(&self, folder_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM message_locations WHERE folder_id = $1")
+            .bind(folder_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Applies fresh flags to the messages at these UIDs of a folder.
+    pub async fn update_flags(
+        &self,
+        folder_id: &str,
+        flags: &[(i64, Vec<String>)],
+    ) -> Result<(), StoreError> {
+        let now = unix_now();
+        let mut tx = self.pool.begin().await?;
+        for (uid, message_flags) in flags {
+            let row = sqlx::query(
+                "SELECT message_id FROM message_locations WHERE folder_id = $1 AND uid = $2",
+            )
+            .bind(folder_id)
+            .bind(*uid)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = row {
+                let id: String = row.try_get("message_id")?;
+                set_flags(&mut tx, &id, message_flags, now).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Newest first, at most `query.limit`, after the cursor.
+    pub async fn list_messages(
+        &self,
+        grant_id: &GrantId,
+        query: &MessageQuery,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        let mut filter = SqlFilter::default();
+        filter.compare("m.grant_id", "=", Bind::Text(grant_id.to_string()));
+        if query.folder_ids.is_empty() {
+            filter.clause(
+                "EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into(),
+            );
+        } else {
+            let placeholders: Vec<String> = query
+                .folder_ids
+                .iter()
+                .map(|f| filter.placeholder(Bind::Text(f.clone())))
+                .collect();
+            filter.clause(format!(
+                "EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id AND l.folder_id IN ({}))",
+                placeholders.join(", ")
+            ));
+        }
+        if let Some(subject) = &query.subject {
+            filter.compare(
+                "m.subject_lower",
+                "LIKE",
+                Bind::Text(format!("%{}%", escape_like(&subject.to_lowercase()))),
+            );
+        }
+        address_filter(&mut filter, &["m.from_emails"], &query.from);
+        address_filter(&mut filter, &["m.to_emails"], &query.to);
+        address_filter(&mut filter, &["m.cc_emails"], &query.cc);
+        address_filter(&mut filter, &["m.bcc_emails"], &query.bcc);
+        address_filter(
+            &mut filter,
+            &[
+                "m.from_emails",
+                "m.to_emails",
+                "m.cc_emails",
+                "m.bcc_emails",
+            ],
+            &query.any_email,
+        );
+        if let Some(unread) = query.unread {
+            filter.compare("m.unread", "=", Bind::Int(i64::from(unread)));
+        }
+        if let Some(starred) = query.starred {
+            filter.compare("m.starred", "=", Bind::Int(i64::from(starred)));
+        }
+        if let Some(has) = query.has_attachment {
+            filter.compare("m.has_attachments", "=", Bind::Int(i64::from(has)));
+        }
+        if let Some(thread_id) = &query.thread_id {
+            filter.compare("m.thread_id", "=", Bind::Text(thread_id.clone()));
+        }
+        if let Some(before) = query.received_before {
+            filter.compare("m.date", "<", Bind::Int(before));
+        }
+        if let Some(after) = query.received_after {
+            filter.compare("m.date", ">", Bind::Int(after));
+        }
+        if let Some(ids) = &query.ids {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let placeholders: Vec<String> = ids
+                .iter()
+                .map(|id| filter.placeholder(Bind::Text(id.clone())))
+                .collect();
+            filter.clause(format!("m.id IN ({})", placeholders.join(", ")));
+        }
+        if let Some((date, id)) = &query.after {
+            let d1 = filter.placeholder(Bind::Int(*date));
+            let d2 = filter.placeholder(Bind::Int(*date));
+            let i = filter.placeholder(Bind::Text(id.clone()));
+            filter.clause(format!("(m.date < {d1} OR (m.date = {d2} AND m.id < {i}))"));
+        }
+        let where_sql = filter.where_sql();
+        let limit = filter.placeholder(Bind::Int(query.limit));
+        let sql = format!(
+            "SELECT {COLUMNS} FROM messages m{where_sql} ORDER BY m.date DESC, m.id DESC LIMIT {limit}"
+        );
+        let rows = filter
+            .bind_to(sqlx::query(&sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    pub async fn message(
+        &self,
+        grant_id: &GrantId,
+        id: &str,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages m WHERE m.grant_id = $1 AND m.id = $2 \
+             AND EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)"
+        ))
+        .bind(grant_id.as_str())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(message_from_row).transpose()
+    }
+
+    /// The folders each of these messages lives in.
+    pub async fn message_folders(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, Vec<String>>, StoreError> {
+        let mut folders: HashMap<String, Vec<String>> = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let mut filter = SqlFilter::default();
+            let placeholders: Vec<String> = chunk
+                .iter()
+                .map(|id| filter.placeholder(Bind::Text(id.clone())))
+                .collect();
+            filter.clause(format!("message_id IN ({})", placeholders.join(", ")));
+            let sql = format!(
+                "SELECT message_id, folder_id FROM message_locations{} ORDER BY folder_id",
+                filter.where_sql()
+            );
+            for row in filter
+                .bind_to(sqlx::query(&sql))
+                .fetch_all(&self.pool)
+                .await?
+            {
+                let entry = folders.entry(row.try_get("message_id")?).or_default();
+                let folder: String = row.try_get("folder_id")?;
+                if !entry.contains(&folder) {
+                    entry.push(folder);
+                }
+            }
+        }
+        Ok(folders)
+    }
+
+    /// Where to fetch a message from.
+    pub async fn message_location(&self, id: &str) -> Result<Option<MessageLocation>, StoreError> {
+        let row = sqlx::query(
+            "SELECT l.folder_id, f.imap_name, l.uid FROM message_locations l \
+             JOIN folders f ON f.id = l.folder_id WHERE l.message_id = $1 ORDER BY l.folder_id LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(row) => Some(MessageLocation {
+                folder_id: row.try_get("folder_id")?,
+                imap_name: row.try_get("imap_name")?,
+                uid: row.try_get("uid")?,
+            }),
+            None => None,
+        })
+    }
+
+    /// Keeps what was learnt from a message's body.
+    pub async fn store_message_body(
+        &self,
+        id: &str,
+        body_html: &str,
+        snippet: &str,
+        attachments: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let has_attachments = attachments.as_array().is_some_and(|a| {
+            a.iter()
+                .any(|att| !att["is_inline"].as_bool().unwrap_or(false))
+        });
+        sqlx::query(
+            "UPDATE messages SET body_html = $1, snippet = $2, attachments_json = $3, \
+                 has_attachments = $4, body_fetched = 1, updated_at = $5 WHERE id = $6",
+        )
+        .bind(body_html)
+        .bind(snippet)
+        .bind(attachments.to_string())
+        .bind(i64::from(has_attachments))
+        .bind(unix_now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest messages of a grant whose body has not been read yet.
+    pub async fn messages_missing_body(
+        &self,
+        grant_id: &GrantId,
+        limit: i64,
+    ) -> Result<Vec<(String, MessageLocation)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.id AS id, l.folder_id AS folder_id, f.imap_name AS imap_name, l.uid AS uid \
+             FROM messages m JOIN message_locations l ON l.message_id = m.id JOIN folders f ON f.id = l.folder_id \
+             WHERE m.grant_id = $1 AND m.body_fetched = 0 ORDER BY m.date DESC, m.id DESC LIMIT $2",
+        )
+        .bind(grant_id.as_str())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            if seen.insert(id.clone()) {
+                out.push((
+                    id,
+                    MessageLocation {
+                        folder_id: row.try_get("folder_id")?,
+                        imap_name: row.try_get("imap_name")?,
+                        uid: row.try_get("uid")?,
+                    },
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many messages of a grant are indexed (with a location).
+    pub async fn indexed_message_count(&self, grant_id: &GrantId) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(DISTINCT message_id) AS n FROM message_locations WHERE grant_id = $1",
+        )
+        .bind(grant_id.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+}
+
+async fn set_flags(
+    tx: &mut Transaction<'_, Any>,
+    id: &str,
+    flags: &[String],
+    now: i64,
+) -> Result<(), StoreError> {
+    let has = |name: &str| flags.iter().any(|f| f.eq_ignore_ascii_case(name));
+    sqlx::query(
+        "UPDATE messages SET unread = $1, starred = $2, answered = $3, draft = $4, updated_at = $5 \
+         WHERE id = $6 AND (unread <> $1 OR starred <> $2 OR answered <> $3 OR draft <> $4)",
+    )
+    .bind(i64::from(!has("\\Seen")))
+    .bind(i64::from(has("\\Flagged")))
+    .bind(i64::from(has("\\Answered")))
+    .bind(i64::from(has("\\Draft")))
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Inserts a new message into the thread its keys point at, merging threads the
+/// message links together.
+async fn insert_message(
+    tx: &mut Transaction<'_, Any>,
+    grant_id: &GrantId,
+    message: &NewMessage,
+    now: i64,
+) -> Result<String, StoreError> {
+    let thread_id = resolve_thread(tx, grant_id, &message.thread_keys).await?;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let has = |name: &str| message.flags.iter().any(|f| f.eq_ignore_ascii_case(name));
+    let json = |v: &Vec<EmailName>| serde_json::to_string(v).map_err(StoreError::corrupt);
+    let headers = serde_json::to_string(&message.headers).map_err(StoreError::corrupt)?;
+    sqlx::query(
+        "INSERT INTO messages (id, grant_id, identity_key, thread_id, message_id_header, subject, subject_lower, \
+             from_json, to_json, cc_json, bcc_json, reply_to_json, from_emails, to_emails, cc_emails, bcc_emails, \
+             date, sent_date, size, unread, starred, answered, draft, has_attachments, headers_json, in_reply_to, \
+             created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+                 $21, $22, $23, $24, $25, $26, $27, $27)",
+    )
+    .bind(&id)
+    .bind(grant_id.as_str())
+    .bind(&message.identity_key)
+    .bind(&thread_id)
+    .bind(message.message_id_header.as_deref())
+    .bind(message.subject.as_deref())
+    .bind(message.subject.as_deref().map(str::to_lowercase))
+    .bind(json(&message.from)?)
+    .bind(json(&message.to)?)
+    .bind(json(&message.cc)?)
+    .bind(json(&message.bcc)?)
+    .bind(json(&message.reply_to)?)
+    .bind(email_list(&message.from))
+    .bind(email_list(&message.to))
+    .bind(email_list(&message.cc))
+    .bind(email_list(&message.bcc))
+    .bind(message.date)
+    .bind(message.sent_date)
+    .bind(message.size)
+    .bind(i64::from(!has("\\Seen")))
+    .bind(i64::from(has("\\Flagged")))
+    .bind(i64::from(has("\\Answered")))
+    .bind(i64::from(has("\\Draft")))
+    .bind(i64::from(message.has_attachments))
+    .bind(headers)
+    .bind(message.in_reply_to.as_deref())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// The thread for a set of keys: an existing one, several merged into the oldest id,
+/// or a new one. All keys then point at it.
+async fn resolve_thread(
+    tx: &mut Transaction<'_, Any>,
+    grant_id: &GrantId,
+    keys: &[String],
+) -> Result<String, StoreError> {
+    let mut found: Vec<String> = Vec::new();
+    for chunk in keys.chunks(200) {
+        let mut filter = SqlFilter::default();
+        filter.compare("grant_id", "=", Bind::Text(grant_id.to_string()));
+        let placeholders: Vec<String> = chunk
+            .iter()
+            .map(|k| filter.placeholder(Bind::Text(k.clone())))
+            .collect();
+        filter.clause(format!("ref_key IN ({})", placeholders.join(", ")));
+        let sql = format!(
+            "SELECT DISTINCT thread_id FROM thread_refs{}",
+            filter.where_sql()
+        );
+        for row in filter
+            .bind_to(sqlx::query(&sql))
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            let thread: String = row.try_get("thread_id")?;
+            if !found.contains(&thread) {
+                found.push(thread);
+            }
+        }
+    }
+    found.sort();
+    let thread_id = match found.first() {
+        Some(first) => first.clone(),
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    };
+    for other in found.iter().skip(1) {
+        sqlx::query("UPDATE messages SET thread_id = $1 WHERE grant_id = $2 AND thread_id = $3")
+            .bind(&thread_id)
+            .bind(grant_id.as_str())
+            .bind(other)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("UPDATE thread_refs SET thread_id = $1 WHERE grant_id = $2 AND thread_id = $3")
+            .bind(&thread_id)
+            .bind(grant_id.as_str())
+            .bind(other)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for key in keys {
+        sqlx::query(
+            "INSERT INTO thread_refs (grant_id, ref_key, thread_id) VALUES ($1, $2, $3) \
+             ON CONFLICT (grant_id, ref_key) DO NOTHING",
+        )
+        .bind(grant_id.as_str())
+        .bind(key)
+        .bind(&thread_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(thread_id)
+}
+
+fn email_list(names: &[EmailName]) -> String {
+    let mut list = String::from(" ");
+    for name in names {
+        list.push_str(&name.email.to_lowercase());
+        list.push(' ');
+    }
+    list
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('%', "").replace('_', "")
+}
+
+/// Any of `columns` contains any of `emails`.
+fn address_filter(filter: &mut SqlFilter, columns: &[&str], emails: &[String]) {
+    if emails.is_empty() {
+        return;
+    }
+    let mut alternatives = Vec::new();
+    for email in emails {
+        let pattern = format!("% {} %", escape_like(&email.trim().to_lowercase()));
+        for column in columns {
+            let placeholder = filter.placeholder(Bind::Text(pattern.clone()));
+            alternatives.push(format!("{column} LIKE {placeholder}"));
+        }
+    }
+    filter.clause(format!("({})", alternatives.join(" OR ")));
+}
+
+fn message_from_row(row: &sqlx::any::AnyRow) -> Result<MessageRecord, StoreError> {
+    let names = |column: &str| -> Result<Vec<EmailName>, StoreError> {
+        let text: String = row.try_get(column)?;
+        serde_json::from_str(&text).map_err(StoreError::corrupt)
+    };
+    let attachments: String = row.try_get("attachments_json")?;
+    let headers: String = row.try_get("headers_json")?;
+    Ok(MessageRecord {
+        id: row.try_get("id")?,
+        grant_id: GrantId::from_stored(row.try_get("grant_id")?),
+        thread_id: row.try_get("thread_id")?,
+        message_id_header: row.try_get("message_id_header")?,
+        subject: row.try_get("subject")?,
+        from: names("from_json")?,
+        to: names("to_json")?,
+        cc: names("cc_json")?,
+        bcc: names("bcc_json")?,
+        reply_to: names("reply_to_json")?,
+        date: row.try_get("date")?,
+        unread: row.try_get::<i64, _>("unread")? != 0,
+        starred: row.try_get::<i64, _>("starred")? != 0,
+        has_attachments: row.try_get::<i64, _>("has_attachments")? != 0,
+        snippet: row.try_get("snippet")?,
+        body_html: row.try_get("body_html")?,
+        attachments: serde_json::from_str(&attachments).map_err(StoreError::corrupt)?,
+        headers: serde_json::from_str(&headers).map_err(StoreError::corrupt)?,
+        created_at: row.try_get("created_at")?,
+    })
+}

@@ -1,0 +1,68 @@
+//! Sync progress of a grant, shown on the grant object and by `mailroom grants status`.
+
+use mailroom_model::{GrantId, time::unix_now};
+use sqlx::Row;
+
+use crate::{error::StoreError, open::Store};
+
+#[derive(Debug, Clone, Default)]
+pub struct SyncStatus {
+    /// `connecting`, `initial_sync`, `running`, `retrying`, `invalid`, `stopped`.
+    pub state: String,
+    pub folders_total: i64,
+    pub folders_done: i64,
+    pub messages_total: i64,
+    pub messages_synced: i64,
+    pub last_error: Option<String>,
+    pub updated_at: i64,
+}
+
+impl Store {
+    pub async fn set_sync_status(
+        &self,
+        grant_id: &GrantId,
+        state: &str,
+        folders_total: i64,
+        folders_done: i64,
+        messages_total: i64,
+        last_error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sync_status (grant_id, state, folders_total, folders_done, messages_total, last_error, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (grant_id) DO UPDATE SET state = excluded.state, folders_total = excluded.folders_total, \
+                 folders_done = excluded.folders_done, messages_total = excluded.messages_total, \
+                 last_error = excluded.last_error, updated_at = excluded.updated_at",
+        )
+        .bind(grant_id.as_str())
+        .bind(state)
+        .bind(folders_total)
+        .bind(folders_done)
+        .bind(messages_total)
+        .bind(last_error)
+        .bind(unix_now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn sync_status(&self, grant_id: &GrantId) -> Result<Option<SyncStatus>, StoreError> {
+        let row = sqlx::query(
+            "SELECT state, folders_total, folders_done, messages_total, last_error, updated_at \
+             FROM sync_status WHERE grant_id = $1",
+        )
+        .bind(grant_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(SyncStatus {
+            state: row.try_get("state")?,
+            folders_total: row.try_get("folders_total")?,
+            folders_done: row.try_get("folders_done")?,
+            messages_total: row.try_get("messages_total")?,
+            messages_synced: self.indexed_message_count(grant_id).await?,
+            last_error: row.try_get("last_error")?,
+            updated_at: row.try_get("updated_at")?,
+        }))
+    }
+}
