@@ -125,3 +125,17 @@ impl QueryParams {
         }
     }
 }
+
+impl QueryParams {
+    /// A boolean in either SDK dialect (`true`, `True`, `1`).
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) if v.eq_ignore_ascii_case("true") || v == "1" => Ok(Some(true)),
+            Some(v) if v.eq_ignore_ascii_case("false") || v == "0" => Ok(Some(false)),
+            Some(_) => Err(ApiError::bad_request(format!(
+                "query parameter '{key}' must be true or false"
+            ))),
+        }
+    }
+}

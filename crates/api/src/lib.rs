@@ -3,13 +3,17 @@
 //! the store; they hold no state of their own.
 
 mod auth;
+mod cursor;
 mod envelope;
 mod error;
 mod extract;
+mod grant_access;
+mod mailboxes;
 mod provider_check;
 mod request_id;
 mod router;
 mod v3;
 
 pub use error::ApiError;
+pub use mailboxes::{BoxFuture, FetchFailure, Mailboxes, NoMailboxes};
 pub use router::{AppState, router};

@@ -14,13 +14,16 @@ use mailroom_net::OutboundPolicy;
 use mailroom_store::Store;
 use serde_json::json;
 
-use crate::{error::ApiError, request_id::assign_request_id, v3};
+use std::sync::Arc;
+
+use crate::{error::ApiError, mailboxes::Mailboxes, request_id::assign_request_id, v3};
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub policy: OutboundPolicy,
+    pub mailboxes: Arc<dyn Mailboxes>,
 }
 
 /// The largest request body accepted (JSON sends carry base64 attachments).

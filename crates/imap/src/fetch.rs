@@ -107,6 +107,28 @@ impl ImapSession {
             .collect())
     }
 
+    /// UIDs an IMAP SEARCH finds in the selected mailbox. The criteria are the
+    /// caller's; line breaks are refused so they cannot smuggle in another command.
+    pub async fn search_uids(&mut self, criteria: &str) -> Result<Vec<u32>, ImapError> {
+        if criteria
+            .chars()
+            .any(|c| c == '\r' || c == '\n' || c == '\0')
+            || criteria.trim().is_empty()
+        {
+            return Err(ImapError::Protocol(
+                "search criteria must be one non-empty line".into(),
+            ));
+        }
+        let mut uids: Vec<u32> = self
+            .session
+            .uid_search(criteria)
+            .await?
+            .into_iter()
+            .collect();
+        uids.sort_unstable();
+        Ok(uids)
+    }
+
     /// Every UID in the selected mailbox.
     pub async fn all_uids(&mut self) -> Result<Vec<u32>, ImapError> {
         let mut uids: Vec<u32> = self.session.uid_search("ALL").await?.into_iter().collect();

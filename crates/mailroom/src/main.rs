@@ -6,6 +6,7 @@ mod database;
 mod secret_key;
 mod serve;
 mod settings;
+mod sync_bridge;
 
 use std::process::ExitCode;
 

@@ -1,20 +1,31 @@
 //! `mailroom serve`: the API server.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use mailroom_api::{AppState, router};
 use mailroom_net::{OutboundPolicy, PolicySettings};
+use mailroom_sync::{SyncEngine, SyncSettings};
 
-use crate::{cli::ServeArgs, database, settings::Settings};
+use crate::{cli::ServeArgs, database, settings::Settings, sync_bridge::SyncBridge};
 
 pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let listen = settings.listen_address(args.listen.as_deref())?;
     let store = database::open(&settings).await?;
     let policy = outbound_policy(&settings)?;
+    let engine = SyncEngine::new(
+        store.clone(),
+        policy.clone(),
+        SyncSettings {
+            poll_interval: settings.sync_poll_interval,
+        },
+    );
+    let started = engine.start_all().await.context("starting sync")?;
+    tracing::info!(grants = started, "sync started");
     let state = AppState {
         store: store.clone(),
         policy,
+        mailboxes: Arc::new(SyncBridge(engine)),
     };
 
     let listener = tokio::net::TcpListener::bind(listen)

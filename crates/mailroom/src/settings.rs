@@ -25,6 +25,7 @@ struct FileSettings {
     allow_private_hosts: Option<bool>,
     outbound_bind_address: Option<String>,
     provider_timeout_secs: Option<u64>,
+    sync_poll_secs: Option<u64>,
     log: Option<String>,
 }
 
@@ -38,6 +39,7 @@ pub struct Settings {
     pub allow_private_hosts: bool,
     pub outbound_bind_address: Option<IpAddr>,
     pub provider_timeout: Duration,
+    pub sync_poll_interval: Duration,
     pub log_filter: String,
 }
 
@@ -89,6 +91,12 @@ impl Settings {
                 env_u64("PROVIDER_TIMEOUT_SECS")?
                     .or(file.provider_timeout_secs)
                     .unwrap_or(15)
+                    .max(1),
+            ),
+            sync_poll_interval: Duration::from_secs(
+                env_u64("SYNC_POLL_SECS")?
+                    .or(file.sync_poll_secs)
+                    .unwrap_or(60)
                     .max(1),
             ),
             log_filter: env("LOG").or(file.log).unwrap_or_else(|| "info".into()),

@@ -210,72 +210,9 @@ impl Store {
         grant_id: &GrantId,
         query: &MessageQuery,
     ) -> Result<Vec<MessageRecord>, StoreError> {
-        let mut filter = SqlFilter::default();
-        filter.compare("m.grant_id", "=", Bind::Text(grant_id.to_string()));
-        if query.folder_ids.is_empty() {
-            filter.clause(
-                "EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into(),
-            );
-        } else {
-            let placeholders: Vec<String> = query
-                .folder_ids
-                .iter()
-                .map(|f| filter.placeholder(Bind::Text(f.clone())))
-                .collect();
-            filter.clause(format!(
-                "EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id AND l.folder_id IN ({}))",
-                placeholders.join(", ")
-            ));
-        }
-        if let Some(subject) = &query.subject {
-            filter.compare(
-                "m.subject_lower",
-                "LIKE",
-                Bind::Text(format!("%{}%", escape_like(&subject.to_lowercase()))),
-            );
-        }
-        address_filter(&mut filter, &["m.from_emails"], &query.from);
-        address_filter(&mut filter, &["m.to_emails"], &query.to);
-        address_filter(&mut filter, &["m.cc_emails"], &query.cc);
-        address_filter(&mut filter, &["m.bcc_emails"], &query.bcc);
-        address_filter(
-            &mut filter,
-            &[
-                "m.from_emails",
-                "m.to_emails",
-                "m.cc_emails",
-                "m.bcc_emails",
-            ],
-            &query.any_email,
-        );
-        if let Some(unread) = query.unread {
-            filter.compare("m.unread", "=", Bind::Int(i64::from(unread)));
-        }
-        if let Some(starred) = query.starred {
-            filter.compare("m.starred", "=", Bind::Int(i64::from(starred)));
-        }
-        if let Some(has) = query.has_attachment {
-            filter.compare("m.has_attachments", "=", Bind::Int(i64::from(has)));
-        }
-        if let Some(thread_id) = &query.thread_id {
-            filter.compare("m.thread_id", "=", Bind::Text(thread_id.clone()));
-        }
-        if let Some(before) = query.received_before {
-            filter.compare("m.date", "<", Bind::Int(before));
-        }
-        if let Some(after) = query.received_after {
-            filter.compare("m.date", ">", Bind::Int(after));
-        }
-        if let Some(ids) = &query.ids {
-            if ids.is_empty() {
-                return Ok(Vec::new());
-            }
-            let placeholders: Vec<String> = ids
-                .iter()
-                .map(|id| filter.placeholder(Bind::Text(id.clone())))
-                .collect();
-            filter.clause(format!("m.id IN ({})", placeholders.join(", ")));
-        }
+        let Some(mut filter) = message_filter(grant_id, query) else {
+            return Ok(Vec::new());
+        };
         if let Some((date, id)) = &query.after {
             let d1 = filter.placeholder(Bind::Int(*date));
             let d2 = filter.placeholder(Bind::Int(*date));
@@ -292,6 +229,90 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(message_from_row).collect()
+    }
+
+    /// Threads with a message matching the query, by their latest message, newest
+    /// first: `(thread id, latest date)`.
+    pub async fn list_threads(
+        &self,
+        grant_id: &GrantId,
+        query: &MessageQuery,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let Some(mut filter) = message_filter(grant_id, query) else {
+            return Ok(Vec::new());
+        };
+        let where_sql = filter.where_sql();
+        let having = match &query.after {
+            Some((date, id)) => {
+                let d1 = filter.placeholder(Bind::Int(*date));
+                let d2 = filter.placeholder(Bind::Int(*date));
+                let i = filter.placeholder(Bind::Text(id.clone()));
+                format!(
+                    " HAVING (MAX(m.date) < {d1} OR (MAX(m.date) = {d2} AND m.thread_id < {i}))"
+                )
+            }
+            None => String::new(),
+        };
+        let limit = filter.placeholder(Bind::Int(query.limit));
+        let sql = format!(
+            "SELECT m.thread_id AS thread_id, MAX(m.date) AS latest FROM messages m{where_sql} \
+             GROUP BY m.thread_id{having} ORDER BY latest DESC, thread_id DESC LIMIT {limit}"
+        );
+        let rows = filter
+            .bind_to(sqlx::query(&sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("thread_id")?, r.try_get("latest")?)))
+            .collect()
+    }
+
+    /// Every indexed message of a thread, oldest first.
+    pub async fn thread_messages(
+        &self,
+        grant_id: &GrantId,
+        thread_id: &str,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM messages m WHERE m.grant_id = $1 AND m.thread_id = $2 \
+             AND EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id) \
+             ORDER BY m.date, m.id"
+        ))
+        .bind(grant_id.as_str())
+        .bind(thread_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    /// Message ids at these UIDs of a folder.
+    pub async fn messages_at_uids(
+        &self,
+        folder_id: &str,
+        uids: &[i64],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
+        for chunk in uids.chunks(500) {
+            let mut filter = SqlFilter::default();
+            filter.compare("folder_id", "=", Bind::Text(folder_id.to_owned()));
+            let placeholders: Vec<String> = chunk
+                .iter()
+                .map(|uid| filter.placeholder(Bind::Int(*uid)))
+                .collect();
+            filter.clause(format!("uid IN ({})", placeholders.join(", ")));
+            let sql = format!(
+                "SELECT message_id FROM message_locations{}",
+                filter.where_sql()
+            );
+            for row in filter
+                .bind_to(sqlx::query(&sql))
+                .fetch_all(&self.pool)
+                .await?
+            {
+                ids.push(row.try_get("message_id")?);
+            }
+        }
+        Ok(ids)
     }
 
     pub async fn message(
@@ -431,6 +452,77 @@ impl Store {
         .await?;
         Ok(row.try_get("n")?)
     }
+}
+
+/// The WHERE clause of a message query (without its cursor); `None` if it can match
+/// nothing.
+fn message_filter(grant_id: &GrantId, query: &MessageQuery) -> Option<SqlFilter> {
+    let mut filter = SqlFilter::default();
+    filter.compare("m.grant_id", "=", Bind::Text(grant_id.to_string()));
+    if query.folder_ids.is_empty() {
+        filter
+            .clause("EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into());
+    } else {
+        let placeholders: Vec<String> = query
+            .folder_ids
+            .iter()
+            .map(|f| filter.placeholder(Bind::Text(f.clone())))
+            .collect();
+        filter.clause(format!(
+                "EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id AND l.folder_id IN ({}))",
+                placeholders.join(", ")
+            ));
+    }
+    if let Some(subject) = &query.subject {
+        filter.compare(
+            "m.subject_lower",
+            "LIKE",
+            Bind::Text(format!("%{}%", escape_like(&subject.to_lowercase()))),
+        );
+    }
+    address_filter(&mut filter, &["m.from_emails"], &query.from);
+    address_filter(&mut filter, &["m.to_emails"], &query.to);
+    address_filter(&mut filter, &["m.cc_emails"], &query.cc);
+    address_filter(&mut filter, &["m.bcc_emails"], &query.bcc);
+    address_filter(
+        &mut filter,
+        &[
+            "m.from_emails",
+            "m.to_emails",
+            "m.cc_emails",
+            "m.bcc_emails",
+        ],
+        &query.any_email,
+    );
+    if let Some(unread) = query.unread {
+        filter.compare("m.unread", "=", Bind::Int(i64::from(unread)));
+    }
+    if let Some(starred) = query.starred {
+        filter.compare("m.starred", "=", Bind::Int(i64::from(starred)));
+    }
+    if let Some(has) = query.has_attachment {
+        filter.compare("m.has_attachments", "=", Bind::Int(i64::from(has)));
+    }
+    if let Some(thread_id) = &query.thread_id {
+        filter.compare("m.thread_id", "=", Bind::Text(thread_id.clone()));
+    }
+    if let Some(before) = query.received_before {
+        filter.compare("m.date", "<", Bind::Int(before));
+    }
+    if let Some(after) = query.received_after {
+        filter.compare("m.date", ">", Bind::Int(after));
+    }
+    if let Some(ids) = &query.ids {
+        if ids.is_empty() {
+            return None;
+        }
+        let placeholders: Vec<String> = ids
+            .iter()
+            .map(|id| filter.placeholder(Bind::Text(id.clone())))
+            .collect();
+        filter.clause(format!("m.id IN ({})", placeholders.join(", ")));
+    }
+    Some(filter)
 }
 
 async fn set_flags(

@@ -109,6 +109,7 @@ pub async fn custom_auth(
         })
         .await?;
     tracing::info!(grant_id = %grant.id, email = %grant.email, ?outcome, "grant authenticated");
+    state.mailboxes.grant_connected(&grant.id);
     let body: Grant = to_v3(grant);
     Ok(match outcome {
         GrantUpsert::Created => Item::created(body).into_response(),

@@ -160,6 +160,9 @@ pub async fn update_grant(
         )
         .await?
         .ok_or_else(|| grant_not_found(&grant_id))?;
+    if resolved.is_some() {
+        state.mailboxes.grant_connected(&updated.id);
+    }
     Ok(Item::ok(to_v3(updated)))
 }
 
@@ -173,6 +176,7 @@ pub async fn delete_grant(
         .store
         .delete_grant(&auth.application_id, &grant.id)
         .await?;
+    state.mailboxes.grant_removed(&grant.id);
     tracing::info!(grant_id = %grant.id, "grant deleted");
     Ok(Done)
 }

@@ -1,10 +1,15 @@
 //! The Nylas v3 routes, one file per resource.
 
 mod applications;
+mod attachments;
 mod client_info;
 mod connectors;
 mod custom_auth;
+mod folders;
 mod grants;
+mod message_json;
+mod messages;
+mod threads;
 
 use axum::{
     Router,
@@ -34,5 +39,31 @@ pub fn routes() -> Router<AppState> {
             get(grants::get_grant)
                 .patch(grants::update_grant)
                 .delete(grants::delete_grant),
+        )
+        .route(
+            "/v3/grants/{grant_id}/messages",
+            get(messages::list_messages),
+        )
+        .route(
+            "/v3/grants/{grant_id}/messages/{message_id}",
+            get(messages::get_message),
+        )
+        .route("/v3/grants/{grant_id}/threads", get(threads::list_threads))
+        .route(
+            "/v3/grants/{grant_id}/threads/{thread_id}",
+            get(threads::get_thread),
+        )
+        .route("/v3/grants/{grant_id}/folders", get(folders::list_folders))
+        .route(
+            "/v3/grants/{grant_id}/folders/{folder_id}",
+            get(folders::get_folder),
+        )
+        .route(
+            "/v3/grants/{grant_id}/attachments/{attachment_id}",
+            get(attachments::get_attachment),
+        )
+        .route(
+            "/v3/grants/{grant_id}/attachments/{attachment_id}/download",
+            get(attachments::download_attachment),
         )
 }

@@ -2,6 +2,8 @@
 //! project's own scripts) and a real `mailroom serve` process per test on a free port.
 #![allow(dead_code)]
 
+pub mod imap_peer;
+
 use std::{
     collections::HashMap,
     io::{BufRead, BufReader},
@@ -158,7 +160,19 @@ impl Mailroom {
 
     /// Starts a server with exactly these `MAILROOM_*` settings.
     pub fn start_with(env: Vec<(String, String)>) -> Self {
-        let data_dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(tempfile::tempdir().expect("temp dir"), env)
+    }
+
+    /// Stops this server (SIGKILL) and starts another on the same data dir.
+    pub fn restart(mut self) -> Self {
+        self.kill();
+        let data_dir =
+            std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("temp dir"));
+        let env = self.env.clone();
+        Self::start_in(data_dir, env)
+    }
+
+    fn start_in(data_dir: tempfile::TempDir, env: Vec<(String, String)>) -> Self {
         let mut command = mailroom_command(data_dir.path(), &env);
         command
             .args(["serve", "--listen", "127.0.0.1:0"])

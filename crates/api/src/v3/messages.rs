@@ -1,0 +1,166 @@
+//! `GET /v3/grants/{grant_id}/messages[/{message_id}]`, answered from the local index.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    response::{IntoResponse, Response},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use mailroom_store::{MessageQuery, MessageRecord};
+use serde_json::{Value, json};
+
+use crate::{
+    cursor,
+    error::ApiError,
+    extract::QueryParams,
+    grant_access::GrantAccess,
+    mailboxes::FetchFailure,
+    request_id::current_request_id,
+    router::AppState,
+    v3::message_json::{Fields, apply_select, to_message},
+};
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+
+/// The filters shared by messages and threads.
+pub fn message_query(query: &QueryParams) -> Result<MessageQuery, ApiError> {
+    let after = query.get("page_token").map(cursor::decode).transpose()?;
+    Ok(MessageQuery {
+        limit: query.bounded("limit", DEFAULT_LIMIT, MAX_LIMIT)?.max(1),
+        after,
+        subject: query.get("subject").map(str::to_owned),
+        any_email: query.list("any_email"),
+        from: query.list("from"),
+        to: query.list("to"),
+        cc: query.list("cc"),
+        bcc: query.list("bcc"),
+        folder_ids: query.list("in"),
+        unread: query.bool("unread")?,
+        starred: query.bool("starred")?,
+        thread_id: query.get("thread_id").map(str::to_owned),
+        received_before: query.int("received_before")?,
+        received_after: query.int("received_after")?,
+        has_attachment: query.bool("has_attachment")?,
+        ids: None,
+    })
+}
+
+pub async fn list_messages(
+    State(state): State<AppState>,
+    access: GrantAccess,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
+    let fields = Fields::from_query(&query)?;
+    let mut filter = message_query(&query)?;
+    let limit = filter.limit;
+    if let Some(native) = query.get("search_query_native") {
+        let ids = state
+            .mailboxes
+            .search_native(&access.grant.id, native)
+            .await
+            .map_err(fetch_error)?;
+        filter.ids = Some(ids);
+    }
+    // One more than asked tells whether another page exists.
+    filter.limit = limit + 1;
+    let mut records = state.store.list_messages(&access.grant.id, &filter).await?;
+    let more = records.len() as i64 > limit;
+    records.truncate(limit as usize);
+    let next_cursor = match (more, records.last()) {
+        (true, Some(last)) => Some(cursor::encode(last.date, &last.id)),
+        _ => None,
+    };
+    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+    let mut folders = state.store.message_folders(&ids).await?;
+    let data: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            let message = to_message(r, folders.remove(&r.id).unwrap_or_default(), fields);
+            apply_select(serde_json::to_value(message).unwrap_or(Value::Null), &query)
+        })
+        .collect();
+    let mut body = json!({"request_id": current_request_id(), "data": data});
+    if let Some(cursor) = next_cursor {
+        body["next_cursor"] = Value::String(cursor);
+    }
+    Ok(Json(body).into_response())
+}
+
+pub async fn get_message(
+    State(state): State<AppState>,
+    access: GrantAccess,
+    Path((_, message_id)): Path<(String, String)>,
+    query: QueryParams,
+) -> Result<Response, ApiError> {
+    let fields = Fields::from_query(&query)?;
+    let grant_id = &access.grant.id;
+    let record = find(&state, &access, &message_id).await?;
+    if fields == Fields::RawMime {
+        let raw = state
+            .mailboxes
+            .fetch_raw_message(grant_id, &record.id)
+            .await
+            .map_err(fetch_error)?;
+        let body = json!({"request_id": current_request_id(), "data": {
+            "id": record.id, "grant_id": grant_id.as_str(), "object": "message",
+            "raw_mime": URL_SAFE_NO_PAD.encode(raw),
+        }});
+        return Ok(Json(body).into_response());
+    }
+    let record = with_body(&state, &access, record).await?;
+    let folders = state
+        .store
+        .message_folders(std::slice::from_ref(&record.id))
+        .await?
+        .remove(&record.id)
+        .unwrap_or_default();
+    let message = to_message(&record, folders, fields);
+    let data = apply_select(serde_json::to_value(message).unwrap_or(Value::Null), &query);
+    Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+}
+
+pub async fn find(
+    state: &AppState,
+    access: &GrantAccess,
+    message_id: &str,
+) -> Result<MessageRecord, ApiError> {
+    state
+        .store
+        .message(&access.grant.id, message_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no message with id '{}'",
+                message_id.chars().take(128).collect::<String>()
+            ))
+        })
+}
+
+/// The record with its body, reading it from the server if the index lacks it.
+pub async fn with_body(
+    state: &AppState,
+    access: &GrantAccess,
+    record: MessageRecord,
+) -> Result<MessageRecord, ApiError> {
+    if record.body_html.is_some() {
+        return Ok(record);
+    }
+    state
+        .mailboxes
+        .fetch_raw_message(&access.grant.id, &record.id)
+        .await
+        .map_err(fetch_error)?;
+    find(state, access, &record.id).await
+}
+
+pub fn fetch_error(failure: FetchFailure) -> ApiError {
+    match failure {
+        FetchFailure::Gone => ApiError::not_found("the message is no longer on the mail server"),
+        FetchFailure::Provider(reason) => ApiError::new(
+            axum::http::StatusCode::GATEWAY_TIMEOUT,
+            "api.provider_error",
+            format!("the IMAP server could not be read: {reason}"),
+        ),
+    }
+}

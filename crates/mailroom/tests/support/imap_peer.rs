@@ -1,0 +1,163 @@
+//! "Another IMAP client": changes a testbed mailbox behind mailroom's back.
+#![allow(dead_code)]
+
+use async_imap::{Client, Session};
+use futures::TryStreamExt;
+use tokio::net::TcpStream;
+
+use super::{Testbed, repo_root};
+
+pub struct ImapPeer {
+    session: Session<TcpStream>,
+}
+
+/// Empties a testbed user's mailbox (`wipe` also gives new UIDVALIDITYs).
+pub fn reset_user(user: u32, wipe: bool) {
+    let mut command = std::process::Command::new(repo_root().join("testbed/reset-user"));
+    if wipe {
+        command.arg("--wipe");
+    }
+    let status = command
+        .arg(format!("user{user}"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run testbed/reset-user");
+    assert!(status.success(), "testbed/reset-user failed");
+}
+
+impl ImapPeer {
+    pub async fn login(user: u32) -> Self {
+        let testbed = Testbed::get();
+        let (email, password) = Testbed::user(user);
+        let tcp = TcpStream::connect(("127.0.0.1", testbed.imap_port))
+            .await
+            .expect("connect to the testbed IMAP port");
+        let mut client = Client::new(tcp);
+        client.read_response().await.expect("greeting");
+        let session = client
+            .login(email, password)
+            .await
+            .map_err(|(e, _)| e)
+            .expect("peer login");
+        Self { session }
+    }
+
+    pub async fn append(&mut self, folder: &str, flags: &str, message: &str) {
+        self.session
+            .append(
+                folder,
+                Some(flags),
+                None,
+                message.replace('\n', "\r\n").as_bytes(),
+            )
+            .await
+            .expect("APPEND");
+    }
+
+    async fn select(&mut self, folder: &str) {
+        self.session.select(folder).await.expect("SELECT");
+    }
+
+    /// UID of the message with this Message-ID in a folder.
+    pub async fn uid_of(&mut self, folder: &str, message_id: &str) -> u32 {
+        self.select(folder).await;
+        let uids = self
+            .session
+            .uid_search(format!("HEADER Message-ID \"{message_id}\""))
+            .await
+            .expect("SEARCH");
+        *uids.iter().next().expect("message present")
+    }
+
+    pub async fn store_flags(&mut self, folder: &str, message_id: &str, change: &str) {
+        let uid = self.uid_of(folder, message_id).await;
+        let _: Vec<_> = self
+            .session
+            .uid_store(uid.to_string(), change)
+            .await
+            .expect("STORE")
+            .try_collect()
+            .await
+            .expect("STORE responses");
+    }
+
+    pub async fn move_message(&mut self, from: &str, message_id: &str, to: &str) {
+        let uid = self.uid_of(from, message_id).await;
+        self.session
+            .uid_mv(uid.to_string(), to)
+            .await
+            .expect("MOVE");
+    }
+
+    pub async fn expunge_message(&mut self, folder: &str, message_id: &str) {
+        self.store_flags(folder, message_id, "+FLAGS (\\Deleted)")
+            .await;
+        let _: Vec<_> = self
+            .session
+            .expunge()
+            .await
+            .expect("EXPUNGE")
+            .try_collect()
+            .await
+            .expect("EXPUNGE responses");
+    }
+
+    pub async fn create(&mut self, folder: &str) {
+        self.session.create(folder).await.expect("CREATE");
+    }
+
+    pub async fn rename(&mut self, from: &str, to: &str) {
+        self.session.rename(from, to).await.expect("RENAME");
+    }
+
+    pub async fn logout(mut self) {
+        let _ = self.session.logout().await;
+    }
+}
+
+/// A small RFC 822 message.
+pub fn message(
+    message_id: &str,
+    subject: &str,
+    from: &str,
+    references: Option<&str>,
+    body: &str,
+) -> String {
+    let mut text = format!(
+        "Message-ID: <{message_id}>\nDate: Mon, 20 Nov 2023 10:00:00 +0000\nFrom: Ann Example <{from}>\n\
+         To: Bob <bob@example.test>\nSubject: {subject}\nMIME-Version: 1.0\n"
+    );
+    if let Some(parent) = references {
+        text.push_str(&format!(
+            "In-Reply-To: <{parent}>\nReferences: <{parent}>\n"
+        ));
+    }
+    text.push_str(&format!(
+        "Content-Type: text/plain; charset=utf-8\n\n{body}\n"
+    ));
+    text
+}
+
+/// A message with one attachment whose bytes are `content`.
+pub fn message_with_attachment(
+    message_id: &str,
+    subject: &str,
+    filename: &str,
+    content: &[u8],
+) -> String {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(content);
+    let wrapped: Vec<String> = encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    format!(
+        "Message-ID: <{message_id}>\nDate: Tue, 21 Nov 2023 10:00:00 +0000\nFrom: Carol <carol@example.test>\n\
+         To: Bob <bob@example.test>\nSubject: {subject}\nMIME-Version: 1.0\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\n\
+         See the attached report.\n--b1\nContent-Type: application/pdf; name=\"{filename}\"\n\
+         Content-Disposition: attachment; filename=\"{filename}\"\nContent-Transfer-Encoding: base64\n\n{}\n--b1--\n",
+        wrapped.join("\n")
+    )
+}

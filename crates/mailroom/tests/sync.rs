@@ -1,0 +1,500 @@
+//! The sync engine against the real testbed: initial sync, the read API answered from the
+//! index, another client's changes caught up, ids stable across moves, UIDVALIDITY
+//! resets and restarts.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{
+    Api, Mailroom, Testbed,
+    imap_peer::{ImapPeer, message, message_with_attachment, reset_user},
+    testbed_env,
+};
+
+/// A server that polls every second, so tests see changes quickly.
+fn fast_server() -> Mailroom {
+    let mut env = testbed_env();
+    env.push(("MAILROOM_SYNC_POLL_SECS".into(), "1".into()));
+    Mailroom::start_with(env)
+}
+
+async fn connect_grant(server: &Mailroom, user: u32) -> (Api, String) {
+    let app = server.create_app("sync");
+    let api = server.client(&app.api_key);
+    assert_eq!(
+        api.post("/v3/connectors", json!({"provider": "imap"}))
+            .await
+            .status,
+        201
+    );
+    let reply = api
+        .post(
+            "/v3/connect/custom",
+            json!({"provider": "imap", "settings": Testbed::get().settings(user)}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    (api, reply.body["data"]["id"].as_str().unwrap().to_owned())
+}
+
+/// Polls `path` until `check` accepts the body (deadline 20 s).
+async fn eventually(api: &Api, path: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let reply = api.get(path).await;
+        if reply.status == 200 && check(&reply.body) {
+            return reply.body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}; last reply: {}",
+            reply.text
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn data_len(body: &Value) -> usize {
+    body["data"].as_array().map(Vec::len).unwrap_or(0)
+}
+
+fn find_by_subject<'a>(body: &'a Value, subject: &str) -> &'a Value {
+    body["data"]
+        .as_array()
+        .and_then(|list| list.iter().find(|m| m["subject"] == subject))
+        .unwrap_or_else(|| panic!("no message with subject {subject}: {body}"))
+}
+
+#[tokio::test]
+async fn initial_sync_serves_folders_messages_threads_and_attachments() {
+    reset_user(1, false);
+    let mut peer = ImapPeer::login(1).await;
+    peer.create("Archive/2023").await;
+    peer.append(
+        "INBOX",
+        "(\\Seen)",
+        &message(
+            "first@test",
+            "Quarterly plan",
+            "ann@example.test",
+            None,
+            "The plan is attached below.",
+        ),
+    )
+    .await;
+    peer.append(
+        "INBOX",
+        "()",
+        &message(
+            "reply@test",
+            "Re: Quarterly plan",
+            "dan@example.test",
+            Some("first@test"),
+            "Looks good to me.",
+        ),
+    )
+    .await;
+    peer.append(
+        "INBOX",
+        "(\\Flagged)",
+        &message_with_attachment(
+            "report@test",
+            "Report",
+            "report.pdf",
+            b"%PDF-1.4 test bytes",
+        ),
+    )
+    .await;
+    peer.append(
+        "Sent",
+        "(\\Seen)",
+        &message(
+            "sent@test",
+            "Re: Quarterly plan",
+            "user1@example.test",
+            Some("reply@test"),
+            "Thanks all.",
+        ),
+    )
+    .await;
+    peer.logout().await;
+
+    let server = fast_server();
+    let (api, grant) = connect_grant(&server, 1).await;
+    let messages = format!("/v3/grants/{grant}/messages");
+    let all = eventually(&api, &messages, "four messages", |b| data_len(b) == 4).await;
+
+    // Folders with roles, hierarchy and counts.
+    let folders = api.get(&format!("/v3/grants/{grant}/folders")).await;
+    assert_eq!(folders.status, 200);
+    let list = folders.body["data"].as_array().unwrap();
+    let by_name = |name: &str| {
+        list.iter()
+            .find(|f| f["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {list:?}"))
+    };
+    let inbox = by_name("INBOX");
+    assert!(
+        inbox["attributes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("\\Inbox"))
+    );
+    assert_eq!(inbox["total_count"], 3);
+    assert_eq!(inbox["unread_count"], 2);
+    assert!(
+        by_name("Sent")["attributes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("\\Sent"))
+    );
+    let archive = by_name("Archive");
+    assert_eq!(by_name("2023")["parent_id"], archive["id"]);
+    assert_eq!(archive["child_count"], 1);
+    for folder in list {
+        let id = folder["id"].as_str().unwrap();
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+        assert_eq!(
+            api.get(&format!("/v3/grants/{grant}/folders/{id}"))
+                .await
+                .status,
+            200
+        );
+    }
+
+    // Newest first; filters.
+    let dates: Vec<i64> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["date"].as_i64().unwrap())
+        .collect();
+    assert!(dates.windows(2).all(|w| w[0] >= w[1]), "{dates:?}");
+    let inbox_id = inbox["id"].as_str().unwrap();
+    assert_eq!(
+        data_len(&api.get(&format!("{messages}?in={inbox_id}")).await.body),
+        3
+    );
+    assert_eq!(
+        data_len(&api.get(&format!("{messages}?unread=True")).await.body),
+        2
+    );
+    assert_eq!(
+        data_len(&api.get(&format!("{messages}?starred=true")).await.body),
+        1
+    );
+    assert_eq!(
+        data_len(&api.get(&format!("{messages}?subject=quarterly")).await.body),
+        3
+    );
+    assert_eq!(
+        data_len(
+            &api.get(&format!("{messages}?from=dan%40example.test"))
+                .await
+                .body
+        ),
+        1
+    );
+    assert_eq!(
+        data_len(
+            &api.get(&format!(
+                "{messages}?any_email=dan@example.test,carol@example.test"
+            ))
+            .await
+            .body
+        ),
+        2
+    );
+
+    // Paging: two pages of two, no overlap, no cursor after the last.
+    let page1 = api.get(&format!("{messages}?limit=2")).await.body;
+    let cursor = page1["next_cursor"]
+        .as_str()
+        .expect("a next cursor")
+        .to_owned();
+    let page2 = api
+        .get(&format!("{messages}?limit=2&page_token={cursor}"))
+        .await
+        .body;
+    assert_eq!(data_len(&page2), 2);
+    assert!(page2["next_cursor"].is_null());
+    let ids: std::collections::HashSet<_> = page1["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(page2["data"].as_array().unwrap())
+        .map(|m| m["id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 4);
+
+    // One thread across Inbox and Sent.
+    let reply = find_by_subject(&all, "Thanks all.").clone();
+    let _ = reply;
+    let first = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["subject"] == "Quarterly plan")
+        .unwrap();
+    let thread_id = first["thread_id"].as_str().unwrap();
+    let thread = api
+        .get(&format!("/v3/grants/{grant}/threads/{thread_id}"))
+        .await;
+    assert_eq!(thread.status, 200, "{}", thread.text);
+    assert_eq!(
+        thread.body["data"]["message_ids"].as_array().unwrap().len(),
+        3
+    );
+    for field in [
+        "id",
+        "grant_id",
+        "has_drafts",
+        "starred",
+        "unread",
+        "message_ids",
+        "folders",
+    ] {
+        assert!(!thread.body["data"][field].is_null(), "{field}");
+    }
+    assert_eq!(
+        thread.body["data"]["latest_draft_or_message"]["object"],
+        "message"
+    );
+    assert_eq!(thread.body["data"]["folders"].as_array().unwrap().len(), 2);
+    let threads = api.get(&format!("/v3/grants/{grant}/threads")).await;
+    assert_eq!(data_len(&threads.body), 2);
+
+    // A message with its body, snippet and headers.
+    let id = first["id"].as_str().unwrap();
+    let one = api
+        .get(&format!("{messages}/{id}?fields=include_headers"))
+        .await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert!(
+        one.body["data"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("The plan is attached below.")
+    );
+    assert!(
+        one.body["data"]["snippet"]
+            .as_str()
+            .unwrap()
+            .starts_with("The plan")
+    );
+    assert!(
+        one.body["data"]["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["name"] == "Subject")
+    );
+    assert_eq!(one.body["data"]["from"][0]["email"], "ann@example.test");
+    assert_eq!(one.body["data"]["from"][0]["name"], "Ann Example");
+
+    // The attachment: metadata, then the decoded bytes.
+    let report = find_by_subject(&all, "Report");
+    let report_id = report["id"].as_str().unwrap();
+    let full = api.get(&format!("{messages}/{report_id}")).await.body;
+    let attachment = &full["data"]["attachments"][0];
+    assert_eq!(attachment["filename"], "report.pdf");
+    assert_eq!(attachment["content_type"], "application/pdf");
+    let attachment_id = attachment["id"].as_str().unwrap();
+    let meta = api
+        .get(&format!(
+            "/v3/grants/{grant}/attachments/{attachment_id}?message_id={report_id}"
+        ))
+        .await;
+    assert_eq!(meta.status, 200, "{}", meta.text);
+    assert_eq!(meta.body["data"]["size"], 19);
+    let download = api
+        .http
+        .get(format!(
+            "{}/v3/grants/{grant}/attachments/{attachment_id}/download?message_id={report_id}",
+            server.base_url
+        ))
+        .bearer_auth(api.api_key.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    assert_eq!(download.headers()["content-type"], "application/pdf");
+    assert_eq!(
+        download.bytes().await.unwrap().as_ref(),
+        b"%PDF-1.4 test bytes"
+    );
+    assert_eq!(
+        data_len(
+            &api.get(&format!("{messages}?has_attachment=true"))
+                .await
+                .body
+        ),
+        1
+    );
+
+    // IMAP SEARCH passed to the server.
+    let native = api
+        .get(&format!(
+            "{messages}?search_query_native=BODY%20%22Looks%20good%22"
+        ))
+        .await;
+    assert_eq!(native.status, 200, "{}", native.text);
+    assert_eq!(data_len(&native.body), 1);
+
+    // Unknown ids are 404 in the envelope.
+    assert_eq!(api.get(&format!("{messages}/nope")).await.status, 404);
+    assert_eq!(
+        api.get(&format!("/v3/grants/{grant}/folders/nope"))
+            .await
+            .status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn another_clients_changes_are_caught_up_and_ids_survive_moves() {
+    reset_user(2, false);
+    let mut peer = ImapPeer::login(2).await;
+    peer.append(
+        "INBOX",
+        "()",
+        &message("keep@test", "Keep me", "ann@example.test", None, "one"),
+    )
+    .await;
+    peer.append(
+        "INBOX",
+        "()",
+        &message("gone@test", "Delete me", "ann@example.test", None, "two"),
+    )
+    .await;
+    let server = fast_server();
+    let (api, grant) = connect_grant(&server, 2).await;
+    let messages = format!("/v3/grants/{grant}/messages");
+    let before = eventually(&api, &messages, "two messages", |b| data_len(b) == 2).await;
+    let keep_id = find_by_subject(&before, "Keep me")["id"].clone();
+
+    // New mail.
+    peer.append(
+        "INBOX",
+        "()",
+        &message("new@test", "Fresh", "eve@example.test", None, "three"),
+    )
+    .await;
+    eventually(&api, &messages, "the new message", |b| data_len(b) == 3).await;
+
+    // A flag change.
+    peer.store_flags("INBOX", "keep@test", "+FLAGS (\\Flagged \\Seen)")
+        .await;
+    eventually(&api, &messages, "starred", |b| {
+        let m = find_by_subject(b, "Keep me");
+        m["starred"] == true && m["unread"] == false
+    })
+    .await;
+
+    // A move keeps the id and changes the folder.
+    peer.move_message("INBOX", "keep@test", "Archive").await;
+    let folders = api.get(&format!("/v3/grants/{grant}/folders")).await.body;
+    let archive_id = folders["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "Archive")
+        .unwrap()["id"]
+        .clone();
+    eventually(&api, &messages, "the move", |b| {
+        let m = find_by_subject(b, "Keep me");
+        m["id"] == keep_id && m["folders"] == json!([archive_id.clone()])
+    })
+    .await;
+
+    // An expunge.
+    peer.expunge_message("INBOX", "gone@test").await;
+    eventually(&api, &messages, "the expunge", |b| data_len(b) == 2).await;
+
+    // A folder rename.
+    peer.create("Projects").await;
+    eventually(
+        &api,
+        &format!("/v3/grants/{grant}/folders"),
+        "new folder",
+        |b| {
+            b["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["name"] == "Projects")
+        },
+    )
+    .await;
+    peer.rename("Projects", "Clients").await;
+    eventually(
+        &api,
+        &format!("/v3/grants/{grant}/folders"),
+        "renamed folder",
+        |b| {
+            let names: Vec<_> = b["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["name"].clone())
+                .collect();
+            names.contains(&json!("Clients")) && !names.contains(&json!("Projects"))
+        },
+    )
+    .await;
+    peer.logout().await;
+}
+
+#[tokio::test]
+async fn ids_survive_a_uidvalidity_reset_and_a_restart() {
+    reset_user(3, true);
+    let mut peer = ImapPeer::login(3).await;
+    peer.append(
+        "INBOX",
+        "()",
+        &message("stable@test", "Stable", "ann@example.test", None, "x"),
+    )
+    .await;
+    peer.logout().await;
+    let server = fast_server();
+    let (api, grant) = connect_grant(&server, 3).await;
+    let messages = format!("/v3/grants/{grant}/messages");
+    let before = eventually(&api, &messages, "one message", |b| data_len(b) == 1).await;
+    let id = before["data"][0]["id"].clone();
+
+    // Restart on the same data: same id, nothing duplicated.
+    let server = server.restart();
+    let api = Api {
+        base_url: server.base_url.clone(),
+        ..api
+    };
+    let after_restart = eventually(&api, &messages, "the message after restart", |b| {
+        data_len(b) == 1
+    })
+    .await;
+    assert_eq!(after_restart["data"][0]["id"], id);
+
+    // New UIDVALIDITY (the maildir is recreated) with the same message: same id.
+    reset_user(3, true);
+    let mut peer = ImapPeer::login(3).await;
+    peer.append(
+        "INBOX",
+        "()",
+        &message("other@test", "Other", "ann@example.test", None, "y"),
+    )
+    .await;
+    peer.append(
+        "INBOX",
+        "()",
+        &message("stable@test", "Stable", "ann@example.test", None, "x"),
+    )
+    .await;
+    peer.logout().await;
+    let after_reset = eventually(&api, &messages, "re-read folder", |b| data_len(b) == 2).await;
+    assert_eq!(find_by_subject(&after_reset, "Stable")["id"], id);
+}

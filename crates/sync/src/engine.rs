@@ -1,0 +1,89 @@
+//! Starting and stopping grant actors.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use mailroom_model::GrantId;
+use mailroom_net::OutboundPolicy;
+use mailroom_store::Store;
+use tokio::{sync::watch, task::JoinHandle};
+
+use crate::{
+    error::SyncError,
+    grant_actor::{ActorContext, run},
+};
+
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// How long an actor waits between passes over its folders.
+    pub poll_interval: Duration,
+}
+
+struct Actor {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Clone)]
+pub struct SyncEngine {
+    store: Store,
+    policy: OutboundPolicy,
+    settings: SyncSettings,
+    actors: Arc<std::sync::Mutex<HashMap<GrantId, Actor>>>,
+}
+
+impl SyncEngine {
+    pub fn new(store: Store, policy: OutboundPolicy, settings: SyncSettings) -> Self {
+        Self {
+            store,
+            policy,
+            settings,
+            actors: Arc::default(),
+        }
+    }
+
+    /// Starts an actor for every valid grant.
+    pub async fn start_all(&self) -> Result<usize, SyncError> {
+        let grants = self.store.valid_grants().await?;
+        for grant in &grants {
+            self.start_grant(&grant.id);
+        }
+        Ok(grants.len())
+    }
+
+    /// (Re)starts the actor of a grant, e.g. after it was created or re-authenticated.
+    pub fn start_grant(&self, grant_id: &GrantId) {
+        self.stop_grant(grant_id);
+        let (stop, stopped) = watch::channel(false);
+        let context = ActorContext {
+            store: self.store.clone(),
+            policy: self.policy.clone(),
+            settings: self.settings.clone(),
+            grant_id: grant_id.clone(),
+        };
+        let task = tokio::spawn(run(context, stopped));
+        if let Ok(mut actors) = self.actors.lock() {
+            actors.insert(grant_id.clone(), Actor { stop, task });
+        }
+    }
+
+    /// Stops a grant's actor, e.g. when the grant is deleted.
+    pub fn stop_grant(&self, grant_id: &GrantId) {
+        let actor = self.actors.lock().ok().and_then(|mut a| a.remove(grant_id));
+        if let Some(actor) = actor {
+            let _ = actor.stop.send(true);
+            actor.task.abort();
+        }
+    }
+
+    pub fn running(&self) -> usize {
+        self.actors.lock().map(|a| a.len()).unwrap_or(0)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn policy(&self) -> &OutboundPolicy {
+        &self.policy
+    }
+}

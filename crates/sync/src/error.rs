@@ -1,0 +1,21 @@
+use mailroom_imap::ImapError;
+use mailroom_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Imap(#[from] ImapError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the grant no longer exists")]
+    GrantGone,
+    #[error("the message is no longer on the server")]
+    MessageGone,
+}
+
+impl SyncError {
+    /// The server refused the credentials: retrying will not help until re-auth.
+    pub fn is_authentication(&self) -> bool {
+        matches!(self, SyncError::Imap(e) if e.is_authentication())
+    }
+}

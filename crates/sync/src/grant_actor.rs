@@ -1,0 +1,209 @@
+//! The actor that owns one grant's IMAP connection: connect, list folders, sync each
+//! (Inbox first), read bodies in the background, poll for changes; reconnect with
+//! backoff and jitter after a failure; stop for good when the credentials are refused.
+
+use std::time::Duration;
+
+use mailroom_imap::{ImapServer, ImapSession, ImapTls, ListedFolder};
+use mailroom_model::{GrantId, TransportSecurity, v3::GrantStatus};
+use mailroom_net::OutboundPolicy;
+use mailroom_store::{FolderListing, FolderRecord, Store};
+use rand::Rng;
+use tokio::sync::watch;
+
+use crate::{
+    body_fetch::{fetch_raw, store_parsed},
+    engine::SyncSettings,
+    error::SyncError,
+    folder_sync::sync_folder,
+};
+
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Bodies read per round between change checks.
+const BODIES_PER_ROUND: i64 = 200;
+
+pub(crate) struct ActorContext {
+    pub store: Store,
+    pub policy: OutboundPolicy,
+    pub settings: SyncSettings,
+    pub grant_id: GrantId,
+}
+
+/// Logs in with the grant's stored settings and credentials.
+pub(crate) async fn open_session(
+    store: &Store,
+    policy: &OutboundPolicy,
+    grant_id: &GrantId,
+) -> Result<ImapSession, SyncError> {
+    let grant = store
+        .grant_by_id(grant_id)
+        .await?
+        .ok_or(SyncError::GrantGone)?;
+    let credentials = store.grant_credentials(grant_id).await?;
+    let endpoint = grant.settings.imap();
+    let server = ImapServer {
+        host: endpoint.host,
+        port: endpoint.port,
+        tls: match endpoint.security {
+            TransportSecurity::Ssl => ImapTls::Implicit,
+            TransportSecurity::Starttls => ImapTls::StartTls,
+            TransportSecurity::None => ImapTls::Plain,
+        },
+        username: endpoint.username,
+    };
+    Ok(ImapSession::connect(policy, server, &credentials.imap_password).await?)
+}
+
+pub(crate) async fn run(context: ActorContext, mut stop: watch::Receiver<bool>) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let result = tokio::select! {
+            result = session_loop(&context, &mut backoff) => result,
+            _ = stop.changed() => return,
+        };
+        let store = &context.store;
+        let grant_id = &context.grant_id;
+        match result {
+            Ok(()) | Err(SyncError::GrantGone) => return,
+            Err(e) if e.is_authentication() => {
+                tracing::warn!(%grant_id, error = %e, "credentials refused; the grant needs re-authentication");
+                let _ = store.set_grant_status(grant_id, GrantStatus::Invalid).await;
+                let _ = store
+                    .set_sync_status(grant_id, "invalid", 0, 0, 0, Some(&e.to_string()))
+                    .await;
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(%grant_id, error = %e, retry_in = ?backoff, "sync interrupted");
+                let _ = store
+                    .set_sync_status(grant_id, "retrying", 0, 0, 0, Some(&e.to_string()))
+                    .await;
+                let jitter = rand::thread_rng().gen_range(0..=backoff.as_millis() as u64 / 2);
+                let wait = backoff + Duration::from_millis(jitter);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => return,
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<(), SyncError> {
+    let store = &context.store;
+    let grant_id = &context.grant_id;
+    store
+        .set_sync_status(grant_id, "connecting", 0, 0, 0, None)
+        .await?;
+    let mut session = open_session(store, &context.policy, grant_id).await?;
+    *backoff = Duration::from_secs(1);
+    let mut first_pass = true;
+    loop {
+        let listed = session.list_folders().await?;
+        let folders = store
+            .reconcile_folders(grant_id, &listings(&listed))
+            .await?;
+        let order = sync_order(&folders);
+        let selectable: Vec<&FolderRecord> = order
+            .into_iter()
+            .filter(|f| {
+                listed
+                    .iter()
+                    .any(|l| l.imap_name == f.imap_name && l.is_selectable())
+            })
+            .collect();
+        let folders_total = selectable.len() as i64;
+        let mut messages_total: i64 = folders.iter().map(|f| f.server_total).sum();
+        let state = if first_pass {
+            "initial_sync"
+        } else {
+            "running"
+        };
+        for (done, folder) in selectable.iter().enumerate() {
+            store
+                .set_sync_status(
+                    grant_id,
+                    state,
+                    folders_total,
+                    done as i64,
+                    messages_total,
+                    None,
+                )
+                .await?;
+            let pass = sync_folder(&mut session, store, grant_id, folder).await?;
+            messages_total += pass.server_total as i64 - folder.server_total;
+        }
+        store
+            .set_sync_status(
+                grant_id,
+                "running",
+                folders_total,
+                folders_total,
+                messages_total,
+                None,
+            )
+            .await?;
+        first_pass = false;
+
+        read_bodies(&mut session, store, grant_id).await?;
+        tokio::time::sleep(context.settings.poll_interval).await;
+    }
+}
+
+/// Reads the bodies of the newest messages that lack one, grouped by folder.
+async fn read_bodies(
+    session: &mut ImapSession,
+    store: &Store,
+    grant_id: &GrantId,
+) -> Result<(), SyncError> {
+    let missing = store
+        .messages_missing_body(grant_id, BODIES_PER_ROUND)
+        .await?;
+    for (message_id, location) in missing {
+        match fetch_raw(session, &location).await {
+            Ok(raw) => store_parsed(store, grant_id, &message_id, &raw).await?,
+            // Gone since the last pass: the next pass forgets its location.
+            Err(SyncError::MessageGone) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Inbox first, then Sent, then the rest by name.
+fn sync_order(folders: &[FolderRecord]) -> Vec<&FolderRecord> {
+    let rank = |f: &FolderRecord| {
+        if f.imap_name.eq_ignore_ascii_case("INBOX") {
+            0
+        } else if f.attributes.iter().any(|a| a == "\\Sent") {
+            1
+        } else {
+            2
+        }
+    };
+    let mut ordered: Vec<&FolderRecord> = folders.iter().collect();
+    ordered.sort_by(|a, b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then_with(|| a.imap_name.cmp(&b.imap_name))
+    });
+    ordered
+}
+
+fn listings(listed: &[ListedFolder]) -> Vec<FolderListing> {
+    listed
+        .iter()
+        .map(|f| FolderListing {
+            imap_name: f.imap_name.clone(),
+            name: if f.imap_name.eq_ignore_ascii_case("INBOX") {
+                "INBOX".to_owned()
+            } else {
+                f.leaf_name().to_owned()
+            },
+            parent_imap_name: f.parent_name().map(str::to_owned),
+            delimiter: f.delimiter.clone(),
+            attributes: f.attributes.clone(),
+        })
+        .collect()
+}

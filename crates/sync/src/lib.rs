@@ -1,0 +1,15 @@
+//! The sync engine: one actor per valid grant keeps that grant's folders and messages in
+//! the store in step with its IMAP server. Initial sync runs newest first, folder by
+//! folder (Inbox first); then the actor polls for changes. Bodies are read in the
+//! background, newest first, and on demand.
+
+mod body_fetch;
+mod engine;
+mod error;
+mod folder_sync;
+mod grant_actor;
+mod message_summary;
+
+pub use body_fetch::{attachment_id, fetch_message_body, search_native};
+pub use engine::{SyncEngine, SyncSettings};
+pub use error::SyncError;
