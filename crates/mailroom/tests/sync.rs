@@ -233,8 +233,6 @@ async fn initial_sync_serves_folders_messages_threads_and_attachments() {
     assert_eq!(ids.len(), 4);
 
     // One thread across Inbox and Sent.
-    let reply = find_by_subject(&all, "Thanks all.").clone();
-    let _ = reply;
     let first = all["data"]
         .as_array()
         .unwrap()
@@ -480,8 +478,22 @@ async fn ids_survive_a_uidvalidity_reset_and_a_restart() {
     assert_eq!(after_restart["data"][0]["id"], id);
 
     // New UIDVALIDITY (the maildir is recreated) with the same message: same id.
-    reset_user(3, true);
-    let mut peer = ImapPeer::login(3).await;
+    // Dovecot takes UIDVALIDITY from the clock: recreate until it differs.
+    let old = ImapPeer::login(3).await.uid_validity("INBOX").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut peer = loop {
+        reset_user(3, true);
+        let mut peer = ImapPeer::login(3).await;
+        if peer.uid_validity("INBOX").await != old {
+            break peer;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "UIDVALIDITY never changed"
+        );
+        peer.logout().await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     peer.append(
         "INBOX",
         "()",

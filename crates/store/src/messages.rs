@@ -474,9 +474,8 @@ fn message_filter(grant_id: &GrantId, query: &MessageQuery) -> Option<SqlFilter>
             ));
     }
     if let Some(subject) = &query.subject {
-        filter.compare(
+        filter.compare_like(
             "m.subject_lower",
-            "LIKE",
             Bind::Text(format!("%{}%", escape_like(&subject.to_lowercase()))),
         );
     }
@@ -673,8 +672,16 @@ fn email_list(names: &[EmailName]) -> String {
     list
 }
 
+/// Escapes LIKE wildcards; the clauses say `ESCAPE '\\'`.
 fn escape_like(text: &str) -> String {
-    text.replace('%', "").replace('_', "")
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 /// Any of `columns` contains any of `emails`.
@@ -687,7 +694,7 @@ fn address_filter(filter: &mut SqlFilter, columns: &[&str], emails: &[String]) {
         let pattern = format!("% {} %", escape_like(&email.trim().to_lowercase()));
         for column in columns {
             let placeholder = filter.placeholder(Bind::Text(pattern.clone()));
-            alternatives.push(format!("{column} LIKE {placeholder}"));
+            alternatives.push(format!("{column} LIKE {placeholder} ESCAPE '\\'"));
         }
     }
     filter.clause(format!("({})", alternatives.join(" OR ")));

@@ -27,6 +27,13 @@ impl SqlFilter {
         self.clauses.push(format!("{column} {op} {placeholder}"));
     }
 
+    /// Adds `column LIKE $n` with backslash as the escape character.
+    pub(crate) fn compare_like(&mut self, column: &str, pattern: Bind) {
+        let placeholder = self.placeholder(pattern);
+        self.clauses
+            .push(format!("{column} LIKE {placeholder} ESCAPE '\\'"));
+    }
+
     /// Adds a clause whose placeholders were registered with `placeholder`.
     pub(crate) fn clause(&mut self, sql: String) {
         self.clauses.push(sql);

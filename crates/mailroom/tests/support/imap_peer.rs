@@ -54,6 +54,15 @@ impl ImapPeer {
             .expect("APPEND");
     }
 
+    pub async fn uid_validity(&mut self, folder: &str) -> u32 {
+        self.session
+            .select(folder)
+            .await
+            .expect("SELECT")
+            .uid_validity
+            .unwrap_or(0)
+    }
+
     async fn select(&mut self, folder: &str) {
         self.session.select(folder).await.expect("SELECT");
     }
