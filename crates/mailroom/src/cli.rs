@@ -40,6 +40,18 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Inspect grants.
+    #[command(subcommand)]
+    Grants(GrantsCommand),
+}
+
+#[derive(Subcommand)]
+pub enum GrantsCommand {
+    /// Sync progress of every grant, with a progress bar.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args)]

@@ -3,6 +3,7 @@
 mod app_commands;
 mod cli;
 mod database;
+mod grants_status;
 mod secret_key;
 mod serve;
 mod settings;
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(settings, args).await,
             Command::App(command) => app_commands::app(settings, command).await,
             Command::ApiKey(command) => app_commands::api_key(settings, command).await,
+            Command::Grants(command) => grants_status::run(settings, command).await,
         }
     });
     match result {

@@ -510,3 +510,78 @@ async fn ids_survive_a_uidvalidity_reset_and_a_restart() {
     let after_reset = eventually(&api, &messages, "re-read folder", |b| data_len(b) == 2).await;
     assert_eq!(find_by_subject(&after_reset, "Stable")["id"], id);
 }
+
+/// Changes a testbed user's password for the life of the guard.
+struct PasswordChange {
+    file: std::path::PathBuf,
+    original: String,
+}
+
+impl PasswordChange {
+    fn new(user: u32, password: &str) -> Self {
+        let file = Testbed::get().dir.join("dovecot/users");
+        let original = std::fs::read_to_string(&file).expect("testbed users file");
+        let (email, old) = Testbed::user(user);
+        let changed = original.replace(
+            &format!("{email}:{{PLAIN}}{old}:"),
+            &format!("{email}:{{PLAIN}}{password}:"),
+        );
+        assert_ne!(changed, original, "user {email} not found in the users file");
+        std::fs::write(&file, changed).expect("write users file");
+        Self { file, original }
+    }
+}
+
+impl Drop for PasswordChange {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.file, &self.original);
+    }
+}
+
+#[tokio::test]
+async fn progress_is_shown_and_refused_credentials_make_the_grant_invalid() {
+    reset_user(5, false);
+    let mut peer = ImapPeer::login(5).await;
+    for n in 0..30 {
+        peer.append("INBOX", "()", &message(&format!("p{n}@test"), &format!("Note {n}"), "ann@example.test", None, "text"))
+            .await;
+    }
+    peer.logout().await;
+    let server = fast_server();
+    let (api, grant) = connect_grant(&server, 5).await;
+    let grant_path = format!("/v3/grants/{grant}");
+    let synced = eventually(&api, &grant_path, "sync progress", |b| {
+        b["data"]["sync_state"] == "running"
+            && b["data"]["sync_progress"]["messages_synced"] == 30
+    })
+    .await;
+    let progress = &synced["data"]["sync_progress"];
+    assert_eq!(progress["messages_total"], 30);
+    assert_eq!(progress["folders_done"], progress["folders_total"]);
+
+    let status = server.cli(&["grants", "status", "--json"]);
+    assert!(status.status.success(), "{status:?}");
+    let rows: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(rows[0]["messages_synced"], 30);
+    let text = server.cli(&["grants", "status"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("user5@example.test") && text.contains("[###"), "{text}");
+
+    // The password changes at the server: the next reconnect is refused.
+    let _changed = PasswordChange::new(5, "rotated-elsewhere");
+    // Dovecot notices a changed passwd-file at most once a second: wait until it has.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while ImapPeer::login_works(5, "pass5").await {
+        assert!(tokio::time::Instant::now() < deadline, "the old password still works");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let server = server.restart();
+    let api = Api { base_url: server.base_url.clone(), ..api };
+    let invalid = eventually(&api, &grant_path, "grant_status invalid", |b| {
+        b["data"]["grant_status"] == "invalid"
+    })
+    .await;
+    assert_eq!(invalid["data"]["sync_state"], "invalid");
+    // Indexed mail stays readable.
+    assert_eq!(data_len(&api.get(&format!("{grant_path}/messages")).await.body), 30);
+}

@@ -194,6 +194,14 @@ impl Store {
         Ok(())
     }
 
+    /// Every grant of every application, for the operator's CLI.
+    pub async fn all_grants(&self) -> Result<Vec<GrantRecord>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM grants ORDER BY created_at, id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
     /// Every valid grant, for the sync engine to start on boot.
     pub async fn valid_grants(&self) -> Result<Vec<GrantRecord>, StoreError> {
         let rows = sqlx::query(&format!(

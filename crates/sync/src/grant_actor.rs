@@ -97,6 +97,7 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
         .set_sync_status(grant_id, "connecting", 0, 0, 0, None)
         .await?;
     let mut session = open_session(store, &context.policy, grant_id).await?;
+    tracing::info!(%grant_id, "IMAP session open");
     *backoff = Duration::from_secs(1);
     let mut first_pass = true;
     loop {

@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use mailroom_model::{
     GrantId, Provider, Scope,
     mail_settings::SettingsInput,
-    v3::{Grant, GrantStatus, UpdateGrantRequest},
+    v3::{Grant, GrantStatus, SyncProgress, UpdateGrantRequest},
 };
 use mailroom_store::{GrantListQuery, GrantOrder, GrantRecord, GrantUpdate, SortField};
 
@@ -91,11 +91,11 @@ pub async fn list_grants(
         .store
         .list_grants(&auth.application_id, &list_query)
         .await?;
-    Ok(OffsetPage {
-        data: grants.into_iter().map(to_v3).collect(),
-        limit,
-        offset,
-    })
+    let mut data = Vec::with_capacity(grants.len());
+    for grant in grants {
+        data.push(grant_json(&state, grant).await?);
+    }
+    Ok(OffsetPage { data, limit, offset })
 }
 
 pub async fn get_grant(
@@ -104,7 +104,7 @@ pub async fn get_grant(
     Path(grant_id): Path<String>,
 ) -> Result<Item<Grant>, ApiError> {
     let grant = find_grant(&state, &auth, &grant_id).await?;
-    Ok(Item::ok(to_v3(grant)))
+    Ok(Item::ok(grant_json(&state, grant).await?))
 }
 
 pub async fn update_grant(
@@ -207,6 +207,22 @@ fn grant_not_found(raw_id: &str) -> ApiError {
     ))
 }
 
+/// The grant object with its sync progress.
+pub(crate) async fn grant_json(state: &AppState, grant: GrantRecord) -> Result<Grant, ApiError> {
+    let status = state.store.sync_status(&grant.id).await?;
+    let mut json = to_v3(grant);
+    if let Some(status) = status {
+        json.sync_state = Some(status.state);
+        json.sync_progress = Some(SyncProgress {
+            folders_total: status.folders_total,
+            folders_done: status.folders_done,
+            messages_synced: status.messages_synced,
+            messages_total: status.messages_total.max(status.messages_synced),
+        });
+    }
+    Ok(json)
+}
+
 pub(crate) fn to_v3(grant: GrantRecord) -> Grant {
     Grant {
         id: grant.id.to_string(),
@@ -224,5 +240,7 @@ pub(crate) fn to_v3(grant: GrantRecord) -> Grant {
         credential_id: None,
         created_at: grant.created_at,
         updated_at: grant.updated_at,
+        sync_state: None,
+        sync_progress: None,
     }
 }

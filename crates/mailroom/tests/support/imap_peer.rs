@@ -42,6 +42,22 @@ impl ImapPeer {
         Self { session }
     }
 
+    /// Whether the testbed accepts this password for the user now.
+    pub async fn login_works(user: u32, password: &str) -> bool {
+        let tcp = TcpStream::connect(("127.0.0.1", Testbed::get().imap_port))
+            .await
+            .expect("connect to the testbed IMAP port");
+        let mut client = Client::new(tcp);
+        client.read_response().await.expect("greeting");
+        match client.login(Testbed::user(user).0, password).await {
+            Ok(mut session) => {
+                let _ = session.logout().await;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     pub async fn append(&mut self, folder: &str, flags: &str, message: &str) {
         self.session
             .append(

@@ -47,6 +47,18 @@ pub struct Grant {
     pub credential_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// mailroom's own: how far the local index of this mailbox is.
+    pub sync_state: Option<String>,
+    pub sync_progress: Option<SyncProgress>,
+}
+
+/// Initial-sync progress, shown on the grant.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncProgress {
+    pub folders_total: i64,
+    pub folders_done: i64,
+    pub messages_synced: i64,
+    pub messages_total: i64,
 }
 
 /// `POST /v3/connect/custom`.

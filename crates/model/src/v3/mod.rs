@@ -9,5 +9,5 @@ pub mod message;
 
 pub use application::{Application, Branding, CallbackUri};
 pub use connector::{Connector, ConnectorInput};
-pub use grant::{CustomAuthRequest, Grant, GrantStatus, UpdateGrantRequest};
+pub use grant::{CustomAuthRequest, Grant, GrantStatus, SyncProgress, UpdateGrantRequest};
 pub use message::{Attachment, EmailName, Folder, Header, Message};
