@@ -4,6 +4,7 @@
 mod error;
 mod fetch;
 mod folders;
+mod idle;
 mod mailbox_state;
 mod session;
 mod stream;
@@ -11,6 +12,7 @@ mod stream;
 pub use error::ImapError;
 pub use fetch::{FetchedBody, FetchedSummary, UidFlags};
 pub use folders::{ListedFolder, decode_mailbox_name};
+pub use idle::{IDLE_REARM, IdleOutcome};
 pub use mailbox_state::MailboxState;
 pub use session::{ImapServer, ImapSession, ImapTls};
 pub use stream::ImapStream;

@@ -30,7 +30,7 @@ pub struct ImapServer<'a> {
 /// A logged-in session with the capabilities the server announced after login.
 pub struct ImapSession {
     pub(crate) session: Session<ImapStream>,
-    capabilities: Vec<String>,
+    pub(crate) capabilities: Vec<String>,
 }
 
 impl ImapSession {

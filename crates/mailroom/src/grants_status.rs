@@ -41,7 +41,11 @@ pub async fn run(settings: Settings, command: GrantsCommand) -> anyhow::Result<(
                 "{:<36} {:<30} {:<12} {} {}/{} messages, {}/{} folders",
                 grant.id,
                 grant.email,
-                if status.state.is_empty() { "pending" } else { &status.state },
+                if status.state.is_empty() {
+                    "pending"
+                } else {
+                    &status.state
+                },
                 progress_bar(status.messages_synced, total),
                 status.messages_synced,
                 total,

@@ -526,7 +526,10 @@ impl PasswordChange {
             &format!("{email}:{{PLAIN}}{old}:"),
             &format!("{email}:{{PLAIN}}{password}:"),
         );
-        assert_ne!(changed, original, "user {email} not found in the users file");
+        assert_ne!(
+            changed, original,
+            "user {email} not found in the users file"
+        );
         std::fs::write(&file, changed).expect("write users file");
         Self { file, original }
     }
@@ -543,16 +546,25 @@ async fn progress_is_shown_and_refused_credentials_make_the_grant_invalid() {
     reset_user(5, false);
     let mut peer = ImapPeer::login(5).await;
     for n in 0..30 {
-        peer.append("INBOX", "()", &message(&format!("p{n}@test"), &format!("Note {n}"), "ann@example.test", None, "text"))
-            .await;
+        peer.append(
+            "INBOX",
+            "()",
+            &message(
+                &format!("p{n}@test"),
+                &format!("Note {n}"),
+                "ann@example.test",
+                None,
+                "text",
+            ),
+        )
+        .await;
     }
     peer.logout().await;
     let server = fast_server();
     let (api, grant) = connect_grant(&server, 5).await;
     let grant_path = format!("/v3/grants/{grant}");
     let synced = eventually(&api, &grant_path, "sync progress", |b| {
-        b["data"]["sync_state"] == "running"
-            && b["data"]["sync_progress"]["messages_synced"] == 30
+        b["data"]["sync_state"] == "running" && b["data"]["sync_progress"]["messages_synced"] == 30
     })
     .await;
     let progress = &synced["data"]["sync_progress"];
@@ -565,23 +577,153 @@ async fn progress_is_shown_and_refused_credentials_make_the_grant_invalid() {
     assert_eq!(rows[0]["messages_synced"], 30);
     let text = server.cli(&["grants", "status"]);
     let text = String::from_utf8_lossy(&text.stdout);
-    assert!(text.contains("user5@example.test") && text.contains("[###"), "{text}");
+    assert!(
+        text.contains("user5@example.test") && text.contains("[###"),
+        "{text}"
+    );
 
     // The password changes at the server: the next reconnect is refused.
     let _changed = PasswordChange::new(5, "rotated-elsewhere");
     // Dovecot notices a changed passwd-file at most once a second: wait until it has.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while ImapPeer::login_works(5, "pass5").await {
-        assert!(tokio::time::Instant::now() < deadline, "the old password still works");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the old password still works"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let server = server.restart();
-    let api = Api { base_url: server.base_url.clone(), ..api };
+    let api = Api {
+        base_url: server.base_url.clone(),
+        ..api
+    };
     let invalid = eventually(&api, &grant_path, "grant_status invalid", |b| {
         b["data"]["grant_status"] == "invalid"
     })
     .await;
     assert_eq!(invalid["data"]["sync_state"], "invalid");
     // Indexed mail stays readable.
-    assert_eq!(data_len(&api.get(&format!("{grant_path}/messages")).await.body), 30);
+    assert_eq!(
+        data_len(&api.get(&format!("{grant_path}/messages")).await.body),
+        30
+    );
+}
+
+#[tokio::test]
+async fn a_kill_during_initial_sync_loses_and_duplicates_nothing() {
+    const COUNT: usize = 4000;
+    reset_user(4, false);
+    let mut peer = ImapPeer::login(4).await;
+    for n in 0..COUNT {
+        peer.append(
+            "INBOX",
+            "()",
+            &message(
+                &format!("bulk{n}@test"),
+                &format!("Bulk {n}"),
+                "ann@example.test",
+                None,
+                "bulk body",
+            ),
+        )
+        .await;
+    }
+    peer.logout().await;
+
+    let server = fast_server();
+    let (api, grant) = connect_grant(&server, 4).await;
+    let grant_path = format!("/v3/grants/{grant}");
+    // Kill as soon as the first batch is in, well before the rest.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let synced_at_kill = loop {
+        let body = api.get(&grant_path).await.body;
+        let synced = body["data"]["sync_progress"]["messages_synced"]
+            .as_i64()
+            .unwrap_or(0);
+        if synced > 0 {
+            break synced;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "sync never began");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let server = server.restart();
+    assert!(
+        (synced_at_kill as usize) < COUNT,
+        "the kill came after the sync finished ({synced_at_kill})"
+    );
+    let api = Api {
+        base_url: server.base_url.clone(),
+        ..api
+    };
+    eventually(&api, &grant_path, "the whole mailbox", |b| {
+        b["data"]["sync_progress"]["messages_synced"] == COUNT
+    })
+    .await;
+
+    let mut ids = std::collections::HashSet::new();
+    let mut subjects = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("{grant_path}/messages?limit=200&page_token={c}"),
+            None => format!("{grant_path}/messages?limit=200"),
+        };
+        let page = api.get(&path).await.body;
+        for message in page["data"].as_array().unwrap() {
+            assert!(ids.insert(message["id"].clone()), "duplicate id");
+            assert!(
+                subjects.insert(message["subject"].clone()),
+                "duplicate message"
+            );
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(ids.len(), COUNT);
+}
+
+#[tokio::test]
+async fn idle_brings_new_inbox_mail_without_waiting_for_a_poll() {
+    reset_user(1, false);
+    // Poll once an hour: only IDLE can bring the new message in time.
+    let mut env = testbed_env();
+    env.push(("MAILROOM_SYNC_POLL_SECS".into(), "3600".into()));
+    let server = Mailroom::start_with(env);
+    let (api, grant) = connect_grant(&server, 1).await;
+    let grant_path = format!("/v3/grants/{grant}");
+    eventually(&api, &grant_path, "initial sync", |b| {
+        b["data"]["sync_state"] == "running"
+    })
+    .await;
+
+    let mut peer = ImapPeer::login(1).await;
+    peer.append(
+        "INBOX",
+        "()",
+        &message("pushed@test", "Pushed", "ann@example.test", None, "hi"),
+    )
+    .await;
+    peer.append(
+        "Sent",
+        "(\\Seen)",
+        &message(
+            "sent-push@test",
+            "Sent push",
+            "user1@example.test",
+            None,
+            "hi",
+        ),
+    )
+    .await;
+    peer.logout().await;
+    eventually(
+        &api,
+        &format!("{grant_path}/messages"),
+        "mail announced by IDLE",
+        |b| data_len(b) == 2,
+    )
+    .await;
 }

@@ -196,9 +196,11 @@ impl Store {
 
     /// Every grant of every application, for the operator's CLI.
     pub async fn all_grants(&self) -> Result<Vec<GrantRecord>, StoreError> {
-        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM grants ORDER BY created_at, id"))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM grants ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(grant_from_row).collect()
     }
 

@@ -2,20 +2,21 @@
 //! (Inbox first), read bodies in the background, poll for changes; reconnect with
 //! backoff and jitter after a failure; stop for good when the credentials are refused.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use mailroom_imap::{ImapServer, ImapSession, ImapTls, ListedFolder};
 use mailroom_model::{GrantId, TransportSecurity, v3::GrantStatus};
 use mailroom_net::OutboundPolicy;
 use mailroom_store::{FolderListing, FolderRecord, Store};
 use rand::Rng;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::{
     body_fetch::{fetch_raw, store_parsed},
     engine::SyncSettings,
     error::SyncError,
     folder_sync::sync_folder,
+    idle_watch::{Watchers, watch},
 };
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -100,6 +101,8 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
     tracing::info!(%grant_id, "IMAP session open");
     *backoff = Duration::from_secs(1);
     let mut first_pass = true;
+    let wake = Arc::new(Notify::new());
+    let mut watchers: Option<Watchers> = None;
     loop {
         let listed = session.list_folders().await?;
         let folders = store
@@ -116,6 +119,23 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
             .collect();
         let folders_total = selectable.len() as i64;
         let mut messages_total: i64 = folders.iter().map(|f| f.server_total).sum();
+        if watchers.is_none() {
+            let watched: Vec<String> = selectable
+                .iter()
+                .filter(|f| {
+                    f.imap_name.eq_ignore_ascii_case("INBOX")
+                        || f.attributes.iter().any(|a| a == "\\Sent")
+                })
+                .map(|f| f.imap_name.clone())
+                .collect();
+            watchers = Some(watch(
+                store,
+                &context.policy,
+                grant_id,
+                watched,
+                wake.clone(),
+            ));
+        }
         let state = if first_pass {
             "initial_sync"
         } else {
@@ -148,7 +168,11 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
         first_pass = false;
 
         read_bodies(&mut session, store, grant_id).await?;
-        tokio::time::sleep(context.settings.poll_interval).await;
+        // Until the next poll, or until IDLE reports a change in Inbox or Sent.
+        tokio::select! {
+            _ = tokio::time::sleep(context.settings.poll_interval) => {}
+            _ = wake.notified() => {}
+        }
     }
 }
 

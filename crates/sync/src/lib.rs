@@ -8,6 +8,7 @@ mod engine;
 mod error;
 mod folder_sync;
 mod grant_actor;
+mod idle_watch;
 mod message_summary;
 
 pub use body_fetch::{attachment_id, fetch_message_body, search_native};

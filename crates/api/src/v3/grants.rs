@@ -95,7 +95,11 @@ pub async fn list_grants(
     for grant in grants {
         data.push(grant_json(&state, grant).await?);
     }
-    Ok(OffsetPage { data, limit, offset })
+    Ok(OffsetPage {
+        data,
+        limit,
+        offset,
+    })
 }
 
 pub async fn get_grant(
