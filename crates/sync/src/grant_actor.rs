@@ -2,7 +2,7 @@
 //! (Inbox first), read bodies in the background, poll for changes; reconnect with
 //! backoff and jitter after a failure; stop for good when the credentials are refused.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use mailroom_imap::{ImapServer, ImapSession, ImapTls, ListedFolder};
 use mailroom_model::{GrantId, TransportSecurity, v3::GrantStatus};
@@ -12,10 +12,10 @@ use rand::Rng;
 use tokio::sync::{Notify, watch};
 
 use crate::{
-    body_fetch::{fetch_raw, store_parsed},
+    body_fetch::store_parsed,
     engine::SyncSettings,
     error::SyncError,
-    folder_sync::sync_folder,
+    folder_sync::{sync_folder, uid_set},
     idle_watch::{Watchers, watch},
 };
 
@@ -154,6 +154,10 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
                 .await?;
             let pass = sync_folder(&mut session, store, grant_id, folder).await?;
             messages_total += pass.server_total as i64 - folder.server_total;
+            // The newest Inbox mail gets its snippets before other folders are read.
+            if done == 0 && pass.new_messages > 0 {
+                read_bodies(&mut session, store, grant_id).await?;
+            }
         }
         store
             .set_sync_status(
@@ -167,7 +171,7 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
             .await?;
         first_pass = false;
 
-        read_bodies(&mut session, store, grant_id).await?;
+        read_all_bodies(&mut session, store, grant_id, &wake).await?;
         // Until the next poll, or until IDLE reports a change in Inbox or Sent.
         tokio::select! {
             _ = tokio::time::sleep(context.settings.poll_interval) => {}
@@ -176,21 +180,56 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
     }
 }
 
-/// Reads the bodies of the newest messages that lack one, grouped by folder.
+/// Reads the bodies of up to `BODIES_PER_ROUND` of the newest messages that lack one,
+/// one FETCH per folder. Returns how many it read.
 async fn read_bodies(
     session: &mut ImapSession,
     store: &Store,
     grant_id: &GrantId,
-) -> Result<(), SyncError> {
+) -> Result<usize, SyncError> {
     let missing = store
         .messages_missing_body(grant_id, BODIES_PER_ROUND)
         .await?;
+    let mut by_folder: HashMap<String, HashMap<u32, String>> = HashMap::new();
     for (message_id, location) in missing {
-        match fetch_raw(session, &location).await {
-            Ok(raw) => store_parsed(store, grant_id, &message_id, &raw).await?,
-            // Gone since the last pass: the next pass forgets its location.
-            Err(SyncError::MessageGone) => {}
-            Err(e) => return Err(e),
+        if let Ok(uid) = u32::try_from(location.uid) {
+            by_folder
+                .entry(location.imap_name)
+                .or_default()
+                .insert(uid, message_id);
+        }
+    }
+    let mut read = 0;
+    for (imap_name, wanted) in by_folder {
+        session.select_folder(&imap_name).await?;
+        let uids: Vec<u32> = wanted.keys().copied().collect();
+        for body in session.fetch_bodies(&uid_set(&uids)).await? {
+            if let Some(message_id) = wanted.get(&body.uid) {
+                store_parsed(store, grant_id, message_id, &body.raw).await?;
+                read += 1;
+            }
+        }
+    }
+    Ok(read)
+}
+
+/// Reads bodies until none is missing, stopping early when IDLE reports a change so
+/// that new mail is not kept waiting behind old bodies.
+async fn read_all_bodies(
+    session: &mut ImapSession,
+    store: &Store,
+    grant_id: &GrantId,
+    wake: &Notify,
+) -> Result<(), SyncError> {
+    while read_bodies(session, store, grant_id).await? > 0 {
+        tokio::select! {
+            biased;
+            _ = wake.notified() => {
+                // Hand the wake-up on to the loop that runs the next pass.
+                wake.notify_one();
+                return Ok(());
+            }
+            _ = std::future::ready(()) => {}
         }
     }
     Ok(())
