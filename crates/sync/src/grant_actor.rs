@@ -136,22 +136,20 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
                 wake.clone(),
             ));
         }
-        let state = if first_pass {
-            "initial_sync"
-        } else {
-            "running"
-        };
         for (done, folder) in selectable.iter().enumerate() {
-            store
-                .set_sync_status(
-                    grant_id,
-                    state,
-                    folders_total,
-                    done as i64,
-                    messages_total,
-                    None,
-                )
-                .await?;
+            // Folder-by-folder progress is news only during the initial sync.
+            if first_pass {
+                store
+                    .set_sync_status(
+                        grant_id,
+                        "initial_sync",
+                        folders_total,
+                        done as i64,
+                        messages_total,
+                        None,
+                    )
+                    .await?;
+            }
             let pass = sync_folder(&mut session, store, grant_id, folder).await?;
             messages_total += pass.server_total as i64 - folder.server_total;
             // The newest Inbox mail gets its snippets before other folders are read.
