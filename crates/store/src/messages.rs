@@ -442,6 +442,17 @@ impl Store {
         Ok(out)
     }
 
+    /// How many messages of a grant have had their body read.
+    pub async fn read_body_count(&self, grant_id: &GrantId) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM messages WHERE grant_id = $1 AND body_fetched = 1",
+        )
+        .bind(grant_id.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// How many messages of a grant are indexed (with a location).
     pub async fn indexed_message_count(&self, grant_id: &GrantId) -> Result<i64, StoreError> {
         let row = sqlx::query(

@@ -13,6 +13,8 @@ pub struct SyncStatus {
     pub folders_done: i64,
     pub messages_total: i64,
     pub messages_synced: i64,
+    /// Indexed messages whose body has been read too.
+    pub bodies_synced: i64,
     pub last_error: Option<String>,
     pub updated_at: i64,
 }
@@ -61,6 +63,7 @@ impl Store {
             folders_done: row.try_get("folders_done")?,
             messages_total: row.try_get("messages_total")?,
             messages_synced: self.indexed_message_count(grant_id).await?,
+            bodies_synced: self.read_body_count(grant_id).await?,
             last_error: row.try_get("last_error")?,
             updated_at: row.try_get("updated_at")?,
         }))

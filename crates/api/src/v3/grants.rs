@@ -222,6 +222,7 @@ pub(crate) async fn grant_json(state: &AppState, grant: GrantRecord) -> Result<G
             folders_done: status.folders_done,
             messages_synced: status.messages_synced,
             messages_total: status.messages_total.max(status.messages_synced),
+            bodies_synced: status.bodies_synced,
         });
     }
     Ok(json)

@@ -59,6 +59,7 @@ pub struct SyncProgress {
     pub folders_done: i64,
     pub messages_synced: i64,
     pub messages_total: i64,
+    pub bodies_synced: i64,
 }
 
 /// `POST /v3/connect/custom`.

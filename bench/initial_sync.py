@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Initial-sync benchmark: mailroom against the bare IMAP floor, in the same run.
+
+Seeds a testbed mailbox with N realistic messages (testbed/seed-mailbox), then prints:
+  * the floor: one bare `UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE
+    BODYSTRUCTURE)` over one plain connection, read to the tagged OK without parsing
+    (best of 3, Dovecot's cache warm);
+  * mailroom: time from grant creation until the whole mailbox is indexed (metadata),
+    and until every body is read; their ratios to the floor;
+  * time from grant creation until GET /messages?limit=50 returns a full page;
+  * mailroom's RSS after the sync;
+  * GET /messages?limit=50 latency p50/p99 over 200 requests.
+
+Usage: bench/initial_sync.py [--count 10000] [--user user5] [--no-seed]
+Needs a release build (cargo build --release --bin mailroom) and the testbed.
+"""
+
+import argparse
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(os.environ.get("MAILROOM_BIN", ROOT / "target" / "release" / "mailroom"))
+
+
+def testbed_env():
+    out = subprocess.run([ROOT / "testbed" / "start"], check=True, capture_output=True, text=True).stdout
+    env = {}
+    for line in out.splitlines():
+        if "=" in line and line.startswith("TESTBED_"):
+            key, value = line.split("=", 1)
+            env[key] = value.strip().strip('"').strip("'")
+    return env
+
+
+def bare_fetch_seconds(port, email, password, folder="INBOX"):
+    """One UID FETCH of the metadata of every message, read to the tagged OK."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    reader = sock.makefile("rb", buffering=1 << 20)
+
+    def command(tag, text):
+        sock.sendall(f"{tag} {text}\r\n".encode())
+        total = 0
+        while True:
+            line = reader.readline()
+            if not line:
+                raise RuntimeError("connection closed")
+            total += len(line)
+            # Literals ({n}) are skipped whole so their bytes are not taken for lines.
+            literal = re.search(rb"\{(\d+)\}\r\n$", line)
+            if literal:
+                n = int(literal.group(1))
+                reader.read(n)
+                total += n
+                continue
+            if line.startswith(tag.encode() + b" "):
+                if b" OK" not in line[:12]:
+                    raise RuntimeError(line)
+                return total
+
+    reader.readline()  # greeting
+    command("a1", f'LOGIN "{email}" "{password}"')
+    command("a2", f'SELECT "{folder}"')
+    started = time.perf_counter()
+    command("a3", "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE)")
+    seconds = time.perf_counter() - started
+    command("a4", "LOGOUT")
+    sock.close()
+    return seconds
+
+
+class Server:
+    def __init__(self, env):
+        self.data = tempfile.mkdtemp(prefix="mailroom-bench-")
+        self.env = dict(os.environ)
+        self.env.update({
+            "MAILROOM_ALLOW_PRIVATE_HOSTS": "true",
+            "MAILROOM_ALLOW_INSECURE_TRANSPORT": "true",
+            "MAILROOM_EXTRA_CA_FILE": env["TESTBED_CA"],
+            "MAILROOM_LOG": "warn",
+            "MAILROOM_SYNC_POLL_SECS": "3600",
+        })
+        self.proc = subprocess.Popen(
+            [BIN, "--data-dir", self.data, "serve", "--listen", "127.0.0.1:0"],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for line in self.proc.stdout:
+            match = re.search(r"listening on (http://\S+)", line)
+            if match:
+                self.url = match.group(1)
+                break
+        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
+        created = subprocess.run([BIN, "--data-dir", self.data, "app", "create", "--name", "bench", "--json"],
+                                 env=self.env, check=True, capture_output=True, text=True).stdout
+        self.key = json.loads(created)["api_key"]
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers={
+            "Authorization": f"Bearer {self.key}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return json.loads(response.read())
+
+    def rss_mib(self):
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--user", default="user5")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-seed", action="store_true")
+    args = parser.parse_args()
+
+    env = testbed_env()
+    number = int(args.user.removeprefix("user"))
+    email, password = f"user{number}@example.test", f"pass{number}"
+    if not args.no_seed:
+        summary = subprocess.run([ROOT / "testbed" / "seed-mailbox", args.user, "--count", str(args.count),
+                                  "--seed", str(args.seed), "--replace"],
+                                 check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        print(f"seeded: {summary}")
+    port = int(env["TESTBED_IMAP_PORT"])
+    floors = [bare_fetch_seconds(port, email, password) for _ in range(3)]
+    floor = min(floors)
+    print(f"floor: bare UID FETCH of {args.count} messages (warm cache): best {floor:.3f} s "
+          f"(runs: {', '.join(f'{f:.3f}' for f in floors)}) = {args.count / floor:,.0f} msg/s")
+
+    server = Server(env)
+    try:
+        server.call("POST", "/v3/connectors", {"provider": "imap"})
+        started = time.perf_counter()
+        grant = server.call("POST", "/v3/connect/custom", {"provider": "imap", "settings": {
+            "imap_username": email, "imap_password": password, "imap_host": "127.0.0.1",
+            "imap_port": port, "imap_security": "none",
+            "smtp_host": "127.0.0.1", "smtp_port": int(env["TESTBED_SUBMISSION_PORT"]), "smtp_security": "none"}})["data"]
+        gid = grant["id"]
+        first_page = indexed = None
+        while True:
+            now = time.perf_counter() - started
+            if first_page is None:
+                page = server.call("GET", f"/v3/grants/{gid}/messages?limit=50")
+                if len(page["data"]) == 50:
+                    first_page = now
+            status = server.call("GET", f"/v3/grants/{gid}")["data"]
+            progress = status.get("sync_progress") or {}
+            if indexed is None and status.get("sync_state") == "running" \
+                    and progress.get("messages_synced", 0) >= args.count:
+                indexed = now
+                break
+            if now > 1800:
+                sys.exit("sync did not finish in 30 minutes")
+            time.sleep(0.01)
+        # Bodies: every message's body and snippet read.
+        while True:
+            progress = server.call("GET", f"/v3/grants/{gid}")["data"]["sync_progress"]
+            if progress["bodies_synced"] >= progress["messages_synced"]:
+                bodies = time.perf_counter() - started
+                break
+            if time.perf_counter() - started > 3600:
+                sys.exit("bodies were not read in an hour")
+            time.sleep(0.05)
+        rss = server.rss_mib()
+        latencies = []
+        for _ in range(200):
+            t = time.perf_counter()
+            server.call("GET", f"/v3/grants/{gid}/messages?limit=50")
+            latencies.append((time.perf_counter() - t) * 1000)
+        latencies.sort()
+        print(f"mailroom: first page of 50 after {first_page:.3f} s")
+        print(f"mailroom: {args.count} messages indexed (metadata) in {indexed:.3f} s "
+              f"= {indexed / floor:.2f}x the floor")
+        print(f"mailroom: every body read after {bodies:.3f} s = {bodies / floor:.2f}x the floor")
+        print(f"mailroom: RSS after sync {rss:.1f} MiB")
+        print(f"GET /messages?limit=50: p50 {statistics.median(latencies):.2f} ms, "
+              f"p99 {latencies[int(len(latencies) * 0.99) - 1]:.2f} ms")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

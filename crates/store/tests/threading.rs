@@ -1,0 +1,210 @@
+//! Threads in the index: messages join by reference in any order; a message that links
+//! two threads merges them; subject fallback only without references.
+
+use mailroom_model::{
+    EmailAddress, MailCredentials, MailServerSettings, Provider, TransportSecurity,
+};
+use mailroom_store::{FolderListing, GrantWrite, MessageQuery, NewMessage, SecretBox, Store};
+
+async fn store_with_grant() -> (Store, mailroom_model::GrantId, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = Store::open(&url, SecretBox::new(&[7; 32])).await.unwrap();
+    let app = store.create_application("t", &[]).await.unwrap();
+    let settings = MailServerSettings {
+        imap_username: "a@example.test".into(),
+        imap_host: "h".into(),
+        imap_port: 993,
+        imap_security: TransportSecurity::Ssl,
+        smtp_username: "a@example.test".into(),
+        smtp_host: "h".into(),
+        smtp_port: 465,
+        smtp_security: TransportSecurity::Ssl,
+    };
+    let email = EmailAddress::parse("a@example.test").unwrap();
+    let credentials = MailCredentials {
+        imap_password: "p".into(),
+        smtp_password: "p".into(),
+    };
+    let (grant, _) = store
+        .upsert_grant(GrantWrite {
+            application_id: &app.application.id,
+            provider: Provider::Imap,
+            email: &email,
+            name: None,
+            scope: None,
+            settings: &settings,
+            credentials: &credentials,
+            state: None,
+            ip: None,
+            user_agent: None,
+        })
+        .await
+        .unwrap();
+    let folders = store
+        .reconcile_folders(
+            &grant.id,
+            &[FolderListing {
+                imap_name: "INBOX".into(),
+                name: "INBOX".into(),
+                parent_imap_name: None,
+                delimiter: Some("/".into()),
+                attributes: vec![],
+            }],
+        )
+        .await
+        .unwrap();
+    (store, grant.id, folders[0].id.clone(), dir)
+}
+
+fn message(uid: i64, id: &str, refs: &[&str], subject: &str) -> NewMessage {
+    let mut thread_keys = vec![format!("id:{id}")];
+    thread_keys.extend(refs.iter().map(|r| format!("id:{r}")));
+    if refs.is_empty() {
+        thread_keys.push(format!("subject:{}", subject.to_lowercase()));
+    }
+    NewMessage {
+        uid,
+        identity_key: format!("mid:{id}"),
+        message_id_header: Some(id.into()),
+        thread_keys,
+        subject: Some(subject.into()),
+        from: vec![],
+        to: vec![],
+        cc: vec![],
+        bcc: vec![],
+        reply_to: vec![],
+        date: 1_700_000_000 + uid,
+        sent_date: None,
+        size: 100,
+        flags: vec![],
+        has_attachments: false,
+        headers: vec![],
+        in_reply_to: refs.last().map(|r| r.to_string()),
+    }
+}
+
+async fn thread_of(store: &Store, grant: &mailroom_model::GrantId, subject: &str) -> String {
+    // The subject filter matches substrings ("Plan" finds "Re: Plan"): pick the exact one.
+    let query = MessageQuery {
+        limit: 100,
+        subject: Some(subject.into()),
+        ..Default::default()
+    };
+    let found = store.list_messages(grant, &query).await.unwrap();
+    let exact: Vec<_> = found
+        .iter()
+        .filter(|m| m.subject.as_deref() == Some(subject))
+        .collect();
+    assert_eq!(exact.len(), 1, "{subject}");
+    exact[0].thread_id.clone()
+}
+
+#[tokio::test]
+async fn replies_arriving_before_their_parent_end_up_in_one_thread() {
+    let (store, grant, folder, _dir) = store_with_grant().await;
+    store
+        .add_folder_messages(
+            &grant,
+            &folder,
+            &[message(1, "c@x", &["a@x", "b@x"], "Re: Re: Plan")],
+        )
+        .await
+        .unwrap();
+    store
+        .add_folder_messages(&grant, &folder, &[message(2, "other@x", &[], "Lunch")])
+        .await
+        .unwrap();
+    store
+        .add_folder_messages(&grant, &folder, &[message(3, "a@x", &[], "Plan")])
+        .await
+        .unwrap();
+    let reply = thread_of(&store, &grant, "Re: Re: Plan").await;
+    assert_eq!(thread_of(&store, &grant, "Plan").await, reply);
+    assert_ne!(thread_of(&store, &grant, "Lunch").await, reply);
+}
+
+#[tokio::test]
+async fn a_message_linking_two_threads_merges_them() {
+    let (store, grant, folder, _dir) = store_with_grant().await;
+    store
+        .add_folder_messages(
+            &grant,
+            &folder,
+            &[
+                message(1, "a@x", &[], "First"),
+                message(2, "b@x", &[], "Second"),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_ne!(
+        thread_of(&store, &grant, "First").await,
+        thread_of(&store, &grant, "Second").await
+    );
+    store
+        .add_folder_messages(
+            &grant,
+            &folder,
+            &[message(3, "c@x", &["a@x", "b@x"], "Both")],
+        )
+        .await
+        .unwrap();
+    let merged = thread_of(&store, &grant, "Both").await;
+    assert_eq!(thread_of(&store, &grant, "First").await, merged);
+    assert_eq!(thread_of(&store, &grant, "Second").await, merged);
+}
+
+#[tokio::test]
+async fn the_same_message_in_two_folders_is_one_message() {
+    let (store, grant, folder, _dir) = store_with_grant().await;
+    let folders = store
+        .reconcile_folders(
+            &grant,
+            &[
+                FolderListing {
+                    imap_name: "INBOX".into(),
+                    name: "INBOX".into(),
+                    parent_imap_name: None,
+                    delimiter: None,
+                    attributes: vec![],
+                },
+                FolderListing {
+                    imap_name: "Archive".into(),
+                    name: "Archive".into(),
+                    parent_imap_name: None,
+                    delimiter: None,
+                    attributes: vec!["\\Archive".into()],
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    let archive = folders.iter().find(|f| f.imap_name == "Archive").unwrap();
+    let created = store
+        .add_folder_messages(&grant, &folder, &[message(1, "a@x", &[], "Kept")])
+        .await
+        .unwrap();
+    assert_eq!(created, 1);
+    let again = store
+        .add_folder_messages(&grant, &archive.id, &[message(9, "a@x", &[], "Kept")])
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    let listed = store
+        .list_messages(
+            &grant,
+            &MessageQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    let places = store
+        .message_folders(&[listed[0].id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(places[&listed[0].id].len(), 2);
+}
