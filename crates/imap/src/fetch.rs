@@ -24,7 +24,7 @@ pub struct FetchedBody {
     pub raw: Vec<u8>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UidFlags {
     pub uid: u32,
     pub flags: Vec<String>,

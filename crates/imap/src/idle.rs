@@ -31,6 +31,7 @@ impl ImapSession {
         let ImapSession {
             session,
             capabilities,
+            qresync,
         } = self;
         let mut handle = session.idle();
         handle.init().await?;
@@ -49,6 +50,7 @@ impl ImapSession {
             ImapSession {
                 session,
                 capabilities,
+                qresync,
             },
             outcome,
         ))

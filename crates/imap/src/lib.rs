@@ -6,6 +6,7 @@ mod fetch;
 mod folders;
 mod idle;
 mod mailbox_state;
+mod qresync;
 mod session;
 mod stream;
 
@@ -14,5 +15,6 @@ pub use fetch::{FetchedBody, FetchedSummary, UidFlags};
 pub use folders::{ListedFolder, decode_mailbox_name};
 pub use idle::{IDLE_REARM, IdleOutcome};
 pub use mailbox_state::MailboxState;
+pub use qresync::{KnownMailbox, ResyncReport};
 pub use session::{ImapServer, ImapSession, ImapTls};
 pub use stream::ImapStream;

@@ -2,7 +2,7 @@
 
 use crate::{error::ImapError, session::ImapSession};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MailboxState {
     pub uid_validity: u32,
     pub uid_next: u32,

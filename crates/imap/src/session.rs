@@ -31,6 +31,8 @@ pub struct ImapServer<'a> {
 pub struct ImapSession {
     pub(crate) session: Session<ImapStream>,
     pub(crate) capabilities: Vec<String>,
+    /// Whether `ENABLE QRESYNC` succeeded on this session.
+    pub(crate) qresync: bool,
 }
 
 impl ImapSession {
@@ -95,11 +97,18 @@ impl ImapSession {
         Ok(Self {
             session,
             capabilities,
+            qresync: false,
         })
     }
 
     pub fn capabilities(&self) -> &[String] {
         &self.capabilities
+    }
+
+    /// Acts as if the server had not announced these capabilities.
+    pub fn ignore_capabilities(&mut self, names: &[String]) {
+        self.capabilities
+            .retain(|c| !names.iter().any(|n| n.eq_ignore_ascii_case(c)));
     }
 
     pub fn has_capability(&self, name: &str) -> bool {

@@ -18,6 +18,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         policy.clone(),
         SyncSettings {
             poll_interval: settings.sync_poll_interval,
+            ignore_capabilities: settings.sync_ignore_capabilities.clone(),
         },
     );
     let started = engine.start_all().await.context("starting sync")?;

@@ -26,6 +26,7 @@ struct FileSettings {
     outbound_bind_address: Option<String>,
     provider_timeout_secs: Option<u64>,
     sync_poll_secs: Option<u64>,
+    sync_ignore_capabilities: Option<Vec<String>>,
     log: Option<String>,
 }
 
@@ -40,6 +41,9 @@ pub struct Settings {
     pub outbound_bind_address: Option<IpAddr>,
     pub provider_timeout: Duration,
     pub sync_poll_interval: Duration,
+    /// IMAP capabilities sync acts as if the server lacked (e.g. `QRESYNC`), for servers
+    /// whose extension is broken, and to exercise the fallbacks.
+    pub sync_ignore_capabilities: Vec<String>,
     pub log_filter: String,
 }
 
@@ -99,6 +103,13 @@ impl Settings {
                     .unwrap_or(60)
                     .max(1),
             ),
+            sync_ignore_capabilities: env("SYNC_IGNORE_CAPABILITIES")
+                .map(|v| v.split(',').map(|c| c.trim().to_owned()).collect())
+                .or(file.sync_ignore_capabilities)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| !c.is_empty())
+                .collect(),
             log_filter: env("LOG").or(file.log).unwrap_or_else(|| "info".into()),
         })
     }

@@ -355,9 +355,25 @@ async fn initial_sync_serves_folders_messages_threads_and_attachments() {
 }
 
 #[tokio::test]
-async fn another_clients_changes_are_caught_up_and_ids_survive_moves() {
-    reset_user(2, false);
-    let mut peer = ImapPeer::login(2).await;
+async fn another_clients_changes_are_caught_up_with_qresync() {
+    another_clients_changes_are_caught_up(2, "").await;
+}
+
+#[tokio::test]
+async fn another_clients_changes_are_caught_up_with_condstore_alone() {
+    another_clients_changes_are_caught_up(9, "QRESYNC").await;
+}
+
+#[tokio::test]
+async fn another_clients_changes_are_caught_up_without_condstore() {
+    another_clients_changes_are_caught_up(10, "QRESYNC,CONDSTORE").await;
+}
+
+/// New mail, flags, a move (same id), an expunge and a folder rename by another client,
+/// with the server's extensions in `ignored` hidden from mailroom's sync.
+async fn another_clients_changes_are_caught_up(user: u32, ignored: &str) {
+    reset_user(user, false);
+    let mut peer = ImapPeer::login(user).await;
     peer.append(
         "INBOX",
         "()",
@@ -370,8 +386,11 @@ async fn another_clients_changes_are_caught_up_and_ids_survive_moves() {
         &message("gone@test", "Delete me", "ann@example.test", None, "two"),
     )
     .await;
-    let server = fast_server();
-    let (api, grant) = connect_grant(&server, 2).await;
+    let mut env = testbed_env();
+    env.push(("MAILROOM_SYNC_POLL_SECS".into(), "1".into()));
+    env.push(("MAILROOM_SYNC_IGNORE_CAPABILITIES".into(), ignored.into()));
+    let server = Mailroom::start_with(env);
+    let (api, grant) = connect_grant(&server, user).await;
     let messages = format!("/v3/grants/{grant}/messages");
     let before = eventually(&api, &messages, "two messages", |b| data_len(b) == 2).await;
     let keep_id = find_by_subject(&before, "Keep me")["id"].clone();

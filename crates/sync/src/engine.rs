@@ -16,6 +16,8 @@ use crate::{
 pub struct SyncSettings {
     /// How long an actor waits between passes over its folders.
     pub poll_interval: Duration,
+    /// Capabilities to act as if the server lacked them.
+    pub ignore_capabilities: Vec<String>,
 }
 
 struct Actor {

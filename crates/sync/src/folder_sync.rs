@@ -1,15 +1,18 @@
-//! Bringing one folder of the index in step with the server.
+//! Bringing one folder of the index in step with the server, by what the server offers:
 //!
-//! The decision is made from sets: UIDs on the server versus UIDs indexed. New UIDs are
-//! fetched newest first in batches, each batch committed on its own, so a crash loses
-//! at most one batch and a restart resumes where it stopped. Flags come from CONDSTORE
-//! (`CHANGEDSINCE`) when the server has it, else from a full flag fetch. A UIDVALIDITY
-//! change drops the folder's locations; messages are matched again by identity and keep
-//! their ids.
+//! - QRESYNC: `SELECT … (QRESYNC (uidvalidity modseq))` names what vanished and whose
+//!   flags changed since the last pass; new mail is `UID SEARCH UID uidnext:*`.
+//! - Otherwise the decision is made from sets: UIDs on the server versus UIDs indexed,
+//!   flags by CONDSTORE `CHANGEDSINCE`, or without it re-read for the newest messages
+//!   with a full refresh every few passes.
+//!
+//! New UIDs are fetched newest first in batches, each committed on its own, so a crash
+//! loses at most one batch and a restart resumes where it stopped. A UIDVALIDITY change
+//! drops the folder's locations; messages are matched again by identity and keep their ids.
 
 use std::collections::HashSet;
 
-use mailroom_imap::ImapSession;
+use mailroom_imap::{ImapSession, KnownMailbox, MailboxState, ResyncReport};
 use mailroom_model::GrantId;
 use mailroom_store::{FolderRecord, FolderSyncState, Store};
 
@@ -67,13 +70,119 @@ pub(crate) fn plan(
     }
 }
 
+/// How much of the flags to read again on a server without CONDSTORE, where changed
+/// flags cannot be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlagRefresh {
+    /// Every message of the folder.
+    Full,
+    /// The newest [`FLAG_WINDOW`] messages, where flags change most.
+    Window,
+}
+
+/// Messages whose flags a windowed refresh reads again.
+const FLAG_WINDOW: usize = 1000;
+
 pub(crate) async fn sync_folder(
     session: &mut ImapSession,
     store: &Store,
     grant_id: &GrantId,
     folder: &FolderRecord,
+    flag_refresh: FlagRefresh,
 ) -> Result<FolderPass, SyncError> {
+    if let Some(known) = resumable(session, folder) {
+        let report = session.select_qresync(&folder.imap_name, known).await?;
+        if report.state.uid_validity == known.uid_validity && report.state.highest_modseq.is_some()
+        {
+            return apply_resync(session, store, grant_id, folder, report).await;
+        }
+        // A new UIDVALIDITY: the server reported nothing; the folder is read again.
+        return sync_by_diff(session, store, grant_id, folder, report.state, flag_refresh).await;
+    }
     let state = session.select_folder(&folder.imap_name).await?;
+    sync_by_diff(session, store, grant_id, folder, state, flag_refresh).await
+}
+
+/// What the index knows of a folder, when the server can tell what changed since (QRESYNC).
+fn resumable(session: &ImapSession, folder: &FolderRecord) -> Option<KnownMailbox> {
+    if !session.qresync_enabled() || !folder.initial_sync_done {
+        return None;
+    }
+    Some(KnownMailbox {
+        uid_validity: u32::try_from(folder.uid_validity).ok().filter(|v| *v > 0)?,
+        highest_modseq: u64::try_from(folder.highest_modseq)
+            .ok()
+            .filter(|m| *m > 0)?,
+    })
+}
+
+/// QRESYNC: the server listed what vanished and whose flags changed; new mail is what
+/// lies at or above the UIDNEXT of the last pass.
+async fn apply_resync(
+    session: &mut ImapSession,
+    store: &Store,
+    grant_id: &GrantId,
+    folder: &FolderRecord,
+    report: ResyncReport,
+) -> Result<FolderPass, SyncError> {
+    tracing::debug!(
+        folder = %folder.imap_name,
+        vanished = report.vanished.len(),
+        changed = report.changed.len(),
+        "resynchronised with QRESYNC"
+    );
+    if !report.vanished.is_empty() {
+        let uids: Vec<i64> = report.vanished.iter().map(|u| i64::from(*u)).collect();
+        store.remove_locations(&folder.id, &uids).await?;
+    }
+    if !report.changed.is_empty() {
+        let changes: Vec<(i64, Vec<String>)> = report
+            .changed
+            .into_iter()
+            .map(|f| (i64::from(f.uid), f.flags))
+            .collect();
+        store.update_flags(&folder.id, &changes).await?;
+    }
+    let state = report.state;
+    let from = u32::try_from(folder.uid_next).unwrap_or(1).max(1);
+    let mut new_uids = if state.uid_next > from && state.exists > 0 {
+        session.search_uids(&format!("UID {from}:*")).await?
+    } else {
+        Vec::new()
+    };
+    // `n:*` always matches the highest UID, even below n.
+    new_uids.retain(|uid| *uid >= from);
+    new_uids.sort_unstable_by(|a, b| b.cmp(a));
+    let new_messages = fetch_new(session, store, grant_id, folder, &new_uids).await?;
+    store
+        .update_folder_sync_state(
+            &folder.id,
+            FolderSyncState {
+                uid_validity: i64::from(state.uid_validity),
+                uid_next: i64::from(state.uid_next),
+                highest_modseq: state.highest_modseq.unwrap_or(0) as i64,
+                lowest_synced_uid: folder.lowest_synced_uid,
+                initial_sync_done: true,
+                server_total: i64::from(state.exists),
+            },
+        )
+        .await?;
+    Ok(FolderPass {
+        new_messages,
+        server_total: state.exists as usize,
+    })
+}
+
+/// Without QRESYNC (or on a first pass): the server's UIDs against the index's, flags
+/// by CONDSTORE `CHANGEDSINCE` where offered, else re-read in full or for a window.
+async fn sync_by_diff(
+    session: &mut ImapSession,
+    store: &Store,
+    grant_id: &GrantId,
+    folder: &FolderRecord,
+    state: MailboxState,
+    flag_refresh: FlagRefresh,
+) -> Result<FolderPass, SyncError> {
     let server_uids = if state.exists == 0 {
         Vec::new()
     } else {
@@ -106,40 +215,19 @@ pub(crate) async fn sync_folder(
     } else {
         indexed.iter().copied().collect()
     };
-    if !known.is_empty() {
-        let since = match (state.highest_modseq, folder.highest_modseq) {
-            (Some(server), stored) if stored > 0 && server as i64 >= stored => Some(stored as u64),
-            _ => None,
-        };
-        let unchanged = since.is_some() && state.highest_modseq == Some(since.unwrap_or(0));
-        if !unchanged {
-            let flags = session.fetch_flags("1:*", since).await?;
-            let changes: Vec<(i64, Vec<String>)> = flags
-                .into_iter()
-                .filter(|f| known.contains(&f.uid))
-                .map(|f| (i64::from(f.uid), f.flags))
-                .collect();
-            store.update_flags(&folder.id, &changes).await?;
-        }
-    }
-
-    let mut pass = FolderPass {
-        new_messages: 0,
-        server_total: server_uids.len(),
-    };
-    let mut remaining = plan.fetch.as_slice();
-    let mut batch_size = FIRST_BATCH;
-    while !remaining.is_empty() {
-        let (batch, rest) = remaining.split_at(batch_size.min(remaining.len()));
-        remaining = rest;
-        batch_size = BATCH;
-        let summaries = session.fetch_summaries(&uid_set(batch)).await?;
-        let messages: Vec<_> = summaries.iter().map(to_new_message).collect();
-        pass.new_messages += store
-            .add_folder_messages(grant_id, &folder.id, &messages)
+    if let Some(request) = flag_request(&state, folder, &known, flag_refresh) {
+        let flags = session
+            .fetch_flags(&request.uid_set, request.changed_since)
             .await?;
+        let changes: Vec<(i64, Vec<String>)> = flags
+            .into_iter()
+            .filter(|f| known.contains(&f.uid))
+            .map(|f| (i64::from(f.uid), f.flags))
+            .collect();
+        store.update_flags(&folder.id, &changes).await?;
     }
 
+    let new_messages = fetch_new(session, store, grant_id, folder, &plan.fetch).await?;
     store
         .update_folder_sync_state(
             &folder.id,
@@ -153,7 +241,81 @@ pub(crate) async fn sync_folder(
             },
         )
         .await?;
-    Ok(pass)
+    Ok(FolderPass {
+        new_messages,
+        server_total: server_uids.len(),
+    })
+}
+
+/// A flag FETCH to send: which UIDs, and since which modseq.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct FlagRequest {
+    pub uid_set: String,
+    pub changed_since: Option<u64>,
+}
+
+/// Which flags to read again, or none when nothing can have changed.
+pub(crate) fn flag_request(
+    state: &MailboxState,
+    folder: &FolderRecord,
+    known: &HashSet<u32>,
+    flag_refresh: FlagRefresh,
+) -> Option<FlagRequest> {
+    if known.is_empty() {
+        return None;
+    }
+    let stored = u64::try_from(folder.highest_modseq).unwrap_or(0);
+    match state.highest_modseq {
+        // CONDSTORE and a modseq from an earlier pass: only what changed since.
+        Some(server) if stored > 0 && server >= stored => (server != stored).then(|| FlagRequest {
+            uid_set: "1:*".into(),
+            changed_since: Some(stored),
+        }),
+        Some(_) => Some(FlagRequest {
+            uid_set: "1:*".into(),
+            changed_since: None,
+        }),
+        None if flag_refresh == FlagRefresh::Full || known.len() <= FLAG_WINDOW => {
+            Some(FlagRequest {
+                uid_set: "1:*".into(),
+                changed_since: None,
+            })
+        }
+        None => {
+            let mut newest: Vec<u32> = known.iter().copied().collect();
+            newest.sort_unstable_by(|a, b| b.cmp(a));
+            newest.truncate(FLAG_WINDOW);
+            let lowest = newest.last().copied().unwrap_or(1);
+            Some(FlagRequest {
+                uid_set: format!("{lowest}:*"),
+                changed_since: None,
+            })
+        }
+    }
+}
+
+/// Fetches summaries of `uids` (newest first) in batches, each committed on its own.
+async fn fetch_new(
+    session: &mut ImapSession,
+    store: &Store,
+    grant_id: &GrantId,
+    folder: &FolderRecord,
+    uids: &[u32],
+) -> Result<usize, SyncError> {
+    let mut added = 0;
+    let mut remaining = uids;
+    let mut batch_size = FIRST_BATCH;
+    while !remaining.is_empty() {
+        let (batch, rest) = remaining.split_at(batch_size.min(remaining.len()));
+        remaining = rest;
+        batch_size = BATCH;
+        let summaries = session.fetch_summaries(&uid_set(batch)).await?;
+        let messages: Vec<_> = summaries.iter().map(to_new_message).collect();
+        added += store
+            .add_folder_messages(grant_id, &folder.id, &messages)
+            .await?;
+    }
+    Ok(added)
 }
 
 /// A UID set in IMAP syntax, runs collapsed: `[9, 8, 7, 3, 1]` → `1,3,7:9`.
@@ -220,5 +382,71 @@ mod tests {
         let plan = plan(0, 42, &[10, 11, 12], &[]);
         assert_eq!(plan.fetch, vec![12, 11, 10]);
         assert!(!plan.reset_locations);
+    }
+    fn folder(highest_modseq: i64) -> FolderRecord {
+        FolderRecord {
+            id: "f".into(),
+            grant_id: mailroom_model::GrantId::generate(),
+            imap_name: "INBOX".into(),
+            name: "INBOX".into(),
+            parent_id: None,
+            attributes: vec![],
+            uid_validity: 7,
+            uid_next: 100,
+            highest_modseq,
+            lowest_synced_uid: 1,
+            initial_sync_done: true,
+            server_total: 3,
+        }
+    }
+
+    fn state(highest_modseq: Option<u64>) -> MailboxState {
+        MailboxState {
+            uid_validity: 7,
+            uid_next: 100,
+            exists: 3,
+            highest_modseq,
+        }
+    }
+
+    #[test]
+    fn condstore_asks_only_for_flags_changed_since_the_last_pass() {
+        let known: HashSet<u32> = [1, 2, 3].into();
+        let request = flag_request(&state(Some(50)), &folder(40), &known, FlagRefresh::Window);
+        assert_eq!(
+            request,
+            Some(FlagRequest {
+                uid_set: "1:*".into(),
+                changed_since: Some(40)
+            })
+        );
+        // Same modseq: nothing changed, nothing is asked.
+        assert_eq!(
+            flag_request(&state(Some(40)), &folder(40), &known, FlagRefresh::Full),
+            None
+        );
+    }
+
+    #[test]
+    fn a_modseq_that_went_backwards_rereads_all_flags() {
+        let known: HashSet<u32> = [1].into();
+        let request = flag_request(&state(Some(10)), &folder(40), &known, FlagRefresh::Window);
+        assert_eq!(request.map(|r| r.changed_since), Some(None));
+    }
+
+    #[test]
+    fn without_condstore_flags_are_read_for_a_window_or_in_full() {
+        let known: HashSet<u32> = (1..=5000).collect();
+        let window = flag_request(&state(None), &folder(0), &known, FlagRefresh::Window).unwrap();
+        assert_eq!(
+            window.uid_set,
+            format!("{}:*", 5000 - FLAG_WINDOW as u32 + 1)
+        );
+        let full = flag_request(&state(None), &folder(0), &known, FlagRefresh::Full).unwrap();
+        assert_eq!(full.uid_set, "1:*");
+        assert_eq!(
+            flag_request(&state(None), &folder(0), &HashSet::new(), FlagRefresh::Full),
+            None
+        );
     }
 }

@@ -15,13 +15,15 @@ use crate::{
     body_fetch::store_parsed,
     engine::SyncSettings,
     error::SyncError,
-    folder_sync::{sync_folder, uid_set},
+    folder_sync::{FlagRefresh, sync_folder, uid_set},
     idle_watch::{Watchers, watch},
 };
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// Bodies read per round between change checks.
 const BODIES_PER_ROUND: i64 = 200;
+/// Passes between full flag refreshes on servers without CONDSTORE.
+const FULL_FLAG_REFRESH_EVERY: u64 = 10;
 
 pub(crate) struct ActorContext {
     pub store: Store,
@@ -98,9 +100,12 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
         .set_sync_status(grant_id, "connecting", 0, 0, 0, None)
         .await?;
     let mut session = open_session(store, &context.policy, grant_id).await?;
-    tracing::info!(%grant_id, "IMAP session open");
+    session.ignore_capabilities(&context.settings.ignore_capabilities);
+    let qresync = session.enable_qresync().await?;
+    tracing::info!(%grant_id, qresync, "IMAP session open");
     *backoff = Duration::from_secs(1);
     let mut first_pass = true;
+    let mut passes: u64 = 0;
     let wake = Arc::new(Notify::new());
     let mut watchers: Option<Watchers> = None;
     loop {
@@ -136,6 +141,13 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
                 wake.clone(),
             ));
         }
+        // Without CONDSTORE, flags are re-read in full now and then, else for the newest.
+        let flag_refresh = if passes.is_multiple_of(FULL_FLAG_REFRESH_EVERY) {
+            FlagRefresh::Full
+        } else {
+            FlagRefresh::Window
+        };
+        passes += 1;
         for (done, folder) in selectable.iter().enumerate() {
             // Folder-by-folder progress is news only during the initial sync.
             if first_pass {
@@ -150,7 +162,7 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
                     )
                     .await?;
             }
-            let pass = sync_folder(&mut session, store, grant_id, folder).await?;
+            let pass = sync_folder(&mut session, store, grant_id, folder, flag_refresh).await?;
             messages_total += pass.server_total as i64 - folder.server_total;
             // The newest Inbox mail gets its snippets before other folders are read.
             if done == 0 && pass.new_messages > 0 {
