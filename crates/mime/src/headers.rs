@@ -1,6 +1,6 @@
 //! The header block of a message: what the index needs before any body is read.
 
-use mail_parser::{Address, HeaderValue, Message, MessageParser};
+use mail_parser::{Address, HeaderName, HeaderValue, Message, MessageParser};
 use serde::Serialize;
 
 /// A participant.
@@ -94,8 +94,17 @@ fn header_list(message: &Message<'_>) -> Vec<(String, String)> {
         .headers()
         .iter()
         .map(|header| {
+            // Message ids keep their angle brackets, as written: the parser drops them.
+            let id_header = matches!(
+                header.name,
+                HeaderName::MessageId
+                    | HeaderName::InReplyTo
+                    | HeaderName::References
+                    | HeaderName::ResentMessageId
+                    | HeaderName::ContentId
+            );
             let value = match header.value() {
-                HeaderValue::Text(text) => text.to_string(),
+                HeaderValue::Text(text) if !id_header => text.to_string(),
                 _ => raw
                     .get(header.offset_start() as usize..header.offset_end() as usize)
                     .map(|bytes| unfold(&String::from_utf8_lossy(bytes)))
@@ -162,6 +171,9 @@ References: <root@example.test>\r\n <parent@example.test>\r\n\r\n";
         );
         let refs = h.headers.iter().find(|(n, _)| n == "References").unwrap();
         assert!(!refs.1.contains('\n'));
+        let header = |name: &str| h.headers.iter().find(|(n, _)| n == name).unwrap().1.clone();
+        assert_eq!(header("Message-ID"), "<abc@example.de>");
+        assert_eq!(header("In-Reply-To"), "<parent@example.test>");
     }
 
     #[test]

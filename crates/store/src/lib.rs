@@ -10,6 +10,7 @@ mod connectors;
 mod error;
 mod folders;
 mod grants;
+mod index_batch;
 mod messages;
 mod open;
 mod secret_box;

@@ -89,6 +89,12 @@ pub struct MessageQuery {
     pub has_attachment: Option<bool>,
     /// Restrict to these message ids (from a server-side search).
     pub ids: Option<Vec<String>>,
+    /// Thread lists only: conditions on a whole thread, as the thread object shows it
+    /// (unread or starred if any of its messages is; dated by its latest message).
+    pub thread_unread: Option<bool>,
+    pub thread_starred: Option<bool>,
+    pub latest_before: Option<i64>,
+    pub latest_after: Option<i64>,
 }
 
 const COLUMNS: &str = "m.id, m.grant_id, m.thread_id, m.message_id_header, m.subject, m.from_json, m.to_json, \
@@ -96,51 +102,6 @@ const COLUMNS: &str = "m.id, m.grant_id, m.thread_id, m.message_id_header, m.sub
      m.snippet, m.body_html, m.attachments_json, m.headers_json, m.created_at";
 
 impl Store {
-    /// Records a batch of messages found in one folder, in one transaction: known
-    /// messages (by identity) get this location and fresh flags, new ones are threaded
-    /// and inserted. Returns how many were new.
-    pub async fn add_folder_messages(
-        &self,
-        grant_id: &GrantId,
-        folder_id: &str,
-        batch: &[NewMessage],
-    ) -> Result<usize, StoreError> {
-        let now = unix_now();
-        let mut tx = self.pool.begin().await?;
-        let mut created = 0;
-        for message in batch {
-            let existing =
-                sqlx::query("SELECT id FROM messages WHERE grant_id = $1 AND identity_key = $2")
-                    .bind(grant_id.as_str())
-                    .bind(&message.identity_key)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let id = match existing {
-                Some(row) => {
-                    let id: String = row.try_get("id")?;
-                    set_flags(&mut tx, &id, &message.flags, now).await?;
-                    id
-                }
-                None => {
-                    created += 1;
-                    insert_message(&mut tx, grant_id, message, now).await?
-                }
-            };
-            sqlx::query(
-                "INSERT INTO message_locations (folder_id, uid, message_id, grant_id) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (folder_id, uid) DO UPDATE SET message_id = excluded.message_id",
-            )
-            .bind(folder_id)
-            .bind(message.uid)
-            .bind(&id)
-            .bind(grant_id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(created)
-    }
-
     /// UIDs indexed for a folder, ascending.
     pub async fn folder_uids(&self, folder_id: &str) -> Result<Vec<i64>, StoreError> {
         let rows =
@@ -231,8 +192,8 @@ impl Store {
         rows.iter().map(message_from_row).collect()
     }
 
-    /// Threads with a message matching the query, by their latest message, newest
-    /// first: `(thread id, latest date)`.
+    /// Threads with a message matching the query, by their latest message (of the whole
+    /// thread), newest first: `(thread id, latest date)`.
     pub async fn list_threads(
         &self,
         grant_id: &GrantId,
@@ -242,21 +203,52 @@ impl Store {
             return Ok(Vec::new());
         };
         let where_sql = filter.where_sql();
-        let having = match &query.after {
-            Some((date, id)) => {
-                let d1 = filter.placeholder(Bind::Int(*date));
-                let d2 = filter.placeholder(Bind::Int(*date));
-                let i = filter.placeholder(Bind::Text(id.clone()));
-                format!(
-                    " HAVING (MAX(m.date) < {d1} OR (MAX(m.date) = {d2} AND m.thread_id < {i}))"
-                )
+        // Messages of thread `th` that are still somewhere on the server.
+        let grant = filter.placeholder(Bind::Text(grant_id.to_string()));
+        let members = format!(
+            "FROM messages t WHERE t.grant_id = {grant} AND t.thread_id = th.thread_id \
+             AND EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = t.id)"
+        );
+        let mut conditions = Vec::new();
+        for (column, wanted) in [
+            ("unread", query.thread_unread),
+            ("starred", query.thread_starred),
+        ] {
+            if let Some(wanted) = wanted {
+                let not = if wanted { "" } else { "NOT " };
+                conditions.push(format!(
+                    "{not}EXISTS (SELECT 1 {members} AND t.{column} = 1)"
+                ));
             }
-            None => String::new(),
+        }
+        if let Some(before) = query.latest_before {
+            let p = filter.placeholder(Bind::Int(before));
+            conditions.push(format!("th.latest < {p}"));
+        }
+        if let Some(after) = query.latest_after {
+            let p = filter.placeholder(Bind::Int(after));
+            conditions.push(format!("th.latest > {p}"));
+        }
+        if let Some((date, id)) = &query.after {
+            let d1 = filter.placeholder(Bind::Int(*date));
+            let d2 = filter.placeholder(Bind::Int(*date));
+            let i = filter.placeholder(Bind::Text(id.clone()));
+            conditions.push(format!(
+                "(th.latest < {d1} OR (th.latest = {d2} AND th.thread_id < {i}))"
+            ));
+        }
+        let outer_where = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
         };
         let limit = filter.placeholder(Bind::Int(query.limit));
+        let latest = members.replace("th.thread_id", "m.thread_id");
         let sql = format!(
-            "SELECT m.thread_id AS thread_id, MAX(m.date) AS latest FROM messages m{where_sql} \
-             GROUP BY m.thread_id{having} ORDER BY latest DESC, thread_id DESC LIMIT {limit}"
+            "SELECT th.thread_id AS thread_id, th.latest AS latest FROM (\
+                 SELECT DISTINCT m.thread_id AS thread_id, (SELECT MAX(t.date) {latest}) AS latest \
+                 FROM messages m{where_sql}) th{outer_where} \
+             ORDER BY th.latest DESC, th.thread_id DESC LIMIT {limit}"
         );
         let rows = filter
             .bind_to(sqlx::query(&sql))
@@ -389,19 +381,23 @@ impl Store {
         body_html: &str,
         snippet: &str,
         attachments: &serde_json::Value,
+        headers: &[(String, String)],
     ) -> Result<(), StoreError> {
+        let headers = serde_json::to_string(headers).map_err(StoreError::corrupt)?;
         let has_attachments = attachments.as_array().is_some_and(|a| {
             a.iter()
                 .any(|att| !att["is_inline"].as_bool().unwrap_or(false))
         });
         sqlx::query(
             "UPDATE messages SET body_html = $1, snippet = $2, attachments_json = $3, \
-                 has_attachments = $4, body_fetched = 1, updated_at = $5 WHERE id = $6",
+                 has_attachments = $4, headers_json = $5, body_fetched = 1, updated_at = $6 \
+             WHERE id = $7",
         )
         .bind(body_html)
         .bind(snippet)
         .bind(attachments.to_string())
         .bind(i64::from(has_attachments))
+        .bind(headers)
         .bind(unix_now())
         .bind(id)
         .execute(&self.pool)
@@ -535,7 +531,7 @@ fn message_filter(grant_id: &GrantId, query: &MessageQuery) -> Option<SqlFilter>
     Some(filter)
 }
 
-async fn set_flags(
+pub(crate) async fn set_flags(
     tx: &mut Transaction<'_, Any>,
     id: &str,
     flags: &[String],
@@ -557,124 +553,7 @@ async fn set_flags(
     Ok(())
 }
 
-/// Inserts a new message into the thread its keys point at, merging threads the
-/// message links together.
-async fn insert_message(
-    tx: &mut Transaction<'_, Any>,
-    grant_id: &GrantId,
-    message: &NewMessage,
-    now: i64,
-) -> Result<String, StoreError> {
-    let thread_id = resolve_thread(tx, grant_id, &message.thread_keys).await?;
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let has = |name: &str| message.flags.iter().any(|f| f.eq_ignore_ascii_case(name));
-    let json = |v: &Vec<EmailName>| serde_json::to_string(v).map_err(StoreError::corrupt);
-    let headers = serde_json::to_string(&message.headers).map_err(StoreError::corrupt)?;
-    sqlx::query(
-        "INSERT INTO messages (id, grant_id, identity_key, thread_id, message_id_header, subject, subject_lower, \
-             from_json, to_json, cc_json, bcc_json, reply_to_json, from_emails, to_emails, cc_emails, bcc_emails, \
-             date, sent_date, size, unread, starred, answered, draft, has_attachments, headers_json, in_reply_to, \
-             created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-                 $21, $22, $23, $24, $25, $26, $27, $27)",
-    )
-    .bind(&id)
-    .bind(grant_id.as_str())
-    .bind(&message.identity_key)
-    .bind(&thread_id)
-    .bind(message.message_id_header.as_deref())
-    .bind(message.subject.as_deref())
-    .bind(message.subject.as_deref().map(str::to_lowercase))
-    .bind(json(&message.from)?)
-    .bind(json(&message.to)?)
-    .bind(json(&message.cc)?)
-    .bind(json(&message.bcc)?)
-    .bind(json(&message.reply_to)?)
-    .bind(email_list(&message.from))
-    .bind(email_list(&message.to))
-    .bind(email_list(&message.cc))
-    .bind(email_list(&message.bcc))
-    .bind(message.date)
-    .bind(message.sent_date)
-    .bind(message.size)
-    .bind(i64::from(!has("\\Seen")))
-    .bind(i64::from(has("\\Flagged")))
-    .bind(i64::from(has("\\Answered")))
-    .bind(i64::from(has("\\Draft")))
-    .bind(i64::from(message.has_attachments))
-    .bind(headers)
-    .bind(message.in_reply_to.as_deref())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    Ok(id)
-}
-
-/// The thread for a set of keys: an existing one, several merged into the oldest id,
-/// or a new one. All keys then point at it.
-async fn resolve_thread(
-    tx: &mut Transaction<'_, Any>,
-    grant_id: &GrantId,
-    keys: &[String],
-) -> Result<String, StoreError> {
-    let mut found: Vec<String> = Vec::new();
-    for chunk in keys.chunks(200) {
-        let mut filter = SqlFilter::default();
-        filter.compare("grant_id", "=", Bind::Text(grant_id.to_string()));
-        let placeholders: Vec<String> = chunk
-            .iter()
-            .map(|k| filter.placeholder(Bind::Text(k.clone())))
-            .collect();
-        filter.clause(format!("ref_key IN ({})", placeholders.join(", ")));
-        let sql = format!(
-            "SELECT DISTINCT thread_id FROM thread_refs{}",
-            filter.where_sql()
-        );
-        for row in filter
-            .bind_to(sqlx::query(&sql))
-            .fetch_all(&mut **tx)
-            .await?
-        {
-            let thread: String = row.try_get("thread_id")?;
-            if !found.contains(&thread) {
-                found.push(thread);
-            }
-        }
-    }
-    found.sort();
-    let thread_id = match found.first() {
-        Some(first) => first.clone(),
-        None => uuid::Uuid::new_v4().simple().to_string(),
-    };
-    for other in found.iter().skip(1) {
-        sqlx::query("UPDATE messages SET thread_id = $1 WHERE grant_id = $2 AND thread_id = $3")
-            .bind(&thread_id)
-            .bind(grant_id.as_str())
-            .bind(other)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("UPDATE thread_refs SET thread_id = $1 WHERE grant_id = $2 AND thread_id = $3")
-            .bind(&thread_id)
-            .bind(grant_id.as_str())
-            .bind(other)
-            .execute(&mut **tx)
-            .await?;
-    }
-    for key in keys {
-        sqlx::query(
-            "INSERT INTO thread_refs (grant_id, ref_key, thread_id) VALUES ($1, $2, $3) \
-             ON CONFLICT (grant_id, ref_key) DO NOTHING",
-        )
-        .bind(grant_id.as_str())
-        .bind(key)
-        .bind(&thread_id)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(thread_id)
-}
-
-fn email_list(names: &[EmailName]) -> String {
+pub(crate) fn email_list(names: &[EmailName]) -> String {
     let mut list = String::from(" ");
     for name in names {
         list.push_str(&name.email.to_lowercase());

@@ -18,10 +18,11 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) secrets: SecretBox,
+    pub(crate) engine: Engine,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Engine {
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Engine {
     Sqlite,
     Postgres,
 }
@@ -69,7 +70,11 @@ impl Store {
             Engine::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Engine::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Self { pool, secrets })
+        Ok(Self {
+            pool,
+            secrets,
+            engine,
+        })
     }
 
     pub async fn close(&self) {

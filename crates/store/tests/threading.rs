@@ -208,3 +208,31 @@ async fn the_same_message_in_two_folders_is_one_message() {
         .unwrap();
     assert_eq!(places[&listed[0].id].len(), 2);
 }
+
+#[tokio::test]
+async fn one_batch_threads_its_own_replies_and_duplicates() {
+    let (store, grant, folder, _dir) = store_with_grant().await;
+    let mut duplicate = message(5, "a@x", &[], "Plan");
+    duplicate.flags = vec!["\\Seen".into()];
+    let created = store
+        .add_folder_messages(
+            &grant,
+            &folder,
+            &[
+                message(1, "c@x", &["a@x", "b@x"], "Re: Re: Plan"),
+                message(2, "other@x", &[], "Lunch"),
+                message(3, "a@x", &[], "Plan"),
+                message(4, "b@x", &["a@x"], "Re: Plan"),
+                duplicate,
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(created, 4, "the second copy of a@x is the same message");
+    let plan = thread_of(&store, &grant, "Plan").await;
+    assert_eq!(thread_of(&store, &grant, "Re: Plan").await, plan);
+    assert_eq!(thread_of(&store, &grant, "Re: Re: Plan").await, plan);
+    assert_ne!(thread_of(&store, &grant, "Lunch").await, plan);
+    let uids = store.folder_uids(&folder).await.unwrap();
+    assert_eq!(uids, vec![1, 2, 3, 4, 5], "both copies have a location");
+}

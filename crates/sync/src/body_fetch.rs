@@ -1,5 +1,5 @@
 //! Reading a message's body: fetched whole by UID, parsed, and kept in the store
-//! (HTML body, snippet, attachment list).
+//! (HTML body, snippet, attachment list, the full header list).
 
 use mailroom_imap::ImapSession;
 use mailroom_model::GrantId;
@@ -71,6 +71,7 @@ pub(crate) async fn store_parsed(
             &parsed.body_html,
             &parsed.snippet,
             &Value::Array(attachments),
+            &parsed.headers.headers,
         )
         .await?;
     Ok(())

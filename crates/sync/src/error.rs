@@ -11,6 +11,8 @@ pub enum SyncError {
     GrantGone,
     #[error("the message is no longer on the server")]
     MessageGone,
+    #[error("an index write was interrupted: {0}")]
+    Interrupted(String),
 }
 
 impl SyncError {

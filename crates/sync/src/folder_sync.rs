@@ -14,7 +14,8 @@ use std::collections::HashSet;
 
 use mailroom_imap::{ImapSession, KnownMailbox, MailboxState, ResyncReport};
 use mailroom_model::GrantId;
-use mailroom_store::{FolderRecord, FolderSyncState, Store};
+use mailroom_store::{FolderRecord, FolderSyncState, Store, StoreError};
+use tokio::task::JoinHandle;
 
 use crate::{error::SyncError, message_summary::to_new_message};
 
@@ -295,6 +296,8 @@ pub(crate) fn flag_request(
 }
 
 /// Fetches summaries of `uids` (newest first) in batches, each committed on its own.
+/// A batch is written while the next is fetched, so the server and the database work
+/// at the same time; batches still commit in order, and at most two are in flight.
 async fn fetch_new(
     session: &mut ImapSession,
     store: &Store,
@@ -305,17 +308,34 @@ async fn fetch_new(
     let mut added = 0;
     let mut remaining = uids;
     let mut batch_size = FIRST_BATCH;
+    let mut writing: Option<JoinHandle<Result<usize, StoreError>>> = None;
     while !remaining.is_empty() {
         let (batch, rest) = remaining.split_at(batch_size.min(remaining.len()));
         remaining = rest;
         batch_size = BATCH;
         let summaries = session.fetch_summaries(&uid_set(batch)).await?;
         let messages: Vec<_> = summaries.iter().map(to_new_message).collect();
-        added += store
-            .add_folder_messages(grant_id, &folder.id, &messages)
-            .await?;
+        if let Some(previous) = writing.take() {
+            added += finish(previous).await?;
+        }
+        let (store, grant_id, folder_id) = (store.clone(), grant_id.clone(), folder.id.clone());
+        writing = Some(tokio::spawn(async move {
+            store
+                .add_folder_messages(&grant_id, &folder_id, &messages)
+                .await
+        }));
+    }
+    if let Some(last) = writing {
+        added += finish(last).await?;
     }
     Ok(added)
+}
+
+async fn finish(write: JoinHandle<Result<usize, StoreError>>) -> Result<usize, SyncError> {
+    match write.await {
+        Ok(result) => Ok(result?),
+        Err(e) => Err(SyncError::Interrupted(e.to_string())),
+    }
 }
 
 /// A UID set in IMAP syntax, runs collapsed: `[9, 8, 7, 3, 1]` → `1,3,7:9`.

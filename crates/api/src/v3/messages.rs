@@ -43,7 +43,26 @@ pub fn message_query(query: &QueryParams) -> Result<MessageQuery, ApiError> {
         received_after: query.int("received_after")?,
         has_attachment: query.bool("has_attachment")?,
         ids: None,
+        ..MessageQuery::default()
     })
+}
+
+/// Narrows a query to what `search_query_native` (an IMAP SEARCH) finds, if given.
+pub async fn apply_native_search(
+    state: &AppState,
+    access: &GrantAccess,
+    query: &QueryParams,
+    filter: &mut MessageQuery,
+) -> Result<(), ApiError> {
+    if let Some(native) = query.get("search_query_native") {
+        let ids = state
+            .mailboxes
+            .search_native(&access.grant.id, native)
+            .await
+            .map_err(fetch_error)?;
+        filter.ids = Some(ids);
+    }
+    Ok(())
 }
 
 pub async fn list_messages(
@@ -54,14 +73,7 @@ pub async fn list_messages(
     let fields = Fields::from_query(&query)?;
     let mut filter = message_query(&query)?;
     let limit = filter.limit;
-    if let Some(native) = query.get("search_query_native") {
-        let ids = state
-            .mailboxes
-            .search_native(&access.grant.id, native)
-            .await
-            .map_err(fetch_error)?;
-        filter.ids = Some(ids);
-    }
+    apply_native_search(&state, &access, &query, &mut filter).await?;
     // One more than asked tells whether another page exists.
     filter.limit = limit + 1;
     let mut records = state.store.list_messages(&access.grant.id, &filter).await?;
@@ -71,15 +83,31 @@ pub async fn list_messages(
         (true, Some(last)) => Some(cursor::encode(last.date, &last.id)),
         _ => None,
     };
-    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-    let mut folders = state.store.message_folders(&ids).await?;
-    let data: Vec<Value> = records
-        .iter()
-        .map(|r| {
-            let message = to_message(r, folders.remove(&r.id).unwrap_or_default(), fields);
-            apply_select(serde_json::to_value(message).unwrap_or(Value::Null), &query)
-        })
-        .collect();
+    // The full header list is stored with the body: read the bodies not read yet.
+    if fields == Fields::IncludeHeaders {
+        let mut complete = Vec::with_capacity(records.len());
+        for record in records {
+            complete.push(with_body(&state, &access, record).await?);
+        }
+        records = complete;
+    }
+    let data: Vec<Value> = if fields == Fields::RawMime {
+        let mut data = Vec::with_capacity(records.len());
+        for record in &records {
+            data.push(raw_mime_json(&state, &access, record).await?);
+        }
+        data
+    } else {
+        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        let mut folders = state.store.message_folders(&ids).await?;
+        records
+            .iter()
+            .map(|r| {
+                let message = to_message(r, folders.remove(&r.id).unwrap_or_default(), fields);
+                apply_select(serde_json::to_value(message).unwrap_or(Value::Null), &query)
+            })
+            .collect()
+    };
     let mut body = json!({"request_id": current_request_id(), "data": data});
     if let Some(cursor) = next_cursor {
         body["next_cursor"] = Value::String(cursor);
@@ -94,19 +122,10 @@ pub async fn get_message(
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     let fields = Fields::from_query(&query)?;
-    let grant_id = &access.grant.id;
     let record = find(&state, &access, &message_id).await?;
     if fields == Fields::RawMime {
-        let raw = state
-            .mailboxes
-            .fetch_raw_message(grant_id, &record.id)
-            .await
-            .map_err(fetch_error)?;
-        let body = json!({"request_id": current_request_id(), "data": {
-            "id": record.id, "grant_id": grant_id.as_str(), "object": "message",
-            "raw_mime": URL_SAFE_NO_PAD.encode(raw),
-        }});
-        return Ok(Json(body).into_response());
+        let data = raw_mime_json(&state, &access, &record).await?;
+        return Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response());
     }
     let record = with_body(&state, &access, record).await?;
     let folders = state
@@ -118,6 +137,23 @@ pub async fn get_message(
     let message = to_message(&record, folders, fields);
     let data = apply_select(serde_json::to_value(message).unwrap_or(Value::Null), &query);
     Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+}
+
+/// `fields=raw_mime`: the whole message as base64url, with only the ids beside it.
+async fn raw_mime_json(
+    state: &AppState,
+    access: &GrantAccess,
+    record: &MessageRecord,
+) -> Result<Value, ApiError> {
+    let raw = state
+        .mailboxes
+        .fetch_raw_message(&access.grant.id, &record.id)
+        .await
+        .map_err(fetch_error)?;
+    Ok(json!({
+        "id": record.id, "grant_id": access.grant.id.as_str(), "object": "message",
+        "raw_mime": URL_SAFE_NO_PAD.encode(raw),
+    }))
 }
 
 pub async fn find(

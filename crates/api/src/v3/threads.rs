@@ -19,7 +19,7 @@ use crate::{
     router::AppState,
     v3::{
         message_json::{Fields, apply_select, to_message},
-        messages::message_query,
+        messages::{apply_native_search, message_query},
     },
 };
 
@@ -29,12 +29,12 @@ pub async fn list_threads(
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     let mut filter = message_query(&query)?;
-    if let Some(after) = query.int("latest_message_after")? {
-        filter.received_after = Some(after);
-    }
-    if let Some(before) = query.int("latest_message_before")? {
-        filter.received_before = Some(before);
-    }
+    // unread and starred describe the thread (any of its messages), like its JSON does.
+    filter.thread_unread = filter.unread.take();
+    filter.thread_starred = filter.starred.take();
+    filter.latest_after = query.int("latest_message_after")?;
+    filter.latest_before = query.int("latest_message_before")?;
+    apply_native_search(&state, &access, &query, &mut filter).await?;
     let limit = filter.limit;
     filter.limit = limit + 1;
     let mut threads = state.store.list_threads(&access.grant.id, &filter).await?;
