@@ -11,7 +11,7 @@ Seeds a testbed mailbox with N realistic messages (testbed/seed-mailbox), then p
   * mailroom's RSS after the sync;
   * GET /messages?limit=50 latency p50/p99 over 200 requests.
 
-Usage: bench/initial_sync.py [--count 10000] [--user user5] [--no-seed]
+Usage: bench/initial_sync.py [--count 10000] [--user user11] [--no-seed]
 Needs a release build (cargo build --release --bin mailroom) and the testbed.
 """
 
@@ -124,7 +124,7 @@ class Server:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--user", default="user5")
+    parser.add_argument("--user", default="user11")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-seed", action="store_true")
     args = parser.parse_args()
