@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::{
     Api, Mailroom, Testbed,
-    imap_peer::{ImapPeer, message, message_with_attachment, reset_user},
+    imap_peer::{ImapPeer, kick_user, message, message_with_attachment, reset_user},
     testbed_env,
 };
 
@@ -745,4 +745,129 @@ async fn idle_brings_new_inbox_mail_without_waiting_for_a_poll() {
         |b| data_len(b) == 2,
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_reopened_and_sync_resumes() {
+    reset_user(12, false);
+    let mut peer = ImapPeer::login(12).await;
+    peer.append(
+        "INBOX",
+        "()",
+        &message(
+            "before@test",
+            "Before the drop",
+            "ann@example.test",
+            None,
+            "one",
+        ),
+    )
+    .await;
+    let server = fast_server();
+    let (api, grant) = connect_grant(&server, 12).await;
+    let messages = format!("/v3/grants/{grant}/messages");
+    eventually(&api, &messages, "the first message", |b| data_len(b) == 1).await;
+
+    // The server ends mailroom's sessions (sync and IDLE) and our own.
+    peer.logout().await;
+    kick_user(12);
+    let mut peer = ImapPeer::login(12).await;
+    peer.append(
+        "INBOX",
+        "()",
+        &message(
+            "after@test",
+            "After the drop",
+            "ann@example.test",
+            None,
+            "two",
+        ),
+    )
+    .await;
+    let body = eventually(&api, &messages, "mail after the reconnect", |b| {
+        data_len(b) == 2
+    })
+    .await;
+    find_by_subject(&body, "After the drop");
+    let grant_body = eventually(&api, &format!("/v3/grants/{grant}"), "running again", |b| {
+        b["data"]["sync_state"] == "running"
+    })
+    .await;
+    assert_eq!(grant_body["data"]["grant_status"], "valid");
+    peer.logout().await;
+}
+
+#[tokio::test]
+async fn mail_the_parser_cannot_fully_read_is_still_listed() {
+    reset_user(13, false);
+    let mut peer = ImapPeer::login(13).await;
+    let hostile: [&[u8]; 4] = [
+        // A multipart whose boundary never appears, and a base64 part of garbage.
+        b"Message-ID: <noboundary@test>\r\nSubject: No boundary\r\nFrom: a@example.test\r\n\
+          Content-Type: multipart/mixed; boundary=\"nowhere\"\r\n\r\n\
+          --elsewhere\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not base64***\r\n",
+        // Raw 8-bit bytes that are not UTF-8 in the headers and body, a broken encoded word.
+        b"Message-ID: <latin@test>\r\nSubject: =?utf-8?B?broken\xff\xfe caf\xe9\r\n\
+          From: \"J\xf6rg\" <jorg@example.test>\r\n\r\nK\xe4se \x00 und Brot\r\n",
+        // No headers worth the name at all.
+        b"\r\n\r\njust a body\r\n",
+        // A header line without a colon and a Date that is not a date.
+        b"Message-ID: <odd@test>\r\nThis is not a header\r\nDate: yesterday-ish\r\n\
+          Subject: Odd headers\r\n\r\nbody\r\n",
+    ];
+    for raw in hostile {
+        peer.append_raw("INBOX", raw).await;
+    }
+    let server = fast_server();
+    let (api, grant) = connect_grant(&server, 13).await;
+    let messages = format!("/v3/grants/{grant}/messages");
+    let listed = eventually(&api, &messages, "every hostile message listed", |b| {
+        data_len(b) == hostile.len()
+    })
+    .await;
+    find_by_subject(&listed, "No boundary");
+    find_by_subject(&listed, "Odd headers");
+    // Each one can be opened: what could be read is there, nothing crashed.
+    for message in listed["data"].as_array().unwrap() {
+        let path = format!("{messages}/{}", message["id"].as_str().unwrap());
+        let reply = api.get(&path).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+        assert!(reply.body["data"]["body"].is_string(), "{}", reply.text);
+    }
+    let latin = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["from"][0]["email"] == "jorg@example.test")
+        .unwrap_or_else(|| panic!("the 8-bit message is listed with its sender: {listed}"));
+    let opened = api
+        .get(&format!("{messages}/{}", latin["id"].as_str().unwrap()))
+        .await;
+    assert!(
+        opened.body["data"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("und Brot"),
+        "{}",
+        opened.text
+    );
+
+    // The actor is still alive: mail after the hostile ones still arrives.
+    peer.append(
+        "INBOX",
+        "()",
+        &message(
+            "fine@test",
+            "Perfectly fine",
+            "ann@example.test",
+            None,
+            "ok",
+        ),
+    )
+    .await;
+    eventually(&api, &messages, "mail after the hostile ones", |b| {
+        data_len(b) == hostile.len() + 1
+    })
+    .await;
+    peer.logout().await;
 }

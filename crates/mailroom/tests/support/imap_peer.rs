@@ -25,6 +25,20 @@ pub fn reset_user(user: u32, wipe: bool) {
     assert!(status.success(), "testbed/reset-user failed");
 }
 
+/// Ends every IMAP session of a testbed user at the server, as a network drop or a
+/// server restart would.
+pub fn kick_user(user: u32) {
+    let conf = Testbed::get().dir.join("dovecot/dovecot.conf");
+    let status = std::process::Command::new("doveadm")
+        .arg("-c")
+        .arg(conf)
+        .args(["kick", &Testbed::user(user).0])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run doveadm kick");
+    assert!(status.success(), "doveadm kick failed");
+}
+
 impl ImapPeer {
     pub async fn login(user: u32) -> Self {
         let testbed = Testbed::get();
@@ -66,6 +80,14 @@ impl ImapPeer {
                 None,
                 message.replace('\n', "\r\n").as_bytes(),
             )
+            .await
+            .expect("APPEND");
+    }
+
+    /// Appends these exact bytes, however broken.
+    pub async fn append_raw(&mut self, folder: &str, message: &[u8]) {
+        self.session
+            .append(folder, None, None, message)
             .await
             .expect("APPEND");
     }
