@@ -115,12 +115,12 @@ impl QueryParams {
     }
 
     /// A non-negative integer no larger than `max`.
-    pub fn bounded(&self, key: &str, default: i64, max: i64) -> Result<i64, ApiError> {
+    pub fn bounded(&self, key: &str, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
         match self.int(key)? {
             None => Ok(default),
-            Some(value) if (0..=max).contains(&value) => Ok(value),
+            Some(value) if (min..=max).contains(&value) => Ok(value),
             Some(_) => Err(ApiError::bad_request(format!(
-                "query parameter '{key}' must be between 0 and {max}"
+                "query parameter '{key}' must be between {min} and {max}"
             ))),
         }
     }

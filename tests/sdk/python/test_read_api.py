@@ -253,6 +253,18 @@ def test_messages_paging_visits_every_message_exactly_once(mailbox):
     assert seen == newest_first(mailbox.seed.messages)
 
 
+def test_messages_limit_bounds(mailbox):
+    """limit=0 is refused; a limit above the maximum (200) gives a capped page, not an error,
+    so an SDK asking for more keeps paging with next_cursor."""
+    zero = mailbox.raw("/messages", limit=0)
+    assert zero.status_code == 400, zero.text
+    assert zero.json()["error"]["type"] == "api.invalid_request_error"
+    big = mailbox.raw("/messages", limit=500)
+    assert big.status_code == 200, big.text
+    assert len(big.json()["data"]) == len(mailbox.seed.messages)
+    assert big.json().get("next_cursor") in (None, "")
+
+
 def _in(folder: str):
     return lambda mb: {"in": mb.folder_id(folder)}
 
@@ -325,13 +337,12 @@ def test_messages_list_filters(mailbox, build, expected):
 
 
 def test_messages_filter_in_takes_folder_ids_not_names(mailbox):
-    """API.md §5.5: `in` is a folder id; a name such as INBOX matches nothing (or is refused)."""
-    try:
-        listed = mailbox.list_messages(**{"in": "INBOX"}).data
-    except NylasApiError as e:
-        assert e.status_code == 400
-    else:
-        assert listed == []
+    """API.md §5.5: `in` is a folder id; a name or keyword such as INBOX is refused."""
+    for keyword in ("INBOX", "inbox"):
+        with pytest.raises(NylasApiError) as refused:
+            mailbox.list_messages(**{"in": keyword})
+        assert refused.value.status_code == 400
+        assert "folder ids" in str(refused.value)
     inbox = mailbox.folder_id("INBOX")
     assert inbox != "INBOX"
     in_inbox = mailbox.seed.keys(lambda m: m.folder == "INBOX")

@@ -43,8 +43,8 @@ pub async fn list_connectors(
     auth: AppAuth,
     query: QueryParams,
 ) -> Result<OffsetPage<Connector>, ApiError> {
-    let limit = query.bounded("limit", 10, 200)?;
-    let offset = query.bounded("offset", 0, i64::MAX)?;
+    let limit = query.bounded("limit", 10, 0, 200)?;
+    let offset = query.bounded("offset", 0, 0, i64::MAX)?;
     let records = state
         .store
         .list_connectors(&auth.application_id, limit, offset)

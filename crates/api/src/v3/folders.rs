@@ -29,7 +29,7 @@ pub async fn list_folders(
     access: GrantAccess,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let limit = query.bounded("limit", 200, 1000)?.max(1) as usize;
+    let limit = query.bounded("limit", 200, 1, 1000)? as usize;
     let offset: usize = match query.get("page_token") {
         Some(token) => token
             .parse()

@@ -22,8 +22,8 @@ pub async fn list_grants(
     auth: AppAuth,
     query: QueryParams,
 ) -> Result<OffsetPage<Grant>, ApiError> {
-    let limit = query.bounded("limit", 10, 200)?;
-    let offset = query.bounded("offset", 0, i64::MAX)?;
+    let limit = query.bounded("limit", 10, 0, 200)?;
+    let offset = query.bounded("offset", 0, 0, i64::MAX)?;
     let status = match query.get("grant_status") {
         None => None,
         Some(value) => Some(GrantStatus::parse(value).ok_or_else(|| {

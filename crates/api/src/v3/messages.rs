@@ -27,7 +27,11 @@ pub const MAX_LIMIT: i64 = 200;
 pub fn message_query(query: &QueryParams) -> Result<MessageQuery, ApiError> {
     let after = query.get("page_token").map(cursor::decode).transpose()?;
     Ok(MessageQuery {
-        limit: query.bounded("limit", DEFAULT_LIMIT, MAX_LIMIT)?.max(1),
+        // Above the maximum a page is simply capped: the Node SDK asks for what remains
+        // of its own `limit` and follows `next_cursor` for the rest.
+        limit: query
+            .bounded("limit", DEFAULT_LIMIT, 1, i64::MAX)?
+            .min(MAX_LIMIT),
         after,
         subject: query.get("subject").map(str::to_owned),
         any_email: query.list("any_email"),
@@ -45,6 +49,30 @@ pub fn message_query(query: &QueryParams) -> Result<MessageQuery, ApiError> {
         ids: None,
         ..MessageQuery::default()
     })
+}
+
+/// `in` takes folder ids only: a name or keyword such as `inbox` is refused, as Nylas
+/// does, rather than silently matching nothing.
+pub async fn check_folder_filter(
+    state: &AppState,
+    access: &GrantAccess,
+    filter: &MessageQuery,
+) -> Result<(), ApiError> {
+    if filter.folder_ids.is_empty() {
+        return Ok(());
+    }
+    let folders = state.store.folders(&access.grant.id).await?;
+    if let Some(unknown) = filter
+        .folder_ids
+        .iter()
+        .find(|id| !folders.iter().any(|f| &f.id == *id))
+    {
+        return Err(ApiError::bad_request(format!(
+            "'in' takes folder ids (see GET /v3/grants/{{grant_id}}/folders); '{}' is not one",
+            unknown.chars().take(128).collect::<String>()
+        )));
+    }
+    Ok(())
 }
 
 /// Narrows a query to what `search_query_native` (an IMAP SEARCH) finds, if given.
@@ -73,6 +101,7 @@ pub async fn list_messages(
     let fields = Fields::from_query(&query)?;
     let mut filter = message_query(&query)?;
     let limit = filter.limit;
+    check_folder_filter(&state, &access, &filter).await?;
     apply_native_search(&state, &access, &query, &mut filter).await?;
     // One more than asked tells whether another page exists.
     filter.limit = limit + 1;

@@ -19,7 +19,7 @@ use crate::{
     router::AppState,
     v3::{
         message_json::{Fields, apply_select, to_message},
-        messages::{apply_native_search, message_query},
+        messages::{apply_native_search, check_folder_filter, message_query},
     },
 };
 
@@ -34,6 +34,7 @@ pub async fn list_threads(
     filter.thread_starred = filter.starred.take();
     filter.latest_after = query.int("latest_message_after")?;
     filter.latest_before = query.int("latest_message_before")?;
+    check_folder_filter(&state, &access, &filter).await?;
     apply_native_search(&state, &access, &query, &mut filter).await?;
     let limit = filter.limit;
     filter.limit = limit + 1;
