@@ -158,24 +158,27 @@ def main():
             "imap_port": port, "imap_security": "none",
             "smtp_host": "127.0.0.1", "smtp_port": int(env["TESTBED_SUBMISSION_PORT"]), "smtp_security": "none"}})["data"]
         gid = grant["id"]
-        first_page = indexed = None
+        first_page = first_snippets = indexed = None
         while True:
             now = time.perf_counter() - started
-            if first_page is None:
+            if first_page is None or first_snippets is None:
                 page = server.call("GET", f"/v3/grants/{gid}/messages?limit=50")
-                if len(page["data"]) == 50:
+                if first_page is None and len(page["data"]) == 50:
                     first_page = now
+                if len(page["data"]) == 50 and all(m["snippet"] for m in page["data"]):
+                    first_snippets = now
             status = server.call("GET", f"/v3/grants/{gid}")["data"]
             progress = status.get("sync_progress") or {}
             if indexed is None and status.get("sync_state") == "running" \
                     and progress.get("messages_synced", 0) >= args.count:
                 indexed = now
                 cpu_indexed = server.cpu_seconds() - cpu_before
+            if indexed is not None and first_snippets is not None:
                 break
             if now > 1800:
                 sys.exit("sync did not finish in 30 minutes")
             # Fine-grained until the first page, then gentle: polling costs the server CPU.
-            time.sleep(0.01 if first_page is None else 0.05)
+            time.sleep(0.01 if first_snippets is None else 0.05)
         # Bodies: every message's body and snippet read.
         while True:
             progress = server.call("GET", f"/v3/grants/{gid}")["data"]["sync_progress"]
@@ -192,7 +195,7 @@ def main():
             server.call("GET", f"/v3/grants/{gid}/messages?limit=50")
             latencies.append((time.perf_counter() - t) * 1000)
         latencies.sort()
-        print(f"mailroom: first page of 50 after {first_page:.3f} s")
+        print(f"mailroom: first page of 50 after {first_page:.3f} s, with every snippet after {first_snippets:.3f} s")
         print(f"mailroom: {args.count} messages indexed (metadata) in {indexed:.3f} s "
               f"= {indexed / floor:.2f}x the floor")
         print(f"mailroom: CPU used until indexed {cpu_indexed:.3f} s (all threads)")

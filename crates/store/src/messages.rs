@@ -278,11 +278,12 @@ impl Store {
     }
 
     /// Message ids at these UIDs of a folder.
+    /// `(uid, message id)` of the indexed messages at these UIDs of a folder.
     pub async fn messages_at_uids(
         &self,
         folder_id: &str,
         uids: &[i64],
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<(i64, String)>, StoreError> {
         let mut ids = Vec::new();
         for chunk in uids.chunks(500) {
             let mut filter = SqlFilter::default();
@@ -293,7 +294,7 @@ impl Store {
                 .collect();
             filter.clause(format!("uid IN ({})", placeholders.join(", ")));
             let sql = format!(
-                "SELECT message_id FROM message_locations{}",
+                "SELECT uid, message_id FROM message_locations{}",
                 filter.where_sql()
             );
             for row in filter
@@ -301,7 +302,7 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?
             {
-                ids.push(row.try_get("message_id")?);
+                ids.push((row.try_get("uid")?, row.try_get("message_id")?));
             }
         }
         Ok(ids)

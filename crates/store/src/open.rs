@@ -54,10 +54,12 @@ impl Store {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
                         // WAL lets the CLI write while a server reads and writes; the busy
-                        // timeout makes writers queue instead of failing.
+                        // timeout makes writers queue instead of failing. Statement journals
+                        // (multi-row INSERT … ON CONFLICT) stay in memory, not in temp files.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                             PRAGMA temp_store = MEMORY;",
                         )
                         .await?;
                     }

@@ -7,7 +7,7 @@ use mailroom_net::OutboundPolicy;
 use mailroom_store::{MessageLocation, Store};
 use serde_json::{Value, json};
 
-use crate::{error::SyncError, grant_actor::open_session};
+use crate::{error::SyncError, folder_sync::uid_set, grant_actor::open_session};
 
 /// Fetches, parses and stores the body of one message over a connection of its own.
 /// Returns the raw message, which callers may use for attachments.
@@ -77,6 +77,31 @@ pub(crate) async fn store_parsed(
     Ok(())
 }
 
+/// Reads and stores the bodies of these UIDs of the selected folder, which must be
+/// indexed already. Returns how many were read.
+pub(crate) async fn read_bodies_at(
+    session: &mut ImapSession,
+    store: &Store,
+    grant_id: &GrantId,
+    folder_id: &str,
+    uids: &[u32],
+) -> Result<usize, SyncError> {
+    let wanted: Vec<i64> = uids.iter().map(|u| i64::from(*u)).collect();
+    let ids: std::collections::HashMap<i64, String> = store
+        .messages_at_uids(folder_id, &wanted)
+        .await?
+        .into_iter()
+        .collect();
+    let mut read = 0;
+    for body in session.fetch_bodies(&uid_set(uids)).await? {
+        if let Some(message_id) = ids.get(&i64::from(body.uid)) {
+            store_parsed(store, grant_id, message_id, &body.raw).await?;
+            read += 1;
+        }
+    }
+    Ok(read)
+}
+
 /// Attachment ids name the message and the part index, so they need no table.
 pub fn attachment_id(message_id: &str, index: usize) -> String {
     format!("{message_id}-{index}")
@@ -107,7 +132,13 @@ pub async fn search_native(
             .into_iter()
             .map(i64::from)
             .collect();
-        ids.extend(store.messages_at_uids(&folder.id, &uids).await?);
+        ids.extend(
+            store
+                .messages_at_uids(&folder.id, &uids)
+                .await?
+                .into_iter()
+                .map(|(_, id)| id),
+        );
     }
     session.logout().await;
     ids.sort();

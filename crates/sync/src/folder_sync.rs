@@ -17,10 +17,14 @@ use mailroom_model::GrantId;
 use mailroom_store::{FolderRecord, FolderSyncState, Store, StoreError};
 use tokio::task::JoinHandle;
 
-use crate::{error::SyncError, message_summary::to_new_message};
+use crate::{body_fetch::read_bodies_at, error::SyncError, message_summary::to_new_message};
 
 /// The first batch is small so the newest mail shows at once; later ones are larger.
 const FIRST_BATCH: usize = 100;
+/// On a first sync of the Inbox, the bodies (snippets) of this many newest messages are
+/// read right after the first batch, before the rest of the folder: the first page an
+/// app shows is complete at once.
+const FIRST_PAGE_BODIES: usize = 50;
 const BATCH: usize = 500;
 
 /// What one pass over a folder found.
@@ -154,7 +158,7 @@ async fn apply_resync(
     // `n:*` always matches the highest UID, even below n.
     new_uids.retain(|uid| *uid >= from);
     new_uids.sort_unstable_by(|a, b| b.cmp(a));
-    let new_messages = fetch_new(session, store, grant_id, folder, &new_uids).await?;
+    let new_messages = fetch_new(session, store, grant_id, folder, &new_uids, 0).await?;
     store
         .update_folder_sync_state(
             &folder.id,
@@ -228,7 +232,21 @@ async fn sync_by_diff(
         store.update_flags(&folder.id, &changes).await?;
     }
 
-    let new_messages = fetch_new(session, store, grant_id, folder, &plan.fetch).await?;
+    let first_page_bodies = if indexed.is_empty() && folder.imap_name.eq_ignore_ascii_case("INBOX")
+    {
+        FIRST_PAGE_BODIES
+    } else {
+        0
+    };
+    let new_messages = fetch_new(
+        session,
+        store,
+        grant_id,
+        folder,
+        &plan.fetch,
+        first_page_bodies,
+    )
+    .await?;
     store
         .update_folder_sync_state(
             &folder.id,
@@ -298,12 +316,14 @@ pub(crate) fn flag_request(
 /// Fetches summaries of `uids` (newest first) in batches, each committed on its own.
 /// A batch is written while the next is fetched, so the server and the database work
 /// at the same time; batches still commit in order, and at most two are in flight.
+/// The bodies of the newest `first_bodies` are read as soon as their batch is stored.
 async fn fetch_new(
     session: &mut ImapSession,
     store: &Store,
     grant_id: &GrantId,
     folder: &FolderRecord,
     uids: &[u32],
+    first_bodies: usize,
 ) -> Result<usize, SyncError> {
     let mut added = 0;
     let mut remaining = uids;
@@ -318,12 +338,19 @@ async fn fetch_new(
         if let Some(previous) = writing.take() {
             added += finish(previous).await?;
         }
-        let (store, grant_id, folder_id) = (store.clone(), grant_id.clone(), folder.id.clone());
+        let (writer, grant, folder_id) = (store.clone(), grant_id.clone(), folder.id.clone());
         writing = Some(tokio::spawn(async move {
-            store
-                .add_folder_messages(&grant_id, &folder_id, &messages)
+            writer
+                .add_folder_messages(&grant, &folder_id, &messages)
                 .await
         }));
+        if first_bodies > 0 && batch.as_ptr() == uids.as_ptr() {
+            if let Some(first) = writing.take() {
+                added += finish(first).await?;
+            }
+            let newest = &batch[..first_bodies.min(batch.len())];
+            read_bodies_at(session, store, grant_id, &folder.id, newest).await?;
+        }
     }
     if let Some(last) = writing {
         added += finish(last).await?;
