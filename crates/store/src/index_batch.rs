@@ -89,6 +89,15 @@ impl Store {
             }
         }
         insert_locations(&mut tx, engine, grant_id, folder_id, &locations).await?;
+        if !fresh.is_empty() {
+            sqlx::query(
+                "UPDATE sync_status SET messages_synced = messages_synced + $1 WHERE grant_id = $2",
+            )
+            .bind(fresh.len() as i64)
+            .bind(grant_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(fresh.len())
     }

@@ -385,6 +385,15 @@ impl Store {
         headers: &[(String, String)],
     ) -> Result<(), StoreError> {
         let headers = serde_json::to_string(headers).map_err(StoreError::corrupt)?;
+        let mut tx = self.pool.begin().await?;
+        // Counted once per message: only while its body is still missing.
+        sqlx::query(
+            "UPDATE sync_status SET bodies_synced = bodies_synced + 1 \
+             WHERE grant_id = (SELECT grant_id FROM messages WHERE id = $1 AND body_fetched = 0)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         let has_attachments = attachments.as_array().is_some_and(|a| {
             a.iter()
                 .any(|att| !att["is_inline"].as_bool().unwrap_or(false))
@@ -401,8 +410,9 @@ impl Store {
         .bind(headers)
         .bind(unix_now())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 

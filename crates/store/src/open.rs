@@ -55,11 +55,13 @@ impl Store {
                     if engine == Engine::Sqlite {
                         // WAL lets the CLI write while a server reads and writes; the busy
                         // timeout makes writers queue instead of failing. Statement journals
-                        // (multi-row INSERT … ON CONFLICT) stay in memory, not in temp files.
+                        // (multi-row INSERT … ON CONFLICT) stay in memory, not in temp files;
+                        // the WAL file is cut back after checkpoints instead of keeping its
+                        // largest size.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA temp_store = MEMORY;",
+                             PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;",
                         )
                         .await?;
                     }

@@ -50,7 +50,8 @@ impl Store {
 
     pub async fn sync_status(&self, grant_id: &GrantId) -> Result<Option<SyncStatus>, StoreError> {
         let row = sqlx::query(
-            "SELECT state, folders_total, folders_done, messages_total, last_error, updated_at \
+            "SELECT state, folders_total, folders_done, messages_total, messages_synced, \
+                 bodies_synced, last_error, updated_at \
              FROM sync_status WHERE grant_id = $1",
         )
         .bind(grant_id.as_str())
@@ -62,10 +63,26 @@ impl Store {
             folders_total: row.try_get("folders_total")?,
             folders_done: row.try_get("folders_done")?,
             messages_total: row.try_get("messages_total")?,
-            messages_synced: self.indexed_message_count(grant_id).await?,
-            bodies_synced: self.read_body_count(grant_id).await?,
+            messages_synced: row.try_get("messages_synced")?,
+            bodies_synced: row.try_get("bodies_synced")?,
             last_error: row.try_get("last_error")?,
             updated_at: row.try_get("updated_at")?,
         }))
+    }
+
+    /// Recounts the indexed messages and the bodies read, exactly (index-only scans);
+    /// writers keep the counts current in between.
+    pub async fn recount_sync_progress(&self, grant_id: &GrantId) -> Result<(), StoreError> {
+        let messages = self.indexed_message_count(grant_id).await?;
+        let bodies = self.read_body_count(grant_id).await?;
+        sqlx::query(
+            "UPDATE sync_status SET messages_synced = $1, bodies_synced = $2 WHERE grant_id = $3",
+        )
+        .bind(messages)
+        .bind(bodies)
+        .bind(grant_id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 }

@@ -1,15 +1,77 @@
 //! Threads in the index: messages join by reference in any order; a message that links
-//! two threads merges them; subject fallback only without references.
+//! two threads merges them; subject fallback only without references. Every scenario runs
+//! on the embedded SQLite and on PostgreSQL (`MAILROOM_TEST_POSTGRES`, by default the
+//! local server's `test` database, each run in a schema of its own).
 
 use mailroom_model::{
     EmailAddress, MailCredentials, MailServerSettings, Provider, TransportSecurity,
 };
 use mailroom_store::{FolderListing, GrantWrite, MessageQuery, NewMessage, SecretBox, Store};
 
-async fn store_with_grant() -> (Store, mailroom_model::GrantId, String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let store = Store::open(&url, SecretBox::new(&[7; 32])).await.unwrap();
+#[derive(Clone, Copy)]
+enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a scenario's store lives; dropped (the schema) at the end of a passing test.
+enum Place {
+    Dir(#[allow(dead_code)] tempfile::TempDir),
+    Schema(String),
+}
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn postgres_url() -> String {
+    std::env::var("MAILROOM_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned())
+}
+
+async fn open_store(engine: Engine) -> (Store, Place) {
+    match engine {
+        Engine::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("t.db").display());
+            let store = Store::open(&url, SecretBox::new(&[7; 32])).await.unwrap();
+            (store, Place::Dir(dir))
+        }
+        Engine::Postgres => {
+            use sqlx::Connection;
+            let schema = format!("mr_test_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = sqlx::PgConnection::connect(&postgres_url())
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {} is needed: {e}", postgres_url()));
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+            let separator = if postgres_url().contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            let url = format!(
+                "{}{separator}options=-c%20search_path%3D{schema}",
+                postgres_url()
+            );
+            let store = Store::open(&url, SecretBox::new(&[7; 32])).await.unwrap();
+            (store, Place::Schema(schema))
+        }
+    }
+}
+
+async fn clean_up(place: Place) {
+    if let Place::Schema(schema) = place {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&postgres_url()).await.unwrap();
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
+}
+
+async fn store_with_grant(engine: Engine) -> (Store, mailroom_model::GrantId, String, Place) {
+    let (store, place) = open_store(engine).await;
     let app = store.create_application("t", &[]).await.unwrap();
     let settings = MailServerSettings {
         imap_username: "a@example.test".into(),
@@ -54,7 +116,7 @@ async fn store_with_grant() -> (Store, mailroom_model::GrantId, String, tempfile
         )
         .await
         .unwrap();
-    (store, grant.id, folders[0].id.clone(), dir)
+    (store, grant.id, folders[0].id.clone(), place)
 }
 
 fn message(uid: i64, id: &str, refs: &[&str], subject: &str) -> NewMessage {
@@ -100,9 +162,8 @@ async fn thread_of(store: &Store, grant: &mailroom_model::GrantId, subject: &str
     exact[0].thread_id.clone()
 }
 
-#[tokio::test]
-async fn replies_arriving_before_their_parent_end_up_in_one_thread() {
-    let (store, grant, folder, _dir) = store_with_grant().await;
+async fn replies_arriving_before_their_parent_end_up_in_one_thread(engine: Engine) {
+    let (store, grant, folder, place) = store_with_grant(engine).await;
     store
         .add_folder_messages(
             &grant,
@@ -122,11 +183,11 @@ async fn replies_arriving_before_their_parent_end_up_in_one_thread() {
     let reply = thread_of(&store, &grant, "Re: Re: Plan").await;
     assert_eq!(thread_of(&store, &grant, "Plan").await, reply);
     assert_ne!(thread_of(&store, &grant, "Lunch").await, reply);
+    clean_up(place).await;
 }
 
-#[tokio::test]
-async fn a_message_linking_two_threads_merges_them() {
-    let (store, grant, folder, _dir) = store_with_grant().await;
+async fn a_message_linking_two_threads_merges_them(engine: Engine) {
+    let (store, grant, folder, place) = store_with_grant(engine).await;
     store
         .add_folder_messages(
             &grant,
@@ -153,11 +214,11 @@ async fn a_message_linking_two_threads_merges_them() {
     let merged = thread_of(&store, &grant, "Both").await;
     assert_eq!(thread_of(&store, &grant, "First").await, merged);
     assert_eq!(thread_of(&store, &grant, "Second").await, merged);
+    clean_up(place).await;
 }
 
-#[tokio::test]
-async fn the_same_message_in_two_folders_is_one_message() {
-    let (store, grant, folder, _dir) = store_with_grant().await;
+async fn the_same_message_in_two_folders_is_one_message(engine: Engine) {
+    let (store, grant, folder, place) = store_with_grant(engine).await;
     let folders = store
         .reconcile_folders(
             &grant,
@@ -207,11 +268,11 @@ async fn the_same_message_in_two_folders_is_one_message() {
         .await
         .unwrap();
     assert_eq!(places[&listed[0].id].len(), 2);
+    clean_up(place).await;
 }
 
-#[tokio::test]
-async fn one_batch_threads_its_own_replies_and_duplicates() {
-    let (store, grant, folder, _dir) = store_with_grant().await;
+async fn one_batch_threads_its_own_replies_and_duplicates(engine: Engine) {
+    let (store, grant, folder, place) = store_with_grant(engine).await;
     let mut duplicate = message(5, "a@x", &[], "Plan");
     duplicate.flags = vec!["\\Seen".into()];
     let created = store
@@ -235,4 +296,30 @@ async fn one_batch_threads_its_own_replies_and_duplicates() {
     assert_ne!(thread_of(&store, &grant, "Lunch").await, plan);
     let uids = store.folder_uids(&folder).await.unwrap();
     assert_eq!(uids, vec![1, 2, 3, 4, 5], "both copies have a location");
+    clean_up(place).await;
 }
+
+/// Each scenario once per engine.
+macro_rules! on_both_engines {
+    ($($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(super::Engine::Sqlite).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(super::Engine::Postgres).await;
+            })*
+        }
+    };
+}
+
+on_both_engines!(
+    replies_arriving_before_their_parent_end_up_in_one_thread,
+    a_message_linking_two_threads_merges_them,
+    the_same_message_in_two_folders_is_one_message,
+    one_batch_threads_its_own_replies_and_duplicates,
+);

@@ -180,8 +180,10 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
             )
             .await?;
         first_pass = false;
+        store.recount_sync_progress(grant_id).await?;
 
         read_all_bodies(&mut session, store, grant_id, &wake).await?;
+        store.recount_sync_progress(grant_id).await?;
         // Until the next poll, or until IDLE reports a change in Inbox or Sent.
         tokio::select! {
             _ = tokio::time::sleep(context.settings.poll_interval) => {}
