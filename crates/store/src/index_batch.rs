@@ -56,7 +56,9 @@ impl Store {
         )
         .await?;
 
-        // Which messages are new (the first of each identity in the batch).
+        // Which messages are new (the first of each identity in the batch). New ids are
+        // time-ordered (UUIDv7): rows and index entries then land at the end of their
+        // B-trees instead of on random pages, which keeps large syncs linear.
         let mut fresh: Vec<&NewMessage> = Vec::new();
         let mut known: Vec<(&NewMessage, String)> = Vec::new();
         let mut new_ids: HashMap<&str, String> = HashMap::new();
@@ -66,7 +68,7 @@ impl Store {
             } else if !new_ids.contains_key(message.identity_key.as_str()) {
                 new_ids.insert(
                     &message.identity_key,
-                    uuid::Uuid::new_v4().simple().to_string(),
+                    uuid::Uuid::now_v7().simple().to_string(),
                 );
                 fresh.push(message);
             }
@@ -197,7 +199,7 @@ async fn resolve_threads(
         linked.dedup();
         let thread = match linked.first() {
             Some(first) => first.clone(),
-            None => uuid::Uuid::new_v4().simple().to_string(),
+            None => uuid::Uuid::now_v7().simple().to_string(),
         };
         for other in linked.iter().skip(1) {
             union.union(&thread, other);

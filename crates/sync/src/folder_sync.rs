@@ -25,7 +25,7 @@ const FIRST_BATCH: usize = 100;
 /// read right after the first batch, before the rest of the folder: the first page an
 /// app shows is complete at once.
 const FIRST_PAGE_BODIES: usize = 50;
-const BATCH: usize = 500;
+const BATCH: usize = 2000;
 
 /// What one pass over a folder found.
 #[derive(Debug, Default, Clone, Copy)]
