@@ -27,7 +27,7 @@ pub use folders::{FolderListing, FolderRecord, FolderSyncState, FolderWithCounts
 pub use grants::{
     GrantListQuery, GrantOrder, GrantRecord, GrantUpdate, GrantUpsert, GrantWrite, SortField,
 };
-pub use messages::{MessageLocation, MessageQuery, MessageRecord, NewMessage};
+pub use messages::{MessageBody, MessageLocation, MessageQuery, MessageRecord, NewMessage};
 pub use open::Store;
 pub use secret_box::{SecretBox, SecretBoxError};
 pub use secret_hash::{generate_secret, hash_secret};

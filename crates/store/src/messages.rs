@@ -37,6 +37,17 @@ pub struct NewMessage {
     pub in_reply_to: Option<String>,
 }
 
+/// What reading a message's body adds to its index entry.
+#[derive(Debug, Clone)]
+pub struct MessageBody {
+    pub id: String,
+    pub body_html: String,
+    pub snippet: String,
+    /// The attachment objects as the API shows them.
+    pub attachments: serde_json::Value,
+    pub headers: Vec<(String, String)>,
+}
+
 #[derive(Debug, Clone)]
 pub struct MessageRecord {
     pub id: String,
@@ -375,43 +386,39 @@ impl Store {
         })
     }
 
-    /// Keeps what was learnt from a message's body.
-    pub async fn store_message_body(
-        &self,
-        id: &str,
-        body_html: &str,
-        snippet: &str,
-        attachments: &serde_json::Value,
-        headers: &[(String, String)],
-    ) -> Result<(), StoreError> {
-        let headers = serde_json::to_string(headers).map_err(StoreError::corrupt)?;
+    /// Keeps what was learnt from messages' bodies, in one transaction.
+    pub async fn store_message_bodies(&self, bodies: &[MessageBody]) -> Result<(), StoreError> {
+        let now = unix_now();
         let mut tx = self.pool.begin().await?;
-        // Counted once per message: only while its body is still missing.
-        sqlx::query(
-            "UPDATE sync_status SET bodies_synced = bodies_synced + 1 \
-             WHERE grant_id = (SELECT grant_id FROM messages WHERE id = $1 AND body_fetched = 0)",
-        )
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        let has_attachments = attachments.as_array().is_some_and(|a| {
-            a.iter()
-                .any(|att| !att["is_inline"].as_bool().unwrap_or(false))
-        });
-        sqlx::query(
-            "UPDATE messages SET body_html = $1, snippet = $2, attachments_json = $3, \
-                 has_attachments = $4, headers_json = $5, body_fetched = 1, updated_at = $6 \
-             WHERE id = $7",
-        )
-        .bind(body_html)
-        .bind(snippet)
-        .bind(attachments.to_string())
-        .bind(i64::from(has_attachments))
-        .bind(headers)
-        .bind(unix_now())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        for body in bodies {
+            let headers = serde_json::to_string(&body.headers).map_err(StoreError::corrupt)?;
+            // Counted once per message: only while its body is still missing.
+            sqlx::query(
+                "UPDATE sync_status SET bodies_synced = bodies_synced + 1 \
+                 WHERE grant_id = (SELECT grant_id FROM messages WHERE id = $1 AND body_fetched = 0)",
+            )
+            .bind(&body.id)
+            .execute(&mut *tx)
+            .await?;
+            let has_attachments = body.attachments.as_array().is_some_and(|a| {
+                a.iter()
+                    .any(|att| !att["is_inline"].as_bool().unwrap_or(false))
+            });
+            sqlx::query(
+                "UPDATE messages SET body_html = $1, snippet = $2, attachments_json = $3, \
+                     has_attachments = $4, headers_json = $5, body_fetched = 1, updated_at = $6 \
+                 WHERE id = $7",
+            )
+            .bind(&body.body_html)
+            .bind(&body.snippet)
+            .bind(body.attachments.to_string())
+            .bind(i64::from(has_attachments))
+            .bind(headers)
+            .bind(now)
+            .bind(&body.id)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -4,7 +4,7 @@
 use mailroom_imap::ImapSession;
 use mailroom_model::GrantId;
 use mailroom_net::OutboundPolicy;
-use mailroom_store::{MessageLocation, Store};
+use mailroom_store::{MessageBody, MessageLocation, Store};
 use serde_json::{Value, json};
 
 use crate::{error::SyncError, folder_sync::uid_set, grant_actor::open_session};
@@ -48,6 +48,14 @@ pub(crate) async fn store_parsed(
     message_id: &str,
     raw: &[u8],
 ) -> Result<(), SyncError> {
+    store
+        .store_message_bodies(&[parse_body(grant_id, message_id, raw)])
+        .await?;
+    Ok(())
+}
+
+/// What the index keeps of a message's body: HTML, snippet, attachments, all headers.
+pub(crate) fn parse_body(grant_id: &GrantId, message_id: &str, raw: &[u8]) -> MessageBody {
     let parsed = mailroom_mime::parse_message(raw);
     let attachments: Vec<Value> = parsed
         .attachments
@@ -65,16 +73,13 @@ pub(crate) async fn store_parsed(
             })
         })
         .collect();
-    store
-        .store_message_body(
-            message_id,
-            &parsed.body_html,
-            &parsed.snippet,
-            &Value::Array(attachments),
-            &parsed.headers.headers,
-        )
-        .await?;
-    Ok(())
+    MessageBody {
+        id: message_id.to_owned(),
+        body_html: parsed.body_html,
+        snippet: parsed.snippet,
+        attachments: Value::Array(attachments),
+        headers: parsed.headers.headers,
+    }
 }
 
 /// Reads and stores the bodies of these UIDs of the selected folder, which must be
@@ -92,14 +97,17 @@ pub(crate) async fn read_bodies_at(
         .await?
         .into_iter()
         .collect();
-    let mut read = 0;
-    for body in session.fetch_bodies(&uid_set(uids)).await? {
-        if let Some(message_id) = ids.get(&i64::from(body.uid)) {
-            store_parsed(store, grant_id, message_id, &body.raw).await?;
-            read += 1;
-        }
-    }
-    Ok(read)
+    let bodies: Vec<MessageBody> = session
+        .fetch_bodies(&uid_set(uids))
+        .await?
+        .iter()
+        .filter_map(|body| {
+            let message_id = ids.get(&i64::from(body.uid))?;
+            Some(parse_body(grant_id, message_id, &body.raw))
+        })
+        .collect();
+    store.store_message_bodies(&bodies).await?;
+    Ok(bodies.len())
 }
 
 /// Attachment ids name the message and the part index, so they need no table.

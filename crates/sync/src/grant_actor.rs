@@ -12,7 +12,7 @@ use rand::Rng;
 use tokio::sync::{Notify, watch};
 
 use crate::{
-    body_fetch::store_parsed,
+    body_fetch::parse_body,
     engine::SyncSettings,
     error::SyncError,
     folder_sync::{FlagRefresh, sync_folder, uid_set},
@@ -215,12 +215,17 @@ async fn read_bodies(
     for (imap_name, wanted) in by_folder {
         session.select_folder(&imap_name).await?;
         let uids: Vec<u32> = wanted.keys().copied().collect();
-        for body in session.fetch_bodies(&uid_set(&uids)).await? {
-            if let Some(message_id) = wanted.get(&body.uid) {
-                store_parsed(store, grant_id, message_id, &body.raw).await?;
-                read += 1;
-            }
-        }
+        let bodies: Vec<_> = session
+            .fetch_bodies(&uid_set(&uids))
+            .await?
+            .iter()
+            .filter_map(|body| {
+                let message_id = wanted.get(&body.uid)?;
+                Some(parse_body(grant_id, message_id, &body.raw))
+            })
+            .collect();
+        store.store_message_bodies(&bodies).await?;
+        read += bodies.len();
     }
     Ok(read)
 }
