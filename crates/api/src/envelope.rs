@@ -30,6 +30,15 @@ impl<T: Serialize> IntoResponse for Item<T> {
     }
 }
 
+/// A whole, unpaged list (an application's redirect URIs): no cursor, no offset.
+pub struct List<T>(pub Vec<T>);
+
+impl<T: Serialize> IntoResponse for List<T> {
+    fn into_response(self) -> Response {
+        Json(json!({"request_id": current_request_id(), "data": self.0})).into_response()
+    }
+}
+
 /// A page of an offset-paged list (grants, connectors): echoes `limit` and `offset`.
 pub struct OffsetPage<T> {
     pub data: Vec<T>,

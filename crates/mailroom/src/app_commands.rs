@@ -2,11 +2,14 @@
 //! the same database a running server uses.
 
 use anyhow::{Context, bail};
-use mailroom_model::{ApiKeyId, ApplicationId};
+use mailroom_model::{
+    ApiKeyId, ApplicationId, CallbackUriId, RedirectPlatform, RedirectUrl, v3::RedirectUriSettings,
+};
+use mailroom_store::{CallbackUriRecord, Store};
 use serde_json::json;
 
 use crate::{
-    cli::{ApiKeyCommand, AppCommand},
+    cli::{ApiKeyCommand, AppCommand, CallbackUriCommand},
     database,
     settings::Settings,
 };
@@ -23,10 +26,12 @@ pub async fn app(settings: Settings, command: AppCommand) -> anyhow::Result<()> 
             if name.is_empty() {
                 bail!("--name must not be empty");
             }
-            for uri in &callback_uris {
-                check_callback_uri(uri)?;
-            }
-            let created = store.create_application(name, &callback_uris).await?;
+            let urls = callback_uris
+                .iter()
+                .map(|uri| RedirectUrl::parse(uri, RedirectPlatform::Web))
+                .collect::<Result<Vec<_>, _>>()
+                .context("--callback-uri")?;
+            let created = store.create_application(name, &urls).await?;
             let id = created.application.id.to_string();
             if json {
                 let out = json!({
@@ -66,6 +71,7 @@ pub async fn app(settings: Settings, command: AppCommand) -> anyhow::Result<()> 
                 }
             }
         }
+        AppCommand::CallbackUri(command) => callback_uri(&store, command).await?,
     }
     store.close().await;
     Ok(())
@@ -106,14 +112,78 @@ pub async fn api_key(settings: Settings, command: ApiKeyCommand) -> anyhow::Resu
     Ok(())
 }
 
-/// Redirect URIs are compared exactly later; refuse what cannot be one now.
-fn check_callback_uri(uri: &str) -> anyhow::Result<()> {
-    let ok = (uri.starts_with("https://") || uri.starts_with("http://"))
-        && !uri.contains(char::is_whitespace)
-        && !uri.contains('#');
-    if ok {
-        Ok(())
-    } else {
-        bail!("--callback-uri '{uri}' must be an absolute http(s) URL without a fragment")
+async fn callback_uri(store: &Store, command: CallbackUriCommand) -> anyhow::Result<()> {
+    match command {
+        CallbackUriCommand::Add {
+            application_id,
+            url,
+            platform,
+            json,
+        } => {
+            let app_id = existing_application(store, &application_id).await?;
+            let platform: RedirectPlatform = platform.parse().context("--platform")?;
+            let url = RedirectUrl::parse(&url, platform)?;
+            let record = store
+                .create_callback_uri(&app_id, &url, &RedirectUriSettings::default())
+                .await?
+                .with_context(|| {
+                    format!(
+                        "application {application_id} already has '{}'",
+                        url.as_str()
+                    )
+                })?;
+            if json {
+                println!("{}", callback_uri_json(&record));
+            } else {
+                println!("Redirect URI {} added (id {}).", record.url, record.id);
+            }
+        }
+        CallbackUriCommand::List {
+            application_id,
+            json,
+        } => {
+            let app_id = existing_application(store, &application_id).await?;
+            let records = store.list_callback_uris(&app_id).await?;
+            if json {
+                let list = records.iter().map(callback_uri_json).collect();
+                println!("{}", serde_json::Value::Array(list));
+            } else if records.is_empty() {
+                println!(
+                    "No redirect URIs. Add one with: mailroom app callback-uri add --app {application_id} URI"
+                );
+            } else {
+                for r in records {
+                    println!("{}  {}  {}", r.id, r.platform, r.url);
+                }
+            }
+        }
+        CallbackUriCommand::Remove { application_id, id } => {
+            let app_id = existing_application(store, &application_id).await?;
+            let uri_id = CallbackUriId::parse(&id).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if !store.delete_callback_uri(&app_id, &uri_id).await? {
+                bail!("application {application_id} has no redirect URI with id {id}");
+            }
+            println!("Redirect URI {id} removed.");
+        }
     }
+    Ok(())
+}
+
+async fn existing_application(store: &Store, id: &str) -> anyhow::Result<ApplicationId> {
+    let app_id = ApplicationId::parse(id).map_err(|e| anyhow::anyhow!("--app: {e}"))?;
+    store
+        .application(&app_id)
+        .await?
+        .with_context(|| format!("no application with id {id}"))?;
+    Ok(app_id)
+}
+
+/// The shape `GET /v3/applications/redirect-uris` lists.
+fn callback_uri_json(record: &CallbackUriRecord) -> serde_json::Value {
+    json!({
+        "id": record.id.to_string(),
+        "url": record.url,
+        "platform": record.platform,
+        "settings": record.settings,
+    })
 }

@@ -79,6 +79,42 @@ pub enum AppCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Manage an application's redirect (callback) URIs.
+    #[command(subcommand, name = "callback-uri")]
+    CallbackUri(CallbackUriCommand),
+}
+
+#[derive(Subcommand)]
+pub enum CallbackUriCommand {
+    /// Allow another redirect URI for hosted authentication.
+    Add {
+        /// The application id.
+        #[arg(long = "app", value_name = "ID")]
+        application_id: String,
+        #[arg(value_name = "URI")]
+        url: String,
+        /// web, desktop, js, ios or android.
+        #[arg(long, default_value = "web")]
+        platform: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List an application's redirect URIs.
+    List {
+        /// The application id.
+        #[arg(long = "app", value_name = "ID")]
+        application_id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a redirect URI by its id.
+    Remove {
+        /// The application id.
+        #[arg(long = "app", value_name = "ID")]
+        application_id: String,
+        #[arg(value_name = "CALLBACK_URI_ID")]
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{
-    Api, Mailroom, Testbed,
+    Api, Mailroom, Testbed, connect_grant, data_len, eventually, find_by_subject,
     imap_peer::{ImapPeer, kick_user, message, message_with_attachment, reset_user},
     testbed_env,
 };
@@ -18,53 +18,6 @@ fn fast_server() -> Mailroom {
     let mut env = testbed_env();
     env.push(("MAILROOM_SYNC_POLL_SECS".into(), "1".into()));
     Mailroom::start_with(env)
-}
-
-async fn connect_grant(server: &Mailroom, user: u32) -> (Api, String) {
-    let app = server.create_app("sync");
-    let api = server.client(&app.api_key);
-    assert_eq!(
-        api.post("/v3/connectors", json!({"provider": "imap"}))
-            .await
-            .status,
-        201
-    );
-    let reply = api
-        .post(
-            "/v3/connect/custom",
-            json!({"provider": "imap", "settings": Testbed::get().settings(user)}),
-        )
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.text);
-    (api, reply.body["data"]["id"].as_str().unwrap().to_owned())
-}
-
-/// Polls `path` until `check` accepts the body (deadline 20 s).
-async fn eventually(api: &Api, path: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let reply = api.get(path).await;
-        if reply.status == 200 && check(&reply.body) {
-            return reply.body;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}; last reply: {}",
-            reply.text
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn data_len(body: &Value) -> usize {
-    body["data"].as_array().map(Vec::len).unwrap_or(0)
-}
-
-fn find_by_subject<'a>(body: &'a Value, subject: &str) -> &'a Value {
-    body["data"]
-        .as_array()
-        .and_then(|list| list.iter().find(|m| m["subject"] == subject))
-        .unwrap_or_else(|| panic!("no message with subject {subject}: {body}"))
 }
 
 #[tokio::test]

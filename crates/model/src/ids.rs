@@ -35,6 +35,12 @@ macro_rules! id_type {
                 Self(uuid::Uuid::new_v4().to_string())
             }
 
+            /// A fresh id that sorts after those made before it (a UUIDv7), for objects
+            /// listed in the order they were created.
+            pub fn generate_time_ordered() -> Self {
+                Self(uuid::Uuid::now_v7().to_string())
+            }
+
             /// Accepts a caller-supplied id if it has the shape of one.
             pub fn parse(value: &str) -> Result<Self, InvalidId> {
                 if is_url_safe_id(value) {

@@ -73,6 +73,52 @@ impl Scope {
         }
     }
 
+    /// Whether holding `self` gives what `needed` gives: a scope includes itself and the
+    /// less permissive scopes of the same resource (`email.modify` ⊇ `email.read_only` ⊇
+    /// `email.metadata`; `email.modify` ⊇ `email.folders_and_labels`; `calendar` ⊇
+    /// `calendar.read_only`; `contacts` ⊇ `contacts.read_only`); `email` includes every
+    /// email scope.
+    pub fn includes(self, needed: Scope) -> bool {
+        use Scope::*;
+        self == needed
+            || match self {
+                Email => matches!(
+                    needed,
+                    EmailModify
+                        | EmailReadOnly
+                        | EmailSend
+                        | EmailFoldersAndLabels
+                        | EmailMetadata
+                        | EmailDrafts
+                ),
+                EmailModify => matches!(
+                    needed,
+                    EmailReadOnly | EmailMetadata | EmailFoldersAndLabels
+                ),
+                EmailReadOnly => needed == EmailMetadata,
+                Calendar => needed == CalendarReadOnly,
+                Contacts => needed == ContactsReadOnly,
+                _ => false,
+            }
+    }
+
+    /// Whether a grant holding `held` may do what needs any one of `any_of`. A grant
+    /// with no scopes holds them all.
+    pub fn allows(held: &[Scope], any_of: &[Scope]) -> bool {
+        held.is_empty()
+            || held
+                .iter()
+                .any(|h| any_of.iter().any(|needed| h.includes(*needed)))
+    }
+
+    /// Every scope that would allow what needs any one of `any_of`, most permissive first.
+    pub fn sufficient_for(any_of: &[Scope]) -> Vec<Scope> {
+        ALL_SCOPES
+            .into_iter()
+            .filter(|s| any_of.iter().any(|needed| s.includes(*needed)))
+            .collect()
+    }
+
     /// Parses a list of scope strings, refusing the first unknown one.
     pub fn parse_list<S: AsRef<str>>(values: &[S]) -> Result<Vec<Scope>, UnknownScope> {
         let mut scopes = Vec::with_capacity(values.len());
@@ -115,6 +161,38 @@ mod tests {
             let json = serde_json::to_string(&scope).unwrap();
             assert_eq!(json, format!("\"{}\"", scope.as_str()));
         }
+    }
+
+    #[test]
+    fn nesting_follows_the_resource() {
+        use Scope::*;
+        assert!(EmailModify.includes(EmailMetadata));
+        assert!(EmailModify.includes(EmailFoldersAndLabels));
+        assert!(!EmailModify.includes(EmailSend));
+        assert!(!EmailModify.includes(EmailDrafts));
+        assert!(EmailReadOnly.includes(EmailMetadata));
+        assert!(!EmailReadOnly.includes(EmailModify));
+        assert!(!EmailMetadata.includes(EmailReadOnly));
+        assert!(!EmailSend.includes(EmailReadOnly));
+        assert!(Calendar.includes(CalendarReadOnly) && !CalendarReadOnly.includes(Calendar));
+        assert!(Contacts.includes(ContactsReadOnly));
+        for scope in ALL_SCOPES {
+            assert!(scope.includes(scope));
+            let is_email = scope.as_str().starts_with("email");
+            assert_eq!(Email.includes(scope), is_email, "{scope}");
+        }
+    }
+
+    #[test]
+    fn no_scopes_means_all_and_sufficient_scopes_are_listed() {
+        use Scope::*;
+        assert!(Scope::allows(&[], &[EmailSend]));
+        assert!(Scope::allows(&[EmailSend, ContactsReadOnly], &[EmailSend]));
+        assert!(!Scope::allows(&[EmailSend], &[EmailMetadata]));
+        assert_eq!(
+            Scope::sufficient_for(&[EmailMetadata]),
+            vec![Email, EmailModify, EmailReadOnly, EmailMetadata]
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Applications: created from the CLI, each with a client secret and a first API key.
 
-use mailroom_model::{ApiKeyId, ApplicationId, time::unix_now};
+use mailroom_model::{
+    ApiKeyId, ApplicationId, CallbackUriId, RedirectUrl, time::unix_now, v3::RedirectUriSettings,
+};
 use sqlx::Row;
 
 use crate::{
@@ -31,12 +33,12 @@ pub(crate) const API_KEY_PREFIX: &str = "mrk_";
 const CLIENT_SECRET_PREFIX: &str = "mrs_";
 
 impl Store {
-    /// Creates an application with its client secret, one API key and its redirect URIs,
-    /// in one transaction.
+    /// Creates an application with its client secret, one API key and its redirect URIs
+    /// (a URL given twice is kept once), in one transaction.
     pub async fn create_application(
         &self,
         name: &str,
-        callback_uris: &[String],
+        callback_uris: &[RedirectUrl],
     ) -> Result<NewApplication, StoreError> {
         let now = unix_now();
         let application = ApplicationRecord {
@@ -73,7 +75,15 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         for url in callback_uris {
-            crate::callback_uris::insert(&mut tx, &application.id, url, now).await?;
+            crate::callback_uris::insert(
+                &mut tx,
+                &CallbackUriId::generate_time_ordered(),
+                &application.id,
+                url,
+                &RedirectUriSettings::default(),
+                now,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(NewApplication {

@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod applications;
+mod auth_flows;
 mod callback_uris;
 mod connectors;
 mod error;
@@ -20,7 +21,8 @@ mod sync_status;
 
 pub use api_keys::ApiKeyRecord;
 pub use applications::{ApplicationRecord, NewApplication};
-pub use callback_uris::CallbackUriRecord;
+pub use auth_flows::{AuthFlowRecord, CODE_LIFETIME_SECS, FLOW_LIFETIME_SECS, NewAuthFlow};
+pub use callback_uris::{CallbackUriRecord, CallbackUriUpdate};
 pub use connectors::ConnectorRecord;
 pub use error::StoreError;
 pub use folders::{FolderListing, FolderRecord, FolderSyncState, FolderWithCounts};

@@ -3,72 +3,13 @@
 //! on the embedded SQLite and on PostgreSQL (`MAILROOM_TEST_POSTGRES`, by default the
 //! local server's `test` database, each run in a schema of its own).
 
+mod support;
+
 use mailroom_model::{
     EmailAddress, MailCredentials, MailServerSettings, Provider, TransportSecurity,
 };
-use mailroom_store::{FolderListing, GrantWrite, MessageQuery, NewMessage, SecretBox, Store};
-
-#[derive(Clone, Copy)]
-enum Engine {
-    Sqlite,
-    Postgres,
-}
-
-/// Where a scenario's store lives; dropped (the schema) at the end of a passing test.
-enum Place {
-    Dir(#[allow(dead_code)] tempfile::TempDir),
-    Schema(String),
-}
-
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-fn postgres_url() -> String {
-    std::env::var("MAILROOM_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned())
-}
-
-async fn open_store(engine: Engine) -> (Store, Place) {
-    match engine {
-        Engine::Sqlite => {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}", dir.path().join("t.db").display());
-            let store = Store::open(&url, SecretBox::new(&[7; 32])).await.unwrap();
-            (store, Place::Dir(dir))
-        }
-        Engine::Postgres => {
-            use sqlx::Connection;
-            let schema = format!("mr_test_{}", uuid::Uuid::new_v4().simple());
-            let mut admin = sqlx::PgConnection::connect(&postgres_url())
-                .await
-                .unwrap_or_else(|e| panic!("PostgreSQL at {} is needed: {e}", postgres_url()));
-            sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                .execute(&mut admin)
-                .await
-                .unwrap();
-            let separator = if postgres_url().contains('?') {
-                '&'
-            } else {
-                '?'
-            };
-            let url = format!(
-                "{}{separator}options=-c%20search_path%3D{schema}",
-                postgres_url()
-            );
-            let store = Store::open(&url, SecretBox::new(&[7; 32])).await.unwrap();
-            (store, Place::Schema(schema))
-        }
-    }
-}
-
-async fn clean_up(place: Place) {
-    if let Place::Schema(schema) = place {
-        use sqlx::Connection;
-        let mut admin = sqlx::PgConnection::connect(&postgres_url()).await.unwrap();
-        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-    }
-}
+use mailroom_store::{FolderListing, GrantWrite, MessageQuery, NewMessage, Store};
+use support::{Engine, Place, clean_up, on_both_engines, open_store};
 
 async fn store_with_grant(engine: Engine) -> (Store, mailroom_model::GrantId, String, Place) {
     let (store, place) = open_store(engine).await;
@@ -297,24 +238,6 @@ async fn one_batch_threads_its_own_replies_and_duplicates(engine: Engine) {
     let uids = store.folder_uids(&folder).await.unwrap();
     assert_eq!(uids, vec![1, 2, 3, 4, 5], "both copies have a location");
     clean_up(place).await;
-}
-
-/// Each scenario once per engine.
-macro_rules! on_both_engines {
-    ($($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $scenario() {
-                super::$scenario(super::Engine::Sqlite).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test]
-            async fn $scenario() {
-                super::$scenario(super::Engine::Postgres).await;
-            })*
-        }
-    };
 }
 
 on_both_engines!(

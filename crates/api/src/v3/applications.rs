@@ -1,10 +1,12 @@
 //! `GET /v3/applications`: the application behind the API key.
 
 use axum::extract::State;
-use mailroom_model::v3::{Application, Branding, CallbackUri};
+use mailroom_model::v3::{Application, Branding};
 use serde_json::json;
 
 use crate::{auth::AppAuth, envelope::Item, error::ApiError, router::AppState};
+
+use super::redirect_uris;
 
 pub async fn get_application(
     State(state): State<AppState>,
@@ -20,12 +22,7 @@ pub async fn get_application(
         .list_callback_uris(&auth.application_id)
         .await?
         .into_iter()
-        .map(|uri| CallbackUri {
-            id: uri.id.to_string(),
-            url: uri.url,
-            platform: uri.platform,
-            settings: uri.settings,
-        })
+        .map(redirect_uris::to_v3)
         .collect();
     Ok(Item::ok(Application {
         application_id: record.id.to_string(),

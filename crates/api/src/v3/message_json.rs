@@ -108,3 +108,13 @@ pub fn apply_select(value: Value, query: &QueryParams) -> Value {
         other => other,
     }
 }
+
+/// Blanks what `email.metadata` may not see: the body and the snippet (kept as empty
+/// strings, so that clients typing them as strings do not break).
+pub fn withhold_content(object: &mut Value) {
+    for field in ["body", "snippet"] {
+        if let Some(value) = object.get_mut(field) {
+            *value = Value::String(String::new());
+        }
+    }
+}

@@ -17,7 +17,7 @@ use crate::{
     mailboxes::FetchFailure,
     request_id::current_request_id,
     router::AppState,
-    v3::message_json::{Fields, apply_select, to_message},
+    v3::message_json::{Fields, apply_select, to_message, withhold_content},
 };
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -83,6 +83,8 @@ pub async fn apply_native_search(
     filter: &mut MessageQuery,
 ) -> Result<(), ApiError> {
     if let Some(native) = query.get("search_query_native") {
+        // An IMAP SEARCH can look into bodies: more than metadata.
+        access.require_content()?;
         let ids = state
             .mailboxes
             .search_native(&access.grant.id, native)
@@ -121,6 +123,7 @@ pub async fn list_messages(
         records = complete;
     }
     let data: Vec<Value> = if fields == Fields::RawMime {
+        access.require_content()?;
         let mut data = Vec::with_capacity(records.len());
         for record in &records {
             data.push(raw_mime_json(&state, &access, record).await?);
@@ -133,7 +136,11 @@ pub async fn list_messages(
             .iter()
             .map(|r| {
                 let message = to_message(r, folders.remove(&r.id).unwrap_or_default(), fields);
-                apply_select(serde_json::to_value(message).unwrap_or(Value::Null), &query)
+                let mut json = serde_json::to_value(message).unwrap_or(Value::Null);
+                if !access.may_read_content() {
+                    withhold_content(&mut json);
+                }
+                apply_select(json, &query)
             })
             .collect()
     };
@@ -153,10 +160,16 @@ pub async fn get_message(
     let fields = Fields::from_query(&query)?;
     let record = find(&state, &access, &message_id).await?;
     if fields == Fields::RawMime {
+        access.require_content()?;
         let data = raw_mime_json(&state, &access, &record).await?;
         return Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response());
     }
-    let record = with_body(&state, &access, record).await?;
+    // Metadata alone never sees the body, but the full header list comes with it.
+    let record = if access.may_read_content() || fields == Fields::IncludeHeaders {
+        with_body(&state, &access, record).await?
+    } else {
+        record
+    };
     let folders = state
         .store
         .message_folders(std::slice::from_ref(&record.id))
@@ -164,7 +177,11 @@ pub async fn get_message(
         .remove(&record.id)
         .unwrap_or_default();
     let message = to_message(&record, folders, fields);
-    let data = apply_select(serde_json::to_value(message).unwrap_or(Value::Null), &query);
+    let mut json = serde_json::to_value(message).unwrap_or(Value::Null);
+    if !access.may_read_content() {
+        withhold_content(&mut json);
+    }
+    let data = apply_select(json, &query);
     Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
 }
 

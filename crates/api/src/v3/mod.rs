@@ -6,9 +6,11 @@ mod client_info;
 mod connectors;
 mod custom_auth;
 mod folders;
+pub(crate) mod grant_routes;
 mod grants;
 mod message_json;
 mod messages;
+mod redirect_uris;
 mod threads;
 
 use axum::{
@@ -21,6 +23,16 @@ use crate::router::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v3/applications", get(applications::get_application))
+        .route(
+            "/v3/applications/redirect-uris",
+            get(redirect_uris::list_redirect_uris).post(redirect_uris::create_redirect_uri),
+        )
+        .route(
+            "/v3/applications/redirect-uris/{id}",
+            get(redirect_uris::get_redirect_uri)
+                .patch(redirect_uris::update_redirect_uri)
+                .delete(redirect_uris::delete_redirect_uri),
+        )
         .route(
             "/v3/connectors",
             get(connectors::list_connectors).post(connectors::create_connector),
@@ -40,30 +52,5 @@ pub fn routes() -> Router<AppState> {
                 .patch(grants::update_grant)
                 .delete(grants::delete_grant),
         )
-        .route(
-            "/v3/grants/{grant_id}/messages",
-            get(messages::list_messages),
-        )
-        .route(
-            "/v3/grants/{grant_id}/messages/{message_id}",
-            get(messages::get_message),
-        )
-        .route("/v3/grants/{grant_id}/threads", get(threads::list_threads))
-        .route(
-            "/v3/grants/{grant_id}/threads/{thread_id}",
-            get(threads::get_thread),
-        )
-        .route("/v3/grants/{grant_id}/folders", get(folders::list_folders))
-        .route(
-            "/v3/grants/{grant_id}/folders/{folder_id}",
-            get(folders::get_folder),
-        )
-        .route(
-            "/v3/grants/{grant_id}/attachments/{attachment_id}",
-            get(attachments::get_attachment),
-        )
-        .route(
-            "/v3/grants/{grant_id}/attachments/{attachment_id}/download",
-            get(attachments::download_attachment),
-        )
+        .merge(grant_routes::router())
 }

@@ -18,7 +18,7 @@ use crate::{
     request_id::current_request_id,
     router::AppState,
     v3::{
-        message_json::{Fields, apply_select, to_message},
+        message_json::{Fields, apply_select, to_message, withhold_content},
         messages::{apply_native_search, check_folder_filter, message_query},
     },
 };
@@ -48,7 +48,7 @@ pub async fn list_threads(
             .thread_messages(&access.grant.id, thread_id)
             .await?;
         if let Some(thread) = build_thread(&state, &access.grant.id, thread_id, &messages).await? {
-            data.push(apply_select(thread, &query));
+            data.push(apply_select(visible(&access, thread), &query));
         }
     }
     let mut body = json!({"request_id": current_request_id(), "data": data});
@@ -76,7 +76,7 @@ pub async fn get_thread(
                 thread_id.chars().take(128).collect::<String>()
             ))
         })?;
-    let data = apply_select(thread, &query);
+    let data = apply_select(visible(&access, thread), &query);
     Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
 }
 
@@ -140,4 +140,16 @@ async fn build_thread(
         "latest_message_sent_date": latest.date,
         "latest_draft_or_message": latest_message,
     })))
+}
+
+/// A thread as the grant's scopes let it be seen: metadata alone gets no snippet and no
+/// body of the latest message.
+fn visible(access: &GrantAccess, mut thread: Value) -> Value {
+    if !access.may_read_content() {
+        withhold_content(&mut thread);
+        if let Some(latest) = thread.get_mut("latest_draft_or_message") {
+            withhold_content(latest);
+        }
+    }
+    thread
 }

@@ -342,6 +342,17 @@ impl Api {
         }
     }
 
+    /// A GET whose answer need not be JSON (downloads): status and bytes.
+    pub async fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
+        let mut request = self.http.get(format!("{}{path}", self.base_url));
+        if let Some(key) = &self.api_key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.expect("HTTP request");
+        let status = response.status().as_u16();
+        (status, response.bytes().await.expect("body").to_vec())
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send("GET", path, None).await
     }
@@ -353,4 +364,66 @@ impl Api {
     pub async fn delete(&self, path: &str) -> Reply {
         self.send("DELETE", path, None).await
     }
+}
+
+/// An application with an IMAP connector and a custom-auth grant for testbed user `user`,
+/// holding `scope` (none: every scope). Returns the API client and the grant id.
+pub async fn connect_grant_with_scope(
+    server: &Mailroom,
+    user: u32,
+    scope: Option<Value>,
+) -> (Api, String) {
+    let app = server.create_app("sync");
+    let api = server.client(&app.api_key);
+    assert_eq!(
+        api.post("/v3/connectors", serde_json::json!({"provider": "imap"}))
+            .await
+            .status,
+        201
+    );
+    let mut request =
+        serde_json::json!({"provider": "imap", "settings": Testbed::get().settings(user)});
+    if let Some(scope) = scope {
+        request["scope"] = scope;
+    }
+    let reply = api.post("/v3/connect/custom", request).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    (api, reply.body["data"]["id"].as_str().unwrap().to_owned())
+}
+
+pub async fn connect_grant(server: &Mailroom, user: u32) -> (Api, String) {
+    connect_grant_with_scope(server, user, None).await
+}
+
+/// Polls `path` until `check` accepts the body (deadline 20 s).
+pub async fn eventually(
+    api: &Api,
+    path: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let reply = api.get(path).await;
+        if reply.status == 200 && check(&reply.body) {
+            return reply.body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}; last reply: {}",
+            reply.text
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+pub fn data_len(body: &Value) -> usize {
+    body["data"].as_array().map(Vec::len).unwrap_or(0)
+}
+
+pub fn find_by_subject<'a>(body: &'a Value, subject: &str) -> &'a Value {
+    body["data"]
+        .as_array()
+        .and_then(|list| list.iter().find(|m| m["subject"] == subject))
+        .unwrap_or_else(|| panic!("no message with subject {subject}: {body}"))
 }

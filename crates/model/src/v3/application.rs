@@ -3,6 +3,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::RedirectUri;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Application {
     pub application_id: String,
@@ -12,7 +14,7 @@ pub struct Application {
     pub branding: Branding,
     pub domain: Option<String>,
     pub hosted_authentication: Value,
-    pub callback_uris: Vec<CallbackUri>,
+    pub callback_uris: Vec<RedirectUri>,
     pub created_at: i64,
     pub updated_at: i64,
     pub blocked: bool,
@@ -24,13 +26,4 @@ pub struct Branding {
     pub icon_url: Option<String>,
     pub website_url: Option<String>,
     pub description: Option<String>,
-}
-
-/// A redirect URI the application registered for hosted authentication.
-#[derive(Debug, Clone, Serialize)]
-pub struct CallbackUri {
-    pub id: String,
-    pub url: String,
-    pub platform: String,
-    pub settings: Value,
 }

@@ -6,8 +6,10 @@ pub mod application;
 pub mod connector;
 pub mod grant;
 pub mod message;
+pub mod redirect_uri;
 
-pub use application::{Application, Branding, CallbackUri};
+pub use application::{Application, Branding};
 pub use connector::{Connector, ConnectorInput};
 pub use grant::{CustomAuthRequest, Grant, GrantStatus, SyncProgress, UpdateGrantRequest};
 pub use message::{Attachment, EmailName, Folder, Header, Message};
+pub use redirect_uri::{RedirectUri, RedirectUriInput, RedirectUriSettings};

@@ -1,0 +1,186 @@
+//! Every route on a grant's mailbox and the scopes that admit it, in one table. The
+//! router is built from this table, so a grant route cannot exist without its entry, and
+//! [`GrantAccess`](crate::grant_access::GrantAccess) checks each call against it.
+
+use axum::{
+    Router,
+    http::Method,
+    routing::{MethodRouter, get},
+};
+use mailroom_model::Scope;
+
+use crate::{
+    router::AppState,
+    v3::{attachments, folders, messages, threads},
+};
+
+pub struct GrantRoute {
+    pub method: Method,
+    pub path: &'static str,
+    /// Any one of these, or a scope that includes it, admits the call.
+    pub any_of: &'static [Scope],
+    pub handler: fn() -> MethodRouter<AppState>,
+}
+
+/// Reading mail: `email.metadata` and every scope above it (read_only, modify, email).
+/// What metadata alone may not see (bodies, snippets, attachment content, raw MIME,
+/// searches of the text) is withheld by the handlers.
+const READ: &[Scope] = &[Scope::EmailMetadata];
+/// Content beyond metadata: `email.read_only` and above.
+const READ_CONTENT: &[Scope] = &[Scope::EmailReadOnly];
+/// Folders are metadata, and the business of `email.folders_and_labels`.
+const READ_FOLDERS: &[Scope] = &[Scope::EmailMetadata, Scope::EmailFoldersAndLabels];
+
+pub static GRANT_ROUTES: &[GrantRoute] = &[
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/messages",
+        any_of: READ,
+        handler: || get(messages::list_messages),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/messages/{message_id}",
+        any_of: READ,
+        handler: || get(messages::get_message),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/threads",
+        any_of: READ,
+        handler: || get(threads::list_threads),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/threads/{thread_id}",
+        any_of: READ,
+        handler: || get(threads::get_thread),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/folders",
+        any_of: READ_FOLDERS,
+        handler: || get(folders::list_folders),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/folders/{folder_id}",
+        any_of: READ_FOLDERS,
+        handler: || get(folders::get_folder),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/attachments/{attachment_id}",
+        any_of: READ,
+        handler: || get(attachments::get_attachment),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/attachments/{attachment_id}/download",
+        any_of: READ_CONTENT,
+        handler: || get(attachments::download_attachment),
+    },
+];
+
+/// The scopes that admit reading content beyond metadata.
+pub const CONTENT_SCOPES: &[Scope] = READ_CONTENT;
+
+/// The table's entry for a routed request.
+pub fn find(method: &Method, path: &str) -> Option<&'static GrantRoute> {
+    GRANT_ROUTES
+        .iter()
+        .find(|route| route.method == *method && route.path == path)
+}
+
+/// The routes of the table, methods of one path merged.
+pub fn router() -> Router<AppState> {
+    let paths: std::collections::BTreeSet<&str> = GRANT_ROUTES.iter().map(|r| r.path).collect();
+    let mut router = Router::new();
+    for path in paths {
+        let methods = GRANT_ROUTES
+            .iter()
+            .filter(|r| r.path == path)
+            .fold(MethodRouter::new(), |merged, r| merged.merge((r.handler)()));
+        router = router.route(path, methods);
+    }
+    router
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use mailroom_model::ALL_SCOPES;
+
+    use super::*;
+
+    /// What each scope alone admits, written out by hand: the table must agree.
+    fn expected(scope: Scope) -> BTreeSet<String> {
+        let read = [
+            "GET /v3/grants/{grant_id}/messages",
+            "GET /v3/grants/{grant_id}/messages/{message_id}",
+            "GET /v3/grants/{grant_id}/threads",
+            "GET /v3/grants/{grant_id}/threads/{thread_id}",
+            "GET /v3/grants/{grant_id}/attachments/{attachment_id}",
+        ];
+        let folders = [
+            "GET /v3/grants/{grant_id}/folders",
+            "GET /v3/grants/{grant_id}/folders/{folder_id}",
+        ];
+        let content = ["GET /v3/grants/{grant_id}/attachments/{attachment_id}/download"];
+        let mut admitted: BTreeSet<&str> = BTreeSet::new();
+        match scope {
+            Scope::Email | Scope::EmailModify | Scope::EmailReadOnly => {
+                admitted.extend(read);
+                admitted.extend(folders);
+                admitted.extend(content);
+            }
+            Scope::EmailMetadata => {
+                admitted.extend(read);
+                admitted.extend(folders);
+            }
+            Scope::EmailFoldersAndLabels => admitted.extend(folders),
+            Scope::EmailSend
+            | Scope::EmailDrafts
+            | Scope::Calendar
+            | Scope::CalendarReadOnly
+            | Scope::RoomResourcesReadOnly
+            | Scope::Contacts
+            | Scope::ContactsReadOnly => {}
+        }
+        admitted.into_iter().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn each_scope_admits_exactly_its_routes() {
+        for scope in ALL_SCOPES {
+            let admitted: BTreeSet<String> = GRANT_ROUTES
+                .iter()
+                .filter(|r| Scope::allows(&[scope], r.any_of))
+                .map(|r| format!("{} {}", r.method, r.path))
+                .collect();
+            assert_eq!(admitted, expected(scope), "{scope}");
+        }
+    }
+
+    #[test]
+    fn a_grant_without_scopes_is_admitted_everywhere() {
+        assert!(GRANT_ROUTES.iter().all(|r| Scope::allows(&[], r.any_of)));
+    }
+
+    #[test]
+    fn every_route_needs_a_scope_and_appears_once() {
+        let mut seen = BTreeSet::new();
+        for route in GRANT_ROUTES {
+            assert!(!route.any_of.is_empty(), "{} {}", route.method, route.path);
+            assert!(
+                seen.insert((route.method.to_string(), route.path)),
+                "{} {} twice",
+                route.method,
+                route.path
+            );
+            assert!(route.path.starts_with("/v3/grants/{grant_id}/"));
+            assert!(find(&route.method, route.path).is_some());
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Hosted sign-in flows in progress: what the application asked for (redirect URI, state,
+//! scopes, PKCE challenge), the CSRF token of the page, and how many passwords failed.
+//! A flow ends by issuing a one-time authorization code for the grant it created.
+
+use mailroom_model::{ApplicationId, GrantId, Scope, time::unix_now};
+use sqlx::Row;
+
+use crate::{
+    error::StoreError,
+    open::Store,
+    secret_hash::{generate_secret, hash_secret},
+};
+
+/// How long a sign-in page stays usable.
+pub const FLOW_LIFETIME_SECS: i64 = 30 * 60;
+/// How long an authorization code may wait for its exchange.
+pub const CODE_LIFETIME_SECS: i64 = 10 * 60;
+
+#[derive(Debug, Clone)]
+pub struct NewAuthFlow<'a> {
+    pub application_id: &'a ApplicationId,
+    pub redirect_uri: &'a str,
+    pub state: Option<&'a str>,
+    pub scope: &'a [Scope],
+    /// `online` or `offline` (only offline yields a refresh token).
+    pub access_type: &'a str,
+    pub login_hint: Option<&'a str>,
+    pub smtp_required: bool,
+    pub code_challenge: Option<&'a str>,
+    pub code_challenge_method: Option<&'a str>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthFlowRecord {
+    pub id: String,
+    pub application_id: ApplicationId,
+    pub csrf_hash: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub scope: Vec<Scope>,
+    pub access_type: String,
+    pub login_hint: Option<String>,
+    pub smtp_required: bool,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub failed_attempts: i64,
+}
+
+impl AuthFlowRecord {
+    /// Whether `csrf` is the token this flow's page was given.
+    pub fn csrf_matches(&self, csrf: &str) -> bool {
+        hash_secret(csrf) == self.csrf_hash
+    }
+}
+
+impl Store {
+    /// Starts a flow. Returns it and the plaintext CSRF token for its page (stored hashed).
+    pub async fn create_auth_flow(
+        &self,
+        flow: NewAuthFlow<'_>,
+    ) -> Result<(AuthFlowRecord, String), StoreError> {
+        let id = generate_secret("flow_");
+        let csrf = generate_secret("csrf_");
+        let now = unix_now();
+        let scope = serde_json::to_string(flow.scope).map_err(StoreError::corrupt)?;
+        sqlx::query(
+            "INSERT INTO auth_flows (id, application_id, csrf_hash, redirect_uri, state, scope, \
+                 access_type, login_hint, smtp_required, code_challenge, code_challenge_method, \
+                 failed_attempts, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13)",
+        )
+        .bind(&id)
+        .bind(flow.application_id.as_str())
+        .bind(hash_secret(&csrf))
+        .bind(flow.redirect_uri)
+        .bind(flow.state)
+        .bind(scope)
+        .bind(flow.access_type)
+        .bind(flow.login_hint)
+        .bind(i64::from(flow.smtp_required))
+        .bind(flow.code_challenge)
+        .bind(flow.code_challenge_method)
+        .bind(now)
+        .bind(now + FLOW_LIFETIME_SECS)
+        .execute(&self.pool)
+        .await?;
+        let record = self
+            .auth_flow(&id)
+            .await?
+            .ok_or_else(|| StoreError::corrupt("a new auth flow vanished"))?;
+        Ok((record, csrf))
+    }
+
+    /// A flow that is neither finished nor expired.
+    pub async fn auth_flow(&self, id: &str) -> Result<Option<AuthFlowRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, application_id, csrf_hash, redirect_uri, state, scope, access_type, \
+                 login_hint, smtp_required, code_challenge, code_challenge_method, failed_attempts \
+             FROM auth_flows WHERE id = $1 AND finished_at IS NULL AND expires_at > $2",
+        )
+        .bind(id)
+        .bind(unix_now())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let scope: String = row.try_get("scope")?;
+        let smtp_required: i64 = row.try_get("smtp_required")?;
+        Ok(Some(AuthFlowRecord {
+            id: row.try_get("id")?,
+            application_id: ApplicationId::from_stored(row.try_get("application_id")?),
+            csrf_hash: row.try_get("csrf_hash")?,
+            redirect_uri: row.try_get("redirect_uri")?,
+            state: row.try_get("state")?,
+            scope: serde_json::from_str(&scope).map_err(StoreError::corrupt)?,
+            access_type: row.try_get("access_type")?,
+            login_hint: row.try_get("login_hint")?,
+            smtp_required: smtp_required != 0,
+            code_challenge: row.try_get("code_challenge")?,
+            code_challenge_method: row.try_get("code_challenge_method")?,
+            failed_attempts: row.try_get("failed_attempts")?,
+        }))
+    }
+
+    /// Counts a refused password; returns how many the flow has seen.
+    pub async fn record_failed_attempt(&self, id: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query(
+            "UPDATE auth_flows SET failed_attempts = failed_attempts + 1 WHERE id = $1 \
+             RETURNING failed_attempts",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(row.try_get("failed_attempts")?),
+            None => Err(StoreError::corrupt("no such auth flow")),
+        }
+    }
+
+    /// Ends a flow: its page can no longer be submitted.
+    pub async fn finish_auth_flow(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE auth_flows SET finished_at = $1 WHERE id = $2")
+            .bind(unix_now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends a flow successfully: a one-time authorization code for `grant_id`, carrying
+    /// the flow's redirect URI, PKCE challenge, access type and scopes. Returns the code
+    /// (stored hashed), valid for [`CODE_LIFETIME_SECS`].
+    pub async fn issue_authorization_code(
+        &self,
+        flow: &AuthFlowRecord,
+        grant_id: &GrantId,
+    ) -> Result<String, StoreError> {
+        let code = generate_secret("code_");
+        let now = unix_now();
+        let scope = serde_json::to_string(&flow.scope).map_err(StoreError::corrupt)?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO oauth_tokens (token_hash, kind, application_id, grant_id, redirect_uri, \
+                 code_challenge, code_challenge_method, access_type, scope, created_at, expires_at) \
+             VALUES ($1, 'code', $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(hash_secret(&code))
+        .bind(flow.application_id.as_str())
+        .bind(grant_id.as_str())
+        .bind(&flow.redirect_uri)
+        .bind(flow.code_challenge.as_deref())
+        .bind(flow.code_challenge_method.as_deref())
+        .bind(&flow.access_type)
+        .bind(scope)
+        .bind(now)
+        .bind(now + CODE_LIFETIME_SECS)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE auth_flows SET finished_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(&flow.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(code)
+    }
+}
