@@ -18,7 +18,7 @@ pub enum ServerRole {
 }
 
 impl ServerRole {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             ServerRole::Imap => "IMAP",
             ServerRole::Smtp => "SMTP",

@@ -111,6 +111,29 @@ impl Scope {
                 .any(|h| any_of.iter().any(|needed| h.includes(*needed)))
     }
 
+    /// What a token issued for `token` scopes may do with a grant holding `grant`: the
+    /// scopes both allow, each given once by its most permissive name (either list empty:
+    /// the other). `None` when the two share nothing, which no list can say (an empty one
+    /// means every scope).
+    pub fn narrowed(grant: &[Scope], token: &[Scope]) -> Option<Vec<Scope>> {
+        if token.is_empty() {
+            return Some(grant.to_vec());
+        }
+        if grant.is_empty() {
+            return Some(token.to_vec());
+        }
+        let common: Vec<Scope> = ALL_SCOPES
+            .into_iter()
+            .filter(|s| Scope::allows(grant, &[*s]) && Scope::allows(token, &[*s]))
+            .collect();
+        let named: Vec<Scope> = common
+            .iter()
+            .copied()
+            .filter(|s| !common.iter().any(|other| other != s && other.includes(*s)))
+            .collect();
+        (!named.is_empty()).then_some(named)
+    }
+
     /// Every scope that would allow what needs any one of `any_of`, most permissive first.
     pub fn sufficient_for(any_of: &[Scope]) -> Vec<Scope> {
         ALL_SCOPES
@@ -193,6 +216,31 @@ mod tests {
             Scope::sufficient_for(&[EmailMetadata]),
             vec![Email, EmailModify, EmailReadOnly, EmailMetadata]
         );
+    }
+
+    #[test]
+    fn a_token_narrows_its_grant_to_what_both_allow() {
+        use Scope::*;
+        assert_eq!(Scope::narrowed(&[], &[]), Some(vec![]));
+        assert_eq!(Scope::narrowed(&[EmailSend], &[]), Some(vec![EmailSend]));
+        assert_eq!(Scope::narrowed(&[], &[EmailSend]), Some(vec![EmailSend]));
+        assert_eq!(
+            Scope::narrowed(&[EmailModify], &[EmailReadOnly, EmailSend]),
+            Some(vec![EmailReadOnly])
+        );
+        assert_eq!(
+            Scope::narrowed(&[EmailReadOnly], &[Email]),
+            Some(vec![EmailReadOnly])
+        );
+        assert_eq!(
+            Scope::narrowed(&[Email, Contacts], &[EmailSend, ContactsReadOnly]),
+            Some(vec![EmailSend, ContactsReadOnly])
+        );
+        assert_eq!(
+            Scope::narrowed(&[EmailModify], &[EmailFoldersAndLabels, EmailMetadata]),
+            Some(vec![EmailFoldersAndLabels, EmailMetadata])
+        );
+        assert_eq!(Scope::narrowed(&[EmailSend], &[EmailReadOnly]), None);
     }
 
     #[test]

@@ -1,10 +1,13 @@
-//! Sealing mailbox passwords at rest with XChaCha20-Poly1305.
+//! The server's secret key: sealing mailbox passwords at rest with XChaCha20-Poly1305,
+//! and the keys derived from it for other purposes (signing id_tokens).
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chacha20poly1305::{
     XChaCha20Poly1305, XNonce,
     aead::{Aead, KeyInit, OsRng, Payload, rand_core::RngCore},
 };
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 /// Bound into every ciphertext so sealed values cannot be replayed in another context.
 const ASSOCIATED_DATA: &[u8] = b"mailroom grant credentials v1";
@@ -22,6 +25,7 @@ pub enum SecretBoxError {
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: XChaCha20Poly1305,
+    key: [u8; KEY_LEN],
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -34,7 +38,18 @@ impl SecretBox {
     pub fn new(key: &[u8; KEY_LEN]) -> Self {
         Self {
             cipher: XChaCha20Poly1305::new(key.into()),
+            key: *key,
         }
+    }
+
+    /// A key for `purpose`, derived as HMAC-SHA256(secret key, purpose): each purpose gets
+    /// its own key, and none of them reveals the secret key or another purpose's key.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        // HMAC takes keys of any length; this cannot fail.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// Reads a key written as base64 or hex.
@@ -119,6 +134,19 @@ mod tests {
         let other = SecretBox::from_encoded_key(&SecretBox::generate_encoded_key()).unwrap();
         assert_eq!(other.open(&sealed), Err(SecretBoxError::Unseal));
         assert_eq!(sealer.open("AAAA"), Err(SecretBoxError::Unseal));
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_by_secret_key() {
+        let sealer = SecretBox::new(&[7; KEY_LEN]);
+        let id_tokens = sealer.derive_key("mailroom id_token v1");
+        assert_eq!(id_tokens, sealer.derive_key("mailroom id_token v1"));
+        assert_ne!(id_tokens, sealer.derive_key("something else"));
+        assert_ne!(id_tokens, [7; KEY_LEN]);
+        assert_ne!(
+            id_tokens,
+            SecretBox::new(&[8; KEY_LEN]).derive_key("mailroom id_token v1")
+        );
     }
 
     #[test]

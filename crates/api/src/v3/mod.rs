@@ -8,6 +8,7 @@ mod custom_auth;
 mod folders;
 pub(crate) mod grant_routes;
 mod grants;
+mod hosted_auth;
 mod message_json;
 mod messages;
 mod redirect_uris;
@@ -45,6 +46,10 @@ pub fn routes() -> Router<AppState> {
                 .delete(connectors::delete_connector),
         )
         .route("/v3/connect/custom", post(custom_auth::custom_auth))
+        .route(
+            "/v3/connect/auth",
+            get(hosted_auth::sign_in_page).post(hosted_auth::sign_in_submit),
+        )
         .route("/v3/grants", get(grants::list_grants))
         .route(
             "/v3/grants/{grant_id}",

@@ -1,0 +1,329 @@
+//! The hosted sign-in flow over plain HTTP, as a browser would drive it: the page, its
+//! CSRF protection and headers, and every outcome of seed 000 against the real testbed.
+//! (The same flow in headless Chromium lives in tests/browser.)
+
+mod support;
+
+use serde_json::json;
+use support::{Api, Mailroom, Testbed, imap_peer::reset_user, testbed_env};
+
+const USER: u32 = 16;
+const REDIRECT: &str = "http://localhost:9000/oauth/exchange";
+
+/// A server, an application with an IMAP connector and a registered redirect URI.
+struct Setup {
+    server: Mailroom,
+    api: Api,
+    client_id: String,
+    browser: reqwest::Client,
+}
+
+async fn setup(extra_env: &[(&str, &str)]) -> Setup {
+    let mut env = testbed_env();
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let server = Mailroom::start_with(env);
+    let app = server.create_app("Hosted");
+    let api = server.client(&app.api_key);
+    assert_eq!(
+        api.post("/v3/connectors", json!({"provider": "imap"}))
+            .await
+            .status,
+        201
+    );
+    let registered = api
+        .post("/v3/applications/redirect-uris", json!({"url": REDIRECT}))
+        .await;
+    assert!(registered.status < 300, "{}", registered.text);
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Setup {
+        server,
+        api,
+        client_id: app.application_id,
+        browser,
+    }
+}
+
+/// A sign-in page as served: its form tokens and the CSRF cookie.
+struct Page {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    html: String,
+    flow: String,
+    csrf: String,
+    cookie: String,
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    html.split_once(&marker)
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(value, _)| value.to_owned())
+        .unwrap_or_default()
+}
+
+impl Setup {
+    async fn open(&self, query: &[(&str, &str)]) -> Page {
+        let url = format!("{}/v3/connect/auth", self.server.base_url);
+        let response = self.browser.get(url).query(query).send().await.unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let cookie = headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| {
+                v.split(';')
+                    .next()
+                    .filter(|c| c.starts_with("mailroom_csrf="))
+            })
+            .unwrap_or_default()
+            .to_owned();
+        let html = response.text().await.unwrap();
+        Page {
+            status,
+            flow: hidden(&html, "flow"),
+            csrf: hidden(&html, "csrf"),
+            headers,
+            html,
+            cookie,
+        }
+    }
+
+    async fn open_default(&self, state: &str, extra: &[(&str, &str)]) -> Page {
+        let mut query = vec![
+            ("client_id", self.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("provider", "imap"),
+            ("state", state),
+            ("login_hint", "user16@example.test"),
+        ];
+        query.extend_from_slice(extra);
+        let page = self.open(&query).await;
+        assert_eq!(page.status, 200, "{}", page.html);
+        page
+    }
+
+    /// Submits the form with the testbed's servers and `password`.
+    async fn submit(&self, page: &Page, password: &str, imap_port: u16) -> reqwest::Response {
+        let port = imap_port.to_string();
+        let submission = Testbed::get().submission_port.to_string();
+        let form = [
+            ("flow", page.flow.as_str()),
+            ("csrf", page.csrf.as_str()),
+            ("email", "user16@example.test"),
+            ("password", password),
+            ("imap_host", "localhost"),
+            ("imap_port", &port),
+            ("imap_security", "starttls"),
+            ("smtp_host", "localhost"),
+            ("smtp_port", &submission),
+            ("smtp_security", "starttls"),
+        ];
+        self.browser
+            .post(format!("{}/v3/connect/auth", self.server.base_url))
+            .header("cookie", &page.cookie)
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn location(response: &reqwest::Response) -> url::Url {
+    assert_eq!(response.status().as_u16(), 303, "expected a redirect");
+    let location = response.headers()["location"].to_str().unwrap();
+    url::Url::parse(location).unwrap()
+}
+
+fn param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+fn imap_port() -> u16 {
+    Testbed::get().imap_port
+}
+
+#[tokio::test]
+async fn hosted_sign_in_outcomes() {
+    reset_user(USER, false);
+    let setup = setup(&[]).await;
+
+    // The page: tokens, no caching, a strict policy, labelled fields, no script.
+    let page = setup.open_default("s-1", &[]).await;
+    assert!(page.flow.starts_with("flow_") && page.csrf.starts_with("csrf_"));
+    assert_eq!(page.cookie, format!("mailroom_csrf={}", page.csrf));
+    assert_eq!(page.headers["cache-control"], "no-store");
+    let policy = page.headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("default-src 'none'"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert!(
+        policy.contains("form-action 'self' http://localhost:9000"),
+        "{policy}"
+    );
+    assert!(!page.html.contains("<script"));
+    assert!(page.html.contains("<label for=\"password\">"));
+    assert!(page.html.contains("value=\"user16@example.test\""));
+
+    // Without the cookie, or with another token, the form is refused.
+    let mut forged = Page {
+        cookie: String::new(),
+        ..setup.open_default("s-x", &[]).await
+    };
+    assert_eq!(
+        setup.submit(&forged, "pass16", imap_port()).await.status(),
+        403
+    );
+    forged.cookie = "mailroom_csrf=csrf_other".into();
+    assert_eq!(
+        setup.submit(&forged, "pass16", imap_port()).await.status(),
+        403
+    );
+
+    // Two wrong passwords show the page again; the right one then succeeds.
+    for _ in 0..2 {
+        let again = setup.submit(&page, "wrong", imap_port()).await;
+        assert_eq!(again.status(), 200);
+        let html = again.text().await.unwrap();
+        assert!(html.contains("role=\"alert\""), "{html}");
+        assert!(
+            html.contains("refused that email address and password"),
+            "{html}"
+        );
+    }
+    let done = setup.submit(&page, "pass16", imap_port()).await;
+    let back = location(&done);
+    assert_eq!(back.as_str().split('?').next(), Some(REDIRECT));
+    assert_eq!(param(&back, "state").as_deref(), Some("s-1"));
+    assert!(param(&back, "code").is_some_and(|c| c.starts_with("code_")));
+    // The page cannot be used twice.
+    assert_eq!(
+        setup.submit(&page, "pass16", imap_port()).await.status(),
+        400
+    );
+    let grants = setup.api.get("/v3/grants").await;
+    let listed = grants.body["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{}", grants.text);
+    assert_eq!(listed[0]["email"], "user16@example.test");
+    assert_eq!(listed[0]["grant_status"], "valid");
+    let grant_id = listed[0]["id"].clone();
+
+    // Signing in again re-authenticates the same grant; the scope asked for is kept.
+    let page = setup
+        .open_default("s-2", &[("scope", "email.read_only email.send")])
+        .await;
+    let back = location(&setup.submit(&page, "pass16", imap_port()).await);
+    assert_eq!(param(&back, "state").as_deref(), Some("s-2"));
+    let grants = setup.api.get("/v3/grants").await;
+    let listed = grants.body["data"].as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], grant_id);
+    assert_eq!(listed[0]["scope"], json!(["email.read_only", "email.send"]));
+
+    // Three wrong passwords: back to the application with auth_limit_reached.
+    let page = setup.open_default("s-3", &[]).await;
+    for _ in 0..2 {
+        assert_eq!(
+            setup.submit(&page, "wrong", imap_port()).await.status(),
+            200
+        );
+    }
+    let back = location(&setup.submit(&page, "wrong", imap_port()).await);
+    assert_eq!(
+        param(&back, "error_type").as_deref(),
+        Some("auth_limit_reached")
+    );
+    for name in ["error", "error_code", "error_description"] {
+        assert!(param(&back, name).is_some_and(|v| !v.is_empty()), "{back}");
+    }
+    assert_eq!(param(&back, "state").as_deref(), Some("s-3"));
+    assert!(param(&back, "code").is_none());
+
+    // An IMAP server that does not answer: provider_not_responding.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let page = setup.open_default("s-4", &[]).await;
+    let back = location(&setup.submit(&page, "pass16", dead_port).await);
+    assert_eq!(
+        param(&back, "error_type").as_deref(),
+        Some("provider_not_responding")
+    );
+    assert_eq!(param(&back, "state").as_deref(), Some("s-4"));
+}
+
+#[tokio::test]
+async fn bad_links_never_redirect() {
+    let setup = setup(&[]).await;
+    let unregistered = setup
+        .open(&[
+            ("client_id", setup.client_id.as_str()),
+            ("redirect_uri", "http://localhost:9000/elsewhere"),
+            ("response_type", "code"),
+            ("state", "s"),
+        ])
+        .await;
+    assert_eq!(unregistered.status, 400);
+    assert!(unregistered.headers.get("location").is_none());
+    assert!(
+        unregistered.html.contains("is not registered"),
+        "{}",
+        unregistered.html
+    );
+    assert!(unregistered.headers.get("set-cookie").is_none());
+
+    let unknown_client = setup
+        .open(&[
+            ("client_id", "00000000-0000-0000-0000-000000000000"),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+        ])
+        .await;
+    assert_eq!(unknown_client.status, 400);
+    assert!(unknown_client.headers.get("location").is_none());
+
+    // With a registered redirect URI, a bad request goes back there with an OAuth error.
+    let url = format!("{}/v3/connect/auth", setup.server.base_url);
+    for (extra, error) in [
+        (("scope", "email.everything"), "invalid_scope"),
+        (("response_type", "token"), "unsupported_response_type"),
+    ] {
+        let mut query = vec![
+            ("client_id", setup.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("state", "s-bad"),
+        ];
+        query.retain(|(k, _)| *k != extra.0);
+        query.push(extra);
+        let response = setup.browser.get(&url).query(&query).send().await.unwrap();
+        let back = location(&response);
+        assert_eq!(param(&back, "error").as_deref(), Some(error), "{back}");
+        assert_eq!(param(&back, "state").as_deref(), Some("s-bad"));
+    }
+}
+
+#[tokio::test]
+async fn smtp_required_insists_on_smtp_credentials() {
+    let setup = setup(&[]).await;
+    let page = setup
+        .open_default("s-smtp", &[("options", "smtp_required")])
+        .await;
+    assert!(
+        page.html.contains("<details open>"),
+        "the SMTP fields are shown"
+    );
+    let response = setup.submit(&page, "pass16", imap_port()).await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("SMTP username and password"), "{html}");
+}
