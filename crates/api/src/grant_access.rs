@@ -1,5 +1,8 @@
 //! The grant a `/v3/grants/{grant_id}/…` route works on, checked against the caller and
-//! against the grant's scopes (the route's entry in the grant route table).
+//! against the scopes the caller holds on it (the route's entry in the grant route table).
+//! An API key reaches every grant of its application, named by id; an access token
+//! reaches its own grant only, as `me` or by id, within the grant's scopes narrowed to
+//! the token's.
 
 use axum::{
     extract::{FromRequestParts, MatchedPath, Path},
@@ -8,16 +11,19 @@ use axum::{
 use mailroom_model::{GrantId, Scope};
 use mailroom_store::GrantRecord;
 
-use crate::{auth::AppAuth, error::ApiError, router::AppState, v3::grant_routes};
+use crate::{auth::Caller, error::ApiError, router::AppState, v3::grant_routes};
 
 pub struct GrantAccess {
     pub grant: GrantRecord,
+    /// What the caller may do with the grant: its scopes, narrowed to those of an access
+    /// token issued for fewer (empty: every scope).
+    pub scope: Vec<Scope>,
 }
 
 impl GrantAccess {
-    /// Whether the grant's scopes reach past metadata to bodies and attachment content.
+    /// Whether the caller's scopes reach past metadata to bodies and attachment content.
     pub fn may_read_content(&self) -> bool {
-        Scope::allows(&self.grant.scope, grant_routes::CONTENT_SCOPES)
+        Scope::allows(&self.scope, grant_routes::CONTENT_SCOPES)
     }
 
     /// Refuses, as an out-of-scope call, what only content scopes may do.
@@ -25,12 +31,44 @@ impl GrantAccess {
         if self.may_read_content() {
             Ok(())
         } else {
-            Err(out_of_scope(
-                &self.grant.scope,
-                grant_routes::CONTENT_SCOPES,
-            ))
+            Err(out_of_scope(&self.scope, grant_routes::CONTENT_SCOPES))
         }
     }
+}
+
+/// The grant named by a path's `{grant_id}`, if the caller reaches it. Another
+/// application's grant, and for an access token any grant but its own, is a 404: the
+/// caller learns nothing about grants it cannot use.
+pub async fn resolve_grant(
+    state: &AppState,
+    caller: &Caller,
+    raw_id: &str,
+) -> Result<GrantRecord, ApiError> {
+    let not_found = || {
+        ApiError::not_found(format!(
+            "no grant with id '{}'",
+            raw_id.chars().take(128).collect::<String>()
+        ))
+    };
+    let id = match (caller, raw_id) {
+        (Caller::Application(_), "me") => {
+            return Err(ApiError::bad_request(
+                "'me' stands for the grant of a grant access token; with an API key, name the grant id",
+            ));
+        }
+        (Caller::GrantToken(token), "me") => token.grant_id.clone(),
+        (_, raw) => GrantId::parse(raw).map_err(|_| not_found())?,
+    };
+    if let Caller::GrantToken(token) = caller
+        && token.grant_id != id
+    {
+        return Err(not_found());
+    }
+    state
+        .store
+        .grant(caller.application_id(), &id)
+        .await?
+        .ok_or_else(not_found)
 }
 
 /// The 403 of API.md §11: the scopes held and the scopes that would do.
@@ -58,7 +96,7 @@ impl FromRequestParts<AppState> for GrantAccess {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let auth = AppAuth::from_request_parts(parts, state).await?;
+        let caller = Caller::from_request_parts(parts, state).await?;
         let Path(params) = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::bad_request(e.body_text()))?;
@@ -67,23 +105,7 @@ impl FromRequestParts<AppState> for GrantAccess {
             .find(|(k, _)| k == "grant_id")
             .map(|(_, v)| v.as_str())
             .unwrap_or_default();
-        if raw == "me" {
-            return Err(ApiError::bad_request(
-                "'me' stands for the grant of a grant access token; with an API key, name the grant id",
-            ));
-        }
-        let not_found = || {
-            ApiError::not_found(format!(
-                "no grant with id '{}'",
-                raw.chars().take(128).collect::<String>()
-            ))
-        };
-        let id = GrantId::parse(raw).map_err(|_| not_found())?;
-        let grant = state
-            .store
-            .grant(&auth.application_id, &id)
-            .await?
-            .ok_or_else(not_found)?;
+        let grant = resolve_grant(state, &caller, raw).await?;
         let path = parts
             .extensions
             .get::<MatchedPath>()
@@ -99,9 +121,16 @@ impl FromRequestParts<AppState> for GrantAccess {
                 ),
             ));
         };
-        if !Scope::allows(&grant.scope, route.any_of) {
-            return Err(out_of_scope(&grant.scope, route.any_of));
+        let scope = match &caller {
+            Caller::Application(_) => grant.scope.clone(),
+            // A token whose scopes the grant no longer holds at all reaches nothing; the
+            // grant's scopes are what would have to change.
+            Caller::GrantToken(token) => Scope::narrowed(&grant.scope, &token.scope)
+                .ok_or_else(|| out_of_scope(&grant.scope, route.any_of))?,
+        };
+        if !Scope::allows(&scope, route.any_of) {
+            return Err(out_of_scope(&scope, route.any_of));
         }
-        Ok(GrantAccess { grant })
+        Ok(GrantAccess { grant, scope })
     }
 }

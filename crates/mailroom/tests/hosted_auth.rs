@@ -81,7 +81,7 @@ impl Setup {
             .find_map(|v| {
                 v.split(';')
                     .next()
-                    .filter(|c| c.starts_with("mailroom_csrf="))
+                    .filter(|c| c.starts_with("mailroom_csrf_"))
             })
             .unwrap_or_default()
             .to_owned();
@@ -161,7 +161,10 @@ async fn hosted_sign_in_outcomes() {
     // The page: tokens, no caching, a strict policy, labelled fields, no script.
     let page = setup.open_default("s-1", &[]).await;
     assert!(page.flow.starts_with("flow_") && page.csrf.starts_with("csrf_"));
-    assert_eq!(page.cookie, format!("mailroom_csrf={}", page.csrf));
+    assert_eq!(
+        page.cookie,
+        format!("mailroom_csrf_{}={}", page.flow, page.csrf)
+    );
     assert_eq!(page.headers["cache-control"], "no-store");
     let policy = page.headers["content-security-policy"].to_str().unwrap();
     assert!(policy.contains("default-src 'none'"), "{policy}");
@@ -183,7 +186,7 @@ async fn hosted_sign_in_outcomes() {
         setup.submit(&forged, "pass16", imap_port()).await.status(),
         403
     );
-    forged.cookie = "mailroom_csrf=csrf_other".into();
+    forged.cookie = format!("mailroom_csrf_{}=csrf_other", forged.flow);
     assert_eq!(
         setup.submit(&forged, "pass16", imap_port()).await.status(),
         403

@@ -13,7 +13,9 @@ mod folders;
 mod grants;
 mod index_batch;
 mod messages;
+mod oauth_tokens;
 mod open;
+mod pkce;
 mod secret_box;
 mod secret_hash;
 mod sql_filter;
@@ -30,7 +32,12 @@ pub use grants::{
     GrantListQuery, GrantOrder, GrantRecord, GrantUpdate, GrantUpsert, GrantWrite, SortField,
 };
 pub use messages::{MessageBody, MessageLocation, MessageQuery, MessageRecord, NewMessage};
+pub use oauth_tokens::{
+    ACCESS_TOKEN_LIFETIME_SECS, ACCESS_TOKEN_PREFIX, AccessTokenRecord, CodeExchange, IssuedTokens,
+    REFRESH_TOKEN_LIFETIME_SECS, REFRESH_TOKEN_PREFIX, TokenError,
+};
 pub use open::Store;
+pub use pkce::PkceMethod;
 pub use secret_box::{SecretBox, SecretBoxError};
 pub use secret_hash::{generate_secret, hash_secret};
 pub use sync_status::SyncStatus;

@@ -5,45 +5,13 @@
 
 mod support;
 
-use mailroom_model::{
-    EmailAddress, MailCredentials, MailServerSettings, Provider, TransportSecurity,
-};
-use mailroom_store::{FolderListing, GrantWrite, MessageQuery, NewMessage, Store};
-use support::{Engine, Place, clean_up, on_both_engines, open_store};
+use mailroom_store::{FolderListing, MessageQuery, NewMessage, Store};
+use support::{Engine, Place, clean_up, new_grant, on_both_engines, open_store};
 
 async fn store_with_grant(engine: Engine) -> (Store, mailroom_model::GrantId, String, Place) {
     let (store, place) = open_store(engine).await;
     let app = store.create_application("t", &[]).await.unwrap();
-    let settings = MailServerSettings {
-        imap_username: "a@example.test".into(),
-        imap_host: "h".into(),
-        imap_port: 993,
-        imap_security: TransportSecurity::Ssl,
-        smtp_username: "a@example.test".into(),
-        smtp_host: "h".into(),
-        smtp_port: 465,
-        smtp_security: TransportSecurity::Ssl,
-    };
-    let email = EmailAddress::parse("a@example.test").unwrap();
-    let credentials = MailCredentials {
-        imap_password: "p".into(),
-        smtp_password: "p".into(),
-    };
-    let (grant, _) = store
-        .upsert_grant(GrantWrite {
-            application_id: &app.application.id,
-            provider: Provider::Imap,
-            email: &email,
-            name: None,
-            scope: None,
-            settings: &settings,
-            credentials: &credentials,
-            state: None,
-            ip: None,
-            user_agent: None,
-        })
-        .await
-        .unwrap();
+    let grant = new_grant(&store, &app.application.id).await;
     let folders = store
         .reconcile_folders(
             &grant.id,

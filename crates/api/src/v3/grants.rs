@@ -9,10 +9,11 @@ use mailroom_model::{
 use mailroom_store::{GrantListQuery, GrantOrder, GrantRecord, GrantUpdate, SortField};
 
 use crate::{
-    auth::AppAuth,
+    auth::{AppAuth, Caller},
     envelope::{Done, Item, OffsetPage},
     error::ApiError,
     extract::{JsonBody, QueryParams},
+    grant_access::resolve_grant,
     provider_check::verify_mailbox,
     router::AppState,
 };
@@ -102,12 +103,13 @@ pub async fn list_grants(
     })
 }
 
+/// Also for an access token, on its own grant (`GET /v3/grants/me`).
 pub async fn get_grant(
     State(state): State<AppState>,
-    auth: AppAuth,
+    caller: Caller,
     Path(grant_id): Path<String>,
 ) -> Result<Item<Grant>, ApiError> {
-    let grant = find_grant(&state, &auth, &grant_id).await?;
+    let grant = resolve_grant(&state, &caller, &grant_id).await?;
     Ok(Item::ok(grant_json(&state, grant).await?))
 }
 
@@ -191,17 +193,12 @@ async fn find_grant(
     auth: &AppAuth,
     raw_id: &str,
 ) -> Result<GrantRecord, ApiError> {
-    if raw_id == "me" {
-        return Err(ApiError::bad_request(
-            "'me' stands for the grant of a grant access token; with an API key, name the grant id",
-        ));
-    }
-    let id = GrantId::parse(raw_id).map_err(|_| grant_not_found(raw_id))?;
-    state
-        .store
-        .grant(&auth.application_id, &id)
-        .await?
-        .ok_or_else(|| grant_not_found(raw_id))
+    resolve_grant(
+        state,
+        &Caller::Application(auth.application_id.clone()),
+        raw_id,
+    )
+    .await
 }
 
 fn grant_not_found(raw_id: &str) -> ApiError {

@@ -39,7 +39,8 @@ use crate::{
 /// Wrong passwords allowed in one flow; the last one ends it.
 const MAX_ATTEMPTS: i64 = 3;
 const MAX_STATE_LEN: usize = 256;
-const CSRF_COOKIE: &str = "mailroom_csrf";
+/// The CSRF cookie is named after its flow, so that two sign-in tabs do not collide.
+const CSRF_COOKIE_PREFIX: &str = "mailroom_csrf_";
 
 /// The query of `GET /v3/connect/auth` (API.md §2.2).
 #[derive(Debug, Deserialize)]
@@ -168,15 +169,13 @@ async fn start_flow(state: &AppState, query: &AuthQuery) -> Result<Started, Stri
     }
     let redirect_state = query.state.as_deref();
     let refuse = |error: &str, description: &str| {
-        Ok(Started::Redirect(redirect_with(
-            redirect_uri,
-            &[
-                ("error", error),
-                ("error_code", "400"),
-                ("error_description", description),
-                ("state", redirect_state.unwrap_or_default()),
-            ],
-        )))
+        let mut params = vec![
+            ("error", error),
+            ("error_code", "400"),
+            ("error_description", description),
+        ];
+        params.extend(redirect_state.map(|state| ("state", state)));
+        Ok(Started::Redirect(redirect_with(redirect_uri, &params)))
     };
     if redirect_state.is_some_and(|s| s.len() > MAX_STATE_LEN) {
         return Err(format!(
@@ -268,7 +267,7 @@ async fn start_flow(state: &AppState, query: &AuthQuery) -> Result<Started, Stri
     // The SMTP credentials it insists on are among the advanced settings.
     fields.advanced_open = smtp_required;
     let page = render_sign_in(&application.name, &flow, &csrf, fields, None);
-    Ok(Started::Page(with_csrf_cookie(page, &csrf)))
+    Ok(Started::Page(with_csrf_cookie(page, &flow.id, &csrf)))
 }
 
 pub async fn sign_in_submit(
@@ -292,7 +291,7 @@ pub async fn sign_in_submit(
             );
         }
     };
-    let cookie_csrf = csrf_cookie(&headers);
+    let cookie_csrf = csrf_cookie(&headers, &flow.id);
     if !flow.csrf_matches(&form.csrf) || cookie_csrf.as_deref() != Some(form.csrf.as_str()) {
         return error_page(
             StatusCode::FORBIDDEN,
@@ -307,6 +306,7 @@ pub async fn sign_in_submit(
     let again = |fields: FormFields, message: String| {
         with_csrf_cookie(
             render_sign_in(&app_name, &flow, &form.csrf, fields, Some(message)),
+            &flow.id,
             &form.csrf,
         )
     };
@@ -352,6 +352,19 @@ pub async fn sign_in_submit(
                 fields,
                 "Your mail server refused that email address and password. Check them and try again."
                     .into(),
+            );
+        }
+        // A server name that does not resolve is a typo or a wrong guess, not a silent
+        // server: the user may correct it.
+        Err(CheckFailure::Unreachable { role, reason })
+            if reason.starts_with("could not resolve") =>
+        {
+            return again(
+                fields.opened(),
+                format!(
+                    "The {} server name was not found ({reason}). Check the server settings.",
+                    role.label()
+                ),
             );
         }
         Err(CheckFailure::Unreachable { role, reason }) => {
@@ -403,13 +416,11 @@ pub async fn sign_in_submit(
     };
     state.mailboxes.grant_connected(&grant.id);
     match state.store.issue_authorization_code(&flow, &grant.id).await {
-        Ok(code) => redirect_with(
-            &flow.redirect_uri,
-            &[
-                ("code", &code),
-                ("state", flow.state.as_deref().unwrap_or_default()),
-            ],
-        ),
+        Ok(code) => {
+            let mut params = vec![("code", code.as_str())];
+            params.extend(flow.state.as_deref().map(|state| ("state", state)));
+            redirect_with(&flow.redirect_uri, &params)
+        }
         Err(_) => error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "mailroom could not finish the sign-in; try again later.",
@@ -626,11 +637,14 @@ fn html(
         )
             .into_response();
     };
+    // The form's redirect must be allowed too: the application's origin, or for an app
+    // scheme (`com.example.app:/oauth`, which has no origin) the scheme.
     let redirect_origin = redirect_uri
         .and_then(|uri| url::Url::parse(uri).ok())
-        .map(|url| url.origin().ascii_serialization())
-        .filter(|origin| origin != "null")
-        .map(|origin| format!(" {origin}"))
+        .map(|url| match url.origin() {
+            origin @ url::Origin::Tuple(..) => format!(" {}", origin.ascii_serialization()),
+            url::Origin::Opaque(_) => format!(" {}:", url.scheme()),
+        })
         .unwrap_or_default();
     let policy = format!(
         "default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self'; \
@@ -655,23 +669,26 @@ fn html(
     response
 }
 
-fn with_csrf_cookie(mut response: Response, csrf: &str) -> Response {
-    let cookie =
-        format!("{CSRF_COOKIE}={csrf}; Path=/v3/connect; HttpOnly; SameSite=Strict; Max-Age=1800");
+fn with_csrf_cookie(mut response: Response, flow_id: &str, csrf: &str) -> Response {
+    let cookie = format!(
+        "{CSRF_COOKIE_PREFIX}{flow_id}={csrf}; Path=/v3/connect; HttpOnly; SameSite=Strict; \
+         Max-Age=1800"
+    );
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(SET_COOKIE, value);
     }
     response
 }
 
-fn csrf_cookie(headers: &HeaderMap) -> Option<String> {
+fn csrf_cookie(headers: &HeaderMap, flow_id: &str) -> Option<String> {
+    let name = format!("{CSRF_COOKIE_PREFIX}{flow_id}");
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == CSRF_COOKIE)
+        .find(|(cookie, _)| *cookie == name)
         .map(|(_, value)| value.to_owned())
 }
 
@@ -681,16 +698,14 @@ fn error_redirect(flow: &AuthFlowRecord, error_type: &str, description: &str) ->
         "auth_limit_reached" => "45003",
         _ => "45004",
     };
-    redirect_with(
-        &flow.redirect_uri,
-        &[
-            ("error_type", error_type),
-            ("error", error_type),
-            ("error_code", code),
-            ("error_description", description),
-            ("state", flow.state.as_deref().unwrap_or_default()),
-        ],
-    )
+    let mut params = vec![
+        ("error_type", error_type),
+        ("error", error_type),
+        ("error_code", code),
+        ("error_description", description),
+    ];
+    params.extend(flow.state.as_deref().map(|state| ("state", state)));
+    redirect_with(&flow.redirect_uri, &params)
 }
 
 /// A 303 to `uri` with these query parameters appended to any it has.

@@ -3,6 +3,7 @@
 mod applications;
 mod attachments;
 mod client_info;
+mod connect_token;
 mod connectors;
 mod custom_auth;
 mod folders;
@@ -46,6 +47,9 @@ pub fn routes() -> Router<AppState> {
                 .delete(connectors::delete_connector),
         )
         .route("/v3/connect/custom", post(custom_auth::custom_auth))
+        .route("/v3/connect/token", post(connect_token::token))
+        .route("/v3/connect/tokeninfo", get(connect_token::token_info))
+        .route("/v3/connect/revoke", post(connect_token::revoke))
         .route(
             "/v3/connect/auth",
             get(hosted_auth::sign_in_page).post(hosted_auth::sign_in_submit),

@@ -391,6 +391,25 @@ pub async fn connect_grant_with_scope(
     (api, reply.body["data"]["id"].as_str().unwrap().to_owned())
 }
 
+/// An application ready for hosted sign-in: an IMAP connector and `redirect_uri`
+/// registered. Returns it and its API client.
+pub async fn hosted_auth_app(server: &Mailroom, name: &str, redirect_uri: &str) -> (App, Api) {
+    let app = server.create_app(name);
+    let api = server.client(&app.api_key);
+    let connector = api
+        .post("/v3/connectors", serde_json::json!({"provider": "imap"}))
+        .await;
+    assert_eq!(connector.status, 201, "{}", connector.text);
+    let registered = api
+        .post(
+            "/v3/applications/redirect-uris",
+            serde_json::json!({"url": redirect_uri}),
+        )
+        .await;
+    assert!(registered.status < 300, "{}", registered.text);
+    (app, api)
+}
+
 pub async fn connect_grant(server: &Mailroom, user: u32) -> (Api, String) {
     connect_grant_with_scope(server, user, None).await
 }

@@ -2,7 +2,10 @@
 //! PostgreSQL (`MAILROOM_TEST_POSTGRES`, by default the local server's `test` database,
 //! each store in a schema of its own), and a macro that runs a scenario on both.
 
-use mailroom_store::{SecretBox, Store};
+use mailroom_model::{
+    ApplicationId, EmailAddress, MailCredentials, MailServerSettings, Provider, TransportSecurity,
+};
+use mailroom_store::{GrantRecord, GrantWrite, SecretBox, Store};
 
 #[derive(Clone, Copy)]
 pub enum Engine {
@@ -63,6 +66,63 @@ pub async fn clean_up(place: Place) {
             .execute(&mut admin)
             .await
             .unwrap();
+    }
+}
+
+/// An IMAP grant for `a@example.test` in the application, with every scope.
+#[allow(dead_code)] // not every test binary needs it
+pub async fn new_grant(store: &Store, application_id: &ApplicationId) -> GrantRecord {
+    let settings = MailServerSettings {
+        imap_username: "a@example.test".into(),
+        imap_host: "h".into(),
+        imap_port: 993,
+        imap_security: TransportSecurity::Ssl,
+        smtp_username: "a@example.test".into(),
+        smtp_host: "h".into(),
+        smtp_port: 465,
+        smtp_security: TransportSecurity::Ssl,
+    };
+    let email = EmailAddress::parse("a@example.test").unwrap();
+    let credentials = MailCredentials {
+        imap_password: "p".into(),
+        smtp_password: "p".into(),
+    };
+    let (grant, _) = store
+        .upsert_grant(GrantWrite {
+            application_id,
+            provider: Provider::Imap,
+            email: &email,
+            name: None,
+            scope: None,
+            settings: &settings,
+            credentials: &credentials,
+            state: None,
+            ip: None,
+            user_agent: None,
+        })
+        .await
+        .unwrap();
+    grant
+}
+
+/// Runs a statement on the store's database behind its back (to age rows, say).
+#[allow(dead_code)] // not every test binary needs it
+pub async fn execute_raw(place: &Place, sql: &str) {
+    use sqlx::Connection;
+    match place {
+        Place::Dir(dir) => {
+            let url = format!("sqlite://{}", dir.path().join("t.db").display());
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+        Place::Schema(schema) => {
+            let mut conn = sqlx::PgConnection::connect(&postgres_url()).await.unwrap();
+            sqlx::query(&format!("SET search_path TO {schema}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
     }
 }
 
