@@ -5,10 +5,11 @@ itself is driven with ``requests``, as a browser would submit it), then
 ``id_token_info``, ``validate_access_token`` and ``revoke``; and the access token used as
 the SDK's ``api_key`` on ``identifier="me"``.
 
-The first test is shaped like the seed's Flask example. One difference: the seed builds its
-``Client`` with the client id where the API key belongs; the SDK then sends that as
-``client_secret``, which mailroom refuses (``invalid_client``: a client id is public). The
-``Client`` here holds the API key, as the SDK documents.
+The first test follows the seed's Flask example to the letter: its ``Client`` holds the
+client id where the API key belongs, so the SDK sends the client id as ``client_secret``.
+mailroom takes that for a public client: it may redeem a code (bound to the registered
+redirect URI, single use), never refresh a token. The second does the same with the API key,
+as the SDK documents.
 
 Testbed user user15 (its mailbox is only read).
 """
@@ -104,6 +105,50 @@ def oauth_error(call) -> NylasOAuthError:
     with pytest.raises(NylasOAuthError) as excinfo:
         call()
     return excinfo.value
+
+
+def test_seed_flask_example_verbatim(oauth_app, testbed, mailroom):
+    """Seed 000: ``Client(NYLAS_CLIENT_ID, NYLAS_API_URI)``, url_for_oauth2, then
+    exchange_code_for_token with code, client_id and redirect_uri only."""
+    nylas = Client(oauth_app.client_id, mailroom.base_url)
+    auth_url = nylas.auth.url_for_oauth2(
+        config={
+            "client_id": oauth_app.client_id,
+            "provider": "imap",
+            "redirect_uri": REDIRECT_CLIENT_URI,
+            "login_hint": testbed.email(USER),
+            "state": "state",
+        }
+    )
+    back = sign_in(auth_url, testbed)
+    code_exchange_response = nylas.auth.exchange_code_for_token(
+        request={
+            "code": back["code"],
+            "client_id": oauth_app.client_id,
+            "redirect_uri": REDIRECT_CLIENT_URI,
+        }
+    )
+    assert {"email": code_exchange_response.email, "grant_id": code_exchange_response.grant_id} == {
+        "email": testbed.email(USER),
+        "grant_id": oauth_app.client.grants.list().data[0].id,
+    }
+    # A public client cannot refresh, and cannot redeem a code twice.
+    err = oauth_error(
+        lambda: nylas.auth.exchange_code_for_token(
+            request={
+                "code": back["code"],
+                "client_id": oauth_app.client_id,
+                "redirect_uri": REDIRECT_CLIENT_URI,
+            }
+        )
+    )
+    assert err.error == "invalid_grant"
+    err = oauth_error(
+        lambda: nylas.auth.refresh_access_token(
+            request={"refresh_token": "mrrt_anything", "client_id": oauth_app.client_id}
+        )
+    )
+    assert err.error == "invalid_client"
 
 
 def test_seed_flow_exchange_code_for_token(oauth_app, testbed):

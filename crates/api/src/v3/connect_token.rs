@@ -38,7 +38,14 @@ pub async fn token(
         )
     })?;
     let application_id = client(&state, required(&request.client_id, "client_id")?).await?;
-    let client_authenticated = match non_empty(&request.client_secret) {
+    // The Python SDK sends its API key as client_secret; seed 000's own example builds
+    // the client with the client id in that place. A client id proves nothing, so such a
+    // request is a public client: it may redeem a code (bound to the registered redirect
+    // URI, single use, ten minutes), never refresh a token.
+    let secret =
+        non_empty(&request.client_secret).filter(|secret| *secret != application_id.as_str());
+    let public_client = secret.is_none() && non_empty(&request.client_secret).is_some();
+    let client_authenticated = match secret {
         Some(secret) => {
             authenticate_client(&state, &application_id, secret).await?;
             true
@@ -48,7 +55,7 @@ pub async fn token(
     let issued = match grant_type {
         GrantType::AuthorizationCode => {
             let code_verifier = non_empty(&request.code_verifier);
-            if !client_authenticated && code_verifier.is_none() {
+            if !client_authenticated && !public_client && code_verifier.is_none() {
                 return Err(OAuthError::invalid_client(
                     "client_secret (the application's client secret or one of its API keys) \
                      is required, unless the code is redeemed with a PKCE code_verifier",
