@@ -29,6 +29,8 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         mailboxes: Arc::new(SyncBridge(engine)),
     };
 
+    tokio::spawn(purge_expired_auth(store.clone()));
+
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -94,4 +96,19 @@ async fn shutdown_signal() {
         let _ = interrupt.await;
     }
     tracing::info!("shutting down");
+}
+
+/// Hourly, deletes sign-in flows, codes and tokens long past their end.
+async fn purge_expired_auth(store: mailroom_store::Store) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(60 * 60));
+    loop {
+        every_hour.tick().await;
+        match store.purge_expired_auth().await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "purged expired sign-in flows and tokens"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not purge expired sign-in flows and tokens")
+            }
+        }
+    }
 }

@@ -183,4 +183,22 @@ impl Store {
         tx.commit().await?;
         Ok(code)
     }
+
+    /// Deletes what can no longer matter: sign-in flows a day past their end, and codes
+    /// and tokens a day past the longest life of anything issued from them (so that a
+    /// replayed code can still revoke its children while they live). Returns the rows
+    /// deleted.
+    pub async fn purge_expired_auth(&self) -> Result<u64, StoreError> {
+        const DAY: i64 = 24 * 60 * 60;
+        let now = unix_now();
+        let flows = sqlx::query("DELETE FROM auth_flows WHERE expires_at < $1")
+            .bind(now - DAY)
+            .execute(&self.pool)
+            .await?;
+        let tokens = sqlx::query("DELETE FROM oauth_tokens WHERE expires_at < $1")
+            .bind(now - crate::oauth_tokens::REFRESH_TOKEN_LIFETIME_SECS - DAY)
+            .execute(&self.pool)
+            .await?;
+        Ok(flows.rows_affected() + tokens.rows_affected())
+    }
 }

@@ -328,7 +328,35 @@ async fn concurrent_redemptions_issue_once(engine: Engine) {
     clean_up(place).await;
 }
 
+/// Long-expired flows and tokens are deleted; live ones stay.
+async fn long_expired_flows_and_tokens_are_purged(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let f = fixture(store).await;
+    let live_code = f.code("online", None).await;
+    let old_code = f.code("online", None).await;
+    let tokens = f.redeem(&live_code, REDIRECT, None).await.unwrap();
+    execute_raw(&place, "UPDATE auth_flows SET expires_at = 1000").await;
+    execute_raw(
+        &place,
+        "UPDATE oauth_tokens SET expires_at = 1000 WHERE kind = 'code'",
+    )
+    .await;
+    let purged = f.store.purge_expired_auth().await.unwrap();
+    assert_eq!(purged, 2 + 2, "two flows and two codes");
+    assert!(
+        f.store
+            .access_token(&tokens.access_token)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(f.redeem(&old_code, REDIRECT, None).await.is_err());
+    assert_eq!(f.store.purge_expired_auth().await.unwrap(), 0);
+    clean_up(place).await;
+}
+
 on_both_engines!(
+    long_expired_flows_and_tokens_are_purged,
     a_code_redeems_once_and_a_replay_revokes_its_tokens,
     only_offline_codes_yield_refresh_tokens,
     a_code_is_bound_to_its_client_redirect_uri_and_verifier,
