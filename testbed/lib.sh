@@ -11,6 +11,7 @@ TESTBED_IMAPS_PORT=${TESTBED_IMAPS_PORT:-31993}
 TESTBED_SMTP_PORT=${TESTBED_SMTP_PORT:-31025}
 TESTBED_SUBMISSION_PORT=${TESTBED_SUBMISSION_PORT:-31587}
 TESTBED_SMTPS_PORT=${TESTBED_SMTPS_PORT:-31465}
+TESTBED_DNS_PORT=${TESTBED_DNS_PORT:-31053}   # dnsmasq: SRV records for the domain
 TESTBED_USERS=${TESTBED_USERS:-18}
 TESTBED_MAIL_USER=${TESTBED_MAIL_USER:-mailroomtb}
 
@@ -28,6 +29,7 @@ LOG_DIR=$STATE_DIR/log
 
 DOVECOT_PIDFILE=$DOVECOT_RUN/master.pid
 POSTFIX_PIDFILE=$POSTFIX_QUEUE/pid/master.pid
+DNSMASQ_PIDFILE=$STATE_DIR/dnsmasq.pid
 
 log() { echo "testbed: $*" >&2; }
 die() { echo "testbed: ERROR: $*" >&2; exit 1; }
@@ -51,6 +53,7 @@ pid_alive() {
 
 dovecot_running() { pid_alive "$DOVECOT_PIDFILE" >/dev/null; }
 postfix_running() { pid_alive "$POSTFIX_PIDFILE" >/dev/null; }
+dnsmasq_running() { pid_alive "$DNSMASQ_PIDFILE" >/dev/null; }
 
 # port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
 port_open() {
@@ -83,14 +86,14 @@ tls_greets() {
 }
 
 all_ports() {
-    echo "$TESTBED_IMAP_PORT $TESTBED_IMAPS_PORT $TESTBED_SMTP_PORT $TESTBED_SUBMISSION_PORT $TESTBED_SMTPS_PORT"
+    echo "$TESTBED_IMAP_PORT $TESTBED_IMAPS_PORT $TESTBED_SMTP_PORT $TESTBED_SUBMISSION_PORT $TESTBED_SMTPS_PORT $TESTBED_DNS_PORT"
 }
 
 # The env file's content, also printed by start.
 env_lines() {
     local k
     for k in TESTBED_DIR TESTBED_CA TESTBED_HOST TESTBED_IMAP_PORT TESTBED_IMAPS_PORT \
-             TESTBED_SMTP_PORT TESTBED_SUBMISSION_PORT TESTBED_SMTPS_PORT TESTBED_USERS \
+             TESTBED_SMTP_PORT TESTBED_SUBMISSION_PORT TESTBED_SMTPS_PORT TESTBED_DNS_PORT TESTBED_USERS \
              TESTBED_DOMAIN TESTBED_SINK_USER TESTBED_SINK_PASSWORD \
              TESTBED_DOVECOT_CONF TESTBED_POSTFIX_CONF_DIR; do
         case $k in

@@ -24,6 +24,8 @@ pub struct AppState {
     pub store: Store,
     pub policy: OutboundPolicy,
     pub mailboxes: Arc<dyn Mailboxes>,
+    /// Where a domain's mail servers are, for the sign-in page.
+    pub discovery: mailroom_net::MailDiscovery,
 }
 
 /// The largest request body accepted (JSON sends carry base64 attachments).

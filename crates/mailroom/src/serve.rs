@@ -23,10 +23,14 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     );
     let started = engine.start_all().await.context("starting sync")?;
     tracing::info!(grants = started, "sync started");
+    let discovery = mailroom_net::MailDiscovery::new(settings.dns_server)
+        .map_err(anyhow::Error::msg)
+        .context("mail server discovery")?;
     let state = AppState {
         store: store.clone(),
         policy,
         mailboxes: Arc::new(SyncBridge(engine)),
+        discovery,
     };
 
     tokio::spawn(purge_expired_auth(store.clone()));

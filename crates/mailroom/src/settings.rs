@@ -24,6 +24,7 @@ struct FileSettings {
     allow_insecure_transport: Option<bool>,
     allow_private_hosts: Option<bool>,
     outbound_bind_address: Option<String>,
+    dns_server: Option<String>,
     provider_timeout_secs: Option<u64>,
     sync_poll_secs: Option<u64>,
     sync_ignore_capabilities: Option<Vec<String>>,
@@ -39,6 +40,8 @@ pub struct Settings {
     pub allow_insecure_transport: bool,
     pub allow_private_hosts: bool,
     pub outbound_bind_address: Option<IpAddr>,
+    /// The DNS server mail-server discovery asks (`HOST:PORT`); the system's by default.
+    pub dns_server: Option<SocketAddr>,
     pub provider_timeout: Duration,
     pub sync_poll_interval: Duration,
     /// IMAP capabilities sync acts as if the server lacked (e.g. `QRESYNC`), for servers
@@ -89,6 +92,13 @@ impl Settings {
                     a.parse::<IpAddr>().with_context(|| {
                         format!("outbound_bind_address '{a}' is not an IP address")
                     })
+                })
+                .transpose()?,
+            dns_server: env("DNS_SERVER")
+                .or(file.dns_server)
+                .map(|a| {
+                    a.parse::<SocketAddr>()
+                        .with_context(|| format!("dns_server '{a}' is not IP:PORT"))
                 })
                 .transpose()?,
             provider_timeout: Duration::from_secs(

@@ -330,3 +330,67 @@ async fn smtp_required_insists_on_smtp_credentials() {
     let html = response.text().await.unwrap();
     assert!(html.contains("SMTP username and password"), "{html}");
 }
+
+#[tokio::test]
+async fn servers_announced_in_dns_need_no_settings() {
+    // The testbed's DNS announces example.test's servers by SRV: IMAPS and SMTPS.
+    let setup = setup(&[]).await;
+    let page = setup.open_default("s-srv", &[]).await;
+    let testbed = Testbed::get();
+    assert!(
+        page.html
+            .contains("id=\"imap_host\" name=\"imap_host\" value=\"localhost\""),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains(&format!(
+            "name=\"imap_port\" inputmode=\"numeric\" value=\"{}\"",
+            testbed.imaps_port
+        )),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains(&format!(
+            "name=\"smtp_port\" inputmode=\"numeric\" value=\"{}\"",
+            testbed.smtps_port
+        )),
+        "{}",
+        page.html
+    );
+    // Only email and password: the servers come from DNS (the selects send their default).
+    let form = [
+        ("flow", page.flow.as_str()),
+        ("csrf", page.csrf.as_str()),
+        ("email", "user16@example.test"),
+        ("password", "pass16"),
+        ("imap_security", "ssl"),
+        ("smtp_security", "ssl"),
+    ];
+    let done = setup
+        .browser
+        .post(format!("{}/v3/connect/auth", setup.server.base_url))
+        .header("cookie", &page.cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let back = location(&done);
+    assert!(param(&back, "code").is_some(), "{back}");
+    let grants = setup.api.get("/v3/grants").await;
+    let grant = &grants.body["data"][0];
+    assert_eq!(grant["email"], "user16@example.test");
+    let id = grant["id"].as_str().unwrap();
+    let full = setup.api.get(&format!("/v3/grants/{id}")).await;
+    assert_eq!(
+        full.body["data"]["settings"]["imap_port"], testbed.imaps_port,
+        "{}",
+        full.text
+    );
+    assert_eq!(
+        full.body["data"]["settings"]["smtp_port"], testbed.smtps_port,
+        "{}",
+        full.text
+    );
+}

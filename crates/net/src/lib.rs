@@ -1,10 +1,13 @@
 //! Outbound connections to mail servers, under one policy: which addresses may be
 //! reached, which local address connections leave from, how long they may take, and
-//! which certificates are trusted. TLS is always verified.
+//! which certificates are trusted. TLS is always verified. And where a domain says its
+//! mail servers are (DNS SRV).
 
 mod address_policy;
+mod discovery;
 mod outbound;
 mod tls;
 
 pub use address_policy::is_public_address;
+pub use discovery::{DiscoveredServer, DiscoveredServers, DiscoveredTls, MailDiscovery};
 pub use outbound::{NetError, OutboundPolicy, PolicySettings};

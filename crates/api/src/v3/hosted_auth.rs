@@ -25,6 +25,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use mailroom_model::{
     ApplicationId, EmailAddress, Provider, Scope, TransportSecurity, mail_settings::SettingsInput,
 };
+use mailroom_net::{DiscoveredTls, MailDiscovery};
 use mailroom_store::{AuthFlowRecord, GrantWrite, NewAuthFlow};
 use rand::RngCore;
 use serde::Deserialize;
@@ -262,7 +263,7 @@ async fn start_flow(state: &AppState, query: &AuthQuery) -> Result<Started, Stri
         })
         .await
         .map_err(|_| "mailroom could not write its database; try again later.")?;
-    let mut fields = FormFields::prefilled(login_hint.unwrap_or_default());
+    let mut fields = FormFields::prefilled(&state.discovery, login_hint.unwrap_or_default()).await;
     fields.smtp_required = smtp_required;
     // The SMTP credentials it insists on are among the advanced settings.
     fields.advanced_open = smtp_required;
@@ -311,10 +312,11 @@ pub async fn sign_in_submit(
         )
     };
 
-    let settings = match form_settings(&form, &flow) {
+    let mut settings = match form_settings(&form, &flow) {
         Ok(settings) => settings,
         Err(message) => return again(fields.opened(), message),
     };
+    add_default_hosts(&state.discovery, &mut settings, form.email.trim()).await;
     let existing = match EmailAddress::parse(form.email.trim()) {
         Ok(email) => state
             .store
@@ -451,7 +453,6 @@ fn form_settings(form: &SignInForm, flow: &AuthFlowRecord) -> Result<Map<String,
     put("smtp_host", &form.smtp_host);
     put("smtp_security", &form.smtp_security);
     put("smtp_username", &form.smtp_username);
-    add_guessed_hosts(&mut settings, email);
     settings.insert("imap_password".into(), Value::String(form.password.clone()));
     if !form.smtp_password.is_empty() {
         settings.insert(
@@ -478,9 +479,14 @@ fn form_settings(form: &SignInForm, flow: &AuthFlowRecord) -> Result<Map<String,
     Ok(settings)
 }
 
-/// For a domain mailroom does not know, the usual host names (`imap.<domain>`,
-/// `smtp.<domain>`, implicit TLS) where the form left them empty.
-fn add_guessed_hosts(settings: &mut Map<String, Value>, email: &str) {
+/// For a domain mailroom does not know, where the form left a server empty: what the
+/// domain announces in DNS (SRV, RFC 6186), else the usual names (`imap.<domain>`,
+/// `smtp.<domain>`, implicit TLS). A filled-in server sets its port and security too.
+async fn add_default_hosts(
+    discovery: &MailDiscovery,
+    settings: &mut Map<String, Value>,
+    email: &str,
+) {
     let Ok(address) = EmailAddress::parse(email) else {
         return;
     };
@@ -488,16 +494,39 @@ fn add_guessed_hosts(settings: &mut Map<String, Value>, email: &str) {
     if mailroom_model::known_providers::lookup(&domain).is_some() {
         return;
     }
-    for (server, port) in [("imap", 993), ("smtp", 465)] {
-        if !settings.contains_key(&format!("{server}_host")) {
-            settings.insert(
-                format!("{server}_host"),
-                Value::String(format!("{server}.{domain}")),
-            );
-            if !settings.contains_key(&format!("{server}_port")) {
-                settings.insert(format!("{server}_port"), Value::from(port));
-            }
+    let missing: Vec<&str> = ["imap", "smtp"]
+        .into_iter()
+        .filter(|server| !settings.contains_key(&format!("{server}_host")))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let found = discovery.discover(&domain).await;
+    for (server, discovered, guess_port) in [("imap", found.imap, 993), ("smtp", found.smtp, 465)] {
+        if !missing.contains(&server) {
+            continue;
         }
+        let (host, port, security) = match discovered {
+            Some(found) => (
+                found.host,
+                found.port,
+                match found.tls {
+                    DiscoveredTls::Implicit => TransportSecurity::Ssl,
+                    DiscoveredTls::StartTls => TransportSecurity::Starttls,
+                },
+            ),
+            None => (
+                format!("{server}.{domain}"),
+                guess_port,
+                TransportSecurity::Ssl,
+            ),
+        };
+        settings.insert(format!("{server}_host"), Value::String(host));
+        settings.insert(format!("{server}_port"), Value::from(port));
+        settings.insert(
+            format!("{server}_security"),
+            Value::String(security.as_str().to_owned()),
+        );
     }
 }
 
@@ -518,7 +547,7 @@ struct FormFields {
 impl FormFields {
     /// Prefilled from the login hint: the settings mailroom would use for that address
     /// (known providers, else the domain's usual host names).
-    fn prefilled(login_hint: &str) -> Self {
+    async fn prefilled(discovery: &MailDiscovery, login_hint: &str) -> Self {
         let mut fields = FormFields {
             email: login_hint.to_owned(),
             imap_host: String::new(),
@@ -534,7 +563,7 @@ impl FormFields {
         let mut hint = Map::new();
         hint.insert("imap_username".into(), Value::String(login_hint.to_owned()));
         hint.insert("imap_password".into(), Value::String("-".into()));
-        add_guessed_hosts(&mut hint, login_hint);
+        add_default_hosts(discovery, &mut hint, login_hint).await;
         if let Ok(resolved) = (SettingsInput {
             settings: &hint,
             previous: None,

@@ -32,6 +32,8 @@ pub struct Testbed {
     pub smtp_port: u16,
     pub submission_port: u16,
     pub smtps_port: u16,
+    /// dnsmasq, with SRV records for example.test pointing at the testbed.
+    pub dns_port: u16,
     pub dir: PathBuf,
 }
 
@@ -66,6 +68,7 @@ impl Testbed {
                 smtp_port: port("TESTBED_SMTP_PORT"),
                 submission_port: port("TESTBED_SUBMISSION_PORT"),
                 smtps_port: port("TESTBED_SMTPS_PORT"),
+                dns_port: port("TESTBED_DNS_PORT"),
                 dir: PathBuf::from(var("TESTBED_DIR")),
             }
         })
@@ -134,6 +137,10 @@ pub fn testbed_env() -> Vec<(String, String)> {
             testbed.ca_file.display().to_string(),
         ),
         ("MAILROOM_PROVIDER_TIMEOUT_SECS".into(), "3".into()),
+        (
+            "MAILROOM_DNS_SERVER".into(),
+            format!("127.0.0.1:{}", testbed.dns_port),
+        ),
     ]
 }
 

@@ -1,0 +1,169 @@
+//! Finding a domain's mail servers from DNS SRV records (RFC 6186), preferring implicit
+//! TLS as RFC 8314 asks: `_imaps._tcp` over `_imap._tcp` (STARTTLS), `_submissions._tcp`
+//! over `_submission._tcp` (STARTTLS). A target of `.` says the service is not offered.
+//! Lookups use the system's resolver, or one DNS server named in the settings.
+
+use std::{net::SocketAddr, time::Duration};
+
+use hickory_resolver::{
+    TokioResolver,
+    config::{ConnectionConfig, NameServerConfig, ResolverConfig},
+    net::runtime::TokioRuntimeProvider,
+    proto::rr::RData,
+};
+
+/// How a discovered server is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiscoveredTls {
+    Implicit,
+    StartTls,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveredServer {
+    pub host: String,
+    pub port: u16,
+    pub tls: DiscoveredTls,
+}
+
+/// What DNS says about a domain's IMAP and submission servers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiscoveredServers {
+    pub imap: Option<DiscoveredServer>,
+    pub smtp: Option<DiscoveredServer>,
+}
+
+/// A DNS resolver for discovery.
+#[derive(Clone)]
+pub struct MailDiscovery {
+    resolver: TokioResolver,
+}
+
+impl std::fmt::Debug for MailDiscovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MailDiscovery")
+    }
+}
+
+/// How long one lookup may take; discovery is a convenience, never a wait.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl MailDiscovery {
+    /// The system's resolver (`/etc/resolv.conf`), or the DNS server at `server`.
+    pub fn new(server: Option<SocketAddr>) -> Result<Self, String> {
+        let mut builder = match server {
+            Some(address) => {
+                let mut udp = ConnectionConfig::udp();
+                udp.port = address.port();
+                let mut tcp = ConnectionConfig::tcp();
+                tcp.port = address.port();
+                let name_server = NameServerConfig::new(address.ip(), true, vec![udp, tcp]);
+                TokioResolver::builder_with_config(
+                    ResolverConfig::from_name_servers(vec![name_server]),
+                    TokioRuntimeProvider::default(),
+                )
+            }
+            None => TokioResolver::builder_tokio()
+                .map_err(|e| format!("cannot read the system's DNS configuration: {e}"))?,
+        };
+        builder.options_mut().timeout = LOOKUP_TIMEOUT;
+        builder.options_mut().attempts = 1;
+        let resolver = builder
+            .build()
+            .map_err(|e| format!("cannot set up DNS resolution: {e}"))?;
+        Ok(Self { resolver })
+    }
+
+    /// The IMAP and submission servers a domain announces; what it does not announce (or
+    /// what cannot be looked up) is `None`.
+    pub async fn discover(&self, domain: &str) -> DiscoveredServers {
+        let domain = domain.trim_end_matches('.');
+        let imap_services = [
+            (format!("_imaps._tcp.{domain}."), DiscoveredTls::Implicit),
+            (format!("_imap._tcp.{domain}."), DiscoveredTls::StartTls),
+        ];
+        let smtp_services = [
+            (
+                format!("_submissions._tcp.{domain}."),
+                DiscoveredTls::Implicit,
+            ),
+            (
+                format!("_submission._tcp.{domain}."),
+                DiscoveredTls::StartTls,
+            ),
+        ];
+        let (imap, smtp) =
+            tokio::join!(self.first_of(&imap_services), self.first_of(&smtp_services));
+        DiscoveredServers { imap, smtp }
+    }
+
+    async fn first_of(&self, services: &[(String, DiscoveredTls)]) -> Option<DiscoveredServer> {
+        for (name, tls) in services {
+            let Ok(Ok(lookup)) =
+                tokio::time::timeout(LOOKUP_TIMEOUT, self.resolver.srv_lookup(name.as_str())).await
+            else {
+                continue;
+            };
+            let records: Vec<(u16, u16, u16, String)> = lookup
+                .answers()
+                .iter()
+                .filter_map(|record| match &record.data {
+                    RData::SRV(srv) => {
+                        Some((srv.priority, srv.weight, srv.port, srv.target.to_utf8()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            if let Some(server) = best_target(records, *tls) {
+                return Some(server);
+            }
+        }
+        None
+    }
+}
+
+/// The record to use: lowest priority, then highest weight (no random choice: the page
+/// shows one server). A lone `.` target means "not offered".
+fn best_target(
+    mut records: Vec<(u16, u16, u16, String)>,
+    tls: DiscoveredTls,
+) -> Option<DiscoveredServer> {
+    records.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    let (_, _, port, target) = records.into_iter().next()?;
+    let host = target.trim_end_matches('.').to_owned();
+    (!host.is_empty() && port != 0).then_some(DiscoveredServer { host, port, tls })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lowest_priority_then_the_heaviest_wins() {
+        let chosen = best_target(
+            vec![
+                (20, 100, 993, "backup.example.".into()),
+                (10, 1, 993, "light.example.".into()),
+                (10, 50, 993, "heavy.example.".into()),
+            ],
+            DiscoveredTls::Implicit,
+        );
+        assert_eq!(
+            chosen,
+            Some(DiscoveredServer {
+                host: "heavy.example".into(),
+                port: 993,
+                tls: DiscoveredTls::Implicit
+            })
+        );
+    }
+
+    #[test]
+    fn a_dot_target_means_not_offered() {
+        assert_eq!(
+            best_target(vec![(0, 0, 0, ".".into())], DiscoveredTls::StartTls),
+            None
+        );
+        assert_eq!(best_target(vec![], DiscoveredTls::StartTls), None);
+    }
+}
