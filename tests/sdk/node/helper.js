@@ -16,141 +16,35 @@
 //
 // Test files use it through `sharedSuite(name)`, which runs it once, on the first test.
 // It returns { nylas, grantId, apiKey, baseUrl, corpus, testbed, raw(), close() }.
+// The lock, the testbed, `mailroom serve` and `mailroom app create` come from
+// tests/support/mailroom_process.js, which tests/browser shares.
 
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
-import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import Nylas from 'nylas';
 
+import {
+  MailroomServerProcess,
+  acquireLock,
+  resetUser,
+  run,
+  sharedSetup,
+  startTestbed,
+} from '../../support/mailroom_process.js';
 import { buildCorpus, EMAIL, PASSWORD, USER } from './corpus.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-export const REPO_ROOT = path.resolve(HERE, '..', '..', '..');
+export { REPO_ROOT } from '../../support/mailroom_process.js';
 
-const TESTBED_START_TIMEOUT_MS = 20 * 60_000; // may apt-get install Dovecot/Postfix first
-const RESET_TIMEOUT_MS = 60_000;
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
 const SEED_TIMEOUT_MS = 120_000;
-const SERVER_START_TIMEOUT_MS = 60_000;
-const CLI_TIMEOUT_MS = 60_000;
 const SYNC_TIMEOUT_MS = 120_000;
-const LOCK_TIMEOUT_MS = TESTBED_START_TIMEOUT_MS + 10 * 60_000; // the holder may be installing the testbed
 const POLL_INTERVAL_MS = 100;
 export const SDK_TIMEOUT_S = 60; // the SDK's default is 90 s; fail faster if the server hangs
 
-const LISTENING_RE = /mailroom \S+ listening on (http:\/\/127\.0\.0\.1:(\d+))/;
-
-// --------------------------------------------------------------------------- lock
-
-const LOCK_PATH = path.join(os.tmpdir(), `mailroom-sdk-node-${USER}.lock`);
-
-function pidAlive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return e.code === 'EPERM';
-  }
-}
-
-/** One test file at a time owns user8: `node --test` may run files in parallel. */
-async function acquireLock() {
-  const deadline = Date.now() + LOCK_TIMEOUT_MS;
-  for (;;) {
-    try {
-      const fd = fs.openSync(LOCK_PATH, 'wx');
-      fs.writeSync(fd, String(process.pid));
-      fs.closeSync(fd);
-      const release = () => {
-        try {
-          if (fs.readFileSync(LOCK_PATH, 'utf8') === String(process.pid)) fs.unlinkSync(LOCK_PATH);
-        } catch {
-          // already gone
-        }
-      };
-      process.once('exit', release);
-      return release;
-    } catch (e) {
-      if (e.code !== 'EEXIST') throw e;
-    }
-    let holder = NaN;
-    try {
-      holder = Number.parseInt(fs.readFileSync(LOCK_PATH, 'utf8'), 10);
-    } catch {
-      continue; // released between open and read
-    }
-    if (Number.isInteger(holder) && holder > 0 && !pidAlive(holder)) {
-      fs.rmSync(LOCK_PATH, { force: true }); // stale: its owner died
-      continue;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${LOCK_PATH} is still held by pid ${holder} after ${LOCK_TIMEOUT_MS / 1000} s`);
-    }
-    await delay(POLL_INTERVAL_MS);
-  }
-}
-
-// --------------------------------------------------------------------------- processes
-
-function run(cmd, args, { input, timeout, env } = {}) {
-  const result = spawnSync(cmd, args, {
-    input,
-    timeout,
-    env: env ?? process.env,
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const shown = [cmd, ...args].join(' ');
-  if (result.error) throw new Error(`cannot run ${shown}: ${result.error.message}`);
-  if (result.status !== 0) {
-    throw new Error(
-      `${shown} failed (exit ${result.status}, signal ${result.signal})\n` +
-        `--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`,
-    );
-  }
-  return result.stdout;
-}
-
-function parseEnvFile(file) {
-  const env = {};
-  for (let line of fs.readFileSync(file, 'utf8').split('\n')) {
-    line = line.trim();
-    if (!line || line.startsWith('#') || !line.includes('=')) continue;
-    const i = line.indexOf('=');
-    let value = line.slice(i + 1).trim();
-    const quoted = value.match(/^(['"])(.*)\1/);
-    value = quoted ? quoted[2] : value.replace(/\s+#.*$/, '');
-    env[line.slice(0, i).trim()] = value;
-  }
-  return env;
-}
-
 // --------------------------------------------------------------------------- testbed
-
-export function startTestbed() {
-  const start = path.join(REPO_ROOT, 'testbed', 'start');
-  if (!fs.existsSync(start)) throw new Error(`the testbed start script ${start} does not exist`);
-  run(start, [], { timeout: TESTBED_START_TIMEOUT_MS });
-  const dir = process.env.MAILROOM_TESTBED_DIR || '/tmp/mailroom-testbed';
-  const envFile = path.join(dir, 'env');
-  if (!fs.existsSync(envFile)) throw new Error(`${start} succeeded but wrote no env file at ${envFile}`);
-  const env = parseEnvFile(envFile);
-  for (const key of ['TESTBED_CA', 'TESTBED_IMAP_PORT', 'TESTBED_SUBMISSION_PORT']) {
-    if (!env[key]) throw new Error(`${envFile} lacks ${key}`);
-  }
-  if (!fs.existsSync(env.TESTBED_CA)) throw new Error(`the testbed CA ${env.TESTBED_CA} does not exist`);
-  return env;
-}
-
-export function resetUser() {
-  run(path.join(REPO_ROOT, 'testbed', 'reset-user'), ['--wipe', USER], { timeout: RESET_TIMEOUT_MS });
-}
 
 /** APPENDs the corpus over IMAP (STARTTLS, CA-verified) with seed_imap.py. */
 export function seedMailbox(testbed, corpus) {
@@ -180,175 +74,18 @@ export function seedMailbox(testbed, corpus) {
 
 // --------------------------------------------------------------------------- mailroom
 
-function mailroomBinary() {
-  const configured = process.env.MAILROOM_BIN;
-  let binary = configured || path.join(REPO_ROOT, 'target', 'debug', 'mailroom');
-  if (!path.isAbsolute(binary)) binary = path.join(REPO_ROOT, binary);
-  try {
-    fs.accessSync(binary, fs.constants.X_OK);
-  } catch {
-    throw new Error(
-      `mailroom binary not found at ${binary}; build it with ` +
-        `\`cd ${REPO_ROOT} && cargo build --bin mailroom\` or set MAILROOM_BIN`,
-    );
-  }
-  return binary;
-}
-
-export class MailroomServer {
+/** The shared server (../../support/mailroom_process.js) in `$TMPDIR/mailroom-sdk-node-<name>-XXXXXX/`. */
+export class MailroomServer extends MailroomServerProcess {
   constructor(testbed, name) {
-    this.binary = mailroomBinary();
-    // Kept after the run for post-mortems (data dir and mailroom-serve.log); the next run of
-    // the same test file removes it.
-    const prefix = `mailroom-sdk-node-${name}-`;
-    for (const old of fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith(prefix))) {
-      fs.rmSync(path.join(os.tmpdir(), old), { recursive: true, force: true });
-    }
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-    this.dataDir = path.join(this.dir, 'data');
-    this.logPath = path.join(this.dir, 'mailroom-serve.log');
-    this.stdoutLines = [];
-    const env = { ...process.env };
-    // Hermetic: nothing from the caller's environment picks another database or config.
-    for (const key of [
-      'MAILROOM_CONFIG',
-      'MAILROOM_DATABASE_URL',
-      'MAILROOM_DATA_DIR',
-      'MAILROOM_LISTEN',
-      'MAILROOM_SECRET_KEY',
-    ]) {
-      delete env[key];
-    }
-    Object.assign(env, {
-      MAILROOM_ALLOW_PRIVATE_HOSTS: 'true',
-      MAILROOM_EXTRA_CA_FILE: testbed.TESTBED_CA,
-      MAILROOM_PROVIDER_TIMEOUT_SECS: '3',
+    super(testbed, {
+      dirPrefix: `mailroom-sdk-node-${name}-`,
+      env: { MAILROOM_PROVIDER_TIMEOUT_SECS: '3' },
+      httpTimeoutMs: SDK_TIMEOUT_S * 1000,
     });
-    this.env = env;
-  }
-
-  async start() {
-    const log = fs.openSync(this.logPath, 'w');
-    this.proc = spawn(
-      this.binary,
-      ['--data-dir', this.dataDir, 'serve', '--listen', '127.0.0.1:0'],
-      { env: this.env, stdio: ['ignore', 'pipe', log] },
-    );
-    fs.closeSync(log); // the child has its own descriptor
-    this.exited = once(this.proc, 'exit').catch(() => null); // 'error': it never started
-    // Never leave a server behind to keep syncing user8, even if this run is interrupted.
-    const proc = this.proc;
-    const killChild = () => {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
-    };
-    process.once('exit', killChild);
-    for (const signal of ['SIGINT', 'SIGTERM']) {
-      process.once(signal, () => {
-        killChild();
-        process.exit(signal === 'SIGINT' ? 130 : 143); // runs the 'exit' hooks: lock release
-      });
-    }
-    const lines = readline.createInterface({ input: this.proc.stdout });
-    const listening = new Promise((resolve, reject) => {
-      lines.on('line', (line) => {
-        this.stdoutLines.push(line); // keeps draining stdout for the server's whole life
-        const match = LISTENING_RE.exec(line);
-        if (match) resolve({ baseUrl: match[1], port: Number(match[2]) });
-      });
-      this.proc.once('error', reject);
-      this.proc.once('exit', (code, signal) =>
-        reject(new Error(`mailroom exited (code ${code}, signal ${signal}) before listening`)),
-      );
-    });
-    let timer;
-    const timeout = new Promise((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`mailroom did not print its listening line within ${SERVER_START_TIMEOUT_MS / 1000} s`)),
-        SERVER_START_TIMEOUT_MS,
-      );
-    });
-    try {
-      const { baseUrl, port } = await Promise.race([listening, timeout]);
-      this.baseUrl = baseUrl;
-      this.port = port;
-    } catch (e) {
-      await this.stop();
-      throw new Error(`${e.message}\n${this.diagnostics()}`);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async stop() {
-    const proc = this.proc;
-    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-    proc.kill('SIGTERM');
-    const cancel = new AbortController();
-    const killed = delay(15_000, 'timeout', { signal: cancel.signal }).catch(() => null);
-    const first = await Promise.race([this.exited, killed]);
-    cancel.abort(); // don't keep the event loop alive for the rest of the 15 s
-    if (first === 'timeout') {
-      proc.kill('SIGKILL');
-      await this.exited;
-    }
-  }
-
-  diagnostics() {
-    let log = '(no log)';
-    try {
-      log = fs.readFileSync(this.logPath, 'utf8');
-    } catch {
-      // no log yet
-    }
-    return (
-      `--- mailroom stdout\n${this.stdoutLines.join('\n')}\n` +
-      `--- mailroom stderr (${this.logPath}, tail)\n${log.slice(-8000)}`
-    );
-  }
-
-  /** `mailroom app create --name NAME --json` against this server's data dir. */
-  createApp(name) {
-    const out = run(this.binary, ['--data-dir', this.dataDir, 'app', 'create', '--name', name, '--json'], {
-      env: this.env,
-      timeout: CLI_TIMEOUT_MS,
-    });
-    const line = out
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l.startsWith('{'))
-      .pop();
-    if (!line) throw new Error(`\`mailroom app create --json\` printed no JSON object:\n${out}`);
-    const app = JSON.parse(line);
-    for (const key of ['application_id', 'client_id', 'client_secret', 'api_key', 'api_key_id']) {
-      if (!app[key]) throw new Error(`\`mailroom app create --json\` output lacks ${key}: ${line}`);
-    }
-    return app;
   }
 
   client(apiKey) {
     return new Nylas({ apiKey, apiUri: this.baseUrl, timeout: SDK_TIMEOUT_S });
-  }
-
-  /** Raw HTTP, to see exactly what went over the wire. Returns { status, headers, body }. */
-  async raw(method, urlPath, apiKey, { body, headers } = {}) {
-    const response = await fetch(this.baseUrl + urlPath, {
-      method,
-      headers: {
-        Authorization: `Bearer ${apiKey}`,
-        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-        ...headers,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(SDK_TIMEOUT_S * 1000),
-    });
-    const text = await response.text();
-    let json;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: response.status, headers: response.headers, text, json };
   }
 }
 
@@ -402,17 +139,17 @@ export function imapSettings(testbed) {
 // --------------------------------------------------------------------------- the whole setup
 
 export async function startSuite(name) {
-  const release = await acquireLock();
+  const release = await acquireLock(`mailroom-sdk-node-${USER}`);
   let server;
   try {
     const testbed = startTestbed();
-    resetUser();
+    resetUser(USER);
     const corpus = buildCorpus();
     seedMailbox(testbed, corpus);
 
     server = new MailroomServer(testbed, name);
     await server.start();
-    const app = server.createApp(`sdk-node-${name}`);
+    const app = server.appCreate(`sdk-node-${name}`);
     const nylas = server.client(app.api_key);
 
     const connector = await nylas.connectors.create({ requestBody: { provider: 'imap' } });
@@ -456,10 +193,7 @@ export async function startSuite(name) {
     } finally {
       release();
     }
-    if (server && !String(e.message).includes('--- mailroom stdout')) {
-      e.message += `\n${server.diagnostics()}`;
-    }
-    throw e;
+    throw server ? server.addDiagnostics(e) : e;
   }
 }
 
@@ -471,12 +205,7 @@ export async function startSuite(name) {
  * and the user8 lock released after the file's last test.
  */
 export function sharedSuite(name) {
-  let started;
-  after(async () => {
-    const s = await started?.catch(() => null);
-    await s?.close();
-  });
-  return () => (started ??= startSuite(name));
+  return sharedSetup(() => startSuite(name));
 }
 
 /** Collects every page of an SDK list call through its async iterator. */
