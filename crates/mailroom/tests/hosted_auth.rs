@@ -394,3 +394,93 @@ async fn servers_announced_in_dns_need_no_settings() {
         full.text
     );
 }
+
+/// An HTTPS server on 127.0.0.1:443 (the testbed's certificate for `localhost`) serving
+/// files from a directory: the domain `localhost`'s autoconfiguration document.
+struct AutoconfigSite {
+    server: std::process::Child,
+    _root: tempfile::TempDir,
+}
+
+impl AutoconfigSite {
+    fn serve(document: &str) -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join(".well-known/autoconfig/mail");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config-v1.1.xml"), document).unwrap();
+        let certs = Testbed::get().dir.join("certs");
+        let server = std::process::Command::new("openssl")
+            .args([
+                "s_server",
+                "-accept",
+                "127.0.0.1:443",
+                "-WWW",
+                "-quiet",
+                "-cert",
+            ])
+            .arg(certs.join("server.pem"))
+            .arg("-key")
+            .arg(certs.join("server.key"))
+            .current_dir(root.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("run openssl s_server");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect("127.0.0.1:443").is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "openssl s_server did not listen on 127.0.0.1:443 (is the port taken?)"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        AutoconfigSite {
+            server,
+            _root: root,
+        }
+    }
+}
+
+impl Drop for AutoconfigSite {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+#[tokio::test]
+async fn servers_described_by_autoconfig_are_prefilled() {
+    let testbed = Testbed::get();
+    let _site = AutoconfigSite::serve(&format!(
+        "<?xml version=\"1.0\"?><clientConfig version=\"1.1\"><emailProvider id=\"localhost\">\
+         <incomingServer type=\"imap\"><hostname>localhost</hostname><port>{}</port>\
+         <socketType>SSL</socketType></incomingServer>\
+         <outgoingServer type=\"smtp\"><hostname>localhost</hostname><port>{}</port>\
+         <socketType>STARTTLS</socketType></outgoingServer></emailProvider></clientConfig>",
+        testbed.imaps_port, testbed.submission_port
+    ));
+    let setup = setup(&[]).await;
+    let page = setup
+        .open(&[
+            ("client_id", setup.client_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("login_hint", "someone@localhost"),
+        ])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    for expected in [
+        format!(
+            "name=\"imap_port\" inputmode=\"numeric\" value=\"{}\"",
+            testbed.imaps_port
+        ),
+        format!(
+            "name=\"smtp_port\" inputmode=\"numeric\" value=\"{}\"",
+            testbed.submission_port
+        ),
+        "<option value=\"starttls\" selected>".to_owned(),
+        "id=\"imap_host\" name=\"imap_host\" value=\"localhost\"".to_owned(),
+    ] {
+        assert!(page.html.contains(&expected), "{expected} in {}", page.html);
+    }
+}

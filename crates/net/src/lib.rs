@@ -4,10 +4,12 @@
 //! mail servers are (DNS SRV).
 
 mod address_policy;
+mod autoconfig;
 mod discovery;
 mod outbound;
 mod tls;
 
 pub use address_policy::is_public_address;
+pub use autoconfig::{fetch_autoconfig, parse_autoconfig};
 pub use discovery::{DiscoveredServer, DiscoveredServers, DiscoveredTls, MailDiscovery};
 pub use outbound::{NetError, OutboundPolicy, PolicySettings};

@@ -25,7 +25,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use mailroom_model::{
     ApplicationId, EmailAddress, Provider, Scope, TransportSecurity, mail_settings::SettingsInput,
 };
-use mailroom_net::{DiscoveredTls, MailDiscovery};
+use mailroom_net::{DiscoveredTls, fetch_autoconfig};
 use mailroom_store::{AuthFlowRecord, GrantWrite, NewAuthFlow};
 use rand::RngCore;
 use serde::Deserialize;
@@ -42,6 +42,8 @@ const MAX_ATTEMPTS: i64 = 3;
 const MAX_STATE_LEN: usize = 256;
 /// The CSRF cookie is named after its flow, so that two sign-in tabs do not collide.
 const CSRF_COOKIE_PREFIX: &str = "mailroom_csrf_";
+/// The longest the page waits for a domain's autoconfiguration document.
+const AUTOCONFIG_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// The query of `GET /v3/connect/auth` (API.md §2.2).
 #[derive(Debug, Deserialize)]
@@ -263,7 +265,7 @@ async fn start_flow(state: &AppState, query: &AuthQuery) -> Result<Started, Stri
         })
         .await
         .map_err(|_| "mailroom could not write its database; try again later.")?;
-    let mut fields = FormFields::prefilled(&state.discovery, login_hint.unwrap_or_default()).await;
+    let mut fields = FormFields::prefilled(state, login_hint.unwrap_or_default()).await;
     fields.smtp_required = smtp_required;
     // The SMTP credentials it insists on are among the advanced settings.
     fields.advanced_open = smtp_required;
@@ -316,7 +318,7 @@ pub async fn sign_in_submit(
         Ok(settings) => settings,
         Err(message) => return again(fields.opened(), message),
     };
-    add_default_hosts(&state.discovery, &mut settings, form.email.trim()).await;
+    add_default_hosts(&state, &mut settings, form.email.trim()).await;
     let existing = match EmailAddress::parse(form.email.trim()) {
         Ok(email) => state
             .store
@@ -480,13 +482,10 @@ fn form_settings(form: &SignInForm, flow: &AuthFlowRecord) -> Result<Map<String,
 }
 
 /// For a domain mailroom does not know, where the form left a server empty: what the
-/// domain announces in DNS (SRV, RFC 6186), else the usual names (`imap.<domain>`,
-/// `smtp.<domain>`, implicit TLS). A filled-in server sets its port and security too.
-async fn add_default_hosts(
-    discovery: &MailDiscovery,
-    settings: &mut Map<String, Value>,
-    email: &str,
-) {
+/// domain announces in DNS (SRV, RFC 6186), else in its autoconfiguration document, else
+/// the usual names (`imap.<domain>`, `smtp.<domain>`, implicit TLS). A filled-in server
+/// sets its port and security too.
+async fn add_default_hosts(state: &AppState, settings: &mut Map<String, Value>, email: &str) {
     let Ok(address) = EmailAddress::parse(email) else {
         return;
     };
@@ -501,7 +500,17 @@ async fn add_default_hosts(
     if missing.is_empty() {
         return;
     }
-    let found = discovery.discover(&domain).await;
+    let mut found = state.discovery.discover(&domain).await;
+    if (found.imap.is_none() || found.smtp.is_none())
+        && let Ok(Some(documented)) = tokio::time::timeout(
+            AUTOCONFIG_WAIT,
+            fetch_autoconfig(&state.policy, &domain, email),
+        )
+        .await
+    {
+        found.imap = found.imap.or(documented.imap);
+        found.smtp = found.smtp.or(documented.smtp);
+    }
     for (server, discovered, guess_port) in [("imap", found.imap, 993), ("smtp", found.smtp, 465)] {
         if !missing.contains(&server) {
             continue;
@@ -547,7 +556,7 @@ struct FormFields {
 impl FormFields {
     /// Prefilled from the login hint: the settings mailroom would use for that address
     /// (known providers, else the domain's usual host names).
-    async fn prefilled(discovery: &MailDiscovery, login_hint: &str) -> Self {
+    async fn prefilled(state: &AppState, login_hint: &str) -> Self {
         let mut fields = FormFields {
             email: login_hint.to_owned(),
             imap_host: String::new(),
@@ -563,7 +572,7 @@ impl FormFields {
         let mut hint = Map::new();
         hint.insert("imap_username".into(), Value::String(login_hint.to_owned()));
         hint.insert("imap_password".into(), Value::String("-".into()));
-        add_default_hosts(discovery, &mut hint, login_hint).await;
+        add_default_hosts(state, &mut hint, login_hint).await;
         if let Ok(resolved) = (SettingsInput {
             settings: &hint,
             previous: None,
