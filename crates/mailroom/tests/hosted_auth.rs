@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::json;
-use support::{Api, Mailroom, Testbed, imap_peer::reset_user, testbed_env};
+use support::{Api, Mailroom, Testbed, hosted_auth_app, imap_peer::reset_user, testbed_env};
 
 const USER: u32 = 16;
 const REDIRECT: &str = "http://localhost:9000/oauth/exchange";
@@ -26,18 +26,7 @@ async fn setup(extra_env: &[(&str, &str)]) -> Setup {
             .map(|(k, v)| (k.to_string(), v.to_string())),
     );
     let server = Mailroom::start_with(env);
-    let app = server.create_app("Hosted");
-    let api = server.client(&app.api_key);
-    assert_eq!(
-        api.post("/v3/connectors", json!({"provider": "imap"}))
-            .await
-            .status,
-        201
-    );
-    let registered = api
-        .post("/v3/applications/redirect-uris", json!({"url": REDIRECT}))
-        .await;
-    assert!(registered.status < 300, "{}", registered.text);
+    let (app, api) = hosted_auth_app(&server, "Hosted", REDIRECT).await;
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
