@@ -31,6 +31,8 @@ impl ServerRole {
 pub enum CheckFailure {
     /// The server answered and refused the credentials.
     Authentication { role: ServerRole, response: String },
+    /// The server's name does not resolve: a typo or a wrong guess.
+    UnknownHost { role: ServerRole, reason: String },
     /// The server could not be reached or did not answer in time.
     Unreachable { role: ServerRole, reason: String },
     /// mailroom's policy forbids the connection (plaintext, private address).
@@ -125,7 +127,12 @@ fn smtp_failure(e: SmtpError) -> CheckFailure {
 }
 
 fn net_failure(role: ServerRole, e: NetError) -> CheckFailure {
-    if e.is_policy() {
+    if matches!(e, NetError::Resolve { .. }) {
+        CheckFailure::UnknownHost {
+            role,
+            reason: e.to_string(),
+        }
+    } else if e.is_policy() {
         CheckFailure::Policy {
             role,
             reason: e.to_string(),
@@ -147,6 +154,7 @@ impl CheckFailure {
     pub fn role(&self) -> ServerRole {
         match self {
             CheckFailure::Authentication { role, .. }
+            | CheckFailure::UnknownHost { role, .. }
             | CheckFailure::Unreachable { role, .. }
             | CheckFailure::Policy { role, .. }
             | CheckFailure::Failed { role, .. } => *role,
@@ -171,6 +179,12 @@ impl CheckFailure {
                     endpoint.username
                 ),
                 response.clone(),
+            ),
+            CheckFailure::UnknownHost { reason, .. } => (
+                StatusCode::GATEWAY_TIMEOUT,
+                "api.provider_error",
+                format!("the {label} server {server} could not be found: {reason}"),
+                reason.clone(),
             ),
             CheckFailure::Unreachable { reason, .. } => (
                 StatusCode::GATEWAY_TIMEOUT,

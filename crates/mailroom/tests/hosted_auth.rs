@@ -5,7 +5,10 @@
 mod support;
 
 use serde_json::json;
-use support::{Api, Mailroom, Testbed, hosted_auth_app, imap_peer::reset_user, testbed_env};
+use support::{
+    Api, Mailroom, Testbed, csrf_cookie, hidden_input, hosted_auth_app, imap_peer::reset_user,
+    testbed_env,
+};
 
 const USER: u32 = 16;
 const REDIRECT: &str = "http://localhost:9000/oauth/exchange";
@@ -49,36 +52,18 @@ struct Page {
     cookie: String,
 }
 
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    html.split_once(&marker)
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .map(|(value, _)| value.to_owned())
-        .unwrap_or_default()
-}
-
 impl Setup {
     async fn open(&self, query: &[(&str, &str)]) -> Page {
         let url = format!("{}/v3/connect/auth", self.server.base_url);
         let response = self.browser.get(url).query(query).send().await.unwrap();
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let cookie = headers
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|v| {
-                v.split(';')
-                    .next()
-                    .filter(|c| c.starts_with("mailroom_csrf_"))
-            })
-            .unwrap_or_default()
-            .to_owned();
+        let cookie = csrf_cookie(&headers).unwrap_or_default();
         let html = response.text().await.unwrap();
         Page {
             status,
-            flow: hidden(&html, "flow"),
-            csrf: hidden(&html, "csrf"),
+            flow: hidden_input(&html, "flow").unwrap_or_default(),
+            csrf: hidden_input(&html, "csrf").unwrap_or_default(),
             headers,
             html,
             cookie,
@@ -415,14 +400,11 @@ impl AutoconfigSite {
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("run openssl s_server");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::net::TcpStream::connect("127.0.0.1:443").is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "openssl s_server did not listen on 127.0.0.1:443 (is the port taken?)"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        support::wait_for(
+            "openssl s_server on 127.0.0.1:443 (is the port taken?)",
+            std::time::Duration::from_secs(10),
+            || std::net::TcpStream::connect("127.0.0.1:443").ok(),
+        );
         AutoconfigSite {
             server,
             _root: root,
@@ -472,4 +454,36 @@ async fn servers_described_by_autoconfig_are_prefilled() {
     ] {
         assert!(page.html.contains(&expected), "{expected} in {}", page.html);
     }
+}
+
+#[tokio::test]
+async fn a_server_name_that_does_not_resolve_is_shown_on_the_page() {
+    let setup = setup(&[]).await;
+    let page = setup.open_default("s-typo", &[]).await;
+    let form = [
+        ("flow", page.flow.as_str()),
+        ("csrf", page.csrf.as_str()),
+        ("email", "user16@example.test"),
+        ("password", "pass16"),
+        ("imap_host", "no-such-host.invalid"),
+        ("imap_port", "993"),
+        ("imap_security", "ssl"),
+        ("smtp_security", "ssl"),
+    ];
+    let response = setup
+        .browser
+        .post(format!("{}/v3/connect/auth", setup.server.base_url))
+        .header("cookie", &page.cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "the page again, not a redirect");
+    let html = response.text().await.unwrap();
+    assert!(html.contains("server name was not found"), "{html}");
+    assert!(html.contains("value=\"no-such-host.invalid\""), "{html}");
+    assert!(
+        html.contains("<details open>"),
+        "the settings are shown to fix"
+    );
 }

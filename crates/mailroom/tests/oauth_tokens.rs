@@ -7,7 +7,7 @@ mod support;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
-use support::{Api, Mailroom, Reply, Testbed, hosted_auth_app};
+use support::{Api, Mailroom, Reply, Testbed, csrf_cookie, hidden_input, hosted_auth_app};
 
 const USER: u32 = 15;
 const REDIRECT: &str = "http://localhost:9015/oauth/exchange";
@@ -47,10 +47,7 @@ async fn setup() -> Setup {
 }
 
 fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    html.split_once(&marker)
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .map(|(value, _)| value.to_owned())
+    hidden_input(html, name)
         .unwrap_or_else(|| panic!("no hidden input {name} in the page:\n{html}"))
 }
 
@@ -69,18 +66,7 @@ impl Setup {
         let url = format!("{}/v3/connect/auth", self.server.base_url);
         let page = self.browser.get(&url).query(&query).send().await.unwrap();
         assert_eq!(page.status(), 200);
-        let cookie = page
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|v| {
-                v.split(';')
-                    .next()
-                    .filter(|c| c.starts_with("mailroom_csrf_"))
-            })
-            .expect("the CSRF cookie")
-            .to_owned();
+        let cookie = csrf_cookie(page.headers()).expect("the CSRF cookie");
         let html = page.text().await.unwrap();
         assert!(html.contains("<form method=\"post\" action=\"/v3/connect/auth\""));
         let testbed = Testbed::get();

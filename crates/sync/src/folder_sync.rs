@@ -159,22 +159,18 @@ async fn apply_resync(
     new_uids.retain(|uid| *uid >= from);
     new_uids.sort_unstable_by(|a, b| b.cmp(a));
     let new_messages = fetch_new(session, store, grant_id, folder, &new_uids, 0).await?;
-    store
-        .update_folder_sync_state(
-            &folder.id,
-            FolderSyncState {
-                uid_validity: i64::from(state.uid_validity),
-                uid_next: i64::from(state.uid_next),
-                highest_modseq: state.highest_modseq.unwrap_or(0) as i64,
-                lowest_synced_uid: folder.lowest_synced_uid,
-                initial_sync_done: true,
-                server_total: i64::from(state.exists),
-            },
-        )
-        .await?;
+    let server_total = state.exists as usize;
+    record_pass(
+        store,
+        folder,
+        &state,
+        folder.lowest_synced_uid,
+        server_total,
+    )
+    .await?;
     Ok(FolderPass {
         new_messages,
-        server_total: state.exists as usize,
+        server_total,
     })
 }
 
@@ -247,6 +243,22 @@ async fn sync_by_diff(
         first_page_bodies,
     )
     .await?;
+    let lowest = server_uids.first().copied().map(i64::from).unwrap_or(0);
+    record_pass(store, folder, &state, lowest, server_uids.len()).await?;
+    Ok(FolderPass {
+        new_messages,
+        server_total: server_uids.len(),
+    })
+}
+
+/// Remembers what a completed pass saw, for the next one to start from.
+async fn record_pass(
+    store: &Store,
+    folder: &FolderRecord,
+    state: &MailboxState,
+    lowest_synced_uid: i64,
+    server_total: usize,
+) -> Result<(), SyncError> {
     store
         .update_folder_sync_state(
             &folder.id,
@@ -254,16 +266,13 @@ async fn sync_by_diff(
                 uid_validity: i64::from(state.uid_validity),
                 uid_next: i64::from(state.uid_next),
                 highest_modseq: state.highest_modseq.unwrap_or(0) as i64,
-                lowest_synced_uid: server_uids.first().copied().map(i64::from).unwrap_or(0),
+                lowest_synced_uid,
                 initial_sync_done: true,
-                server_total: server_uids.len() as i64,
+                server_total: server_total as i64,
             },
         )
         .await?;
-    Ok(FolderPass {
-        new_messages,
-        server_total: server_uids.len(),
-    })
+    Ok(())
 }
 
 /// A flag FETCH to send: which UIDs, and since which modseq.

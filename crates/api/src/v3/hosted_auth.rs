@@ -351,9 +351,7 @@ pub async fn sign_in_submit(
         }
         // A server name that does not resolve is a typo or a wrong guess, not a silent
         // server: the user may correct it.
-        Err(CheckFailure::Unreachable { role, reason })
-            if reason.starts_with("could not resolve") =>
-        {
+        Err(CheckFailure::UnknownHost { role, reason }) => {
             return again(
                 fields.opened(),
                 format!(

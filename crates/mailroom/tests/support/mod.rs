@@ -453,3 +453,26 @@ pub fn find_by_subject<'a>(body: &'a Value, subject: &str) -> &'a Value {
         .and_then(|list| list.iter().find(|m| m["subject"] == subject))
         .unwrap_or_else(|| panic!("no message with subject {subject}: {body}"))
 }
+
+/// The value of a hidden `<input>` of the sign-in page, if it has one.
+pub fn hidden_input(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    html.split_once(&marker)
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(value, _)| value.to_owned())
+}
+
+/// The sign-in page's CSRF cookie (`mailroom_csrf_<flow>=<token>`) as a Cookie header
+/// value, if the response set one.
+pub fn csrf_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.split(';')
+                .next()
+                .filter(|c| c.starts_with("mailroom_csrf_"))
+        })
+        .map(str::to_owned)
+}
