@@ -283,7 +283,6 @@ async fn insert_messages(
                 return Err(StoreError::corrupt("a new message lost its id or thread"));
             };
             let has = |name: &str| message.flags.iter().any(|f| f.eq_ignore_ascii_case(name));
-            let headers = serde_json::to_string(&message.headers).map_err(StoreError::corrupt)?;
             query = query
                 .bind(id.clone())
                 .bind(grant_id.to_string())
@@ -309,7 +308,8 @@ async fn insert_messages(
                 .bind(i64::from(has("\\Answered")))
                 .bind(i64::from(has("\\Draft")))
                 .bind(i64::from(message.has_attachments))
-                .bind(headers)
+                // The full header list arrives with the body.
+                .bind("[]")
                 .bind(message.in_reply_to.clone())
                 .bind(now)
                 .bind(now);

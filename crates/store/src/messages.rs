@@ -33,7 +33,6 @@ pub struct NewMessage {
     pub size: i64,
     pub flags: Vec<String>,
     pub has_attachments: bool,
-    pub headers: Vec<(String, String)>,
     pub in_reply_to: Option<String>,
 }
 

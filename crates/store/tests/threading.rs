@@ -50,7 +50,6 @@ fn message(uid: i64, id: &str, refs: &[&str], subject: &str) -> NewMessage {
         size: 100,
         flags: vec![],
         has_attachments: false,
-        headers: vec![],
         in_reply_to: refs.last().map(|r| r.to_string()),
     }
 }

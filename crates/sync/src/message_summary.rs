@@ -70,9 +70,6 @@ pub fn to_new_message(summary: &FetchedSummary) -> NewMessage {
         flags: summary.flags.clone(),
         // A hint until the body is read: mixed multiparts usually carry attachments.
         has_attachments: content_type.starts_with("multipart/mixed"),
-        // The summary holds only the fields fetched for the index; the full header list
-        // is stored with the body.
-        headers: Vec::new(),
         in_reply_to: headers.in_reply_to.first().cloned(),
     }
 }
