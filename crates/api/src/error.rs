@@ -96,3 +96,32 @@ impl From<mailroom_store::StoreError> for ApiError {
         ApiError::internal("mailroom could not read or write its database; see the server log")
     }
 }
+
+impl From<crate::mailboxes::ChangeFailure> for ApiError {
+    fn from(failure: crate::mailboxes::ChangeFailure) -> Self {
+        use crate::mailboxes::ChangeFailure;
+        match failure {
+            ChangeFailure::Gone => {
+                ApiError::not_found("the message or folder is no longer on the mail server")
+            }
+            ChangeFailure::Invalid(reason) => ApiError::bad_request(reason),
+            ChangeFailure::Refused(words) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "api.provider_error",
+                format!("the IMAP server refused the change: {words}"),
+            )
+            .with_provider_error(json!({"error": words})),
+            ChangeFailure::SendRefused(reply) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "api.provider_error",
+                format!("the message was not sent: {reply}"),
+            )
+            .with_provider_error(json!({"error": reply})),
+            ChangeFailure::Provider(reason) => ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "api.provider_error",
+                format!("the mail server could not be reached or failed: {reason}"),
+            ),
+        }
+    }
+}

@@ -17,5 +17,8 @@ mod router;
 mod v3;
 
 pub use error::ApiError;
-pub use mailboxes::{BoxFuture, FetchFailure, Mailboxes, NoMailboxes};
+pub use mailboxes::{
+    BoxFuture, ChangeFailure, FetchFailure, Mailboxes, MessageUpdate, NoMailboxes, OutgoingMail,
+    SendReceipt,
+};
 pub use router::{AppState, router};

@@ -14,6 +14,10 @@ pub enum ImapError {
     Bye(String),
     #[error("IMAP protocol error: {0}")]
     Protocol(String),
+    /// A change the server declined (a tagged NO), in its own words: the mailbox exists
+    /// already, is not empty, is over quota…
+    #[error("the IMAP server refused: {0}")]
+    Refused(String),
 }
 
 impl ImapError {

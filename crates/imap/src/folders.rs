@@ -66,6 +66,45 @@ impl ImapSession {
     }
 }
 
+impl ImapSession {
+    /// The hierarchy delimiter (`LIST "" ""`); `None` for a flat namespace.
+    pub async fn hierarchy_delimiter(&mut self) -> Result<Option<String>, ImapError> {
+        let names: Vec<_> = self
+            .session
+            .list(Some(""), Some(""))
+            .await?
+            .try_collect()
+            .await?;
+        Ok(names
+            .iter()
+            .find_map(|n| n.delimiter().map(str::to_owned))
+            .filter(|d| !d.is_empty()))
+    }
+}
+
+/// UTF-8 to modified UTF-7 (RFC 3501 §5.1.3), the spelling every server accepts in
+/// commands (`&` becomes `&-`).
+pub fn encode_mailbox_name(name: &str) -> String {
+    if name.is_ascii() && !name.contains('&') {
+        name.to_owned()
+    } else {
+        utf7_imap::encode_utf7_imap(name.to_owned())
+    }
+}
+
+/// A mailbox name as an IMAP quoted string; line breaks cannot be quoted.
+pub(crate) fn quoted(name: &str) -> Result<String, ImapError> {
+    if name.contains(['\r', '\n', '\0']) {
+        return Err(ImapError::Protocol(
+            "a mailbox name cannot contain line breaks".into(),
+        ));
+    }
+    Ok(format!(
+        "\"{}\"",
+        name.replace('\\', "\\\\").replace('"', "\\\"")
+    ))
+}
+
 /// Modified UTF-7 (RFC 3501 §5.1.3) to UTF-8; names already in UTF-8 pass through.
 pub fn decode_mailbox_name(name: &str) -> String {
     if name.contains('&') {
@@ -126,6 +165,27 @@ fn canonical_case(attribute: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mailbox_names_are_quoted_and_line_breaks_refused() {
+        assert_eq!(quoted(r#"a"b\c"#).unwrap(), r#""a\"b\\c""#);
+        assert!(quoted("x\r\nA2 DELETE INBOX").is_err());
+    }
+
+    #[test]
+    fn names_are_encoded_to_modified_utf7_and_back() {
+        for name in [
+            "Entwürfe",
+            "Projects & Plans",
+            "Отправленные",
+            "plain/Child",
+        ] {
+            assert_eq!(decode_mailbox_name(&encode_mailbox_name(name)), name);
+        }
+        assert_eq!(encode_mailbox_name("Entwürfe"), "Entw&APw-rfe");
+        assert_eq!(encode_mailbox_name("A&B"), "A&-B");
+        assert_eq!(encode_mailbox_name("plain"), "plain");
+    }
 
     #[test]
     fn modified_utf7_names_are_decoded() {

@@ -26,10 +26,15 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let discovery = mailroom_net::MailDiscovery::new(settings.dns_server)
         .map_err(anyhow::Error::msg)
         .context("mail server discovery")?;
+    let scheduled = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(mailroom_sync::run_scheduled_sends(
+        engine.clone(),
+        scheduled.clone(),
+    ));
     let state = AppState {
         store: store.clone(),
         policy,
-        mailboxes: Arc::new(SyncBridge(engine)),
+        mailboxes: Arc::new(SyncBridge { engine, scheduled }),
         discovery,
     };
 

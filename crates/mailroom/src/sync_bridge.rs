@@ -1,10 +1,21 @@
 //! Connects the API to the sync engine.
 
-use mailroom_api::{BoxFuture, FetchFailure, Mailboxes};
-use mailroom_model::GrantId;
-use mailroom_sync::{SyncEngine, SyncError};
+use std::sync::Arc;
 
-pub struct SyncBridge(pub SyncEngine);
+use mailroom_api::{
+    BoxFuture, ChangeFailure, FetchFailure, Mailboxes, MessageUpdate, OutgoingMail, SendReceipt,
+};
+use mailroom_imap::ImapError;
+use mailroom_model::GrantId;
+use mailroom_smtp::SmtpError;
+use mailroom_sync::{MessageChange, Submission, SyncEngine, SyncError};
+use tokio::sync::Notify;
+
+pub struct SyncBridge {
+    pub engine: SyncEngine,
+    /// Wakes the scheduled-send task.
+    pub scheduled: Arc<Notify>,
+}
 
 fn failure(e: SyncError) -> FetchFailure {
     match e {
@@ -13,13 +24,25 @@ fn failure(e: SyncError) -> FetchFailure {
     }
 }
 
+fn change_failure(e: SyncError) -> ChangeFailure {
+    match e {
+        SyncError::MessageGone | SyncError::GrantGone => ChangeFailure::Gone,
+        SyncError::Invalid(reason) => ChangeFailure::Invalid(reason),
+        SyncError::Imap(ImapError::Refused(words)) => ChangeFailure::Refused(words),
+        SyncError::Smtp(e @ SmtpError::AuthenticationFailed(_)) => {
+            ChangeFailure::SendRefused(e.to_string())
+        }
+        other => ChangeFailure::Provider(other.to_string()),
+    }
+}
+
 impl Mailboxes for SyncBridge {
     fn grant_connected(&self, grant_id: &GrantId) {
-        self.0.start_grant(grant_id);
+        self.engine.start_grant(grant_id);
     }
 
     fn grant_removed(&self, grant_id: &GrantId) {
-        self.0.stop_grant(grant_id);
+        self.engine.stop_grant(grant_id);
     }
 
     fn fetch_raw_message<'a>(
@@ -28,9 +51,14 @@ impl Mailboxes for SyncBridge {
         message_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<u8>, FetchFailure>> {
         Box::pin(async move {
-            mailroom_sync::fetch_message_body(self.0.store(), self.0.policy(), grant_id, message_id)
-                .await
-                .map_err(failure)
+            mailroom_sync::fetch_message_body(
+                self.engine.store(),
+                self.engine.policy(),
+                grant_id,
+                message_id,
+            )
+            .await
+            .map_err(failure)
         })
     }
 
@@ -40,9 +68,139 @@ impl Mailboxes for SyncBridge {
         query: &'a str,
     ) -> BoxFuture<'a, Result<Vec<String>, FetchFailure>> {
         Box::pin(async move {
-            mailroom_sync::search_native(self.0.store(), self.0.policy(), grant_id, query)
+            mailroom_sync::search_native(self.engine.store(), self.engine.policy(), grant_id, query)
                 .await
                 .map_err(failure)
         })
+    }
+
+    fn update_messages<'a>(
+        &'a self,
+        grant_id: &'a GrantId,
+        message_ids: &'a [String],
+        update: &'a MessageUpdate,
+    ) -> BoxFuture<'a, Result<(), ChangeFailure>> {
+        Box::pin(async move {
+            let change = MessageChange {
+                unread: update.unread,
+                starred: update.starred,
+                folders: update.folders.clone(),
+            };
+            self.engine
+                .change_messages(grant_id, message_ids, &change)
+                .await
+                .map_err(change_failure)
+        })
+    }
+
+    fn delete_messages<'a>(
+        &'a self,
+        grant_id: &'a GrantId,
+        message_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<(), ChangeFailure>> {
+        Box::pin(async move {
+            self.engine
+                .delete_messages(grant_id, message_ids)
+                .await
+                .map_err(change_failure)
+        })
+    }
+
+    fn destroy_messages<'a>(
+        &'a self,
+        grant_id: &'a GrantId,
+        message_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<(), ChangeFailure>> {
+        Box::pin(async move {
+            self.engine
+                .destroy_messages(grant_id, message_ids)
+                .await
+                .map_err(change_failure)
+        })
+    }
+
+    fn create_folder<'a>(
+        &'a self,
+        grant_id: &'a GrantId,
+        name: &'a str,
+        parent_id: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<String, ChangeFailure>> {
+        Box::pin(async move {
+            self.engine
+                .create_folder(grant_id, name, parent_id)
+                .await
+                .map(|folder| folder.id)
+                .map_err(change_failure)
+        })
+    }
+
+    fn update_folder<'a>(
+        &'a self,
+        grant_id: &'a GrantId,
+        folder_id: &'a str,
+        name: Option<&'a str>,
+        parent_id: Option<Option<&'a str>>,
+    ) -> BoxFuture<'a, Result<(), ChangeFailure>> {
+        Box::pin(async move {
+            self.engine
+                .update_folder(grant_id, folder_id, name, parent_id)
+                .await
+                .map(|_| ())
+                .map_err(change_failure)
+        })
+    }
+
+    fn delete_folder<'a>(
+        &'a self,
+        grant_id: &'a GrantId,
+        folder_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ChangeFailure>> {
+        Box::pin(async move {
+            self.engine
+                .delete_folder(grant_id, folder_id)
+                .await
+                .map_err(change_failure)
+        })
+    }
+
+    fn save_draft<'a>(
+        &'a self,
+        grant_id: &'a GrantId,
+        message: &'a [u8],
+        replaces: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<String, ChangeFailure>> {
+        Box::pin(async move {
+            self.engine
+                .save_draft(grant_id, message, replaces)
+                .await
+                .map_err(change_failure)
+        })
+    }
+
+    fn send<'a>(
+        &'a self,
+        grant_id: &'a GrantId,
+        mail: &'a OutgoingMail,
+        answering: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<SendReceipt, ChangeFailure>> {
+        Box::pin(async move {
+            let submission = Submission {
+                message: mail.message.clone(),
+                envelope_from: mail.envelope_from.clone(),
+                recipients: mail.recipients.clone(),
+            };
+            self.engine
+                .send_message(grant_id, &submission, answering)
+                .await
+                .map(|sent| SendReceipt {
+                    message_id: sent.message_id,
+                    sent_copy_error: sent.sent_copy_error,
+                })
+                .map_err(change_failure)
+        })
+    }
+
+    fn schedule_changed(&self) {
+        self.scheduled.notify_one();
     }
 }

@@ -124,6 +124,21 @@ pub fn lookup(domain: &str) -> Option<KnownProvider> {
         .map(|(_, provider)| *provider)
 }
 
+/// Submission servers that file a copy of every message they send in the Sent folder
+/// themselves; mailroom must not append a second one.
+const SAVES_SENT_COPY: &[&str] = &[
+    "smtp.gmail.com",
+    "smtp-mail.outlook.com",
+    "smtp.office365.com",
+];
+
+/// Whether the submission server at `smtp_host` keeps the Sent copy itself.
+pub fn saves_sent_copy(smtp_host: &str) -> bool {
+    SAVES_SENT_COPY
+        .iter()
+        .any(|host| host.eq_ignore_ascii_case(smtp_host.trim_end_matches('.')))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,7 +52,7 @@ impl Store {
         let api_key = generate_secret(API_KEY_PREFIX);
         let api_key_id = ApiKeyId::generate();
 
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO applications (id, name, organization_id, client_secret_hash, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",

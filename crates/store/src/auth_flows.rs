@@ -157,7 +157,7 @@ impl Store {
         let code = generate_secret("code_");
         let now = unix_now();
         let scope = serde_json::to_string(&flow.scope).map_err(StoreError::corrupt)?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO oauth_tokens (token_hash, kind, application_id, grant_id, redirect_uri, \
                  code_challenge, code_challenge_method, access_type, scope, created_at, expires_at) \

@@ -66,7 +66,7 @@ impl Store {
         listed: &[FolderListing],
     ) -> Result<Vec<FolderRecord>, StoreError> {
         let now = unix_now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let existing = sqlx::query("SELECT id, imap_name FROM folders WHERE grant_id = $1")
             .bind(grant_id.as_str())
             .fetch_all(&mut *tx)
@@ -231,4 +231,44 @@ fn folder_from_row(row: &sqlx::any::AnyRow) -> Result<FolderRecord, StoreError> 
         initial_sync_done: row.try_get::<i64, _>("initial_sync_done")? != 0,
         server_total: row.try_get("server_total")?,
     })
+}
+
+impl Store {
+    /// Renames a folder and its descendants in the index as the server just did, so
+    /// they keep their ids (the next LIST then finds them under their new names).
+    pub async fn rename_folder_tree(
+        &self,
+        grant_id: &GrantId,
+        old_imap_name: &str,
+        new_imap_name: &str,
+        delimiter: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query("SELECT id, imap_name FROM folders WHERE grant_id = $1")
+            .bind(grant_id.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+        for row in &rows {
+            let imap_name: String = row.try_get("imap_name")?;
+            let renamed = if imap_name == old_imap_name {
+                Some(new_imap_name.to_owned())
+            } else {
+                delimiter
+                    .filter(|d| !d.is_empty())
+                    .and_then(|d| imap_name.strip_prefix(&format!("{old_imap_name}{d}")))
+                    .map(|rest| format!("{new_imap_name}{}{rest}", delimiter.unwrap_or_default()))
+            };
+            if let Some(renamed) = renamed {
+                let id: String = row.try_get("id")?;
+                sqlx::query("UPDATE folders SET imap_name = $1, updated_at = $2 WHERE id = $3")
+                    .bind(renamed)
+                    .bind(unix_now())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }

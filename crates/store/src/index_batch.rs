@@ -44,7 +44,7 @@ impl Store {
             return Ok(0);
         }
         let now = unix_now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
 
         let identities: Vec<String> = batch.iter().map(|m| m.identity_key.clone()).collect();
         let mut ids = lookup(

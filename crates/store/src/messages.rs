@@ -68,6 +68,10 @@ pub struct MessageRecord {
     pub attachments: serde_json::Value,
     pub headers: Vec<(String, String)>,
     pub created_at: i64,
+    /// The `\Draft` flag.
+    pub draft: bool,
+    /// What the application attached with `PUT …/messages/{id}` (`metadata`).
+    pub metadata: serde_json::Value,
 }
 
 /// Where a message can be fetched from.
@@ -109,7 +113,7 @@ pub struct MessageQuery {
 
 const COLUMNS: &str = "m.id, m.grant_id, m.thread_id, m.message_id_header, m.subject, m.from_json, m.to_json, \
      m.cc_json, m.bcc_json, m.reply_to_json, m.date, m.unread, m.starred, m.has_attachments, \
-     m.snippet, m.body_html, m.attachments_json, m.headers_json, m.created_at";
+     m.snippet, m.body_html, m.attachments_json, m.headers_json, m.created_at, m.draft, m.metadata_json";
 
 impl Store {
     /// UIDs indexed for a folder, ascending.
@@ -124,7 +128,7 @@ impl Store {
 
     /// Forgets that messages live at these UIDs (expunged or moved away).
     pub async fn remove_locations(&self, folder_id: &str, uids: &[i64]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in uids.chunks(500) {
             let mut filter = SqlFilter::default();
             filter.compare("folder_id", "=", Bind::Text(folder_id.to_owned()));
@@ -157,7 +161,7 @@ impl Store {
         flags: &[(i64, Vec<String>)],
     ) -> Result<(), StoreError> {
         let now = unix_now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (uid, message_flags) in flags {
             let row = sqlx::query(
                 "SELECT message_id FROM message_locations WHERE folder_id = $1 AND uid = $2",
@@ -388,7 +392,7 @@ impl Store {
     /// Keeps what was learnt from messages' bodies, in one transaction.
     pub async fn store_message_bodies(&self, bodies: &[MessageBody]) -> Result<(), StoreError> {
         let now = unix_now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for body in bodies {
             let headers = serde_json::to_string(&body.headers).map_err(StoreError::corrupt)?;
             // Counted once per message: only while its body is still missing.
@@ -614,6 +618,7 @@ fn message_from_row(row: &sqlx::any::AnyRow) -> Result<MessageRecord, StoreError
     };
     let attachments: String = row.try_get("attachments_json")?;
     let headers: String = row.try_get("headers_json")?;
+    let metadata: String = row.try_get("metadata_json")?;
     Ok(MessageRecord {
         id: row.try_get("id")?,
         grant_id: GrantId::from_stored(row.try_get("grant_id")?),
@@ -634,5 +639,7 @@ fn message_from_row(row: &sqlx::any::AnyRow) -> Result<MessageRecord, StoreError
         attachments: serde_json::from_str(&attachments).map_err(StoreError::corrupt)?,
         headers: serde_json::from_str(&headers).map_err(StoreError::corrupt)?,
         created_at: row.try_get("created_at")?,
+        draft: row.try_get::<i64, _>("draft")? != 0,
+        metadata: serde_json::from_str(&metadata).map_err(StoreError::corrupt)?,
     })
 }

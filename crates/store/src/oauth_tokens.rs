@@ -295,7 +295,7 @@ impl Store {
         with_refresh_token: bool,
     ) -> Result<IssuedTokens, TokenError> {
         let now = unix_now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let spent = sqlx::query(
             "UPDATE oauth_tokens SET used_at = $1 \
              WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL",

@@ -28,6 +28,19 @@ pub(crate) enum Engine {
 }
 
 impl Store {
+    /// Begins a transaction that will write. SQLite takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): two writers then queue on the busy timeout, where a deferred
+    /// transaction that read first would fail with "database is locked" when it could
+    /// not upgrade its lock.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Connects to `database_url` (`sqlite://PATH` or `postgres://…`), creating an SQLite
     /// file if it is missing, and runs pending migrations.
     pub async fn open(database_url: &str, secrets: SecretBox) -> Result<Self, StoreError> {

@@ -5,7 +5,10 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use mailroom_model::GrantId;
 use mailroom_net::OutboundPolicy;
 use mailroom_store::Store;
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::{
+    sync::{Notify, watch},
+    task::JoinHandle,
+};
 
 use crate::{
     error::SyncError,
@@ -23,6 +26,8 @@ pub struct SyncSettings {
 struct Actor {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    /// Ends the actor's wait for the next pass.
+    wake: Arc<Notify>,
 }
 
 #[derive(Clone)]
@@ -56,15 +61,17 @@ impl SyncEngine {
     pub fn start_grant(&self, grant_id: &GrantId) {
         self.stop_grant(grant_id);
         let (stop, stopped) = watch::channel(false);
+        let wake = Arc::new(Notify::new());
         let context = ActorContext {
             store: self.store.clone(),
             policy: self.policy.clone(),
             settings: self.settings.clone(),
             grant_id: grant_id.clone(),
+            wake: wake.clone(),
         };
         let task = tokio::spawn(run(context, stopped));
         if let Ok(mut actors) = self.actors.lock() {
-            actors.insert(grant_id.clone(), Actor { stop, task });
+            actors.insert(grant_id.clone(), Actor { stop, task, wake });
         }
     }
 
@@ -75,6 +82,23 @@ impl SyncEngine {
             let _ = actor.stop.send(true);
             actor.task.abort();
         }
+    }
+
+    /// Asks a grant's actor to run a pass now, e.g. after mailroom changed its mailbox,
+    /// so that anything the change did not record itself is picked up at once.
+    pub fn nudge(&self, grant_id: &GrantId) {
+        if let Some(wake) = self
+            .actors
+            .lock()
+            .ok()
+            .and_then(|a| a.get(grant_id).map(|actor| actor.wake.clone()))
+        {
+            wake.notify_one();
+        }
+    }
+
+    pub fn settings(&self) -> &SyncSettings {
+        &self.settings
     }
 
     pub fn running(&self) -> usize {

@@ -13,6 +13,14 @@ pub enum SyncError {
     MessageGone,
     #[error("an index write was interrupted: {0}")]
     Interrupted(String),
+    /// The caller asked for something that cannot be done (an unknown folder, deleting
+    /// Inbox…); nothing was changed.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Smtp(#[from] mailroom_smtp::SmtpError),
+    #[error("the mail server did not answer within {0} seconds")]
+    TimedOut(u64),
 }
 
 impl SyncError {

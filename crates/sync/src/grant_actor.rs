@@ -30,6 +30,8 @@ pub(crate) struct ActorContext {
     pub policy: OutboundPolicy,
     pub settings: SyncSettings,
     pub grant_id: GrantId,
+    /// Notified by IDLE watchers and by mailroom's own changes: run a pass now.
+    pub wake: Arc<Notify>,
 }
 
 /// Logs in with the grant's stored settings and credentials.
@@ -106,7 +108,7 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
     *backoff = Duration::from_secs(1);
     let mut first_pass = true;
     let mut passes: u64 = 0;
-    let wake = Arc::new(Notify::new());
+    let wake = context.wake.clone();
     let mut watchers: Option<Watchers> = None;
     loop {
         let listed = session.list_folders().await?;
@@ -272,7 +274,7 @@ fn sync_order(folders: &[FolderRecord]) -> Vec<&FolderRecord> {
     ordered
 }
 
-fn listings(listed: &[ListedFolder]) -> Vec<FolderListing> {
+pub(crate) fn listings(listed: &[ListedFolder]) -> Vec<FolderListing> {
     listed
         .iter()
         .map(|f| FolderListing {

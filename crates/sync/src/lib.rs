@@ -6,11 +6,22 @@
 mod body_fetch;
 mod engine;
 mod error;
+mod folder_changes;
 mod folder_sync;
 mod grant_actor;
 mod idle_watch;
+mod mail_append;
+mod mail_changes;
 mod message_summary;
+mod scheduled_sender;
+mod sending;
+mod write_session;
 
 pub use body_fetch::{attachment_id, fetch_message_body, search_native};
 pub use engine::{SyncEngine, SyncSettings};
 pub use error::SyncError;
+pub use folder_changes::protected_role;
+pub use mail_append::AppendTarget;
+pub use mail_changes::MessageChange;
+pub use scheduled_sender::run_scheduled_sends;
+pub use sending::{SentMessage, Submission};

@@ -5,13 +5,15 @@
 use axum::{
     Router,
     http::Method,
-    routing::{MethodRouter, get},
+    routing::{MethodRouter, delete, get, post, put},
 };
 use mailroom_model::Scope;
 
 use crate::{
     router::AppState,
-    v3::{attachments, folders, messages, threads},
+    v3::{
+        attachments, folder_changes, folders, message_updates, messages, thread_updates, threads,
+    },
 };
 
 pub struct GrantRoute {
@@ -30,6 +32,10 @@ const READ: &[Scope] = &[Scope::EmailMetadata];
 const READ_CONTENT: &[Scope] = &[Scope::EmailReadOnly];
 /// Folders are metadata, and the business of `email.folders_and_labels`.
 const READ_FOLDERS: &[Scope] = &[Scope::EmailMetadata, Scope::EmailFoldersAndLabels];
+/// Changing messages and threads: flags, folders, metadata, deletion.
+const MODIFY: &[Scope] = &[Scope::EmailModify];
+/// Creating, renaming and deleting folders (`email.modify` includes it).
+const CHANGE_FOLDERS: &[Scope] = &[Scope::EmailFoldersAndLabels];
 
 pub static GRANT_ROUTES: &[GrantRoute] = &[
     GrantRoute {
@@ -45,6 +51,18 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         handler: || get(messages::get_message),
     },
     GrantRoute {
+        method: Method::PUT,
+        path: "/v3/grants/{grant_id}/messages/{message_id}",
+        any_of: MODIFY,
+        handler: || put(message_updates::update_message),
+    },
+    GrantRoute {
+        method: Method::DELETE,
+        path: "/v3/grants/{grant_id}/messages/{message_id}",
+        any_of: MODIFY,
+        handler: || delete(message_updates::delete_message),
+    },
+    GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/threads",
         any_of: READ,
@@ -57,6 +75,18 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         handler: || get(threads::get_thread),
     },
     GrantRoute {
+        method: Method::PUT,
+        path: "/v3/grants/{grant_id}/threads/{thread_id}",
+        any_of: MODIFY,
+        handler: || put(thread_updates::update_thread),
+    },
+    GrantRoute {
+        method: Method::DELETE,
+        path: "/v3/grants/{grant_id}/threads/{thread_id}",
+        any_of: MODIFY,
+        handler: || delete(thread_updates::delete_thread),
+    },
+    GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/folders",
         any_of: READ_FOLDERS,
@@ -67,6 +97,24 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/folders/{folder_id}",
         any_of: READ_FOLDERS,
         handler: || get(folders::get_folder),
+    },
+    GrantRoute {
+        method: Method::POST,
+        path: "/v3/grants/{grant_id}/folders",
+        any_of: CHANGE_FOLDERS,
+        handler: || post(folder_changes::create_folder),
+    },
+    GrantRoute {
+        method: Method::PUT,
+        path: "/v3/grants/{grant_id}/folders/{folder_id}",
+        any_of: CHANGE_FOLDERS,
+        handler: || put(folder_changes::update_folder),
+    },
+    GrantRoute {
+        method: Method::DELETE,
+        path: "/v3/grants/{grant_id}/folders/{folder_id}",
+        any_of: CHANGE_FOLDERS,
+        handler: || delete(folder_changes::delete_folder),
     },
     GrantRoute {
         method: Method::GET,
@@ -128,9 +176,27 @@ mod tests {
             "GET /v3/grants/{grant_id}/folders/{folder_id}",
         ];
         let content = ["GET /v3/grants/{grant_id}/attachments/{attachment_id}/download"];
+        let modify = [
+            "PUT /v3/grants/{grant_id}/messages/{message_id}",
+            "DELETE /v3/grants/{grant_id}/messages/{message_id}",
+            "PUT /v3/grants/{grant_id}/threads/{thread_id}",
+            "DELETE /v3/grants/{grant_id}/threads/{thread_id}",
+        ];
+        let change_folders = [
+            "POST /v3/grants/{grant_id}/folders",
+            "PUT /v3/grants/{grant_id}/folders/{folder_id}",
+            "DELETE /v3/grants/{grant_id}/folders/{folder_id}",
+        ];
         let mut admitted: BTreeSet<&str> = BTreeSet::new();
         match scope {
-            Scope::Email | Scope::EmailModify | Scope::EmailReadOnly => {
+            Scope::Email | Scope::EmailModify => {
+                admitted.extend(read);
+                admitted.extend(folders);
+                admitted.extend(content);
+                admitted.extend(modify);
+                admitted.extend(change_folders);
+            }
+            Scope::EmailReadOnly => {
                 admitted.extend(read);
                 admitted.extend(folders);
                 admitted.extend(content);
@@ -139,7 +205,10 @@ mod tests {
                 admitted.extend(read);
                 admitted.extend(folders);
             }
-            Scope::EmailFoldersAndLabels => admitted.extend(folders),
+            Scope::EmailFoldersAndLabels => {
+                admitted.extend(folders);
+                admitted.extend(change_folders);
+            }
             Scope::EmailSend
             | Scope::EmailDrafts
             | Scope::Calendar

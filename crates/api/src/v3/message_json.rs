@@ -2,7 +2,7 @@
 
 use mailroom_model::v3::{Attachment, Header, Message};
 use mailroom_store::MessageRecord;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::{error::ApiError, extract::QueryParams};
 
@@ -82,7 +82,7 @@ pub fn to_message(record: &MessageRecord, folders: Vec<String>, fields: Fields) 
         created_at: record.created_at,
         schedule_id: None,
         send_at: None,
-        metadata: json!({}),
+        metadata: record.metadata.clone(),
         tracking_options: None,
     }
 }

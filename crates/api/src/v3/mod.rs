@@ -6,13 +6,16 @@ mod client_info;
 mod connect_token;
 mod connectors;
 mod custom_auth;
+mod folder_changes;
 mod folders;
 pub(crate) mod grant_routes;
 mod grants;
 mod hosted_auth;
 mod message_json;
+mod message_updates;
 mod messages;
 mod redirect_uris;
+mod thread_updates;
 mod threads;
 
 use axum::{

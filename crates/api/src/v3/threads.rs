@@ -81,7 +81,7 @@ pub async fn get_thread(
 }
 
 /// The thread object; `None` for a thread with no indexed message.
-async fn build_thread(
+pub(crate) async fn build_thread(
     state: &AppState,
     grant_id: &GrantId,
     thread_id: &str,
@@ -91,6 +91,16 @@ async fn build_thread(
         return Ok(None);
     };
     let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+    let message_ids: Vec<&str> = messages
+        .iter()
+        .filter(|m| !m.draft)
+        .map(|m| m.id.as_str())
+        .collect();
+    let draft_ids: Vec<&str> = messages
+        .iter()
+        .filter(|m| m.draft)
+        .map(|m| m.id.as_str())
+        .collect();
     let mut folders_by_message = state.store.message_folders(&ids).await?;
     let mut folders: Vec<String> = Vec::new();
     for id in &ids {
@@ -118,7 +128,10 @@ async fn build_thread(
         }
     }
     let latest_folders = folders_by_message.remove(&latest.id).unwrap_or_default();
-    let latest_message = to_message(latest, latest_folders, Fields::Standard);
+    let mut latest_message = to_message(latest, latest_folders, Fields::Standard);
+    if latest.draft {
+        latest_message.object = "draft";
+    }
     let earliest = messages.iter().map(|m| m.date).min().unwrap_or(latest.date);
     let first_subject = messages.iter().find_map(|m| m.subject.clone());
     Ok(Some(json!({
@@ -128,11 +141,11 @@ async fn build_thread(
         "subject": first_subject,
         "snippet": latest.snippet,
         "participants": participants,
-        "message_ids": ids,
-        "draft_ids": [],
+        "message_ids": message_ids,
+        "draft_ids": draft_ids,
         "folders": folders,
         "has_attachments": messages.iter().any(|m| m.has_attachments),
-        "has_drafts": false,
+        "has_drafts": !draft_ids.is_empty(),
         "starred": messages.iter().any(|m| m.starred),
         "unread": messages.iter().any(|m| m.unread),
         "earliest_message_date": earliest,
@@ -144,7 +157,7 @@ async fn build_thread(
 
 /// A thread as the grant's scopes let it be seen: metadata alone gets no snippet and no
 /// body of the latest message.
-fn visible(access: &GrantAccess, mut thread: Value) -> Value {
+pub(crate) fn visible(access: &GrantAccess, mut thread: Value) -> Value {
     if !access.may_read_content() {
         withhold_content(&mut thread);
         if let Some(latest) = thread.get_mut("latest_draft_or_message") {

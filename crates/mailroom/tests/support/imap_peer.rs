@@ -157,6 +157,81 @@ impl ImapPeer {
         self.session.rename(from, to).await.expect("RENAME");
     }
 
+    /// UIDs of the messages with this Message-ID in a folder (none if absent).
+    pub async fn uids_of(&mut self, folder: &str, message_id: &str) -> Vec<u32> {
+        self.select(folder).await;
+        let mut uids: Vec<u32> = self
+            .session
+            .uid_search(format!("HEADER Message-ID \"{message_id}\""))
+            .await
+            .expect("SEARCH")
+            .into_iter()
+            .collect();
+        uids.sort_unstable();
+        uids
+    }
+
+    /// The flags of the message with this Message-ID in a folder.
+    pub async fn flags_of(&mut self, folder: &str, message_id: &str) -> Vec<String> {
+        let uid = self.uid_of(folder, message_id).await;
+        let fetches: Vec<_> = self
+            .session
+            .uid_fetch(uid.to_string(), "FLAGS")
+            .await
+            .expect("FETCH")
+            .try_collect()
+            .await
+            .expect("FETCH responses");
+        fetches
+            .iter()
+            .flat_map(|f| {
+                f.flags().map(|flag| {
+                    use async_imap::types::Flag;
+                    match flag {
+                        Flag::Seen => "\\Seen".to_owned(),
+                        Flag::Answered => "\\Answered".to_owned(),
+                        Flag::Flagged => "\\Flagged".to_owned(),
+                        Flag::Deleted => "\\Deleted".to_owned(),
+                        Flag::Draft => "\\Draft".to_owned(),
+                        Flag::Recent => "\\Recent".to_owned(),
+                        Flag::MayCreate => "\\*".to_owned(),
+                        Flag::Custom(name) => name.to_string(),
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// The names of every mailbox, as the server spells them.
+    pub async fn mailboxes(&mut self) -> Vec<String> {
+        let names: Vec<_> = self
+            .session
+            .list(Some(""), Some("*"))
+            .await
+            .expect("LIST")
+            .try_collect()
+            .await
+            .expect("LIST responses");
+        names.iter().map(|n| n.name().to_owned()).collect()
+    }
+
+    /// The whole message with this Message-ID in a folder.
+    pub async fn fetch_raw(&mut self, folder: &str, message_id: &str) -> Vec<u8> {
+        let uid = self.uid_of(folder, message_id).await;
+        let fetches: Vec<_> = self
+            .session
+            .uid_fetch(uid.to_string(), "BODY.PEEK[]")
+            .await
+            .expect("FETCH")
+            .try_collect()
+            .await
+            .expect("FETCH responses");
+        fetches
+            .iter()
+            .find_map(|f| f.body().map(<[u8]>::to_vec))
+            .expect("message body")
+    }
+
     pub async fn logout(mut self) {
         let _ = self.session.logout().await;
     }

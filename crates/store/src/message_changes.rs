@@ -1,0 +1,151 @@
+//! Recording changes mailroom itself made on the server (flags set, messages moved,
+//! copied, expunged or appended), so the index shows them at once instead of after the
+//! next sync pass. Sync later sees the same changes from the server; every write here is
+//! idempotent with what it will record.
+
+use mailroom_model::{GrantId, time::unix_now};
+use sqlx::Row;
+
+use crate::{
+    error::StoreError,
+    messages::{MessageLocation, NewMessage, email_list},
+    open::Store,
+};
+
+impl Store {
+    /// Every place a message lives (usually one folder).
+    pub async fn message_locations(&self, id: &str) -> Result<Vec<MessageLocation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT l.folder_id, f.imap_name, l.uid FROM message_locations l \
+             JOIN folders f ON f.id = l.folder_id WHERE l.message_id = $1 ORDER BY l.folder_id, l.uid",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(MessageLocation {
+                    folder_id: row.try_get("folder_id")?,
+                    imap_name: row.try_get("imap_name")?,
+                    uid: row.try_get("uid")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Sets the read and starred state of a message as mailroom set it on the server.
+    pub async fn set_message_state(
+        &self,
+        id: &str,
+        unread: Option<bool>,
+        starred: Option<bool>,
+    ) -> Result<(), StoreError> {
+        let now = unix_now();
+        if let Some(unread) = unread {
+            sqlx::query("UPDATE messages SET unread = $1, updated_at = $2 WHERE id = $3")
+                .bind(i64::from(unread))
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        if let Some(starred) = starred {
+            sqlx::query("UPDATE messages SET starred = $1, updated_at = $2 WHERE id = $3")
+                .bind(i64::from(starred))
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the metadata an application keeps on a message.
+    pub async fn set_message_metadata(
+        &self,
+        id: &str,
+        metadata: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE messages SET metadata_json = $1, updated_at = $2 WHERE id = $3")
+            .bind(metadata.to_string())
+            .bind(unix_now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that a message now lives at `uid` in a folder (after a copy, move or
+    /// append that reported the UID).
+    pub async fn add_message_location(
+        &self,
+        grant_id: &GrantId,
+        folder_id: &str,
+        uid: i64,
+        message_id: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO message_locations (folder_id, uid, message_id, grant_id) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (folder_id, uid) DO UPDATE SET message_id = excluded.message_id",
+        )
+        .bind(folder_id)
+        .bind(uid)
+        .bind(message_id)
+        .bind(grant_id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Brings the header-derived fields of an indexed message up to date, for a message
+    /// replaced under the same identity (a draft saved again keeps its Message-ID).
+    pub async fn refresh_message_headers(
+        &self,
+        id: &str,
+        message: &NewMessage,
+    ) -> Result<(), StoreError> {
+        let json = |v| serde_json::to_string(v).map_err(StoreError::corrupt);
+        sqlx::query(
+            "UPDATE messages SET subject = $1, subject_lower = $2, from_json = $3, to_json = $4, \
+                 cc_json = $5, bcc_json = $6, reply_to_json = $7, from_emails = $8, to_emails = $9, \
+                 cc_emails = $10, bcc_emails = $11, date = $12, sent_date = $13, size = $14, \
+                 has_attachments = $15, in_reply_to = $16, body_fetched = 0, updated_at = $17 \
+             WHERE id = $18",
+        )
+        .bind(message.subject.clone())
+        .bind(message.subject.as_deref().map(str::to_lowercase))
+        .bind(json(&message.from)?)
+        .bind(json(&message.to)?)
+        .bind(json(&message.cc)?)
+        .bind(json(&message.bcc)?)
+        .bind(json(&message.reply_to)?)
+        .bind(email_list(&message.from))
+        .bind(email_list(&message.to))
+        .bind(email_list(&message.cc))
+        .bind(email_list(&message.bcc))
+        .bind(message.date)
+        .bind(message.sent_date)
+        .bind(message.size)
+        .bind(i64::from(message.has_attachments))
+        .bind(message.in_reply_to.clone())
+        .bind(unix_now())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The id of the indexed message with this identity, located or not.
+    pub async fn message_id_by_identity(
+        &self,
+        grant_id: &GrantId,
+        identity_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT id FROM messages WHERE grant_id = $1 AND identity_key = $2")
+            .bind(grant_id.as_str())
+            .bind(identity_key)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("id")).transpose()?)
+    }
+}

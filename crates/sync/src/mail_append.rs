@@ -1,0 +1,204 @@
+//! Putting new messages into a grant's mailbox: APPEND to a folder and index the result
+//! at once (headers, body, thread), so the message can be read back immediately. Drafts
+//! live in the Drafts folder; saving a draft again appends the new version before the
+//! old one is expunged, so a failure never loses it, and a draft keeps its Message-ID
+//! and so its id across saves.
+
+use mailroom_imap::{FetchedSummary, ImapSession};
+use mailroom_model::{GrantId, time::unix_now};
+use mailroom_store::FolderRecord;
+
+use crate::{
+    body_fetch::parse_body, engine::SyncEngine, error::SyncError, mail_changes::find_by_message_id,
+    message_summary::to_new_message, write_session::bounded,
+};
+
+/// The role of the folder a message is appended to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendTarget {
+    Drafts,
+    Sent,
+}
+
+impl AppendTarget {
+    fn attribute(self) -> &'static str {
+        match self {
+            AppendTarget::Drafts => "\\Drafts",
+            AppendTarget::Sent => "\\Sent",
+        }
+    }
+
+    /// The name of the folder created when the server has none with this role.
+    fn fallback_name(self) -> &'static str {
+        match self {
+            AppendTarget::Drafts => "Drafts",
+            AppendTarget::Sent => "Sent",
+        }
+    }
+
+    fn flags(self) -> &'static [&'static str] {
+        match self {
+            AppendTarget::Drafts => &["\\Draft", "\\Seen"],
+            AppendTarget::Sent => &["\\Seen"],
+        }
+    }
+}
+
+impl SyncEngine {
+    /// Saves a draft (new, or replacing the draft `replaces`). Returns its message id.
+    pub async fn save_draft(
+        &self,
+        grant_id: &GrantId,
+        message: &[u8],
+        replaces: Option<&str>,
+    ) -> Result<String, SyncError> {
+        let old_locations = match replaces {
+            Some(id) => self.store().message_locations(id).await?,
+            None => Vec::new(),
+        };
+        let id = bounded(async {
+            let mut session = self.write_session(grant_id).await?;
+            let result = async {
+                let id = self
+                    .append_and_index(&mut session, grant_id, AppendTarget::Drafts, message)
+                    .await?;
+                // The new version is safe on the server: now the old one goes.
+                for location in old_locations {
+                    let Ok(uid) = u32::try_from(location.uid) else {
+                        continue;
+                    };
+                    session.select_folder(&location.imap_name).await?;
+                    session.expunge_messages(&[uid]).await?;
+                    self.store()
+                        .remove_locations(&location.folder_id, &[location.uid])
+                        .await?;
+                }
+                Ok(id)
+            }
+            .await;
+            session.logout().await;
+            result
+        })
+        .await?;
+        self.nudge(grant_id);
+        Ok(id)
+    }
+
+    /// Appends a message to the folder with `target`'s role and indexes it.
+    pub async fn append_message(
+        &self,
+        grant_id: &GrantId,
+        target: AppendTarget,
+        message: &[u8],
+    ) -> Result<String, SyncError> {
+        let id = bounded(async {
+            let mut session = self.write_session(grant_id).await?;
+            let result = self
+                .append_and_index(&mut session, grant_id, target, message)
+                .await;
+            session.logout().await;
+            result
+        })
+        .await?;
+        self.nudge(grant_id);
+        Ok(id)
+    }
+
+    pub(crate) async fn append_and_index(
+        &self,
+        session: &mut ImapSession,
+        grant_id: &GrantId,
+        target: AppendTarget,
+        message: &[u8],
+    ) -> Result<String, SyncError> {
+        let folder = self.folder_for(session, grant_id, target).await?;
+        let appended = session
+            .append_message(&folder.imap_name, target.flags(), message)
+            .await?;
+        let header_end = message
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|p| p + 4)
+            .unwrap_or(message.len());
+        let mut summary = FetchedSummary {
+            uid: 0,
+            flags: target.flags().iter().map(|f| f.to_string()).collect(),
+            internal_date: unix_now(),
+            size: u32::try_from(message.len()).unwrap_or(u32::MAX),
+            modseq: None,
+            header: message[..header_end].to_vec(),
+        };
+        let mut new = to_new_message(&summary);
+        let uid = match appended.and_then(|a| a.uids.first().copied()) {
+            Some(uid) => Some(uid),
+            None => match &new.message_id_header {
+                Some(header) => find_by_message_id(session, &folder.imap_name, header).await?,
+                None => None,
+            },
+        };
+        let Some(uid) = uid else {
+            // Stored on the server, but its UID is unknown: the next pass indexes it.
+            self.nudge(grant_id);
+            return Err(SyncError::Invalid(
+                "the message was stored, but the server did not say where; it will appear after the next sync".into(),
+            ));
+        };
+        summary.uid = uid;
+        new = to_new_message(&summary);
+        self.store()
+            .add_folder_messages(grant_id, &folder.id, std::slice::from_ref(&new))
+            .await?;
+        let id = self
+            .store()
+            .message_id_by_identity(grant_id, &new.identity_key)
+            .await?
+            .ok_or_else(|| SyncError::Interrupted("the appended message was not indexed".into()))?;
+        // Same identity as an earlier message (a draft saved again): its fields change.
+        self.store().refresh_message_headers(&id, &new).await?;
+        self.store()
+            .store_message_bodies(&[parse_body(grant_id, &id, message)])
+            .await?;
+        Ok(id)
+    }
+
+    /// The folder with the role, created (and listed again) if the server has none.
+    async fn folder_for(
+        &self,
+        session: &mut ImapSession,
+        grant_id: &GrantId,
+        target: AppendTarget,
+    ) -> Result<FolderRecord, SyncError> {
+        let find = |folders: Vec<FolderRecord>| {
+            folders
+                .into_iter()
+                .find(|f| f.attributes.iter().any(|a| a == target.attribute()))
+        };
+        if let Some(folder) = find(self.store().folders(grant_id).await?) {
+            return Ok(folder);
+        }
+        let by_name = self
+            .store()
+            .folders(grant_id)
+            .await?
+            .into_iter()
+            .find(|f| f.imap_name.eq_ignore_ascii_case(target.fallback_name()));
+        if let Some(folder) = by_name {
+            return Ok(folder);
+        }
+        session.create_mailbox(target.fallback_name()).await?;
+        let listed = session.list_folders().await?;
+        let folders = self
+            .store()
+            .reconcile_folders(grant_id, &crate::grant_actor::listings(&listed))
+            .await?;
+        folders
+            .into_iter()
+            .find(|f| f.imap_name == target.fallback_name())
+            .ok_or_else(|| {
+                SyncError::Invalid(format!(
+                    "no {} folder could be made",
+                    target.fallback_name()
+                ))
+            })
+    }
+}

@@ -1,0 +1,100 @@
+//! Sending a message for a grant: submitted over SMTP with the grant's credentials, then
+//! filed in Sent (unless the provider does that itself) and indexed, so it joins its
+//! thread at once. A message the SMTP server refused was not sent and is not filed.
+
+use mailroom_model::{GrantId, TransportSecurity, known_providers::saves_sent_copy};
+use mailroom_smtp::{SmtpServer, SmtpTls};
+
+use crate::{engine::SyncEngine, error::SyncError, mail_append::AppendTarget};
+
+/// A message ready to go: its bytes and its SMTP envelope.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub message: Vec<u8>,
+    pub envelope_from: String,
+    pub recipients: Vec<String>,
+}
+
+/// What became of a sent message.
+#[derive(Debug, Clone)]
+pub struct SentMessage {
+    /// The id of the copy in Sent, once indexed.
+    pub message_id: Option<String>,
+    /// Why the Sent copy could not be filed, if it could not (the send itself succeeded).
+    pub sent_copy_error: Option<String>,
+}
+
+impl SyncEngine {
+    /// Submits a message; on success files it in Sent and marks `answering` (the message
+    /// replied to) as answered.
+    pub async fn send_message(
+        &self,
+        grant_id: &GrantId,
+        submission: &Submission,
+        answering: Option<&str>,
+    ) -> Result<SentMessage, SyncError> {
+        let grant = self
+            .store()
+            .grant_by_id(grant_id)
+            .await?
+            .ok_or(SyncError::GrantGone)?;
+        let credentials = self.store().grant_credentials(grant_id).await?;
+        let endpoint = grant.settings.smtp();
+        let server = SmtpServer {
+            host: endpoint.host,
+            port: endpoint.port,
+            tls: match endpoint.security {
+                TransportSecurity::Ssl => SmtpTls::Implicit,
+                TransportSecurity::Starttls => SmtpTls::StartTls,
+                TransportSecurity::None => SmtpTls::Plain,
+            },
+            username: endpoint.username,
+        };
+        TEMP_submit(
+            self.policy(),
+            server,
+            &credentials.smtp_password,
+            &submission.envelope_from,
+            &submission.recipients,
+            &submission.message,
+        )
+        .await?;
+
+        let mut sent = SentMessage {
+            message_id: None,
+            sent_copy_error: None,
+        };
+        if !saves_sent_copy(endpoint.host) {
+            match self
+                .append_message(grant_id, AppendTarget::Sent, &submission.message)
+                .await
+            {
+                Ok(id) => sent.message_id = Some(id),
+                Err(e) => {
+                    tracing::warn!(%grant_id, error = %e, "sent, but the copy could not be filed in Sent");
+                    sent.sent_copy_error = Some(e.to_string());
+                }
+            }
+        } else {
+            self.nudge(grant_id);
+        }
+        if let Some(original) = answering
+            && let Err(e) = self.mark_answered(grant_id, original).await
+        {
+            tracing::debug!(%grant_id, error = %e, "could not mark the original as answered");
+        }
+        Ok(sent)
+    }
+}
+
+#[allow(non_snake_case)]
+async fn TEMP_submit(
+    _: &mailroom_net::OutboundPolicy,
+    _: SmtpServer<'_>,
+    _: &str,
+    _: &str,
+    _: &[String],
+    _: &[u8],
+) -> Result<(), mailroom_smtp::SmtpError> {
+    Err(mailroom_smtp::SmtpError::Protocol("not yet".into()))
+}
