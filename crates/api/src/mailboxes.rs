@@ -89,8 +89,8 @@ pub trait Mailboxes: Send + Sync {
         grant_id: &'a GrantId,
         message_ids: &'a [String],
     ) -> BoxFuture<'a, Result<(), ChangeFailure>>;
-    /// Removes messages for good, wherever they are (drafts being discarded).
-    fn destroy_messages<'a>(
+    /// Removes drafts for good from the Drafts folder (a sent draft's copy in Sent stays).
+    fn discard_drafts<'a>(
         &'a self,
         grant_id: &'a GrantId,
         message_ids: &'a [String],
@@ -173,7 +173,7 @@ impl Mailboxes for NoMailboxes {
     ) -> BoxFuture<'a, Result<(), ChangeFailure>> {
         not_running()
     }
-    fn destroy_messages<'a>(
+    fn discard_drafts<'a>(
         &'a self,
         _: &'a GrantId,
         _: &'a [String],

@@ -28,8 +28,22 @@ pub struct AppState {
     pub discovery: mailroom_net::MailDiscovery,
 }
 
-/// The largest request body accepted (JSON sends carry base64 attachments).
+/// The largest request body accepted on most routes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The largest body of a send or a draft: multipart carries attachments of up to 25 MB
+/// in total, as Nylas allows, plus the JSON part and the multipart framing.
+pub const MAX_MAIL_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+/// The limit for a request path.
+pub fn body_limit(path: &str) -> usize {
+    let mail = path.starts_with("/v3/grants/")
+        && (path.ends_with("/messages/send") || path.contains("/drafts"));
+    if mail {
+        MAX_MAIL_BODY_BYTES
+    } else {
+        MAX_BODY_BYTES
+    }
+}
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -50,11 +64,12 @@ async fn refuse_oversized_bodies(request: Request, next: Next) -> Response {
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
+    let limit = body_limit(request.uri().path());
     match declared {
-        Some(length) if length > MAX_BODY_BYTES as u64 => ApiError::new(
+        Some(length) if length > limit as u64 => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "api.invalid_request_payload",
-            format!("the request body is larger than the limit of {MAX_BODY_BYTES} bytes"),
+            format!("the request body is larger than the limit of {limit} bytes"),
         )
         .into_response(),
         _ => next.run(request).await,

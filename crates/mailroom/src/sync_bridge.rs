@@ -29,9 +29,8 @@ fn change_failure(e: SyncError) -> ChangeFailure {
         SyncError::MessageGone | SyncError::GrantGone => ChangeFailure::Gone,
         SyncError::Invalid(reason) => ChangeFailure::Invalid(reason),
         SyncError::Imap(ImapError::Refused(words)) => ChangeFailure::Refused(words),
-        SyncError::Smtp(e @ SmtpError::AuthenticationFailed(_)) => {
-            ChangeFailure::SendRefused(e.to_string())
-        }
+        SyncError::Smtp(e @ SmtpError::Refused { .. }) => ChangeFailure::SendRefused(e.to_string()),
+        SyncError::Smtp(SmtpError::InvalidEnvelope(reason)) => ChangeFailure::Invalid(reason),
         other => ChangeFailure::Provider(other.to_string()),
     }
 }
@@ -106,14 +105,14 @@ impl Mailboxes for SyncBridge {
         })
     }
 
-    fn destroy_messages<'a>(
+    fn discard_drafts<'a>(
         &'a self,
         grant_id: &'a GrantId,
         message_ids: &'a [String],
     ) -> BoxFuture<'a, Result<(), ChangeFailure>> {
         Box::pin(async move {
             self.engine
-                .destroy_messages(grant_id, message_ids)
+                .discard_drafts(grant_id, message_ids)
                 .await
                 .map_err(change_failure)
         })

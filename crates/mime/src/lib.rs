@@ -3,10 +3,22 @@
 //! decoded bytes, and the keys that thread messages together. No I/O; garbage in gives
 //! whatever could be read, never a panic.
 
+mod bcc;
+mod calendar;
 mod headers;
 mod message;
+mod outgoing;
 mod threading;
 
+pub use bcc::without_bcc;
+pub use calendar::{
+    Attendee, AttendeeStatus, CalendarEvent, CalendarMethod, EventStatus, EventTime,
+    EventVisibility, calendar_events, parse_calendar,
+};
 pub use headers::{EmailName, MessageHeaders, parse_headers};
 pub use message::{AttachmentInfo, ParsedMessage, attachment_content, parse_message};
+pub use outgoing::{
+    BuiltMessage, ComposeError, OutgoingAttachment, OutgoingMessage, RawEnvelope, build_message,
+    envelope_recipients, raw_envelope,
+};
 pub use threading::{ThreadKeys, normalize_subject, thread_keys};

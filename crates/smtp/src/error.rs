@@ -10,8 +10,38 @@ pub enum SmtpError {
     StartTlsUnavailable,
     #[error("the SMTP server offers no login mechanism mailroom supports (PLAIN, LOGIN)")]
     NoAuthMechanism,
+    /// The server answered a step of the mail transaction with a 4xx or 5xx reply. The
+    /// transaction was abandoned before the message was handed over: nothing was sent.
+    #[error("the SMTP server refused {}: {code} {text}", refused_what(recipient.as_deref()))]
+    Refused {
+        /// The reply code, e.g. `550`.
+        code: String,
+        /// The server's text, enhanced status code first where it sends one.
+        text: String,
+        /// 5xx: retrying the same message will not help. 4xx: it may later.
+        permanent: bool,
+        /// The recipient the server refused, when it was a RCPT that failed.
+        recipient: Option<String>,
+    },
+    /// The connection failed or timed out after the message was handed over and before
+    /// the server confirmed it: the server may or may not have accepted it. Sending it
+    /// again may deliver it twice.
+    #[error(
+        "the SMTP server did not confirm the message, which may or may not have been sent: {0}"
+    )]
+    Unconfirmed(String),
+    /// The envelope cannot be sent as given (no recipients, an address SMTP cannot carry).
+    #[error("the message cannot be sent: {0}")]
+    InvalidEnvelope(String),
     #[error("SMTP error: {0}")]
     Protocol(String),
+}
+
+fn refused_what(recipient: Option<&str>) -> String {
+    match recipient {
+        Some(recipient) => format!("the recipient {recipient}"),
+        None => "the message".to_owned(),
+    }
 }
 
 impl SmtpError {
@@ -21,5 +51,10 @@ impl SmtpError {
 
     pub fn is_unreachable(&self) -> bool {
         matches!(self, SmtpError::Net(e) if e.is_unreachable())
+    }
+
+    /// Whether the server refused the message (or a recipient), so it was not sent.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, SmtpError::Refused { .. })
     }
 }

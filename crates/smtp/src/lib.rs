@@ -1,7 +1,9 @@
 //! SMTP submission under mailroom's outbound policy, on lettre.
 
 mod error;
+mod send;
 mod submission;
 
 pub use error::SmtpError;
+pub use send::{SubmitReceipt, submit};
 pub use submission::{SmtpServer, SmtpTls, verify_login};

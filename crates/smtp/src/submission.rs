@@ -34,17 +34,27 @@ pub async fn verify_login(
     server: SmtpServer<'_>,
     password: &str,
 ) -> Result<(), SmtpError> {
-    let mut connection = tokio::time::timeout(
-        policy.timeout() * 2,
-        authenticated_connection(policy, server, password),
-    )
-    .await
-    .map_err(|_| SmtpError::Net(policy.timeout_error(server.host, server.port)))??;
+    let mut connection = authenticated_connection(policy, server, password).await?;
     let _ = tokio::time::timeout(policy.timeout(), connection.quit()).await;
     Ok(())
 }
 
-async fn authenticated_connection(
+/// A connection secured as asked and logged in, ready for a mail transaction. The whole
+/// of it (resolve, connect, greeting, TLS, login) is bounded by twice the policy timeout.
+pub(crate) async fn authenticated_connection(
+    policy: &OutboundPolicy,
+    server: SmtpServer<'_>,
+    password: &str,
+) -> Result<AsyncSmtpConnection, SmtpError> {
+    tokio::time::timeout(
+        policy.timeout() * 2,
+        connect_and_login(policy, server, password),
+    )
+    .await
+    .map_err(|_| SmtpError::Net(policy.timeout_error(server.host, server.port)))?
+}
+
+async fn connect_and_login(
     policy: &OutboundPolicy,
     server: SmtpServer<'_>,
     password: &str,
@@ -136,7 +146,7 @@ fn tls_parameters(policy: &OutboundPolicy, host: &str) -> Result<TlsParameters, 
         .map_err(|e| SmtpError::Protocol(format!("TLS setup: {e}")))
 }
 
-fn classify(e: lettre::transport::smtp::Error, host: &str) -> SmtpError {
+pub(crate) fn classify(e: lettre::transport::smtp::Error, host: &str) -> SmtpError {
     if e.is_tls() {
         SmtpError::Net(mailroom_net::NetError::Tls {
             host: host.to_owned(),
@@ -148,14 +158,14 @@ fn classify(e: lettre::transport::smtp::Error, host: &str) -> SmtpError {
 }
 
 /// The server's reply (code and text) where there is one; lettre's message otherwise.
-fn reply_text(e: &lettre::transport::smtp::Error) -> String {
+pub(crate) fn reply_text(e: &lettre::transport::smtp::Error) -> String {
     match e.status() {
         Some(code) => format!("{code} {}", source_chain(e)),
         None => source_chain(e),
     }
 }
 
-fn source_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn source_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(inner) = source {

@@ -8,7 +8,9 @@ mod applications;
 mod auth_flows;
 mod callback_uris;
 mod connectors;
+mod contacts;
 mod error;
+mod events;
 mod folders;
 mod grants;
 mod index_batch;
@@ -28,7 +30,9 @@ pub use applications::{ApplicationRecord, NewApplication};
 pub use auth_flows::{AuthFlowRecord, CODE_LIFETIME_SECS, FLOW_LIFETIME_SECS, NewAuthFlow};
 pub use callback_uris::{CallbackUriRecord, CallbackUriUpdate};
 pub use connectors::ConnectorRecord;
+pub use contacts::{ContactChange, ContactQuery, ContactRecord};
 pub use error::StoreError;
+pub use events::{EventChange, EventQuery, EventRecord};
 pub use folders::{FolderListing, FolderRecord, FolderSyncState, FolderWithCounts};
 pub use grants::{
     GrantListQuery, GrantOrder, GrantRecord, GrantUpdate, GrantUpsert, GrantWrite, SortField,

@@ -10,6 +10,7 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::{
     error::StoreError,
+    events::{EventChange, record_message_events},
     open::Store,
     sql_filter::{Bind, SqlFilter},
 };
@@ -45,6 +46,8 @@ pub struct MessageBody {
     /// The attachment objects as the API shows them.
     pub attachments: serde_json::Value,
     pub headers: Vec<(String, String)>,
+    /// The events of its invitations (`text/calendar` parts, `.ics` files).
+    pub calendar: Vec<mailroom_mime::CalendarEvent>,
 }
 
 #[derive(Debug, Clone)]
@@ -389,9 +392,14 @@ impl Store {
         })
     }
 
-    /// Keeps what was learnt from messages' bodies, in one transaction.
-    pub async fn store_message_bodies(&self, bodies: &[MessageBody]) -> Result<(), StoreError> {
+    /// Keeps what was learnt from messages' bodies, in one transaction. Returns the
+    /// events their invitations created or changed.
+    pub async fn store_message_bodies(
+        &self,
+        bodies: &[MessageBody],
+    ) -> Result<Vec<EventChange>, StoreError> {
         let now = unix_now();
+        let mut events = Vec::new();
         let mut tx = self.begin_write().await?;
         for body in bodies {
             let headers = serde_json::to_string(&body.headers).map_err(StoreError::corrupt)?;
@@ -421,9 +429,10 @@ impl Store {
             .bind(&body.id)
             .execute(&mut *tx)
             .await?;
+            events.extend(record_message_events(&mut tx, &body.id, &body.calendar).await?);
         }
         tx.commit().await?;
-        Ok(())
+        Ok(events)
     }
 
     /// The newest messages of a grant whose body has not been read yet.
@@ -584,7 +593,7 @@ pub(crate) fn email_list(names: &[EmailName]) -> String {
 }
 
 /// Escapes LIKE wildcards; the clauses say `ESCAPE '\\'`.
-fn escape_like(text: &str) -> String {
+pub(crate) fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '\\' | '%' | '_') {

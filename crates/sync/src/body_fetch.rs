@@ -79,6 +79,7 @@ pub(crate) fn parse_body(grant_id: &GrantId, message_id: &str, raw: &[u8]) -> Me
         snippet: parsed.snippet,
         attachments: Value::Array(attachments),
         headers: parsed.headers.headers,
+        calendar: mailroom_mime::calendar_events(&parsed.calendar_parts),
     }
 }
 

@@ -183,6 +183,9 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
             .await?;
         first_pass = false;
         store.recount_sync_progress(grant_id).await?;
+        if let Err(e) = store.derive_contacts(grant_id).await {
+            tracing::warn!(%grant_id, error = %e, "deriving contacts failed");
+        }
 
         read_all_bodies(&mut session, store, grant_id, &wake).await?;
         store.recount_sync_progress(grant_id).await?;

@@ -161,44 +161,49 @@ impl SyncEngine {
         Ok(id)
     }
 
-    /// The folder with the role, created (and listed again) if the server has none.
+    /// The folder with the role: from the index, else from a fresh LIST (sync may not
+    /// have listed the folders of a new grant yet), else created.
     async fn folder_for(
         &self,
         session: &mut ImapSession,
         grant_id: &GrantId,
         target: AppendTarget,
     ) -> Result<FolderRecord, SyncError> {
-        let find = |folders: Vec<FolderRecord>| {
-            folders
-                .into_iter()
+        let pick = |folders: Vec<FolderRecord>| {
+            let by_role = folders
+                .iter()
                 .find(|f| f.attributes.iter().any(|a| a == target.attribute()))
+                .cloned();
+            by_role.or_else(|| {
+                folders
+                    .into_iter()
+                    .find(|f| f.imap_name.eq_ignore_ascii_case(target.fallback_name()))
+            })
         };
-        if let Some(folder) = find(self.store().folders(grant_id).await?) {
+        if let Some(folder) = pick(self.store().folders(grant_id).await?) {
             return Ok(folder);
         }
-        let by_name = self
-            .store()
-            .folders(grant_id)
-            .await?
-            .into_iter()
-            .find(|f| f.imap_name.eq_ignore_ascii_case(target.fallback_name()));
-        if let Some(folder) = by_name {
+        if let Some(folder) = pick(self.relist_folders(session, grant_id).await?) {
             return Ok(folder);
         }
         session.create_mailbox(target.fallback_name()).await?;
+        pick(self.relist_folders(session, grant_id).await?).ok_or_else(|| {
+            SyncError::Invalid(format!(
+                "no {} folder could be made",
+                target.fallback_name()
+            ))
+        })
+    }
+
+    async fn relist_folders(
+        &self,
+        session: &mut ImapSession,
+        grant_id: &GrantId,
+    ) -> Result<Vec<FolderRecord>, SyncError> {
         let listed = session.list_folders().await?;
-        let folders = self
+        Ok(self
             .store()
             .reconcile_folders(grant_id, &crate::grant_actor::listings(&listed))
-            .await?;
-        folders
-            .into_iter()
-            .find(|f| f.imap_name == target.fallback_name())
-            .ok_or_else(|| {
-                SyncError::Invalid(format!(
-                    "no {} folder could be made",
-                    target.fallback_name()
-                ))
-            })
+            .await?)
     }
 }

@@ -119,17 +119,30 @@ impl SyncEngine {
         Ok(())
     }
 
-    /// Removes messages for good from every folder they are in (drafts discarded).
-    pub async fn destroy_messages(
+    /// Removes drafts for good from the Drafts folder; a copy elsewhere (the one filed in
+    /// Sent when the draft was sent) stays.
+    pub async fn discard_drafts(
         &self,
         grant_id: &GrantId,
         message_ids: &[String],
     ) -> Result<(), SyncError> {
+        let drafts: Vec<String> = self
+            .store()
+            .folders(grant_id)
+            .await?
+            .into_iter()
+            .filter(|f| f.attributes.iter().any(|a| a == "\\Drafts"))
+            .map(|f| f.id)
+            .collect();
         let messages = self.locate(grant_id, message_ids).await?;
         bounded(async {
             let mut session = self.write_session(grant_id).await?;
             let result = async {
-                for location in messages.iter().flat_map(|m| &m.locations) {
+                for location in messages
+                    .iter()
+                    .flat_map(|m| &m.locations)
+                    .filter(|l| drafts.contains(&l.folder_id))
+                {
                     self.expunge_one(&mut session, location).await?;
                 }
                 Ok(())

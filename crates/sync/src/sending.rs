@@ -50,7 +50,7 @@ impl SyncEngine {
             },
             username: endpoint.username,
         };
-        TEMP_submit(
+        mailroom_smtp::submit(
             self.policy(),
             server,
             &credentials.smtp_password,
@@ -85,16 +85,4 @@ impl SyncEngine {
         }
         Ok(sent)
     }
-}
-
-#[allow(non_snake_case)]
-async fn TEMP_submit(
-    _: &mailroom_net::OutboundPolicy,
-    _: SmtpServer<'_>,
-    _: &str,
-    _: &str,
-    _: &[String],
-    _: &[u8],
-) -> Result<(), mailroom_smtp::SmtpError> {
-    Err(mailroom_smtp::SmtpError::Protocol("not yet".into()))
 }

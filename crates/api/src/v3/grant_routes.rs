@@ -4,15 +4,20 @@
 
 use axum::{
     Router,
+    extract::DefaultBodyLimit,
     http::Method,
     routing::{MethodRouter, delete, get, post, put},
 };
 use mailroom_model::Scope;
 
+use crate::v3::{calendars, contacts, events};
+
 use crate::{
     router::AppState,
+    router::MAX_MAIL_BODY_BYTES,
     v3::{
-        attachments, folder_changes, folders, message_updates, messages, thread_updates, threads,
+        attachments, drafts, folder_changes, folders, message_updates, messages, schedules, send,
+        thread_updates, threads,
     },
 };
 
@@ -36,6 +41,22 @@ const READ_FOLDERS: &[Scope] = &[Scope::EmailMetadata, Scope::EmailFoldersAndLab
 const MODIFY: &[Scope] = &[Scope::EmailModify];
 /// Creating, renaming and deleting folders (`email.modify` includes it).
 const CHANGE_FOLDERS: &[Scope] = &[Scope::EmailFoldersAndLabels];
+/// Sending, sending a draft, and the schedule of sends.
+const SEND: &[Scope] = &[Scope::EmailSend];
+/// Reading drafts: `email.drafts`, or reading mail at all.
+const READ_DRAFTS: &[Scope] = &[Scope::EmailDrafts, Scope::EmailReadOnly];
+/// Writing drafts.
+const WRITE_DRAFTS: &[Scope] = &[Scope::EmailDrafts];
+/// Contacts derived from mail (`contacts` includes it); the handlers show them only
+/// where an email scope reads the mail too (API.md §11).
+const READ_CONTACTS: &[Scope] = &[Scope::ContactsReadOnly];
+/// The invitations calendar and its events (`calendar` includes it); likewise.
+const READ_CALENDAR: &[Scope] = &[Scope::CalendarReadOnly];
+
+/// Routes that take a message with its attachments as the body.
+fn mail_body(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
+    route.layer(DefaultBodyLimit::max(MAX_MAIL_BODY_BYTES))
+}
 
 pub static GRANT_ROUTES: &[GrantRoute] = &[
     GrantRoute {
@@ -49,6 +70,66 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/messages/{message_id}",
         any_of: READ,
         handler: || get(messages::get_message),
+    },
+    GrantRoute {
+        method: Method::POST,
+        path: "/v3/grants/{grant_id}/messages/send",
+        any_of: SEND,
+        handler: || mail_body(post(send::send_message)),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/messages/schedules",
+        any_of: SEND,
+        handler: || get(schedules::list_schedules),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/messages/schedules/{schedule_id}",
+        any_of: SEND,
+        handler: || get(schedules::get_schedule),
+    },
+    GrantRoute {
+        method: Method::DELETE,
+        path: "/v3/grants/{grant_id}/messages/schedules/{schedule_id}",
+        any_of: SEND,
+        handler: || delete(schedules::cancel_schedule),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/drafts",
+        any_of: READ_DRAFTS,
+        handler: || get(drafts::list_drafts),
+    },
+    GrantRoute {
+        method: Method::POST,
+        path: "/v3/grants/{grant_id}/drafts",
+        any_of: WRITE_DRAFTS,
+        handler: || mail_body(post(drafts::create_draft)),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/drafts/{draft_id}",
+        any_of: READ_DRAFTS,
+        handler: || get(drafts::get_draft),
+    },
+    GrantRoute {
+        method: Method::PUT,
+        path: "/v3/grants/{grant_id}/drafts/{draft_id}",
+        any_of: WRITE_DRAFTS,
+        handler: || mail_body(put(drafts::update_draft)),
+    },
+    GrantRoute {
+        method: Method::DELETE,
+        path: "/v3/grants/{grant_id}/drafts/{draft_id}",
+        any_of: WRITE_DRAFTS,
+        handler: || delete(drafts::delete_draft),
+    },
+    GrantRoute {
+        method: Method::POST,
+        path: "/v3/grants/{grant_id}/drafts/{draft_id}",
+        any_of: SEND,
+        handler: || post(drafts::send_draft),
     },
     GrantRoute {
         method: Method::PUT,
@@ -128,6 +209,48 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         any_of: READ_CONTENT,
         handler: || get(attachments::download_attachment),
     },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/contacts",
+        any_of: READ_CONTACTS,
+        handler: || get(contacts::list_contacts),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/contacts/groups",
+        any_of: READ_CONTACTS,
+        handler: || get(contacts::list_contact_groups),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/contacts/{contact_id}",
+        any_of: READ_CONTACTS,
+        handler: || get(contacts::get_contact),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/calendars",
+        any_of: READ_CALENDAR,
+        handler: || get(calendars::list_calendars),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/calendars/{calendar_id}",
+        any_of: READ_CALENDAR,
+        handler: || get(calendars::get_calendar),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/events",
+        any_of: READ_CALENDAR,
+        handler: || get(events::list_events),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/events/{event_id}",
+        any_of: READ_CALENDAR,
+        handler: || get(events::get_event),
+    },
 ];
 
 /// The scopes that admit reading content beyond metadata.
@@ -187,9 +310,47 @@ mod tests {
             "PUT /v3/grants/{grant_id}/folders/{folder_id}",
             "DELETE /v3/grants/{grant_id}/folders/{folder_id}",
         ];
+        let send = [
+            "POST /v3/grants/{grant_id}/messages/send",
+            "GET /v3/grants/{grant_id}/messages/schedules",
+            "GET /v3/grants/{grant_id}/messages/schedules/{schedule_id}",
+            "DELETE /v3/grants/{grant_id}/messages/schedules/{schedule_id}",
+            "POST /v3/grants/{grant_id}/drafts/{draft_id}",
+        ];
+        let read_drafts = [
+            "GET /v3/grants/{grant_id}/drafts",
+            "GET /v3/grants/{grant_id}/drafts/{draft_id}",
+        ];
+        let write_drafts = [
+            "POST /v3/grants/{grant_id}/drafts",
+            "PUT /v3/grants/{grant_id}/drafts/{draft_id}",
+            "DELETE /v3/grants/{grant_id}/drafts/{draft_id}",
+        ];
+        let contacts = [
+            "GET /v3/grants/{grant_id}/contacts",
+            "GET /v3/grants/{grant_id}/contacts/groups",
+            "GET /v3/grants/{grant_id}/contacts/{contact_id}",
+        ];
+        let calendar = [
+            "GET /v3/grants/{grant_id}/calendars",
+            "GET /v3/grants/{grant_id}/calendars/{calendar_id}",
+            "GET /v3/grants/{grant_id}/events",
+            "GET /v3/grants/{grant_id}/events/{event_id}",
+        ];
         let mut admitted: BTreeSet<&str> = BTreeSet::new();
         match scope {
-            Scope::Email | Scope::EmailModify => {
+            Scope::Email => {
+                admitted.extend(read);
+                admitted.extend(folders);
+                admitted.extend(content);
+                admitted.extend(modify);
+                admitted.extend(change_folders);
+                admitted.extend(send);
+                admitted.extend(read_drafts);
+                admitted.extend(write_drafts);
+            }
+            Scope::EmailModify => {
+                admitted.extend(read_drafts);
                 admitted.extend(read);
                 admitted.extend(folders);
                 admitted.extend(content);
@@ -200,6 +361,12 @@ mod tests {
                 admitted.extend(read);
                 admitted.extend(folders);
                 admitted.extend(content);
+                admitted.extend(read_drafts);
+            }
+            Scope::EmailSend => admitted.extend(send),
+            Scope::EmailDrafts => {
+                admitted.extend(read_drafts);
+                admitted.extend(write_drafts);
             }
             Scope::EmailMetadata => {
                 admitted.extend(read);
@@ -209,13 +376,9 @@ mod tests {
                 admitted.extend(folders);
                 admitted.extend(change_folders);
             }
-            Scope::EmailSend
-            | Scope::EmailDrafts
-            | Scope::Calendar
-            | Scope::CalendarReadOnly
-            | Scope::RoomResourcesReadOnly
-            | Scope::Contacts
-            | Scope::ContactsReadOnly => {}
+            Scope::Calendar | Scope::CalendarReadOnly => admitted.extend(calendar),
+            Scope::Contacts | Scope::ContactsReadOnly => admitted.extend(contacts),
+            Scope::RoomResourcesReadOnly => {}
         }
         admitted.into_iter().map(str::to_owned).collect()
     }

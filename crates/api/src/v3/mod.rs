@@ -2,10 +2,15 @@
 
 mod applications;
 mod attachments;
+mod calendars;
 mod client_info;
+pub mod compose_body;
 mod connect_token;
 mod connectors;
+mod contacts;
 mod custom_auth;
+mod drafts;
+mod events;
 mod folder_changes;
 mod folders;
 pub(crate) mod grant_routes;
@@ -14,7 +19,10 @@ mod hosted_auth;
 mod message_json;
 mod message_updates;
 mod messages;
+mod outgoing_mail;
 mod redirect_uris;
+mod schedules;
+mod send;
 mod thread_updates;
 mod threads;
 

@@ -232,6 +232,26 @@ impl ImapPeer {
             .expect("message body")
     }
 
+    /// The newest message with this subject in a folder, if there is one.
+    pub async fn raw_by_subject(&mut self, folder: &str, subject: &str) -> Option<Vec<u8>> {
+        self.select(folder).await;
+        let uids = self
+            .session
+            .uid_search(format!("SUBJECT \"{subject}\""))
+            .await
+            .expect("SEARCH");
+        let uid = uids.into_iter().max()?;
+        let fetches: Vec<_> = self
+            .session
+            .uid_fetch(uid.to_string(), "BODY.PEEK[]")
+            .await
+            .expect("FETCH")
+            .try_collect()
+            .await
+            .expect("FETCH responses");
+        fetches.iter().find_map(|f| f.body().map(<[u8]>::to_vec))
+    }
+
     pub async fn logout(mut self) {
         let _ = self.session.logout().await;
     }

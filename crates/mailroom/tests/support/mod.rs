@@ -349,6 +349,26 @@ impl Api {
         }
     }
 
+    /// A request with a body of raw bytes (multipart, MIME).
+    pub async fn bytes(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(key) = &self.api_key {
+            request = request.bearer_auth(key);
+        }
+        Self::reply(request.send().await.expect("HTTP request")).await
+    }
+
     /// A GET whose answer need not be JSON (downloads): status and bytes.
     pub async fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
         let mut request = self.http.get(format!("{}{path}", self.base_url));

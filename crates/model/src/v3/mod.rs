@@ -3,14 +3,22 @@
 //! strictly.
 
 pub mod application;
+pub mod compose;
 pub mod connector;
+pub mod contact;
+pub mod event;
 pub mod grant;
 pub mod message;
 pub mod oauth;
 pub mod redirect_uri;
 
 pub use application::{Application, Branding};
+pub use compose::{ComposeAttachment, ComposeRequest, CustomHeader};
 pub use connector::{Connector, ConnectorInput};
+pub use contact::{
+    Contact, ContactEmail, ContactGroup, ContactGroupType, ContactSource, NameParts,
+};
+pub use event::{Calendar, Event, EventStatus, Participant, ParticipantStatus, Visibility, When};
 pub use grant::{CustomAuthRequest, Grant, GrantStatus, SyncProgress, UpdateGrantRequest};
 pub use message::{Attachment, EmailName, Folder, Header, Message};
 pub use oauth::{GrantType, IdTokenClaims, TokenInfo, TokenRequest, TokenResponse};

@@ -1,0 +1,208 @@
+//! From a composed request (send or draft) to the RFC 822 bytes and SMTP envelope:
+//! sender from the grant, reply headers from the message replied to, custom headers,
+//! attachments. Building itself is `mailroom_mime::build_message`.
+
+use mailroom_mime::{BuiltMessage, ComposeError, OutgoingAttachment, OutgoingMessage};
+use mailroom_model::{
+    time::unix_now,
+    v3::{ComposeRequest, EmailName},
+};
+use mailroom_store::MessageRecord;
+
+use crate::{
+    error::ApiError,
+    grant_access::GrantAccess,
+    router::AppState,
+    v3::messages::{find, with_body},
+};
+
+/// What becomes of the composed message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Submitted now or at `send_at`: no Bcc header, at least one recipient.
+    Send,
+    /// Stored in Drafts: Bcc kept, recipients optional.
+    Draft,
+}
+
+/// Where a reply belongs: the message it answers and the headers that thread it.
+#[derive(Debug, Clone, Default)]
+pub struct ReplyContext {
+    /// The mailroom id of the message replied to.
+    pub answering: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ComposedMail {
+    pub built: BuiltMessage,
+    pub envelope_from: String,
+    pub recipients: Vec<String>,
+    pub answering: Option<String>,
+}
+
+pub fn compose_error(e: ComposeError) -> ApiError {
+    ApiError::invalid_payload(e.to_string())
+}
+
+/// Finds the message replied to by mailroom id, or by its Message-ID header (which is
+/// what Nylas takes for IMAP), and the headers a reply to it carries.
+pub async fn reply_context(
+    state: &AppState,
+    access: &GrantAccess,
+    reply_to_message_id: Option<&str>,
+) -> Result<ReplyContext, ApiError> {
+    let Some(wanted) = reply_to_message_id.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(ReplyContext::default());
+    };
+    let by_id = state.store.message(&access.grant.id, wanted).await?;
+    let record = match by_id {
+        Some(record) => record,
+        None => {
+            let header = wanted.trim_start_matches('<').trim_end_matches('>');
+            let id = state
+                .store
+                .message_id_by_identity(&access.grant.id, &format!("mid:{header}"))
+                .await?
+                .ok_or_else(|| {
+                    ApiError::invalid_payload(format!(
+                        "reply_to_message_id '{}' is not a message of this grant",
+                        wanted.chars().take(128).collect::<String>()
+                    ))
+                })?;
+            find(state, access, &id).await?
+        }
+    };
+    context_of(state, access, record).await
+}
+
+async fn context_of(
+    state: &AppState,
+    access: &GrantAccess,
+    record: MessageRecord,
+) -> Result<ReplyContext, ApiError> {
+    let Some(own) = record.message_id_header.clone() else {
+        return Ok(ReplyContext {
+            answering: Some(record.id),
+            ..ReplyContext::default()
+        });
+    };
+    // The References of the original come with its full header list.
+    let record = if record.headers.is_empty() {
+        with_body(state, access, record).await?
+    } else {
+        record
+    };
+    let mut references: Vec<String> = record
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("references"))
+        .flat_map(|(_, value)| value.split_whitespace())
+        .map(|r| r.trim_start_matches('<').trim_end_matches('>').to_owned())
+        .filter(|r| !r.is_empty())
+        .collect();
+    if references.is_empty()
+        && let Some(parent) = record
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("in-reply-to"))
+    {
+        references.extend(
+            parent
+                .1
+                .split_whitespace()
+                .map(|r| r.trim_start_matches('<').trim_end_matches('>').to_owned()),
+        );
+    }
+    references.push(own.clone());
+    Ok(ReplyContext {
+        answering: Some(record.id),
+        in_reply_to: Some(own),
+        references,
+    })
+}
+
+/// Builds the message for the grant.
+pub fn compose(
+    access: &GrantAccess,
+    request: &ComposeRequest,
+    attachments: &[OutgoingAttachment],
+    reply: &ReplyContext,
+    purpose: Purpose,
+    message_id: Option<&str>,
+) -> Result<ComposedMail, ApiError> {
+    let grant_email = access.grant.email.as_str();
+    let from = request.from.first().cloned().unwrap_or_else(|| EmailName {
+        name: access.grant.name.clone(),
+        email: grant_email.to_owned(),
+    });
+    let names = |list: &[EmailName]| -> Vec<mailroom_mime::EmailName> {
+        list.iter()
+            .map(|n| mailroom_mime::EmailName {
+                name: n.name.clone(),
+                email: n.email.clone(),
+            })
+            .collect()
+    };
+    let from = names(std::slice::from_ref(&from)).remove(0);
+    let (to, cc, bcc, reply_to) = (
+        names(&request.to),
+        names(&request.cc),
+        names(&request.bcc),
+        names(&request.reply_to),
+    );
+    let custom_headers: Vec<(String, String)> = request
+        .custom_headers
+        .iter()
+        .map(|h| (h.name.clone(), h.value.clone()))
+        .collect();
+    let outgoing = OutgoingMessage {
+        from: &from,
+        to: &to,
+        cc: &cc,
+        bcc: &bcc,
+        reply_to: &reply_to,
+        include_bcc: purpose == Purpose::Draft,
+        subject: request.subject.as_deref(),
+        body: request.body.as_deref(),
+        is_plaintext: request.is_plaintext,
+        attachments,
+        in_reply_to: reply.in_reply_to.as_deref(),
+        references: &reply.references,
+        custom_headers: &custom_headers,
+        message_id,
+        message_id_domain: access.grant.email.domain(),
+        date: unix_now(),
+    };
+    let recipients = mailroom_mime::envelope_recipients(&outgoing);
+    if purpose == Purpose::Send && recipients.is_empty() {
+        return Err(ApiError::invalid_payload(
+            "the message needs at least one recipient in 'to', 'cc' or 'bcc'",
+        ));
+    }
+    let built = mailroom_mime::build_message(&outgoing).map_err(compose_error)?;
+    Ok(ComposedMail {
+        built,
+        envelope_from: grant_email.to_owned(),
+        recipients,
+        answering: reply.answering.clone(),
+    })
+}
+
+/// The attachments of a request as the builder takes them.
+pub fn outgoing_attachments(
+    attachments: Vec<crate::v3::compose_body::AttachmentData>,
+) -> Vec<OutgoingAttachment> {
+    attachments
+        .into_iter()
+        .map(|a| OutgoingAttachment {
+            // Inline means referenced from the HTML by its Content-ID.
+            inline: a.is_inline && a.content_id.is_some(),
+            filename: a.filename,
+            content_type: a.content_type,
+            content: a.content,
+            content_id: a.content_id,
+        })
+        .collect()
+}
