@@ -45,6 +45,7 @@ pub struct MessageUpdate {
 /// A message ready to submit and its SMTP envelope.
 #[derive(Debug, Clone)]
 pub struct OutgoingMail {
+    /// As filed in Sent, with any Bcc header: the engine submits it without.
     pub message: Vec<u8>,
     pub envelope_from: String,
     pub recipients: Vec<String>,

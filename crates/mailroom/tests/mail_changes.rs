@@ -133,6 +133,31 @@ async fn messages_change_on_the_server(ignore: Option<&str>, user: u32) {
             .contains(&"\\Seen".to_owned())
     );
     assert_eq!(reply.body["data"]["metadata"]["project"], "apollo");
+    let tagged = api
+        .get(&format!(
+            "/v3/grants/{grant}/messages?metadata_pair=project:apollo"
+        ))
+        .await;
+    assert_eq!(
+        tagged.body["data"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        tagged.text
+    );
+    assert_eq!(tagged.body["data"][0]["id"], id.as_str());
+    let untagged = api
+        .get(&format!(
+            "/v3/grants/{grant}/messages?metadata_pair=project:gemini"
+        ))
+        .await;
+    assert_eq!(
+        untagged.body["data"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        untagged.text
+    );
+    let reply = put(&api, &path, json!({"metadata": {"k": 5}})).await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
 
     // A move: the message leaves Inbox for Archive and keeps its id.
     let reply = put(&api, &path, json!({"folders": [archive]})).await;

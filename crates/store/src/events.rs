@@ -202,7 +202,7 @@ pub(crate) async fn record_message_events(
                 if version > stored_version {
                     if event.time.is_none() {
                         // A cancellation that gives no times keeps what was known.
-                        mark_cancelled(tx, &id, version, message_id, now).await?;
+                        mark_cancelled(tx, &id, version, message_id, row.updated_at).await?;
                     } else {
                         row.replace(tx, event.created.unwrap_or(created_at)).await?;
                     }
@@ -230,7 +230,7 @@ async fn mark_cancelled(
     id: &str,
     (sequence, dtstamp): (i64, i64),
     message_id: &str,
-    now: i64,
+    updated_at: i64,
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE events SET status = $1, sequence = $2, dtstamp = $3, message_id = $4, \
@@ -240,7 +240,7 @@ async fn mark_cancelled(
     .bind(sequence)
     .bind(dtstamp)
     .bind(message_id)
-    .bind(now)
+    .bind(updated_at)
     .bind(id)
     .execute(&mut **tx)
     .await?;

@@ -104,6 +104,8 @@ pub struct MessageQuery {
     pub received_before: Option<i64>,
     pub received_after: Option<i64>,
     pub has_attachment: Option<bool>,
+    /// `metadata_pair` filters: the message's metadata has each key with that value.
+    pub metadata_pairs: Vec<(String, String)>,
     /// Restrict to these message ids (from a server-side search).
     pub ids: Option<Vec<String>>,
     /// Thread lists only: conditions on a whole thread, as the thread object shows it
@@ -547,6 +549,15 @@ fn message_filter(grant_id: &GrantId, query: &MessageQuery) -> Option<SqlFilter>
     }
     if let Some(after) = query.received_after {
         filter.compare("m.date", ">", Bind::Int(after));
+    }
+    for (key, value) in &query.metadata_pairs {
+        // Metadata is stored as compact JSON: a pair appears as `"key":"value"`.
+        let pair = serde_json::to_string(&serde_json::json!({ key: value })).unwrap_or_default();
+        let inner = pair.trim_start_matches('{').trim_end_matches('}');
+        filter.compare_like(
+            "m.metadata_json",
+            Bind::Text(format!("%{}%", escape_like(inner))),
+        );
     }
     if let Some(ids) = &query.ids {
         if ids.is_empty() {

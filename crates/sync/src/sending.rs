@@ -10,6 +10,7 @@ use crate::{engine::SyncEngine, error::SyncError, mail_append::AppendTarget};
 /// A message ready to go: its bytes and its SMTP envelope.
 #[derive(Debug, Clone)]
 pub struct Submission {
+    /// The message as filed in Sent, Bcc header included; it is submitted without it.
     pub message: Vec<u8>,
     pub envelope_from: String,
     pub recipients: Vec<String>,
@@ -56,7 +57,8 @@ impl SyncEngine {
             &credentials.smtp_password,
             &submission.envelope_from,
             &submission.recipients,
-            &submission.message,
+            // Bcc recipients are in the envelope; the header would tell everyone.
+            &mailroom_mime::without_bcc(&submission.message),
         )
         .await?;
 

@@ -3,7 +3,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::Path,
     response::{IntoResponse, Response},
 };
 use mailroom_model::{Scope, v3::Calendar};
@@ -15,7 +15,6 @@ use crate::{
     extract::QueryParams,
     grant_access::GrantAccess,
     request_id::current_request_id,
-    router::AppState,
     v3::{grant_routes::CONTENT_SCOPES, message_json::apply_select, messages::DEFAULT_LIMIT},
 };
 
@@ -44,11 +43,7 @@ pub fn find_calendar(access: &GrantAccess, id: &str) -> Result<Calendar, ApiErro
     }
 }
 
-pub async fn list_calendars(
-    State(_state): State<AppState>,
-    access: GrantAccess,
-    query: QueryParams,
-) -> Result<Response, ApiError> {
+pub async fn list_calendars(access: GrantAccess, query: QueryParams) -> Result<Response, ApiError> {
     query.bounded("limit", DEFAULT_LIMIT, 1, i64::MAX)?;
     // There is one calendar: any page after the first is empty.
     let data: Vec<Value> = if invitations_exist(&access) && query.get("page_token").is_none() {
@@ -63,7 +58,6 @@ pub async fn list_calendars(
 }
 
 pub async fn get_calendar(
-    State(_state): State<AppState>,
     access: GrantAccess,
     Path((_, id)): Path<(String, String)>,
     query: QueryParams,

@@ -306,8 +306,8 @@ pub async fn delete_draft(
     Ok(Json(json!({"request_id": current_request_id()})).into_response())
 }
 
-/// `POST …/drafts/{id}`: sends the draft as saved (without its Bcc header), files it in
-/// Sent and removes it from Drafts. Python sends no body, Node `{}`; both are fine.
+/// `POST …/drafts/{id}`: sends the draft as saved (the engine leaves its Bcc header out
+/// of what is submitted), files it in Sent and removes it from Drafts. Python sends no body, Node `{}`; both are fine.
 pub async fn send_draft(
     State(state): State<AppState>,
     access: GrantAccess,
@@ -336,7 +336,7 @@ pub async fn send_draft(
         None => None,
     };
     let mail = OutgoingMail {
-        message: mailroom_mime::without_bcc(&raw),
+        message: raw,
         envelope_from: access.grant.email.as_str().to_owned(),
         recipients: envelope.recipients,
     };

@@ -46,9 +46,29 @@ pub fn message_query(query: &QueryParams) -> Result<MessageQuery, ApiError> {
         received_before: query.int("received_before")?,
         received_after: query.int("received_after")?,
         has_attachment: query.bool("has_attachment")?,
+        metadata_pairs: metadata_pairs(query)?,
         ids: None,
         ..MessageQuery::default()
     })
+}
+
+/// `metadata_pair=key:value`, repeated or comma-joined.
+fn metadata_pairs(query: &QueryParams) -> Result<Vec<(String, String)>, ApiError> {
+    query
+        .list("metadata_pair")
+        .iter()
+        .map(|pair| {
+            pair.split_once(':')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "metadata_pair takes key:value, not '{}'",
+                        pair.chars().take(128).collect::<String>()
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// `in` takes folder ids only: a name or keyword such as `inbox` is refused, as Nylas

@@ -16,12 +16,13 @@ use crate::{
     v3::messages::{find, with_body},
 };
 
-/// What becomes of the composed message.
+/// What becomes of the composed message. Both keep the Bcc header, for the author's
+/// copy in Sent or Drafts; it is left out of what is submitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
-    /// Submitted now or at `send_at`: no Bcc header, at least one recipient.
+    /// Submitted now or at `send_at`: at least one recipient.
     Send,
-    /// Stored in Drafts: Bcc kept, recipients optional.
+    /// Stored in Drafts: recipients optional.
     Draft,
 }
 
@@ -163,7 +164,7 @@ pub fn compose(
         cc: &cc,
         bcc: &bcc,
         reply_to: &reply_to,
-        include_bcc: purpose == Purpose::Draft,
+        include_bcc: true,
         subject: request.subject.as_deref(),
         body: request.body.as_deref(),
         is_plaintext: request.is_plaintext,
