@@ -467,7 +467,7 @@ async fn changes_need_the_scopes_that_allow_them() {
     let reply = folders_only
         .post(
             &format!("/v3/grants/{grant}/folders"),
-            json!({"name": "Labelled"}),
+            json!({"name": format!("Labelled {}", std::process::id())}),
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);

@@ -47,7 +47,15 @@ impl SyncEngine {
             let result = async {
                 let delimiter = delimiter(&mut session).await?;
                 let imap_name = child_name(parent, name, &delimiter)?;
-                if folders.iter().any(|f| f.imap_name == imap_name) {
+                // The index may not have seen another client's folders yet: ask the server.
+                self.relist(&mut session, grant_id).await?;
+                let exists = self
+                    .store()
+                    .folders(grant_id)
+                    .await?
+                    .iter()
+                    .any(|f| f.imap_name == imap_name);
+                if exists {
                     return Err(SyncError::Invalid(format!(
                         "a folder named '{name}' exists already there"
                     )));

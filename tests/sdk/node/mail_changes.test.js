@@ -5,6 +5,7 @@
 //     the recipient's INBOX and the sender's Sent hold byte-identical attachments;
 //   * messages.update: unread/starred become \Seen/\Flagged on the server, folders moves the
 //     message, metadata keys come back exactly as written (the SDK leaves them alone);
+//   * drafts.create + drafts.send: the draft is delivered with its Message-ID and leaves Drafts;
 //   * folders.create (top level and with parentId) and folders.destroy show in the server's
 //     LIST; a special folder is refused with a 400.
 //
@@ -337,6 +338,31 @@ describe('messages.send with a large attachment', () => {
     const [filed] = await waitForSubject(testbed, 'Sent', t, { timeoutMs: IMAP_TIMEOUT_MS });
     assert.deepEqual(filed.attachments, expected);
     assert.equal(filed.message_id, delivered.message_id);
+  });
+});
+
+describe('drafts', () => {
+  it('drafts.create then drafts.send (the SDK posts {}) delivers it and empties Drafts', async () => {
+    const { nylas, grantId, testbed } = await suite();
+    const t = tag();
+    const subject = `Node draft ${t}`;
+    const draft = await nylas.drafts.create({
+      identifier: grantId,
+      requestBody: { subject, body: 'Drafted in Node.', to: [{ email: EMAIL }] },
+    });
+    assert.equal(draft.data.object, 'draft');
+    assert.equal(draft.data.grantId, grantId);
+    const [stored] = await waitForSubject(testbed, 'Drafts', t, { timeoutMs: IMAP_TIMEOUT_MS });
+    assert.ok(stored.flags.includes('\\Draft'), `flags ${stored.flags}`);
+
+    const sent = await nylas.drafts.send({ identifier: grantId, draftId: draft.data.id });
+    assert.equal(sent.data.object, 'message');
+    assert.equal(sent.data.grantId, grantId);
+    assert.equal(sent.data.subject, subject);
+    const [delivered] = await waitForSubject(testbed, 'INBOX', t);
+    assert.equal(delivered.message_id, stored.message_id, 'the sent message keeps the draft\'s Message-ID');
+    await waitForSubject(testbed, 'Sent', t, { timeoutMs: IMAP_TIMEOUT_MS });
+    await waitForSubject(testbed, 'Drafts', t, { count: 0, timeoutMs: IMAP_TIMEOUT_MS });
   });
 });
 

@@ -426,8 +426,13 @@ def test_message_update_metadata_is_kept_and_filterable(grant):
     updated = grant.nylas.messages.update(grant.grant_id, message_id, {"metadata": metadata}).data
     assert updated.metadata == metadata
     assert grant.message(message_id).metadata == metadata
+    # Near misses on another message: a longer key, a longer value, the pair as text.
+    decoy = {"subproject": "apollo", "project": "apollo-2", "note": '"project":"apollo"'}
+    assert grant.nylas.messages.update(grant.grant_id, grant.ids["move"], {"metadata": decoy}).data.metadata == decoy
     listed = grant.nylas.messages.list(grant.grant_id, query_params={"metadata_pair": {"project": "apollo"}}).data
     assert [m.id for m in listed] == [message_id]
+    assert [m.id for m in grant.nylas.messages.list(
+        grant.grant_id, query_params={"metadata_pair": {"project": "apollo-2"}}).data] == [grant.ids["move"]]
     none = grant.nylas.messages.list(grant.grant_id, query_params={"metadata_pair": {"project": "gemini"}}).data
     assert none == []
     # The flags were not touched by a metadata-only update.
@@ -840,8 +845,8 @@ def test_send_large_attachment_goes_multipart(grant, monkeypatch):
 
 
 def test_send_bcc_is_delivered_but_not_disclosed(grant):
-    """A Bcc recipient gets the message, and the delivered copy names no Bcc; `from_` with
-    a display name becomes the From header."""
+    """A Bcc recipient gets the message, the delivered copy names no Bcc, the Sent copy
+    keeps it; `from_` with a display name becomes the From header."""
     tag = token()
     grant.nylas.messages.send(grant.grant_id, {
         "from_": [{"email": grant.email, "name": "Ruth Sender"}],  # the SDK sends it as "from"
@@ -857,6 +862,10 @@ def test_send_bcc_is_delivered_but_not_disclosed(grant):
     assert delivered.parsed["To"].addresses[0].addr_spec == "partner@elsewhere.example"
     sender = delivered.parsed["From"].addresses[0]
     assert (sender.display_name, sender.addr_spec) == ("Ruth Sender", grant.email)
+    # The sender's own copy in Sent keeps the Bcc (README: left out only of what is submitted).
+    (filed,) = grant.imap.wait_for("the Sent copy", grant.imap.special("\\Sent"), tag, timeout=IMAP_DEADLINE)
+    assert [a.addr_spec for a in filed.parsed["Bcc"].addresses] == [grant.email]
+    assert filed.parsed["Message-ID"] == delivered.parsed["Message-ID"]
 
 
 def test_send_reply_threads_and_carries_custom_headers(grant):
