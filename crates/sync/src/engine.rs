@@ -36,7 +36,13 @@ pub struct SyncEngine {
     policy: OutboundPolicy,
     settings: SyncSettings,
     actors: Arc<std::sync::Mutex<HashMap<GrantId, Actor>>>,
+    /// Per grant: held while the folder list is read and reconciled, and while mailroom
+    /// renames, creates or deletes a folder, so that a LIST read before a RENAME is never
+    /// reconciled after it (which would take the renamed folder for a new one).
+    folder_locks: Arc<std::sync::Mutex<HashMap<GrantId, FolderLock>>>,
 }
+
+pub(crate) type FolderLock = Arc<tokio::sync::Mutex<()>>;
 
 impl SyncEngine {
     pub fn new(store: Store, policy: OutboundPolicy, settings: SyncSettings) -> Self {
@@ -45,6 +51,7 @@ impl SyncEngine {
             policy,
             settings,
             actors: Arc::default(),
+            folder_locks: Arc::default(),
         }
     }
 
@@ -68,6 +75,7 @@ impl SyncEngine {
             settings: self.settings.clone(),
             grant_id: grant_id.clone(),
             wake: wake.clone(),
+            folder_lock: self.folder_lock(grant_id),
         };
         let task = tokio::spawn(run(context, stopped));
         if let Ok(mut actors) = self.actors.lock() {
@@ -94,6 +102,16 @@ impl SyncEngine {
             .and_then(|a| a.get(grant_id).map(|actor| actor.wake.clone()))
         {
             wake.notify_one();
+        }
+    }
+
+    /// The lock over a grant's folder list (see `folder_locks`).
+    pub(crate) fn folder_lock(&self, grant_id: &GrantId) -> FolderLock {
+        match self.folder_locks.lock() {
+            Ok(mut locks) => locks.entry(grant_id.clone()).or_default().clone(),
+            // A poisoned map only means a panic elsewhere; a fresh lock is still correct
+            // for this caller alone, and nothing here panics while holding it.
+            Err(_) => FolderLock::default(),
         }
     }
 

@@ -42,8 +42,10 @@ impl SyncEngine {
     ) -> Result<FolderRecord, SyncError> {
         let folders = self.store().folders(grant_id).await?;
         let parent = parent_id.map(|id| find(&folders, id)).transpose()?;
+        let lock = self.folder_lock(grant_id);
         let imap_name = bounded(async {
             let mut session = self.write_session(grant_id).await?;
+            let _folders_held = lock.lock().await;
             let result = async {
                 let delimiter = delimiter(&mut session).await?;
                 let imap_name = child_name(parent, name, &delimiter)?;
@@ -113,8 +115,10 @@ impl SyncEngine {
                 "a folder cannot be moved into itself or one of its subfolders".into(),
             ));
         }
+        let lock = self.folder_lock(grant_id);
         bounded(async {
             let mut session = self.write_session(grant_id).await?;
+            let _folders_held = lock.lock().await;
             let result = async {
                 let delimiter = delimiter(&mut session).await?;
                 let new_name = child_name(parent, name.unwrap_or(&folder.name), &delimiter)?;
@@ -172,8 +176,10 @@ impl SyncEngine {
                 folder.name
             )));
         }
+        let lock = self.folder_lock(grant_id);
         bounded(async {
             let mut session = self.write_session(grant_id).await?;
+            let _folders_held = lock.lock().await;
             let result = async {
                 session.delete_mailbox(&folder.imap_name).await?;
                 self.relist(&mut session, grant_id).await

@@ -32,6 +32,8 @@ pub(crate) struct ActorContext {
     pub grant_id: GrantId,
     /// Notified by IDLE watchers and by mailroom's own changes: run a pass now.
     pub wake: Arc<Notify>,
+    /// Held while the folder list is read and reconciled.
+    pub folder_lock: crate::engine::FolderLock,
 }
 
 /// Logs in with the grant's stored settings and credentials.
@@ -111,10 +113,14 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
     let wake = context.wake.clone();
     let mut watchers: Option<Watchers> = None;
     loop {
-        let listed = session.list_folders().await?;
-        let folders = store
-            .reconcile_folders(grant_id, &listings(&listed))
-            .await?;
+        let (listed, folders) = {
+            let _folders_held = context.folder_lock.lock().await;
+            let listed = session.list_folders().await?;
+            let folders = store
+                .reconcile_folders(grant_id, &listings(&listed))
+                .await?;
+            (listed, folders)
+        };
         let order = sync_order(&folders);
         let selectable: Vec<&FolderRecord> = order
             .into_iter()

@@ -200,6 +200,8 @@ impl SyncEngine {
         session: &mut ImapSession,
         grant_id: &GrantId,
     ) -> Result<Vec<FolderRecord>, SyncError> {
+        let lock = self.folder_lock(grant_id);
+        let _folders_held = lock.lock().await;
         let listed = session.list_folders().await?;
         Ok(self
             .store()
