@@ -117,6 +117,12 @@ impl ImapSession {
             .any(|c| c.eq_ignore_ascii_case(name))
     }
 
+    /// Checks that the server still answers (and collects what it has to say).
+    pub async fn noop(&mut self) -> Result<(), ImapError> {
+        self.session.noop().await?;
+        Ok(())
+    }
+
     /// Ends the session politely; errors are of no interest at this point.
     pub async fn logout(mut self) {
         let _ = self.session.logout().await;

@@ -269,6 +269,15 @@ async fn multipart_and_raw_mime_sends_arrive_and_smtp_refusals_are_reported() {
     let mut peer = ImapPeer::login(33).await;
     assert!(peer.raw_by_subject("Sent", "Never sent").await.is_none());
     peer.logout().await;
+    // The SMTP session kept for the grant was reset after the refusal and still sends.
+    let reply = api
+        .post(
+            &send,
+            json!({"to": [{"email": address(33)}], "subject": "After the refusal", "body": "x"}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    arrived(33, "INBOX", "After the refusal").await;
 
     // Malformed requests are refused with a reason and send nothing.
     for bad in [

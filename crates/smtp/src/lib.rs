@@ -2,8 +2,10 @@
 
 mod error;
 mod send;
+mod session;
 mod submission;
 
 pub use error::SmtpError;
 pub use send::{SubmitReceipt, submit};
+pub use session::SmtpSession;
 pub use submission::{SmtpServer, SmtpTls, verify_login};

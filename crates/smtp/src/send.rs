@@ -225,7 +225,7 @@ fn data_timeout(policy: &OutboundPolicy, size: usize) -> Duration {
 
 /// The message with every line ending CRLF. A bare LF or CR could otherwise be read
 /// by a lax server as the end of a line, and "\n.\n" as the end of the data.
-fn crlf_line_endings(message: &[u8]) -> Cow<'_, [u8]> {
+pub(crate) fn crlf_line_endings(message: &[u8]) -> Cow<'_, [u8]> {
     let clean = message.iter().enumerate().all(|(at, &byte)| match byte {
         b'\n' => at > 0 && message[at - 1] == b'\r',
         b'\r' => message.get(at + 1) == Some(&b'\n'),

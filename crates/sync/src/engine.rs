@@ -13,6 +13,7 @@ use tokio::{
 use crate::{
     error::SyncError,
     grant_actor::{ActorContext, run},
+    write_session::IdlePool,
 };
 
 #[derive(Debug, Clone)]
@@ -40,6 +41,10 @@ pub struct SyncEngine {
     /// renames, creates or deletes a folder, so that a LIST read before a RENAME is never
     /// reconciled after it (which would take the renamed folder for a new one).
     folder_locks: Arc<std::sync::Mutex<HashMap<GrantId, FolderLock>>>,
+    /// Logged-in sessions waiting for mailroom's next change to a grant's mailbox, and
+    /// for its next send.
+    idle_imap: IdlePool<mailroom_imap::ImapSession>,
+    idle_smtp: IdlePool<mailroom_smtp::SmtpSession>,
 }
 
 pub(crate) type FolderLock = Arc<tokio::sync::Mutex<()>>;
@@ -52,6 +57,8 @@ impl SyncEngine {
             settings,
             actors: Arc::default(),
             folder_locks: Arc::default(),
+            idle_imap: IdlePool::default(),
+            idle_smtp: IdlePool::default(),
         }
     }
 
@@ -67,6 +74,8 @@ impl SyncEngine {
     /// (Re)starts the actor of a grant, e.g. after it was created or re-authenticated.
     pub fn start_grant(&self, grant_id: &GrantId) {
         self.stop_grant(grant_id);
+        // Sessions made with the old credentials or settings go.
+        self.close_idle_sessions(grant_id);
         let (stop, stopped) = watch::channel(false);
         let wake = Arc::new(Notify::new());
         let context = ActorContext {
@@ -85,6 +94,7 @@ impl SyncEngine {
 
     /// Stops a grant's actor, e.g. when the grant is deleted.
     pub fn stop_grant(&self, grant_id: &GrantId) {
+        self.close_idle_sessions(grant_id);
         let actor = self.actors.lock().ok().and_then(|mut a| a.remove(grant_id));
         if let Some(actor) = actor {
             let _ = actor.stop.send(true);
@@ -112,6 +122,24 @@ impl SyncEngine {
             // A poisoned map only means a panic elsewhere; a fresh lock is still correct
             // for this caller alone, and nothing here panics while holding it.
             Err(_) => FolderLock::default(),
+        }
+    }
+
+    pub(crate) fn idle_imap(&self) -> &IdlePool<mailroom_imap::ImapSession> {
+        &self.idle_imap
+    }
+
+    pub(crate) fn idle_smtp(&self) -> &IdlePool<mailroom_smtp::SmtpSession> {
+        &self.idle_smtp
+    }
+
+    fn close_idle_sessions(&self, grant_id: &GrantId) {
+        for session in self.idle_imap.drain(grant_id) {
+            tokio::spawn(session.logout());
+        }
+        for session in self.idle_smtp.drain(grant_id) {
+            let policy = self.policy.clone();
+            tokio::spawn(async move { session.quit(&policy).await });
         }
     }
 

@@ -67,7 +67,7 @@ impl SyncEngine {
                 Ok(imap_name)
             }
             .await;
-            session.logout().await;
+            self.release_session(grant_id, session, &result).await;
             result
         })
         .await?;
@@ -138,7 +138,7 @@ impl SyncEngine {
                 self.relist(&mut session, grant_id).await
             }
             .await;
-            session.logout().await;
+            self.release_session(grant_id, session, &result).await;
             result
         })
         .await?;
@@ -185,7 +185,7 @@ impl SyncEngine {
                 self.relist(&mut session, grant_id).await
             }
             .await;
-            session.logout().await;
+            self.release_session(grant_id, session, &result).await;
             result
         })
         .await?;

@@ -76,11 +76,10 @@ impl SyncEngine {
                 Ok(id)
             }
             .await;
-            session.logout().await;
+            self.release_session(grant_id, session, &result).await;
             result
         })
         .await?;
-        self.nudge(grant_id);
         Ok(id)
     }
 
@@ -96,11 +95,10 @@ impl SyncEngine {
             let result = self
                 .append_and_index(&mut session, grant_id, target, message)
                 .await;
-            session.logout().await;
+            self.release_session(grant_id, session, &result).await;
             result
         })
         .await?;
-        self.nudge(grant_id);
         Ok(id)
     }
 

@@ -1,7 +1,8 @@
 //! Changing messages on the server for the API: read/starred state, the folders a
 //! message is in (move, copy, remove), deletion (to Trash; from Trash, for good). The
-//! server is changed first; the index records the result at once, and the grant's actor
-//! is nudged to confirm it.
+//! server is changed first; the index records the result at once. Where it cannot (a
+//! server that does not say where a moved message went, and no Message-ID to search
+//! by), the grant's actor is nudged to find out now.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -62,11 +63,10 @@ impl SyncEngine {
                     targets.as_deref(),
                 )
                 .await;
-            session.logout().await;
+            self.release_session(grant_id, session, &result).await;
             result
         })
         .await?;
-        self.nudge(grant_id);
         Ok(())
     }
 
@@ -111,11 +111,10 @@ impl SyncEngine {
                 Ok(())
             }
             .await;
-            session.logout().await;
+            self.release_session(grant_id, session, &result).await;
             result
         })
         .await?;
-        self.nudge(grant_id);
         Ok(())
     }
 
@@ -148,11 +147,10 @@ impl SyncEngine {
                 Ok(())
             }
             .await;
-            session.logout().await;
+            self.release_session(grant_id, session, &result).await;
             result
         })
         .await?;
-        self.nudge(grant_id);
         Ok(())
     }
 
@@ -175,7 +173,7 @@ impl SyncEngine {
                 Ok(())
             }
             .await;
-            session.logout().await;
+            self.release_session(grant_id, session, &result).await;
             result
         })
         .await
@@ -363,10 +361,14 @@ impl SyncEngine {
         {
             new_uid = find_by_message_id(session, &destination.imap_name, header).await?;
         }
-        if let Some(uid) = new_uid {
-            self.store()
-                .add_message_location(grant_id, &destination.id, i64::from(uid), &message.id)
-                .await?;
+        match new_uid {
+            Some(uid) => {
+                self.store()
+                    .add_message_location(grant_id, &destination.id, i64::from(uid), &message.id)
+                    .await?
+            }
+            // The actor's next pass finds it; make that pass now.
+            None => self.nudge(grant_id),
         }
         Ok(())
     }

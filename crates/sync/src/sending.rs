@@ -3,9 +3,11 @@
 //! thread at once. A message the SMTP server refused was not sent and is not filed.
 
 use mailroom_model::{GrantId, TransportSecurity, known_providers::saves_sent_copy};
-use mailroom_smtp::{SmtpServer, SmtpTls};
+use mailroom_smtp::{SmtpServer, SmtpSession, SmtpTls};
 
-use crate::{engine::SyncEngine, error::SyncError, mail_append::AppendTarget};
+use crate::{
+    engine::SyncEngine, error::SyncError, mail_append::AppendTarget, write_session::fresh_enough,
+};
 
 /// A message ready to go: its bytes and its SMTP envelope.
 #[derive(Debug, Clone)]
@@ -26,6 +28,27 @@ pub struct SentMessage {
 }
 
 impl SyncEngine {
+    /// A logged-in SMTP session for the grant: an idle one that still answers, or new.
+    async fn smtp_session(
+        &self,
+        grant_id: &GrantId,
+        server: SmtpServer<'_>,
+        password: &str,
+    ) -> Result<SmtpSession, SyncError> {
+        while let Some((mut session, since)) = self.idle_smtp().take(grant_id) {
+            match fresh_enough(since) {
+                None => session.quit(self.policy()).await,
+                Some(true) => return Ok(session),
+                Some(false) => {
+                    if session.still_open(self.policy()).await {
+                        return Ok(session);
+                    }
+                }
+            }
+        }
+        Ok(SmtpSession::open(self.policy(), server, password).await?)
+    }
+
     /// Submits a message; on success files it in Sent and marks `answering` (the message
     /// replied to) as answered.
     pub async fn send_message(
@@ -51,16 +74,25 @@ impl SyncEngine {
             },
             username: endpoint.username,
         };
-        mailroom_smtp::submit(
-            self.policy(),
-            server,
-            &credentials.smtp_password,
-            &submission.envelope_from,
-            &submission.recipients,
-            // Bcc recipients are in the envelope; the header would tell everyone.
-            &mailroom_mime::without_bcc(&submission.message),
-        )
-        .await?;
+        // Bcc recipients are in the envelope; the header would tell everyone.
+        let wire = mailroom_mime::without_bcc(&submission.message);
+        let mut session = self
+            .smtp_session(grant_id, server, &credentials.smtp_password)
+            .await?;
+        let (outcome, reusable) = session
+            .submit(
+                self.policy(),
+                server,
+                &submission.envelope_from,
+                &submission.recipients,
+                &wire,
+            )
+            .await;
+        // Not reusable: the connection's state is unknown, and dropping it closes it.
+        if reusable && let Some(spare) = self.idle_smtp().keep(grant_id, session) {
+            spare.quit(self.policy()).await;
+        }
+        outcome?;
 
         let mut sent = SentMessage {
             message_id: None,
