@@ -4,6 +4,7 @@ mod error;
 mod send;
 mod session;
 mod submission;
+mod transport;
 
 pub use error::SmtpError;
 pub use send::{SubmitReceipt, submit};

@@ -2,12 +2,12 @@
 
 use lettre::transport::smtp::{
     authentication::{Credentials, Mechanism},
-    client::{AsyncSmtpConnection, Certificate, TlsParameters},
+    client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters},
     extension::ClientId,
 };
 use mailroom_net::OutboundPolicy;
 
-use crate::error::SmtpError;
+use crate::{error::SmtpError, transport::ImplicitTls};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmtpTls {
@@ -60,11 +60,9 @@ async fn connect_and_login(
     password: &str,
 ) -> Result<AsyncSmtpConnection, SmtpError> {
     policy.check_transport(server.tls != SmtpTls::Plain)?;
-    let addresses = policy.resolve(server.host, server.port).await?;
     let hello = ClientId::Domain("mailroom.localhost".into());
     let tls = tls_parameters(policy, server.host)?;
-    let implicit = (server.tls == SmtpTls::Implicit).then(|| tls.clone());
-    let mut connection = connect_first(policy, &addresses, &hello, implicit, server).await?;
+    let mut connection = connect(policy, &hello, server).await?;
     if server.tls == SmtpTls::StartTls {
         if !connection.can_starttls() {
             return Err(SmtpError::StartTlsUnavailable);
@@ -93,45 +91,34 @@ async fn connect_and_login(
     }
 }
 
-async fn connect_first(
+/// Connects under the policy (TLS first for SMTPS) and reads the greeting and EHLO.
+async fn connect(
     policy: &OutboundPolicy,
-    addresses: &[std::net::SocketAddr],
     hello: &ClientId,
-    implicit_tls: Option<TlsParameters>,
     server: SmtpServer<'_>,
 ) -> Result<AsyncSmtpConnection, SmtpError> {
-    let bind = policy.settings().bind_address;
-    let mut last_error = None;
-    for address in addresses {
-        match AsyncSmtpConnection::connect_tokio1(
-            *address,
-            Some(policy.timeout()),
-            hello,
-            implicit_tls.clone(),
-            bind,
-        )
-        .await
-        {
-            Ok(connection) => return Ok(connection),
-            Err(e) if e.is_timeout() => {
-                last_error = Some(SmtpError::Net(
-                    policy.timeout_error(server.host, server.port),
-                ))
-            }
-            Err(e) if e.is_tls() => last_error = Some(classify(e, server.host)),
-            Err(e) if e.is_permanent() || e.is_transient() || e.is_response() => {
-                last_error = Some(SmtpError::Protocol(reply_text(&e)))
-            }
-            Err(e) => {
-                last_error = Some(SmtpError::Net(mailroom_net::NetError::Connect {
-                    address: *address,
-                    reason: e.to_string(),
-                }))
-            }
+    let tcp = policy.connect(server.host, server.port).await?;
+    let stream: Box<dyn AsyncTokioStream> = match server.tls {
+        SmtpTls::Implicit => Box::new(ImplicitTls(Box::new(
+            policy.tls_handshake(server.host, server.port, tcp).await?,
+        ))),
+        SmtpTls::StartTls | SmtpTls::Plain => Box::new(tcp),
+    };
+    match tokio::time::timeout(
+        policy.timeout(),
+        AsyncSmtpConnection::connect_with_transport(stream, hello),
+    )
+    .await
+    {
+        Ok(Ok(connection)) => Ok(connection),
+        Ok(Err(e)) if e.is_permanent() || e.is_transient() || e.is_response() => {
+            Err(SmtpError::Protocol(reply_text(&e)))
         }
+        Ok(Err(e)) => Err(classify(e, server.host)),
+        Err(_) => Err(SmtpError::Net(
+            policy.timeout_error(server.host, server.port),
+        )),
     }
-    Err(last_error
-        .unwrap_or_else(|| SmtpError::Net(policy.timeout_error(server.host, server.port))))
 }
 
 fn tls_parameters(policy: &OutboundPolicy, host: &str) -> Result<TlsParameters, SmtpError> {

@@ -65,6 +65,11 @@ impl Store {
         grant_id: &GrantId,
         listed: &[FolderListing],
     ) -> Result<Vec<FolderRecord>, StoreError> {
+        // Most passes list what is stored already: answer without taking the write lock.
+        let stored = self.folders(grant_id).await?;
+        if same_listing(&stored, listed) {
+            return Ok(stored);
+        }
         let now = unix_now();
         let mut tx = self.begin_write().await?;
         let existing = sqlx::query("SELECT id, imap_name FROM folders WHERE grant_id = $1")
@@ -209,6 +214,29 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// Whether the stored folders are exactly those listed, with the same names, parents
+/// and attributes.
+fn same_listing(stored: &[FolderRecord], listed: &[FolderListing]) -> bool {
+    if stored.len() != listed.len() {
+        return false;
+    }
+    let by_name: HashMap<&str, &FolderRecord> =
+        stored.iter().map(|f| (f.imap_name.as_str(), f)).collect();
+    listed.iter().all(|l| {
+        let Some(folder) = by_name.get(l.imap_name.as_str()) else {
+            return false;
+        };
+        let parent_name = folder
+            .parent_id
+            .as_deref()
+            .and_then(|id| stored.iter().find(|f| f.id == id))
+            .map(|f| f.imap_name.as_str());
+        folder.name == l.name
+            && folder.attributes == l.attributes
+            && parent_name == l.parent_imap_name.as_deref()
+    })
 }
 
 fn new_folder_id() -> String {

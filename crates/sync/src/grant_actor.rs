@@ -22,6 +22,8 @@ use crate::{
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// Bodies read per round between change checks.
 const BODIES_PER_ROUND: i64 = 200;
+/// After a wake-up, how long to let further changes gather before the pass.
+const WAKE_COALESCE: Duration = Duration::from_millis(100);
 /// Passes between full flag refreshes on servers without CONDSTORE.
 const FULL_FLAG_REFRESH_EVERY: u64 = 10;
 
@@ -198,7 +200,8 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
         // Until the next poll, or until IDLE reports a change in Inbox or Sent.
         tokio::select! {
             _ = tokio::time::sleep(context.settings.poll_interval) => {}
-            _ = wake.notified() => {}
+            // A burst (a run of sends filing copies in Sent) makes one pass, not one each.
+            _ = wake.notified() => tokio::time::sleep(WAKE_COALESCE).await,
         }
     }
 }
