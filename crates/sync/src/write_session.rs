@@ -23,7 +23,7 @@ const IDLE_LIMIT: Duration = Duration::from_secs(30);
 /// A session idle longer than this is checked with NOOP before it is reused.
 const CHECK_AFTER: Duration = Duration::from_secs(2);
 /// Idle sessions kept per grant.
-const KEPT_PER_GRANT: usize = 2;
+const KEPT_PER_GRANT: usize = 4;
 
 /// Per grant, logged-in sessions (IMAP or SMTP) waiting for mailroom's next change.
 pub(crate) struct IdlePool<T>(Arc<std::sync::Mutex<IdleByGrant<T>>>);
