@@ -134,10 +134,6 @@ pub fn compose(
     message_id: Option<&str>,
 ) -> Result<ComposedMail, ApiError> {
     let grant_email = access.grant.email.as_str();
-    let from = request.from.first().cloned().unwrap_or_else(|| EmailName {
-        name: access.grant.name.clone(),
-        email: grant_email.to_owned(),
-    });
     let names = |list: &[EmailName]| -> Vec<mailroom_mime::EmailName> {
         list.iter()
             .map(|n| mailroom_mime::EmailName {
@@ -146,7 +142,16 @@ pub fn compose(
             })
             .collect()
     };
-    let from = names(std::slice::from_ref(&from)).remove(0);
+    let from = match request.from.first() {
+        Some(given) => mailroom_mime::EmailName {
+            name: given.name.clone(),
+            email: given.email.clone(),
+        },
+        None => mailroom_mime::EmailName {
+            name: access.grant.name.clone(),
+            email: grant_email.to_owned(),
+        },
+    };
     let (to, cc, bcc, reply_to) = (
         names(&request.to),
         names(&request.cc),
