@@ -396,6 +396,48 @@ async fn drafts_are_saved_updated_and_sent_from_the_drafts_folder() {
     assert_eq!(api.delete(&format!("{drafts}/{scrap}")).await.status, 200);
     assert!(peer.raw_by_subject("Drafts", "Scrap").await.is_none());
     assert_eq!(api.get(&format!("{drafts}/{scrap}")).await.status, 404);
+
+    // A draft written as multipart, as the SDKs do for large attachments.
+    let photo = binary_content(1_000_003);
+    let boundary = "draft-boundary";
+    let mut body = Vec::new();
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"message\"\r\n\r\n{}\r\n",
+            json!({"to": [{"email": address(35)}], "subject": "Multipart draft"})
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file0\"; filename=\"photo.jpg\"\r\n\
+             Content-Type: image/jpeg\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(&photo);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let reply = api
+        .bytes(
+            "POST",
+            &drafts,
+            &format!("multipart/form-data; boundary={boundary}"),
+            body,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.body["data"]["object"], "draft");
+    assert_eq!(
+        reply.body["data"]["attachments"][0]["filename"],
+        "photo.jpg"
+    );
+    let raw = arrived(34, "Drafts", "Multipart draft").await;
+    let parsed = MessageParser::default().parse(&raw[..]).expect("parses");
+    let attachment = parsed.attachments().next().expect("an attachment");
+    assert!(
+        attachment.contents() == &photo[..],
+        "draft attachment bytes differ"
+    );
     peer.logout().await;
 }
 
