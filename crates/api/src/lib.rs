@@ -22,3 +22,12 @@ pub use mailboxes::{
     SendReceipt,
 };
 pub use router::{AppState, router};
+
+/// The v3 Message object of an indexed message, as webhook notifications carry it.
+pub fn message_object(
+    record: &mailroom_store::MessageRecord,
+    folders: Vec<String>,
+) -> serde_json::Value {
+    let message = v3::message_json::to_message(record, folders, v3::message_json::Fields::Standard);
+    serde_json::to_value(message).unwrap_or(serde_json::Value::Null)
+}

@@ -4,6 +4,7 @@ mod app_commands;
 mod cli;
 mod database;
 mod grants_status;
+mod notification_objects;
 mod secret_key;
 mod serve;
 mod settings;

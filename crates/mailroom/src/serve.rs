@@ -7,7 +7,10 @@ use mailroom_api::{AppState, router};
 use mailroom_net::{OutboundPolicy, PolicySettings};
 use mailroom_sync::{SyncEngine, SyncSettings};
 
-use crate::{cli::ServeArgs, database, settings::Settings, sync_bridge::SyncBridge};
+use crate::{
+    cli::ServeArgs, database, notification_objects::NotificationObjects, settings::Settings,
+    sync_bridge::SyncBridge,
+};
 
 pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let listen = settings.listen_address(args.listen.as_deref())?;
@@ -26,6 +29,18 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let discovery = mailroom_net::MailDiscovery::new(settings.dns_server)
         .map_err(anyhow::Error::msg)
         .context("mail server discovery")?;
+    tokio::spawn(
+        mailroom_webhooks::Deliverer {
+            store: store.clone(),
+            policy: policy.clone(),
+            renderer: Arc::new(NotificationObjects(engine.clone())),
+            settings: mailroom_webhooks::DeliverySettings {
+                retry_base: settings.webhook_retry,
+                ..Default::default()
+            },
+        }
+        .run(),
+    );
     let scheduled = Arc::new(tokio::sync::Notify::new());
     tokio::spawn(mailroom_sync::run_scheduled_sends(
         engine.clone(),

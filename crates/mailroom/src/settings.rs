@@ -27,6 +27,7 @@ struct FileSettings {
     dns_server: Option<String>,
     provider_timeout_secs: Option<u64>,
     sync_poll_secs: Option<u64>,
+    webhook_retry_secs: Option<u64>,
     sync_ignore_capabilities: Option<Vec<String>>,
     log: Option<String>,
 }
@@ -44,6 +45,8 @@ pub struct Settings {
     pub dns_server: Option<SocketAddr>,
     pub provider_timeout: Duration,
     pub sync_poll_interval: Duration,
+    /// The first retry of a failed webhook delivery waits this long (then doubling).
+    pub webhook_retry: Duration,
     /// IMAP capabilities sync acts as if the server lacked (e.g. `QRESYNC`), for servers
     /// whose extension is broken, and to exercise the fallbacks.
     pub sync_ignore_capabilities: Vec<String>,
@@ -111,6 +114,12 @@ impl Settings {
                 env_u64("SYNC_POLL_SECS")?
                     .or(file.sync_poll_secs)
                     .unwrap_or(60)
+                    .max(1),
+            ),
+            webhook_retry: Duration::from_secs(
+                env_u64("WEBHOOK_RETRY_SECS")?
+                    .or(file.webhook_retry_secs)
+                    .unwrap_or(10)
                     .max(1),
             ),
             sync_ignore_capabilities: env("SYNC_IGNORE_CAPABILITIES")

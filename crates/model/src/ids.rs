@@ -84,6 +84,10 @@ id_type!(
     /// A registered redirect URI of an application.
     CallbackUriId
 );
+id_type!(
+    /// A webhook destination of an application.
+    WebhookId
+);
 
 #[cfg(test)]
 mod tests {

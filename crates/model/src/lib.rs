@@ -15,7 +15,7 @@ pub mod time;
 pub mod v3;
 
 pub use email_address::EmailAddress;
-pub use ids::{ApiKeyId, ApplicationId, CallbackUriId, GrantId};
+pub use ids::{ApiKeyId, ApplicationId, CallbackUriId, GrantId, WebhookId};
 pub use mail_settings::{MailCredentials, MailServerSettings, ServerEndpoint, SettingsError};
 pub use provider::Provider;
 pub use redirect_url::{RedirectPlatform, RedirectUrl, RedirectUrlError};

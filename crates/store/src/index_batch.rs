@@ -15,11 +15,14 @@ use std::collections::{HashMap, HashSet};
 use mailroom_model::{GrantId, time::unix_now, v3::EmailName};
 use sqlx::{Any, Row, Transaction};
 
+use mailroom_model::v3::webhook::TriggerType;
+
 use crate::{
     error::StoreError,
     messages::{NewMessage, email_list, set_flags},
     open::{Engine, Store},
     sql_filter::{Bind, SqlFilter},
+    webhook_outbox::record_notifications,
 };
 
 /// Rows per multi-row INSERT of narrow rows (thread refs, locations).
@@ -39,6 +42,31 @@ impl Store {
         grant_id: &GrantId,
         folder_id: &str,
         batch: &[NewMessage],
+    ) -> Result<usize, StoreError> {
+        self.index_folder_messages(grant_id, folder_id, batch, false)
+            .await
+    }
+
+    /// As [`Store::add_folder_messages`], for mail that arrived after the folder was first
+    /// read: each message new to the index is announced (`message.created`) in the same
+    /// transaction. A message already indexed (moved, re-read after a UIDVALIDITY change,
+    /// seen again after a restart) is never announced twice.
+    pub async fn add_arrived_messages(
+        &self,
+        grant_id: &GrantId,
+        folder_id: &str,
+        batch: &[NewMessage],
+    ) -> Result<usize, StoreError> {
+        self.index_folder_messages(grant_id, folder_id, batch, true)
+            .await
+    }
+
+    async fn index_folder_messages(
+        &self,
+        grant_id: &GrantId,
+        folder_id: &str,
+        batch: &[NewMessage],
+        announce: bool,
     ) -> Result<usize, StoreError> {
         if batch.is_empty() {
             return Ok(0);
@@ -91,6 +119,14 @@ impl Store {
             }
         }
         insert_locations(&mut tx, engine, grant_id, folder_id, &locations).await?;
+        if announce {
+            let created: Vec<(String, Option<String>)> = fresh
+                .iter()
+                .filter_map(|m| new_ids.get(m.identity_key.as_str()))
+                .map(|id| (id.clone(), None))
+                .collect();
+            record_notifications(&mut tx, grant_id, TriggerType::MessageCreated, &created).await?;
+        }
         if !fresh.is_empty() {
             sqlx::query(
                 "UPDATE sync_status SET messages_synced = messages_synced + $1 WHERE grant_id = $2",

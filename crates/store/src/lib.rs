@@ -24,6 +24,8 @@ mod secret_box;
 mod secret_hash;
 mod sql_filter;
 mod sync_status;
+mod webhook_outbox;
+mod webhooks;
 
 pub use api_keys::ApiKeyRecord;
 pub use applications::{ApplicationRecord, NewApplication};
@@ -48,3 +50,5 @@ pub use scheduled_sends::{NewScheduledSend, ScheduleStatus, ScheduledSend};
 pub use secret_box::{SecretBox, SecretBoxError};
 pub use secret_hash::{generate_secret, hash_secret};
 pub use sync_status::SyncStatus;
+pub use webhook_outbox::DueDelivery;
+pub use webhooks::{NewWebhook, WebhookChange, WebhookRecord, WebhookWithSecret};

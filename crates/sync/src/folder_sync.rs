@@ -348,10 +348,18 @@ async fn fetch_new(
             added += finish(previous).await?;
         }
         let (writer, grant, folder_id) = (store.clone(), grant_id.clone(), folder.id.clone());
+        // Once a folder has been read, what appears in it is new mail: announced.
+        let arrived = folder.initial_sync_done;
         writing = Some(tokio::spawn(async move {
-            writer
-                .add_folder_messages(&grant, &folder_id, &messages)
-                .await
+            if arrived {
+                writer
+                    .add_arrived_messages(&grant, &folder_id, &messages)
+                    .await
+            } else {
+                writer
+                    .add_folder_messages(&grant, &folder_id, &messages)
+                    .await
+            }
         }));
         if first_bodies > 0 && batch.as_ptr() == uids.as_ptr() {
             if let Some(first) = writing.take() {

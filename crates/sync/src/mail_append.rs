@@ -143,9 +143,20 @@ impl SyncEngine {
         };
         summary.uid = uid;
         new = to_new_message(&summary);
-        self.store()
-            .add_folder_messages(grant_id, &folder.id, std::slice::from_ref(&new))
-            .await?;
+        let batch = std::slice::from_ref(&new);
+        match target {
+            // A sent message is new mail in Sent, as another client would see it.
+            AppendTarget::Sent => {
+                self.store()
+                    .add_arrived_messages(grant_id, &folder.id, batch)
+                    .await?
+            }
+            AppendTarget::Drafts => {
+                self.store()
+                    .add_folder_messages(grant_id, &folder.id, batch)
+                    .await?
+            }
+        };
         let id = self
             .store()
             .message_id_by_identity(grant_id, &new.identity_key)

@@ -16,7 +16,7 @@ mod folders;
 pub(crate) mod grant_routes;
 mod grants;
 mod hosted_auth;
-mod message_json;
+pub(crate) mod message_json;
 mod message_updates;
 mod messages;
 mod outgoing_mail;
@@ -25,10 +25,11 @@ mod schedules;
 mod send;
 mod thread_updates;
 mod threads;
+mod webhooks;
 
 use axum::{
     Router,
-    routing::{get, post},
+    routing::{get, post, put},
 };
 
 use crate::router::AppState;
@@ -71,6 +72,26 @@ pub fn routes() -> Router<AppState> {
             get(grants::get_grant)
                 .patch(grants::update_grant)
                 .delete(grants::delete_grant),
+        )
+        .route(
+            "/v3/webhooks",
+            get(webhooks::list_webhooks).post(webhooks::create_webhook),
+        )
+        .route("/v3/webhooks/ip-addresses", get(webhooks::ip_addresses))
+        .route("/v3/webhooks/mock-payload", post(webhooks::mock_payload))
+        .route(
+            "/v3/webhooks/rotate-secret/{id}",
+            post(webhooks::rotate_secret),
+        )
+        .route(
+            "/v3/webhooks/{id}",
+            get(webhooks::get_webhook)
+                .put(webhooks::update_webhook)
+                .delete(webhooks::delete_webhook),
+        )
+        .route(
+            "/v3/webhooks/{id}/rotate-secret",
+            put(webhooks::rotate_secret),
         )
         .merge(grant_routes::router())
 }

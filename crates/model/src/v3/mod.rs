@@ -11,6 +11,7 @@ pub mod grant;
 pub mod message;
 pub mod oauth;
 pub mod redirect_uri;
+pub mod webhook;
 
 pub use application::{Application, Branding};
 pub use compose::{ComposeAttachment, ComposeRequest, CustomHeader};
@@ -23,3 +24,7 @@ pub use grant::{CustomAuthRequest, Grant, GrantStatus, SyncProgress, UpdateGrant
 pub use message::{Attachment, EmailName, Folder, Header, Message};
 pub use oauth::{GrantType, IdTokenClaims, TokenInfo, TokenRequest, TokenResponse};
 pub use redirect_uri::{RedirectUri, RedirectUriInput, RedirectUriSettings};
+pub use webhook::{
+    CreateWebhookRequest, MockPayloadRequest, NotificationData, TriggerType, UnknownTriggerType,
+    UpdateWebhookRequest, Webhook, WebhookIpAddresses, WebhookNotification, WebhookStatus,
+};

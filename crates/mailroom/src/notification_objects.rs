@@ -1,0 +1,44 @@
+//! What a webhook notification carries, read from the index when it goes out: the
+//! message as the API shows it, its body read from the server first if sync has not
+//! read it yet.
+
+use std::{future::Future, pin::Pin};
+
+use mailroom_model::GrantId;
+use mailroom_sync::SyncEngine;
+use mailroom_webhooks::ObjectRenderer;
+use serde_json::Value;
+
+pub struct NotificationObjects(pub SyncEngine);
+
+impl ObjectRenderer for NotificationObjects {
+    fn render<'a>(
+        &'a self,
+        grant_id: &'a str,
+        trigger: &'a str,
+        object_id: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Option<Value>> + Send + 'a>> {
+        Box::pin(async move {
+            if !trigger.starts_with("message.") {
+                return None;
+            }
+            let store = self.0.store();
+            let grant = GrantId::from_stored(grant_id.to_owned());
+            let mut record = store.message(&grant, object_id).await.ok()??;
+            if record.body_html.is_none()
+                && mailroom_sync::fetch_message_body(store, self.0.policy(), &grant, object_id)
+                    .await
+                    .is_ok()
+            {
+                record = store.message(&grant, object_id).await.ok()??;
+            }
+            let folders = store
+                .message_folders(std::slice::from_ref(&record.id))
+                .await
+                .ok()?
+                .remove(&record.id)
+                .unwrap_or_default();
+            Some(mailroom_api::message_object(&record, folders))
+        })
+    }
+}

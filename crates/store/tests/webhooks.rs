@@ -1,0 +1,382 @@
+//! Webhook destinations in the store: created with a sealed secret that only
+//! `webhook_secret` opens, confined to their application, updated, rotated, deleted,
+//! and picked by trigger for delivery — on both engines.
+
+mod support;
+
+use mailroom_model::{
+    ApplicationId, WebhookId,
+    v3::{TriggerType, WebhookStatus},
+};
+use mailroom_store::{NewWebhook, Store, WebhookChange};
+use support::{Engine, Place, clean_up, on_both_engines, open_store};
+
+async fn new_app(store: &Store, name: &str) -> ApplicationId {
+    store
+        .create_application(name, &[])
+        .await
+        .unwrap()
+        .application
+        .id
+}
+
+fn hook<'a>(url: &'a str, triggers: &'a [TriggerType]) -> NewWebhook<'a> {
+    NewWebhook {
+        description: Some("test hook"),
+        webhook_url: url,
+        trigger_types: triggers,
+        notification_email_addresses: &[],
+    }
+}
+
+/// Every stored value of the webhooks table, as text, to look for the secret in clear.
+async fn raw_rows(place: &Place) -> String {
+    use sqlx::{Connection, Row};
+    let sql = "SELECT secret_sealed, webhook_url, trigger_types_json FROM webhooks";
+    let rows = match place {
+        Place::Dir(dir) => {
+            let url = format!("sqlite://{}", dir.path().join("t.db").display());
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query(sql)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String, _>(0))
+                .collect::<Vec<_>>()
+        }
+        Place::Schema(schema) => {
+            let url = std::env::var("MAILROOM_TEST_POSTGRES")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+            sqlx::query(&format!("SET search_path TO {schema}"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            sqlx::query(sql)
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String, _>(0))
+                .collect::<Vec<_>>()
+        }
+    };
+    rows.join("\n")
+}
+
+async fn created_webhooks_keep_their_secret_sealed(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = new_app(&store, "a").await;
+    let created = store
+        .create_webhook(
+            &app,
+            &NewWebhook {
+                notification_email_addresses: &["ops@example.com".to_owned()],
+                ..hook(
+                    "https://example.com/hook",
+                    &[TriggerType::MessageCreated, TriggerType::GrantExpired],
+                )
+            },
+        )
+        .await
+        .unwrap();
+    let webhook = &created.webhook;
+    assert_eq!(webhook.status, WebhookStatus::Active);
+    assert_eq!(webhook.description.as_deref(), Some("test hook"));
+    assert_eq!(
+        webhook.trigger_types,
+        vec![TriggerType::MessageCreated, TriggerType::GrantExpired]
+    );
+    assert_eq!(
+        webhook.notification_email_addresses,
+        vec!["ops@example.com"]
+    );
+    assert_eq!(webhook.status_updated_at, webhook.created_at);
+    assert!(created.secret.len() >= 40, "32 random bytes, encoded");
+
+    assert_eq!(
+        store.webhook_secret(&webhook.id).await.unwrap().as_deref(),
+        Some(created.secret.as_str())
+    );
+    let raw = raw_rows(&place).await;
+    assert!(
+        !raw.contains(&created.secret),
+        "the secret is stored sealed"
+    );
+
+    assert_eq!(
+        store.webhook(&app, &webhook.id).await.unwrap().as_ref(),
+        Some(webhook)
+    );
+    assert_eq!(
+        store.list_webhooks(&app).await.unwrap(),
+        vec![webhook.clone()]
+    );
+    clean_up(place).await;
+}
+
+async fn webhooks_belong_to_their_application(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let mine = new_app(&store, "mine").await;
+    let other = new_app(&store, "other").await;
+    let first = store
+        .create_webhook(
+            &mine,
+            &hook("https://a.example/1", &[TriggerType::MessageCreated]),
+        )
+        .await
+        .unwrap()
+        .webhook;
+    let second = store
+        .create_webhook(
+            &mine,
+            &hook("https://a.example/2", &[TriggerType::FolderCreated]),
+        )
+        .await
+        .unwrap()
+        .webhook;
+    let ids: Vec<_> = store
+        .list_webhooks(&mine)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|w| w.id)
+        .collect();
+    assert_eq!(ids, vec![first.id.clone(), second.id.clone()]);
+
+    assert!(store.list_webhooks(&other).await.unwrap().is_empty());
+    assert_eq!(store.webhook(&other, &first.id).await.unwrap(), None);
+    let change = WebhookChange {
+        description: Some("stolen".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .update_webhook(&other, &first.id, &change)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        store
+            .rotate_webhook_secret(&other, &first.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!store.delete_webhook(&other, &first.id).await.unwrap());
+
+    assert!(store.delete_webhook(&mine, &first.id).await.unwrap());
+    assert!(!store.delete_webhook(&mine, &first.id).await.unwrap());
+    assert_eq!(store.webhook_secret(&first.id).await.unwrap(), None);
+    assert_eq!(store.list_webhooks(&mine).await.unwrap(), vec![second]);
+    let unknown = WebhookId::generate();
+    assert_eq!(store.webhook(&mine, &unknown).await.unwrap(), None);
+    clean_up(place).await;
+}
+
+async fn updates_change_only_what_is_given(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = new_app(&store, "a").await;
+    let webhook = store
+        .create_webhook(
+            &app,
+            &hook("https://a.example/1", &[TriggerType::MessageCreated]),
+        )
+        .await
+        .unwrap()
+        .webhook;
+    let changed = store
+        .update_webhook(
+            &app,
+            &webhook.id,
+            &WebhookChange {
+                webhook_url: Some("https://b.example/2".into()),
+                trigger_types: Some(vec![TriggerType::MessageUpdated]),
+                notification_email_addresses: Some(vec!["x@example.com".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.webhook_url, "https://b.example/2");
+    assert_eq!(changed.trigger_types, vec![TriggerType::MessageUpdated]);
+    assert_eq!(changed.notification_email_addresses, vec!["x@example.com"]);
+    assert_eq!(changed.description.as_deref(), Some("test hook"));
+    assert_eq!(changed.status, WebhookStatus::Active);
+    assert_eq!(changed.status_updated_at, webhook.status_updated_at);
+
+    // Age the row so a status change visibly moves status_updated_at.
+    support::execute_raw(
+        &place,
+        "UPDATE webhooks SET status_updated_at = 1, created_at = 1",
+    )
+    .await;
+    let same_status = WebhookChange {
+        status: Some(WebhookStatus::Active),
+        ..Default::default()
+    };
+    let unchanged = store
+        .update_webhook(&app, &webhook.id, &same_status)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(unchanged.status_updated_at, 1, "same status, same time");
+    let paused = store
+        .update_webhook(
+            &app,
+            &webhook.id,
+            &WebhookChange {
+                status: Some(WebhookStatus::Pause),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(paused.status, WebhookStatus::Pause);
+    assert!(paused.status_updated_at > 1);
+    clean_up(place).await;
+}
+
+async fn rotation_replaces_the_secret(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = new_app(&store, "a").await;
+    let created = store
+        .create_webhook(
+            &app,
+            &hook("https://a.example/1", &[TriggerType::MessageCreated]),
+        )
+        .await
+        .unwrap();
+    let rotated = store
+        .rotate_webhook_secret(&app, &created.webhook.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(rotated.secret, created.secret);
+    assert_eq!(rotated.webhook.id, created.webhook.id);
+    assert_eq!(
+        store.webhook_secret(&created.webhook.id).await.unwrap(),
+        Some(rotated.secret.clone())
+    );
+    assert!(!raw_rows(&place).await.contains(&rotated.secret));
+    clean_up(place).await;
+}
+
+async fn delivery_picks_subscribed_webhooks_that_still_receive(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = new_app(&store, "a").await;
+    let other = new_app(&store, "b").await;
+    let messages = store
+        .create_webhook(
+            &app,
+            &hook(
+                "https://a.example/m",
+                &[TriggerType::MessageCreated, TriggerType::MessageUpdated],
+            ),
+        )
+        .await
+        .unwrap()
+        .webhook;
+    let folders = store
+        .create_webhook(
+            &app,
+            &hook("https://a.example/f", &[TriggerType::FolderCreated]),
+        )
+        .await
+        .unwrap()
+        .webhook;
+    let paused = store
+        .create_webhook(
+            &app,
+            &hook("https://a.example/p", &[TriggerType::MessageCreated]),
+        )
+        .await
+        .unwrap()
+        .webhook;
+    store
+        .update_webhook(
+            &app,
+            &paused.id,
+            &WebhookChange {
+                status: Some(WebhookStatus::Pause),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .create_webhook(
+            &other,
+            &hook("https://b.example/m", &[TriggerType::MessageCreated]),
+        )
+        .await
+        .unwrap();
+
+    let ids = |list: Vec<mailroom_store::WebhookRecord>| -> Vec<WebhookId> {
+        list.into_iter().map(|w| w.id).collect()
+    };
+    let for_created = store
+        .active_webhooks_for(&app, TriggerType::MessageCreated)
+        .await
+        .unwrap();
+    assert_eq!(ids(for_created), vec![messages.id.clone()]);
+    assert_eq!(
+        ids(store
+            .active_webhooks_for(&app, TriggerType::FolderCreated)
+            .await
+            .unwrap()),
+        vec![folders.id.clone()]
+    );
+    assert!(
+        store
+            .active_webhooks_for(&app, TriggerType::GrantCreated)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A failing destination is still tried; a failed one is not.
+    assert!(
+        store
+            .set_webhook_status(&messages.id, WebhookStatus::Failing)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        ids(store
+            .active_webhooks_for(&app, TriggerType::MessageCreated)
+            .await
+            .unwrap()),
+        vec![messages.id.clone()]
+    );
+    store
+        .set_webhook_status(&messages.id, WebhookStatus::Failed)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .active_webhooks_for(&app, TriggerType::MessageCreated)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        !store
+            .set_webhook_status(&WebhookId::generate(), WebhookStatus::Active)
+            .await
+            .unwrap()
+    );
+    clean_up(place).await;
+}
+
+on_both_engines!(
+    created_webhooks_keep_their_secret_sealed,
+    webhooks_belong_to_their_application,
+    updates_change_only_what_is_given,
+    rotation_replaces_the_secret,
+    delivery_picks_subscribed_webhooks_that_still_receive,
+);
