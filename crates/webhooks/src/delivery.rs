@@ -2,7 +2,11 @@
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
-use mailroom_model::{ApplicationId, WebhookId, time::unix_now};
+use mailroom_model::{
+    ApplicationId, WebhookId,
+    time::unix_now,
+    v3::{TriggerType, UnknownTriggerType},
+};
 use mailroom_net::{OutboundPolicy, SIGNATURE_HEADER, WebhookUrl, webhook_post, webhook_signature};
 use mailroom_store::{DueDelivery, Store};
 use serde_json::{Value, json};
@@ -150,12 +154,16 @@ impl Deliverer {
             .map_err(|e| e.to_string())?
             .ok_or("the webhook is gone")?;
         let url = WebhookUrl::parse(&webhook.webhook_url).map_err(|e| e.to_string())?;
+        let trigger: TriggerType = delivery
+            .trigger_type
+            .parse()
+            .map_err(|e: UnknownTriggerType| e.to_string())?;
         let object = self.object(delivery).await;
         let body = notification_body(
             &delivery.notification_id,
-            &delivery.trigger_type,
+            trigger,
             delivery.created_at,
-            delivery.attempts + 1,
+            u32::try_from(delivery.attempts + 1).unwrap_or(u32::MAX),
             &delivery.application_id,
             object,
         );

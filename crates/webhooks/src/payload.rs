@@ -1,59 +1,54 @@
 //! The body POSTed for a notification (API.md §6.3).
 
-use serde_json::{Value, json};
+use mailroom_model::v3::{TriggerType, WebhookNotification};
+use serde_json::Value;
 
 /// Objects larger than this lose their `body` and the type gets `.truncated`.
 pub const MAX_OBJECT_BYTES: usize = 1024 * 1024;
 
-/// The source path Nylas uses for the trigger's family.
-fn source(trigger: &str) -> &'static str {
-    if trigger.starts_with("grant.") {
-        "/nylas/system"
-    } else if trigger.starts_with("message.send_") {
-        "/nylas/send"
-    } else {
-        "/imap/emails/realtime"
-    }
-}
-
-/// The notification as JSON bytes.
+/// The notification as JSON bytes: the model's [`WebhookNotification`] for this attempt,
+/// its object's `body` dropped (and `.truncated` added to the type) when the object is
+/// over [`MAX_OBJECT_BYTES`].
 pub fn notification_body(
     notification_id: &str,
-    trigger: &str,
+    trigger: TriggerType,
     time: i64,
-    attempt: i64,
+    attempt: u32,
     application_id: &str,
     mut object: Value,
 ) -> Vec<u8> {
-    let mut kind = trigger.to_owned();
+    let mut truncated = false;
     if object.to_string().len() > MAX_OBJECT_BYTES
         && let Some(map) = object.as_object_mut()
     {
         map.remove("body");
-        kind.push_str(".truncated");
+        truncated = true;
     }
-    json!({
-        "specversion": "1.0",
-        "type": kind,
-        "source": source(trigger),
-        "id": notification_id,
-        "time": time,
-        "webhook_delivery_attempt": attempt,
-        "data": {"application_id": application_id, "object": object},
-    })
-    .to_string()
-    .into_bytes()
+    let mut notification = WebhookNotification::new(
+        trigger,
+        notification_id.to_owned(),
+        time,
+        application_id.to_owned(),
+        object,
+    );
+    notification.webhook_delivery_attempt = attempt;
+    if truncated {
+        notification.trigger_type.push_str(".truncated");
+    }
+    serde_json::to_vec(&notification).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
     fn the_envelope_carries_every_field_and_the_object() {
         let body = notification_body(
             "n1",
-            "message.created",
+            TriggerType::MessageCreated,
             1_700_000_000,
             2,
             "app",
@@ -76,7 +71,7 @@ mod tests {
         let big = "x".repeat(MAX_OBJECT_BYTES + 10);
         let body = notification_body(
             "n2",
-            "message.updated",
+            TriggerType::MessageUpdated,
             1,
             1,
             "app",
@@ -90,7 +85,7 @@ mod tests {
 
     #[test]
     fn grants_come_from_the_system_source() {
-        let body = notification_body("n3", "grant.created", 1, 1, "app", json!({}));
+        let body = notification_body("n3", TriggerType::GrantCreated, 1, 1, "app", json!({}));
         let value: Value = serde_json::from_slice(&body).expect("JSON");
         assert_eq!(value["source"], "/nylas/system");
     }
