@@ -134,5 +134,12 @@ async fn purge_expired_auth(store: mailroom_store::Store) {
                 tracing::warn!(error = %e, "could not purge expired sign-in flows and tokens")
             }
         }
+        // Delivered webhook notifications are kept a week, for looking into complaints.
+        let week_ago = mailroom_model::time::unix_now() - 7 * 86_400;
+        match store.purge_delivered_notifications(week_ago).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "purged delivered webhook notifications"),
+            Err(e) => tracing::warn!(error = %e, "could not purge webhook notifications"),
+        }
     }
 }

@@ -98,6 +98,20 @@ impl Store {
         Ok(recorded)
     }
 
+    /// Forgets notifications older than `before` with nothing left to deliver, so the
+    /// outbox does not grow without end. Returns how many went.
+    pub async fn purge_delivered_notifications(&self, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM webhook_notifications WHERE created_at < $1 AND NOT EXISTS (\
+                 SELECT 1 FROM webhook_deliveries d \
+                 WHERE d.notification_id = webhook_notifications.id AND d.state = 'pending')",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Pending deliveries due at `now`, oldest first.
     pub async fn due_deliveries(
         &self,
