@@ -31,3 +31,22 @@ pub fn message_object(
     let message = v3::message_json::to_message(record, folders, v3::message_json::Fields::Standard);
     serde_json::to_value(message).unwrap_or(serde_json::Value::Null)
 }
+
+/// The v3 Folder object, as `folder.*` notifications carry it.
+pub fn folder_object(folder: &mailroom_store::FolderWithCounts) -> serde_json::Value {
+    serde_json::to_value(v3::folders::to_v3(folder)).unwrap_or(serde_json::Value::Null)
+}
+
+/// The v3 Contact object, as `contact.updated` notifications carry it.
+pub fn contact_object(contact: &mailroom_store::ContactRecord) -> serde_json::Value {
+    serde_json::to_value(v3::contacts::to_v3(contact)).unwrap_or(serde_json::Value::Null)
+}
+
+/// The v3 Event object, on the grant's one calendar, as `event.*` notifications carry it.
+pub fn event_object(
+    event: &mailroom_store::EventRecord,
+    grant: &mailroom_store::GrantRecord,
+) -> serde_json::Value {
+    let calendar_id = v3::calendars::calendar_id(grant);
+    serde_json::to_value(v3::events::to_v3(event, &calendar_id)).unwrap_or(serde_json::Value::Null)
+}

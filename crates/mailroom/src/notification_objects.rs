@@ -1,6 +1,6 @@
 //! What a webhook notification carries, read from the index when it goes out: the
-//! message as the API shows it, its body read from the server first if sync has not
-//! read it yet.
+//! message, folder, contact or event as the API shows it (a message's body read from
+//! the server first if sync has not read it yet).
 
 use std::{future::Future, pin::Pin};
 
@@ -19,26 +19,47 @@ impl ObjectRenderer for NotificationObjects {
         object_id: &'a str,
     ) -> Pin<Box<dyn Future<Output = Option<Value>> + Send + 'a>> {
         Box::pin(async move {
-            if !trigger.starts_with("message.") {
-                return None;
-            }
             let store = self.0.store();
             let grant = GrantId::from_stored(grant_id.to_owned());
-            let mut record = store.message(&grant, object_id).await.ok()??;
-            if record.body_html.is_none()
-                && mailroom_sync::fetch_message_body(store, self.0.policy(), &grant, object_id)
-                    .await
-                    .is_ok()
-            {
-                record = store.message(&grant, object_id).await.ok()??;
+            match trigger.split('.').next().unwrap_or_default() {
+                "message" => self.message(&grant, object_id).await,
+                "folder" => {
+                    let folders = store.folders_with_counts(&grant).await.ok()?;
+                    let folder = folders.iter().find(|f| f.folder.id == object_id)?;
+                    Some(mailroom_api::folder_object(folder))
+                }
+                "contact" => {
+                    let contact = store.contact(&grant, object_id).await.ok()??;
+                    Some(mailroom_api::contact_object(&contact))
+                }
+                "event" => {
+                    let record = store.grant_by_id(&grant).await.ok()??;
+                    let event = store.event(&grant, object_id).await.ok()??;
+                    Some(mailroom_api::event_object(&event, &record))
+                }
+                _ => None,
             }
-            let folders = store
-                .message_folders(std::slice::from_ref(&record.id))
-                .await
-                .ok()?
-                .remove(&record.id)
-                .unwrap_or_default();
-            Some(mailroom_api::message_object(&record, folders))
         })
+    }
+}
+
+impl NotificationObjects {
+    async fn message(&self, grant: &GrantId, object_id: &str) -> Option<Value> {
+        let store = self.0.store();
+        let mut record = store.message(grant, object_id).await.ok()??;
+        if record.body_html.is_none()
+            && mailroom_sync::fetch_message_body(store, self.0.policy(), grant, object_id)
+                .await
+                .is_ok()
+        {
+            record = store.message(grant, object_id).await.ok()??;
+        }
+        let folders = store
+            .message_folders(std::slice::from_ref(&record.id))
+            .await
+            .ok()?
+            .remove(&record.id)
+            .unwrap_or_default();
+        Some(mailroom_api::message_object(&record, folders))
     }
 }

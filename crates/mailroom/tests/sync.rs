@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{
-    Api, Mailroom, Testbed, connect_grant, data_len, eventually, find_by_subject,
+    Api, Mailroom, PasswordChange, connect_grant, data_len, eventually, find_by_subject,
     imap_peer::{ImapPeer, kick_user, message, message_with_attachment, reset_user},
     testbed_env,
 };
@@ -488,36 +488,6 @@ async fn ids_survive_a_uidvalidity_reset_and_a_restart() {
     peer.logout().await;
     let after_reset = eventually(&api, &messages, "re-read folder", |b| data_len(b) == 2).await;
     assert_eq!(find_by_subject(&after_reset, "Stable")["id"], id);
-}
-
-/// Changes a testbed user's password for the life of the guard.
-struct PasswordChange {
-    file: std::path::PathBuf,
-    original: String,
-}
-
-impl PasswordChange {
-    fn new(user: u32, password: &str) -> Self {
-        let file = Testbed::get().dir.join("dovecot/users");
-        let original = std::fs::read_to_string(&file).expect("testbed users file");
-        let (email, old) = Testbed::user(user);
-        let changed = original.replace(
-            &format!("{email}:{{PLAIN}}{old}:"),
-            &format!("{email}:{{PLAIN}}{password}:"),
-        );
-        assert_ne!(
-            changed, original,
-            "user {email} not found in the users file"
-        );
-        std::fs::write(&file, changed).expect("write users file");
-        Self { file, original }
-    }
-}
-
-impl Drop for PasswordChange {
-    fn drop(&mut self) {
-        let _ = std::fs::write(&self.file, &self.original);
-    }
 }
 
 #[tokio::test]

@@ -5,107 +5,32 @@
 
 mod support;
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
-
-use axum::{
-    Router,
-    body::Bytes,
-    extract::{Query, State},
-    http::{HeaderMap, StatusCode},
-    routing::get,
-};
 use serde_json::{Value, json};
 use support::{
     Api, Mailroom, connect_grant, eventually,
     imap_peer::{ImapPeer, message, reset_user},
     testbed_env,
+    webhook_receiver::Receiver,
 };
 
 const USER: u32 = 37;
-
-#[derive(Default)]
-struct Received {
-    /// Each POST: its body and its signature header.
-    posts: Vec<(Value, String, Vec<u8>)>,
-    /// Answer POSTs with 503 while set.
-    down: bool,
-    refused: usize,
-}
-
-type Shared = Arc<Mutex<Received>>;
-
-async fn challenge(Query(query): Query<HashMap<String, String>>) -> String {
-    query.get("challenge").cloned().unwrap_or_default()
-}
-
-async fn notification(State(shared): State<Shared>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let Ok(mut received) = shared.lock() else {
-        return StatusCode::INTERNAL_SERVER_ERROR;
-    };
-    if received.down {
-        received.refused += 1;
-        return StatusCode::SERVICE_UNAVAILABLE;
-    }
-    let signature = headers
-        .get("x-nylas-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    received.posts.push((value, signature, body.to_vec()));
-    StatusCode::OK
-}
-
-async fn receiver() -> (String, Shared) {
-    let shared = Shared::default();
-    let app = Router::new()
-        .route("/hook", get(challenge).post(notification))
-        .with_state(shared.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the receiver");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{address}/hook"), shared)
-}
+const KILL_USER: u32 = 41;
 
 /// The `message.created` notifications received so far: (notification id, subject).
-fn created(shared: &Shared) -> Vec<(String, String)> {
-    shared
-        .lock()
-        .map(|r| {
-            r.posts
-                .iter()
-                .filter(|(v, _, _)| v["type"] == "message.created")
-                .map(|(v, _, _)| {
-                    (
-                        v["id"].as_str().unwrap_or_default().to_owned(),
-                        v["data"]["object"]["subject"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_owned(),
-                    )
-                })
-                .collect()
+fn created(receiver: &Receiver) -> Vec<(String, String)> {
+    receiver
+        .of_type("message.created")
+        .iter()
+        .map(|p| {
+            (
+                p.body["id"].as_str().unwrap_or_default().to_owned(),
+                p.body["data"]["object"]["subject"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
         })
-        .unwrap_or_default()
-}
-
-async fn wait_until(what: &str, check: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        .collect()
 }
 
 fn server() -> Mailroom {
@@ -125,7 +50,8 @@ async fn new_mail_is_announced_once_signed_and_survives_a_receiver_outage_and_a_
         &message("old@hooks", "Historic", "ann@example.test", None, "old"),
     )
     .await;
-    let (url, shared) = receiver().await;
+    let receiver = Receiver::start().await;
+    let url = receiver.url.clone();
     let server = server();
     let (api, grant) = connect_grant(&server, USER).await;
     eventually(
@@ -159,8 +85,11 @@ async fn new_mail_is_announced_once_signed_and_survives_a_receiver_outage_and_a_
         &message("new1@hooks", "Fresh one", "bob@example.test", None, "hello"),
     )
     .await;
-    wait_until("the first notification", || !created(&shared).is_empty()).await;
-    let (body, signature, raw) = shared.lock().map(|r| r.posts[0].clone()).expect("lock");
+    receiver
+        .wait_until("the first notification", |r| !created(r).is_empty())
+        .await;
+    let first = receiver.posts()[0].clone();
+    let (body, signature, raw) = (first.body, first.signature, first.raw);
     assert_eq!(body["specversion"], "1.0");
     assert_eq!(body["type"], "message.created");
     assert_eq!(body["webhook_delivery_attempt"], 1);
@@ -175,35 +104,31 @@ async fn new_mail_is_announced_once_signed_and_survives_a_receiver_outage_and_a_
     );
 
     // The receiver goes down: the webhook is failing, and the notification waits.
-    shared.lock().expect("lock").down = true;
+    receiver.set_down(true);
     peer.append(
         "INBOX",
         "()",
         &message("new2@hooks", "While down", "bob@example.test", None, "x"),
     )
     .await;
-    wait_until("a refused delivery", || {
-        shared.lock().map(|r| r.refused >= 2).unwrap_or(false)
-    })
-    .await;
+    receiver
+        .wait_until("a refused delivery", |r| r.refused() >= 2)
+        .await;
     eventually(&api, &format!("/v3/webhooks/{webhook}"), "failing", |b| {
         b["data"]["status"] == "failing"
     })
     .await;
-    shared.lock().expect("lock").down = false;
-    wait_until("the delayed notification", || {
-        created(&shared).iter().any(|(_, s)| s == "While down")
-    })
-    .await;
-    let retried = shared
-        .lock()
-        .map(|r| {
-            r.posts
-                .iter()
-                .find(|(v, _, _)| v["data"]["object"]["subject"] == "While down")
-                .map(|(v, _, _)| v["webhook_delivery_attempt"].as_i64().unwrap_or(0))
+    receiver.set_down(false);
+    receiver
+        .wait_until("the delayed notification", |r| {
+            created(r).iter().any(|(_, s)| s == "While down")
         })
-        .expect("lock");
+        .await;
+    let retried = receiver
+        .posts()
+        .iter()
+        .find(|p| p.body["data"]["object"]["subject"] == "While down")
+        .map(|p| p.body["webhook_delivery_attempt"].as_i64().unwrap_or(0));
     assert!(retried.is_some_and(|n| n >= 2), "{retried:?}");
     eventually(
         &api,
@@ -223,11 +148,12 @@ async fn new_mail_is_announced_once_signed_and_survives_a_receiver_outage_and_a_
         &message("new3@hooks", "After restart", "bob@example.test", None, "y"),
     )
     .await;
-    wait_until("the notification after the restart", || {
-        created(&shared).iter().any(|(_, s)| s == "After restart")
-    })
-    .await;
-    let all = created(&shared);
+    receiver
+        .wait_until("the notification after the restart", |r| {
+            created(r).iter().any(|(_, s)| s == "After restart")
+        })
+        .await;
+    let all = created(&receiver);
     let subjects: Vec<&str> = all.iter().map(|(_, s)| s.as_str()).collect();
     assert_eq!(
         subjects,
@@ -241,5 +167,76 @@ async fn new_mail_is_announced_once_signed_and_survives_a_receiver_outage_and_a_
         api.get(&format!("/v3/webhooks/{webhook}")).await.status,
         200
     );
+    peer.logout().await;
+}
+
+/// A change recorded while the receiver is down, then mailroom killed (SIGKILL) before
+/// it could deliver: after the restart the notification still arrives, once.
+#[tokio::test]
+async fn a_notification_survives_sigkill_between_the_change_and_its_delivery() {
+    reset_user(KILL_USER, false);
+    let mut peer = ImapPeer::login(KILL_USER).await;
+    peer.append(
+        "INBOX",
+        "()",
+        &message("kill1@hooks", "Flag me", "ann@example.test", None, "x"),
+    )
+    .await;
+    let receiver = Receiver::start().await;
+    let server = server();
+    let (api, grant) = connect_grant(&server, KILL_USER).await;
+    let listed = eventually(
+        &api,
+        &format!("/v3/grants/{grant}/messages"),
+        "the first sync",
+        |b| b["data"].as_array().is_some_and(|l| l.len() == 1),
+    )
+    .await;
+    let message_id = listed["data"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let reply = api
+        .post(
+            "/v3/webhooks",
+            json!({"trigger_types": ["message.updated"], "webhook_url": receiver.url}),
+        )
+        .await;
+    assert!(reply.status < 300, "{}", reply.text);
+
+    receiver.set_down(true);
+    let changed = api
+        .send(
+            "PUT",
+            &format!("/v3/grants/{grant}/messages/{message_id}"),
+            Some(json!({"starred": true})),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    // The change is answered: its notification is in the outbox. Kill before delivery.
+    let key = api.api_key.clone().unwrap_or_default();
+    let mut server = server;
+    server.kill();
+    assert!(receiver.of_type("message.updated").is_empty());
+    receiver.set_down(false);
+    let server = server.restart();
+    let _api: Api = server.client(&key);
+    let post = receiver
+        .wait_for("message.updated", |o| o["id"] == message_id.as_str())
+        .await;
+    assert_eq!(post.body["data"]["object"]["starred"], true);
+    // Delivered once: no second copy turns up while a later change goes through.
+    peer.store_flags("INBOX", "kill1@hooks", "+FLAGS (\\Seen)")
+        .await;
+    receiver
+        .wait_for("message.updated", |o| o["unread"] == false)
+        .await;
+    let ids: Vec<Value> = receiver
+        .of_type("message.updated")
+        .iter()
+        .map(|p| p.body["id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_ne!(ids[0], ids[1]);
     peer.logout().await;
 }

@@ -13,7 +13,11 @@
 
 use std::collections::HashMap;
 
-use mailroom_model::{GrantId, time::unix_now, v3::EmailName};
+use mailroom_model::{
+    GrantId,
+    time::unix_now,
+    v3::{EmailName, webhook::TriggerType},
+};
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
 
@@ -21,6 +25,7 @@ use crate::{
     error::StoreError,
     open::Store,
     sql_filter::{Bind, SqlFilter},
+    webhook_outbox::record_notifications,
 };
 
 /// Messages read per round (one transaction each).
@@ -99,14 +104,16 @@ impl Store {
         };
         let own_email: String = row.try_get("email")?;
         let own_key = own_email.trim().to_lowercase();
-        let mut after: String =
+        let mark: Option<String> =
             sqlx::query("SELECT next_message_id FROM contact_derivation WHERE grant_id = $1")
                 .bind(grant_id.as_str())
                 .fetch_optional(&self.pool)
                 .await?
                 .map(|row| row.try_get("next_message_id"))
-                .transpose()?
-                .unwrap_or_default();
+                .transpose()?;
+        // The first run reads the mailbox as it was: its contacts are not news.
+        let announce = mark.is_some();
+        let mut after = mark.unwrap_or_default();
 
         let mut changes = Vec::new();
         loop {
@@ -126,7 +133,10 @@ impl Store {
             let Some(last) = ids.last() else { break };
             after = last.clone();
             let candidates = self.read_participants(&ids, &own_key).await?;
-            changes.extend(self.apply_candidates(grant_id, candidates).await?);
+            changes.extend(
+                self.apply_candidates(grant_id, candidates, announce)
+                    .await?,
+            );
             if (ids.len() as i64) < MESSAGES_PER_ROUND {
                 break;
             }
@@ -241,11 +251,13 @@ impl Store {
         Ok(best.into_values().collect())
     }
 
-    /// Writes what is new or better, in one transaction; returns what visibly changed.
+    /// Writes what is new or better, in one transaction; returns what visibly changed,
+    /// announced `contact.updated` (v3 has no `contact.created`) when `announce`.
     async fn apply_candidates(
         &self,
         grant_id: &GrantId,
         mut candidates: Vec<Candidate>,
+        announce: bool,
     ) -> Result<Vec<ContactChange>, StoreError> {
         if candidates.is_empty() {
             return Ok(Vec::new());
@@ -307,6 +319,13 @@ impl Store {
                     changes.push(change);
                 }
             }
+        }
+        if announce {
+            let ids: Vec<(String, Option<String>)> = changes
+                .iter()
+                .map(|c| (c.contact.id.clone(), None))
+                .collect();
+            record_notifications(&mut tx, grant_id, TriggerType::ContactUpdated, &ids).await?;
         }
         tx.commit().await?;
         Ok(changes)
@@ -457,10 +476,7 @@ fn contact_id(grant_id: &GrantId, email_key: &str) -> String {
 }
 
 fn unix_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    u64::try_from(mailroom_model::time::unix_millis()).unwrap_or(0)
 }
 
 /// The first characters of a UUIDv7 made `REREAD_MARGIN_MS` before `started_ms`: every

@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 
-use mailroom_model::{GrantId, time::unix_now};
+use mailroom_model::{GrantId, time::unix_now, v3::webhook::TriggerType};
+use serde_json::json;
 use sqlx::Row;
 
-use crate::{error::StoreError, open::Store};
+use crate::{error::StoreError, open::Store, webhook_outbox::record_notifications};
 
 /// A mailbox as the server listed it.
 #[derive(Debug, Clone)]
@@ -72,14 +73,30 @@ impl Store {
         }
         let now = unix_now();
         let mut tx = self.begin_write().await?;
-        let existing = sqlx::query("SELECT id, imap_name FROM folders WHERE grant_id = $1")
-            .bind(grant_id.as_str())
-            .fetch_all(&mut *tx)
-            .await?;
+        let existing = sqlx::query(
+            "SELECT id, imap_name, name, parent_id, attributes FROM folders WHERE grant_id = $1",
+        )
+        .bind(grant_id.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
         let mut ids: HashMap<String, String> = HashMap::new();
+        // What each stored folder looked like: (name, parent id, attributes JSON).
+        let mut before: HashMap<String, (String, Option<String>, String)> = HashMap::new();
         for row in &existing {
-            ids.insert(row.try_get("imap_name")?, row.try_get("id")?);
+            let imap_name: String = row.try_get("imap_name")?;
+            before.insert(
+                imap_name.clone(),
+                (
+                    row.try_get("name")?,
+                    row.try_get("parent_id")?,
+                    row.try_get("attributes")?,
+                ),
+            );
+            ids.insert(imap_name, row.try_get("id")?);
         }
+        let mut created = Vec::new();
+        let mut updated = Vec::new();
+        let mut deleted = Vec::new();
         for folder in listed {
             if !ids.contains_key(&folder.imap_name) {
                 let id = new_folder_id();
@@ -95,6 +112,7 @@ impl Store {
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
+                created.push((id.clone(), None));
                 ids.insert(folder.imap_name.clone(), id);
             }
         }
@@ -106,6 +124,12 @@ impl Store {
                 .cloned();
             let attributes =
                 serde_json::to_string(&folder.attributes).map_err(StoreError::corrupt)?;
+            if let (Some((name, parent, attrs)), Some(id)) =
+                (before.get(&folder.imap_name), ids.get(&folder.imap_name))
+                && (name != &folder.name || parent != &parent_id || attrs != &attributes)
+            {
+                updated.push((id.clone(), None));
+            }
             sqlx::query(
                 "UPDATE folders SET name = $1, parent_id = $2, attributes = $3, delimiter = $4, updated_at = $5 \
                  WHERE grant_id = $6 AND imap_name = $7",
@@ -132,8 +156,16 @@ impl Store {
                     .bind(&id)
                     .execute(&mut *tx)
                     .await?;
+                let gone = json!({"id": id, "grant_id": grant_id.as_str(), "object": "folder"});
+                deleted.push((id, Some(gone.to_string())));
             }
         }
+        // A new grant's first listing is its mailbox as it was, not news.
+        if !existing.is_empty() {
+            record_notifications(&mut tx, grant_id, TriggerType::FolderCreated, &created).await?;
+        }
+        record_notifications(&mut tx, grant_id, TriggerType::FolderUpdated, &updated).await?;
+        record_notifications(&mut tx, grant_id, TriggerType::FolderDeleted, &deleted).await?;
         tx.commit().await?;
         self.folders(grant_id).await
     }

@@ -8,8 +8,12 @@ use mailroom_model::{
 };
 use sqlx::Row;
 
+use mailroom_model::v3::webhook::TriggerType;
+use serde_json::json;
+
 use crate::{
     error::StoreError,
+    grant_notices::record_grant_notice,
     open::Store,
     sql_filter::{Bind, SqlFilter},
 };
@@ -86,7 +90,8 @@ const COLUMNS: &str = "id, application_id, provider, email, name, grant_status, 
 impl Store {
     /// Creates the grant for this email, or re-authenticates the existing one (same id,
     /// new credentials, valid again). One statement, so concurrent sign-ins of the same
-    /// email cannot create two grants.
+    /// email cannot create two grants; `grant.created` or `grant.updated` is recorded with
+    /// it.
     pub async fn upsert_grant(
         &self,
         write: GrantWrite<'_>,
@@ -94,6 +99,7 @@ impl Store {
         let new_id = GrantId::generate();
         let now = unix_now();
         let scope = write.scope.map(scope_json).transpose()?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "INSERT INTO grants (id, application_id, provider, email, name, grant_status, scope, \
                                  settings, credentials, state, ip, user_agent, created_at, updated_at) \
@@ -123,7 +129,7 @@ impl Store {
         .bind(write.ip)
         .bind(write.user_agent)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
         let id = GrantId::from_stored(row.try_get("id")?);
         let outcome = if id == new_id {
@@ -131,6 +137,17 @@ impl Store {
         } else {
             GrantUpsert::Reauthenticated
         };
+        match outcome {
+            GrantUpsert::Created => {
+                let login = json!({"login_id": write.email.as_str()});
+                record_grant_notice(&mut tx, &id, TriggerType::GrantCreated, login).await?
+            }
+            GrantUpsert::Reauthenticated => {
+                let flag = json!({"reauthentication_flag": true});
+                record_grant_notice(&mut tx, &id, TriggerType::GrantUpdated, flag).await?
+            }
+        }
+        tx.commit().await?;
         let record = self
             .grant(write.application_id, &id)
             .await?
@@ -179,18 +196,22 @@ impl Store {
         row.as_ref().map(grant_from_row).transpose()
     }
 
-    /// Marks a grant valid or invalid (sync found its credentials refused).
-    pub async fn set_grant_status(
-        &self,
-        id: &GrantId,
-        status: GrantStatus,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE grants SET grant_status = $1, updated_at = $2 WHERE id = $3")
-            .bind(status.as_str())
-            .bind(unix_now())
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await?;
+    /// Marks a valid grant invalid because its server refused the credentials, with a
+    /// `grant.expired` notification; an already invalid grant is left as it is.
+    pub async fn expire_grant(&self, id: &GrantId) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query(
+            "UPDATE grants SET grant_status = $1, updated_at = $2 WHERE id = $3 AND grant_status <> $1",
+        )
+        .bind(GrantStatus::Invalid.as_str())
+        .bind(unix_now())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if changed.rows_affected() > 0 {
+            record_grant_notice(&mut tx, id, TriggerType::GrantExpired, json!({})).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -298,7 +319,8 @@ impl Store {
             .transpose()?;
         let scope = update.scope.map(scope_json).transpose()?;
         let status = update.status.map(GrantStatus::as_str);
-        sqlx::query(
+        let mut tx = self.begin_write().await?;
+        let changed = sqlx::query(
             "UPDATE grants SET settings = COALESCE($1, settings), credentials = COALESCE($2, credentials), \
                  scope = COALESCE($3, scope), name = COALESCE($4, name), \
                  grant_status = COALESCE($5, grant_status), updated_at = $6 \
@@ -312,8 +334,13 @@ impl Store {
         .bind(unix_now())
         .bind(application_id.as_str())
         .bind(id.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        if changed.rows_affected() > 0 {
+            let flag = json!({"reauthentication_flag": update.credentials.is_some()});
+            record_grant_notice(&mut tx, id, TriggerType::GrantUpdated, flag).await?;
+        }
+        tx.commit().await?;
         self.grant(application_id, id).await
     }
 
@@ -322,11 +349,24 @@ impl Store {
         application_id: &ApplicationId,
         id: &GrantId,
     ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let owned =
+            sqlx::query("SELECT 1 AS one FROM grants WHERE application_id = $1 AND id = $2")
+                .bind(application_id.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if owned.is_none() {
+            return Ok(false);
+        }
+        // Recorded first: the notice reads the grant, which the deletion removes.
+        record_grant_notice(&mut tx, id, TriggerType::GrantDeleted, json!({})).await?;
         let result = sqlx::query("DELETE FROM grants WHERE application_id = $1 AND id = $2")
             .bind(application_id.as_str())
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(result.rows_affected() > 0)
     }
 

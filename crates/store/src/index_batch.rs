@@ -18,10 +18,12 @@ use sqlx::{Any, Row, Transaction};
 use mailroom_model::v3::webhook::TriggerType;
 
 use crate::{
+    deletions::take_found_candidates,
     error::StoreError,
     messages::{NewMessage, email_list, set_flags},
     open::{Engine, Store},
     sql_filter::{Bind, SqlFilter},
+    thread_replies::record_thread_replies,
     webhook_outbox::record_notifications,
 };
 
@@ -108,9 +110,17 @@ impl Store {
         let engine = self.engine;
         let threads = resolve_threads(&mut tx, engine, grant_id, &fresh).await?;
         insert_messages(&mut tx, engine, grant_id, &fresh, &new_ids, &threads, now).await?;
+        let mut updated: Vec<String> = Vec::new();
         for (message, id) in &known {
-            set_flags(&mut tx, id, &message.flags, now).await?;
+            if set_flags(&mut tx, id, &message.flags, now).await? && announce {
+                updated.push(id.clone());
+            }
         }
+        // Known messages left without a location were moved here, not deleted.
+        let known_ids: Vec<String> = known.iter().map(|(_, id)| id.clone()).collect();
+        updated.extend(take_found_candidates(&mut tx, &known_ids).await?);
+        updated.sort_unstable();
+        updated.dedup();
 
         let mut locations: Vec<(i64, &str)> = Vec::with_capacity(batch.len());
         for message in batch {
@@ -126,7 +136,13 @@ impl Store {
                 .map(|id| (id.clone(), None))
                 .collect();
             record_notifications(&mut tx, grant_id, TriggerType::MessageCreated, &created).await?;
+            let fresh_ids: Vec<String> = created.into_iter().map(|(id, _)| id).collect();
+            mark_announced(&mut tx, &fresh_ids).await?;
+            record_thread_replies(&mut tx, grant_id, &fresh_ids).await?;
         }
+        let updated: Vec<(String, Option<String>)> =
+            updated.into_iter().map(|id| (id, None)).collect();
+        record_notifications(&mut tx, grant_id, TriggerType::MessageUpdated, &updated).await?;
         if !fresh.is_empty() {
             sqlx::query(
                 "UPDATE sync_status SET messages_synced = messages_synced + $1 WHERE grant_id = $2",
@@ -139,6 +155,22 @@ impl Store {
         tx.commit().await?;
         Ok(fresh.len())
     }
+}
+
+/// Remembers which messages were announced, so that events read later from their
+/// bodies are announced too.
+async fn mark_announced(tx: &mut Transaction<'_, Any>, ids: &[String]) -> Result<(), StoreError> {
+    for chunk in ids.chunks(KEYS_PER_LOOKUP) {
+        let mut filter = SqlFilter::default();
+        let placeholders: Vec<String> = chunk
+            .iter()
+            .map(|id| filter.placeholder(Bind::Text(id.clone())))
+            .collect();
+        filter.clause(format!("id IN ({})", placeholders.join(", ")));
+        let sql = format!("UPDATE messages SET announced = 1{}", filter.where_sql());
+        filter.bind_to(sqlx::query(&sql)).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// `key → value` for the rows of `select` whose `column` is one of `keys`.

@@ -3,13 +3,15 @@
 //! next sync pass. Sync later sees the same changes from the server; every write here is
 //! idempotent with what it will record.
 
-use mailroom_model::{GrantId, time::unix_now};
-use sqlx::Row;
+use mailroom_model::{GrantId, time::unix_now, v3::webhook::TriggerType};
+use sqlx::{Any, Row, Transaction};
 
 use crate::{
+    deletions::take_found_candidates,
     error::StoreError,
     messages::{MessageLocation, NewMessage, email_list},
     open::Store,
+    webhook_outbox::record_notifications,
 };
 
 impl Store {
@@ -33,50 +35,73 @@ impl Store {
             .collect()
     }
 
-    /// Sets the read and starred state of a message as mailroom set it on the server.
+    /// Sets the read and starred state of a message as mailroom set it on the server,
+    /// announcing `message.updated` when that changed it.
     pub async fn set_message_state(
         &self,
+        grant_id: &GrantId,
         id: &str,
         unread: Option<bool>,
         starred: Option<bool>,
     ) -> Result<(), StoreError> {
         let now = unix_now();
+        let mut tx = self.begin_write().await?;
+        let mut changed = false;
         if let Some(unread) = unread {
-            sqlx::query("UPDATE messages SET unread = $1, updated_at = $2 WHERE id = $3")
-                .bind(i64::from(unread))
-                .bind(now)
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
+            let done = sqlx::query(
+                "UPDATE messages SET unread = $1, updated_at = $2 WHERE id = $3 AND unread <> $1",
+            )
+            .bind(i64::from(unread))
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            changed |= done.rows_affected() > 0;
         }
         if let Some(starred) = starred {
-            sqlx::query("UPDATE messages SET starred = $1, updated_at = $2 WHERE id = $3")
-                .bind(i64::from(starred))
-                .bind(now)
-                .bind(id)
-                .execute(&self.pool)
-                .await?;
+            let done = sqlx::query(
+                "UPDATE messages SET starred = $1, updated_at = $2 WHERE id = $3 AND starred <> $1",
+            )
+            .bind(i64::from(starred))
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            changed |= done.rows_affected() > 0;
         }
+        if changed {
+            announce_updated(&mut tx, grant_id, id).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Replaces the metadata an application keeps on a message.
+    /// Replaces the metadata an application keeps on a message (`message.updated`).
     pub async fn set_message_metadata(
         &self,
+        grant_id: &GrantId,
         id: &str,
         metadata: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE messages SET metadata_json = $1, updated_at = $2 WHERE id = $3")
-            .bind(metadata.to_string())
-            .bind(unix_now())
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE messages SET metadata_json = $1, updated_at = $2 WHERE id = $3 AND grant_id = $4",
+        )
+        .bind(metadata.to_string())
+        .bind(unix_now())
+        .bind(id)
+        .bind(grant_id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() > 0 {
+            announce_updated(&mut tx, grant_id, id).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
     /// Records that a message now lives at `uid` in a folder (after a copy, move or
-    /// append that reported the UID).
+    /// append that reported the UID): its folders changed, `message.updated`.
     pub async fn add_message_location(
         &self,
         grant_id: &GrantId,
@@ -84,6 +109,7 @@ impl Store {
         uid: i64,
         message_id: &str,
     ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO message_locations (folder_id, uid, message_id, grant_id) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (folder_id, uid) DO UPDATE SET message_id = excluded.message_id",
@@ -92,8 +118,11 @@ impl Store {
         .bind(uid)
         .bind(message_id)
         .bind(grant_id.as_str())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        take_found_candidates(&mut tx, &[message_id.to_owned()]).await?;
+        announce_updated(&mut tx, grant_id, message_id).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -148,4 +177,20 @@ impl Store {
             .await?;
         Ok(row.map(|r| r.try_get("id")).transpose()?)
     }
+}
+
+/// `message.updated` for one message; the object is read when the notification goes out.
+async fn announce_updated(
+    tx: &mut Transaction<'_, Any>,
+    grant_id: &GrantId,
+    id: &str,
+) -> Result<(), StoreError> {
+    record_notifications(
+        tx,
+        grant_id,
+        TriggerType::MessageUpdated,
+        &[(id.to_owned(), None)],
+    )
+    .await?;
+    Ok(())
 }

@@ -5,7 +5,11 @@
 
 use std::collections::HashMap;
 
-use mailroom_model::{GrantId, time::unix_now, v3::EmailName};
+use mailroom_model::{
+    GrantId,
+    time::{unix_millis, unix_now},
+    v3::{EmailName, webhook::TriggerType},
+};
 use sqlx::{Any, Row, Transaction};
 
 use crate::{
@@ -13,6 +17,7 @@ use crate::{
     events::{EventChange, record_message_events},
     open::Store,
     sql_filter::{Bind, SqlFilter},
+    webhook_outbox::record_notifications,
 };
 
 /// A message as sync first learns it (headers, flags, dates).
@@ -131,8 +136,16 @@ impl Store {
         rows.iter().map(|r| Ok(r.try_get("uid")?)).collect()
     }
 
-    /// Forgets that messages live at these UIDs (expunged or moved away).
-    pub async fn remove_locations(&self, folder_id: &str, uids: &[i64]) -> Result<(), StoreError> {
+    /// Forgets that messages live at these UIDs (expunged or moved away). A message left
+    /// with no location at all becomes a deletion candidate: announced `message.deleted`
+    /// if the next whole pass does not find it elsewhere (see [`Store::settle_deletions`]).
+    pub async fn remove_locations(
+        &self,
+        grant_id: &GrantId,
+        folder_id: &str,
+        uids: &[i64],
+    ) -> Result<(), StoreError> {
+        let now_ms = unix_millis();
         let mut tx = self.begin_write().await?;
         for chunk in uids.chunks(500) {
             let mut filter = SqlFilter::default();
@@ -142,8 +155,33 @@ impl Store {
                 .map(|uid| filter.placeholder(Bind::Int(*uid)))
                 .collect();
             filter.clause(format!("uid IN ({})", placeholders.join(", ")));
+            let select = format!(
+                "SELECT message_id FROM message_locations{}",
+                filter.where_sql()
+            );
+            let leaving: Vec<String> = filter
+                .clone()
+                .bind_to(sqlx::query(&select))
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get("message_id"))
+                .collect::<Result<_, _>>()?;
             let sql = format!("DELETE FROM message_locations{}", filter.where_sql());
             filter.bind_to(sqlx::query(&sql)).execute(&mut *tx).await?;
+            for message_id in leaving {
+                sqlx::query(
+                    "INSERT INTO deletion_candidates (message_id, grant_id, noticed_at) \
+                     SELECT $1, $2, $3 WHERE NOT EXISTS \
+                         (SELECT 1 FROM message_locations WHERE message_id = $1) \
+                     ON CONFLICT (message_id) DO NOTHING",
+                )
+                .bind(&message_id)
+                .bind(grant_id.as_str())
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(())
@@ -159,13 +197,16 @@ impl Store {
         Ok(())
     }
 
-    /// Applies fresh flags to the messages at these UIDs of a folder.
+    /// Applies fresh flags to the messages at these UIDs of a folder; each message whose
+    /// state changed is announced `message.updated`.
     pub async fn update_flags(
         &self,
+        grant_id: &GrantId,
         folder_id: &str,
         flags: &[(i64, Vec<String>)],
     ) -> Result<(), StoreError> {
         let now = unix_now();
+        let mut changed = Vec::new();
         let mut tx = self.begin_write().await?;
         for (uid, message_flags) in flags {
             let row = sqlx::query(
@@ -177,9 +218,12 @@ impl Store {
             .await?;
             if let Some(row) = row {
                 let id: String = row.try_get("message_id")?;
-                set_flags(&mut tx, &id, message_flags, now).await?;
+                if set_flags(&mut tx, &id, message_flags, now).await? {
+                    changed.push((id, None));
+                }
             }
         }
+        record_notifications(&mut tx, grant_id, TriggerType::MessageUpdated, &changed).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -431,7 +475,9 @@ impl Store {
             .bind(&body.id)
             .execute(&mut *tx)
             .await?;
-            events.extend(record_message_events(&mut tx, &body.id, &body.calendar).await?);
+            let changes = record_message_events(&mut tx, &body.id, &body.calendar).await?;
+            announce_event_changes(&mut tx, &body.id, &changes).await?;
+            events.extend(changes);
         }
         tx.commit().await?;
         Ok(events)
@@ -572,14 +618,45 @@ fn message_filter(grant_id: &GrantId, query: &MessageQuery) -> Option<SqlFilter>
     Some(filter)
 }
 
+/// `event.created` / `event.updated` for invitations read from a message that was
+/// itself announced; the invitations of historic mail are not news.
+async fn announce_event_changes(
+    tx: &mut Transaction<'_, Any>,
+    message_id: &str,
+    changes: &[EventChange],
+) -> Result<(), StoreError> {
+    let Some(first) = changes.first() else {
+        return Ok(());
+    };
+    let announced = sqlx::query("SELECT 1 AS one FROM messages WHERE id = $1 AND announced = 1")
+        .bind(message_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    if announced.is_none() {
+        return Ok(());
+    }
+    for (created, trigger) in [
+        (true, TriggerType::EventCreated),
+        (false, TriggerType::EventUpdated),
+    ] {
+        let ids: Vec<(String, Option<String>)> = changes
+            .iter()
+            .filter(|c| c.created == created)
+            .map(|c| (c.id.clone(), None))
+            .collect();
+        record_notifications(tx, &first.grant_id, trigger, &ids).await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn set_flags(
     tx: &mut Transaction<'_, Any>,
     id: &str,
     flags: &[String],
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let has = |name: &str| flags.iter().any(|f| f.eq_ignore_ascii_case(name));
-    sqlx::query(
+    let changed = sqlx::query(
         "UPDATE messages SET unread = $1, starred = $2, answered = $3, draft = $4, updated_at = $5 \
          WHERE id = $6 AND (unread <> $1 OR starred <> $2 OR answered <> $3 OR draft <> $4)",
     )
@@ -591,7 +668,7 @@ pub(crate) async fn set_flags(
     .bind(id)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    Ok(changed.rows_affected() > 0)
 }
 
 pub(crate) fn email_list(names: &[EmailName]) -> String {

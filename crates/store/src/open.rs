@@ -66,14 +66,16 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if engine == Engine::Sqlite {
-                        // WAL lets the CLI write while a server reads and writes; the busy
-                        // timeout makes writers queue instead of failing. Statement journals
-                        // (multi-row INSERT … ON CONFLICT) stay in memory, not in temp files;
-                        // the WAL file is cut back after checkpoints instead of keeping its
-                        // largest size.
+                        // The busy timeout comes first, so that even switching to WAL
+                        // waits for a writer instead of failing; it is long because a
+                        // writer (the CLI beside a busy server, a large batch on a slow
+                        // disk) should queue, never fail. WAL lets the CLI write while a
+                        // server reads and writes. Statement journals (multi-row INSERT …
+                        // ON CONFLICT) stay in memory, not in temp files; the WAL file is
+                        // cut back after checkpoints instead of keeping its largest size.
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                            "PRAGMA busy_timeout = 60000; PRAGMA journal_mode = WAL; \
+                             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                              PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;",
                         )
                         .await?;

@@ -4,10 +4,10 @@
 //! never send it twice; a send interrupted mid-way is reported as failed, not repeated,
 //! because mailroom cannot know whether the server accepted it.
 
-use mailroom_model::{GrantId, time::unix_now};
+use mailroom_model::{GrantId, time::unix_now, v3::webhook::TriggerType};
 use sqlx::Row;
 
-use crate::{error::StoreError, open::Store};
+use crate::{error::StoreError, open::Store, webhook_outbox::record_notifications};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScheduleStatus {
@@ -188,7 +188,9 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Records how a claimed send ended.
+    /// Records how a claimed send ended, announced `message.send_success` (carrying the
+    /// copy filed in Sent, read when the notification goes out) or `message.send_failed`
+    /// (the message as scheduled, with the reason).
     pub async fn finish_scheduled_send(
         &self,
         id: &str,
@@ -199,6 +201,7 @@ impl Store {
             Ok(sent_id) => (ScheduleStatus::Sent, sent_id, None),
             Err(error) => (ScheduleStatus::Failed, None, Some(error)),
         };
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE scheduled_sends SET status = $1, sent_message_id = $2, error = $3, close_time = $4, \
                  updated_at = $4 WHERE id = $5",
@@ -208,8 +211,39 @@ impl Store {
         .bind(error)
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        let row = sqlx::query("SELECT grant_id, message_json FROM scheduled_sends WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = row {
+            let grant_id = GrantId::from_stored(row.try_get("grant_id")?);
+            let notice = match error {
+                None => (
+                    TriggerType::MessageSendSuccess,
+                    (sent_id.unwrap_or(id).to_owned(), None),
+                ),
+                Some(error) => {
+                    let text: String = row.try_get("message_json")?;
+                    let mut object: serde_json::Value =
+                        serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({}));
+                    if let Some(fields) = object.as_object_mut() {
+                        fields.insert("id".into(), id.into());
+                        fields.insert("schedule_id".into(), id.into());
+                        fields.insert("grant_id".into(), grant_id.as_str().into());
+                        fields.insert("object".into(), "message".into());
+                        fields.insert("error".into(), error.into());
+                    }
+                    (
+                        TriggerType::MessageSendFailed,
+                        (id.to_owned(), Some(object.to_string())),
+                    )
+                }
+            };
+            record_notifications(&mut tx, &grant_id, notice.0, &[notice.1]).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -217,17 +251,21 @@ impl Store {
     /// them is unknown, so they are failed with that said, never sent twice. `older_than`
     /// spares sends another live process has just claimed.
     pub async fn fail_interrupted_sends(&self, older_than: i64) -> Result<u64, StoreError> {
-        let now = unix_now();
-        let done = sqlx::query(
-            "UPDATE scheduled_sends SET status = 'failed', \
-                 error = 'mailroom stopped while submitting this message; it may or may not have been sent', \
-                 close_time = $1, updated_at = $1 WHERE status = 'sending' AND updated_at < $2",
+        let stuck = sqlx::query(
+            "SELECT id FROM scheduled_sends WHERE status = 'sending' AND updated_at < $1",
         )
-        .bind(now)
         .bind(older_than)
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(done.rows_affected())
+        for row in &stuck {
+            let id: String = row.try_get("id")?;
+            self.finish_scheduled_send(
+                &id,
+                Err("mailroom stopped while submitting this message; it may or may not have been sent"),
+            )
+            .await?;
+        }
+        Ok(stuck.len() as u64)
     }
 }
 

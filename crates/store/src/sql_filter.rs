@@ -3,12 +3,13 @@
 
 use sqlx::{Any, any::AnyArguments, query::Query};
 
+#[derive(Clone)]
 pub(crate) enum Bind {
     Text(String),
     Int(i64),
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct SqlFilter {
     clauses: Vec<String>,
     binds: Vec<Bind>,

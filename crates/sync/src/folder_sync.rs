@@ -138,7 +138,7 @@ async fn apply_resync(
     );
     if !report.vanished.is_empty() {
         let uids: Vec<i64> = report.vanished.iter().map(|u| i64::from(*u)).collect();
-        store.remove_locations(&folder.id, &uids).await?;
+        store.remove_locations(grant_id, &folder.id, &uids).await?;
     }
     if !report.changed.is_empty() {
         let changes: Vec<(i64, Vec<String>)> = report
@@ -146,7 +146,7 @@ async fn apply_resync(
             .into_iter()
             .map(|f| (i64::from(f.uid), f.flags))
             .collect();
-        store.update_flags(&folder.id, &changes).await?;
+        store.update_flags(grant_id, &folder.id, &changes).await?;
     }
     let state = report.state;
     let from = u32::try_from(folder.uid_next).unwrap_or(1).max(1);
@@ -207,7 +207,7 @@ async fn sync_by_diff(
     }
     if !plan.forget.is_empty() {
         let uids: Vec<i64> = plan.forget.iter().map(|u| i64::from(*u)).collect();
-        store.remove_locations(&folder.id, &uids).await?;
+        store.remove_locations(grant_id, &folder.id, &uids).await?;
     }
 
     // Flags of what was already indexed, before new mail is added.
@@ -225,7 +225,7 @@ async fn sync_by_diff(
             .filter(|f| known.contains(&f.uid))
             .map(|f| (i64::from(f.uid), f.flags))
             .collect();
-        store.update_flags(&folder.id, &changes).await?;
+        store.update_flags(grant_id, &folder.id, &changes).await?;
     }
 
     let first_page_bodies = if indexed.is_empty() && folder.imap_name.eq_ignore_ascii_case("INBOX")

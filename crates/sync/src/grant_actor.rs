@@ -5,7 +5,7 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use mailroom_imap::{ImapServer, ImapSession, ImapTls, ListedFolder};
-use mailroom_model::{GrantId, TransportSecurity, v3::GrantStatus};
+use mailroom_model::{GrantId, TransportSecurity};
 use mailroom_net::OutboundPolicy;
 use mailroom_store::{FolderListing, FolderRecord, Store};
 use rand::Rng;
@@ -76,7 +76,7 @@ pub(crate) async fn run(context: ActorContext, mut stop: watch::Receiver<bool>) 
             Ok(()) | Err(SyncError::GrantGone) => return,
             Err(e) if e.is_authentication() => {
                 tracing::warn!(%grant_id, error = %e, "credentials refused; the grant needs re-authentication");
-                let _ = store.set_grant_status(grant_id, GrantStatus::Invalid).await;
+                let _ = store.expire_grant(grant_id).await;
                 let _ = store
                     .set_sync_status(grant_id, "invalid", 0, 0, 0, Some(&e.to_string()))
                     .await;
@@ -115,6 +115,7 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
     let wake = context.wake.clone();
     let mut watchers: Option<Watchers> = None;
     loop {
+        let pass_started_ms = mailroom_model::time::unix_millis();
         let (listed, folders) = {
             let _folders_held = context.folder_lock.lock().await;
             let listed = session.list_folders().await?;
@@ -190,6 +191,9 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
             )
             .await?;
         first_pass = false;
+        // Every folder has been read since these were noticed: what is still nowhere
+        // was deleted, not moved.
+        store.settle_deletions(grant_id, pass_started_ms).await?;
         store.recount_sync_progress(grant_id).await?;
         if let Err(e) = store.derive_contacts(grant_id).await {
             tracing::warn!(%grant_id, error = %e, "deriving contacts failed");

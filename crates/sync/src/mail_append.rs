@@ -70,7 +70,7 @@ impl SyncEngine {
                     session.select_folder(&location.imap_name).await?;
                     session.expunge_messages(&[uid]).await?;
                     self.store()
-                        .remove_locations(&location.folder_id, &[location.uid])
+                        .remove_locations(grant_id, &location.folder_id, &[location.uid])
                         .await?;
                 }
                 Ok(id)

@@ -98,13 +98,18 @@ impl SyncEngine {
                             self.move_one(&mut session, grant_id, message, first, trash)
                                 .await?;
                             for location in rest {
-                                self.expunge_one(&mut session, location).await?;
+                                self.expunge_one(&mut session, grant_id, location).await?;
                             }
                         }
                         _ => {
                             for location in &message.locations {
-                                self.expunge_one(&mut session, location).await?;
+                                self.expunge_one(&mut session, grant_id, location).await?;
                             }
+                            // Gone for good, by mailroom's hand: no need to wait for
+                            // sync to tell a deletion from a move.
+                            self.store()
+                                .settle_deletion_now(grant_id, &message.id)
+                                .await?;
                         }
                     }
                 }
@@ -142,7 +147,7 @@ impl SyncEngine {
                     .flat_map(|m| &m.locations)
                     .filter(|l| drafts.contains(&l.folder_id))
                 {
-                    self.expunge_one(&mut session, location).await?;
+                    self.expunge_one(&mut session, grant_id, location).await?;
                 }
                 Ok(())
             }
@@ -243,7 +248,7 @@ impl SyncEngine {
             }
             for message in messages {
                 self.store()
-                    .set_message_state(&message.id, change.unread, change.starred)
+                    .set_message_state(grant_id, &message.id, change.unread, change.starred)
                     .await?;
             }
         }
@@ -287,7 +292,7 @@ impl SyncEngine {
                     .await?;
             }
             for location in leaving {
-                self.expunge_one(session, location).await?;
+                self.expunge_one(session, grant_id, location).await?;
             }
         }
         Ok(())
@@ -324,7 +329,7 @@ impl SyncEngine {
             .move_messages(&[uid], &destination.imap_name)
             .await?;
         self.store()
-            .remove_locations(&source.folder_id, &[source.uid])
+            .remove_locations(grant_id, &source.folder_id, &[source.uid])
             .await?;
         self.record_arrival(session, grant_id, message, uid, mapping, destination)
             .await
@@ -333,13 +338,14 @@ impl SyncEngine {
     async fn expunge_one(
         &self,
         session: &mut ImapSession,
+        grant_id: &GrantId,
         location: &MessageLocation,
     ) -> Result<(), SyncError> {
         let uid = u32::try_from(location.uid).map_err(|_| SyncError::MessageGone)?;
         session.select_folder(&location.imap_name).await?;
         session.expunge_messages(&[uid]).await?;
         self.store()
-            .remove_locations(&location.folder_id, &[location.uid])
+            .remove_locations(grant_id, &location.folder_id, &[location.uid])
             .await?;
         Ok(())
     }

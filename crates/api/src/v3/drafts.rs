@@ -198,7 +198,10 @@ async fn save(
     }
     if let Some(metadata) = &request.metadata {
         crate::v3::message_updates::check_metadata(metadata)?;
-        state.store.set_message_metadata(&id, metadata).await?;
+        state
+            .store
+            .set_message_metadata(&access.grant.id, &id, metadata)
+            .await?;
     }
     let record = find(state, access, &id).await?;
     let data = draft_json(state, access, &record, query).await?;

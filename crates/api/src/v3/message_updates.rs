@@ -97,7 +97,7 @@ pub async fn update_message(
     if let Some(metadata) = &request.metadata {
         state
             .store
-            .set_message_metadata(&record.id, metadata)
+            .set_message_metadata(&access.grant.id, &record.id, metadata)
             .await?;
     }
     let record = find(&state, &access, &record.id).await?;

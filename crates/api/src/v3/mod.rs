@@ -2,17 +2,17 @@
 
 mod applications;
 mod attachments;
-mod calendars;
+pub(crate) mod calendars;
 mod client_info;
 pub mod compose_body;
 mod connect_token;
 mod connectors;
-mod contacts;
+pub(crate) mod contacts;
 mod custom_auth;
 mod drafts;
-mod events;
+pub(crate) mod events;
 mod folder_changes;
-mod folders;
+pub(crate) mod folders;
 pub(crate) mod grant_routes;
 mod grants;
 mod hosted_auth;
@@ -79,6 +79,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/v3/webhooks/ip-addresses", get(webhooks::ip_addresses))
         .route("/v3/webhooks/mock-payload", post(webhooks::mock_payload))
+        .route(
+            "/v3/webhooks/send-test-event",
+            post(webhooks::send_test_event),
+        )
         .route(
             "/v3/webhooks/rotate-secret/{id}",
             post(webhooks::rotate_secret),

@@ -83,7 +83,10 @@ pub async fn send_message(
                     if let Some(metadata) = &request.metadata
                         && let Some(id) = &receipt.message_id
                     {
-                        state.store.set_message_metadata(id, metadata).await?;
+                        state
+                            .store
+                            .set_message_metadata(&access.grant.id, id, metadata)
+                            .await?;
                     }
                     let data = sent_json(
                         &state,

@@ -7,11 +7,15 @@ use mailroom_model::{
     EmailAddress, WebhookId,
     time::unix_now,
     v3::{
-        CreateWebhookRequest, MockPayloadRequest, TriggerType, UnknownTriggerType,
-        UpdateWebhookRequest, Webhook, WebhookIpAddresses, WebhookNotification, WebhookStatus,
+        CreateWebhookRequest, MockPayloadRequest, SendTestEventRequest, TriggerType,
+        UnknownTriggerType, UpdateWebhookRequest, Webhook, WebhookIpAddresses, WebhookNotification,
+        WebhookStatus,
     },
 };
-use mailroom_net::{ChallengeError, OutboundPolicy, WebhookUrl, run_challenge};
+use mailroom_net::{
+    ChallengeError, OutboundPolicy, SIGNATURE_HEADER, WebhookUrl, run_challenge, webhook_post,
+    webhook_signature,
+};
 use mailroom_store::{NewWebhook, WebhookChange, WebhookRecord, WebhookWithSecret};
 use serde_json::{Value, json};
 
@@ -205,6 +209,65 @@ pub async fn mock_payload(
         mock_object(trigger),
     )))
 }
+
+/// POSTs an example notification of a trigger type to a URL, as a delivery would (signed
+/// with the secret of the application's webhook at that URL, if it has one), once, and
+/// says whether the receiver took it.
+pub async fn send_test_event(
+    State(state): State<AppState>,
+    auth: AppAuth,
+    JsonBody(input): JsonBody<SendTestEventRequest>,
+) -> Result<Item<&'static str>, ApiError> {
+    let trigger = input.trigger_type.as_deref().ok_or_else(|| {
+        ApiError::invalid_payload("'trigger_type' is required, e.g. \"message.created\"")
+    })?;
+    let trigger: TriggerType = trigger.parse().map_err(unknown_trigger)?;
+    let url = input.webhook_url.as_deref().ok_or_else(|| {
+        ApiError::invalid_payload("'webhook_url' is required: where the test event is POSTed")
+    })?;
+    let url = parse_url(url)?;
+    let notification = WebhookNotification::new(
+        trigger,
+        uuid::Uuid::new_v4().to_string(),
+        unix_now(),
+        auth.application_id.to_string(),
+        mock_object(trigger),
+    );
+    let body = serde_json::to_vec(&notification).map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut signature = None;
+    for webhook in state.store.list_webhooks(&auth.application_id).await? {
+        if webhook.webhook_url == url.as_str()
+            && let Some(secret) = state.store.webhook_secret(&webhook.id).await?
+        {
+            signature = Some(webhook_signature(&secret, &body));
+            break;
+        }
+    }
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(signature) = &signature {
+        headers.push((SIGNATURE_HEADER, signature.as_str()));
+    }
+    let reply = webhook_post(
+        &state.policy,
+        &url,
+        &headers,
+        body.into(),
+        TEST_EVENT_TIMEOUT,
+        TEST_EVENT_ANSWER_BYTES,
+    )
+    .await
+    .map_err(|e| ApiError::bad_request(format!("the test event could not be delivered: {e}")))?;
+    if !(200..300).contains(&reply.status) {
+        return Err(ApiError::bad_request(format!(
+            "the test event was refused: the receiver answered {}",
+            reply.status
+        )));
+    }
+    Ok(Item::ok("success"))
+}
+
+const TEST_EVENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const TEST_EVENT_ANSWER_BYTES: usize = 64 * 1024;
 
 /// A small but complete-looking object of the trigger's kind.
 fn mock_object(trigger: TriggerType) -> Value {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod imap_peer;
+pub mod webhook_receiver;
 
 use std::{
     collections::HashMap,
@@ -495,4 +496,34 @@ pub fn csrf_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
                 .filter(|c| c.starts_with("mailroom_csrf_"))
         })
         .map(str::to_owned)
+}
+
+/// Changes a testbed user's password for the life of the guard.
+pub struct PasswordChange {
+    file: std::path::PathBuf,
+    original: String,
+}
+
+impl PasswordChange {
+    pub fn new(user: u32, password: &str) -> Self {
+        let file = Testbed::get().dir.join("dovecot/users");
+        let original = std::fs::read_to_string(&file).expect("testbed users file");
+        let (email, old) = Testbed::user(user);
+        let changed = original.replace(
+            &format!("{email}:{{PLAIN}}{old}:"),
+            &format!("{email}:{{PLAIN}}{password}:"),
+        );
+        assert_ne!(
+            changed, original,
+            "user {email} not found in the users file"
+        );
+        std::fs::write(&file, changed).expect("write users file");
+        Self { file, original }
+    }
+}
+
+impl Drop for PasswordChange {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.file, &self.original);
+    }
 }

@@ -25,6 +25,7 @@ pub use message::{Attachment, EmailName, Folder, Header, Message};
 pub use oauth::{GrantType, IdTokenClaims, TokenInfo, TokenRequest, TokenResponse};
 pub use redirect_uri::{RedirectUri, RedirectUriInput, RedirectUriSettings};
 pub use webhook::{
-    CreateWebhookRequest, MockPayloadRequest, NotificationData, TriggerType, UnknownTriggerType,
-    UpdateWebhookRequest, Webhook, WebhookIpAddresses, WebhookNotification, WebhookStatus,
+    CreateWebhookRequest, MockPayloadRequest, NotificationData, SendTestEventRequest, TriggerType,
+    UnknownTriggerType, UpdateWebhookRequest, Webhook, WebhookIpAddresses, WebhookNotification,
+    WebhookStatus,
 };

@@ -186,6 +186,13 @@ pub struct MockPayloadRequest {
     pub trigger_type: Option<String>,
 }
 
+/// The body of `POST /v3/webhooks/send-test-event`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SendTestEventRequest {
+    pub trigger_type: Option<String>,
+    pub webhook_url: Option<String>,
+}
+
 /// `GET /v3/webhooks/ip-addresses`.
 #[derive(Debug, Clone, Serialize)]
 pub struct WebhookIpAddresses {

@@ -1,0 +1,135 @@
+//! Telling a deleted message from a moved one. IMAP reports a move made by another
+//! client as an expunge in one folder and, later, an arrival in another; a message left
+//! with no location is therefore only a deletion candidate. Found again (by sync or by
+//! mailroom's own move) it was moved: `message.updated`. Still nowhere after a whole
+//! sync pass that began after it was noticed, it was deleted: `message.deleted`.
+
+use mailroom_model::{GrantId, v3::webhook::TriggerType};
+use serde_json::json;
+use sqlx::{Any, Row, Transaction};
+
+use crate::{
+    error::StoreError,
+    open::Store,
+    sql_filter::{Bind, SqlFilter},
+    webhook_outbox::record_notifications,
+};
+
+/// Values per `IN (…)` list.
+const IDS_PER_STATEMENT: usize = 250;
+
+impl Store {
+    /// Announces `message.deleted` for the grant's candidates noticed before
+    /// `pass_started_ms` that are still nowhere, and forgets candidates found again.
+    /// Called at the end of each whole sync pass. Returns how many were announced.
+    pub async fn settle_deletions(
+        &self,
+        grant_id: &GrantId,
+        pass_started_ms: i64,
+    ) -> Result<usize, StoreError> {
+        let due = sqlx::query(
+            "SELECT message_id FROM deletion_candidates WHERE grant_id = $1 AND noticed_at < $2",
+        )
+        .bind(grant_id.as_str())
+        .bind(pass_started_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let mut deleted = Vec::new();
+        for row in &due {
+            let id: String = row.try_get("message_id")?;
+            if settle_one(&mut tx, &id).await? {
+                deleted.push((id.clone(), Some(deleted_object(grant_id, &id))));
+            }
+        }
+        record_notifications(&mut tx, grant_id, TriggerType::MessageDeleted, &deleted).await?;
+        tx.commit().await?;
+        Ok(deleted.len())
+    }
+
+    /// For a message mailroom itself removed for good: announced `message.deleted` at
+    /// once when it is left with no location.
+    pub async fn settle_deletion_now(
+        &self,
+        grant_id: &GrantId,
+        message_id: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let gone = settle_one(&mut tx, message_id).await?;
+        if gone {
+            let object = Some(deleted_object(grant_id, message_id));
+            record_notifications(
+                &mut tx,
+                grant_id,
+                TriggerType::MessageDeleted,
+                &[(message_id.to_owned(), object)],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(gone)
+    }
+}
+
+/// Drops the candidate; true when the message is still nowhere (deleted).
+async fn settle_one(tx: &mut Transaction<'_, Any>, message_id: &str) -> Result<bool, StoreError> {
+    let candidate = sqlx::query("DELETE FROM deletion_candidates WHERE message_id = $1")
+        .bind(message_id)
+        .execute(&mut **tx)
+        .await?;
+    if candidate.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let located =
+        sqlx::query("SELECT 1 AS one FROM message_locations WHERE message_id = $1 LIMIT 1")
+            .bind(message_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    Ok(located.is_none())
+}
+
+/// What a `message.deleted` notification carries: the message is gone, so its id.
+fn deleted_object(grant_id: &GrantId, message_id: &str) -> String {
+    json!({"id": message_id, "grant_id": grant_id.as_str(), "object": "message"}).to_string()
+}
+
+/// Candidates among `ids` (messages just found in a folder): they were moved, not
+/// deleted. Removes them and returns their ids.
+pub(crate) async fn take_found_candidates(
+    tx: &mut Transaction<'_, Any>,
+    ids: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(IDS_PER_STATEMENT) {
+        let mut filter = SqlFilter::default();
+        let placeholders: Vec<String> = chunk
+            .iter()
+            .map(|id| filter.placeholder(Bind::Text(id.clone())))
+            .collect();
+        filter.clause(format!("message_id IN ({})", placeholders.join(", ")));
+        let select = format!(
+            "SELECT message_id FROM deletion_candidates{}",
+            filter.where_sql()
+        );
+        for row in filter
+            .clone()
+            .bind_to(sqlx::query(&select))
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            found.push(row.try_get("message_id")?);
+        }
+        if !found.is_empty() {
+            // Unconditional: deleting ids that are not candidates is harmless.
+            let delete = format!("DELETE FROM deletion_candidates{}", filter.where_sql());
+            filter
+                .bind_to(sqlx::query(&delete))
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(found)
+}
