@@ -119,18 +119,18 @@ fn application_id(post: &Post) -> String {
 }
 
 async fn message_id_by_subject(api: &Api, grant: &str, subject: &str) -> String {
+    let exact = |m: &Value| m["subject"] == subject;
     let body = eventually(
         api,
-        &format!(
-            "/v3/grants/{grant}/messages?subject={}",
-            subject.replace(' ', "%20")
-        ),
+        &format!("/v3/grants/{grant}/messages?limit=200"),
         subject,
-        |b| b["data"].as_array().is_some_and(|l| !l.is_empty()),
+        |b| b["data"].as_array().is_some_and(|l| l.iter().any(exact)),
     )
     .await;
-    body["data"][0]["id"]
-        .as_str()
+    body["data"]
+        .as_array()
+        .and_then(|l| l.iter().find(|m| exact(m)))
+        .and_then(|m| m["id"].as_str())
         .unwrap_or_default()
         .to_owned()
 }
@@ -325,6 +325,15 @@ async fn grant_lifecycle_triggers() {
         check_signed(&expired, &secret, &app_id);
         assert_eq!(expired.body["data"]["object"]["code"], 25009);
     }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let (_, password) = Testbed::user(GRANT_USER);
+    while !ImapPeer::login_works(GRANT_USER, &password).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the password was not restored"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // Re-authenticated with the password back: valid again, another update.
     let before = receiver.of_type("grant.updated").len();
     assert_eq!(connect(&api, GRANT_USER).await, grant);
@@ -379,7 +388,7 @@ async fn folder_event_and_scheduled_send_triggers() {
     // The mailbox's own folders are not news.
     assert!(receiver.of_type("folder.created").is_empty());
 
-    // Another client creates, renames and deletes a folder.
+    // Another client creates a folder.
     peer.create("Receipts").await;
     let created = receiver
         .wait_for("folder.created", |o| o["name"] == "Receipts")
@@ -389,7 +398,16 @@ async fn folder_event_and_scheduled_send_triggers() {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    peer.rename("Receipts", "Invoices").await;
+    // Renamed through the API: the folder keeps its id. (A rename by another client
+    // is, to IMAP, one folder gone and another new.)
+    let renaming = api
+        .send(
+            "PUT",
+            &format!("/v3/grants/{grant}/folders/{folder_id}"),
+            Some(json!({"name": "Invoices"})),
+        )
+        .await;
+    assert!(renaming.status < 300, "{}", renaming.text);
     let renamed = receiver
         .wait_for("folder.updated", |o| o["name"] == "Invoices")
         .await;
@@ -446,7 +464,8 @@ async fn folder_event_and_scheduled_send_triggers() {
 
     // A scheduled send: message.send_success carrying the sent message.
     let (own, _) = Testbed::user(FOLDERS_USER);
-    let send_at = mailroom_model::time::unix_now() + 3;
+    // Far enough ahead to be scheduled rather than sent at once.
+    let send_at = mailroom_model::time::unix_now() + 7;
     let scheduled = api
         .post(
             &format!("/v3/grants/{grant}/messages/send"),
@@ -458,11 +477,34 @@ async fn folder_event_and_scheduled_send_triggers() {
             }),
         )
         .await;
-    assert!(scheduled.status < 300, "{}", scheduled.text);
+    assert_eq!(scheduled.status, 202, "{}", scheduled.text);
     let sent = receiver
         .wait_for("message.send_success", |o| o["subject"] == "Later, please")
         .await;
     check_signed(&sent, &secret, &app_id);
     assert_eq!(sent.body["data"]["object"]["grant_id"], grant.as_str());
+    assert_eq!(sent.body["source"], "/nylas/send");
+
+    // One the server refuses (no such local user): message.send_failed, with why.
+    let refused = api
+        .post(
+            &format!("/v3/grants/{grant}/messages/send"),
+            json!({
+                "to": [{"email": "nobody@example.test"}],
+                "subject": "Nowhere to go",
+                "body": "scheduled",
+                "send_at": mailroom_model::time::unix_now() + 7,
+            }),
+        )
+        .await;
+    assert_eq!(refused.status, 202, "{}", refused.text);
+    let failed = receiver
+        .wait_for("message.send_failed", |o| o["subject"] == "Nowhere to go")
+        .await;
+    check_signed(&failed, &secret, &app_id);
+    let reason = failed.body["data"]["object"]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.contains("nobody@example.test"), "{reason}");
     peer.logout().await;
 }

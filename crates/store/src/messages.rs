@@ -136,9 +136,10 @@ impl Store {
         rows.iter().map(|r| Ok(r.try_get("uid")?)).collect()
     }
 
-    /// Forgets that messages live at these UIDs (expunged or moved away). A message left
-    /// with no location at all becomes a deletion candidate: announced `message.deleted`
-    /// if the next whole pass does not find it elsewhere (see [`Store::settle_deletions`]).
+    /// Forgets that messages live at these UIDs (expunged or moved away). A message still
+    /// in another folder is announced `message.updated`; one left with no location at
+    /// all becomes a deletion candidate: announced `message.deleted` if the next whole
+    /// pass does not find it elsewhere (see [`Store::settle_deletions`]).
     pub async fn remove_locations(
         &self,
         grant_id: &GrantId,
@@ -146,6 +147,7 @@ impl Store {
         uids: &[i64],
     ) -> Result<(), StoreError> {
         let now_ms = unix_millis();
+        let mut updated = Vec::new();
         let mut tx = self.begin_write().await?;
         for chunk in uids.chunks(500) {
             let mut filter = SqlFilter::default();
@@ -170,11 +172,20 @@ impl Store {
             let sql = format!("DELETE FROM message_locations{}", filter.where_sql());
             filter.bind_to(sqlx::query(&sql)).execute(&mut *tx).await?;
             for message_id in leaving {
+                let elsewhere = sqlx::query(
+                    "SELECT 1 AS one FROM message_locations WHERE message_id = $1 LIMIT 1",
+                )
+                .bind(&message_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if elsewhere.is_some() {
+                    // Still in another folder: its folders changed.
+                    updated.push((message_id, None));
+                    continue;
+                }
                 sqlx::query(
                     "INSERT INTO deletion_candidates (message_id, grant_id, noticed_at) \
-                     SELECT $1, $2, $3 WHERE NOT EXISTS \
-                         (SELECT 1 FROM message_locations WHERE message_id = $1) \
-                     ON CONFLICT (message_id) DO NOTHING",
+                     VALUES ($1, $2, $3) ON CONFLICT (message_id) DO NOTHING",
                 )
                 .bind(&message_id)
                 .bind(grant_id.as_str())
@@ -183,6 +194,7 @@ impl Store {
                 .await?;
             }
         }
+        record_notifications(&mut tx, grant_id, TriggerType::MessageUpdated, &updated).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -99,6 +99,11 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// After [`Store::close`]: background workers then stop.
+    pub fn is_closed(&self) -> bool {
+        self.pool.is_closed()
+    }
 }
 
 /// A database URL fit for an error message: no password.

@@ -5,8 +5,8 @@
 
 mod support;
 
-use mailroom_store::{FolderListing, MessageQuery, NewMessage, Store};
-use support::{Engine, Place, clean_up, new_grant, on_both_engines, open_store};
+use mailroom_store::{FolderListing, MessageQuery, Store};
+use support::{Engine, Place, clean_up, message, new_grant, on_both_engines, open_store};
 
 async fn store_with_grant(engine: Engine) -> (Store, mailroom_model::GrantId, String, Place) {
     let (store, place) = open_store(engine).await;
@@ -26,32 +26,6 @@ async fn store_with_grant(engine: Engine) -> (Store, mailroom_model::GrantId, St
         .await
         .unwrap();
     (store, grant.id, folders[0].id.clone(), place)
-}
-
-fn message(uid: i64, id: &str, refs: &[&str], subject: &str) -> NewMessage {
-    let mut thread_keys = vec![format!("id:{id}")];
-    thread_keys.extend(refs.iter().map(|r| format!("id:{r}")));
-    if refs.is_empty() {
-        thread_keys.push(format!("subject:{}", subject.to_lowercase()));
-    }
-    NewMessage {
-        uid,
-        identity_key: format!("mid:{id}"),
-        message_id_header: Some(id.into()),
-        thread_keys,
-        subject: Some(subject.into()),
-        from: vec![],
-        to: vec![],
-        cc: vec![],
-        bcc: vec![],
-        reply_to: vec![],
-        date: 1_700_000_000 + uid,
-        sent_date: None,
-        size: 100,
-        flags: vec![],
-        has_attachments: false,
-        in_reply_to: refs.last().map(|r| r.to_string()),
-    }
 }
 
 async fn thread_of(store: &Store, grant: &mailroom_model::GrantId, subject: &str) -> String {

@@ -43,7 +43,8 @@ pub struct DeliverySettings {
 impl Default for DeliverySettings {
     fn default() -> Self {
         Self {
-            poll: Duration::from_millis(200),
+            // An indexed lookup of due rows: cheap enough to keep delivery prompt.
+            poll: Duration::from_millis(50),
             request_timeout: Duration::from_secs(10),
             retry_base: Duration::from_secs(10),
             retry_max: Duration::from_secs(3600),
@@ -92,6 +93,8 @@ impl Deliverer {
                         });
                     }
                 }
+                // The process is shutting down.
+                Err(_) if self.store.is_closed() => return,
                 Err(e) => tracing::warn!(error = %e, "webhooks: could not read the outbox"),
             }
             tokio::time::sleep(self.settings.poll).await;

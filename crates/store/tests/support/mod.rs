@@ -5,7 +5,7 @@
 use mailroom_model::{
     ApplicationId, EmailAddress, MailCredentials, MailServerSettings, Provider, TransportSecurity,
 };
-use mailroom_store::{GrantRecord, GrantWrite, SecretBox, Store};
+use mailroom_store::{GrantRecord, GrantWrite, NewMessage, SecretBox, Store};
 
 #[derive(Clone, Copy)]
 pub enum Engine {
@@ -144,3 +144,31 @@ macro_rules! on_both_engines {
     };
 }
 pub(crate) use on_both_engines;
+
+/// A message as sync would read it: `id` is its Message-ID, `refs` its references.
+#[allow(dead_code)] // not every test binary needs it
+pub fn message(uid: i64, id: &str, refs: &[&str], subject: &str) -> NewMessage {
+    let mut thread_keys = vec![format!("id:{id}")];
+    thread_keys.extend(refs.iter().map(|r| format!("id:{r}")));
+    if refs.is_empty() {
+        thread_keys.push(format!("subject:{}", subject.to_lowercase()));
+    }
+    NewMessage {
+        uid,
+        identity_key: format!("mid:{id}"),
+        message_id_header: Some(id.into()),
+        thread_keys,
+        subject: Some(subject.into()),
+        from: vec![],
+        to: vec![],
+        cc: vec![],
+        bcc: vec![],
+        reply_to: vec![],
+        date: 1_700_000_000 + uid,
+        sent_date: None,
+        size: 100,
+        flags: vec![],
+        has_attachments: false,
+        in_reply_to: refs.last().map(|r| r.to_string()),
+    }
+}
