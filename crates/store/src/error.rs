@@ -8,6 +8,8 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("a database task stopped: {0}")]
+    Task(String),
     #[error(transparent)]
     Secret(#[from] crate::secret_box::SecretBoxError),
 }

@@ -32,13 +32,26 @@ impl Store {
     /// (`BEGIN IMMEDIATE`): two writers then queue on the busy timeout, where a deferred
     /// transaction that read first would fail with "database is locked" when it could
     /// not upgrade its lock.
+    ///
+    /// The BEGIN runs in a task of its own, so that a caller cancelled while it is under
+    /// way (an actor stopped, a request abandoned, a timeout) cannot cut it short: sqlx
+    /// checks a custom BEGIN after the server took it, and a future dropped at that point
+    /// would hand the connection back to the pool with its transaction, and SQLite's
+    /// write lock, open for good. A finished task's transaction that nobody awaits any
+    /// more is simply dropped, which rolls it back.
     pub(crate) async fn begin_write(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        Ok(match self.engine {
-            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Engine::Postgres => self.pool.begin().await?,
+        let (pool, engine) = (self.pool.clone(), self.engine);
+        let begun = tokio::spawn(async move {
+            match engine {
+                Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+                Engine::Postgres => pool.begin().await,
+            }
         })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?;
+        Ok(begun?)
     }
 
     /// Connects to `database_url` (`sqlite://PATH` or `postgres://…`), creating an SQLite
@@ -74,7 +87,7 @@ impl Store {
                         // ON CONFLICT) stay in memory, not in temp files; the WAL file is
                         // cut back after checkpoints instead of keeping its largest size.
                         conn.execute(
-                            "PRAGMA busy_timeout = 60000; PRAGMA journal_mode = WAL; \
+                            "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; \
                              PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                              PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;",
                         )
