@@ -21,6 +21,9 @@ impl ObjectRenderer for NotificationObjects {
         Box::pin(async move {
             let store = self.0.store();
             let grant = GrantId::from_stored(grant_id.to_owned());
+            if trigger == "message.send_success" {
+                return self.sent(&grant, object_id).await;
+            }
             match trigger.split('.').next().unwrap_or_default() {
                 "message" => self.message(&grant, object_id).await,
                 "folder" => {
@@ -44,6 +47,34 @@ impl ObjectRenderer for NotificationObjects {
 }
 
 impl NotificationObjects {
+    /// A scheduled send that went out: the copy filed in Sent (or, before sync has
+    /// indexed it, the message as scheduled), with its schedule id, under `object`.
+    async fn sent(&self, grant: &GrantId, schedule_id: &str) -> Option<Value> {
+        let schedule = self
+            .0
+            .store()
+            .scheduled_send(grant, schedule_id)
+            .await
+            .ok()??;
+        let indexed = match &schedule.sent_message_id {
+            Some(id) => self.message(grant, id).await,
+            None => None,
+        };
+        let mut message = indexed.unwrap_or_else(|| {
+            mailroom_store::scheduled_message(
+                &schedule.message.to_string(),
+                schedule_id,
+                grant,
+                schedule.send_at,
+            )
+        });
+        if let Some(fields) = message.as_object_mut() {
+            fields.insert("schedule_id".into(), schedule_id.into());
+            fields.insert("send_at".into(), schedule.send_at.into());
+        }
+        Some(serde_json::json!({"grant_id": grant.as_str(), "object": message}))
+    }
+
     async fn message(&self, grant: &GrantId, object_id: &str) -> Option<Value> {
         let store = self.0.store();
         let mut record = store.message(grant, object_id).await.ok()??;

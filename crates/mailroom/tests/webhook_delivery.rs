@@ -1,7 +1,8 @@
 //! Webhook delivery against a real HTTP receiver and the real testbed: new mail is
 //! announced once (`message.created`, signed, the full Message), historic mail found by
 //! the first sync is not; a receiver that is down gets every notification once it is up
-//! again (the webhook shows `failing` meanwhile); a restart announces nothing twice.
+//! again (the webhook shows `failing` meanwhile); neither a restart nor a UIDVALIDITY
+//! reset announces anything twice; a SIGKILL before delivery loses nothing.
 
 mod support;
 
@@ -153,16 +154,61 @@ async fn new_mail_is_announced_once_signed_and_survives_a_receiver_outage_and_a_
             created(r).iter().any(|(_, s)| s == "After restart")
         })
         .await;
+
+    // The mailbox is recreated under a new UIDVALIDITY holding the same mail (Dovecot
+    // takes UIDVALIDITY from the clock: recreate until it differs), plus one new
+    // message: only that one is announced.
+    peer.logout().await;
+    let old = ImapPeer::login(USER).await.uid_validity("INBOX").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut peer = loop {
+        reset_user(USER, true);
+        let mut peer = ImapPeer::login(USER).await;
+        if peer.uid_validity("INBOX").await != old {
+            break peer;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "UIDVALIDITY never changed"
+        );
+        peer.logout().await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    for (id, subject) in [
+        ("old@hooks", "Historic"),
+        ("new1@hooks", "Fresh one"),
+        ("new2@hooks", "While down"),
+        ("new3@hooks", "After restart"),
+        ("new4@hooks", "After the reset"),
+    ] {
+        peer.append(
+            "INBOX",
+            "()",
+            &message(id, subject, "bob@example.test", None, "z"),
+        )
+        .await;
+    }
+    receiver
+        .wait_until("the notification after the reset", |r| {
+            created(r).iter().any(|(_, s)| s == "After the reset")
+        })
+        .await;
     let all = created(&receiver);
     let subjects: Vec<&str> = all.iter().map(|(_, s)| s.as_str()).collect();
     assert_eq!(
         subjects,
-        ["Fresh one", "While down", "After restart"],
+        [
+            "Fresh one",
+            "While down",
+            "After restart",
+            "After the reset"
+        ],
         "{all:?}"
     );
     let mut ids: Vec<&str> = all.iter().map(|(id, _)| id.as_str()).collect();
+    ids.sort_unstable();
     ids.dedup();
-    assert_eq!(ids.len(), 3);
+    assert_eq!(ids.len(), 4);
     assert_eq!(
         api.get(&format!("/v3/webhooks/{webhook}")).await.status,
         200

@@ -478,11 +478,17 @@ async fn folder_event_and_scheduled_send_triggers() {
         )
         .await;
     assert_eq!(scheduled.status, 202, "{}", scheduled.text);
+    let schedule_id = scheduled.body["data"]["schedule_id"].clone();
     let sent = receiver
-        .wait_for("message.send_success", |o| o["subject"] == "Later, please")
+        .wait_for("message.send_success", |o| {
+            o["object"]["subject"] == "Later, please"
+        })
         .await;
     check_signed(&sent, &secret, &app_id);
-    assert_eq!(sent.body["data"]["object"]["grant_id"], grant.as_str());
+    let object = &sent.body["data"]["object"];
+    assert_eq!(object["grant_id"], grant.as_str());
+    assert_eq!(object["object"]["schedule_id"], schedule_id);
+    assert_eq!(object["object"]["object"], "message");
     assert_eq!(sent.body["source"], "/nylas/send");
 
     // One the server refuses (no such local user): message.send_failed, with why.
@@ -499,12 +505,19 @@ async fn folder_event_and_scheduled_send_triggers() {
         .await;
     assert_eq!(refused.status, 202, "{}", refused.text);
     let failed = receiver
-        .wait_for("message.send_failed", |o| o["subject"] == "Nowhere to go")
+        .wait_for("message.send_failed", |o| {
+            o["object"]["subject"] == "Nowhere to go"
+        })
         .await;
     check_signed(&failed, &secret, &app_id);
-    let reason = failed.body["data"]["object"]["error"]
-        .as_str()
-        .unwrap_or_default();
+    let object = &failed.body["data"]["object"];
+    let reason = object["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("nobody@example.test"), "{reason}");
+    assert_eq!(object["error"]["type"], "api.provider_error");
+    assert_eq!(object["error"]["message"], reason);
+    assert_eq!(
+        object["object"]["schedule_id"],
+        refused.body["data"]["schedule_id"]
+    );
     peer.logout().await;
 }

@@ -126,7 +126,10 @@ impl Store {
                 serde_json::to_string(&folder.attributes).map_err(StoreError::corrupt)?;
             if let (Some((name, parent, attrs)), Some(id)) =
                 (before.get(&folder.imap_name), ids.get(&folder.imap_name))
-                && (name != &folder.name || parent != &parent_id || attrs != &attributes)
+                && (name != &folder.name
+                    || parent != &parent_id
+                    || lasting(&serde_json::from_str::<Vec<String>>(attrs).unwrap_or_default())
+                        != lasting(&folder.attributes))
             {
                 updated.push((id.clone(), None));
             }
@@ -269,6 +272,17 @@ fn same_listing(stored: &[FolderRecord], listed: &[FolderListing]) -> bool {
             && folder.attributes == l.attributes
             && parent_name == l.parent_imap_name.as_deref()
     })
+}
+
+/// The attributes that describe the folder itself: whether it has children (or new
+/// mail) changes with other folders and messages, and is not news about this one.
+fn lasting(attributes: &[String]) -> Vec<&str> {
+    const PASSING: [&str; 4] = ["\\HasChildren", "\\HasNoChildren", "\\Marked", "\\Unmarked"];
+    attributes
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !PASSING.iter().any(|p| p.eq_ignore_ascii_case(a)))
+        .collect()
 }
 
 fn new_folder_id() -> String {

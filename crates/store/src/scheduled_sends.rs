@@ -188,9 +188,9 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Records how a claimed send ended, announced `message.send_success` (carrying the
-    /// copy filed in Sent, read when the notification goes out) or `message.send_failed`
-    /// (the message as scheduled, with the reason).
+    /// Records how a claimed send ended, announced `message.send_success` (its object,
+    /// read when the notification goes out, holds the copy filed in Sent) or
+    /// `message.send_failed` (`reason`, `error` and the message as scheduled).
     pub async fn finish_scheduled_send(
         &self,
         id: &str,
@@ -213,28 +213,26 @@ impl Store {
         .bind(id)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query("SELECT grant_id, message_json FROM scheduled_sends WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT grant_id, message_json, send_at FROM scheduled_sends WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
         if let Some(row) = row {
             let grant_id = GrantId::from_stored(row.try_get("grant_id")?);
             let notice = match error {
-                None => (
-                    TriggerType::MessageSendSuccess,
-                    (sent_id.unwrap_or(id).to_owned(), None),
-                ),
+                // The sent copy is read when the notification goes out.
+                None => (TriggerType::MessageSendSuccess, (id.to_owned(), None)),
                 Some(error) => {
                     let text: String = row.try_get("message_json")?;
-                    let mut object: serde_json::Value =
-                        serde_json::from_str(&text).unwrap_or_else(|_| serde_json::json!({}));
-                    if let Some(fields) = object.as_object_mut() {
-                        fields.insert("id".into(), id.into());
-                        fields.insert("schedule_id".into(), id.into());
-                        fields.insert("grant_id".into(), grant_id.as_str().into());
-                        fields.insert("object".into(), "message".into());
-                        fields.insert("error".into(), error.into());
-                    }
+                    let message = scheduled_message(&text, id, &grant_id, row.try_get("send_at")?);
+                    let object = serde_json::json!({
+                        "grant_id": grant_id.as_str(),
+                        "reason": error,
+                        "error": {"type": "api.provider_error", "message": error},
+                        "object": message,
+                    });
                     (
                         TriggerType::MessageSendFailed,
                         (id.to_owned(), Some(object.to_string())),
@@ -267,6 +265,25 @@ impl Store {
         }
         Ok(stuck.len() as u64)
     }
+}
+
+/// A scheduled message as notifications carry it: what was asked for, with its ids.
+pub fn scheduled_message(
+    message_json: &str,
+    schedule_id: &str,
+    grant_id: &GrantId,
+    send_at: i64,
+) -> serde_json::Value {
+    let mut message: serde_json::Value =
+        serde_json::from_str(message_json).unwrap_or_else(|_| serde_json::json!({}));
+    if let Some(fields) = message.as_object_mut() {
+        fields.insert("id".into(), schedule_id.into());
+        fields.insert("schedule_id".into(), schedule_id.into());
+        fields.insert("send_at".into(), send_at.into());
+        fields.insert("grant_id".into(), grant_id.as_str().into());
+        fields.insert("object".into(), "message".into());
+    }
+    message
 }
 
 fn schedule_from_row(row: &sqlx::any::AnyRow) -> Result<ScheduledSend, StoreError> {
