@@ -9,7 +9,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::{
     Api, Mailroom, PasswordChange, connect_grant, data_len, eventually, find_by_subject,
-    imap_peer::{ImapPeer, kick_user, message, message_with_attachment, reset_user},
+    imap_peer::{
+        ImapPeer, kick_user, message, message_with_attachment, recreate_with_new_uidvalidity,
+        reset_user,
+    },
     testbed_env,
 };
 
@@ -457,22 +460,7 @@ async fn ids_survive_a_uidvalidity_reset_and_a_restart() {
     assert_eq!(after_restart["data"][0]["id"], id);
 
     // New UIDVALIDITY (the maildir is recreated) with the same message: same id.
-    // Dovecot takes UIDVALIDITY from the clock: recreate until it differs.
-    let old = ImapPeer::login(3).await.uid_validity("INBOX").await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let mut peer = loop {
-        reset_user(3, true);
-        let mut peer = ImapPeer::login(3).await;
-        if peer.uid_validity("INBOX").await != old {
-            break peer;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "UIDVALIDITY never changed"
-        );
-        peer.logout().await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let mut peer = recreate_with_new_uidvalidity(3).await;
     peer.append(
         "INBOX",
         "()",

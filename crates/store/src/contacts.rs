@@ -203,11 +203,7 @@ impl Store {
         own_key: &str,
     ) -> Result<Vec<Candidate>, StoreError> {
         let mut filter = SqlFilter::default();
-        let placeholders: Vec<String> = ids
-            .iter()
-            .map(|id| filter.placeholder(Bind::Text(id.clone())))
-            .collect();
-        filter.clause(format!("id IN ({})", placeholders.join(", ")));
+        filter.one_of("id", ids.iter().map(|id| Bind::Text(id.clone())));
         let sql = format!(
             "SELECT id, date, from_json, to_json, cc_json, bcc_json, reply_to_json FROM messages{}",
             filter.where_sql()
@@ -354,11 +350,10 @@ async fn existing_contacts(
 ) -> Result<HashMap<String, (ContactRecord, i64, i64)>, StoreError> {
     let mut filter = SqlFilter::default();
     filter.compare("grant_id", "=", Bind::Text(grant_id.to_string()));
-    let placeholders: Vec<String> = chunk
-        .iter()
-        .map(|c| filter.placeholder(Bind::Text(c.email_key.clone())))
-        .collect();
-    filter.clause(format!("email_key IN ({})", placeholders.join(", ")));
+    filter.one_of(
+        "email_key",
+        chunk.iter().map(|c| Bind::Text(c.email_key.clone())),
+    );
     let sql = format!(
         "SELECT {COLUMNS}, name_rank, name_date FROM contacts{}",
         filter.where_sql()

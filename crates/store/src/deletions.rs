@@ -105,11 +105,7 @@ pub(crate) async fn take_found_candidates(
     let mut found = Vec::new();
     for chunk in ids.chunks(IDS_PER_STATEMENT) {
         let mut filter = SqlFilter::default();
-        let placeholders: Vec<String> = chunk
-            .iter()
-            .map(|id| filter.placeholder(Bind::Text(id.clone())))
-            .collect();
-        filter.clause(format!("message_id IN ({})", placeholders.join(", ")));
+        filter.one_of("message_id", chunk.iter().map(|id| Bind::Text(id.clone())));
         let select = format!(
             "SELECT message_id FROM deletion_candidates{}",
             filter.where_sql()

@@ -162,11 +162,7 @@ impl Store {
 async fn mark_announced(tx: &mut Transaction<'_, Any>, ids: &[String]) -> Result<(), StoreError> {
     for chunk in ids.chunks(KEYS_PER_LOOKUP) {
         let mut filter = SqlFilter::default();
-        let placeholders: Vec<String> = chunk
-            .iter()
-            .map(|id| filter.placeholder(Bind::Text(id.clone())))
-            .collect();
-        filter.clause(format!("id IN ({})", placeholders.join(", ")));
+        filter.one_of("id", chunk.iter().map(|id| Bind::Text(id.clone())));
         let sql = format!("UPDATE messages SET announced = 1{}", filter.where_sql());
         filter.bind_to(sqlx::query(&sql)).execute(&mut **tx).await?;
     }
@@ -186,11 +182,7 @@ async fn lookup(
     for chunk in unique.chunks(KEYS_PER_LOOKUP) {
         let mut filter = SqlFilter::default();
         filter.compare("grant_id", "=", Bind::Text(grant_id.to_string()));
-        let placeholders: Vec<String> = chunk
-            .iter()
-            .map(|k| filter.placeholder(Bind::Text((*k).clone())))
-            .collect();
-        filter.clause(format!("{column} IN ({})", placeholders.join(", ")));
+        filter.one_of(column, chunk.iter().map(|k| Bind::Text((*k).clone())));
         let sql = format!("{select}{}", filter.where_sql());
         for row in filter
             .bind_to(sqlx::query(&sql))

@@ -152,11 +152,7 @@ impl Store {
         for chunk in uids.chunks(500) {
             let mut filter = SqlFilter::default();
             filter.compare("folder_id", "=", Bind::Text(folder_id.to_owned()));
-            let placeholders: Vec<String> = chunk
-                .iter()
-                .map(|uid| filter.placeholder(Bind::Int(*uid)))
-                .collect();
-            filter.clause(format!("uid IN ({})", placeholders.join(", ")));
+            filter.one_of("uid", chunk.iter().map(|uid| Bind::Int(*uid)));
             let select = format!(
                 "SELECT message_id FROM message_locations{}",
                 filter.where_sql()
@@ -363,11 +359,7 @@ impl Store {
         for chunk in uids.chunks(500) {
             let mut filter = SqlFilter::default();
             filter.compare("folder_id", "=", Bind::Text(folder_id.to_owned()));
-            let placeholders: Vec<String> = chunk
-                .iter()
-                .map(|uid| filter.placeholder(Bind::Int(*uid)))
-                .collect();
-            filter.clause(format!("uid IN ({})", placeholders.join(", ")));
+            filter.one_of("uid", chunk.iter().map(|uid| Bind::Int(*uid)));
             let sql = format!(
                 "SELECT uid, message_id FROM message_locations{}",
                 filter.where_sql()
@@ -407,11 +399,7 @@ impl Store {
         let mut folders: HashMap<String, Vec<String>> = HashMap::new();
         for chunk in ids.chunks(500) {
             let mut filter = SqlFilter::default();
-            let placeholders: Vec<String> = chunk
-                .iter()
-                .map(|id| filter.placeholder(Bind::Text(id.clone())))
-                .collect();
-            filter.clause(format!("message_id IN ({})", placeholders.join(", ")));
+            filter.one_of("message_id", chunk.iter().map(|id| Bind::Text(id.clone())));
             let sql = format!(
                 "SELECT message_id, folder_id FROM message_locations{} ORDER BY folder_id",
                 filter.where_sql()
@@ -621,11 +609,7 @@ fn message_filter(grant_id: &GrantId, query: &MessageQuery) -> Option<SqlFilter>
         if ids.is_empty() {
             return None;
         }
-        let placeholders: Vec<String> = ids
-            .iter()
-            .map(|id| filter.placeholder(Bind::Text(id.clone())))
-            .collect();
-        filter.clause(format!("m.id IN ({})", placeholders.join(", ")));
+        filter.one_of("m.id", ids.iter().map(|id| Bind::Text(id.clone())));
     }
     Some(filter)
 }

@@ -36,6 +36,12 @@ impl SqlFilter {
     }
 
     /// Adds a clause whose placeholders were registered with `placeholder`.
+    /// `column IN (…)` over `values`, each bound as a placeholder.
+    pub(crate) fn one_of(&mut self, column: &str, values: impl IntoIterator<Item = Bind>) {
+        let placeholders: Vec<String> = values.into_iter().map(|v| self.placeholder(v)).collect();
+        self.clause(format!("{column} IN ({})", placeholders.join(", ")));
+    }
+
     pub(crate) fn clause(&mut self, sql: String) {
         self.clauses.push(sql);
     }

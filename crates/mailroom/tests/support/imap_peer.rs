@@ -257,6 +257,26 @@ impl ImapPeer {
     }
 }
 
+/// Empties a user's mailbox and recreates it under a new UIDVALIDITY (Dovecot takes
+/// UIDVALIDITY from the clock: recreate until it differs); returns a session on it.
+pub async fn recreate_with_new_uidvalidity(user: u32) -> ImapPeer {
+    let old = ImapPeer::login(user).await.uid_validity("INBOX").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        reset_user(user, true);
+        let mut peer = ImapPeer::login(user).await;
+        if peer.uid_validity("INBOX").await != old {
+            return peer;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "UIDVALIDITY never changed"
+        );
+        peer.logout().await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// A small RFC 822 message.
 pub fn message(
     message_id: &str,
