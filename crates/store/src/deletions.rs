@@ -96,6 +96,39 @@ fn deleted_object(grant_id: &GrantId, message_id: &str) -> String {
     json!({"id": message_id, "grant_id": grant_id.as_str(), "object": "message"}).to_string()
 }
 
+/// After messages left a folder (their locations there already gone): one still in
+/// another folder had its folders changed, and is returned for `message.updated`; one
+/// left nowhere becomes a deletion candidate, noticed at `now_ms`.
+pub(crate) async fn note_departures(
+    tx: &mut Transaction<'_, Any>,
+    grant_id: &GrantId,
+    leaving: Vec<String>,
+    now_ms: i64,
+) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    let mut updated = Vec::new();
+    for message_id in leaving {
+        let elsewhere =
+            sqlx::query("SELECT 1 AS one FROM message_locations WHERE message_id = $1 LIMIT 1")
+                .bind(&message_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if elsewhere.is_some() {
+            updated.push((message_id, None));
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO deletion_candidates (message_id, grant_id, noticed_at) \
+             VALUES ($1, $2, $3) ON CONFLICT (message_id) DO NOTHING",
+        )
+        .bind(&message_id)
+        .bind(grant_id.as_str())
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(updated)
+}
+
 /// Candidates among `ids` (messages just found in a folder): they were moved, not
 /// deleted. Removes them and returns their ids.
 pub(crate) async fn take_found_candidates(

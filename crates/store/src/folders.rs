@@ -7,7 +7,10 @@ use mailroom_model::{GrantId, time::unix_now, v3::webhook::TriggerType};
 use serde_json::json;
 use sqlx::Row;
 
-use crate::{error::StoreError, open::Store, webhook_outbox::record_notifications};
+use crate::{
+    deletions::note_departures, error::StoreError, open::Store,
+    webhook_outbox::record_notifications,
+};
 
 /// A mailbox as the server listed it.
 #[derive(Debug, Clone)]
@@ -97,6 +100,8 @@ impl Store {
         let mut created = Vec::new();
         let mut updated = Vec::new();
         let mut deleted = Vec::new();
+        let mut moved_out = Vec::new();
+        let now_ms = mailroom_model::time::unix_millis();
         for folder in listed {
             if !ids.contains_key(&folder.imap_name) {
                 let id = new_folder_id();
@@ -151,10 +156,21 @@ impl Store {
             let imap_name: String = row.try_get("imap_name")?;
             if !listed.iter().any(|f| f.imap_name == imap_name) {
                 let id: String = row.try_get("id")?;
+                // Its messages left with it: moved (found elsewhere) or deleted.
+                let leaving: Vec<String> = sqlx::query(
+                    "SELECT DISTINCT message_id FROM message_locations WHERE folder_id = $1",
+                )
+                .bind(&id)
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| r.try_get("message_id"))
+                .collect::<Result<_, _>>()?;
                 sqlx::query("DELETE FROM message_locations WHERE folder_id = $1")
                     .bind(&id)
                     .execute(&mut *tx)
                     .await?;
+                moved_out.extend(note_departures(&mut tx, grant_id, leaving, now_ms).await?);
                 sqlx::query("DELETE FROM folders WHERE id = $1")
                     .bind(&id)
                     .execute(&mut *tx)
@@ -169,6 +185,7 @@ impl Store {
         }
         record_notifications(&mut tx, grant_id, TriggerType::FolderUpdated, &updated).await?;
         record_notifications(&mut tx, grant_id, TriggerType::FolderDeleted, &deleted).await?;
+        record_notifications(&mut tx, grant_id, TriggerType::MessageUpdated, &moved_out).await?;
         tx.commit().await?;
         self.folders(grant_id).await
     }

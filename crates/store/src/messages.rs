@@ -13,6 +13,7 @@ use mailroom_model::{
 use sqlx::{Any, Row, Transaction};
 
 use crate::{
+    deletions::note_departures,
     error::StoreError,
     events::{EventChange, record_message_events},
     open::Store,
@@ -167,28 +168,7 @@ impl Store {
                 .collect::<Result<_, _>>()?;
             let sql = format!("DELETE FROM message_locations{}", filter.where_sql());
             filter.bind_to(sqlx::query(&sql)).execute(&mut *tx).await?;
-            for message_id in leaving {
-                let elsewhere = sqlx::query(
-                    "SELECT 1 AS one FROM message_locations WHERE message_id = $1 LIMIT 1",
-                )
-                .bind(&message_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if elsewhere.is_some() {
-                    // Still in another folder: its folders changed.
-                    updated.push((message_id, None));
-                    continue;
-                }
-                sqlx::query(
-                    "INSERT INTO deletion_candidates (message_id, grant_id, noticed_at) \
-                     VALUES ($1, $2, $3) ON CONFLICT (message_id) DO NOTHING",
-                )
-                .bind(&message_id)
-                .bind(grant_id.as_str())
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
-            }
+            updated.extend(note_departures(&mut tx, grant_id, leaving, now_ms).await?);
         }
         record_notifications(&mut tx, grant_id, TriggerType::MessageUpdated, &updated).await?;
         tx.commit().await?;

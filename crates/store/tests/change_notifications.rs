@@ -1,7 +1,7 @@
 //! Notifications recorded in the transaction of the change they report: new mail but
 //! never historic mail, a move told from a deletion only after a whole pass, flag
-//! changes once, folder changes (but not a new grant's first listing), and a grant's
-//! lifecycle. Every scenario runs on the embedded SQLite and on PostgreSQL.
+//! changes once, folder changes (but not a new grant's first listing; a deleted folder's
+//! messages), and a grant's lifecycle. Every scenario runs on the embedded SQLite and on PostgreSQL.
 
 mod support;
 
@@ -218,6 +218,13 @@ async fn folder_and_grant_changes_are_announced(engine: Engine) {
         take_outbox(&store).await,
         [("folder.updated".to_owned(), receipts.clone())]
     );
+    // Deleted with a message that lived only there: the folder at once, the message
+    // once a pass has not found it elsewhere.
+    store
+        .add_folder_messages(&grant, &receipts, &[message(1, "bill@x", &[], "Bill")])
+        .await
+        .unwrap();
+    let bill = message_id(&store, &grant, "bill@x").await;
     store
         .reconcile_folders(&grant, &[folder("INBOX")])
         .await
@@ -225,6 +232,12 @@ async fn folder_and_grant_changes_are_announced(engine: Engine) {
     assert_eq!(
         take_outbox(&store).await,
         [("folder.deleted".to_owned(), receipts)]
+    );
+    let later = mailroom_model::time::unix_millis() + 1;
+    assert_eq!(store.settle_deletions(&grant, later).await.unwrap(), 1);
+    assert_eq!(
+        take_outbox(&store).await,
+        [("message.deleted".to_owned(), bill)]
     );
 
     // The grant: an update, expiry once, deletion.
