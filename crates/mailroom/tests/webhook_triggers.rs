@@ -204,6 +204,27 @@ async fn message_triggers_from_another_client_and_from_the_api() {
         .await;
     check_signed(&contact, &secret, &app_id);
 
+    // A message whose object is over 1 MB: announced without its body, as `.truncated`.
+    let line = "All work and no play makes a very long message indeed, line after line.\n";
+    peer.append(
+        "INBOX",
+        "()",
+        &message(
+            "big@hooks",
+            "Big one",
+            "ann@example.test",
+            None,
+            &line.repeat(16_000),
+        ),
+    )
+    .await;
+    let big = receiver
+        .wait_for("message.created.truncated", |o| o["subject"] == "Big one")
+        .await;
+    check_signed(&big, &secret, &app_id);
+    assert!(big.body["data"]["object"].get("body").is_none());
+    assert!(big.raw.len() < 1024 * 1024);
+
     // Another client flags it: updated. Moves it: updated (never deleted).
     peer.store_flags("INBOX", "reply@hooks", "+FLAGS (\\Flagged)")
         .await;

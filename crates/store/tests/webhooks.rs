@@ -9,7 +9,7 @@ use mailroom_model::{
     v3::{TriggerType, WebhookStatus},
 };
 use mailroom_store::{NewWebhook, Store, WebhookChange};
-use support::{Engine, Place, clean_up, on_both_engines, open_store};
+use support::{Engine, Place, clean_up, new_grant, on_both_engines, open_store};
 
 async fn new_app(store: &Store, name: &str) -> ApplicationId {
     store
@@ -373,7 +373,83 @@ async fn delivery_picks_subscribed_webhooks_that_still_receive(engine: Engine) {
     clean_up(place).await;
 }
 
+/// A receiver that keeps failing: the webhook is `failing` while retries remain, its
+/// delivery waits for its retry time, a lease keeps a second worker off it, and once it is
+/// given up the webhook is `failed`; a later success (after reactivation) makes it
+/// `active` again.
+async fn failures_mark_the_webhook_failing_then_failed(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = new_app(&store, "a").await;
+    let webhook = store
+        .create_webhook(
+            &app,
+            &hook("https://a.example/m", &[TriggerType::MessageCreated]),
+        )
+        .await
+        .unwrap()
+        .webhook;
+    let grant = new_grant(&store, &app).await.id;
+    let status = |store: Store| {
+        let (app, id) = (app.clone(), webhook.id.clone());
+        async move { store.webhook(&app, &id).await.unwrap().unwrap().status }
+    };
+    let now = mailroom_model::time::unix_now();
+    store
+        .notify(&grant, TriggerType::MessageCreated, &[("m1".into(), None)])
+        .await
+        .unwrap();
+    let due = store.due_deliveries(now + 1, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert!(store.claim_delivery(&due[0], 60).await.unwrap());
+    assert!(!store.claim_delivery(&due[0], 60).await.unwrap(), "leased");
+    store
+        .delivery_failed(&due[0], Some(now + 100), "the receiver answered 503")
+        .await
+        .unwrap();
+    assert_eq!(status(store.clone()).await, WebhookStatus::Failing);
+    assert!(store.due_deliveries(now + 1, 10).await.unwrap().is_empty());
+    let retry = store.due_deliveries(now + 101, 10).await.unwrap();
+    assert_eq!(retry.len(), 1);
+    assert_eq!(retry[0].attempts, 1);
+    assert!(store.claim_delivery(&retry[0], 60).await.unwrap());
+    store
+        .delivery_failed(&retry[0], None, "given up")
+        .await
+        .unwrap();
+    assert_eq!(status(store.clone()).await, WebhookStatus::Failed);
+    assert!(
+        store
+            .due_deliveries(now + 100_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    store
+        .update_webhook(
+            &app,
+            &webhook.id,
+            &WebhookChange {
+                status: Some(WebhookStatus::Active),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    store
+        .notify(&grant, TriggerType::MessageCreated, &[("m2".into(), None)])
+        .await
+        .unwrap();
+    let due = store.due_deliveries(now + 1, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].object_id.as_deref(), Some("m2"));
+    store.delivery_succeeded(&due[0]).await.unwrap();
+    assert_eq!(status(store.clone()).await, WebhookStatus::Active);
+    clean_up(place).await;
+}
+
 on_both_engines!(
+    failures_mark_the_webhook_failing_then_failed,
     created_webhooks_keep_their_secret_sealed,
     webhooks_belong_to_their_application,
     updates_change_only_what_is_given,
