@@ -102,6 +102,7 @@ fn deleted_object(grant_id: &GrantId, message_id: &str) -> String {
 pub(crate) async fn note_departures(
     tx: &mut Transaction<'_, Any>,
     grant_id: &GrantId,
+    folder_id: &str,
     leaving: Vec<String>,
     now_ms: i64,
 ) -> Result<Vec<(String, Option<String>)>, StoreError> {
@@ -117,48 +118,54 @@ pub(crate) async fn note_departures(
             continue;
         }
         sqlx::query(
-            "INSERT INTO deletion_candidates (message_id, grant_id, noticed_at) \
-             VALUES ($1, $2, $3) ON CONFLICT (message_id) DO NOTHING",
+            "INSERT INTO deletion_candidates (message_id, grant_id, noticed_at, folder_id) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (message_id) DO NOTHING",
         )
         .bind(&message_id)
         .bind(grant_id.as_str())
         .bind(now_ms)
+        .bind(folder_id)
         .execute(&mut **tx)
         .await?;
     }
     Ok(updated)
 }
 
-/// Candidates among `ids` (messages just found in a folder): they were moved, not
-/// deleted. Removes them and returns their ids.
+/// Candidates among `ids`, messages just found in `folder_id`: those that had left
+/// another folder were moved, and are returned (for `message.updated`); those found again
+/// where they were (a folder re-read after a UIDVALIDITY change) are just forgotten.
 pub(crate) async fn take_found_candidates(
     tx: &mut Transaction<'_, Any>,
     ids: &[String],
+    folder_id: &str,
 ) -> Result<Vec<String>, StoreError> {
-    let mut found = Vec::new();
+    let mut moved = Vec::new();
     for chunk in ids.chunks(IDS_PER_STATEMENT) {
         let mut filter = SqlFilter::default();
         filter.one_of("message_id", chunk.iter().map(|id| Bind::Text(id.clone())));
         let select = format!(
-            "SELECT message_id FROM deletion_candidates{}",
+            "SELECT message_id, folder_id FROM deletion_candidates{}",
             filter.where_sql()
         );
-        for row in filter
+        let rows = filter
             .clone()
             .bind_to(sqlx::query(&select))
             .fetch_all(&mut **tx)
-            .await?
-        {
-            found.push(row.try_get("message_id")?);
+            .await?;
+        if rows.is_empty() {
+            continue;
         }
-        if !found.is_empty() {
-            // Unconditional: deleting ids that are not candidates is harmless.
-            let delete = format!("DELETE FROM deletion_candidates{}", filter.where_sql());
-            filter
-                .bind_to(sqlx::query(&delete))
-                .execute(&mut **tx)
-                .await?;
+        for row in &rows {
+            let left: Option<String> = row.try_get("folder_id")?;
+            if left.as_deref() != Some(folder_id) {
+                moved.push(row.try_get("message_id")?);
+            }
         }
+        let delete = format!("DELETE FROM deletion_candidates{}", filter.where_sql());
+        filter
+            .bind_to(sqlx::query(&delete))
+            .execute(&mut **tx)
+            .await?;
     }
-    Ok(found)
+    Ok(moved)
 }

@@ -170,7 +170,7 @@ impl Store {
                     .bind(&id)
                     .execute(&mut *tx)
                     .await?;
-                moved_out.extend(note_departures(&mut tx, grant_id, leaving, now_ms).await?);
+                moved_out.extend(note_departures(&mut tx, grant_id, &id, leaving, now_ms).await?);
                 sqlx::query("DELETE FROM folders WHERE id = $1")
                     .bind(&id)
                     .execute(&mut *tx)

@@ -116,9 +116,9 @@ impl Store {
                 updated.push(id.clone());
             }
         }
-        // Known messages left without a location were moved here, not deleted.
+        // Known messages that had left another folder were moved here, not deleted.
         let known_ids: Vec<String> = known.iter().map(|(_, id)| id.clone()).collect();
-        updated.extend(take_found_candidates(&mut tx, &known_ids).await?);
+        updated.extend(take_found_candidates(&mut tx, &known_ids, folder_id).await?);
         updated.sort_unstable();
         updated.dedup();
 

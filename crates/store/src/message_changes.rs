@@ -120,7 +120,7 @@ impl Store {
         .bind(grant_id.as_str())
         .execute(&mut *tx)
         .await?;
-        take_found_candidates(&mut tx, &[message_id.to_owned()]).await?;
+        take_found_candidates(&mut tx, &[message_id.to_owned()], folder_id).await?;
         announce_updated(&mut tx, grant_id, message_id).await?;
         tx.commit().await?;
         Ok(())

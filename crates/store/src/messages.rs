@@ -168,7 +168,7 @@ impl Store {
                 .collect::<Result<_, _>>()?;
             let sql = format!("DELETE FROM message_locations{}", filter.where_sql());
             filter.bind_to(sqlx::query(&sql)).execute(&mut *tx).await?;
-            updated.extend(note_departures(&mut tx, grant_id, leaving, now_ms).await?);
+            updated.extend(note_departures(&mut tx, grant_id, folder_id, leaving, now_ms).await?);
         }
         record_notifications(&mut tx, grant_id, TriggerType::MessageUpdated, &updated).await?;
         tx.commit().await?;
@@ -176,12 +176,26 @@ impl Store {
     }
 
     /// Drops every location of a folder, after its UIDVALIDITY changed. The messages
-    /// keep their ids and are matched again as the folder is re-read.
+    /// keep their ids and are matched again as the folder is re-read; those found
+    /// nowhere by the end of the next whole pass were deleted meanwhile.
     pub async fn clear_folder_locations(&self, folder_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO deletion_candidates (message_id, grant_id, noticed_at, folder_id) \
+             SELECT l.message_id, l.grant_id, $2, l.folder_id FROM message_locations l \
+             WHERE l.folder_id = $1 AND NOT EXISTS (SELECT 1 FROM message_locations o \
+                 WHERE o.message_id = l.message_id AND o.folder_id <> l.folder_id) \
+             ON CONFLICT (message_id) DO NOTHING",
+        )
+        .bind(folder_id)
+        .bind(unix_millis())
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM message_locations WHERE folder_id = $1")
             .bind(folder_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 

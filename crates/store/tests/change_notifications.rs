@@ -180,6 +180,42 @@ async fn moves_are_told_from_deletions(engine: Engine) {
     clean_up(place).await;
 }
 
+async fn a_uidvalidity_reset_announces_only_what_vanished(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = subscribed_app(&store).await;
+    let grant = new_grant(&store, &app).await.id;
+    let folders = store
+        .reconcile_folders(&grant, &[folder("INBOX")])
+        .await
+        .unwrap();
+    let inbox = folders[0].id.clone();
+    let kept = message(1, "kept@x", &[], "Kept");
+    let lost = message(2, "lost@x", &[], "Lost");
+    store
+        .add_folder_messages(&grant, &inbox, &[kept.clone(), lost])
+        .await
+        .unwrap();
+    take_outbox(&store).await;
+
+    // New UIDVALIDITY: the folder is re-read and holds only one of the two, at a new UID.
+    store.clear_folder_locations(&inbox).await.unwrap();
+    let mut renumbered = kept;
+    renumbered.uid = 1001;
+    store
+        .add_arrived_messages(&grant, &inbox, &[renumbered])
+        .await
+        .unwrap();
+    assert!(take_outbox(&store).await.is_empty(), "nothing is news yet");
+    let later = mailroom_model::time::unix_millis() + 1;
+    assert_eq!(store.settle_deletions(&grant, later).await.unwrap(), 1);
+    let lost_id = message_id(&store, &grant, "lost@x").await;
+    assert_eq!(
+        take_outbox(&store).await,
+        [("message.deleted".to_owned(), lost_id)]
+    );
+    clean_up(place).await;
+}
+
 async fn folder_and_grant_changes_are_announced(engine: Engine) {
     let (store, place) = open_store(engine).await;
     let app = subscribed_app(&store).await;
@@ -267,5 +303,6 @@ async fn folder_and_grant_changes_are_announced(engine: Engine) {
 
 on_both_engines!(
     moves_are_told_from_deletions,
+    a_uidvalidity_reset_announces_only_what_vanished,
     folder_and_grant_changes_are_announced,
 );
