@@ -9,13 +9,7 @@ use serde_json::{Value, json};
 use support::{Mailroom, Testbed, testbed_env};
 
 async fn app_with_connector(server: &Mailroom) -> support::Api {
-    let app = server.create_app("custom-auth");
-    let api = server.client(&app.api_key);
-    let reply = api
-        .post("/v3/connectors", json!({"provider": "imap"}))
-        .await;
-    assert_eq!(reply.status, 201, "{}", reply.text);
-    api
+    support::imap_app(server, "custom-auth").await.1
 }
 
 fn custom(settings: Value) -> Value {

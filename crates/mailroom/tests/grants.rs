@@ -4,18 +4,10 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::{Api, Mailroom, Testbed};
+use support::{Api, Mailroom, Testbed, imap_app};
 
 async fn setup(server: &Mailroom) -> Api {
-    let app = server.create_app("grants");
-    let api = server.client(&app.api_key);
-    assert_eq!(
-        api.post("/v3/connectors", json!({"provider": "imap"}))
-            .await
-            .status,
-        201
-    );
-    api
+    imap_app(server, "grants").await.1
 }
 
 async fn connect(api: &Api, user: u32) -> Value {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::{
-    Api, Mailroom, PasswordChange, Testbed, eventually,
+    Api, Mailroom, PasswordChange, Testbed, eventually, imap_app,
     imap_peer::{ImapPeer, message, reset_user},
     testbed_env,
     webhook_receiver::{Post, Receiver},
@@ -48,14 +48,7 @@ fn server() -> Mailroom {
 /// An application with an IMAP connector and a webhook on every trigger, made before
 /// any grant. Returns its API client and the webhook's secret.
 async fn subscribed_app(server: &Mailroom, receiver: &Receiver) -> (Api, String) {
-    let app = server.create_app("hooks");
-    let api = server.client(&app.api_key);
-    assert_eq!(
-        api.post("/v3/connectors", json!({"provider": "imap"}))
-            .await
-            .status,
-        201
-    );
+    let (_, api) = imap_app(server, "hooks").await;
     let reply = api
         .post(
             "/v3/webhooks",

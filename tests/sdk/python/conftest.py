@@ -368,6 +368,19 @@ def new_app(mailroom: MailroomServer, request: pytest.FixtureRequest) -> Callabl
     return make
 
 
+def wait_until(what: str, probe: Callable[[], tuple], timeout: float = 30.0, poll: float = 0.05):
+    """Polls `probe() -> (done, observed)` until done; fails with the last observation."""
+    deadline = time.monotonic() + timeout
+    while True:
+        done, observed = probe()
+        if done:
+            return observed
+        if time.monotonic() >= deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {observed!r}",
+                        pytrace=False)
+        time.sleep(poll)
+
+
 @pytest.fixture
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on (bound, then released)."""

@@ -13,9 +13,10 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List
+from typing import Dict, List
 
 import pytest
+from conftest import wait_until
 from nylas import Client
 from nylas.models.calendars import Calendar
 from nylas.models.contacts import Contact, ContactEmail, SourceType
@@ -27,7 +28,6 @@ from mailbox_seed import check, imap_login, wipe_user
 
 USER = 22
 SYNC_DEADLINE = 60.0
-POLL_INTERVAL = 0.1
 
 CONTACT_KEYS = {
     "id", "grant_id", "object", "source", "display_name", "given_name", "middle_name",
@@ -166,15 +166,6 @@ class Derived:
         return self.mailroom.raw("GET", f"/v3/grants/{self.grant_id}{path}", self.api_key, params=params)
 
 
-def wait_until(what: str, probe: Callable[[], tuple], timeout: float):
-    deadline = time.monotonic() + timeout
-    while True:
-        done, observed = probe()
-        if done:
-            return observed
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {observed}", pytrace=False)
-        time.sleep(POLL_INTERVAL)
 
 
 @pytest.fixture(scope="module")

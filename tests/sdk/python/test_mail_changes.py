@@ -27,9 +27,10 @@ from email.message import EmailMessage
 from email.policy import SMTP, default as default_policy
 from email.utils import format_datetime, make_msgid
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import pytest
+from conftest import wait_until
 from nylas import Client
 from nylas.models.drafts import Draft
 from nylas.models.errors import NylasApiError
@@ -47,7 +48,6 @@ SYNC_DEADLINE = 60.0
 IMAP_DEADLINE = 20.0  # a change mailroom made on the server, seen by another IMAP client
 DELIVERY_DEADLINE = 45.0  # submission -> Postfix -> LMTP -> Dovecot INBOX
 API_DEADLINE = 45.0  # a change reaching mailroom's index (it watches the mailbox)
-POLL_INTERVAL = 0.1
 
 # The 256 byte values, then a deterministic pseudo-random tail: any re-encoding shows.
 SMALL_ATTACHMENT = bytes(range(256)) * 8 + hashlib.sha256(b"mailroom-small").digest() * 40
@@ -66,17 +66,6 @@ def large_bytes(size: int, label: bytes) -> bytes:
 # --------------------------------------------------------------------------- waiting
 
 
-def wait_until(what: str, probe: Callable[[], Tuple[bool, object]], timeout: float):
-    """Polls `probe() -> (done, observed)` until done; fails with the last observation."""
-    deadline = time.monotonic() + timeout
-    while True:
-        done, observed = probe()
-        if done:
-            return observed
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {observed!r}",
-                        pytrace=False)
-        time.sleep(POLL_INTERVAL)
 
 
 # --------------------------------------------------------------------------- the second IMAP client

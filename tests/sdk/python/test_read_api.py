@@ -16,9 +16,10 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 import pytest
+from conftest import wait_until
 from nylas import Client
 from nylas.models.attachments import Attachment
 from nylas.models.errors import NylasApiError
@@ -34,7 +35,6 @@ SEED_USER = 6  # the read-only mailbox of this module
 FLAG_USER = 7  # changed by another IMAP client during a test
 SYNC_DEADLINE = 60.0
 CATCH_UP_DEADLINE = 45.0  # a flag change made elsewhere; Inbox is watched with IDLE
-POLL_INTERVAL = 0.1
 
 # API.md §5.1 / §9: a message always carries these keys (null, [] or false when empty).
 MESSAGE_KEYS = {
@@ -62,18 +62,6 @@ ATTACHMENT_KEYS = {
 # --------------------------------------------------------------------------- helpers
 
 
-def wait_until(what: str, probe: Callable[[], tuple], timeout: float):
-    """Polls `probe() -> (done, observed)` until done; fails with the last observation."""
-    deadline = time.monotonic() + timeout
-    while True:
-        done, observed = probe()
-        if done:
-            return observed
-        if time.monotonic() >= deadline:
-            pytest.fail(
-                f"timed out after {timeout:.0f} s waiting for {what}; last seen: {observed}", pytrace=False
-            )
-        time.sleep(POLL_INTERVAL)
 
 
 def wait_for_initial_sync(mailroom, api_key: str, grant_id: str, expected: int) -> dict:

@@ -64,14 +64,11 @@ from nylas.models.webhooks import WebhookWithSecret
 from nylas.resources.webhooks import extract_challenge_parameter
 
 import mailbox_seed
-from conftest import MailroomServer, _mailroom_binary
+from conftest import MailroomServer, _mailroom_binary, wait_until
 from mailbox_seed import SeedMessage
 
 USER = 45  # the mailbox whose changes are announced
 OTHER = 46  # the grant-lifecycle mailbox; also the person who writes to user 45
-
-POLL = 0.05
-DEADLINE = 30.0
 
 SOURCES = {
     "grant": "/nylas/system",
@@ -97,17 +94,6 @@ def token() -> str:
     return uuid.uuid4().hex[:10]
 
 
-def wait_until(what: str, probe: Callable[[], tuple], timeout: float = DEADLINE):
-    """Polls `probe() -> (done, observed)` until done; fails with the last observation."""
-    deadline = time.monotonic() + timeout
-    while True:
-        done, observed = probe()
-        if done:
-            return observed
-        if time.monotonic() >= deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {observed!r}",
-                        pytrace=False)
-        time.sleep(POLL)
 
 
 # --------------------------------------------------------------------------- the receiver

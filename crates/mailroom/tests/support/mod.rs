@@ -394,6 +394,17 @@ impl Api {
     }
 }
 
+/// A new application with an IMAP connector. Returns it and its API client.
+pub async fn imap_app(server: &Mailroom, name: &str) -> (App, Api) {
+    let app = server.create_app(name);
+    let api = server.client(&app.api_key);
+    let connector = api
+        .post("/v3/connectors", serde_json::json!({"provider": "imap"}))
+        .await;
+    assert_eq!(connector.status, 201, "{}", connector.text);
+    (app, api)
+}
+
 /// An application with an IMAP connector and a custom-auth grant for testbed user `user`,
 /// holding `scope` (none: every scope). Returns the API client and the grant id.
 pub async fn connect_grant_with_scope(
@@ -401,14 +412,7 @@ pub async fn connect_grant_with_scope(
     user: u32,
     scope: Option<Value>,
 ) -> (Api, String) {
-    let app = server.create_app("sync");
-    let api = server.client(&app.api_key);
-    assert_eq!(
-        api.post("/v3/connectors", serde_json::json!({"provider": "imap"}))
-            .await
-            .status,
-        201
-    );
+    let (_, api) = imap_app(server, "sync").await;
     let mut request =
         serde_json::json!({"provider": "imap", "settings": Testbed::get().settings(user)});
     if let Some(scope) = scope {
@@ -422,12 +426,7 @@ pub async fn connect_grant_with_scope(
 /// An application ready for hosted sign-in: an IMAP connector and `redirect_uri`
 /// registered. Returns it and its API client.
 pub async fn hosted_auth_app(server: &Mailroom, name: &str, redirect_uri: &str) -> (App, Api) {
-    let app = server.create_app(name);
-    let api = server.client(&app.api_key);
-    let connector = api
-        .post("/v3/connectors", serde_json::json!({"provider": "imap"}))
-        .await;
-    assert_eq!(connector.status, 201, "{}", connector.text);
+    let (app, api) = imap_app(server, name).await;
     let registered = api
         .post(
             "/v3/applications/redirect-uris",
