@@ -516,13 +516,26 @@ impl PasswordChange {
             changed, original,
             "user {email} not found in the users file"
         );
-        std::fs::write(&file, changed).expect("write users file");
+        replace_file(&file, &changed).expect("write users file");
         Self { file, original }
     }
 }
 
 impl Drop for PasswordChange {
     fn drop(&mut self) {
-        let _ = std::fs::write(&self.file, &self.original);
+        let _ = replace_file(&self.file, &self.original);
     }
+}
+
+/// Replaces a file's contents at once (a new file renamed over it, with its owner and
+/// mode), so that Dovecot, re-reading it for another user's login, never sees it half
+/// written.
+fn replace_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(path)?;
+    let staged = path.with_extension("staged");
+    std::fs::write(&staged, contents)?;
+    std::fs::set_permissions(&staged, metadata.permissions())?;
+    std::os::unix::fs::chown(&staged, Some(metadata.uid()), Some(metadata.gid()))?;
+    std::fs::rename(&staged, path)
 }
