@@ -79,6 +79,9 @@ struct Candidate {
     name: Option<String>,
     rank: i64,
     date: i64,
+    /// Seen in a message that was announced (`message.created`): a change it makes to
+    /// the contact is news too; one made by historic mail is not.
+    news: bool,
 }
 
 impl Candidate {
@@ -104,16 +107,14 @@ impl Store {
         };
         let own_email: String = row.try_get("email")?;
         let own_key = own_email.trim().to_lowercase();
-        let mark: Option<String> =
+        let mut after: String =
             sqlx::query("SELECT next_message_id FROM contact_derivation WHERE grant_id = $1")
                 .bind(grant_id.as_str())
                 .fetch_optional(&self.pool)
                 .await?
                 .map(|row| row.try_get("next_message_id"))
-                .transpose()?;
-        // The first run reads the mailbox as it was: its contacts are not news.
-        let announce = mark.is_some();
-        let mut after = mark.unwrap_or_default();
+                .transpose()?
+                .unwrap_or_default();
 
         let mut changes = Vec::new();
         loop {
@@ -133,10 +134,7 @@ impl Store {
             let Some(last) = ids.last() else { break };
             after = last.clone();
             let candidates = self.read_participants(&ids, &own_key).await?;
-            changes.extend(
-                self.apply_candidates(grant_id, candidates, announce)
-                    .await?,
-            );
+            changes.extend(self.apply_candidates(grant_id, candidates).await?);
             if (ids.len() as i64) < MESSAGES_PER_ROUND {
                 break;
             }
@@ -205,7 +203,7 @@ impl Store {
         let mut filter = SqlFilter::default();
         filter.one_of("id", ids.iter().map(|id| Bind::Text(id.clone())));
         let sql = format!(
-            "SELECT id, date, from_json, to_json, cc_json, bcc_json, reply_to_json FROM messages{}",
+            "SELECT id, date, announced, from_json, to_json, cc_json, bcc_json, reply_to_json FROM messages{}",
             filter.where_sql()
         );
         let rows = filter
@@ -215,6 +213,7 @@ impl Store {
         let mut best: HashMap<String, Candidate> = HashMap::new();
         for row in &rows {
             let date: i64 = row.try_get("date")?;
+            let news = row.try_get::<i64, _>("announced")? != 0;
             for (column, named_rank) in [
                 ("from_json", RANK_OWN),
                 ("reply_to_json", RANK_REPLY_TO),
@@ -229,15 +228,19 @@ impl Store {
                     continue;
                 };
                 for participant in names {
-                    let Some(candidate) = candidate(&participant, named_rank, date) else {
+                    let Some(mut candidate) = candidate(&participant, named_rank, date, news)
+                    else {
                         continue;
                     };
                     if candidate.email_key == own_key {
                         continue;
                     }
-                    match best.get(&candidate.email_key) {
-                        Some(known) if !candidate.outranks(known.rank, known.date) => {}
-                        _ => {
+                    match best.get_mut(&candidate.email_key) {
+                        Some(known) if !candidate.outranks(known.rank, known.date) => {
+                            known.news |= candidate.news;
+                        }
+                        known => {
+                            candidate.news |= known.is_some_and(|k| k.news);
                             best.insert(candidate.email_key.clone(), candidate);
                         }
                     }
@@ -247,13 +250,13 @@ impl Store {
         Ok(best.into_values().collect())
     }
 
-    /// Writes what is new or better, in one transaction; returns what visibly changed,
-    /// announced `contact.updated` (v3 has no `contact.created`) when `announce`.
+    /// Writes what is new or better, in one transaction; returns what visibly changed.
+    /// Changes that come from announced mail are announced `contact.updated` (v3 has no
+    /// `contact.created`).
     async fn apply_candidates(
         &self,
         grant_id: &GrantId,
         mut candidates: Vec<Candidate>,
-        announce: bool,
     ) -> Result<Vec<ContactChange>, StoreError> {
         if candidates.is_empty() {
             return Ok(Vec::new());
@@ -261,6 +264,7 @@ impl Store {
         candidates.sort_by(|a, b| a.email_key.cmp(&b.email_key));
         let now = unix_now();
         let mut changes = Vec::new();
+        let mut news = Vec::new();
         let mut tx = self.begin_write().await?;
         for chunk in candidates.chunks(CONTACTS_PER_STATEMENT) {
             let existing = existing_contacts(&mut tx, grant_id, chunk).await?;
@@ -297,6 +301,9 @@ impl Store {
                     }
                     Some(_) => continue,
                 };
+                if visible && candidate.news {
+                    news.push((record.id.clone(), None));
+                }
                 if visible {
                     planned.insert(
                         record.id.clone(),
@@ -316,13 +323,9 @@ impl Store {
                 }
             }
         }
-        if announce {
-            let ids: Vec<(String, Option<String>)> = changes
-                .iter()
-                .map(|c| (c.contact.id.clone(), None))
-                .collect();
-            record_notifications(&mut tx, grant_id, TriggerType::ContactUpdated, &ids).await?;
-        }
+        // Only what the upserts really wrote (see above) is announced.
+        news.retain(|(id, _)| changes.iter().any(|c| &c.contact.id == id));
+        record_notifications(&mut tx, grant_id, TriggerType::ContactUpdated, &news).await?;
         tx.commit().await?;
         Ok(changes)
     }
@@ -419,7 +422,7 @@ async fn upsert_contacts(
 }
 
 /// One participant as a candidate contact; `None` for what is not a usable address.
-fn candidate(participant: &EmailName, named_rank: i64, date: i64) -> Option<Candidate> {
+fn candidate(participant: &EmailName, named_rank: i64, date: i64, news: bool) -> Option<Candidate> {
     let email = participant
         .email
         .trim()
@@ -448,6 +451,7 @@ fn candidate(participant: &EmailName, named_rank: i64, date: i64) -> Option<Cand
         },
         name,
         date,
+        news,
     })
 }
 

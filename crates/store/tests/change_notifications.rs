@@ -5,7 +5,10 @@
 
 mod support;
 
-use mailroom_model::{ApplicationId, GrantId, v3::TriggerType};
+use mailroom_model::{
+    ApplicationId, GrantId,
+    v3::{EmailName, TriggerType},
+};
 use mailroom_store::{FolderListing, GrantUpdate, NewWebhook, Store};
 use support::{Engine, clean_up, message, new_grant, on_both_engines, open_store};
 
@@ -216,6 +219,55 @@ async fn a_uidvalidity_reset_announces_only_what_vanished(engine: Engine) {
     clean_up(place).await;
 }
 
+async fn contacts_from_news_are_announced_and_historic_ones_are_not(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = store.create_application("t", &[]).await.unwrap();
+    store
+        .create_webhook(
+            &app.application.id,
+            &NewWebhook {
+                description: None,
+                webhook_url: "https://hooks.example/c",
+                trigger_types: &[TriggerType::ContactUpdated],
+                notification_email_addresses: &[],
+            },
+        )
+        .await
+        .unwrap();
+    let grant = new_grant(&store, &app.application.id).await.id;
+    let folders = store
+        .reconcile_folders(&grant, &[folder("INBOX")])
+        .await
+        .unwrap();
+    let inbox = folders[0].id.clone();
+    let from = |name: &str, email: &str| EmailName {
+        name: Some(name.into()),
+        email: email.into(),
+    };
+    let mut old = message(1, "old@x", &[], "Old");
+    old.from = vec![from("Ann Example", "ann@example.test")];
+    store
+        .add_folder_messages(&grant, &inbox, &[old])
+        .await
+        .unwrap();
+    assert_eq!(store.derive_contacts(&grant).await.unwrap().len(), 1);
+    assert!(take_outbox(&store).await.is_empty(), "history is not news");
+
+    let mut new = message(2, "new@x", &[], "New");
+    new.from = vec![from("Zoe Example", "zoe@example.test")];
+    store
+        .add_arrived_messages(&grant, &inbox, &[new])
+        .await
+        .unwrap();
+    let changes = store.derive_contacts(&grant).await.unwrap();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        take_outbox(&store).await,
+        [("contact.updated".to_owned(), changes[0].contact.id.clone())]
+    );
+    clean_up(place).await;
+}
+
 async fn folder_and_grant_changes_are_announced(engine: Engine) {
     let (store, place) = open_store(engine).await;
     let app = subscribed_app(&store).await;
@@ -304,5 +356,6 @@ async fn folder_and_grant_changes_are_announced(engine: Engine) {
 on_both_engines!(
     moves_are_told_from_deletions,
     a_uidvalidity_reset_announces_only_what_vanished,
+    contacts_from_news_are_announced_and_historic_ones_are_not,
     folder_and_grant_changes_are_announced,
 );
