@@ -497,7 +497,13 @@ mod tests {
 
     #[test]
     fn addresses_and_names_are_cleaned_or_refused() {
-        let c = candidate(&named(Some(" \"Ada  Lovelace\" "), "Ada@Example.COM"), 3, 1).unwrap();
+        let c = candidate(
+            &named(Some(" \"Ada  Lovelace\" "), "Ada@Example.COM"),
+            3,
+            1,
+            false,
+        )
+        .unwrap();
         assert_eq!(c.email, "Ada@Example.COM");
         assert_eq!(c.email_key, "ada@example.com");
         assert_eq!(c.name.as_deref(), Some("Ada Lovelace"));
@@ -508,21 +514,21 @@ mod tests {
             Some("ada@example.com"),
             Some("'ada@example.com'"),
         ] {
-            let c = candidate(&named(unnamed, "ada@example.com"), 3, 1).unwrap();
+            let c = candidate(&named(unnamed, "ada@example.com"), 3, 1, false).unwrap();
             assert_eq!((c.name, c.rank), (None, RANK_NONE));
         }
         for bad in ["", "undisclosed-recipients:;", "a@b@c", "@x", "x@", "a b@c"] {
-            assert!(candidate(&named(None, bad), 1, 1).is_none(), "{bad}");
+            assert!(candidate(&named(None, bad), 1, 1, false).is_none(), "{bad}");
         }
     }
 
     #[test]
     fn ranks_then_dates_decide() {
-        let own = candidate(&named(Some("Ada"), "a@x"), RANK_OWN, 10).unwrap();
+        let own = candidate(&named(Some("Ada"), "a@x"), RANK_OWN, 10, false).unwrap();
         assert!(own.outranks(RANK_OTHERS, 99));
         assert!(own.outranks(RANK_OWN, 9));
         assert!(!own.outranks(RANK_OWN, 10));
-        let others = candidate(&named(Some("A."), "a@x"), RANK_OTHERS, 99).unwrap();
+        let others = candidate(&named(Some("A."), "a@x"), RANK_OTHERS, 99, false).unwrap();
         assert!(!others.outranks(RANK_OWN, 10));
     }
 
