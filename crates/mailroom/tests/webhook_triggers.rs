@@ -535,3 +535,44 @@ async fn folder_event_and_scheduled_send_triggers() {
     );
     peer.logout().await;
 }
+
+#[tokio::test]
+async fn test_events_are_delivered_signed_when_a_webhook_has_the_url() {
+    let receiver = Receiver::start().await;
+    let stranger = Receiver::start().await;
+    let server = server();
+    let (api, secret) = subscribed_app(&server, &receiver).await;
+    let send = |trigger: &str, url: &str| {
+        api.post(
+            "/v3/webhooks/send-test-event",
+            json!({"trigger_type": trigger, "webhook_url": url}),
+        )
+    };
+
+    let reply = send("folder.created", &receiver.url).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.body["data"], "success");
+    let post = receiver
+        .wait_for("folder.created", |o| o["object"] == "folder")
+        .await;
+    let app_id = application_id(&post);
+    check_signed(&post, &secret, &app_id);
+
+    // A URL none of the application's webhooks has: delivered, but there is no secret
+    // to sign with.
+    let reply = send("message.created", &stranger.url).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let post = stranger
+        .wait_for("message.created", |o| o["object"] == "message")
+        .await;
+    assert!(post.signature.is_empty());
+
+    // A receiver that refuses, and a trigger mailroom does not know: clear errors.
+    stranger.set_down(true);
+    let refused = send("message.created", &stranger.url).await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(refused.error_message().contains("503"), "{}", refused.text);
+    let unknown = send("message.teleported", &receiver.url).await;
+    assert_eq!(unknown.status, 400, "{}", unknown.text);
+    assert_eq!(receiver.of_type("message.teleported").len(), 0);
+}
