@@ -1,8 +1,10 @@
 //! Telling a deleted message from a moved one. IMAP reports a move made by another
 //! client as an expunge in one folder and, later, an arrival in another; a message left
-//! with no location is therefore only a deletion candidate. Found again (by sync or by
-//! mailroom's own move) it was moved: `message.updated`. Still nowhere after a whole
-//! sync pass that began after it was noticed, it was deleted: `message.deleted`.
+//! with no location is therefore only a deletion candidate, which remembers the folder it
+//! left. Found again in another folder (by sync or by mailroom's own move) it was moved:
+//! `message.updated`; found again where it was (the folder re-read after a UIDVALIDITY
+//! change) nothing happened to it. Still nowhere after a whole sync pass that began after
+//! it was noticed, it was deleted: `message.deleted`.
 
 use mailroom_model::{GrantId, v3::webhook::TriggerType};
 use serde_json::json;
