@@ -32,18 +32,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(os.environ.get("MAILROOM_BIN", ROOT / "target" / "release" / "mailroom"))
+from benchlib import ROOT, BIN, testbed_env
 
-
-def testbed_env():
-    out = subprocess.run([ROOT / "testbed" / "start"], check=True, capture_output=True, text=True).stdout
-    env = {}
-    for line in out.splitlines():
-        if "=" in line and line.startswith("TESTBED_"):
-            key, value = line.split("=", 1)
-            env[key] = value.strip().strip('"').strip("'")
-    return env
 
 
 FLOOR_ITEMS = "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE)"

@@ -47,27 +47,13 @@ from email.utils import format_datetime, make_msgid
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(os.environ.get("MAILROOM_BIN", ROOT / "target" / "release" / "mailroom"))
+from benchlib import ROOT, BIN, testbed_env, percentile
+
 WARMUP = 5
 DRAIN_DEADLINE = 300.0
 BODY = ("This is a benchmark message of about one kilobyte. " * 20).strip() + "\n"
 
 
-def testbed_env():
-    out = subprocess.run([ROOT / "testbed" / "start"], check=True, capture_output=True, text=True).stdout
-    env = {}
-    for line in out.splitlines():
-        if "=" in line and line.startswith("TESTBED_"):
-            key, value = line.split("=", 1)
-            env[key] = value.strip().strip('"').strip("'")
-    return env
-
-
-def percentile(sorted_values, fraction):
-    """Nearest-rank percentile of an ascending list."""
-    index = max(0, min(len(sorted_values) - 1, math.ceil(fraction * len(sorted_values)) - 1))
-    return sorted_values[index]
 
 
 class Phase:

@@ -60,8 +60,8 @@ from pathlib import Path
 
 import imaplib
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(os.environ.get("MAILROOM_BIN", ROOT / "target" / "release" / "mailroom"))
+from benchlib import ROOT, BIN, testbed_env, percentile
+
 RECIPIENT, SENDER = 39, 40
 WARMUP = 5
 WARMUP_DEADLINE = 70.0   # per warm-up message: longer than mailroom's default 60 s poll
@@ -70,15 +70,6 @@ SETTLE = 2.0             # after the initial sync, before the first message
 GRACE = 3.0              # after the last expected notification, to catch duplicates
 BODY = ("This is a webhook latency benchmark message. " * 10).strip() + "\n"
 
-
-def testbed_env():
-    out = subprocess.run([ROOT / "testbed" / "start"], check=True, capture_output=True, text=True).stdout
-    env = {}
-    for line in out.splitlines():
-        if "=" in line and line.startswith("TESTBED_"):
-            key, value = line.split("=", 1)
-            env[key] = value.strip().strip('"').strip("'")
-    return env
 
 
 def user(env, number):
@@ -89,11 +80,6 @@ def reset_users(*numbers):
     subprocess.run([ROOT / "testbed" / "reset-user", *(f"user{n}" for n in numbers)],
                    check=True, capture_output=True)
 
-
-def percentile(sorted_values, fraction):
-    """Nearest-rank percentile of an ascending list."""
-    index = max(0, min(len(sorted_values) - 1, math.ceil(fraction * len(sorted_values)) - 1))
-    return sorted_values[index]
 
 
 def wait_for(what, deadline_seconds, check, step=0.01):
