@@ -542,6 +542,20 @@ def summary(name, latencies):
     return line, stats
 
 
+def create_folders(env, email, password, count):
+    """`count` extra folders in the mailbox, so a pass over every folder costs what it
+    does in a real mailbox (reset-user removes them again)."""
+    imap = imaplib.IMAP4("127.0.0.1", int(env["TESTBED_IMAP_PORT"]), timeout=30)
+    try:
+        imap.login(email, password)
+        for n in range(count):
+            typ, data = imap.create(f"Bench-{n:03d}")
+            if typ != "OK":
+                raise RuntimeError(f"CREATE Bench-{n:03d}: {data}")
+    finally:
+        imap.logout()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -551,11 +565,13 @@ def main():
                         help="seconds between one accepted message and the next send (default 0.05)")
     parser.add_argument("--timeout", type=float, default=60.0,
                         help="seconds to wait after the last send for every message to be seen (default 60)")
+    parser.add_argument("--folders", type=int, default=0,
+                        help="extra folders in the recipient's mailbox during the mailroom phase (default 0)")
     parser.add_argument("--csv", metavar="FILE",
                         help="also write one row per measured message: phase, index, latency in ms")
     args = parser.parse_args()
-    if args.count < 1 or args.interval < 0 or args.timeout <= 0:
-        sys.exit("--count must be positive, --interval not negative, --timeout positive")
+    if args.count < 1 or args.interval < 0 or args.timeout <= 0 or args.folders < 0:
+        sys.exit("--count must be positive, --interval and --folders not negative, --timeout positive")
     if not BIN.exists():
         sys.exit(f"no mailroom binary at {BIN}: cargo build --release --bin mailroom, or set MAILROOM_BIN")
 
@@ -563,12 +579,14 @@ def main():
     recipient, password = user(env, RECIPIENT)
     run_id = secrets.token_hex(4)
     print(f"{args.count} messages per phase ({WARMUP} warm-ups first), {args.interval * 1000:.0f} ms apart, "
-          f"user{SENDER} -> {recipient} over submission with STARTTLS; mailroom {BIN}; run {run_id}")
+          f"user{SENDER} -> {recipient} over submission with STARTTLS; {args.folders} extra folders; "
+          f"mailroom {BIN}; run {run_id}")
     started = time.monotonic()
 
     reset_users(RECIPIENT, SENDER)
     floor, floor_missing = floor_phase(env, args, run_id, recipient, password)
     reset_users(RECIPIENT)
+    create_folders(env, recipient, password, args.folders)
     mailroom, missing, notes, synced, server, log_tail = mailroom_phase(env, args, run_id, recipient, password)
 
     if args.csv:
