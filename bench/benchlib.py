@@ -1,9 +1,12 @@
 """What the benchmarks share: where the repository and the mailroom binary are, the
-testbed's settings, and percentiles."""
+testbed's settings, starting `mailroom serve` and an application, and percentiles."""
 
+import json
 import math
 import os
+import re
 import subprocess
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,3 +29,43 @@ def percentile(sorted_values, fraction):
     """Nearest-rank percentile of an ascending list."""
     index = max(0, min(len(sorted_values) - 1, math.ceil(fraction * len(sorted_values)) - 1))
     return sorted_values[index]
+
+
+def mailroom_env(testbed, log="warn", **extra):
+    """The environment of a `mailroom serve` that talks to the testbed: the caller's, less
+    any mailroom settings of its own (but the log filter), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILROOM_") or k == "MAILROOM_LOG"}
+    env.update({
+        "MAILROOM_ALLOW_PRIVATE_HOSTS": "true",
+        "MAILROOM_ALLOW_INSECURE_TRANSPORT": "true",
+        "MAILROOM_EXTRA_CA_FILE": testbed["TESTBED_CA"],
+        "MAILROOM_LOG": os.environ.get("MAILROOM_LOG", log),
+    })
+    env.update(extra)
+    return env
+
+
+def start_mailroom(data_dir, env, log_path):
+    """Starts `mailroom serve` on a free port; returns the process and its base URL. Its
+    stdout is drained in the background, its log written to `log_path`."""
+    with open(log_path, "w") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen(
+            [BIN, "--data-dir", data_dir, "serve", "--listen", "127.0.0.1:0"],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, text=True)
+    url = None
+    for line in proc.stdout:
+        match = re.search(r"listening on (http://\S+)", line)
+        if match:
+            url = match.group(1)
+            break
+    if url is None:
+        raise RuntimeError(f"mailroom exited before listening; see {log_path}")
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+    return proc, url
+
+
+def create_app(data_dir, env, name):
+    """`mailroom app create --json`: the new application (with its API key)."""
+    created = subprocess.run([BIN, "--data-dir", data_dir, "app", "create", "--name", name, "--json"],
+                             env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(created.strip().splitlines()[-1])

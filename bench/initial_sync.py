@@ -27,12 +27,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
-from benchlib import ROOT, BIN, testbed_env
+from benchlib import ROOT, testbed_env, create_app, mailroom_env, start_mailroom
 
 
 
@@ -81,26 +80,9 @@ def bare_fetch_seconds(port, email, password, folder="INBOX", items=FLOOR_ITEMS)
 class Server:
     def __init__(self, env):
         self.data = tempfile.mkdtemp(prefix="mailroom-bench-")
-        self.env = dict(os.environ)
-        self.env.update({
-            "MAILROOM_ALLOW_PRIVATE_HOSTS": "true",
-            "MAILROOM_ALLOW_INSECURE_TRANSPORT": "true",
-            "MAILROOM_EXTRA_CA_FILE": env["TESTBED_CA"],
-            "MAILROOM_LOG": os.environ.get("MAILROOM_LOG", "warn"),
-            "MAILROOM_SYNC_POLL_SECS": "3600",
-        })
-        self.proc = subprocess.Popen(
-            [BIN, "--data-dir", self.data, "serve", "--listen", "127.0.0.1:0"],
-            env=self.env, stdout=subprocess.PIPE, stderr=open(os.path.join(self.data, "server.log"), "w"), text=True)
-        for line in self.proc.stdout:
-            match = re.search(r"listening on (http://\S+)", line)
-            if match:
-                self.url = match.group(1)
-                break
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
-        created = subprocess.run([BIN, "--data-dir", self.data, "app", "create", "--name", "bench", "--json"],
-                                 env=self.env, check=True, capture_output=True, text=True).stdout
-        self.key = json.loads(created)["api_key"]
+        self.env = mailroom_env(env, MAILROOM_SYNC_POLL_SECS="3600")
+        self.proc, self.url = start_mailroom(self.data, self.env, os.path.join(self.data, "server.log"))
+        self.key = create_app(self.data, self.env, "bench")["api_key"]
 
     def call(self, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None

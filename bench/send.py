@@ -29,7 +29,6 @@ import argparse
 import http.client
 import imaplib
 import json
-import math
 import os
 import re
 import smtplib
@@ -45,9 +44,8 @@ from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from datetime import datetime, timezone
-from pathlib import Path
 
-from benchlib import ROOT, BIN, testbed_env, percentile
+from benchlib import ROOT, BIN, testbed_env, percentile, create_app, mailroom_env, start_mailroom
 
 WARMUP = 5
 DRAIN_DEADLINE = 300.0
@@ -153,32 +151,9 @@ class Smtp:
 class Server:
     def __init__(self, env):
         self.data = tempfile.mkdtemp(prefix="mailroom-bench-send-")
-        self.env = dict(os.environ)
-        for key in ("MAILROOM_CONFIG", "MAILROOM_DATABASE_URL", "MAILROOM_DATA_DIR", "MAILROOM_LISTEN",
-                    "MAILROOM_SECRET_KEY"):
-            self.env.pop(key, None)
-        self.env.update({
-            "MAILROOM_ALLOW_PRIVATE_HOSTS": "true",
-            "MAILROOM_ALLOW_INSECURE_TRANSPORT": "true",
-            "MAILROOM_EXTRA_CA_FILE": env["TESTBED_CA"],
-            "MAILROOM_LOG": os.environ.get("MAILROOM_LOG", "warn"),
-        })
-        self.log = open(os.path.join(self.data, "server.log"), "w")
-        self.proc = subprocess.Popen(
-            [BIN, "--data-dir", self.data, "serve", "--listen", "127.0.0.1:0"],
-            env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        self.url = None
-        for line in self.proc.stdout:
-            match = re.search(r"listening on (http://\S+)", line)
-            if match:
-                self.url = match.group(1)
-                break
-        if self.url is None:
-            raise RuntimeError(f"mailroom exited before listening; see {self.data}/server.log")
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
-        created = subprocess.run([BIN, "--data-dir", self.data, "app", "create", "--name", "bench-send", "--json"],
-                                 env=self.env, check=True, capture_output=True, text=True).stdout
-        self.key = json.loads(created.strip().splitlines()[-1])["api_key"]
+        self.env = mailroom_env(env)
+        self.proc, self.url = start_mailroom(self.data, self.env, os.path.join(self.data, "server.log"))
+        self.key = create_app(self.data, self.env, "bench-send")["api_key"]
         parsed = urllib.parse.urlsplit(self.url)
         self.host, self.port = parsed.hostname, parsed.port
 
@@ -218,7 +193,6 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self.log.close()
 
 
 # --------------------------------------------------------------------------- the mailbox

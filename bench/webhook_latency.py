@@ -36,7 +36,6 @@ import argparse
 import hashlib
 import hmac
 import json
-import math
 import os
 import re
 import secrets
@@ -60,7 +59,7 @@ from pathlib import Path
 
 import imaplib
 
-from benchlib import ROOT, BIN, testbed_env, percentile
+from benchlib import ROOT, BIN, testbed_env, percentile, create_app, mailroom_env, start_mailroom
 
 RECIPIENT, SENDER = 39, 40
 WARMUP = 5
@@ -386,33 +385,10 @@ class Receiver:
 class Server:
     def __init__(self, env):
         self.data = tempfile.mkdtemp(prefix="mailroom-bench-webhooks-")
-        self.env = dict(os.environ)
-        for key in list(self.env):
-            if key.startswith("MAILROOM_") and key != "MAILROOM_LOG":
-                self.env.pop(key)
-        self.env.update({
-            "MAILROOM_ALLOW_PRIVATE_HOSTS": "true",
-            "MAILROOM_ALLOW_INSECURE_TRANSPORT": "true",
-            "MAILROOM_EXTRA_CA_FILE": env["TESTBED_CA"],
-            "MAILROOM_LOG": os.environ.get("MAILROOM_LOG", "warn,mailroom=info"),
-        })
+        self.env = mailroom_env(env, log="warn,mailroom=info")
         self.log_path = os.path.join(self.data, "server.log")
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [BIN, "--data-dir", self.data, "serve", "--listen", "127.0.0.1:0"],
-            env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        self.url = None
-        for line in self.proc.stdout:
-            match = re.search(r"listening on (http://\S+)", line)
-            if match:
-                self.url = match.group(1)
-                break
-        if self.url is None:
-            raise RuntimeError(f"mailroom exited before listening; see {self.log_path}")
-        threading.Thread(target=lambda: [None for _ in self.proc.stdout], daemon=True).start()
-        created = subprocess.run([BIN, "--data-dir", self.data, "app", "create", "--name", "bench-webhooks",
-                                  "--json"], env=self.env, check=True, capture_output=True, text=True).stdout
-        app = json.loads(created.strip().splitlines()[-1])
+        self.proc, self.url = start_mailroom(self.data, self.env, self.log_path)
+        app = create_app(self.data, self.env, "bench-webhooks")
         self.key, self.application_id = app["api_key"], app.get("application_id")
 
     def call(self, method, path, body=None):
@@ -426,7 +402,6 @@ class Server:
             raise RuntimeError(f"{method} {path}: {e.code} {e.read()[:500]!r}") from None
 
     def log_tail(self, lines=40):
-        self.log.flush()
         return "".join(Path(self.log_path).read_text(errors="replace").splitlines(True)[-lines:])
 
     def stop(self):
@@ -436,7 +411,6 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self.log.close()
 
 
 class Notifications:
