@@ -85,12 +85,16 @@ async fn settle_one(tx: &mut Transaction<'_, Any>, message_id: &str) -> Result<b
     if candidate.rows_affected() == 0 {
         return Ok(false);
     }
-    let located =
-        sqlx::query("SELECT 1 AS one FROM message_locations WHERE message_id = $1 LIMIT 1")
-            .bind(message_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    Ok(located.is_none())
+    Ok(!is_located(tx, message_id).await?)
+}
+
+/// Whether the message lives in any folder.
+async fn is_located(tx: &mut Transaction<'_, Any>, message_id: &str) -> Result<bool, StoreError> {
+    let row = sqlx::query("SELECT 1 AS one FROM message_locations WHERE message_id = $1 LIMIT 1")
+        .bind(message_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.is_some())
 }
 
 /// What a `message.deleted` notification carries: the message is gone, so its id.
@@ -110,12 +114,7 @@ pub(crate) async fn note_departures(
 ) -> Result<Vec<(String, Option<String>)>, StoreError> {
     let mut updated = Vec::new();
     for message_id in leaving {
-        let elsewhere =
-            sqlx::query("SELECT 1 AS one FROM message_locations WHERE message_id = $1 LIMIT 1")
-                .bind(&message_id)
-                .fetch_optional(&mut **tx)
-                .await?;
-        if elsewhere.is_some() {
+        if is_located(tx, &message_id).await? {
             updated.push((message_id, None));
             continue;
         }

@@ -44,31 +44,21 @@ impl Store {
         unread: Option<bool>,
         starred: Option<bool>,
     ) -> Result<(), StoreError> {
-        let now = unix_now();
+        let unread = unread.map(i64::from);
+        let starred = starred.map(i64::from);
         let mut tx = self.begin_write().await?;
-        let mut changed = false;
-        if let Some(unread) = unread {
-            let done = sqlx::query(
-                "UPDATE messages SET unread = $1, updated_at = $2 WHERE id = $3 AND unread <> $1",
-            )
-            .bind(i64::from(unread))
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            changed |= done.rows_affected() > 0;
-        }
-        if let Some(starred) = starred {
-            let done = sqlx::query(
-                "UPDATE messages SET starred = $1, updated_at = $2 WHERE id = $3 AND starred <> $1",
-            )
-            .bind(i64::from(starred))
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            changed |= done.rows_affected() > 0;
-        }
+        let done = sqlx::query(
+            "UPDATE messages SET unread = COALESCE($1, unread), starred = COALESCE($2, starred), \
+                 updated_at = $3 \
+             WHERE id = $4 AND (unread <> COALESCE($1, unread) OR starred <> COALESCE($2, starred))",
+        )
+        .bind(unread)
+        .bind(starred)
+        .bind(unix_now())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let changed = done.rows_affected() > 0;
         if changed {
             announce_updated(&mut tx, grant_id, id).await?;
         }

@@ -138,6 +138,20 @@ async fn moves_are_told_from_deletions(engine: Engine) {
         [("message.updated".to_owned(), new_id.clone())]
     );
 
+    // Set by mailroom itself (the API): an update when it changes something, once.
+    store
+        .set_message_state(&grant, &new_id, Some(false), None)
+        .await
+        .unwrap();
+    store
+        .set_message_state(&grant, &new_id, Some(false), Some(true))
+        .await
+        .unwrap();
+    assert_eq!(
+        take_outbox(&store).await,
+        [("message.updated".to_owned(), new_id.clone())]
+    );
+
     // Gone from the Inbox, then found in the Archive: a move, an update, no deletion.
     let pass_before = mailroom_model::time::unix_millis();
     store.remove_locations(&grant, &inbox, &[2]).await.unwrap();
