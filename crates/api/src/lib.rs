@@ -3,6 +3,7 @@
 //! the store; they hold no state of their own.
 
 mod auth;
+mod connect_grant;
 mod cursor;
 mod envelope;
 mod error;
@@ -14,6 +15,8 @@ mod oauth_error;
 mod provider_check;
 mod request_id;
 mod router;
+mod server_origin;
+mod sign_in_limits;
 mod v3;
 
 pub use error::ApiError;
@@ -22,6 +25,7 @@ pub use mailboxes::{
     SendReceipt,
 };
 pub use router::{AppState, router};
+pub use sign_in_limits::{SignInLimits, SignInSettings};
 
 /// The v3 Message object of an indexed message, as webhook notifications carry it.
 pub fn message_object(

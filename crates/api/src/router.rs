@@ -26,6 +26,8 @@ pub struct AppState {
     pub mailboxes: Arc<dyn Mailboxes>,
     /// Where a domain's mail servers are, for the sign-in page.
     pub discovery: mailroom_net::MailDiscovery,
+    /// Throttling of sign-ins, and the grant cap.
+    pub sign_in: Arc<crate::sign_in_limits::SignInLimits>,
 }
 
 /// The largest request body accepted on most routes.

@@ -20,6 +20,7 @@ pub async fn app(settings: Settings, command: AppCommand) -> anyhow::Result<()> 
         AppCommand::Create {
             name,
             callback_uris,
+            allow_custom_servers,
             json,
         } => {
             let name = name.trim();
@@ -32,6 +33,11 @@ pub async fn app(settings: Settings, command: AppCommand) -> anyhow::Result<()> 
                 .collect::<Result<Vec<_>, _>>()
                 .context("--callback-uri")?;
             let created = store.create_application(name, &urls).await?;
+            if allow_custom_servers {
+                store
+                    .set_allow_custom_servers(&created.application.id, true)
+                    .await?;
+            }
             let id = created.application.id.to_string();
             if json {
                 let out = json!({
@@ -42,6 +48,7 @@ pub async fn app(settings: Settings, command: AppCommand) -> anyhow::Result<()> 
                     "api_key_id": created.api_key_id.to_string(),
                     "name": created.application.name,
                     "callback_uris": callback_uris,
+                    "allow_custom_servers": allow_custom_servers,
                 });
                 println!("{out}");
             } else {
@@ -52,15 +59,39 @@ pub async fn app(settings: Settings, command: AppCommand) -> anyhow::Result<()> 
                     "  api_key: {}  (id {})",
                     created.api_key, created.api_key_id
                 );
+                if allow_custom_servers {
+                    println!("  hosted sign-in accepts servers outside the email's domain");
+                }
                 println!("The secrets are shown only now; mailroom keeps only their hashes.");
             }
+        }
+        AppCommand::Update {
+            application_id,
+            allow_custom_servers,
+        } => {
+            let app_id =
+                ApplicationId::parse(&application_id).map_err(|e| anyhow::anyhow!("--app: {e}"))?;
+            let Some(allow) = allow_custom_servers else {
+                bail!("nothing to change: give --allow-custom-servers true|false");
+            };
+            if !store.set_allow_custom_servers(&app_id, allow).await? {
+                bail!("no application with id {application_id}");
+            }
+            println!("Application {application_id}: allow_custom_servers = {allow}");
         }
         AppCommand::List { json } => {
             let apps = store.list_applications().await?;
             if json {
                 let list: Vec<_> = apps
                     .iter()
-                    .map(|a| json!({"application_id": a.id.to_string(), "name": a.name, "created_at": a.created_at}))
+                    .map(|a| {
+                        json!({
+                            "application_id": a.id.to_string(),
+                            "name": a.name,
+                            "allow_custom_servers": a.allow_custom_servers,
+                            "created_at": a.created_at,
+                        })
+                    })
                     .collect();
                 println!("{}", serde_json::Value::Array(list));
             } else if apps.is_empty() {

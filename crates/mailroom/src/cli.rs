@@ -70,9 +70,22 @@ pub enum AppCommand {
         /// A redirect URI allowed for hosted authentication (repeatable).
         #[arg(long = "callback-uri", value_name = "URI")]
         callback_uris: Vec<String>,
+        /// Let hosted sign-in use mail servers that do not belong to the email's domain
+        /// (typed under "Advanced"); off by default.
+        #[arg(long)]
+        allow_custom_servers: bool,
         /// Print one JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Change an application's settings.
+    Update {
+        /// The application id.
+        #[arg(long = "app", value_name = "ID")]
+        application_id: String,
+        /// Whether hosted sign-in may use mail servers outside the email's domain.
+        #[arg(long, value_name = "true|false")]
+        allow_custom_servers: Option<bool>,
     },
     /// List applications.
     List {

@@ -51,6 +51,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         policy,
         mailboxes: Arc::new(SyncBridge { engine, scheduled }),
         discovery,
+        sign_in: Arc::new(mailroom_api::SignInLimits::new(settings.sign_in.clone())),
     };
 
     tokio::spawn(purge_expired_auth(store.clone()));

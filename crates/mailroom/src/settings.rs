@@ -30,6 +30,13 @@ struct FileSettings {
     webhook_retry_secs: Option<u64>,
     sync_ignore_capabilities: Option<Vec<String>>,
     log: Option<String>,
+    sign_in_attempts_per_ip_per_minute: Option<u64>,
+    sign_in_attempts_per_account_per_minute: Option<u64>,
+    sign_in_attempts_per_host_per_minute: Option<u64>,
+    sign_in_pages_per_ip_per_minute: Option<u64>,
+    sign_in_max_attempts: Option<u64>,
+    sign_in_lockout_secs: Option<u64>,
+    max_grants_per_application: Option<u64>,
 }
 
 pub struct Settings {
@@ -51,6 +58,8 @@ pub struct Settings {
     /// whose extension is broken, and to exercise the fallbacks.
     pub sync_ignore_capabilities: Vec<String>,
     pub log_filter: String,
+    /// Throttling of sign-ins and the grant cap (README, "Security model").
+    pub sign_in: mailroom_api::SignInSettings,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -66,6 +75,7 @@ impl Settings {
             }
             None => FileSettings::default(),
         };
+        let sign_in = sign_in_settings(&file)?;
         let data_dir = args
             .data_dir
             .clone()
@@ -130,6 +140,7 @@ impl Settings {
                 .filter(|c| !c.is_empty())
                 .collect(),
             log_filter: env("LOG").or(file.log).unwrap_or_else(|| "info".into()),
+            sign_in,
         })
     }
 
@@ -142,6 +153,60 @@ impl Settings {
         text.parse()
             .with_context(|| format!("listen address '{text}' is not HOST:PORT"))
     }
+}
+
+fn sign_in_settings(file: &FileSettings) -> anyhow::Result<mailroom_api::SignInSettings> {
+    let defaults = mailroom_api::SignInSettings::default();
+    // Each limit is at least one and at most what its type holds.
+    let count = |name: &str, from_file: Option<u64>, default: u32| -> anyhow::Result<u32> {
+        Ok(env_u64(name)?
+            .or(from_file)
+            .map(|n| u32::try_from(n).unwrap_or(u32::MAX).max(1))
+            .unwrap_or(default))
+    };
+    let long = |name: &str, from_file: Option<u64>, default: i64| -> anyhow::Result<i64> {
+        Ok(env_u64(name)?
+            .or(from_file)
+            .map(|n| i64::try_from(n).unwrap_or(i64::MAX).max(1))
+            .unwrap_or(default))
+    };
+    Ok(mailroom_api::SignInSettings {
+        attempts_per_ip_per_minute: count(
+            "SIGN_IN_ATTEMPTS_PER_IP_PER_MINUTE",
+            file.sign_in_attempts_per_ip_per_minute,
+            defaults.attempts_per_ip_per_minute,
+        )?,
+        attempts_per_account_per_minute: count(
+            "SIGN_IN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE",
+            file.sign_in_attempts_per_account_per_minute,
+            defaults.attempts_per_account_per_minute,
+        )?,
+        attempts_per_host_per_minute: count(
+            "SIGN_IN_ATTEMPTS_PER_HOST_PER_MINUTE",
+            file.sign_in_attempts_per_host_per_minute,
+            defaults.attempts_per_host_per_minute,
+        )?,
+        pages_per_ip_per_minute: count(
+            "SIGN_IN_PAGES_PER_IP_PER_MINUTE",
+            file.sign_in_pages_per_ip_per_minute,
+            defaults.pages_per_ip_per_minute,
+        )?,
+        max_attempts: long(
+            "SIGN_IN_MAX_ATTEMPTS",
+            file.sign_in_max_attempts,
+            defaults.max_attempts,
+        )?,
+        lockout_secs: long(
+            "SIGN_IN_LOCKOUT_SECS",
+            file.sign_in_lockout_secs,
+            defaults.lockout_secs,
+        )?,
+        max_grants_per_application: long(
+            "MAX_GRANTS_PER_APPLICATION",
+            file.max_grants_per_application,
+            defaults.max_grants_per_application,
+        )?,
+    })
 }
 
 fn sqlite_url(data_dir: &Path) -> String {

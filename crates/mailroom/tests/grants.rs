@@ -132,14 +132,26 @@ async fn patch_revalidates_new_settings_and_keeps_the_old_on_failure() {
     assert_eq!(unchanged.body["data"]["settings"], grant["settings"]);
     assert_eq!(unchanged.body["data"]["grant_status"], "valid");
 
+    // A stored password never follows the servers to a new port (or host, or security):
+    // the move needs the password again, and without it nothing is tried.
+    let move_to_tls = json!({
+        "imap_port": testbed.imaps_port, "imap_security": "ssl",
+        "smtp_port": testbed.smtps_port, "smtp_security": "ssl"});
+    let no_password = api
+        .send("PATCH", &path, Some(json!({"settings": move_to_tls})))
+        .await;
+    assert_eq!(no_password.status, 400, "{}", no_password.text);
+    assert!(
+        no_password
+            .error_message()
+            .contains("settings.imap_password is required"),
+        "{}",
+        no_password.text
+    );
+    let mut with_password = move_to_tls.clone();
+    with_password["imap_password"] = json!(Testbed::user(1).1);
     let moved = api
-        .send(
-            "PATCH",
-            &path,
-            Some(json!({"settings": {
-                "imap_port": testbed.imaps_port, "imap_security": "ssl",
-                "smtp_port": testbed.smtps_port, "smtp_security": "ssl"}})),
-        )
+        .send("PATCH", &path, Some(json!({"settings": with_password})))
         .await;
     assert_eq!(moved.status, 200, "{}", moved.text);
     assert_eq!(
@@ -148,7 +160,8 @@ async fn patch_revalidates_new_settings_and_keeps_the_old_on_failure() {
     );
     assert_eq!(moved.body["data"]["id"], grant["id"]);
 
-    // The stored password carried over: re-validating without one still works.
+    // The stored password carries over to the same servers: re-validating without one
+    // still works.
     let again = api
         .send(
             "PATCH",

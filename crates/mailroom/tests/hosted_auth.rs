@@ -85,14 +85,38 @@ impl Setup {
         page
     }
 
+    /// Lets the application's sign-in use servers outside the email's domain.
+    fn allow_custom_servers(&self) {
+        let output = self.server.cli(&[
+            "app",
+            "update",
+            "--app",
+            &self.client_id,
+            "--allow-custom-servers",
+            "true",
+        ]);
+        assert!(output.status.success(), "{output:?}");
+    }
+
     /// Submits the form with the testbed's servers and `password`.
     async fn submit(&self, page: &Page, password: &str, imap_port: u16) -> reqwest::Response {
+        self.submit_as(page, "user16@example.test", password, imap_port)
+            .await
+    }
+
+    async fn submit_as(
+        &self,
+        page: &Page,
+        email: &str,
+        password: &str,
+        imap_port: u16,
+    ) -> reqwest::Response {
         let port = imap_port.to_string();
         let submission = Testbed::get().submission_port.to_string();
         let form = [
             ("flow", page.flow.as_str()),
             ("csrf", page.csrf.as_str()),
-            ("email", "user16@example.test"),
+            ("email", email),
             ("password", password),
             ("imap_host", "localhost"),
             ("imap_port", &port),
@@ -225,12 +249,19 @@ async fn hosted_sign_in_outcomes() {
     assert_eq!(param(&back, "state").as_deref(), Some("s-3"));
     assert!(param(&back, "code").is_none());
 
-    // An IMAP server that does not answer: provider_not_responding.
+    // An IMAP server that does not answer: provider_not_responding. (A port of its own
+    // is not the domain's server: the application allows other servers for this, and
+    // another user is signing in, for user16's grant stays on its servers.)
+    setup.allow_custom_servers();
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_port = closed.local_addr().unwrap().port();
     drop(closed);
     let page = setup.open_default("s-4", &[]).await;
-    let back = location(&setup.submit(&page, "pass16", dead_port).await);
+    let back = location(
+        &setup
+            .submit_as(&page, &Testbed::user(55).0, "pass55", dead_port)
+            .await,
+    );
     assert_eq!(
         param(&back, "error_type").as_deref(),
         Some("provider_not_responding")
@@ -459,6 +490,27 @@ async fn servers_described_by_autoconfig_are_prefilled() {
 #[tokio::test]
 async fn a_server_name_that_does_not_resolve_is_shown_on_the_page() {
     let setup = setup(&[]).await;
+    // Without the application's leave, a host outside the domain is not even looked up.
+    let page = setup.open_default("s-foreign", &[]).await;
+    let foreign = setup
+        .browser
+        .post(format!("{}/v3/connect/auth", setup.server.base_url))
+        .header("cookie", &page.cookie)
+        .form(&[
+            ("flow", page.flow.as_str()),
+            ("csrf", page.csrf.as_str()),
+            ("email", "user16@example.test"),
+            ("password", "pass16"),
+            ("imap_host", "no-such-host.invalid"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 200);
+    let html = foreign.text().await.unwrap();
+    assert!(html.contains("do not belong"), "{html}");
+
+    setup.allow_custom_servers();
     let page = setup.open_default("s-typo", &[]).await;
     let form = [
         ("flow", page.flow.as_str()),

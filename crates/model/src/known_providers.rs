@@ -124,6 +124,32 @@ pub fn lookup(domain: &str) -> Option<KnownProvider> {
         .map(|(_, provider)| *provider)
 }
 
+/// Mail exchangers that say who hosts a domain's mailboxes: a domain whose MX host ends in
+/// one of these keeps its mail at that provider.
+const MX_SUFFIXES: &[(&str, KnownProvider)] = &[
+    ("google.com", GMAIL),
+    ("googlemail.com", GMAIL),
+    ("outlook.com", OUTLOOK),
+    ("yahoodns.net", YAHOO),
+    ("messagingengine.com", FASTMAIL),
+    ("icloud.com", ICLOUD),
+    ("zoho.com", ZOHO),
+    ("zoho.eu", ZOHO),
+    ("yandex.net", YANDEX),
+    ("gmx.net", GMX_NET),
+    ("web.de", WEB_DE),
+    ("aol.com", AOL),
+];
+
+/// The provider whose mail exchanger `mx_host` is, if mailroom knows it.
+pub fn lookup_by_mx(mx_host: &str) -> Option<KnownProvider> {
+    let host = mx_host.trim().trim_end_matches('.').to_ascii_lowercase();
+    MX_SUFFIXES
+        .iter()
+        .find(|(suffix, _)| host.ends_with(&format!(".{suffix}")))
+        .map(|(_, provider)| *provider)
+}
+
 /// Submission servers that file a copy of every message they send in the Sent folder
 /// themselves; mailroom must not append a second one.
 const SAVES_SENT_COPY: &[&str] = &[
@@ -149,6 +175,18 @@ mod tests {
         assert_eq!(icloud.imap_host, "imap.mail.me.com");
         assert_eq!(icloud.smtp_port, 587);
         assert_eq!(lookup("aol.com").unwrap().smtp_security, Ssl);
+    }
+
+    #[test]
+    fn mail_exchangers_name_their_provider() {
+        assert_eq!(lookup_by_mx("aspmx.l.google.com."), Some(GMAIL));
+        assert_eq!(
+            lookup_by_mx("example-com.mail.protection.outlook.com").map(|p| p.name),
+            Some("Outlook.com")
+        );
+        assert_eq!(lookup_by_mx("mx.example.test"), None);
+        // A suffix is a whole label: "evilgoogle.com" is not Google's.
+        assert_eq!(lookup_by_mx("mx.evilgoogle.com"), None);
     }
 
     #[test]

@@ -16,7 +16,9 @@ pub mod v3;
 
 pub use email_address::EmailAddress;
 pub use ids::{ApiKeyId, ApplicationId, CallbackUriId, GrantId, WebhookId};
-pub use mail_settings::{MailCredentials, MailServerSettings, ServerEndpoint, SettingsError};
+pub use mail_settings::{
+    MailCredentials, MailServerSettings, ServerEndpoint, SettingsError, SettingsFields,
+};
 pub use provider::Provider;
 pub use redirect_url::{RedirectPlatform, RedirectUrl, RedirectUrlError};
 pub use scope::{ALL_SCOPES, Scope};

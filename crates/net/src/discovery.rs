@@ -33,6 +33,15 @@ pub struct DiscoveredServers {
     pub smtp: Option<DiscoveredServer>,
 }
 
+/// Every server a domain names in DNS: the targets of all its IMAP and submission SRV
+/// records (RFC 6186), best first, and its MX hosts (RFC 5321 §5.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnnouncedServers {
+    pub imap: Vec<DiscoveredServer>,
+    pub smtp: Vec<DiscoveredServer>,
+    pub mx: Vec<String>,
+}
+
 /// A DNS resolver for discovery.
 #[derive(Clone)]
 pub struct MailDiscovery {
@@ -95,6 +104,85 @@ impl MailDiscovery {
         let (imap, smtp) =
             tokio::join!(self.first_of(&imap_services), self.first_of(&smtp_services));
         DiscoveredServers { imap, smtp }
+    }
+
+    /// Every SRV target and MX host of a domain (what cannot be looked up is left out).
+    pub async fn announced(&self, domain: &str) -> AnnouncedServers {
+        let domain = domain.trim_end_matches('.');
+        let services = |kinds: [(&str, DiscoveredTls); 2]| {
+            kinds.map(|(service, tls)| (format!("{service}.{domain}."), tls))
+        };
+        let imap = services([
+            ("_imaps._tcp", DiscoveredTls::Implicit),
+            ("_imap._tcp", DiscoveredTls::StartTls),
+        ]);
+        let smtp = services([
+            ("_submissions._tcp", DiscoveredTls::Implicit),
+            ("_submission._tcp", DiscoveredTls::StartTls),
+        ]);
+        let (imap, smtp, mx) = tokio::join!(
+            self.all_of(&imap),
+            self.all_of(&smtp),
+            self.mx_hosts(domain)
+        );
+        AnnouncedServers { imap, smtp, mx }
+    }
+
+    async fn all_of(&self, services: &[(String, DiscoveredTls)]) -> Vec<DiscoveredServer> {
+        let mut found = Vec::new();
+        for (name, tls) in services {
+            let Ok(Ok(lookup)) =
+                tokio::time::timeout(LOOKUP_TIMEOUT, self.resolver.srv_lookup(name.as_str())).await
+            else {
+                continue;
+            };
+            let mut records: Vec<(u16, u16, u16, String)> = lookup
+                .answers()
+                .iter()
+                .filter_map(|record| match &record.data {
+                    RData::SRV(srv) => {
+                        Some((srv.priority, srv.weight, srv.port, srv.target.to_utf8()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            records.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+            found.extend(records.into_iter().filter_map(|(_, _, port, target)| {
+                let host = target.trim_end_matches('.').to_ascii_lowercase();
+                (!host.is_empty() && port != 0).then_some(DiscoveredServer {
+                    host,
+                    port,
+                    tls: *tls,
+                })
+            }));
+        }
+        found
+    }
+
+    async fn mx_hosts(&self, domain: &str) -> Vec<String> {
+        let name = format!("{domain}.");
+        let Ok(Ok(lookup)) =
+            tokio::time::timeout(LOOKUP_TIMEOUT, self.resolver.mx_lookup(name.as_str())).await
+        else {
+            return Vec::new();
+        };
+        let mut hosts: Vec<(u16, String)> = lookup
+            .answers()
+            .iter()
+            .filter_map(|record| match &record.data {
+                RData::MX(mx) => Some((
+                    mx.preference,
+                    mx.exchange
+                        .to_utf8()
+                        .trim_end_matches('.')
+                        .to_ascii_lowercase(),
+                )),
+                _ => None,
+            })
+            .filter(|(_, host)| !host.is_empty())
+            .collect();
+        hosts.sort();
+        hosts.into_iter().map(|(_, host)| host).collect()
     }
 
     async fn first_of(&self, services: &[(String, DiscoveredTls)]) -> Option<DiscoveredServer> {

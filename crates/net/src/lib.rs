@@ -12,7 +12,9 @@ pub mod webhook_http;
 
 pub use address_policy::is_public_address;
 pub use autoconfig::{fetch_autoconfig, parse_autoconfig};
-pub use discovery::{DiscoveredServer, DiscoveredServers, DiscoveredTls, MailDiscovery};
+pub use discovery::{
+    AnnouncedServers, DiscoveredServer, DiscoveredServers, DiscoveredTls, MailDiscovery,
+};
 pub use outbound::{NetError, OutboundPolicy, PolicySettings};
 pub use webhook_http::{
     ChallengeError, HttpReply, SIGNATURE_HEADER, WEBHOOK_TIMEOUT, WebhookHttpError, WebhookUrl,

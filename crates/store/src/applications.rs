@@ -16,6 +16,9 @@ pub struct ApplicationRecord {
     pub id: ApplicationId,
     pub name: String,
     pub organization_id: String,
+    /// Whether its hosted sign-in accepts servers that do not belong to the email's
+    /// domain.
+    pub allow_custom_servers: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -45,6 +48,7 @@ impl Store {
             id: ApplicationId::generate(),
             name: name.to_owned(),
             organization_id: uuid::Uuid::new_v4().to_string(),
+            allow_custom_servers: false,
             created_at: now,
             updated_at: now,
         };
@@ -96,7 +100,8 @@ impl Store {
 
     pub async fn list_applications(&self) -> Result<Vec<ApplicationRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, name, organization_id, created_at, updated_at FROM applications ORDER BY created_at, id",
+            "SELECT id, name, organization_id, allow_custom_servers, created_at, updated_at FROM applications \
+             ORDER BY created_at, id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -108,12 +113,31 @@ impl Store {
         id: &ApplicationId,
     ) -> Result<Option<ApplicationRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, organization_id, created_at, updated_at FROM applications WHERE id = $1",
+            "SELECT id, name, organization_id, allow_custom_servers, created_at, updated_at FROM applications \
+             WHERE id = $1",
         )
         .bind(id.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(application_from_row).transpose()
+    }
+
+    /// Lets the application's hosted sign-in use servers outside the email's domain, or
+    /// stops it. False if there is no such application.
+    pub async fn set_allow_custom_servers(
+        &self,
+        id: &ApplicationId,
+        allow: bool,
+    ) -> Result<bool, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE applications SET allow_custom_servers = $1, updated_at = $2 WHERE id = $3",
+        )
+        .bind(i64::from(allow))
+        .bind(unix_now())
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(changed.rows_affected() > 0)
     }
 
     /// Whether `secret` is the application's client secret.
@@ -137,6 +161,7 @@ fn application_from_row(row: &sqlx::any::AnyRow) -> Result<ApplicationRecord, St
         id: ApplicationId::from_stored(row.try_get("id")?),
         name: row.try_get("name")?,
         organization_id: row.try_get("organization_id")?,
+        allow_custom_servers: row.try_get::<i64, _>("allow_custom_servers")? != 0,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })

@@ -121,8 +121,9 @@ impl Store {
         }))
     }
 
-    /// Counts a refused password; returns how many the flow has seen.
-    pub async fn record_failed_attempt(&self, id: &str) -> Result<i64, StoreError> {
+    /// Counts an attempt of the flow's page to sign in (before its password is tried);
+    /// returns how many the flow has seen.
+    pub async fn count_flow_attempt(&self, id: &str) -> Result<i64, StoreError> {
         let row = sqlx::query(
             "UPDATE auth_flows SET failed_attempts = failed_attempts + 1 WHERE id = $1 \
              RETURNING failed_attempts",
@@ -148,12 +149,13 @@ impl Store {
 
     /// Ends a flow successfully: a one-time authorization code for `grant_id`, carrying
     /// the flow's redirect URI, PKCE challenge, access type and scopes. Returns the code
-    /// (stored hashed), valid for [`CODE_LIFETIME_SECS`].
+    /// (stored hashed), valid for [`CODE_LIFETIME_SECS`]; `None` if the flow had already
+    /// ended.
     pub async fn issue_authorization_code(
         &self,
         flow: &AuthFlowRecord,
         grant_id: &GrantId,
-    ) -> Result<String, StoreError> {
+    ) -> Result<Option<String>, StoreError> {
         let code = generate_secret("code_");
         let now = unix_now();
         let scope = serde_json::to_string(&flow.scope).map_err(StoreError::corrupt)?;
@@ -175,13 +177,20 @@ impl Store {
         .bind(now + CODE_LIFETIME_SECS)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE auth_flows SET finished_at = $1 WHERE id = $2")
-            .bind(now)
-            .bind(&flow.id)
-            .execute(&mut *tx)
-            .await?;
+        // Only a flow still open yields a code: of parallel submissions, the one that
+        // comes after the flow ended (its limit reached, or another one done) gets none.
+        let ended = sqlx::query(
+            "UPDATE auth_flows SET finished_at = $1 WHERE id = $2 AND finished_at IS NULL",
+        )
+        .bind(now)
+        .bind(&flow.id)
+        .execute(&mut *tx)
+        .await?;
+        if ended.rows_affected() == 0 {
+            return Ok(None);
+        }
         tx.commit().await?;
-        Ok(code)
+        Ok(Some(code))
     }
 
     /// Deletes what can no longer matter: sign-in flows a day past their end, and codes
@@ -199,6 +208,7 @@ impl Store {
             .bind(now - crate::oauth_tokens::REFRESH_TOKEN_LIFETIME_SECS - DAY)
             .execute(&self.pool)
             .await?;
-        Ok(flows.rows_affected() + tokens.rows_affected())
+        let attempts = self.purge_sign_in_attempts(now - DAY).await?;
+        Ok(flows.rows_affected() + tokens.rows_affected() + attempts)
     }
 }

@@ -14,7 +14,8 @@ use serde_json::json;
 use crate::{
     error::StoreError,
     grant_notices::record_grant_notice,
-    open::Store,
+    grant_reset::{empty_grant_index, revoke_grant_tokens},
+    open::{Engine, Store},
     sql_filter::{Bind, SqlFilter},
 };
 
@@ -28,6 +29,9 @@ pub struct GrantRecord {
     pub status: GrantStatus,
     pub scope: Vec<Scope>,
     pub settings: MailServerSettings,
+    /// Whether the servers belong to the email's domain, so that signing in to them
+    /// proved the address.
+    pub email_verified: bool,
     pub state: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
@@ -41,19 +45,49 @@ pub struct GrantWrite<'a> {
     pub provider: Provider,
     pub email: &'a EmailAddress,
     pub name: Option<&'a str>,
-    /// `None` keeps the scopes of an existing grant (a new one gets all: `[]`).
-    pub scope: Option<&'a [Scope]>,
+    pub scope: GrantScope<'a>,
     pub settings: &'a MailServerSettings,
     pub credentials: &'a MailCredentials,
+    /// Whether the servers belong to the email's domain.
+    pub email_verified: bool,
+    /// The most grants the application may have; a new grant beyond it is refused.
+    pub max_grants: i64,
     pub state: Option<&'a str>,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
 }
 
+/// The scopes a grant write asks for.
+#[derive(Debug, Clone, Copy)]
+pub enum GrantScope<'a> {
+    /// A new grant gets every scope (`[]`); an existing one keeps its own.
+    Unchanged,
+    /// Exactly these (the application's own choice, made with its API key).
+    Set(&'a [Scope]),
+    /// A sign-in link's: a new grant gets them; an existing one keeps only what it
+    /// already had among them, so that a link never widens a grant.
+    AtMost(&'a [Scope]),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GrantUpsert {
     Created,
-    Reauthenticated,
+    /// The existing grant, with the credentials just proven. `credentials_changed` says
+    /// whether they (password or username) differ from the stored ones (its tokens were
+    /// then revoked).
+    Reauthenticated {
+        credentials_changed: bool,
+    },
+}
+
+/// Why a grant write was not made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantRefused {
+    /// The email already has a grant on other servers: re-authentication never moves a
+    /// mailbox (an application moves one with `update_grant` and the new password).
+    ServersDiffer { grant_id: GrantId },
+    /// The application has as many grants as it may.
+    TooManyGrants { limit: i64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,74 +119,146 @@ pub struct GrantListQuery {
 }
 
 const COLUMNS: &str = "id, application_id, provider, email, name, grant_status, scope, settings, \
-                       state, ip, user_agent, created_at, updated_at";
+                       email_verified, state, ip, user_agent, created_at, updated_at";
 
 impl Store {
     /// Creates the grant for this email, or re-authenticates the existing one (same id,
-    /// new credentials, valid again). One statement, so concurrent sign-ins of the same
-    /// email cannot create two grants; `grant.created` or `grant.updated` is recorded with
-    /// it.
+    /// same servers, the usernames and passwords just proven, valid again), with `grant.created` or
+    /// `grant.updated` recorded in the same transaction. Credentials that differ from the
+    /// stored ones revoke every token of the grant.
     pub async fn upsert_grant(
         &self,
         write: GrantWrite<'_>,
-    ) -> Result<(GrantRecord, GrantUpsert), StoreError> {
-        let new_id = GrantId::generate();
+    ) -> Result<Result<(GrantRecord, GrantUpsert), GrantRefused>, StoreError> {
         let now = unix_now();
-        let scope = write.scope.map(scope_json).transpose()?;
+        let settings = settings_json(write.settings)?;
+        let sealed = self.seal_credentials(write.credentials)?;
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "INSERT INTO grants (id, application_id, provider, email, name, grant_status, scope, \
-                                 settings, credentials, state, ip, user_agent, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'valid', COALESCE($6, '[]'), $7, $8, $9, $10, $11, $12, $12) \
-             ON CONFLICT (application_id, email) DO UPDATE SET \
-                 provider = excluded.provider, \
-                 name = COALESCE(excluded.name, grants.name), \
-                 grant_status = 'valid', \
-                 scope = COALESCE($6, grants.scope), \
-                 settings = excluded.settings, \
-                 credentials = excluded.credentials, \
-                 state = COALESCE(excluded.state, grants.state), \
-                 ip = COALESCE(excluded.ip, grants.ip), \
-                 user_agent = COALESCE(excluded.user_agent, grants.user_agent), \
-                 updated_at = excluded.updated_at \
-             RETURNING id",
-        )
-        .bind(new_id.as_str())
-        .bind(write.application_id.as_str())
-        .bind(write.provider.as_str())
-        .bind(write.email.as_str())
-        .bind(write.name)
-        .bind(scope)
-        .bind(settings_json(write.settings)?)
-        .bind(self.seal_credentials(write.credentials)?)
-        .bind(write.state)
-        .bind(write.ip)
-        .bind(write.user_agent)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let id = GrantId::from_stored(row.try_get("id")?);
-        let outcome = if id == new_id {
-            GrantUpsert::Created
-        } else {
-            GrantUpsert::Reauthenticated
-        };
-        match outcome {
-            GrantUpsert::Created => {
-                let login = json!({"login_id": write.email.as_str()});
-                record_grant_notice(&mut tx, &id, TriggerType::GrantCreated, login).await?
-            }
-            GrantUpsert::Reauthenticated => {
-                let flag = json!({"reauthentication_flag": true});
-                record_grant_notice(&mut tx, &id, TriggerType::GrantUpdated, flag).await?
-            }
+        // Grant writes of one application queue on its row in PostgreSQL, so that two
+        // sign-ins of one email cannot both create, nor two creations both pass the
+        // count (SQLite's single write lock does the same).
+        if self.engine == Engine::Postgres {
+            sqlx::query("SELECT id FROM applications WHERE id = $1 FOR UPDATE")
+                .bind(write.application_id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
         }
+        let existing = sqlx::query(
+            "SELECT id, scope, settings, credentials FROM grants \
+             WHERE application_id = $1 AND email = $2",
+        )
+        .bind(write.application_id.as_str())
+        .bind(write.email.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (id, outcome) = match existing {
+            None => {
+                let count: i64 =
+                    sqlx::query("SELECT COUNT(*) AS n FROM grants WHERE application_id = $1")
+                        .bind(write.application_id.as_str())
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get("n")?;
+                if count >= write.max_grants {
+                    return Ok(Err(GrantRefused::TooManyGrants {
+                        limit: write.max_grants,
+                    }));
+                }
+                let scope = match write.scope {
+                    GrantScope::Unchanged => Vec::new(),
+                    GrantScope::Set(scope) | GrantScope::AtMost(scope) => scope.to_vec(),
+                };
+                let id = GrantId::generate();
+                sqlx::query(
+                    "INSERT INTO grants (id, application_id, provider, email, name, grant_status, \
+                         scope, settings, credentials, email_verified, state, ip, user_agent, \
+                         created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, 'valid', $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+                )
+                .bind(id.as_str())
+                .bind(write.application_id.as_str())
+                .bind(write.provider.as_str())
+                .bind(write.email.as_str())
+                .bind(write.name)
+                .bind(scope_json(&scope)?)
+                .bind(&settings)
+                .bind(&sealed)
+                .bind(i64::from(write.email_verified))
+                .bind(write.state)
+                .bind(write.ip)
+                .bind(write.user_agent)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let login = json!({"login_id": write.email.as_str()});
+                record_grant_notice(&mut tx, &id, TriggerType::GrantCreated, login).await?;
+                (id, GrantUpsert::Created)
+            }
+            Some(row) => {
+                let id = GrantId::from_stored(row.try_get("id")?);
+                let stored: MailServerSettings =
+                    serde_json::from_str(&row.try_get::<String, _>("settings")?)
+                        .map_err(StoreError::corrupt)?;
+                if !stored.same_servers(write.settings) {
+                    return Ok(Err(GrantRefused::ServersDiffer { grant_id: id }));
+                }
+                let stored_scope: Vec<Scope> =
+                    serde_json::from_str(&row.try_get::<String, _>("scope")?)
+                        .map_err(StoreError::corrupt)?;
+                let scope = match write.scope {
+                    GrantScope::Unchanged => stored_scope,
+                    GrantScope::Set(scope) => scope.to_vec(),
+                    // Nothing in common keeps the grant as it was: the link cannot empty
+                    // it either ([] would mean every scope).
+                    GrantScope::AtMost(scope) => {
+                        Scope::narrowed(&stored_scope, scope).unwrap_or(stored_scope)
+                    }
+                };
+                // A new username is a new login as much as a new password.
+                let credentials_changed = stored != *write.settings
+                    || self
+                        .open_credentials(&row.try_get::<String, _>("credentials")?)
+                        .map(|stored| stored != *write.credentials)
+                        .unwrap_or(true);
+                sqlx::query(
+                    "UPDATE grants SET provider = $1, name = COALESCE($2, name), \
+                         grant_status = 'valid', scope = $3, credentials = $4, \
+                         email_verified = $5, state = COALESCE($6, state), ip = COALESCE($7, ip), \
+                         user_agent = COALESCE($8, user_agent), updated_at = $9, settings = $11 \
+                     WHERE id = $10",
+                )
+                .bind(write.provider.as_str())
+                .bind(write.name)
+                .bind(scope_json(&scope)?)
+                .bind(&sealed)
+                .bind(i64::from(write.email_verified))
+                .bind(write.state)
+                .bind(write.ip)
+                .bind(write.user_agent)
+                .bind(now)
+                .bind(id.as_str())
+                .bind(&settings)
+                .execute(&mut *tx)
+                .await?;
+                if credentials_changed {
+                    revoke_grant_tokens(&mut tx, &id).await?;
+                }
+                let flag = json!({"reauthentication_flag": true});
+                record_grant_notice(&mut tx, &id, TriggerType::GrantUpdated, flag).await?;
+                (
+                    id,
+                    GrantUpsert::Reauthenticated {
+                        credentials_changed,
+                    },
+                )
+            }
+        };
         tx.commit().await?;
         let record = self
             .grant(write.application_id, &id)
             .await?
             .ok_or_else(|| StoreError::corrupt("grant vanished right after it was written"))?;
-        Ok((record, outcome))
+        Ok(Ok((record, outcome)))
     }
 
     /// A grant of this application.
@@ -240,8 +346,11 @@ impl Store {
             .bind(id.as_str())
             .fetch_one(&self.pool)
             .await?;
-        let sealed: String = row.try_get("credentials")?;
-        let plain = self.secrets.open(&sealed)?;
+        self.open_credentials(&row.try_get::<String, _>("credentials")?)
+    }
+
+    fn open_credentials(&self, sealed: &str) -> Result<MailCredentials, StoreError> {
+        let plain = self.secrets.open(sealed)?;
         serde_json::from_slice(&plain).map_err(StoreError::corrupt)
     }
 
@@ -305,7 +414,9 @@ impl Store {
     }
 
     /// Changes a grant's settings, credentials, scopes or name; a change of credentials
-    /// also makes it valid again. `None` if there is no such grant.
+    /// also makes it valid again. New credentials revoke every token of the grant; new
+    /// servers also empty its index, for the next sync to start afresh (the caller stops
+    /// the grant's sync first). `None` if there is no such grant.
     pub async fn update_grant(
         &self,
         application_id: &ApplicationId,
@@ -320,26 +431,59 @@ impl Store {
         let scope = update.scope.map(scope_json).transpose()?;
         let status = update.status.map(GrantStatus::as_str);
         let mut tx = self.begin_write().await?;
-        let changed = sqlx::query(
+        let current = sqlx::query(
+            "SELECT settings, credentials FROM grants WHERE application_id = $1 AND id = $2",
+        )
+        .bind(application_id.as_str())
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(current) = current else {
+            return Ok(None);
+        };
+        // (settings changed at all, servers changed)
+        let (settings_changed, servers_changed) = match update.settings {
+            Some(new) => {
+                let stored: MailServerSettings =
+                    serde_json::from_str(&current.try_get::<String, _>("settings")?)
+                        .map_err(StoreError::corrupt)?;
+                (stored != *new, !stored.same_servers(new))
+            }
+            None => (false, false),
+        };
+        let credentials_changed = match update.credentials {
+            Some(new) => self
+                .open_credentials(&current.try_get::<String, _>("credentials")?)
+                .map(|stored| stored != *new)
+                .unwrap_or(true),
+            None => false,
+        };
+        sqlx::query(
             "UPDATE grants SET settings = COALESCE($1, settings), credentials = COALESCE($2, credentials), \
                  scope = COALESCE($3, scope), name = COALESCE($4, name), \
-                 grant_status = COALESCE($5, grant_status), updated_at = $6 \
-             WHERE application_id = $7 AND id = $8",
+                 grant_status = COALESCE($5, grant_status), \
+                 email_verified = COALESCE($6, email_verified), updated_at = $7 \
+             WHERE application_id = $8 AND id = $9",
         )
         .bind(settings)
         .bind(credentials)
         .bind(scope)
         .bind(update.name)
         .bind(status)
+        .bind(update.email_verified.map(i64::from))
         .bind(unix_now())
         .bind(application_id.as_str())
         .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
-        if changed.rows_affected() > 0 {
-            let flag = json!({"reauthentication_flag": update.credentials.is_some()});
-            record_grant_notice(&mut tx, id, TriggerType::GrantUpdated, flag).await?;
+        if settings_changed || credentials_changed {
+            revoke_grant_tokens(&mut tx, id).await?;
         }
+        if servers_changed {
+            empty_grant_index(&mut tx, id).await?;
+        }
+        let flag = json!({"reauthentication_flag": update.credentials.is_some()});
+        record_grant_notice(&mut tx, id, TriggerType::GrantUpdated, flag).await?;
         tx.commit().await?;
         self.grant(application_id, id).await
     }
@@ -384,6 +528,7 @@ pub struct GrantUpdate<'a> {
     pub scope: Option<&'a [Scope]>,
     pub name: Option<&'a str>,
     pub status: Option<GrantStatus>,
+    pub email_verified: Option<bool>,
 }
 
 fn settings_json(settings: &MailServerSettings) -> Result<String, StoreError> {
@@ -409,6 +554,7 @@ fn grant_from_row(row: &sqlx::any::AnyRow) -> Result<GrantRecord, StoreError> {
             .ok_or_else(|| StoreError::corrupt(format!("grant status '{status}'")))?,
         scope: serde_json::from_str(&scope).map_err(StoreError::corrupt)?,
         settings: serde_json::from_str(&settings).map_err(StoreError::corrupt)?,
+        email_verified: row.try_get::<i64, _>("email_verified")? != 0,
         state: row.try_get("state")?,
         ip: row.try_get("ip")?,
         user_agent: row.try_get("user_agent")?,

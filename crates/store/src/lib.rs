@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod folders;
 mod grant_notices;
+mod grant_reset;
 mod grants;
 mod index_batch;
 mod message_changes;
@@ -24,6 +25,7 @@ mod pkce;
 mod scheduled_sends;
 mod secret_box;
 mod secret_hash;
+mod sign_in_attempts;
 mod sql_filter;
 mod sync_status;
 mod thread_replies;
@@ -40,7 +42,8 @@ pub use error::StoreError;
 pub use events::{EventChange, EventQuery, EventRecord};
 pub use folders::{FolderListing, FolderRecord, FolderSyncState, FolderWithCounts};
 pub use grants::{
-    GrantListQuery, GrantOrder, GrantRecord, GrantUpdate, GrantUpsert, GrantWrite, SortField,
+    GrantListQuery, GrantOrder, GrantRecord, GrantRefused, GrantScope, GrantUpdate, GrantUpsert,
+    GrantWrite, SortField,
 };
 pub use messages::{MessageBody, MessageLocation, MessageQuery, MessageRecord, NewMessage};
 pub use oauth_tokens::{

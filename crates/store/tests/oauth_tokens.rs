@@ -56,6 +56,7 @@ impl Fixture {
             .issue_authorization_code(&flow, &self.grant)
             .await
             .unwrap()
+            .expect("an open flow yields a code")
     }
 
     async fn redeem(

@@ -41,5 +41,6 @@ pub async fn get_application(
         created_at: record.created_at,
         updated_at: record.updated_at,
         blocked: false,
+        allow_custom_servers: record.allow_custom_servers,
     }))
 }

@@ -121,6 +121,7 @@ pub async fn token_info(
                 exp: token.expires_at,
                 sub: grant.id.to_string(),
                 email: grant.email.to_string(),
+                email_verified: grant.email_verified,
             }
         }
         (None, Some(id_token)) => {
@@ -259,7 +260,9 @@ fn token_response(state: &AppState, grant: &GrantRecord, issued: IssuedTokens) -
         family_name,
         picture: None,
         provider: grant.provider.to_string(),
-        email_verified: true,
+        // True only when the grant's servers belong to the email's domain: a password
+        // that a server anyone can run accepts proves nothing about the address.
+        email_verified: grant.email_verified,
     };
     TokenResponse {
         access_token: issued.access_token,

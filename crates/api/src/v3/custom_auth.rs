@@ -1,25 +1,26 @@
 //! `POST /v3/connect/custom`: create (or re-authenticate) an IMAP grant from settings
 //! and a password. Nothing is stored until both the IMAP and the SMTP server accept
-//! the credentials.
+//! the credentials; an existing grant stays on the servers it has.
 
 use axum::{
     extract::State,
+    http::{HeaderValue, StatusCode, header::RETRY_AFTER},
     response::{IntoResponse, Response},
 };
 use mailroom_model::{
-    EmailAddress, Provider, Scope,
-    mail_settings::SettingsInput,
+    Provider, Scope, SettingsFields,
     v3::{CustomAuthRequest, Grant},
 };
-use mailroom_store::{GrantUpsert, GrantWrite};
+use mailroom_store::{GrantScope, GrantUpsert};
 
 use crate::{
     auth::AppAuth,
+    connect_grant::{ConnectError, ConnectRequest, SignInOrigin, connect_grant},
     envelope::Item,
     error::ApiError,
     extract::JsonBody,
-    provider_check::verify_mailbox,
     router::AppState,
+    sign_in_limits::Throttled,
     v3::{client_info::ClientInfo, grants::to_v3},
 };
 
@@ -64,63 +65,89 @@ pub async fn custom_auth(
             "'state' may be at most {MAX_STATE_LEN} characters"
         )));
     }
+    let fields = SettingsFields::from_json(&request.settings)
+        .map_err(|e| ApiError::invalid_payload(e.to_string()))?;
 
-    // An existing grant for this email is re-authenticated; its settings fill gaps.
-    let existing = match claimed_email(&request) {
-        Some(email) => {
-            state
-                .store
-                .grant_by_email(&auth.application_id, &email)
-                .await?
-        }
-        None => None,
-    };
-    let previous_credentials = match &existing {
-        Some(grant) => Some(state.store.grant_credentials(&grant.id).await?),
-        None => None,
-    };
-    let resolved = SettingsInput {
-        settings: &request.settings,
-        previous: existing
-            .as_ref()
-            .zip(previous_credentials.as_ref())
-            .map(|(grant, credentials)| (&grant.settings, credentials)),
-    }
-    .resolve()
-    .map_err(|e| ApiError::invalid_payload(e.to_string()))?;
-
-    verify_mailbox(&state.policy, &resolved.servers, &resolved.credentials)
-        .await
-        .map_err(|failure| failure.to_api_error(&resolved.servers))?;
-
-    let (grant, outcome) = state
-        .store
-        .upsert_grant(GrantWrite {
+    let connected = connect_grant(
+        &state,
+        ConnectRequest {
             application_id: &auth.application_id,
             provider,
-            email: &resolved.email,
+            fields,
+            suggested: None,
+            origin: SignInOrigin::CustomAuth,
+            scope: match &scope {
+                Some(scope) => GrantScope::Set(scope),
+                None => GrantScope::Unchanged,
+            },
             name: request.name.as_deref(),
-            scope: scope.as_deref(),
-            settings: &resolved.servers,
-            credentials: &resolved.credentials,
             state: request.state.as_deref(),
-            ip: client.ip.as_deref(),
-            user_agent: client.user_agent.as_deref(),
-        })
-        .await?;
-    tracing::info!(grant_id = %grant.id, email = %grant.email, ?outcome, "grant authenticated");
-    state.mailboxes.grant_connected(&grant.id);
-    let body: Grant = to_v3(grant);
-    Ok(match outcome {
+            client: &client,
+        },
+    )
+    .await;
+    let connected = match connected {
+        Ok(connected) => connected,
+        Err(ConnectError::Throttled(throttled)) => return Ok(too_many_attempts(throttled)),
+        Err(e) => return Err(api_error(e)),
+    };
+    let body: Grant = to_v3(connected.grant);
+    Ok(match connected.outcome {
         GrantUpsert::Created => Item::created(body).into_response(),
-        GrantUpsert::Reauthenticated => Item::ok(body).into_response(),
+        GrantUpsert::Reauthenticated { .. } => Item::ok(body).into_response(),
     })
 }
 
-/// The email a request is for, if it names one plainly.
-fn claimed_email(request: &CustomAuthRequest) -> Option<EmailAddress> {
-    ["email", "imap_username"]
-        .iter()
-        .filter_map(|key| request.settings.get(*key)?.as_str())
-        .find_map(|value| EmailAddress::parse(value).ok())
+/// The API error for a sign-in that did not connect.
+pub(crate) fn api_error(e: ConnectError) -> ApiError {
+    match e {
+        ConnectError::Settings(e) => ApiError::invalid_payload(e.to_string()),
+        ConnectError::ServersDiffer { grant_id } => ApiError::bad_request(format!(
+            "the grant {grant_id} for this email is connected to other servers, and signing in \
+             again never moves a mailbox; to move it, PATCH /v3/grants/{grant_id} with the new \
+             settings and password"
+        )),
+        ConnectError::ForeignServers => ApiError::bad_request(
+            "these servers do not belong to the email's domain, and this application does not \
+             allow other servers",
+        ),
+        ConnectError::Throttled(throttled) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "api.rate_limit_error",
+            throttled_message(throttled),
+        ),
+        ConnectError::AttemptsExhausted => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "api.rate_limit_error",
+            "too many sign-in attempts for this email address; try again later",
+        ),
+        ConnectError::Check { failure, servers } => failure.to_api_error(&servers),
+        ConnectError::TooManyGrants { limit } => ApiError::forbidden(format!(
+            "this application already has {limit} grants, the most this server allows \
+             (max_grants_per_application)"
+        )),
+        ConnectError::Store(e) => e.into(),
+    }
+}
+
+fn throttled_message(throttled: Throttled) -> String {
+    use crate::sign_in_limits::ThrottledBy;
+    let what = match throttled.limit {
+        ThrottledBy::ClientAddress => "from this address",
+        ThrottledBy::Account => "for this email address",
+        ThrottledBy::MailServer => "against this mail server",
+    };
+    format!(
+        "too many sign-in attempts {what}; try again in {} seconds",
+        throttled.retry_after_secs()
+    )
+}
+
+/// 429 with `Retry-After`, as Nylas answers a rate limit.
+fn too_many_attempts(throttled: Throttled) -> Response {
+    let mut response = api_error(ConnectError::Throttled(throttled)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&throttled.retry_after_secs().to_string()) {
+        response.headers_mut().insert(RETRY_AFTER, value);
+    }
+    response
 }

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use mailroom_model::{
-    GrantId, Provider, Scope,
+    GrantId, Provider, Scope, SettingsFields,
     mail_settings::SettingsInput,
     v3::{Grant, GrantStatus, SyncProgress, UpdateGrantRequest},
 };
@@ -16,6 +16,7 @@ use crate::{
     grant_access::resolve_grant,
     provider_check::verify_mailbox,
     router::AppState,
+    server_origin::DomainServers,
 };
 
 pub async fn list_grants(
@@ -127,11 +128,15 @@ pub async fn update_grant(
         .transpose()
         .map_err(|e| ApiError::invalid_payload(e.to_string()))?;
 
+    // A stored password goes only to the server it was given for: a new server or
+    // username needs its password in the same request (`SettingsError::PasswordRequired`).
     let resolved = match &request.settings {
         Some(settings) => {
+            let fields = SettingsFields::from_json(settings)
+                .map_err(|e| ApiError::invalid_payload(e.to_string()))?;
             let previous_credentials = state.store.grant_credentials(&grant.id).await?;
             let resolved = SettingsInput {
-                settings,
+                fields: &fields,
                 previous: Some((&grant.settings, &previous_credentials)),
             }
             .resolve()
@@ -149,6 +154,24 @@ pub async fn update_grant(
         }
         None => None,
     };
+    let new_servers = resolved
+        .as_ref()
+        .filter(|r| !r.servers.same_servers(&grant.settings))
+        .map(|r| &r.servers);
+    let email_verified = match new_servers {
+        Some(servers) => Some(
+            DomainServers::look_up(&state, &grant.email)
+                .await
+                .vouch(&state, servers)
+                .await,
+        ),
+        None => None,
+    };
+    if new_servers.is_some() {
+        // The sync of the old mailbox stops before its index is emptied, so that nothing
+        // of it is written back afterwards.
+        state.mailboxes.grant_removed(&grant.id);
+    }
 
     let updated = state
         .store
@@ -162,6 +185,7 @@ pub async fn update_grant(
                 name: request.name.as_deref(),
                 // Credentials that were just proven make the grant valid again.
                 status: resolved.as_ref().map(|_| GrantStatus::Valid),
+                email_verified,
             },
         )
         .await?

@@ -3,7 +3,7 @@
 mod applications;
 mod attachments;
 pub(crate) mod calendars;
-mod client_info;
+pub(crate) mod client_info;
 pub mod compose_body;
 mod connect_token;
 mod connectors;

@@ -2,6 +2,7 @@
 //! project's own scripts) and a real `mailroom serve` process per test on a free port.
 #![allow(dead_code)]
 
+pub mod accept_all;
 pub mod imap_peer;
 pub mod webhook_receiver;
 

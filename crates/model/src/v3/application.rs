@@ -18,6 +18,8 @@ pub struct Application {
     pub created_at: i64,
     pub updated_at: i64,
     pub blocked: bool,
+    /// mailroom's own: whether hosted sign-in accepts servers outside the email's domain.
+    pub allow_custom_servers: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

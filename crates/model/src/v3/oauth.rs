@@ -79,6 +79,8 @@ pub struct TokenInfo {
     pub exp: i64,
     pub sub: String,
     pub email: String,
+    /// Whether signing in proved the address: the grant's servers belong to its domain.
+    pub email_verified: bool,
 }
 
 impl From<IdTokenClaims> for TokenInfo {
@@ -90,6 +92,7 @@ impl From<IdTokenClaims> for TokenInfo {
             exp: claims.exp,
             sub: claims.sub,
             email: claims.email,
+            email_verified: claims.email_verified,
         }
     }
 }

@@ -5,7 +5,7 @@
 use mailroom_model::{
     ApplicationId, EmailAddress, MailCredentials, MailServerSettings, Provider, TransportSecurity,
 };
-use mailroom_store::{GrantRecord, GrantWrite, NewMessage, SecretBox, Store};
+use mailroom_store::{GrantRecord, GrantScope, GrantWrite, NewMessage, SecretBox, Store};
 
 #[derive(Clone, Copy)]
 pub enum Engine {
@@ -93,14 +93,17 @@ pub async fn new_grant(store: &Store, application_id: &ApplicationId) -> GrantRe
             provider: Provider::Imap,
             email: &email,
             name: None,
-            scope: None,
+            scope: GrantScope::Unchanged,
             settings: &settings,
             credentials: &credentials,
+            email_verified: false,
+            max_grants: 10,
             state: None,
             ip: None,
             user_agent: None,
         })
         .await
+        .unwrap()
         .unwrap();
     grant
 }

@@ -1,0 +1,377 @@
+//! Hosted authentication: `GET /v3/connect/auth` serves mailroom's own sign-in page for
+//! an IMAP mailbox, `POST /v3/connect/auth` takes its form. On success the grant is
+//! created (or the existing one for that email re-authenticated, on the servers it has)
+//! and the browser goes back to the application's `redirect_uri` with a one-time `code`;
+//! the outcomes of API.md §2.3 and seed 000 otherwise: a wrong password shows the page
+//! again, the third ends the flow with `error_type=auth_limit_reached`, a silent server
+//! with `error_type=provider_not_responding`.
+//!
+//! The page signs in only to servers of the email's domain unless the application allows
+//! others (`allow_custom_servers`); see README, "Security model".
+//!
+//! Until `redirect_uri` is known to be registered for the application, nothing is ever
+//! redirected: problems are shown on an error page.
+
+mod form;
+mod link;
+mod page;
+
+use axum::{
+    Form,
+    extract::{Query, State},
+    http::{HeaderMap, StatusCode},
+    response::Response,
+};
+use mailroom_model::{
+    EmailAddress, MailServerSettings, Provider, SettingsFields, mail_settings::SettingsInput,
+};
+use mailroom_store::{GrantScope, NewAuthFlow};
+
+use self::{
+    form::{SignInForm, fill_servers},
+    link::{AuthQuery, read_link},
+    page::{FormFields, csrf_cookie, error_page, error_redirect, redirect_with, throttled_page},
+};
+use crate::{
+    connect_grant::{ConnectError, ConnectRequest, SignInOrigin, connect_grant},
+    provider_check::CheckFailure,
+    router::AppState,
+    server_origin::DomainServers,
+    v3::client_info::ClientInfo,
+};
+
+/// Wrong passwords allowed in one flow; the last one ends it.
+const MAX_ATTEMPTS: i64 = 3;
+
+const DATABASE_TROUBLE: &str = "mailroom could not read or write its database; try again later.";
+
+pub async fn sign_in_page(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Query(query): Query<AuthQuery>,
+) -> Response {
+    if let Err(throttled) = state.sign_in.open_page(client.ip.as_deref()) {
+        return throttled_page(throttled.retry_after_secs());
+    }
+    match start_flow(&state, &query).await {
+        Ok(response) => response,
+        Err(message) => error_page(StatusCode::BAD_REQUEST, &message),
+    }
+}
+
+/// Checks the link and opens a flow. `Err` is shown on an error page: the redirect URI
+/// is not (yet) known to be safe to send the browser to.
+async fn start_flow(state: &AppState, query: &AuthQuery) -> Result<Response, String> {
+    let (target, request) = read_link(query)?;
+    let application = state
+        .store
+        .application(&target.application_id)
+        .await
+        .map_err(|_| DATABASE_TROUBLE)?
+        .ok_or("The client_id is not an application of this server.")?;
+    let registered = state
+        .store
+        .list_callback_uris(&target.application_id)
+        .await
+        .map_err(|_| DATABASE_TROUBLE)?;
+    if !registered.iter().any(|uri| uri.url == target.redirect_uri) {
+        return Err(format!(
+            "The redirect_uri '{}' is not registered for this application.",
+            target.redirect_uri.chars().take(200).collect::<String>()
+        ));
+    }
+    let refuse = |error: &str, description: &str| {
+        let mut params = vec![
+            ("error", error),
+            ("error_code", "400"),
+            ("error_description", description),
+        ];
+        params.extend(target.state.as_deref().map(|state| ("state", state)));
+        Ok(redirect_with(&target.redirect_uri, &params))
+    };
+    let request = match request {
+        Ok(request) => request,
+        Err(refusal) => return refuse(refusal.error, &refusal.description),
+    };
+    let connector = state
+        .store
+        .connector(&target.application_id, Provider::Imap)
+        .await
+        .map_err(|_| DATABASE_TROUBLE)?;
+    if connector.is_none() {
+        return refuse(
+            "invalid_request",
+            "the application has no IMAP connector; create one with POST /v3/connectors",
+        );
+    }
+    let (flow, csrf) = state
+        .store
+        .create_auth_flow(NewAuthFlow {
+            application_id: &target.application_id,
+            redirect_uri: &target.redirect_uri,
+            state: target.state.as_deref(),
+            scope: &request.scope,
+            access_type: request.access_type,
+            login_hint: request.login_hint.as_deref(),
+            smtp_required: request.smtp_required,
+            code_challenge: request.code_challenge.as_deref(),
+            code_challenge_method: request.code_challenge_method.as_deref(),
+        })
+        .await
+        .map_err(|_| DATABASE_TROUBLE)?;
+    let hint = request.login_hint.as_deref().unwrap_or_default();
+    let fields = prefilled(state, hint, request.smtp_required).await;
+    Ok(page::sign_in_page(
+        &application.name,
+        &flow,
+        &csrf,
+        fields,
+        None,
+    ))
+}
+
+/// The page's fields for a login hint: the servers mailroom would use for that address.
+async fn prefilled(state: &AppState, login_hint: &str, smtp_required: bool) -> FormFields {
+    let mut fields = FormFields::empty(login_hint, smtp_required);
+    let Ok(email) = EmailAddress::parse(login_hint) else {
+        return fields;
+    };
+    let (imap, smtp) = DomainServers::look_up(state, &email)
+        .await
+        .suggestion(state)
+        .await;
+    fields.imap_host = imap.host;
+    fields.imap_port = imap.port.to_string();
+    fields.imap_security = imap.security.as_str().to_owned();
+    fields.smtp_host = smtp.host;
+    fields.smtp_port = smtp.port.to_string();
+    fields.smtp_security = smtp.security.as_str().to_owned();
+    fields
+}
+
+pub async fn sign_in_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: HeaderMap,
+    Form(form): Form<SignInForm>,
+) -> Response {
+    let flow = match state.store.auth_flow(&form.flow).await {
+        Ok(Some(flow)) => flow,
+        Ok(None) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in page has expired or was already used.",
+            );
+        }
+        Err(_) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, DATABASE_TROUBLE),
+    };
+    let cookie_csrf = csrf_cookie(&headers, &flow.id);
+    if !flow.csrf_matches(&form.csrf) || cookie_csrf.as_deref() != Some(form.csrf.as_str()) {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "The form did not come from this sign-in page (its security token does not match).",
+        );
+    }
+    let application = match state.store.application(&flow.application_id).await {
+        Ok(Some(application)) => application,
+        Ok(None) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in page has expired or was already used.",
+            );
+        }
+        Err(_) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, DATABASE_TROUBLE),
+    };
+    let app_name = application.name.as_str();
+    let again = |fields: FormFields, message: String| {
+        page::sign_in_page(app_name, &flow, &form.csrf, fields, Some(message))
+    };
+    let typed = form.fields(flow.smtp_required);
+
+    let mut fields = match form.settings(flow.smtp_required) {
+        Ok(fields) => fields,
+        Err(message) => return again(typed.opened(), message),
+    };
+    let suggested = match EmailAddress::parse(form.email.trim()) {
+        Ok(email) => {
+            let (imap, smtp) = DomainServers::look_up(&state, &email)
+                .await
+                .suggestion(&state)
+                .await;
+            let suggested = suggested_servers(&fields, &imap, &smtp);
+            fill_servers(&mut fields, &imap, &smtp);
+            suggested
+        }
+        Err(_) => None,
+    };
+
+    let connected = connect_grant(
+        &state,
+        ConnectRequest {
+            application_id: &flow.application_id,
+            provider: Provider::Imap,
+            fields,
+            suggested,
+            origin: SignInOrigin::HostedPage {
+                allow_custom_servers: application.allow_custom_servers,
+            },
+            scope: if flow.scope.is_empty() {
+                GrantScope::Unchanged
+            } else {
+                GrantScope::AtMost(&flow.scope)
+            },
+            name: None,
+            state: flow.state.as_deref(),
+            client: &client,
+        },
+    )
+    .await;
+    let grant = match connected {
+        Ok(connected) => connected.grant,
+        Err(ConnectError::Settings(e)) => {
+            return again(typed.opened(), format!("Please check the form: {e}."));
+        }
+        Err(ConnectError::ServersDiffer { .. }) => {
+            return again(
+                typed.opened(),
+                format!(
+                    "This mailbox is already connected to {app_name} through other mail \
+                     servers. Sign in with the servers it uses, or ask {app_name} to move it."
+                ),
+            );
+        }
+        Err(ConnectError::ForeignServers) => {
+            return again(
+                typed.opened(),
+                "These mail servers do not belong to your email address's domain, and \
+                 mailroom signs in only to your domain's own servers. Check the server \
+                 settings, or leave them empty."
+                    .into(),
+            );
+        }
+        Err(ConnectError::Throttled(throttled)) => {
+            return throttled_page(throttled.retry_after_secs());
+        }
+        Err(ConnectError::AttemptsExhausted) => {
+            let _ = state.store.finish_auth_flow(&flow.id).await;
+            return error_redirect(
+                &flow,
+                "auth_limit_reached",
+                "Too many wrong passwords were tried for this email address; try again later.",
+            );
+        }
+        Err(ConnectError::Check { failure, servers }) => {
+            return check_failed(&state, &flow, failure, &servers, |message, open| {
+                again(if open { typed.opened() } else { typed }, message)
+            })
+            .await;
+        }
+        Err(ConnectError::TooManyGrants { .. }) => {
+            return error_page(
+                StatusCode::FORBIDDEN,
+                &format!("{app_name} cannot connect more mailboxes on this server."),
+            );
+        }
+        Err(ConnectError::Store(_)) => {
+            return error_page(StatusCode::INTERNAL_SERVER_ERROR, DATABASE_TROUBLE);
+        }
+    };
+    match state.store.issue_authorization_code(&flow, &grant.id).await {
+        Ok(Some(code)) => {
+            let mut params = vec![("code", code.as_str())];
+            params.extend(flow.state.as_deref().map(|state| ("state", state)));
+            redirect_with(&flow.redirect_uri, &params)
+        }
+        Ok(None) => error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in page has expired or was already used.",
+        ),
+        Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, DATABASE_TROUBLE),
+    }
+}
+
+/// The page after a server refused or could not be used. The page says which server and
+/// whether it refused the password, nothing more: what a connection attempt learnt about
+/// a host (its address, whether a port is open) stays in the log.
+async fn check_failed(
+    state: &AppState,
+    flow: &mailroom_store::AuthFlowRecord,
+    failure: CheckFailure,
+    servers: &MailServerSettings,
+    again: impl FnOnce(String, bool) -> Response,
+) -> Response {
+    let role = failure.role();
+    let endpoint = match role {
+        crate::provider_check::ServerRole::Imap => servers.imap(),
+        crate::provider_check::ServerRole::Smtp => servers.smtp(),
+    };
+    match failure {
+        CheckFailure::Authentication { .. } => {
+            let attempts = state
+                .store
+                .count_flow_attempt(&flow.id)
+                .await
+                .unwrap_or(MAX_ATTEMPTS);
+            if attempts >= MAX_ATTEMPTS {
+                let _ = state.store.finish_auth_flow(&flow.id).await;
+                return error_redirect(
+                    flow,
+                    "auth_limit_reached",
+                    "The email address and password were refused three times.",
+                );
+            }
+            again(
+                "Your mail server refused that email address and password. Check them and try again."
+                    .into(),
+                false,
+            )
+        }
+        // A server name that does not resolve is a typo or a wrong guess, not a silent
+        // server: the user may correct it.
+        CheckFailure::UnknownHost { .. } => again(
+            format!(
+                "The {} server name was not found. Check the server settings.",
+                role.label()
+            ),
+            true,
+        ),
+        CheckFailure::Unreachable { .. } => {
+            let _ = state.store.finish_auth_flow(&flow.id).await;
+            error_redirect(
+                flow,
+                "provider_not_responding",
+                &format!("The {} server did not respond.", role.label()),
+            )
+        }
+        CheckFailure::Policy { .. } | CheckFailure::Failed { .. } => again(
+            format!(
+                "mailroom could not use the {} server {}:{}. Check the server settings.",
+                role.label(),
+                endpoint.host,
+                endpoint.port
+            ),
+            true,
+        ),
+    }
+}
+
+/// The servers an untouched form stands for: the suggestion, with what the user did type.
+fn suggested_servers(
+    fields: &SettingsFields,
+    imap: &crate::server_origin::NamedServer,
+    smtp: &crate::server_origin::NamedServer,
+) -> Option<MailServerSettings> {
+    let mut untouched = SettingsFields {
+        imap_host: None,
+        smtp_host: None,
+        ..fields.clone()
+    };
+    fill_servers(&mut untouched, imap, smtp);
+    SettingsInput {
+        fields: &untouched,
+        previous: None,
+    }
+    .resolve_servers()
+    .ok()
+    .map(|(_, servers)| servers)
+}
