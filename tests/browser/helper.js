@@ -40,6 +40,8 @@ export { REPO_ROOT } from '../support/mailroom_process.js';
 export const USER = 'user17';
 export const EMAIL = 'user17@example.test';
 export const PASSWORD = 'pass17';
+/** The user whose wrong passwords use up its sign-in attempts (so user17 keeps its own). */
+export const LOCKED_OUT_EMAIL = 'user56@example.test';
 
 export const CHROMIUM_PATH = process.env.MAILROOM_CHROMIUM || '/usr/bin/chromium';
 

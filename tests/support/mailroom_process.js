@@ -287,11 +287,13 @@ export class MailroomServerProcess {
   }
 
   /**
-   * `mailroom app create --name NAME [--callback-uri URI]… --json` against this server's
-   * data dir. Returns the CLI's JSON (application_id, client_id, client_secret, api_key, …).
+   * `mailroom app create --name NAME [--callback-uri URI]… --allow-custom-servers --json`
+   * against this server's data dir: the suites sign in to the testbed's servers as typed
+   * (127.0.0.1 and its ports), which are not the servers of the users' domain. Returns the
+   * CLI's JSON (application_id, client_id, client_secret, api_key, …).
    */
   appCreate(name, { callbackUris = [] } = {}) {
-    const args = ['--data-dir', this.dataDir, 'app', 'create', '--name', name, '--json'];
+    const args = ['--data-dir', this.dataDir, 'app', 'create', '--name', name, '--allow-custom-servers', '--json'];
     for (const uri of callbackUris) args.push('--callback-uri', uri);
     const out = run(this.binary, args, { env: this.env, timeout: CLI_TIMEOUT_MS });
     const line = out

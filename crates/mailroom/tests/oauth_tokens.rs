@@ -540,7 +540,9 @@ async fn pkce_public_clients_and_token_scopes() {
     patch(json!(["email.modify"])).await;
     assert_eq!(setup.reads_mail(&access).await, 200);
 
-    // A token issued for email.send alone stays at that, whatever the grant holds.
+    // A token issued for email.send alone stays at that, whatever the grant holds. (The
+    // link may narrow the grant, never widen it: from every scope, it keeps email.send.)
+    patch(json!([])).await;
     let code = setup.sign_in(&[("scope", "email.send")]).await;
     let tokens = setup.exchange(&code, Some(&setup.client_secret)).await;
     assert_eq!(tokens.body["scope"], "email.send", "{}", tokens.text);

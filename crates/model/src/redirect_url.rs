@@ -86,6 +86,8 @@ pub enum RedirectUrlError {
     },
     #[error("redirect URI '{0}' is not absolute: it needs a scheme, such as https:// or myapp://")]
     NoScheme(String),
+    #[error("redirect URI '{0}' uses a scheme that runs or shows content in place of a redirect")]
+    UnsafeScheme(String),
     #[error("redirect URI '{0}' has no valid host")]
     NoHost(String),
 }
@@ -117,6 +119,14 @@ impl RedirectUrl {
             .split_once(':')
             .filter(|(scheme, rest)| is_scheme(scheme) && !rest.is_empty())
             .ok_or_else(|| RedirectUrlError::NoScheme(shorten(url)))?;
+        // Schemes that would run script or show content in the browser instead of
+        // handing the code to an application.
+        if UNSAFE_SCHEMES
+            .iter()
+            .any(|unsafe_scheme| scheme.eq_ignore_ascii_case(unsafe_scheme))
+        {
+            return Err(RedirectUrlError::UnsafeScheme(shorten(url)));
+        }
         let http = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
         if platform.needs_http() && !http {
             return Err(RedirectUrlError::NotHttp {
@@ -141,6 +151,16 @@ impl RedirectUrl {
         self.platform
     }
 }
+
+const UNSAFE_SCHEMES: &[&str] = &[
+    "javascript",
+    "vbscript",
+    "data",
+    "blob",
+    "file",
+    "about",
+    "view-source",
+];
 
 /// RFC 3986: `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
 fn is_scheme(scheme: &str) -> bool {
@@ -218,6 +238,12 @@ mod tests {
             refused("ftp://example.com", Js),
             RedirectUrlError::NotHttp { .. }
         ));
+        for dangerous in ["javascript:alert(1)", "JavaScript://x", "data:text/html,x", "file:///etc"] {
+            assert!(matches!(
+                refused(dangerous, RedirectPlatform::Ios),
+                RedirectUrlError::UnsafeScheme(_)
+            ));
+        }
         for no_host in [
             "https://",
             "https:///path",

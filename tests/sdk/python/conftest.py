@@ -251,9 +251,14 @@ class MailroomServer:
     # -- CLI --------------------------------------------------------------------
 
     def create_app(self, name: str) -> AppInfo:
-        """`mailroom app create --name NAME --json` against the running server's data dir."""
+        """`mailroom app create --name NAME --allow-custom-servers --json` against the running
+        server's data dir (the suite types the testbed's servers, which are not those of the
+        users' domain)."""
         result = subprocess.run(
-            [str(self.binary), "--data-dir", str(self.data_dir), "app", "create", "--name", name, "--json"],
+            [
+                str(self.binary), "--data-dir", str(self.data_dir),
+                "app", "create", "--name", name, "--allow-custom-servers", "--json",
+            ],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,

@@ -216,11 +216,8 @@ mod tests {
                 .unwrap_err()
                 .contains("redirect_uri")
         );
-        let not_an_app = query(&[
-            ("client_id", "nope"),
-            ("redirect_uri", "https://a.example/"),
-        ]);
-        assert!(read_link(&not_an_app).is_err());
+        let blank = query(&[("client_id", "  "), ("redirect_uri", "https://a.example/")]);
+        assert!(read_link(&blank).unwrap_err().contains("client_id"));
         let long_state = "s".repeat(MAX_STATE_LEN + 1);
         assert!(
             read(&[("state", &long_state)])
