@@ -238,7 +238,12 @@ mod tests {
             refused("ftp://example.com", Js),
             RedirectUrlError::NotHttp { .. }
         ));
-        for dangerous in ["javascript:alert(1)", "JavaScript://x", "data:text/html,x", "file:///etc"] {
+        for dangerous in [
+            "javascript:alert(1)",
+            "JavaScript://x",
+            "data:text/html,x",
+            "file:///etc",
+        ] {
             assert!(matches!(
                 refused(dangerous, RedirectPlatform::Ios),
                 RedirectUrlError::UnsafeScheme(_)
