@@ -364,14 +364,14 @@ test('5. unregistered redirect_uri: an error page with status 400, never a redir
 
 // --------------------------------------------------------------------------- 6
 
-test('6. re-authenticating an existing email: two flows for user17, two codes, one grant with the same id', { timeout: TEST_TIMEOUT_MS }, async () => {
+test('6. re-authenticating an existing email: two flows for user17, two codes, one grant with the same id; other servers are refused on the page', { timeout: TEST_TIMEOUT_MS }, async () => {
   const s = await suite();
   const app = await s.newApp('reauth');
   const codes = [];
   let first;
   for (const [round, host] of [
     [1, '127.0.0.1'],
-    [2, 'localhost'],
+    [2, '127.0.0.1'],
   ]) {
     const state = newState(`reauth${round}`);
     await s.withPage(`reauth-${round}`, async (page) => {
@@ -391,6 +391,21 @@ test('6. re-authenticating an existing email: two flows for user17, two codes, o
   assert.equal(codes.length, 2);
   assert.notEqual(codes[0], codes[1], 'each flow gets its own code');
   assert.equal((await s.server.grants(app.api_key)).length, 1, 'the application has one grant in all');
+
+  // The same mailbox through other servers (here another name for them): the page says
+  // so, and the grant stays where it is.
+  const state = newState('reauth-moved');
+  await s.withPage('reauth-moved', async (page) => {
+    await openSignIn(page, s.server, { client_id: app.client_id, redirect_uri: app.redirectUri, state, login_hint: EMAIL });
+    await passwordField(page).fill(PASSWORD);
+    await fillServers(page, testbedServers(s.testbed, 'localhost'));
+    const response = await submit(page);
+    assert.equal(response.status(), 200, 'the page again, no redirect');
+    assert.match(await alertText(page), /already connected/);
+  });
+  const grant = await assertOneValidGrant(s.server, app);
+  assert.equal(grant.id, first.id);
+  assert.equal(grant.settings.imap_host, '127.0.0.1', 'the grant keeps its servers');
 });
 
 // --------------------------------------------------------------------------- 7

@@ -83,29 +83,6 @@ impl MailDiscovery {
         Ok(Self { resolver })
     }
 
-    /// The IMAP and submission servers a domain announces; what it does not announce (or
-    /// what cannot be looked up) is `None`.
-    pub async fn discover(&self, domain: &str) -> DiscoveredServers {
-        let domain = domain.trim_end_matches('.');
-        let imap_services = [
-            (format!("_imaps._tcp.{domain}."), DiscoveredTls::Implicit),
-            (format!("_imap._tcp.{domain}."), DiscoveredTls::StartTls),
-        ];
-        let smtp_services = [
-            (
-                format!("_submissions._tcp.{domain}."),
-                DiscoveredTls::Implicit,
-            ),
-            (
-                format!("_submission._tcp.{domain}."),
-                DiscoveredTls::StartTls,
-            ),
-        ];
-        let (imap, smtp) =
-            tokio::join!(self.first_of(&imap_services), self.first_of(&smtp_services));
-        DiscoveredServers { imap, smtp }
-    }
-
     /// Every SRV target and MX host of a domain (what cannot be looked up is left out).
     pub async fn announced(&self, domain: &str) -> AnnouncedServers {
         let domain = domain.trim_end_matches('.');
@@ -136,7 +113,7 @@ impl MailDiscovery {
             else {
                 continue;
             };
-            let mut records: Vec<(u16, u16, u16, String)> = lookup
+            let records: Vec<(u16, u16, u16, String)> = lookup
                 .answers()
                 .iter()
                 .filter_map(|record| match &record.data {
@@ -146,15 +123,7 @@ impl MailDiscovery {
                     _ => None,
                 })
                 .collect();
-            records.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-            found.extend(records.into_iter().filter_map(|(_, _, port, target)| {
-                let host = target.trim_end_matches('.').to_ascii_lowercase();
-                (!host.is_empty() && port != 0).then_some(DiscoveredServer {
-                    host,
-                    port,
-                    tls: *tls,
-                })
-            }));
+            found.extend(ordered_targets(records, *tls));
         }
         found
     }
@@ -184,42 +153,22 @@ impl MailDiscovery {
         hosts.sort();
         hosts.into_iter().map(|(_, host)| host).collect()
     }
-
-    async fn first_of(&self, services: &[(String, DiscoveredTls)]) -> Option<DiscoveredServer> {
-        for (name, tls) in services {
-            let Ok(Ok(lookup)) =
-                tokio::time::timeout(LOOKUP_TIMEOUT, self.resolver.srv_lookup(name.as_str())).await
-            else {
-                continue;
-            };
-            let records: Vec<(u16, u16, u16, String)> = lookup
-                .answers()
-                .iter()
-                .filter_map(|record| match &record.data {
-                    RData::SRV(srv) => {
-                        Some((srv.priority, srv.weight, srv.port, srv.target.to_utf8()))
-                    }
-                    _ => None,
-                })
-                .collect();
-            if let Some(server) = best_target(records, *tls) {
-                return Some(server);
-            }
-        }
-        None
-    }
 }
 
-/// The record to use: lowest priority, then highest weight (no random choice: the page
-/// shows one server). A lone `.` target means "not offered".
-fn best_target(
+/// The records' servers, best first: lowest priority, then highest weight (no random
+/// choice: the page shows one server). A lone `.` target means "not offered".
+fn ordered_targets(
     mut records: Vec<(u16, u16, u16, String)>,
     tls: DiscoveredTls,
-) -> Option<DiscoveredServer> {
+) -> Vec<DiscoveredServer> {
     records.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-    let (_, _, port, target) = records.into_iter().next()?;
-    let host = target.trim_end_matches('.').to_owned();
-    (!host.is_empty() && port != 0).then_some(DiscoveredServer { host, port, tls })
+    records
+        .into_iter()
+        .filter_map(|(_, _, port, target)| {
+            let host = target.trim_end_matches('.').to_ascii_lowercase();
+            (!host.is_empty() && port != 0).then_some(DiscoveredServer { host, port, tls })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -228,30 +177,25 @@ mod tests {
 
     #[test]
     fn the_lowest_priority_then_the_heaviest_wins() {
-        let chosen = best_target(
+        let ordered = ordered_targets(
             vec![
                 (20, 100, 993, "backup.example.".into()),
                 (10, 1, 993, "light.example.".into()),
-                (10, 50, 993, "heavy.example.".into()),
+                (10, 50, 993, "Heavy.example.".into()),
             ],
             DiscoveredTls::Implicit,
         );
-        assert_eq!(
-            chosen,
-            Some(DiscoveredServer {
-                host: "heavy.example".into(),
-                port: 993,
-                tls: DiscoveredTls::Implicit
-            })
-        );
+        let hosts: Vec<&str> = ordered.iter().map(|s| s.host.as_str()).collect();
+        assert_eq!(hosts, ["heavy.example", "light.example", "backup.example"]);
+        assert!(ordered.iter().all(|s| s.port == 993));
     }
 
     #[test]
     fn a_dot_target_means_not_offered() {
         assert_eq!(
-            best_target(vec![(0, 0, 0, ".".into())], DiscoveredTls::StartTls),
-            None
+            ordered_targets(vec![(0, 0, 0, ".".into())], DiscoveredTls::StartTls),
+            []
         );
-        assert_eq!(best_target(vec![], DiscoveredTls::StartTls), None);
+        assert_eq!(ordered_targets(vec![], DiscoveredTls::StartTls), []);
     }
 }
