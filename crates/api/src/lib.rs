@@ -8,6 +8,8 @@ mod envelope;
 mod error;
 mod extract;
 mod grant_access;
+mod grant_rate_limit;
+mod http_limits;
 mod id_token;
 mod mailboxes;
 mod oauth_error;
@@ -17,11 +19,12 @@ mod router;
 mod v3;
 
 pub use error::ApiError;
+pub use grant_rate_limit::GrantRateLimit;
 pub use mailboxes::{
     BoxFuture, ChangeFailure, FetchFailure, Mailboxes, MessageUpdate, NoMailboxes, OutgoingMail,
     SendReceipt,
 };
-pub use router::{AppState, router};
+pub use router::{AppState, HttpLimits, router};
 
 /// The v3 Message object of an indexed message, as webhook notifications carry it.
 pub fn message_object(
