@@ -11,7 +11,7 @@ use std::{
 use axum::{
     body::{Body, Bytes},
     extract::{Request, State},
-    http::header::CONTENT_LENGTH,
+    http::{StatusCode, header::CONTENT_LENGTH},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -92,6 +92,14 @@ pub async fn refuse_oversized_bodies(request: Request, next: Next) -> Response {
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             return ApiError::payload_too_large(limit).into_response();
         }
+        Err(e) if timed_out(&*e) => {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "api.invalid_request_payload",
+                "the request body did not arrive in time",
+            )
+            .into_response();
+        }
         Err(e) => {
             return ApiError::invalid_payload(format!("the request body could not be read: {e}"))
                 .into_response();
@@ -136,6 +144,18 @@ struct DeadlineBody {
 #[derive(Debug, thiserror::Error)]
 #[error("the request body did not arrive in time")]
 struct BodyTimedOut;
+
+/// Whether `e` is, or was caused by, a body past its deadline.
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(error) = current {
+        if error.is::<BodyTimedOut>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
+}
 
 impl http_body::Body for DeadlineBody {
     type Data = Bytes;

@@ -192,6 +192,46 @@ fn connections_over_the_cap_are_refused_until_one_closes() {
     );
 }
 
+/// A request body that stops after a few bytes: the head, `Content-Length: 100`, and
+/// the start of the JSON.
+fn stalled_token_request(address: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(address).unwrap();
+    stream
+        .write_all(
+            b"POST /v3/connect/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"grant_type\":",
+        )
+        .unwrap();
+    stream
+}
+
+#[test]
+fn a_body_that_stops_arriving_is_answered_at_the_body_deadline() {
+    let server = Mailroom::start_with(with(&[
+        ("MAILROOM_BODY_TIMEOUT_SECS", "1"),
+        ("MAILROOM_REQUEST_TIMEOUT_SECS", "600"),
+    ]));
+    let mut stalled = stalled_token_request(&address(&server));
+    let reply = read_response(&mut stalled, "\"}}");
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("did not arrive in time"), "{reply}");
+}
+
+#[test]
+fn a_request_past_the_request_deadline_is_stopped_and_answered_504() {
+    let server = Mailroom::start_with(with(&[
+        ("MAILROOM_BODY_TIMEOUT_SECS", "600"),
+        ("MAILROOM_REQUEST_TIMEOUT_SECS", "1"),
+    ]));
+    let mut stalled = stalled_token_request(&address(&server));
+    let reply = read_response(&mut stalled, "\"}}");
+    assert!(reply.starts_with("HTTP/1.1 504"), "{reply}");
+    assert!(reply.contains("\"request_id\":\""), "{reply}");
+    assert!(reply.contains("was stopped"), "{reply}");
+    let after = healthz(&address(&server));
+    assert!(after.starts_with("HTTP/1.1 200"), "{after}");
+}
+
 #[tokio::test]
 async fn requests_on_one_grant_over_its_rate_get_429_with_retry_after() {
     let mut env = testbed_env();
