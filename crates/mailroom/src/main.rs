@@ -5,6 +5,7 @@ mod cli;
 mod database;
 mod grants_status;
 mod http_server;
+mod key_rotation;
 mod notification_objects;
 mod secret_key;
 mod serve;
@@ -37,6 +38,10 @@ fn main() -> ExitCode {
             Command::App(command) => app_commands::app(settings, command).await,
             Command::ApiKey(command) => app_commands::api_key(settings, command).await,
             Command::Grants(command) => grants_status::run(settings, command).await,
+            Command::Migrate => database::migrate(settings).await,
+            Command::SecretKey(cli::SecretKeyCommand::Rotate) => {
+                key_rotation::rotate(settings).await
+            }
         }
     });
     // Tasks still running (a request past the shutdown grace period) are dropped, not
