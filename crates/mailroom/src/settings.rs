@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::cli::GlobalArgs;
 
 /// The TOML file. Each key may also be set as `MAILROOM_<KEY>` (upper case).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     listen: Option<String>,
