@@ -353,3 +353,61 @@ fn sigterm_stops_the_server_even_with_a_request_hanging() {
     assert!(status.success(), "{status}");
     drop(hanging);
 }
+
+#[tokio::test]
+async fn attachments_download_as_inert_private_files_under_a_safe_name() {
+    use support::{
+        eventually,
+        imap_peer::{ImapPeer, message_with_attachment, reset_user},
+    };
+    const USER: u32 = 46;
+    reset_user(USER, true);
+    let mut peer = ImapPeer::login(USER).await;
+    peer.append(
+        "INBOX",
+        "()",
+        &message_with_attachment("trap@files", "Trap", "../../.bashrc", b"<script>x</script>"),
+    )
+    .await;
+    let server = Mailroom::start_with(testbed_env());
+    let (api, grant) = connect_grant(&server, USER).await;
+    let messages = format!("/v3/grants/{grant}/messages");
+    let listed = eventually(&api, &messages, "the message synced", |b| {
+        b["data"].as_array().is_some_and(|l| l.len() == 1)
+    })
+    .await;
+    let message_id = listed["data"][0]["id"].as_str().unwrap().to_owned();
+    let full = api.get(&format!("{messages}/{message_id}")).await;
+    let attachment = &full.body["data"]["attachments"][0];
+    assert_eq!(attachment["filename"], "bashrc", "{}", full.text);
+    let attachment_id = attachment["id"].as_str().unwrap();
+
+    let download = api
+        .http
+        .get(format!(
+            "{}/v3/grants/{grant}/attachments/{attachment_id}/download?message_id={message_id}",
+            server.base_url
+        ))
+        .bearer_auth(api.api_key.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(download.status(), 200);
+    let headers = download.headers();
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["cache-control"], "private, no-store");
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"bashrc\""),
+        "{:?}",
+        headers["content-disposition"]
+    );
+}
