@@ -103,6 +103,19 @@ fn a_client_trickling_its_headers_is_cut_off_while_others_are_served() {
 }
 
 #[test]
+fn an_idle_keep_alive_connection_is_closed_by_the_server() {
+    let server = Mailroom::start_with(with(&[("MAILROOM_HEADER_TIMEOUT_SECS", "1")]));
+    let mut idle = TcpStream::connect(address(&server)).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // The response, then nothing more from this client: the server ends the connection.
+    let seen = read_response(&mut idle, "\"ok\"}");
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+    let rest = read_response(&mut idle, "never");
+    assert!(rest.is_empty(), "{rest}");
+}
+
+#[test]
 fn a_large_body_to_the_token_endpoint_is_refused_without_being_read() {
     let server = Mailroom::start_with(Vec::new());
     let address = address(&server);
