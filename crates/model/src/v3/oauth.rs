@@ -106,41 +106,6 @@ pub fn split_name(name: Option<&str>) -> (Option<String>, Option<String>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_split_into_given_and_family() {
-        assert_eq!(split_name(None), (None, None));
-        assert_eq!(split_name(Some("  ")), (None, None));
-        assert_eq!(split_name(Some("Ada")), (Some("Ada".into()), None));
-        assert_eq!(
-            split_name(Some("Ada King Lovelace")),
-            (Some("Ada".into()), Some("King Lovelace".into()))
-        );
-    }
-
-    #[test]
-    fn the_token_response_leaves_out_a_missing_refresh_token() {
-        let response = TokenResponse {
-            access_token: "a".into(),
-            token_type: "Bearer",
-            expires_in: 3600,
-            grant_id: "g".into(),
-            email: "e@example.test".into(),
-            scope: "email.read_only email.send".into(),
-            id_token: "x.y.z".into(),
-            refresh_token: None,
-            provider: "imap".into(),
-        };
-        let json = serde_json::to_value(&response).unwrap();
-        assert!(json.get("refresh_token").is_none());
-        assert_eq!(json["token_type"], "Bearer");
-        assert_eq!(json["expires_in"], 3600);
-    }
-}
-
 // Secrets stay out of `Debug`, so that no log line can carry them.
 impl std::fmt::Debug for TokenRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -175,6 +140,41 @@ fn shown<T>(secret: &Option<T>) -> &'static str {
         "<redacted>"
     } else {
         "None"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_split_into_given_and_family() {
+        assert_eq!(split_name(None), (None, None));
+        assert_eq!(split_name(Some("  ")), (None, None));
+        assert_eq!(split_name(Some("Ada")), (Some("Ada".into()), None));
+        assert_eq!(
+            split_name(Some("Ada King Lovelace")),
+            (Some("Ada".into()), Some("King Lovelace".into()))
+        );
+    }
+
+    #[test]
+    fn the_token_response_leaves_out_a_missing_refresh_token() {
+        let response = TokenResponse {
+            access_token: "a".into(),
+            token_type: "Bearer",
+            expires_in: 3600,
+            grant_id: "g".into(),
+            email: "e@example.test".into(),
+            scope: "email.read_only email.send".into(),
+            id_token: "x.y.z".into(),
+            refresh_token: None,
+            provider: "imap".into(),
+        };
+        let json = serde_json::to_value(&response).unwrap();
+        assert!(json.get("refresh_token").is_none());
+        assert_eq!(json["token_type"], "Bearer");
+        assert_eq!(json["expires_in"], 3600);
     }
 }
 

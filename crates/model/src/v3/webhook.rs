@@ -244,6 +244,23 @@ impl WebhookNotification {
     }
 }
 
+// The secret stays out of `Debug`, so that no log line can carry it.
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("id", &self.id)
+            .field("description", &self.description)
+            .field("trigger_types", &self.trigger_types)
+            .field("webhook_url", &self.webhook_url)
+            .field("status", &self.status)
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,22 +305,5 @@ mod tests {
             serde_json::to_value(&webhook).unwrap()["webhook_secret"],
             "s"
         );
-    }
-}
-
-// The secret stays out of `Debug`, so that no log line can carry it.
-impl std::fmt::Debug for Webhook {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Webhook")
-            .field("id", &self.id)
-            .field("description", &self.description)
-            .field("trigger_types", &self.trigger_types)
-            .field("webhook_url", &self.webhook_url)
-            .field("status", &self.status)
-            .field(
-                "webhook_secret",
-                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .finish_non_exhaustive()
     }
 }
