@@ -188,13 +188,13 @@ impl Settings {
                 ),
                 grant_requests_per_second: bounded(
                     env_u64("GRANT_REQUESTS_PER_SECOND")?.or(file.grant_requests_per_second),
-                    50,
+                    100,
                     0,
                     1_000_000,
                 ) as u32,
                 grant_request_burst: bounded(
                     env_u64("GRANT_REQUEST_BURST")?.or(file.grant_request_burst),
-                    200,
+                    300,
                     1,
                     1_000_000,
                 ) as u32,
