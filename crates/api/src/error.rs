@@ -3,7 +3,7 @@
 
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header::RETRY_AFTER},
     response::{IntoResponse, Response},
 };
 use serde_json::{Value, json};
@@ -16,6 +16,8 @@ pub struct ApiError {
     pub kind: &'static str,
     pub message: String,
     pub provider_error: Option<Value>,
+    /// Seconds after which a retry may succeed: the `Retry-After` header of a 429 or 503.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -25,7 +27,40 @@ impl ApiError {
             kind,
             message: message.into(),
             provider_error: None,
+            retry_after: None,
         }
+    }
+
+    /// A 429: the caller sent more than its share and may try again in `retry_after`
+    /// seconds.
+    pub fn rate_limited(message: impl Into<String>, retry_after: u64) -> Self {
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "api.rate_limit_error",
+            message,
+        );
+        error.retry_after = Some(retry_after);
+        error
+    }
+
+    /// The request ran past the server's deadline for one request and was stopped.
+    pub fn deadline_exceeded(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "api.internal_error",
+            format!(
+                "the request took longer than {} seconds and was stopped; try again",
+                limit.as_secs()
+            ),
+        )
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "api.invalid_request_payload",
+            format!("the request body is larger than the limit of {limit} bytes"),
+        )
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -85,7 +120,13 @@ impl IntoResponse for ApiError {
             error["provider_error"] = provider_error;
         }
         let body = json!({"request_id": current_request_id(), "error": error});
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

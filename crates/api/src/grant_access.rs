@@ -106,6 +106,7 @@ impl FromRequestParts<AppState> for GrantAccess {
             .map(|(_, v)| v.as_str())
             .unwrap_or_default();
         let grant = resolve_grant(state, &caller, raw).await?;
+        crate::grant_rate_limit::check(parts, &grant.id)?;
         let path = parts
             .extensions
             .get::<MatchedPath>()

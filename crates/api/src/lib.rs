@@ -9,6 +9,8 @@ mod envelope;
 mod error;
 mod extract;
 mod grant_access;
+mod grant_rate_limit;
+mod http_limits;
 mod id_token;
 mod mailboxes;
 mod oauth_error;
@@ -20,11 +22,12 @@ mod sign_in_limits;
 mod v3;
 
 pub use error::ApiError;
+pub use grant_rate_limit::GrantRateLimit;
 pub use mailboxes::{
     BoxFuture, ChangeFailure, FetchFailure, Mailboxes, MessageUpdate, NoMailboxes, OutgoingMail,
     SendReceipt,
 };
-pub use router::{AppState, router};
+pub use router::{AppState, HttpLimits, router};
 pub use sign_in_limits::{SignInLimits, SignInSettings};
 
 /// The v3 Message object of an indexed message, as webhook notifications carry it.

@@ -43,6 +43,18 @@ pub enum Command {
     /// Inspect grants.
     #[command(subcommand)]
     Grants(GrantsCommand),
+    /// Bring the database schema up to date (`serve` also does this when it starts).
+    Migrate,
+    /// Manage the secret key that seals mailbox passwords and webhook secrets.
+    #[command(subcommand, name = "secret-key")]
+    SecretKey(SecretKeyCommand),
+}
+
+#[derive(Subcommand)]
+pub enum SecretKeyCommand {
+    /// Seal every secret again under a new key, in one transaction, and put the new key
+    /// in place. Stop every `mailroom serve` on this database first.
+    Rotate,
 }
 
 #[derive(Subcommand)]

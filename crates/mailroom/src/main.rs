@@ -4,6 +4,8 @@ mod app_commands;
 mod cli;
 mod database;
 mod grants_status;
+mod http_server;
+mod key_rotation;
 mod notification_objects;
 mod secret_key;
 mod serve;
@@ -36,8 +38,15 @@ fn main() -> ExitCode {
             Command::App(command) => app_commands::app(settings, command).await,
             Command::ApiKey(command) => app_commands::api_key(settings, command).await,
             Command::Grants(command) => grants_status::run(settings, command).await,
+            Command::Migrate => database::migrate(settings).await,
+            Command::SecretKey(cli::SecretKeyCommand::Rotate) => {
+                key_rotation::rotate(settings).await
+            }
         }
     });
+    // Tasks still running (a request past the shutdown grace period) are dropped, not
+    // awaited.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -49,8 +58,8 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr so that `--json` output on stdout stays machine-readable.
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(wire_safe_filter(filter))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(wire_safe_filter("info")));
     // Colours only for a person at a terminal, not in log files.
     let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
@@ -58,4 +67,39 @@ fn init_logging(filter: &str) {
         .with_writer(std::io::stderr)
         .with_ansi(colours)
         .try_init();
+}
+
+/// Crates that log protocol bytes, LOGIN and AUTHENTICATE included, below `info`.
+const WIRE_LOGGING_TARGETS: &[&str] = &["async_imap", "imap_proto"];
+
+/// `filter` with those crates held at `info` whatever level was asked for, so that no
+/// setting prints a mailbox password.
+fn wire_safe_filter(filter: &str) -> String {
+    let mut directives: Vec<String> = filter
+        .split(',')
+        .map(str::trim)
+        .filter(|directive| !directive.is_empty())
+        .filter(|directive| {
+            !WIRE_LOGGING_TARGETS
+                .iter()
+                .any(|target| directive.starts_with(target))
+        })
+        .map(str::to_owned)
+        .collect();
+    directives.extend(WIRE_LOGGING_TARGETS.iter().map(|t| format!("{t}=info")));
+    directives.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wire_safe_filter;
+
+    #[test]
+    fn wire_logging_crates_stay_at_info() {
+        assert_eq!(
+            wire_safe_filter("trace,async_imap=trace,mailroom_sync=debug"),
+            "trace,mailroom_sync=debug,async_imap=info,imap_proto=info"
+        );
+        assert_eq!(wire_safe_filter(""), "async_imap=info,imap_proto=info");
+    }
 }

@@ -1,20 +1,20 @@
 //! `mailroom serve`: the API server.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
-use mailroom_api::{AppState, router};
+use mailroom_api::{AppState, GrantRateLimit, HttpLimits, router};
 use mailroom_net::{OutboundPolicy, PolicySettings};
 use mailroom_sync::{SyncEngine, SyncSettings};
 
 use crate::{
-    cli::ServeArgs, database, notification_objects::NotificationObjects, settings::Settings,
-    sync_bridge::SyncBridge,
+    cli::ServeArgs, database, http_server, notification_objects::NotificationObjects,
+    settings::Settings, sync_bridge::SyncBridge,
 };
 
 pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let listen = settings.listen_address(args.listen.as_deref())?;
-    let store = database::open(&settings).await?;
+    let store = database::open_with(&settings, mailroom_store::Migrations::Apply).await?;
     let policy = outbound_policy(&settings)?;
     let engine = SyncEngine::new(
         store.clone(),
@@ -29,23 +29,25 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let discovery = mailroom_net::MailDiscovery::new(settings.dns_server)
         .map_err(anyhow::Error::msg)
         .context("mail server discovery")?;
-    tokio::spawn(
-        mailroom_webhooks::Deliverer {
-            store: store.clone(),
-            policy: policy.clone(),
-            renderer: Arc::new(NotificationObjects(engine.clone())),
-            settings: mailroom_webhooks::DeliverySettings {
-                retry_base: settings.webhook_retry,
-                ..Default::default()
-            },
-        }
-        .run(),
-    );
+    let deliverer = mailroom_webhooks::Deliverer {
+        store: store.clone(),
+        policy: policy.clone(),
+        renderer: Arc::new(NotificationObjects(engine.clone())),
+        settings: mailroom_webhooks::DeliverySettings {
+            retry_base: settings.webhook_retry,
+            ..Default::default()
+        },
+    };
+    supervise("webhook delivery", store.clone(), move || {
+        deliverer.clone().run()
+    });
     let scheduled = Arc::new(tokio::sync::Notify::new());
-    tokio::spawn(mailroom_sync::run_scheduled_sends(
-        engine.clone(),
-        scheduled.clone(),
-    ));
+    {
+        let (engine, scheduled) = (engine.clone(), scheduled.clone());
+        supervise("scheduled sends", store.clone(), move || {
+            mailroom_sync::run_scheduled_sends(engine.clone(), scheduled.clone())
+        });
+    }
     let state = AppState {
         store: store.clone(),
         policy,
@@ -54,7 +56,12 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         sign_in: Arc::new(mailroom_api::SignInLimits::new(settings.sign_in.clone())),
     };
 
-    tokio::spawn(purge_expired_auth(store.clone()));
+    {
+        let store = store.clone();
+        supervise("hourly purge", store.clone(), move || {
+            purge_expired_auth(store.clone())
+        });
+    }
 
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -72,13 +79,59 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
 
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    let limits = HttpLimits {
+        body_timeout: settings.http.body_timeout,
+        request_timeout: settings.http.request_timeout,
+        grant_rate: GrantRateLimit::new(
+            settings.http.grant_requests_per_second,
+            settings.http.grant_request_burst,
+        ),
+    };
+    let app = router(state, limits);
+    if !http_server::serve(listener, app, &settings.http, shutdown_signal()).await {
+        tracing::warn!(
+            grace_secs = settings.http.shutdown_grace.as_secs(),
+            "requests still running at the end of the shutdown grace period were stopped"
+        );
+    }
+    // A request stopped mid-transaction may still hold a connection: do not wait for it.
+    if tokio::time::timeout(CLOSE_GRACE, store.close())
         .await
-        .context("server error")?;
-    store.close().await;
+        .is_err()
+    {
+        tracing::warn!("the database did not close in time");
+    }
     Ok(())
+}
+
+/// How long closing the database may take at shutdown.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs a background task for the server's lifetime: when it panics or returns while the
+/// store is still open, that is logged and the task started again, after a pause that
+/// grows with each restart up to a minute.
+fn supervise<F, Fut>(name: &'static str, store: mailroom_store::Store, make: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut pause = Duration::from_secs(1);
+        loop {
+            let outcome = tokio::spawn(make()).await;
+            if store.is_closed() {
+                return;
+            }
+            match outcome {
+                Ok(()) => tracing::error!(task = name, "background task stopped; restarting it"),
+                Err(e) => {
+                    tracing::error!(task = name, error = %e, "background task failed; restarting it")
+                }
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(60));
+        }
+    });
 }
 
 fn outbound_policy(settings: &Settings) -> anyhow::Result<OutboundPolicy> {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::cli::GlobalArgs;
 
 /// The TOML file. Each key may also be set as `MAILROOM_<KEY>` (upper case).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     listen: Option<String>,
@@ -37,6 +37,13 @@ struct FileSettings {
     sign_in_max_attempts: Option<u64>,
     sign_in_lockout_secs: Option<u64>,
     max_grants_per_application: Option<u64>,
+    header_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    request_timeout_secs: Option<u64>,
+    max_connections: Option<u64>,
+    shutdown_grace_secs: Option<u64>,
+    grant_requests_per_second: Option<u64>,
+    grant_request_burst: Option<u64>,
 }
 
 pub struct Settings {
@@ -60,7 +67,30 @@ pub struct Settings {
     pub log_filter: String,
     /// Throttling of sign-ins and the grant cap (README, "Security model").
     pub sign_in: mailroom_api::SignInSettings,
+    pub http: HttpSettings,
 }
+
+/// Limits of the HTTP server.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// A request's head must arrive within this; it also closes idle keep-alive
+    /// connections, since the wait for the next request is a wait for its head.
+    pub header_timeout: Duration,
+    /// A request's whole body must arrive within this, counted from its head.
+    pub body_timeout: Duration,
+    /// A request's whole handling; past it the work is dropped and a 504 answered.
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+    /// After SIGTERM or Ctrl-C, requests in flight get this long before the process exits.
+    pub shutdown_grace: Duration,
+    /// Requests per second on one grant's routes (0: no limit), and the burst above it.
+    pub grant_requests_per_second: u32,
+    pub grant_request_burst: u32,
+}
+
+/// The longest any timeout setting may be: a day. Larger values would serve no purpose
+/// and could overflow when added to an instant or doubled.
+const MAX_TIMEOUT_SECS: u64 = 86_400;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -114,23 +144,22 @@ impl Settings {
                         .with_context(|| format!("dns_server '{a}' is not IP:PORT"))
                 })
                 .transpose()?,
-            provider_timeout: Duration::from_secs(
-                env_u64("PROVIDER_TIMEOUT_SECS")?
-                    .or(file.provider_timeout_secs)
-                    .unwrap_or(15)
-                    .max(1),
+            // A provider deadline is doubled and added to instants by its users: an hour
+            // at most keeps that far from overflow.
+            provider_timeout: seconds(
+                env_u64("PROVIDER_TIMEOUT_SECS")?.or(file.provider_timeout_secs),
+                15,
+                3_600,
             ),
-            sync_poll_interval: Duration::from_secs(
-                env_u64("SYNC_POLL_SECS")?
-                    .or(file.sync_poll_secs)
-                    .unwrap_or(60)
-                    .max(1),
+            sync_poll_interval: seconds(
+                env_u64("SYNC_POLL_SECS")?.or(file.sync_poll_secs),
+                60,
+                MAX_TIMEOUT_SECS,
             ),
-            webhook_retry: Duration::from_secs(
-                env_u64("WEBHOOK_RETRY_SECS")?
-                    .or(file.webhook_retry_secs)
-                    .unwrap_or(10)
-                    .max(1),
+            webhook_retry: seconds(
+                env_u64("WEBHOOK_RETRY_SECS")?.or(file.webhook_retry_secs),
+                10,
+                MAX_TIMEOUT_SECS,
             ),
             sync_ignore_capabilities: env("SYNC_IGNORE_CAPABILITIES")
                 .map(|v| v.split(',').map(|c| c.trim().to_owned()).collect())
@@ -141,6 +170,46 @@ impl Settings {
                 .collect(),
             log_filter: env("LOG").or(file.log).unwrap_or_else(|| "info".into()),
             sign_in,
+            http: HttpSettings {
+                header_timeout: seconds(
+                    env_u64("HEADER_TIMEOUT_SECS")?.or(file.header_timeout_secs),
+                    10,
+                    MAX_TIMEOUT_SECS,
+                ),
+                body_timeout: seconds(
+                    env_u64("BODY_TIMEOUT_SECS")?.or(file.body_timeout_secs),
+                    60,
+                    MAX_TIMEOUT_SECS,
+                ),
+                request_timeout: seconds(
+                    env_u64("REQUEST_TIMEOUT_SECS")?.or(file.request_timeout_secs),
+                    120,
+                    MAX_TIMEOUT_SECS,
+                ),
+                max_connections: bounded(
+                    env_u64("MAX_CONNECTIONS")?.or(file.max_connections),
+                    1_024,
+                    1,
+                    1_000_000,
+                ) as usize,
+                shutdown_grace: seconds(
+                    env_u64("SHUTDOWN_GRACE_SECS")?.or(file.shutdown_grace_secs),
+                    10,
+                    3_600,
+                ),
+                grant_requests_per_second: bounded(
+                    env_u64("GRANT_REQUESTS_PER_SECOND")?.or(file.grant_requests_per_second),
+                    100,
+                    0,
+                    1_000_000,
+                ) as u32,
+                grant_request_burst: bounded(
+                    env_u64("GRANT_REQUEST_BURST")?.or(file.grant_request_burst),
+                    300,
+                    1,
+                    1_000_000,
+                ) as u32,
+            },
         })
     }
 
@@ -207,6 +276,15 @@ fn sign_in_settings(file: &FileSettings) -> anyhow::Result<mailroom_api::SignInS
             defaults.max_grants_per_application,
         )?,
     })
+}
+
+/// `value` (or `default`) seconds, at least one and at most `max`.
+fn seconds(value: Option<u64>, default: u64, max: u64) -> Duration {
+    Duration::from_secs(bounded(value, default, 1, max))
+}
+
+fn bounded(value: Option<u64>, default: u64, min: u64, max: u64) -> u64 {
+    value.unwrap_or(default).clamp(min, max)
 }
 
 fn sqlite_url(data_dir: &Path) -> String {

@@ -24,7 +24,7 @@ pub struct ApplicationRecord {
 }
 
 /// A new application and the secrets that are shown this once.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewApplication {
     pub application: ApplicationRecord,
     pub client_secret: String,
@@ -165,4 +165,14 @@ fn application_from_row(row: &sqlx::any::AnyRow) -> Result<ApplicationRecord, St
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
+}
+
+// The client secret and API key stay out of `Debug`, so that no log line can carry them.
+impl std::fmt::Debug for NewApplication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewApplication")
+            .field("application", &self.application)
+            .field("api_key_id", &self.api_key_id)
+            .finish_non_exhaustive()
+    }
 }

@@ -12,6 +12,18 @@ pub enum StoreError {
     Task(String),
     #[error(transparent)]
     Secret(#[from] crate::secret_box::SecretBoxError),
+    #[error("the database's secrets were sealed with another secret key")]
+    WrongSecretKey,
+    #[error(
+        "the database schema is older than this mailroom ({applied} of {known} migrations \
+         applied); run `mailroom migrate`, or start `mailroom serve` of this version, first"
+    )]
+    SchemaBehind { applied: usize, known: usize },
+    #[error(
+        "the database schema is newer than this mailroom (migration {0} is unknown to it); \
+         use the mailroom version that the server runs"
+    )]
+    SchemaAhead(i64),
 }
 
 impl StoreError {

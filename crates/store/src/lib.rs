@@ -25,6 +25,7 @@ mod pkce;
 mod scheduled_sends;
 mod secret_box;
 mod secret_hash;
+mod secret_key_check;
 mod sign_in_attempts;
 mod sql_filter;
 mod sync_status;
@@ -50,11 +51,12 @@ pub use oauth_tokens::{
     ACCESS_TOKEN_LIFETIME_SECS, ACCESS_TOKEN_PREFIX, AccessTokenRecord, CodeExchange, IssuedTokens,
     REFRESH_TOKEN_LIFETIME_SECS, REFRESH_TOKEN_PREFIX, TokenError,
 };
-pub use open::Store;
+pub use open::{Migrations, Store};
 pub use pkce::PkceMethod;
 pub use scheduled_sends::{NewScheduledSend, ScheduleStatus, ScheduledSend, scheduled_message};
 pub use secret_box::{SecretBox, SecretBoxError};
 pub use secret_hash::{generate_secret, hash_secret};
+pub use secret_key_check::ResealReport;
 pub use sync_status::SyncStatus;
 pub use webhook_outbox::DueDelivery;
 pub use webhooks::{NewWebhook, WebhookChange, WebhookRecord, WebhookWithSecret};

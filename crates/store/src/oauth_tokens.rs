@@ -28,7 +28,7 @@ const ID_TOKEN_KEY_PURPOSE: &str = "mailroom id_token v1";
 
 /// A code presented at `POST /v3/connect/token`, by a client already authenticated or
 /// (with a `code_verifier`) public.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct CodeExchange<'a> {
     pub application_id: &'a ApplicationId,
     pub code: &'a str,
@@ -37,7 +37,7 @@ pub struct CodeExchange<'a> {
 }
 
 /// Tokens just issued; the secrets are shown this once.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct IssuedTokens {
     pub application_id: ApplicationId,
     pub grant_id: GrantId,
@@ -379,4 +379,26 @@ async fn insert_child(
 
 fn parse_scope(json: &str) -> Result<Vec<Scope>, StoreError> {
     serde_json::from_str(json).map_err(StoreError::corrupt)
+}
+
+// Codes, verifiers and tokens stay out of `Debug`, so that no log line can carry them.
+impl std::fmt::Debug for CodeExchange<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeExchange")
+            .field("application_id", &self.application_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for IssuedTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedTokens")
+            .field("application_id", &self.application_id)
+            .field("grant_id", &self.grant_id)
+            .field("scope", &self.scope)
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }

@@ -3,7 +3,7 @@
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    AnyPool, Executor,
+    AnyPool, Executor, Row,
     any::{AnyConnectOptions, AnyPoolOptions},
     migrate::Migrator,
 };
@@ -55,8 +55,18 @@ impl Store {
     }
 
     /// Connects to `database_url` (`sqlite://PATH` or `postgres://…`), creating an SQLite
-    /// file if it is missing, and runs pending migrations.
+    /// file if it is missing, runs pending migrations and checks the secret key.
     pub async fn open(database_url: &str, secrets: SecretBox) -> Result<Self, StoreError> {
+        Self::open_with(database_url, secrets, Migrations::Apply).await
+    }
+
+    /// As [`Store::open`], with a choice of what to do about pending migrations; then
+    /// refuses a secret key other than the one the database's secrets are sealed with.
+    pub async fn open_with(
+        database_url: &str,
+        secrets: SecretBox,
+        migrations: Migrations,
+    ) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let engine = if database_url.starts_with("sqlite:") {
             Engine::Sqlite
@@ -98,15 +108,24 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        match engine {
-            Engine::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Engine::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        let migrator = match engine {
+            Engine::Sqlite => &SQLITE_MIGRATIONS,
+            Engine::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let applied = applied_migrations(&pool, engine).await?;
+        // A database with no schema yet is nobody's: any command may create it.
+        if migrations == Migrations::Apply || applied.is_empty() {
+            migrator.run(&pool).await?;
+        } else {
+            require_current(migrator, &applied)?;
         }
-        Ok(Self {
+        let store = Self {
             pool,
             secrets,
             engine,
-        })
+        };
+        store.check_secret_key().await?;
+        Ok(store)
     }
 
     pub async fn close(&self) {
@@ -117,6 +136,61 @@ impl Store {
     pub fn is_closed(&self) -> bool {
         self.pool.is_closed()
     }
+}
+
+/// What [`Store::open_with`] does about migrations the database lacks.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Migrations {
+    /// Applies them: the server, and `mailroom migrate`.
+    Apply,
+    /// Refuses to work on an older schema, which a server of an older version may be
+    /// using at this moment (a new database is still set up).
+    RequireCurrent,
+}
+
+/// The versions of the migrations applied to the database (none for a new one).
+async fn applied_migrations(pool: &AnyPool, engine: Engine) -> Result<Vec<i64>, StoreError> {
+    let exists_sql = match engine {
+        Engine::Sqlite => {
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+        }
+        Engine::Postgres => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables \
+             WHERE table_name = '_sqlx_migrations' AND table_schema = current_schema()"
+        }
+    };
+    let exists: i64 = sqlx::query(exists_sql)
+        .fetch_one(pool)
+        .await?
+        .try_get("n")?;
+    if exists == 0 {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+        .fetch_all(pool)
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get::<i64, _>("version").map_err(StoreError::from))
+        .collect()
+}
+
+fn require_current(migrator: &Migrator, applied: &[i64]) -> Result<(), StoreError> {
+    let known: Vec<i64> = migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration())
+        .map(|m| m.version)
+        .collect();
+    if let Some(unknown) = applied.iter().find(|v| !known.contains(v)) {
+        return Err(StoreError::SchemaAhead(*unknown));
+    }
+    let done = known.iter().filter(|v| applied.contains(v)).count();
+    if done < known.len() {
+        return Err(StoreError::SchemaBehind {
+            applied: done,
+            known: known.len(),
+        });
+    }
+    Ok(())
 }
 
 /// A database URL fit for an error message: no password.

@@ -46,7 +46,7 @@ pub struct WebhookChange {
 }
 
 /// A webhook together with its secret in clear, as create and rotate answer once.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WebhookWithSecret {
     pub webhook: WebhookRecord,
     pub secret: String,
@@ -290,4 +290,13 @@ fn webhook_from_row(row: &sqlx::any::AnyRow) -> Result<WebhookRecord, StoreError
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
+}
+
+// The secret stays out of `Debug`, so that no log line can carry it.
+impl std::fmt::Debug for WebhookWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookWithSecret")
+            .field("webhook", &self.webhook)
+            .finish_non_exhaustive()
+    }
 }

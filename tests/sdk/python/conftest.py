@@ -330,6 +330,9 @@ def mailroom(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory):
             "MAILROOM_ALLOW_INSECURE_TRANSPORT": "true",
             "MAILROOM_EXTRA_CA_FILE": testbed.ca,
             "MAILROOM_PROVIDER_TIMEOUT_SECS": "3",
+            # The testbed's DNS announces its servers (SRV) for the users' domain, so that
+            # sign-ins on them prove the address (email_verified).
+            "MAILROOM_DNS_SERVER": f"127.0.0.1:{testbed.env['TESTBED_DNS_PORT']}",
         }
     )
     server = MailroomServer(binary, data_dir, env, data_dir.parent / "mailroom-serve.log")

@@ -447,11 +447,24 @@ def test_grants_update_with_wrong_password_is_rejected_and_grant_keeps_working(i
     assert after.grant_status == "valid"
     assert after.settings == grant.settings
 
-    # ... and the stored password is still the good one: an update that sends no
-    # password is proven with the stored one, and succeeds.
+    # ... and the stored password is still the good one. It never follows the servers
+    # elsewhere: a move to another port without it is refused, with it it succeeds.
+    with pytest.raises(NylasApiError) as excinfo:
+        nylas.grants.update(
+            grant.id,
+            request_body={"settings": {"imap_port": testbed.imaps_port, "imap_security": "ssl"}},
+        )
+    assert excinfo.value.status_code == 400
+    assert "settings.imap_password is required" in str(excinfo.value)
     moved = nylas.grants.update(
         grant.id,
-        request_body={"settings": {"imap_port": testbed.imaps_port, "imap_security": "ssl"}},
+        request_body={
+            "settings": {
+                "imap_port": testbed.imaps_port,
+                "imap_security": "ssl",
+                "imap_password": testbed.password(1),
+            }
+        },
     ).data
     assert moved.id == grant.id
     assert moved.grant_status == "valid"

@@ -84,18 +84,87 @@ pub async fn download_attachment(
     let content_type = HeaderValue::from_str(&info.content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
     headers.insert(header::CONTENT_TYPE, content_type);
-    let filename = info
-        .filename
-        .unwrap_or_else(|| "attachment".to_owned())
-        .replace(['"', '\\', '\r', '\n'], "_");
-    if let Ok(value) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"{}\"",
-        filename
-            .chars()
-            .filter(|c| c.is_ascii() && !c.is_control())
-            .collect::<String>()
-    )) {
-        headers.insert(header::CONTENT_DISPOSITION, value);
-    }
+    let filename = info.filename.as_deref().map(safe_filename);
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        content_disposition(filename.as_deref().unwrap_or("attachment")),
+    );
+    // The content is the sender's: a browser must neither guess its type nor run it
+    // as a page of this origin, and no shared cache may keep it.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     Ok(response)
+}
+
+/// A filename a client can save under without leaving its folder: the last path
+/// component, no control characters, no leading dots; "attachment" if nothing is left.
+pub(crate) fn safe_filename(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    if cleaned.is_empty() {
+        "attachment".to_owned()
+    } else {
+        cleaned.to_owned()
+    }
+}
+
+/// `attachment` with the name twice (RFC 6266 §4.3): an ASCII fallback, and the exact
+/// name percent-encoded as UTF-8 (RFC 8187).
+fn content_disposition(filename: &str) -> HeaderValue {
+    let fallback: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::new();
+    for byte in filename.bytes() {
+        if byte.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    HeaderValue::from_str(&format!(
+        "attachment; filename=\"{fallback}\"; filename*=UTF-8''{encoded}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("attachment"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filenames_lose_their_paths_and_leading_dots() {
+        assert_eq!(safe_filename("../../etc/passwd"), "passwd");
+        assert_eq!(safe_filename("..\\..\\boot.ini"), "boot.ini");
+        assert_eq!(safe_filename(".."), "attachment");
+        assert_eq!(safe_filename(".bashrc"), "bashrc");
+        assert_eq!(safe_filename("report\r\n.pdf"), "report.pdf");
+        assert_eq!(safe_filename("Rapport été.pdf"), "Rapport été.pdf");
+    }
+
+    #[test]
+    fn content_disposition_is_an_attachment_with_an_ascii_fallback() {
+        assert_eq!(
+            content_disposition("été \"x\".pdf"),
+            "attachment; filename=\"_t_ _x_.pdf\"; filename*=UTF-8''%C3%A9t%C3%A9%20%22x%22.pdf"
+        );
+    }
 }

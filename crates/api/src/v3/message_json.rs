@@ -37,7 +37,9 @@ pub fn to_message(record: &MessageRecord, folders: Vec<String>, fields: Fields) 
                     Some(Attachment {
                         id: a["id"].as_str()?.to_owned(),
                         grant_id: record.grant_id.to_string(),
-                        filename: a["filename"].as_str().map(str::to_owned),
+                        filename: a["filename"]
+                            .as_str()
+                            .map(super::attachments::safe_filename),
                         content_type: a["content_type"]
                             .as_str()
                             .unwrap_or("application/octet-stream")

@@ -63,7 +63,7 @@ pub struct SyncProgress {
 }
 
 /// `POST /v3/connect/custom`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomAuthRequest {
     pub provider: String,
@@ -74,10 +74,35 @@ pub struct CustomAuthRequest {
 }
 
 /// `PATCH /v3/grants/{id}`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateGrantRequest {
     pub settings: Option<Map<String, Value>>,
     pub scope: Option<Vec<String>>,
     pub name: Option<String>,
+}
+
+// The settings maps carry passwords: `Debug` names their keys only.
+impl std::fmt::Debug for CustomAuthRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustomAuthRequest")
+            .field("provider", &self.provider)
+            .field("settings", &self.settings.keys().collect::<Vec<_>>())
+            .field("scope", &self.scope)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for UpdateGrantRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdateGrantRequest")
+            .field(
+                "settings",
+                &self.settings.as_ref().map(|s| s.keys().collect::<Vec<_>>()),
+            )
+            .field("scope", &self.scope)
+            .field("name", &self.name)
+            .finish()
+    }
 }

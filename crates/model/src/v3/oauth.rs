@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// A code exchange or a refresh. Every field is optional here: which ones are required
 /// depends on `grant_type`, and a missing one is an OAuth `invalid_request`, not a
 /// parse failure.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 pub struct TokenRequest {
     pub grant_type: Option<String>,
     pub client_id: Option<String>,
@@ -36,7 +36,7 @@ impl GrantType {
 
 /// The bare token response. `refresh_token` is left out unless the authorization asked
 /// for `access_type=offline`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
@@ -109,6 +109,43 @@ pub fn split_name(name: Option<&str>) -> (Option<String>, Option<String>) {
     }
 }
 
+// Secrets stay out of `Debug`, so that no log line can carry them.
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("grant_type", &self.grant_type)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &shown(&self.client_secret))
+            .field("code", &shown(&self.code))
+            .field("redirect_uri", &self.redirect_uri)
+            .field("code_verifier", &shown(&self.code_verifier))
+            .field("refresh_token", &shown(&self.refresh_token))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("grant_id", &self.grant_id)
+            .field("email", &self.email)
+            .field("scope", &self.scope)
+            .field("provider", &self.provider)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a secret field appears in `Debug` output: whether it is there, never its value.
+fn shown<T>(secret: &Option<T>) -> &'static str {
+    if secret.is_some() {
+        "<redacted>"
+    } else {
+        "None"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +178,23 @@ mod tests {
         assert!(json.get("refresh_token").is_none());
         assert_eq!(json["token_type"], "Bearer");
         assert_eq!(json["expires_in"], 3600);
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_names_secrets_without_showing_them() {
+        let request = TokenRequest {
+            grant_type: Some("refresh_token".into()),
+            client_secret: Some("s3cret-client".into()),
+            refresh_token: Some("s3cret-refresh".into()),
+            ..Default::default()
+        };
+        let shown = format!("{request:?}");
+        assert!(shown.contains("refresh_token") && shown.contains("<redacted>"));
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 }

@@ -145,7 +145,7 @@ impl FromStr for WebhookStatus {
 
 /// A webhook destination. `webhook_secret` is present only in the answers to create and
 /// rotate-secret, the two moments the secret is shown.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Clone, Serialize)]
 pub struct Webhook {
     pub id: String,
     pub description: Option<String>,
@@ -241,6 +241,23 @@ impl WebhookNotification {
                 object,
             },
         }
+    }
+}
+
+// The secret stays out of `Debug`, so that no log line can carry it.
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("id", &self.id)
+            .field("description", &self.description)
+            .field("trigger_types", &self.trigger_types)
+            .field("webhook_url", &self.webhook_url)
+            .field("status", &self.status)
+            .field(
+                "webhook_secret",
+                &self.webhook_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
     }
 }
 

@@ -1,0 +1,208 @@
+//! Limits every request lives within: a deadline for its body, a deadline for its whole
+//! handling, and small bodies on the routes anyone may call without credentials.
+
+use std::{
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::{
+    body::{Body, Bytes},
+    extract::{Request, State},
+    http::{StatusCode, header::CONTENT_LENGTH},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use http_body::{Frame, SizeHint};
+use http_body_util::{BodyExt, Limited};
+use tokio::time::Sleep;
+
+use crate::{error::ApiError, grant_rate_limit::GrantRateLimit};
+
+/// What the server allows one request.
+#[derive(Clone)]
+pub struct HttpLimits {
+    /// The body must have arrived within this, counted from the request's head.
+    pub body_timeout: Duration,
+    /// The whole handling, body included; past it the handler is dropped and a 504
+    /// answered.
+    pub request_timeout: Duration,
+    /// Requests per grant; `None`: no limit.
+    pub grant_rate: Option<Arc<GrantRateLimit>>,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            body_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(120),
+            grant_rate: None,
+        }
+    }
+}
+
+/// The largest request body accepted on most routes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The largest body of a send or a draft: multipart carries attachments of up to 25 MB
+/// in total, as Nylas allows, plus the JSON part and the multipart framing.
+pub const MAX_MAIL_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// The largest body on the routes that need no credentials (token exchange, revoke,
+/// tokeninfo, the sign-in form): their fields fit in a few hundred bytes.
+pub const MAX_UNAUTHENTICATED_BODY_BYTES: usize = 8 * 1024;
+
+/// The limit for a request path.
+pub fn body_limit(path: &str) -> usize {
+    let unauthenticated = matches!(
+        path.trim_end_matches('/'),
+        "/v3/connect/token" | "/v3/connect/revoke" | "/v3/connect/tokeninfo" | "/v3/connect/auth"
+    );
+    let mail = path.starts_with("/v3/grants/")
+        && (path.ends_with("/messages/send") || path.contains("/drafts"));
+    if unauthenticated {
+        MAX_UNAUTHENTICATED_BODY_BYTES
+    } else if mail {
+        MAX_MAIL_BODY_BYTES
+    } else {
+        MAX_BODY_BYTES
+    }
+}
+
+/// Refuses a body over the route's limit: at once when its declared length says so,
+/// and on the routes without credentials also a body sent without a length, read up to
+/// the limit and no further. Other routes check credentials before reading their body,
+/// and their extractors stop at the limit.
+pub async fn refuse_oversized_bodies(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let limit = body_limit(request.uri().path());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return ApiError::payload_too_large(limit).into_response();
+    }
+    if limit != MAX_UNAUTHENTICATED_BODY_BYTES {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes: Bytes = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return ApiError::payload_too_large(limit).into_response();
+        }
+        Err(e) if timed_out(&*e) => {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "api.invalid_request_payload",
+                "the request body did not arrive in time",
+            )
+            .into_response();
+        }
+        Err(e) => {
+            return ApiError::invalid_payload(format!("the request body could not be read: {e}"))
+                .into_response();
+        }
+    };
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
+
+/// Puts the body under its deadline and the handling under the request deadline, and
+/// hands the per-grant limit to the extractor that knows the grant.
+pub async fn enforce_limits(
+    State(limits): State<HttpLimits>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    if let Some(grant_rate) = &limits.grant_rate {
+        parts.extensions.insert(grant_rate.clone());
+    }
+    let body = Body::new(DeadlineBody {
+        inner: body,
+        deadline: Box::pin(tokio::time::sleep(limits.body_timeout)),
+    });
+    let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
+    let handling = next.run(Request::from_parts(parts, body));
+    match tokio::time::timeout(limits.request_timeout, handling).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(%method, %path, "request stopped at the request deadline");
+            ApiError::deadline_exceeded(limits.request_timeout).into_response()
+        }
+    }
+}
+
+/// A request body that fails once its deadline has passed, however slowly it trickles.
+struct DeadlineBody {
+    inner: Body,
+    deadline: Pin<Box<Sleep>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive in time")]
+struct BodyTimedOut;
+
+/// Whether `e` is, or was caused by, a body past its deadline.
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(error) = current {
+        if error.is::<BodyTimedOut>() {
+            return true;
+        }
+        current = error.source();
+    }
+    false
+}
+
+impl http_body::Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            return Poll::Ready(frame);
+        }
+        match this.deadline.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(axum::Error::new(BodyTimedOut)))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_without_credentials_take_small_bodies_only() {
+        assert_eq!(
+            body_limit("/v3/connect/token"),
+            MAX_UNAUTHENTICATED_BODY_BYTES
+        );
+        assert_eq!(
+            body_limit("/v3/connect/auth"),
+            MAX_UNAUTHENTICATED_BODY_BYTES
+        );
+        assert_eq!(body_limit("/v3/connect/custom"), MAX_BODY_BYTES);
+        assert_eq!(
+            body_limit("/v3/grants/g/messages/send"),
+            MAX_MAIL_BODY_BYTES
+        );
+        assert_eq!(body_limit("/v3/grants/g/messages"), MAX_BODY_BYTES);
+    }
+}

@@ -1,0 +1,130 @@
+//! The database remembers which secret key sealed its secrets (a check value, never the
+//! key), so that a server started with another key refuses to start; and every sealed
+//! secret can be sealed again under a new key in one transaction.
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use mailroom_model::time::unix_now;
+use sqlx::Row;
+
+use crate::{error::StoreError, open::Store, secret_box::SecretBox};
+
+/// The purpose the check value is derived for: HMAC-SHA256(key, this).
+const KEY_CHECK_PURPOSE: &str = "mailroom key check";
+
+/// Every column that holds a value sealed with the secret key: (table, key column,
+/// sealed column).
+const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("grants", "id", "credentials"),
+    ("webhooks", "id", "secret_sealed"),
+];
+
+/// How many secrets a rotation sealed again, per table.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ResealReport {
+    pub grant_credentials: u64,
+    pub webhook_secrets: u64,
+}
+
+fn check_value(secrets: &SecretBox) -> String {
+    STANDARD.encode(secrets.derive_key(KEY_CHECK_PURPOSE))
+}
+
+impl Store {
+    /// Refuses a key other than the one the database's secrets were sealed with. The
+    /// first start stores the check value; a database from before the check is accepted
+    /// if the key opens one of its sealed secrets.
+    pub(crate) async fn check_secret_key(&self) -> Result<(), StoreError> {
+        let expected = check_value(&self.secrets);
+        if let Some(stored) = self.stored_check_value().await? {
+            return if stored == expected {
+                Ok(())
+            } else {
+                Err(StoreError::WrongSecretKey)
+            };
+        }
+        if let Some(sealed) = self.any_sealed_value().await? {
+            self.secrets
+                .open(&sealed)
+                .map_err(|_| StoreError::WrongSecretKey)?;
+        }
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO secret_key_check (id, check_value, created_at) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&expected)
+        .bind(unix_now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        // Another process may have stored its key first.
+        match self.stored_check_value().await? {
+            Some(stored) if stored == expected => Ok(()),
+            _ => Err(StoreError::WrongSecretKey),
+        }
+    }
+
+    async fn stored_check_value(&self) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT check_value FROM secret_key_check WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.try_get("check_value")).transpose()?)
+    }
+
+    async fn any_sealed_value(&self) -> Result<Option<String>, StoreError> {
+        for (table, _, column) in SEALED_COLUMNS {
+            let row = sqlx::query(&format!("SELECT {column} AS sealed FROM {table} LIMIT 1"))
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(row) = row {
+                return Ok(Some(row.try_get("sealed")?));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Seals every secret again under `new_key`, and records its check value, in one
+    /// transaction. The store keeps its old key: open the database afresh with the new
+    /// key afterwards. Every server must be stopped meanwhile, or it would go on sealing
+    /// new secrets with the old key.
+    pub async fn reseal_all(&self, new_key: &SecretBox) -> Result<ResealReport, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut counts = Vec::with_capacity(SEALED_COLUMNS.len());
+        for (table, key, column) in SEALED_COLUMNS {
+            let rows = sqlx::query(&format!(
+                "SELECT {key} AS id, {column} AS sealed FROM {table}"
+            ))
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut count = 0u64;
+            for row in rows {
+                let id: String = row.try_get("id")?;
+                let sealed: String = row.try_get("sealed")?;
+                let plain = self.secrets.open(&sealed)?;
+                sqlx::query(&format!(
+                    "UPDATE {table} SET {column} = $1 WHERE {key} = $2"
+                ))
+                .bind(new_key.seal(&plain))
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+                count += 1;
+            }
+            counts.push(count);
+        }
+        sqlx::query(
+            "INSERT INTO secret_key_check (id, check_value, created_at) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET check_value = excluded.check_value, \
+             created_at = excluded.created_at",
+        )
+        .bind(check_value(new_key))
+        .bind(unix_now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ResealReport {
+            grant_credentials: counts.first().copied().unwrap_or(0),
+            webhook_secrets: counts.get(1).copied().unwrap_or(0),
+        })
+    }
+}

@@ -1,0 +1,74 @@
+//! The secret key and the database, on both engines: another key is refused at open,
+//! and `reseal_all` moves every sealed secret to a new key in one go.
+
+mod support;
+
+use mailroom_model::v3::TriggerType;
+use mailroom_store::{Migrations, NewWebhook, SecretBox, Store, StoreError};
+use support::{Engine, Place, clean_up, new_grant, on_both_engines, open_store};
+
+/// The URL of the store `open_store` made, to open it again with another key.
+fn url_of(place: &Place) -> String {
+    match place {
+        Place::Dir(dir) => format!("sqlite://{}", dir.path().join("t.db").display()),
+        Place::Schema(schema) => {
+            let base = std::env::var("MAILROOM_TEST_POSTGRES")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+            let separator = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{separator}options=-c%20search_path%3D{schema}")
+        }
+    }
+}
+
+async fn another_key_is_refused_and_rotation_moves_every_secret(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = store
+        .create_application("keys", &[])
+        .await
+        .unwrap()
+        .application
+        .id;
+    let grant = new_grant(&store, &app).await;
+    let hook = store
+        .create_webhook(
+            &app,
+            &NewWebhook {
+                description: None,
+                webhook_url: "https://hooks.example/x",
+                trigger_types: &[TriggerType::MessageCreated],
+                notification_email_addresses: &[],
+            },
+        )
+        .await
+        .unwrap();
+    let url = url_of(&place);
+    let old_key = SecretBox::new(&[7; 32]);
+    let new_key = SecretBox::new(&[9; 32]);
+
+    let refused = Store::open_with(&url, new_key.clone(), Migrations::RequireCurrent).await;
+    assert!(matches!(refused, Err(StoreError::WrongSecretKey)));
+
+    let report = store.reseal_all(&new_key).await.unwrap();
+    assert_eq!((report.grant_credentials, report.webhook_secrets), (1, 1));
+    store.close().await;
+
+    let refused = Store::open_with(&url, old_key, Migrations::RequireCurrent).await;
+    assert!(matches!(refused, Err(StoreError::WrongSecretKey)));
+    let reopened = Store::open_with(&url, new_key, Migrations::RequireCurrent)
+        .await
+        .unwrap();
+    let credentials = reopened.grant_credentials(&grant.id).await.unwrap();
+    assert_eq!(credentials.imap_password, "p");
+    assert_eq!(
+        reopened
+            .webhook_secret(&hook.webhook.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(hook.secret.as_str())
+    );
+    reopened.close().await;
+    clean_up(place).await;
+}
+
+on_both_engines!(another_key_is_refused_and_rotation_moves_every_secret);
