@@ -151,7 +151,7 @@ pub async fn list_messages(
         data
     } else {
         let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-        let mut folders = state.store.message_folders(&ids).await?;
+        let mut folders = state.store.message_folders(&access.grant.id, &ids).await?;
         records
             .iter()
             .map(|r| {
@@ -192,7 +192,7 @@ pub async fn get_message(
     };
     let folders = state
         .store
-        .message_folders(std::slice::from_ref(&record.id))
+        .message_folders(&access.grant.id, std::slice::from_ref(&record.id))
         .await?
         .remove(&record.id)
         .unwrap_or_default();

@@ -150,7 +150,7 @@ async fn sent_json(
     {
         let folders = state
             .store
-            .message_folders(std::slice::from_ref(&record.id))
+            .message_folders(&access.grant.id, std::slice::from_ref(&record.id))
             .await?
             .remove(&record.id)
             .unwrap_or_default();
