@@ -36,6 +36,9 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
             renderer: Arc::new(NotificationObjects(engine.clone())),
             settings: mailroom_webhooks::DeliverySettings {
                 retry_base: settings.webhook_retry,
+                request_timeout: settings.webhook_timeout,
+                concurrency: settings.webhook_concurrency,
+                per_application: settings.webhook_concurrency_per_application,
                 ..Default::default()
             },
         }
@@ -45,11 +48,20 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(mailroom_sync::run_scheduled_sends(
         engine.clone(),
         scheduled.clone(),
+        mailroom_sync::ScheduledSendSettings {
+            workers: settings.scheduled_send_workers,
+            per_application: settings.scheduled_sends_per_application,
+            send_timeout: settings.scheduled_send_timeout,
+        },
     ));
     let state = AppState {
         store: store.clone(),
         policy,
-        mailboxes: Arc::new(SyncBridge { engine, scheduled }),
+        mailboxes: Arc::new(SyncBridge {
+            engine,
+            scheduled,
+            schedule_quota: settings.schedule_quota,
+        }),
         discovery,
     };
 

@@ -49,7 +49,10 @@ pub use oauth_tokens::{
 };
 pub use open::Store;
 pub use pkce::PkceMethod;
-pub use scheduled_sends::{NewScheduledSend, ScheduleStatus, ScheduledSend, scheduled_message};
+pub use scheduled_sends::{
+    DueSend, NewScheduledSend, ScheduleQuota, ScheduleStatus, ScheduledSend, Scheduling,
+    scheduled_message,
+};
 pub use secret_box::{SecretBox, SecretBoxError};
 pub use secret_hash::{generate_secret, hash_secret};
 pub use sync_status::SyncStatus;
