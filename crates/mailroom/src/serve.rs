@@ -153,5 +153,9 @@ async fn purge_expired_auth(store: mailroom_store::Store) {
             Ok(rows) => tracing::info!(rows, "purged delivered webhook notifications"),
             Err(e) => tracing::warn!(error = %e, "could not purge webhook notifications"),
         }
+        // Deletions give their pages back as they happen; this catches the rest.
+        if let Err(e) = store.reclaim_free_pages().await {
+            tracing::warn!(error = %e, "could not give free database pages back");
+        }
     }
 }

@@ -16,7 +16,7 @@ use crate::{
     deletions::note_departures,
     error::StoreError,
     events::{EventChange, record_message_events},
-    open::Store,
+    open::{Engine, Store},
     sql_filter::{Bind, SqlFilter},
     webhook_outbox::record_notifications,
 };
@@ -236,7 +236,7 @@ impl Store {
         grant_id: &GrantId,
         query: &MessageQuery,
     ) -> Result<Vec<MessageRecord>, StoreError> {
-        let Some(mut filter) = message_filter(grant_id, query) else {
+        let Some(mut filter) = message_filter(self.engine, grant_id, query) else {
             return Ok(Vec::new());
         };
         if let Some((date, id)) = &query.after {
@@ -264,7 +264,7 @@ impl Store {
         grant_id: &GrantId,
         query: &MessageQuery,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        let Some(mut filter) = message_filter(grant_id, query) else {
+        let Some(mut filter) = message_filter(self.engine, grant_id, query) else {
             return Ok(Vec::new());
         };
         let where_sql = filter.where_sql();
@@ -551,7 +551,7 @@ impl Store {
 
 /// The WHERE clause of a message query (without its cursor); `None` if it can match
 /// nothing.
-fn message_filter(grant_id: &GrantId, query: &MessageQuery) -> Option<SqlFilter> {
+fn message_filter(engine: Engine, grant_id: &GrantId, query: &MessageQuery) -> Option<SqlFilter> {
     let mut filter = SqlFilter::default();
     filter.compare("m.grant_id", "=", Bind::Text(grant_id.to_string()));
     if query.folder_ids.is_empty() {
@@ -619,7 +619,16 @@ fn message_filter(grant_id: &GrantId, query: &MessageQuery) -> Option<SqlFilter>
         if ids.is_empty() {
             return None;
         }
-        filter.one_of("m.id", ids.iter().map(|id| Bind::Text(id.clone())));
+        // One parameter holding them all, however many a server-side search found:
+        // a list of placeholders would run past the engines' parameter limits.
+        let list = serde_json::to_string(ids).unwrap_or_default();
+        let placeholder = filter.placeholder(Bind::Text(list));
+        filter.clause(match engine {
+            Engine::Sqlite => format!("m.id IN (SELECT value FROM json_each({placeholder}))"),
+            Engine::Postgres => format!(
+                "m.id IN (SELECT jsonb_array_elements_text(CAST({placeholder} AS jsonb)))"
+            ),
+        });
     }
     Some(filter)
 }

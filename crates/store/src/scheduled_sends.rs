@@ -142,7 +142,7 @@ impl Store {
                 .await?;
         }
         let row = sqlx::query(
-            "SELECT COUNT(*) AS sends, COALESCE(SUM(message_bytes), 0) AS bytes FROM scheduled_sends \
+            "SELECT COUNT(*) AS sends, CAST(COALESCE(SUM(message_bytes), 0) AS BIGINT) AS bytes FROM scheduled_sends \
              WHERE grant_id = $1 AND status IN ('pending', 'sending')",
         )
         .bind(new.grant_id.as_str())

@@ -308,7 +308,19 @@ async fn invitations_follow_their_versions_in_any_order(engine: Engine) {
         &store,
         &grant,
         &folder,
-        (1..=5).map(|uid| Mail::new(uid, 100 * uid)).collect(),
+        (1..=5)
+            .map(|uid| {
+                let mut mail = Mail::new(uid, 100 * uid);
+                // The organizer sends the invitations; the fifth comes from an outsider.
+                let sender = if uid == 5 {
+                    "outsider@example.net"
+                } else {
+                    "Ada@Example.org"
+                };
+                mail.from = vec![person(Some("Ada"), sender)];
+                mail
+            })
+            .collect(),
     )
     .await;
     let ids = message_ids(&store, &grant).await;
@@ -376,6 +388,27 @@ async fn invitations_follow_their_versions_in_any_order(engine: Engine) {
         event.organizer.as_ref().map(|o| o.email.as_str()),
         Some("ada@example.org")
     );
+    // RFC 6047 §3: a CANCEL or REQUEST from someone other than the organizer, however
+    // high its SEQUENCE, changes nothing.
+    let spoofed_cancel = invitation("CANCEL", i64::MAX, "20240305T120000Z", "Plan", "");
+    let spoofed_request = invitation(
+        "REQUEST",
+        999,
+        "20240305T120000Z",
+        "Spoofed",
+        "20240320T100000Z",
+    );
+    let spoofed = store
+        .store_message_bodies(
+            &grant,
+            &[body(&ids[4], &[spoofed_cancel, spoofed_request])],
+        )
+        .await
+        .unwrap();
+    assert!(spoofed.is_empty(), "{spoofed:?}");
+    let event = store.event(&grant, &event_id).await.unwrap().unwrap();
+    assert_eq!(event.status, EventStatus::Confirmed);
+    assert_eq!(event.title.as_deref(), Some("Plan (room)"));
     // A cancellation (without times) keeps what was known and hides the event.
     let cancelled = store
         .store_message_bodies(&grant, &[body(&ids[3], std::slice::from_ref(&cancel))])
