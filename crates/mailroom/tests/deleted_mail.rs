@@ -32,7 +32,9 @@ fn server() -> Mailroom {
 /// A number read from the server's SQLite database behind its back.
 async fn scalar(data_dir: &Path, sql: &str) -> i64 {
     let url = format!("sqlite://{}", data_dir.join("mailroom.db").display());
-    let mut conn = SqliteConnection::connect(&url).await.expect("open the database");
+    let mut conn = SqliteConnection::connect(&url)
+        .await
+        .expect("open the database");
     let value = sqlx::query(sql)
         .fetch_one(&mut conn)
         .await
@@ -65,13 +67,25 @@ async fn a_message_deleted_for_good_leaves_the_database() {
     peer.append(
         "INBOX",
         "()",
-        &message("keep@deleted", "Keep me", "ann@example.test", None, "lasting words"),
+        &message(
+            "keep@deleted",
+            "Keep me",
+            "ann@example.test",
+            None,
+            "lasting words",
+        ),
     )
     .await;
     peer.append(
         "INBOX",
         "()",
-        &message("gone@deleted", "Delete me", "ann@example.test", None, "vanishing words"),
+        &message(
+            "gone@deleted",
+            "Delete me",
+            "ann@example.test",
+            None,
+            "vanishing words",
+        ),
     )
     .await;
     peer.logout().await;

@@ -96,11 +96,7 @@ async fn schedule(api: &Api, grant: &str, to: u32, subject: &str, send_at: i64) 
             json!({"to": [{"email": address(to)}], "subject": subject, "body": "later", "send_at": send_at}),
         )
         .await;
-    assert!(
-        reply.status == 202 || reply.status == 400,
-        "{}",
-        reply.text
-    );
+    assert!(reply.status == 202 || reply.status == 400, "{}", reply.text);
     reply.status
 }
 
@@ -130,7 +126,14 @@ async fn a_tarpit_smtp_server_of_one_application_does_not_hold_up_another() {
     // Far enough ahead to be scheduled rather than sent at once.
     let due = now() + 8;
     for n in 0..TARPIT_SENDS {
-        let status = schedule(&api_a, &grant_a, RECIPIENT_USER, &format!("Tarpit {n}"), due).await;
+        let status = schedule(
+            &api_a,
+            &grant_a,
+            RECIPIENT_USER,
+            &format!("Tarpit {n}"),
+            due,
+        )
+        .await;
         assert_eq!(status, 202);
     }
     assert_eq!(
@@ -181,7 +184,12 @@ async fn pending_sends_of_a_grant_are_limited() {
         )
         .await;
     assert_eq!(reply.status, 400, "{}", reply.text);
-    assert_eq!(reply.error_type(), "api.invalid_request_error", "{}", reply.text);
+    assert_eq!(
+        reply.error_type(),
+        "api.invalid_request_error",
+        "{}",
+        reply.text
+    );
     assert!(
         reply.error_message().contains("2 scheduled sends"),
         "{}",

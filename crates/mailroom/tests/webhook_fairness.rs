@@ -32,7 +32,7 @@ const HUNG_USER: u32 = 28;
 const PROMPT_USER: u32 = 29;
 const STALLED_BODY_USER: u32 = 30;
 /// More notifications than all delivery slots together can hold at once, several times.
-const QUEUED: usize = 80;
+const QUEUED: usize = 160;
 
 fn server() -> Mailroom {
     let mut env = testbed_env();
@@ -85,7 +85,13 @@ async fn historic_message(user: u32) {
     peer.append(
         "INBOX",
         "()",
-        &message(&format!("historic{user}@fair"), "Historic", "ann@example.test", None, "h"),
+        &message(
+            &format!("historic{user}@fair"),
+            "Historic",
+            "ann@example.test",
+            None,
+            "h",
+        ),
     )
     .await;
     peer.logout().await;
@@ -148,9 +154,11 @@ async fn a_hanging_receiver_of_one_application_does_not_hold_up_another() {
             .await;
     }
     peer_a.logout().await;
-    until("A's receiver to hang on deliveries", Duration::from_secs(30), || {
-        taken.load(Ordering::SeqCst) >= 2
-    })
+    until(
+        "A's receiver to hang on deliveries",
+        Duration::from_secs(30),
+        || taken.load(Ordering::SeqCst) >= 2,
+    )
     .await;
 
     let mut peer_b = ImapPeer::login(PROMPT_USER).await;
@@ -230,10 +238,7 @@ async fn proxy_one(client: TcpStream, server: TcpStream, state: Arc<ProxyState>)
         }
     });
     let mut buffer = vec![0u8; 64 * 1024];
-    loop {
-        let Ok(n) = client_read.read(&mut buffer).await else {
-            break;
-        };
+    while let Ok(n) = client_read.read(&mut buffer).await {
         if n == 0 {
             break;
         }
@@ -279,7 +284,13 @@ async fn a_notification_whose_body_cannot_be_read_goes_out_without_it() {
     peer.append(
         "INBOX",
         "()",
-        &message("stalled@fair", "Body out of reach", "ann@example.test", None, "z"),
+        &message(
+            "stalled@fair",
+            "Body out of reach",
+            "ann@example.test",
+            None,
+            "z",
+        ),
     )
     .await;
     peer.logout().await;

@@ -31,7 +31,10 @@ pub fn thread_keys(headers: &MessageHeaders) -> ThreadKeys {
         seen.insert(own.as_str());
     }
     let mut related: Vec<String> = Vec::new();
-    for id in tail.iter().chain(headers.in_reply_to.iter().take(MAX_REFERENCES)) {
+    for id in tail
+        .iter()
+        .chain(headers.in_reply_to.iter().take(MAX_REFERENCES))
+    {
         if seen.insert(id.as_str()) {
             related.push(id.clone());
         }

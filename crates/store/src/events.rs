@@ -240,7 +240,8 @@ pub(crate) async fn record_message_events(
 /// Whether `sender` (the message's From, lower case) is the stored event's organizer.
 /// An event stored without an organizer has nobody to compare with.
 fn sent_by_organizer(sender: Option<&str>, organizer_json: Option<&str>) -> bool {
-    let Some(organizer) = organizer_json.and_then(|text| serde_json::from_str::<EmailName>(text).ok())
+    let Some(organizer) =
+        organizer_json.and_then(|text| serde_json::from_str::<EmailName>(text).ok())
     else {
         return true;
     };

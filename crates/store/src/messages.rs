@@ -625,9 +625,9 @@ fn message_filter(engine: Engine, grant_id: &GrantId, query: &MessageQuery) -> O
         let placeholder = filter.placeholder(Bind::Text(list));
         filter.clause(match engine {
             Engine::Sqlite => format!("m.id IN (SELECT value FROM json_each({placeholder}))"),
-            Engine::Postgres => format!(
-                "m.id IN (SELECT jsonb_array_elements_text(CAST({placeholder} AS jsonb)))"
-            ),
+            Engine::Postgres => {
+                format!("m.id IN (SELECT jsonb_array_elements_text(CAST({placeholder} AS jsonb)))")
+            }
         });
     }
     Some(filter)

@@ -152,7 +152,10 @@ async fn enable_incremental_vacuum(pool: &AnyPool) -> Result<(), StoreError> {
         // Another process on the file makes it wait and then fail: it is tried again at
         // the next start.
         let mut conn = pool.acquire().await?;
-        if let Err(e) = conn.execute("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;").await {
+        if let Err(e) = conn
+            .execute("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")
+            .await
+        {
             tracing::warn!(error = %e, "could not turn on incremental auto-vacuum");
         }
     }

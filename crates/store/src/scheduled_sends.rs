@@ -84,7 +84,7 @@ impl Default for ScheduleQuota {
 /// What became of a request to schedule a send.
 #[derive(Debug, Clone)]
 pub enum Scheduling {
-    Scheduled(ScheduledSend),
+    Scheduled(Box<ScheduledSend>),
     /// The grant's quota would be exceeded; the reason says which part.
     OverQuota(String),
 }
@@ -181,7 +181,7 @@ impl Store {
         tx.commit().await?;
         self.scheduled_send(&new.grant_id, &id)
             .await?
-            .map(Scheduling::Scheduled)
+            .map(|send| Scheduling::Scheduled(Box::new(send)))
             .ok_or_else(|| StoreError::corrupt("a scheduled send vanished after insert"))
     }
 
@@ -417,10 +417,11 @@ async fn finish(
     if query.execute(&mut **tx).await?.rows_affected() != 1 {
         return Ok(false);
     }
-    let row = sqlx::query("SELECT grant_id, message_json, send_at FROM scheduled_sends WHERE id = $1")
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let row =
+        sqlx::query("SELECT grant_id, message_json, send_at FROM scheduled_sends WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
     if let Some(row) = row {
         let grant_id = GrantId::from_stored(row.try_get("grant_id")?);
         let notice = match error {

@@ -357,7 +357,10 @@ async fn invitations_follow_their_versions_in_any_order(engine: Engine) {
     assert!(!updated[0].created);
     assert_eq!(updated[0].id, event_id);
     store
-        .store_message_bodies(&grant, &[body(&ids[2], std::slice::from_ref(&same_sequence_later))])
+        .store_message_bodies(
+            &grant,
+            &[body(&ids[2], std::slice::from_ref(&same_sequence_later))],
+        )
         .await
         .unwrap();
     // An older version, or the same one read again (as an inline part and an .ics file
@@ -399,10 +402,7 @@ async fn invitations_follow_their_versions_in_any_order(engine: Engine) {
         "20240320T100000Z",
     );
     let spoofed = store
-        .store_message_bodies(
-            &grant,
-            &[body(&ids[4], &[spoofed_cancel, spoofed_request])],
-        )
+        .store_message_bodies(&grant, &[body(&ids[4], &[spoofed_cancel, spoofed_request])])
         .await
         .unwrap();
     assert!(spoofed.is_empty(), "{spoofed:?}");
@@ -445,7 +445,10 @@ async fn invitations_follow_their_versions_in_any_order(engine: Engine) {
     let bare = store.event(&grant, &event_id).await.unwrap().unwrap();
     assert_eq!(bare.status, EventStatus::Cancelled);
     let filled = store
-        .store_message_bodies(&grant, &[body(&ids[2], std::slice::from_ref(&same_sequence_later))])
+        .store_message_bodies(
+            &grant,
+            &[body(&ids[2], std::slice::from_ref(&same_sequence_later))],
+        )
         .await
         .unwrap();
     assert_eq!(filled.len(), 1);

@@ -13,7 +13,9 @@ use mailroom_store::{
     FolderListing, MessageBody, MessageQuery, NewScheduledSend, NewWebhook, ScheduleQuota,
     ScheduleStatus, Scheduling, Store,
 };
-use support::{Engine, Place, clean_up, execute_raw, message, new_grant, on_both_engines, open_store};
+use support::{
+    Engine, Place, clean_up, execute_raw, message, new_grant, on_both_engines, open_store,
+};
 
 async fn app_with_hook(store: &Store, name: &str) -> ApplicationId {
     let app = store.create_application(name, &[]).await.unwrap();
@@ -96,7 +98,12 @@ async fn finishing_needs_the_claim_and_the_sending_state(engine: Engine) {
             .await
             .unwrap()
     );
-    assert!(!store.renew_scheduled_send(&id, "another", 60).await.unwrap());
+    assert!(
+        !store
+            .renew_scheduled_send(&id, "another", 60)
+            .await
+            .unwrap()
+    );
     assert!(store.renew_scheduled_send(&id, &claim, 60).await.unwrap());
     assert!(
         store
@@ -126,8 +133,16 @@ async fn only_a_send_past_its_lease_counts_as_interrupted(engine: Engine) {
     take_triggers(&store).await;
     let live = scheduled(&store, &grant, 0).await;
     let dead = scheduled(&store, &grant, 0).await;
-    let live_claim = store.claim_scheduled_send(&live, 60).await.unwrap().unwrap();
-    let dead_claim = store.claim_scheduled_send(&dead, 60).await.unwrap().unwrap();
+    let live_claim = store
+        .claim_scheduled_send(&live, 60)
+        .await
+        .unwrap()
+        .unwrap();
+    let dead_claim = store
+        .claim_scheduled_send(&dead, 60)
+        .await
+        .unwrap()
+        .unwrap();
     let now = mailroom_model::time::unix_now();
 
     // A live send long under way, its lease renewed, is left alone.
@@ -137,7 +152,12 @@ async fn only_a_send_past_its_lease_counts_as_interrupted(engine: Engine) {
         &format!("UPDATE scheduled_sends SET updated_at = 0 WHERE id = '{live}'"),
     )
     .await;
-    assert!(store.renew_scheduled_send(&live, &live_claim, 600).await.unwrap());
+    assert!(
+        store
+            .renew_scheduled_send(&live, &live_claim, 600)
+            .await
+            .unwrap()
+    );
     // The other one's process stopped: its lease runs out, and it is failed once.
     assert_eq!(store.fail_interrupted_sends(now + 120).await.unwrap(), 1);
     assert_eq!(store.fail_interrupted_sends(now + 120).await.unwrap(), 0);
@@ -150,7 +170,12 @@ async fn only_a_send_past_its_lease_counts_as_interrupted(engine: Engine) {
             .await
             .unwrap()
     );
-    assert!(!store.renew_scheduled_send(&dead, &dead_claim, 60).await.unwrap());
+    assert!(
+        !store
+            .renew_scheduled_send(&dead, &dead_claim, 60)
+            .await
+            .unwrap()
+    );
     let live_send = store.scheduled_send(&grant, &live).await.unwrap().unwrap();
     assert_eq!(live_send.status, ScheduleStatus::Sending);
     assert_eq!(take_triggers(&store).await, ["message.send_failed"]);
@@ -189,7 +214,12 @@ async fn pending_sends_are_limited_per_grant(engine: Engine) {
     };
     assert!(reason.contains("3 scheduled sends"), "{reason}");
     // A cancelled send no longer counts.
-    assert!(store.cancel_scheduled_send(&grant, &second.id).await.unwrap());
+    assert!(
+        store
+            .cancel_scheduled_send(&grant, &second.id)
+            .await
+            .unwrap()
+    );
     assert!(matches!(schedule(1).await, Scheduling::Scheduled(_)));
     clean_up(place).await;
 }
@@ -232,7 +262,11 @@ async fn due_deliveries_leave_out_busy_applications(engine: Engine) {
         .await
         .unwrap();
     store
-        .notify(&grant_b, TriggerType::MessageCreated, &[("b1".into(), None)])
+        .notify(
+            &grant_b,
+            TriggerType::MessageCreated,
+            &[("b1".into(), None)],
+        )
         .await
         .unwrap();
     let now = mailroom_model::time::unix_now() + 1;

@@ -69,7 +69,11 @@ pub async fn run_scheduled_sends(
             Ok(Some(at)) => Duration::from_secs(u64::try_from(at - unix_now()).unwrap_or(0))
                 .min(MAX_WAIT)
                 // Still due: waiting for a worker, a grant or an application to be free.
-                .max(if at <= unix_now() { BUSY_WAIT } else { Duration::ZERO }),
+                .max(if at <= unix_now() {
+                    BUSY_WAIT
+                } else {
+                    Duration::ZERO
+                }),
             _ => MAX_WAIT,
         };
         tokio::select! {
@@ -135,7 +139,9 @@ impl Pool {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Busy> {
-        self.busy.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.busy
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Marks the send's grant and application busy, unless the grant has a send under
@@ -147,8 +153,7 @@ impl Pool {
             .get(&due.application_id)
             .copied()
             .unwrap_or(0);
-        if busy.grants.contains(&due.grant_id) || count >= self.settings.per_application.max(1)
-        {
+        if busy.grants.contains(&due.grant_id) || count >= self.settings.per_application.max(1) {
             return None;
         }
         busy.grants.insert(due.grant_id.clone());
@@ -221,7 +226,10 @@ async fn send_one(engine: &SyncEngine, due: &DueSend, claim: &str, send_timeout:
         .finish_scheduled_send(
             &due.id,
             claim,
-            outcome.as_ref().map(|id| id.as_deref()).map_err(String::as_str),
+            outcome
+                .as_ref()
+                .map(|id| id.as_deref())
+                .map_err(String::as_str),
         )
         .await;
     match recorded {
@@ -249,7 +257,9 @@ async fn keep_lease(store: &Store, id: &str, claim: &str) -> std::convert::Infal
                 tracing::warn!(schedule_id = %id, "a scheduled send under way lost its claim");
             }
             Ok(false) => {}
-            Err(e) => tracing::warn!(schedule_id = %id, error = %e, "could not renew a scheduled send's lease"),
+            Err(e) => {
+                tracing::warn!(schedule_id = %id, error = %e, "could not renew a scheduled send's lease")
+            }
         }
     }
 }

@@ -161,9 +161,10 @@ impl Deliverer {
     async fn deliver(&self, delivery: DueDelivery) {
         let deadline = Instant::now() + self.settings.request_timeout;
         // The attempt bounds its own parts; this is the backstop for the store calls.
-        let outcome = tokio::time::timeout_at(deadline + DEADLINE_GRACE, self.attempt(&delivery, deadline))
-            .await
-            .unwrap_or_else(|_| Err("the delivery ran out of time".to_owned()));
+        let outcome =
+            tokio::time::timeout_at(deadline + DEADLINE_GRACE, self.attempt(&delivery, deadline))
+                .await
+                .unwrap_or_else(|_| Err("the delivery ran out of time".to_owned()));
         let recorded = match outcome {
             Ok(()) => self.store.delivery_succeeded(&delivery).await,
             Err(reason) => {
@@ -304,7 +305,10 @@ impl InFlight {
     /// Counts one more delivery of `application`, unless it has `cap` already; the
     /// count goes down when the returned guard is dropped.
     fn take(&self, application: &str, cap: usize) -> Option<InFlightGuard> {
-        let mut counts = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut counts = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let count = counts.entry(application.to_owned()).or_default();
         if *count >= cap {
             return None;
@@ -318,7 +322,10 @@ impl InFlight {
 
     /// Applications with `cap` deliveries in flight.
     fn at_cap(&self, cap: usize) -> Vec<String> {
-        let counts = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let counts = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         counts
             .iter()
             .filter(|(_, n)| **n >= cap)

@@ -85,7 +85,15 @@ mod tests {
 
     #[test]
     fn grants_come_from_the_system_source() {
-        let body = notification_body("n3", TriggerType::GrantCreated, 1, 1, "app", json!({}), false);
+        let body = notification_body(
+            "n3",
+            TriggerType::GrantCreated,
+            1,
+            1,
+            "app",
+            json!({}),
+            false,
+        );
         let value: Value = serde_json::from_slice(&body).expect("JSON");
         assert_eq!(value["source"], "/nylas/system");
     }
