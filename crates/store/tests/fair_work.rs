@@ -464,3 +464,37 @@ on_both_engines!(
     deleted_messages_leave_the_index,
     a_search_may_find_any_number_of_messages,
 );
+
+/// A database made before incremental auto-vacuum is switched to it when opened.
+#[tokio::test]
+async fn an_older_sqlite_database_turns_incremental_vacuum_on() {
+    use sqlx::{Connection, Row};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("PRAGMA auto_vacuum = NONE")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE older (x TEXT)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mode = |row: sqlx::sqlite::SqliteRow| row.get::<i64, _>(0);
+    let before = sqlx::query("PRAGMA auto_vacuum")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode(before), 0);
+    conn.close().await.unwrap();
+    let store = Store::open(&url, mailroom_store::SecretBox::new(&[7; 32]))
+        .await
+        .unwrap();
+    store.close().await;
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let after = sqlx::query("PRAGMA auto_vacuum")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode(after), 2, "incremental");
+}

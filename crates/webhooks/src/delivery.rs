@@ -354,3 +354,22 @@ impl Drop for InFlightGuard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_application_gets_no_more_than_its_share() {
+        let in_flight = InFlight::default();
+        let first = in_flight.take("a", 2);
+        let second = in_flight.take("a", 2);
+        assert!(first.is_some() && second.is_some());
+        assert!(in_flight.take("a", 2).is_none());
+        assert!(in_flight.take("b", 2).is_some());
+        assert_eq!(in_flight.at_cap(2), vec!["a".to_owned()]);
+        drop(first);
+        assert!(in_flight.at_cap(2).is_empty());
+        assert!(in_flight.take("a", 2).is_some());
+    }
+}
