@@ -132,6 +132,10 @@ pub trait Mailboxes: Send + Sync {
     ) -> BoxFuture<'a, Result<SendReceipt, ChangeFailure>>;
     /// A send was scheduled or cancelled: the scheduler should look again.
     fn schedule_changed(&self);
+    /// How much one grant may have waiting to be sent.
+    fn schedule_quota(&self) -> mailroom_store::ScheduleQuota {
+        mailroom_store::ScheduleQuota::default()
+    }
 }
 
 /// For a server without sync (tests of the foundation): nothing starts, nothing fetches,

@@ -6,8 +6,8 @@ use std::{future::Future, pin::Pin};
 
 use mailroom_model::GrantId;
 use mailroom_sync::SyncEngine;
-use mailroom_webhooks::ObjectRenderer;
-use serde_json::Value;
+use mailroom_webhooks::{ObjectRenderer, RenderedObject};
+use tokio::time::Instant;
 
 pub struct NotificationObjects(pub SyncEngine);
 
@@ -17,15 +17,16 @@ impl ObjectRenderer for NotificationObjects {
         grant_id: &'a str,
         trigger: &'a str,
         object_id: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Option<Value>> + Send + 'a>> {
+        body_by: Instant,
+    ) -> Pin<Box<dyn Future<Output = Option<RenderedObject>> + Send + 'a>> {
         Box::pin(async move {
             let store = self.0.store();
             let grant = GrantId::from_stored(grant_id.to_owned());
             if trigger == "message.send_success" {
-                return self.sent(&grant, object_id).await;
+                return self.sent(&grant, object_id, body_by).await;
             }
-            match trigger.split('.').next().unwrap_or_default() {
-                "message" => self.message(&grant, object_id).await,
+            let whole = match trigger.split('.').next().unwrap_or_default() {
+                "message" => return self.message(&grant, object_id, body_by).await,
                 "folder" => {
                     let folders = store.folders_with_counts(&grant).await.ok()?;
                     let folder = folders.iter().find(|f| f.folder.id == object_id)?;
@@ -41,7 +42,8 @@ impl ObjectRenderer for NotificationObjects {
                     Some(mailroom_api::event_object(&event, &record))
                 }
                 _ => None,
-            }
+            };
+            whole.map(RenderedObject::whole)
         })
     }
 }
@@ -49,7 +51,12 @@ impl ObjectRenderer for NotificationObjects {
 impl NotificationObjects {
     /// A scheduled send that went out: the copy filed in Sent (or, before sync has
     /// indexed it, the message as scheduled), with its schedule id, under `object`.
-    async fn sent(&self, grant: &GrantId, schedule_id: &str) -> Option<Value> {
+    async fn sent(
+        &self,
+        grant: &GrantId,
+        schedule_id: &str,
+        body_by: Instant,
+    ) -> Option<RenderedObject> {
         let schedule = self
             .0
             .store()
@@ -57,10 +64,11 @@ impl NotificationObjects {
             .await
             .ok()??;
         let indexed = match &schedule.sent_message_id {
-            Some(id) => self.message(grant, id).await,
+            Some(id) => self.message(grant, id, body_by).await,
             None => None,
         };
-        let mut message = indexed.unwrap_or_else(|| {
+        let body_left_out = indexed.as_ref().is_some_and(|i| i.body_left_out);
+        let mut message = indexed.map(|i| i.object).unwrap_or_else(|| {
             mailroom_store::scheduled_message(
                 &schedule.message.to_string(),
                 schedule_id,
@@ -72,25 +80,40 @@ impl NotificationObjects {
             fields.insert("schedule_id".into(), schedule_id.into());
             fields.insert("send_at".into(), schedule.send_at.into());
         }
-        Some(serde_json::json!({"grant_id": grant.as_str(), "object": message}))
+        Some(RenderedObject {
+            object: serde_json::json!({"grant_id": grant.as_str(), "object": message}),
+            body_left_out,
+        })
     }
 
-    async fn message(&self, grant: &GrantId, object_id: &str) -> Option<Value> {
+    /// The message, its body read from the server first if sync has not read it yet and
+    /// that can be done by `body_by`; otherwise without its body.
+    async fn message(
+        &self,
+        grant: &GrantId,
+        object_id: &str,
+        body_by: Instant,
+    ) -> Option<RenderedObject> {
         let store = self.0.store();
         let mut record = store.message(grant, object_id).await.ok()??;
-        if record.body_html.is_none()
-            && mailroom_sync::fetch_message_body(store, self.0.policy(), grant, object_id)
-                .await
-                .is_ok()
-        {
-            record = store.message(grant, object_id).await.ok()??;
+        let mut body_left_out = false;
+        if record.body_html.is_none() {
+            let fetch = mailroom_sync::fetch_message_body(store, self.0.policy(), grant, object_id);
+            match tokio::time::timeout_at(body_by, fetch).await {
+                Ok(Ok(_)) => record = store.message(grant, object_id).await.ok()??,
+                Ok(Err(_)) => {}
+                Err(_) => body_left_out = true,
+            }
         }
         let folders = store
-            .message_folders(std::slice::from_ref(&record.id))
+            .message_folders(grant, std::slice::from_ref(&record.id))
             .await
             .ok()?
             .remove(&record.id)
             .unwrap_or_default();
-        Some(mailroom_api::message_object(&record, folders))
+        Some(RenderedObject {
+            object: mailroom_api::message_object(&record, folders),
+            body_left_out,
+        })
     }
 }

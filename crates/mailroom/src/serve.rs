@@ -35,6 +35,9 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         renderer: Arc::new(NotificationObjects(engine.clone())),
         settings: mailroom_webhooks::DeliverySettings {
             retry_base: settings.webhook_retry,
+            request_timeout: settings.webhook_timeout,
+            concurrency: settings.webhook_concurrency,
+            per_application: settings.webhook_concurrency_per_application,
             ..Default::default()
         },
     };
@@ -44,14 +47,23 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let scheduled = Arc::new(tokio::sync::Notify::new());
     {
         let (engine, scheduled) = (engine.clone(), scheduled.clone());
+        let send_settings = mailroom_sync::ScheduledSendSettings {
+            workers: settings.scheduled_send_workers,
+            per_application: settings.scheduled_sends_per_application,
+            send_timeout: settings.scheduled_send_timeout,
+        };
         supervise("scheduled sends", store.clone(), move || {
-            mailroom_sync::run_scheduled_sends(engine.clone(), scheduled.clone())
+            mailroom_sync::run_scheduled_sends(engine.clone(), scheduled.clone(), send_settings.clone())
         });
     }
     let state = AppState {
         store: store.clone(),
         policy,
-        mailboxes: Arc::new(SyncBridge { engine, scheduled }),
+        mailboxes: Arc::new(SyncBridge {
+            engine,
+            scheduled,
+            schedule_quota: settings.schedule_quota,
+        }),
         discovery,
         sign_in: Arc::new(mailroom_api::SignInLimits::new(settings.sign_in.clone())),
     };
@@ -194,6 +206,10 @@ async fn purge_expired_auth(store: mailroom_store::Store) {
             Ok(0) => {}
             Ok(rows) => tracing::info!(rows, "purged delivered webhook notifications"),
             Err(e) => tracing::warn!(error = %e, "could not purge webhook notifications"),
+        }
+        // Deletions give their pages back as they happen; this catches the rest.
+        if let Err(e) = store.reclaim_free_pages().await {
+            tracing::warn!(error = %e, "could not give free database pages back");
         }
     }
 }

@@ -44,6 +44,14 @@ struct FileSettings {
     shutdown_grace_secs: Option<u64>,
     grant_requests_per_second: Option<u64>,
     grant_request_burst: Option<u64>,
+    webhook_timeout_secs: Option<u64>,
+    webhook_concurrency: Option<u64>,
+    webhook_concurrency_per_application: Option<u64>,
+    scheduled_send_workers: Option<u64>,
+    scheduled_sends_per_application: Option<u64>,
+    scheduled_send_timeout_secs: Option<u64>,
+    scheduled_sends_per_grant: Option<u64>,
+    scheduled_send_bytes_per_grant: Option<u64>,
 }
 
 pub struct Settings {
@@ -68,6 +76,20 @@ pub struct Settings {
     /// Throttling of sign-ins and the grant cap (README, "Security model").
     pub sign_in: mailroom_api::SignInSettings,
     pub http: HttpSettings,
+    /// How long one webhook delivery may take: reading its object (a body from the mail
+    /// server gets half of it, else the notification goes out as `.truncated`) and the
+    /// receiver's answer together.
+    pub webhook_timeout: Duration,
+    /// Webhook deliveries in flight at once, and at once for one application.
+    pub webhook_concurrency: usize,
+    pub webhook_concurrency_per_application: usize,
+    /// Scheduled sends submitted at once, and at once for one application (one per grant).
+    pub scheduled_send_workers: usize,
+    pub scheduled_sends_per_application: usize,
+    /// The longest one scheduled submission may take.
+    pub scheduled_send_timeout: Duration,
+    /// What one grant may have waiting to be sent: sends and their bytes.
+    pub schedule_quota: mailroom_store::ScheduleQuota,
 }
 
 /// Limits of the HTTP server.
@@ -210,6 +232,50 @@ impl Settings {
                     1_000_000,
                 ) as u32,
             },
+            webhook_timeout: Duration::from_secs(
+                env_u64("WEBHOOK_TIMEOUT_SECS")?
+                    .or(file.webhook_timeout_secs)
+                    .unwrap_or(10)
+                    .clamp(1, 3600),
+            ),
+            webhook_concurrency: count(
+                env_u64("WEBHOOK_CONCURRENCY")?.or(file.webhook_concurrency),
+                16,
+            ),
+            webhook_concurrency_per_application: count(
+                env_u64("WEBHOOK_CONCURRENCY_PER_APPLICATION")?
+                    .or(file.webhook_concurrency_per_application),
+                4,
+            ),
+            scheduled_send_workers: count(
+                env_u64("SCHEDULED_SEND_WORKERS")?.or(file.scheduled_send_workers),
+                16,
+            ),
+            scheduled_sends_per_application: count(
+                env_u64("SCHEDULED_SENDS_PER_APPLICATION")?
+                    .or(file.scheduled_sends_per_application),
+                4,
+            ),
+            scheduled_send_timeout: Duration::from_secs(
+                env_u64("SCHEDULED_SEND_TIMEOUT_SECS")?
+                    .or(file.scheduled_send_timeout_secs)
+                    .unwrap_or(600)
+                    .clamp(1, 86_400),
+            ),
+            schedule_quota: mailroom_store::ScheduleQuota {
+                sends: i64::try_from(
+                    env_u64("SCHEDULED_SENDS_PER_GRANT")?
+                        .or(file.scheduled_sends_per_grant)
+                        .unwrap_or(100),
+                )
+                .unwrap_or(i64::MAX),
+                bytes: i64::try_from(
+                    env_u64("SCHEDULED_SEND_BYTES_PER_GRANT")?
+                        .or(file.scheduled_send_bytes_per_grant)
+                        .unwrap_or(100 * 1024 * 1024),
+                )
+                .unwrap_or(i64::MAX),
+            },
         })
     }
 
@@ -285,6 +351,14 @@ fn seconds(value: Option<u64>, default: u64, max: u64) -> Duration {
 
 fn bounded(value: Option<u64>, default: u64, min: u64, max: u64) -> u64 {
     value.unwrap_or(default).clamp(min, max)
+}
+
+/// A count of workers or slots: at least one, at most 1024.
+fn count(value: Option<u64>, default: usize) -> usize {
+    value
+        .and_then(|v| usize::try_from(v).ok())
+        .unwrap_or(default)
+        .clamp(1, 1024)
 }
 
 fn sqlite_url(data_dir: &Path) -> String {

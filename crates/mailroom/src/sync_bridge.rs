@@ -15,6 +15,7 @@ pub struct SyncBridge {
     pub engine: SyncEngine,
     /// Wakes the scheduled-send task.
     pub scheduled: Arc<Notify>,
+    pub schedule_quota: mailroom_store::ScheduleQuota,
 }
 
 fn failure(e: SyncError) -> FetchFailure {
@@ -201,5 +202,9 @@ impl Mailboxes for SyncBridge {
 
     fn schedule_changed(&self) {
         self.scheduled.notify_one();
+    }
+
+    fn schedule_quota(&self) -> mailroom_store::ScheduleQuota {
+        self.schedule_quota
     }
 }

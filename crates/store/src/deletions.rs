@@ -4,7 +4,11 @@
 //! left. Found again in another folder (by sync or by mailroom's own move) it was moved:
 //! `message.updated`; found again where it was (the folder re-read after a UIDVALIDITY
 //! change) nothing happened to it. Still nowhere after a whole sync pass that began after
-//! it was noticed, it was deleted: `message.deleted`.
+//! it was noticed, it was deleted: `message.deleted`. In the same transaction the message
+//! leaves the index for good: its row (headers, body, attachment list) and the thread
+//! keys nothing else uses any more. Contacts and events read from it stay: a contact
+//! stands for a person the mailbox exchanged mail with, and an event for a meeting,
+//! whatever became of the message that told of them.
 
 use mailroom_model::{GrantId, v3::webhook::TriggerType};
 use serde_json::json;
@@ -12,7 +16,7 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::{
     error::StoreError,
-    open::Store,
+    open::{Engine, Store},
     sql_filter::{Bind, SqlFilter},
     webhook_outbox::record_notifications,
 };
@@ -43,12 +47,15 @@ impl Store {
         let mut deleted = Vec::new();
         for row in &due {
             let id: String = row.try_get("message_id")?;
-            if settle_one(&mut tx, &id).await? {
+            if settle_one(&mut tx, grant_id, &id).await? {
                 deleted.push((id.clone(), Some(deleted_object(grant_id, &id))));
             }
         }
         record_notifications(&mut tx, grant_id, TriggerType::MessageDeleted, &deleted).await?;
         tx.commit().await?;
+        if !deleted.is_empty() {
+            self.reclaim_free_pages().await?;
+        }
         Ok(deleted.len())
     }
 
@@ -60,7 +67,7 @@ impl Store {
         message_id: &str,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let gone = settle_one(&mut tx, message_id).await?;
+        let gone = settle_one(&mut tx, grant_id, message_id).await?;
         if gone {
             let object = Some(deleted_object(grant_id, message_id));
             record_notifications(
@@ -72,20 +79,97 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        if gone {
+            self.reclaim_free_pages().await?;
+        }
         Ok(gone)
+    }
+
+    /// Gives the pages freed by deleted rows back to the file system (SQLite with
+    /// `auto_vacuum = INCREMENTAL`; PostgreSQL's autovacuum does this itself), a bounded
+    /// number per statement so that no writer waits long. Returns the pages given back.
+    pub async fn reclaim_free_pages(&self) -> Result<i64, StoreError> {
+        if self.engine != Engine::Sqlite {
+            return Ok(0);
+        }
+        let mut reclaimed = 0;
+        loop {
+            let free: i64 = sqlx::query("PRAGMA freelist_count")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?;
+            if free < RECLAIM_AT_PAGES {
+                return Ok(reclaimed);
+            }
+            sqlx::query(&format!("PRAGMA incremental_vacuum({PAGES_PER_VACUUM})"))
+                .execute(&self.pool)
+                .await?;
+            let left: i64 = sqlx::query("PRAGMA freelist_count")
+                .fetch_one(&self.pool)
+                .await?
+                .try_get(0)?;
+            if left >= free {
+                // Not in incremental mode (a database made before it, not yet vacuumed).
+                return Ok(reclaimed);
+            }
+            reclaimed += free - left;
+        }
     }
 }
 
-/// Drops the candidate; true when the message is still nowhere (deleted).
-async fn settle_one(tx: &mut Transaction<'_, Any>, message_id: &str) -> Result<bool, StoreError> {
+/// Free pages worth giving back (4 MiB at the default page size).
+const RECLAIM_AT_PAGES: i64 = 1024;
+/// Pages given back per statement (16 MiB at the default page size).
+const PAGES_PER_VACUUM: i64 = 4096;
+
+/// Drops the candidate; true when the message is still nowhere (deleted), and then it
+/// leaves the index.
+async fn settle_one(
+    tx: &mut Transaction<'_, Any>,
+    grant_id: &GrantId,
+    message_id: &str,
+) -> Result<bool, StoreError> {
     let candidate = sqlx::query("DELETE FROM deletion_candidates WHERE message_id = $1")
         .bind(message_id)
         .execute(&mut **tx)
         .await?;
-    if candidate.rows_affected() == 0 {
+    if candidate.rows_affected() == 0 || is_located(tx, message_id).await? {
         return Ok(false);
     }
-    Ok(!is_located(tx, message_id).await?)
+    purge_message(tx, grant_id, message_id).await?;
+    Ok(true)
+}
+
+/// Removes a deleted message's row (its headers, body and attachment list go with it)
+/// and its thread's keys once no message of the thread is left.
+async fn purge_message(
+    tx: &mut Transaction<'_, Any>,
+    grant_id: &GrantId,
+    message_id: &str,
+) -> Result<(), StoreError> {
+    let thread = sqlx::query("SELECT thread_id FROM messages WHERE id = $1 AND grant_id = $2")
+        .bind(message_id)
+        .bind(grant_id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(thread) = thread else {
+        return Ok(());
+    };
+    let thread_id: String = thread.try_get("thread_id")?;
+    sqlx::query("DELETE FROM messages WHERE id = $1 AND grant_id = $2")
+        .bind(message_id)
+        .bind(grant_id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "DELETE FROM thread_refs WHERE grant_id = $1 AND thread_id = $2 \
+         AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.grant_id = $1 AND m.thread_id = $2)",
+    )
+    .bind(grant_id.as_str())
+    .bind(&thread_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Whether the message lives in any folder.

@@ -161,7 +161,7 @@ pub(crate) async fn record_message_events(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let Some(row) = sqlx::query("SELECT grant_id FROM messages WHERE id = $1")
+    let Some(row) = sqlx::query("SELECT grant_id, from_json FROM messages WHERE id = $1")
         .bind(message_id)
         .fetch_optional(&mut **tx)
         .await?
@@ -169,6 +169,11 @@ pub(crate) async fn record_message_events(
         return Ok(Vec::new());
     };
     let grant_id = GrantId::from_stored(row.try_get("grant_id")?);
+    let from_json: String = row.try_get("from_json")?;
+    let sender = serde_json::from_str::<Vec<EmailName>>(&from_json)
+        .ok()
+        .and_then(|from| from.into_iter().next())
+        .map(|from| from.email.trim().to_lowercase());
     let now = unix_now();
     let mut changes = Vec::new();
     for event in events {
@@ -183,7 +188,7 @@ pub(crate) async fn record_message_events(
         let id = event_id(&grant_id, &event.uid, event.recurrence_id);
         let version = (event.sequence, event.dtstamp.unwrap_or(0));
         let stored = sqlx::query(
-            "SELECT sequence, dtstamp, described, created_at FROM events WHERE id = $1",
+            "SELECT sequence, dtstamp, described, created_at, organizer_json FROM events WHERE id = $1",
         )
         .bind(&id)
         .fetch_optional(&mut **tx)
@@ -195,6 +200,13 @@ pub(crate) async fn record_message_events(
                 true
             }
             Some(stored) => {
+                // RFC 6047 §3: a REQUEST or CANCEL comes from the organizer. One from
+                // anyone else (who may know the UID from their own invitation) changes
+                // nothing.
+                let organizer: Option<String> = stored.try_get("organizer_json")?;
+                if !sent_by_organizer(sender.as_deref(), organizer.as_deref()) {
+                    continue;
+                }
                 let stored_version: (i64, i64) =
                     (stored.try_get("sequence")?, stored.try_get("dtstamp")?);
                 let described = stored.try_get::<i64, _>("described")? != 0;
@@ -223,6 +235,17 @@ pub(crate) async fn record_message_events(
         });
     }
     Ok(changes)
+}
+
+/// Whether `sender` (the message's From, lower case) is the stored event's organizer.
+/// An event stored without an organizer has nobody to compare with.
+fn sent_by_organizer(sender: Option<&str>, organizer_json: Option<&str>) -> bool {
+    let Some(organizer) =
+        organizer_json.and_then(|text| serde_json::from_str::<EmailName>(text).ok())
+    else {
+        return true;
+    };
+    sender.is_some_and(|sender| organizer.email.trim().eq_ignore_ascii_case(sender))
 }
 
 async fn mark_cancelled(

@@ -53,7 +53,10 @@ pub use oauth_tokens::{
 };
 pub use open::{Migrations, Store};
 pub use pkce::PkceMethod;
-pub use scheduled_sends::{NewScheduledSend, ScheduleStatus, ScheduledSend, scheduled_message};
+pub use scheduled_sends::{
+    DueSend, NewScheduledSend, ScheduleQuota, ScheduleStatus, ScheduledSend, Scheduling,
+    scheduled_message,
+};
 pub use secret_box::{SecretBox, SecretBoxError};
 pub use secret_hash::{generate_secret, hash_secret};
 pub use secret_key_check::ResealReport;

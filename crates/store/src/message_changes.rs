@@ -15,13 +15,19 @@ use crate::{
 };
 
 impl Store {
-    /// Every place a message lives (usually one folder).
-    pub async fn message_locations(&self, id: &str) -> Result<Vec<MessageLocation>, StoreError> {
+    /// Every place a message of the grant lives (usually one folder).
+    pub async fn message_locations(
+        &self,
+        grant_id: &GrantId,
+        id: &str,
+    ) -> Result<Vec<MessageLocation>, StoreError> {
         let rows = sqlx::query(
             "SELECT l.folder_id, f.imap_name, l.uid FROM message_locations l \
-             JOIN folders f ON f.id = l.folder_id WHERE l.message_id = $1 ORDER BY l.folder_id, l.uid",
+             JOIN folders f ON f.id = l.folder_id WHERE l.message_id = $1 AND l.grant_id = $2 \
+             ORDER BY l.folder_id, l.uid",
         )
         .bind(id)
+        .bind(grant_id.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

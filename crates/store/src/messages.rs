@@ -16,7 +16,7 @@ use crate::{
     deletions::note_departures,
     error::StoreError,
     events::{EventChange, record_message_events},
-    open::Store,
+    open::{Engine, Store},
     sql_filter::{Bind, SqlFilter},
     webhook_outbox::record_notifications,
 };
@@ -236,7 +236,7 @@ impl Store {
         grant_id: &GrantId,
         query: &MessageQuery,
     ) -> Result<Vec<MessageRecord>, StoreError> {
-        let Some(mut filter) = message_filter(grant_id, query) else {
+        let Some(mut filter) = message_filter(self.engine, grant_id, query) else {
             return Ok(Vec::new());
         };
         if let Some((date, id)) = &query.after {
@@ -264,7 +264,7 @@ impl Store {
         grant_id: &GrantId,
         query: &MessageQuery,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        let Some(mut filter) = message_filter(grant_id, query) else {
+        let Some(mut filter) = message_filter(self.engine, grant_id, query) else {
             return Ok(Vec::new());
         };
         let where_sql = filter.where_sql();
@@ -385,14 +385,16 @@ impl Store {
         row.as_ref().map(message_from_row).transpose()
     }
 
-    /// The folders each of these messages lives in.
+    /// The folders each of these messages of the grant lives in.
     pub async fn message_folders(
         &self,
+        grant_id: &GrantId,
         ids: &[String],
     ) -> Result<HashMap<String, Vec<String>>, StoreError> {
         let mut folders: HashMap<String, Vec<String>> = HashMap::new();
         for chunk in ids.chunks(500) {
             let mut filter = SqlFilter::default();
+            filter.compare("grant_id", "=", Bind::Text(grant_id.to_string()));
             filter.one_of("message_id", chunk.iter().map(|id| Bind::Text(id.clone())));
             let sql = format!(
                 "SELECT message_id, folder_id FROM message_locations{} ORDER BY folder_id",
@@ -413,13 +415,19 @@ impl Store {
         Ok(folders)
     }
 
-    /// Where to fetch a message from.
-    pub async fn message_location(&self, id: &str) -> Result<Option<MessageLocation>, StoreError> {
+    /// Where to fetch a message of the grant from.
+    pub async fn message_location(
+        &self,
+        grant_id: &GrantId,
+        id: &str,
+    ) -> Result<Option<MessageLocation>, StoreError> {
         let row = sqlx::query(
             "SELECT l.folder_id, f.imap_name, l.uid FROM message_locations l \
-             JOIN folders f ON f.id = l.folder_id WHERE l.message_id = $1 ORDER BY l.folder_id LIMIT 1",
+             JOIN folders f ON f.id = l.folder_id WHERE l.message_id = $1 AND l.grant_id = $2 \
+             ORDER BY l.folder_id LIMIT 1",
         )
         .bind(id)
+        .bind(grant_id.as_str())
         .fetch_optional(&self.pool)
         .await?;
         Ok(match row {
@@ -432,10 +440,11 @@ impl Store {
         })
     }
 
-    /// Keeps what was learnt from messages' bodies, in one transaction. Returns the
-    /// events their invitations created or changed.
+    /// Keeps what was learnt from the grant's messages' bodies, in one transaction.
+    /// Returns the events their invitations created or changed.
     pub async fn store_message_bodies(
         &self,
+        grant_id: &GrantId,
         bodies: &[MessageBody],
     ) -> Result<Vec<EventChange>, StoreError> {
         let now = unix_now();
@@ -446,19 +455,21 @@ impl Store {
             // Counted once per message: only while its body is still missing.
             sqlx::query(
                 "UPDATE sync_status SET bodies_synced = bodies_synced + 1 \
-                 WHERE grant_id = (SELECT grant_id FROM messages WHERE id = $1 AND body_fetched = 0)",
+                 WHERE grant_id = (SELECT grant_id FROM messages \
+                     WHERE id = $1 AND grant_id = $2 AND body_fetched = 0)",
             )
             .bind(&body.id)
+            .bind(grant_id.as_str())
             .execute(&mut *tx)
             .await?;
             let has_attachments = body.attachments.as_array().is_some_and(|a| {
                 a.iter()
                     .any(|att| !att["is_inline"].as_bool().unwrap_or(false))
             });
-            sqlx::query(
+            let stored = sqlx::query(
                 "UPDATE messages SET body_html = $1, snippet = $2, attachments_json = $3, \
                      has_attachments = $4, headers_json = $5, body_fetched = 1, updated_at = $6 \
-                 WHERE id = $7",
+                 WHERE id = $7 AND grant_id = $8",
             )
             .bind(&body.body_html)
             .bind(&body.snippet)
@@ -467,8 +478,13 @@ impl Store {
             .bind(headers)
             .bind(now)
             .bind(&body.id)
+            .bind(grant_id.as_str())
             .execute(&mut *tx)
             .await?;
+            if stored.rows_affected() == 0 {
+                // Not a message of this grant (or gone meanwhile).
+                continue;
+            }
             let changes = record_message_events(&mut tx, &body.id, &body.calendar).await?;
             announce_event_changes(&mut tx, &body.id, &changes).await?;
             events.extend(changes);
@@ -535,7 +551,7 @@ impl Store {
 
 /// The WHERE clause of a message query (without its cursor); `None` if it can match
 /// nothing.
-fn message_filter(grant_id: &GrantId, query: &MessageQuery) -> Option<SqlFilter> {
+fn message_filter(engine: Engine, grant_id: &GrantId, query: &MessageQuery) -> Option<SqlFilter> {
     let mut filter = SqlFilter::default();
     filter.compare("m.grant_id", "=", Bind::Text(grant_id.to_string()));
     if query.folder_ids.is_empty() {
@@ -603,7 +619,16 @@ fn message_filter(grant_id: &GrantId, query: &MessageQuery) -> Option<SqlFilter>
         if ids.is_empty() {
             return None;
         }
-        filter.one_of("m.id", ids.iter().map(|id| Bind::Text(id.clone())));
+        // One parameter holding them all, however many a server-side search found:
+        // a list of placeholders would run past the engines' parameter limits.
+        let list = serde_json::to_string(ids).unwrap_or_default();
+        let placeholder = filter.placeholder(Bind::Text(list));
+        filter.clause(match engine {
+            Engine::Sqlite => format!("m.id IN (SELECT value FROM json_each({placeholder}))"),
+            Engine::Postgres => {
+                format!("m.id IN (SELECT jsonb_array_elements_text(CAST({placeholder} AS jsonb)))")
+            }
+        });
     }
     Some(filter)
 }

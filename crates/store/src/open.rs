@@ -96,9 +96,16 @@ impl Store {
                         // server reads and writes. Statement journals (multi-row INSERT …
                         // ON CONFLICT) stay in memory, not in temp files; the WAL file is
                         // cut back after checkpoints instead of keeping its largest size.
+                        //
+                        // Incremental auto-vacuum, set before the first table of a new
+                        // database is made, lets deleted mail's pages go back to the file
+                        // system (`Store::reclaim_free_pages`). `synchronous = FULL`: a
+                        // commit is on disk before it returns, so a power loss cannot undo
+                        // a scheduled send's claim after its message went out.
                         conn.execute(
-                            "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; \
-                             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                            "PRAGMA busy_timeout = 30000; PRAGMA auto_vacuum = INCREMENTAL; \
+                             PRAGMA journal_mode = WAL; \
+                             PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
                              PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;",
                         )
                         .await?;
@@ -115,6 +122,11 @@ impl Store {
         let applied = applied_migrations(&pool, engine).await?;
         // A database with no schema yet is nobody's: any command may create it.
         if migrations == Migrations::Apply || applied.is_empty() {
+            // Before the first table of a new database, and only where the schema is
+            // changed anyway (never under a running server from the CLI).
+            if engine == Engine::Sqlite {
+                enable_incremental_vacuum(&pool).await?;
+            }
             migrator.run(&pool).await?;
         } else {
             require_current(migrator, &applied)?;
@@ -189,6 +201,39 @@ fn require_current(migrator: &Migrator, applied: &[i64]) -> Result<(), StoreErro
             applied: done,
             known: known.len(),
         });
+    }
+    Ok(())
+}
+
+/// Databases made before incremental auto-vacuum are rewritten once (`VACUUM`) to turn
+/// it on, when that is quick; a larger one keeps its size until an operator runs
+/// `PRAGMA auto_vacuum = INCREMENTAL; VACUUM;` on it while mailroom is stopped.
+async fn enable_incremental_vacuum(pool: &AnyPool) -> Result<(), StoreError> {
+    const REWRITE_UP_TO_BYTES: i64 = 256 * 1024 * 1024;
+    let pragma = |name: &'static str| async move {
+        let row = sqlx::query(&format!("PRAGMA {name}"))
+            .fetch_one(pool)
+            .await?;
+        Ok::<i64, StoreError>(sqlx::Row::try_get(&row, 0)?)
+    };
+    // 2 = INCREMENTAL.
+    if pragma("auto_vacuum").await? == 2 {
+        return Ok(());
+    }
+    let bytes = pragma("page_count")
+        .await?
+        .saturating_mul(pragma("page_size").await?);
+    if bytes <= REWRITE_UP_TO_BYTES {
+        // The connection asked for INCREMENTAL when it opened; VACUUM applies it.
+        // Another process on the file makes it wait and then fail: it is tried again at
+        // the next start.
+        let mut conn = pool.acquire().await?;
+        if let Err(e) = conn
+            .execute("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")
+            .await
+        {
+            tracing::warn!(error = %e, "could not turn on incremental auto-vacuum");
+        }
     }
     Ok(())
 }

@@ -7,7 +7,15 @@
 use mailroom_model::{GrantId, time::unix_now, v3::webhook::TriggerType};
 use sqlx::{Any, Row, Transaction};
 
-use crate::{error::StoreError, open::Store};
+use crate::{
+    error::StoreError,
+    open::Store,
+    sql_filter::{Bind, SqlFilter},
+};
+
+/// Applications left out of one look at the due deliveries, at most: a bound on the
+/// statement's parameters (the busiest are left out; the rest are capped by the caller).
+const MAX_SKIPPED_APPLICATIONS: usize = 500;
 
 /// A delivery whose time has come, with its notification.
 #[derive(Debug, Clone)]
@@ -118,17 +126,41 @@ impl Store {
         now: i64,
         limit: i64,
     ) -> Result<Vec<DueDelivery>, StoreError> {
-        let rows = sqlx::query(
+        self.due_deliveries_except(now, limit, &[]).await
+    }
+
+    /// Pending deliveries due at `now`, oldest first, leaving out those of
+    /// `skip_applications` (applications that already have as many deliveries in flight
+    /// as they may), so that one application's backlog cannot fill the list.
+    pub async fn due_deliveries_except(
+        &self,
+        now: i64,
+        limit: i64,
+        skip_applications: &[String],
+    ) -> Result<Vec<DueDelivery>, StoreError> {
+        let mut filter = SqlFilter::default();
+        filter.clause("d.state = 'pending'".into());
+        filter.compare("d.next_attempt_at", "<=", Bind::Int(now));
+        if !skip_applications.is_empty() {
+            let skipped: Vec<String> = skip_applications
+                .iter()
+                .take(MAX_SKIPPED_APPLICATIONS)
+                .map(|id| filter.placeholder(Bind::Text(id.clone())))
+                .collect();
+            filter.clause(format!("n.application_id NOT IN ({})", skipped.join(", ")));
+        }
+        let where_sql = filter.where_sql();
+        let limit = filter.placeholder(Bind::Int(limit));
+        let sql = format!(
             "SELECT d.notification_id, d.webhook_id, n.application_id, n.grant_id, n.trigger_type, \
                     n.object_id, n.object_json, d.attempts, d.next_attempt_at, n.created_at \
-             FROM webhook_deliveries d JOIN webhook_notifications n ON n.id = d.notification_id \
-             WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
-             ORDER BY d.next_attempt_at, d.notification_id LIMIT $2",
-        )
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+             FROM webhook_deliveries d JOIN webhook_notifications n ON n.id = d.notification_id\
+             {where_sql} ORDER BY d.next_attempt_at, d.notification_id LIMIT {limit}"
+        );
+        let rows = filter
+            .bind_to(sqlx::query(&sql))
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(DueDelivery {

@@ -223,12 +223,20 @@ async fn a_uidvalidity_reset_announces_only_what_vanished(engine: Engine) {
         .await
         .unwrap();
     assert!(take_outbox(&store).await.is_empty(), "nothing is news yet");
+    let lost_id = message_id(&store, &grant, "lost@x").await;
     let later = mailroom_model::time::unix_millis() + 1;
     assert_eq!(store.settle_deletions(&grant, later).await.unwrap(), 1);
-    let lost_id = message_id(&store, &grant, "lost@x").await;
     assert_eq!(
         take_outbox(&store).await,
         [("message.deleted".to_owned(), lost_id)]
+    );
+    // Announced deleted, it has left the index.
+    assert!(
+        store
+            .message_id_by_identity(&grant, "mid:lost@x")
+            .await
+            .unwrap()
+            .is_none()
     );
     clean_up(place).await;
 }

@@ -308,7 +308,19 @@ async fn invitations_follow_their_versions_in_any_order(engine: Engine) {
         &store,
         &grant,
         &folder,
-        (1..=5).map(|uid| Mail::new(uid, 100 * uid)).collect(),
+        (1..=5)
+            .map(|uid| {
+                let mut mail = Mail::new(uid, 100 * uid);
+                // The organizer sends the invitations; the fifth comes from an outsider.
+                let sender = if uid == 5 {
+                    "outsider@example.net"
+                } else {
+                    "Ada@Example.org"
+                };
+                mail.from = vec![person(Some("Ada"), sender)];
+                mail
+            })
+            .collect(),
     )
     .await;
     let ids = message_ids(&store, &grant).await;
@@ -331,28 +343,31 @@ async fn invitations_follow_their_versions_in_any_order(engine: Engine) {
 
     // In order: created, updated, updated again on a later DTSTAMP.
     let created = store
-        .store_message_bodies(&[body(&ids[0], std::slice::from_ref(&request))])
+        .store_message_bodies(&grant, &[body(&ids[0], std::slice::from_ref(&request))])
         .await
         .unwrap();
     assert_eq!(created.len(), 1);
     assert!(created[0].created);
     let event_id = created[0].id.clone();
     let updated = store
-        .store_message_bodies(&[body(&ids[1], std::slice::from_ref(&moved))])
+        .store_message_bodies(&grant, &[body(&ids[1], std::slice::from_ref(&moved))])
         .await
         .unwrap();
     assert_eq!(updated.len(), 1);
     assert!(!updated[0].created);
     assert_eq!(updated[0].id, event_id);
     store
-        .store_message_bodies(&[body(&ids[2], std::slice::from_ref(&same_sequence_later))])
+        .store_message_bodies(
+            &grant,
+            &[body(&ids[2], std::slice::from_ref(&same_sequence_later))],
+        )
         .await
         .unwrap();
     // An older version, or the same one read again (as an inline part and an .ics file
     // of one message), changes nothing.
     for (id, ics) in [(&ids[0], &request), (&ids[2], &same_sequence_later)] {
         let again = store
-            .store_message_bodies(&[body(id, &[ics.clone(), ics.clone()])])
+            .store_message_bodies(&grant, &[body(id, &[ics.clone(), ics.clone()])])
             .await
             .unwrap();
         assert!(again.is_empty());
@@ -376,9 +391,27 @@ async fn invitations_follow_their_versions_in_any_order(engine: Engine) {
         event.organizer.as_ref().map(|o| o.email.as_str()),
         Some("ada@example.org")
     );
+    // RFC 6047 §3: a CANCEL or REQUEST from someone other than the organizer, however
+    // high its SEQUENCE, changes nothing.
+    let spoofed_cancel = invitation("CANCEL", i64::MAX, "20240305T120000Z", "Plan", "");
+    let spoofed_request = invitation(
+        "REQUEST",
+        999,
+        "20240305T120000Z",
+        "Spoofed",
+        "20240320T100000Z",
+    );
+    let spoofed = store
+        .store_message_bodies(&grant, &[body(&ids[4], &[spoofed_cancel, spoofed_request])])
+        .await
+        .unwrap();
+    assert!(spoofed.is_empty(), "{spoofed:?}");
+    let event = store.event(&grant, &event_id).await.unwrap().unwrap();
+    assert_eq!(event.status, EventStatus::Confirmed);
+    assert_eq!(event.title.as_deref(), Some("Plan (room)"));
     // A cancellation (without times) keeps what was known and hides the event.
     let cancelled = store
-        .store_message_bodies(&[body(&ids[3], std::slice::from_ref(&cancel))])
+        .store_message_bodies(&grant, &[body(&ids[3], std::slice::from_ref(&cancel))])
         .await
         .unwrap();
     assert_eq!(cancelled.len(), 1);
@@ -405,20 +438,23 @@ async fn invitations_follow_their_versions_in_any_order(engine: Engine) {
     // older full version fills them in and leaves it cancelled; older ones change nothing.
     execute_raw(&place, "DELETE FROM events").await;
     let first = store
-        .store_message_bodies(&[body(&ids[3], std::slice::from_ref(&cancel))])
+        .store_message_bodies(&grant, &[body(&ids[3], std::slice::from_ref(&cancel))])
         .await
         .unwrap();
     assert!(first[0].created);
     let bare = store.event(&grant, &event_id).await.unwrap().unwrap();
     assert_eq!(bare.status, EventStatus::Cancelled);
     let filled = store
-        .store_message_bodies(&[body(&ids[2], std::slice::from_ref(&same_sequence_later))])
+        .store_message_bodies(
+            &grant,
+            &[body(&ids[2], std::slice::from_ref(&same_sequence_later))],
+        )
         .await
         .unwrap();
     assert_eq!(filled.len(), 1);
     assert!(
         store
-            .store_message_bodies(&[body(&ids[0], std::slice::from_ref(&request))])
+            .store_message_bodies(&grant, &[body(&ids[0], std::slice::from_ref(&request))])
             .await
             .unwrap()
             .is_empty()
@@ -469,7 +505,7 @@ async fn events_filter_by_time_title_and_uid_and_page(engine: Engine) {
         event("deadline", "Report due", "DTSTART:20240503T120000Z\n"),
     ];
     let changes = store
-        .store_message_bodies(&[body(&ids[0], &parts)])
+        .store_message_bodies(&grant, &[body(&ids[0], &parts)])
         .await
         .unwrap();
     assert_eq!(changes.len(), 4);

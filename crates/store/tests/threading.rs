@@ -146,7 +146,7 @@ async fn the_same_message_in_two_folders_is_one_message(engine: Engine) {
         .unwrap();
     assert_eq!(listed.len(), 1);
     let places = store
-        .message_folders(&[listed[0].id.clone()])
+        .message_folders(&grant, &[listed[0].id.clone()])
         .await
         .unwrap();
     assert_eq!(places[&listed[0].id].len(), 2);

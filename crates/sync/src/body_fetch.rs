@@ -18,7 +18,7 @@ pub async fn fetch_message_body(
     message_id: &str,
 ) -> Result<Vec<u8>, SyncError> {
     let location = store
-        .message_location(message_id)
+        .message_location(grant_id, message_id)
         .await?
         .ok_or(SyncError::MessageGone)?;
     let mut session = open_session(store, policy, grant_id).await?;
@@ -49,7 +49,7 @@ pub(crate) async fn store_parsed(
     raw: &[u8],
 ) -> Result<(), SyncError> {
     store
-        .store_message_bodies(&[parse_body(grant_id, message_id, raw)])
+        .store_message_bodies(grant_id, &[parse_body(grant_id, message_id, raw)])
         .await?;
     Ok(())
 }
@@ -107,7 +107,7 @@ pub(crate) async fn read_bodies_at(
             Some(parse_body(grant_id, message_id, &body.raw))
         })
         .collect();
-    store.store_message_bodies(&bodies).await?;
+    store.store_message_bodies(grant_id, &bodies).await?;
     Ok(bodies.len())
 }
 

@@ -242,7 +242,7 @@ async fn read_bodies(
                 Some(parse_body(grant_id, message_id, &body.raw))
             })
             .collect();
-        store.store_message_bodies(&bodies).await?;
+        store.store_message_bodies(grant_id, &bodies).await?;
         read += bodies.len();
     }
     Ok(read)

@@ -23,5 +23,5 @@ pub use error::SyncError;
 pub use folder_changes::protected_role;
 pub use mail_append::AppendTarget;
 pub use mail_changes::MessageChange;
-pub use scheduled_sender::run_scheduled_sends;
+pub use scheduled_sender::{ScheduledSendSettings, run_scheduled_sends};
 pub use sending::{SentMessage, Submission};

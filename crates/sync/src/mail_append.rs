@@ -53,7 +53,7 @@ impl SyncEngine {
         replaces: Option<&str>,
     ) -> Result<String, SyncError> {
         let old_locations = match replaces {
-            Some(id) => self.store().message_locations(id).await?,
+            Some(id) => self.store().message_locations(grant_id, id).await?,
             None => Vec::new(),
         };
         let id = bounded(async {
@@ -165,7 +165,7 @@ impl SyncEngine {
         // Same identity as an earlier message (a draft saved again): its fields change.
         self.store().refresh_message_headers(&id, &new).await?;
         self.store()
-            .store_message_bodies(&[parse_body(grant_id, &id, message)])
+            .store_message_bodies(grant_id, &[parse_body(grant_id, &id, message)])
             .await?;
         Ok(id)
     }

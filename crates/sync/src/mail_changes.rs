@@ -196,7 +196,7 @@ impl SyncEngine {
                 .message(grant_id, id)
                 .await?
                 .ok_or(SyncError::MessageGone)?;
-            let locations = self.store().message_locations(id).await?;
+            let locations = self.store().message_locations(grant_id, id).await?;
             if locations.is_empty() {
                 return Err(SyncError::MessageGone);
             }

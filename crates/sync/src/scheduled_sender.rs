@@ -1,79 +1,265 @@
-//! Sends whose time has come (`send_at`): one task per mailroom process wakes when the
-//! next one is due (or when a new one is scheduled), claims each due send so that no
-//! other process sends it too, sends it, and records how it went.
+//! Sends whose time has come (`send_at`). One task per mailroom process wakes when the
+//! next one is due (or when a new one is scheduled, or a send ends) and hands due sends
+//! to a bounded pool of workers: at most one send per grant and `per_application` per
+//! application at once, so one application's slow or silent SMTP servers leave the
+//! other workers to everyone else. Each send is claimed first, so no other process sends
+//! it too; its lease is renewed while the submission runs, and the submission itself is
+//! bounded by `send_timeout`.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
-use mailroom_model::time::unix_now;
-use tokio::sync::Notify;
+use mailroom_model::{GrantId, time::unix_now};
+use mailroom_store::{DueSend, Store};
+use tokio::sync::{Notify, Semaphore};
 
 use crate::{engine::SyncEngine, sending::Submission};
 
 /// The longest sleep between looks at the table (other processes may add sends).
 const MAX_WAIT: Duration = Duration::from_secs(30);
-/// A send claimed longer ago than this by a process that never finished it was cut off.
-const INTERRUPTED_AFTER_SECS: i64 = 600;
-const DUE_PER_ROUND: i64 = 20;
+/// How long to wait before looking again when due sends wait for a busy grant or
+/// application (a send of another process may end meanwhile).
+const BUSY_WAIT: Duration = Duration::from_secs(1);
+const DUE_PER_ROUND: i64 = 100;
+/// A claim's lease, renewed every third of it while the submission runs; a send still
+/// `sending` past it was cut off (see [`Store::fail_interrupted_sends`]).
+const LEASE: Duration = Duration::from_secs(60);
 
-/// Runs forever; `scheduled` is notified when a send is added or cancelled.
-pub async fn run_scheduled_sends(engine: SyncEngine, scheduled: Arc<Notify>) {
-    loop {
-        if let Err(e) = send_due(&engine).await {
-            tracing::warn!(error = %e, "scheduled sends: could not read the schedule");
-        }
-        let wait = match engine.store().next_scheduled_send_at().await {
-            Ok(Some(at)) => {
-                Duration::from_secs(u64::try_from(at - unix_now()).unwrap_or(0)).min(MAX_WAIT)
-            }
-            _ => MAX_WAIT,
-        };
-        if wait.is_zero() {
-            // Still due: the last round was full. Yield, then go on.
-            tokio::task::yield_now().await;
-            continue;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = scheduled.notified() => {}
+#[derive(Debug, Clone)]
+pub struct ScheduledSendSettings {
+    /// Sends submitted at once by this process.
+    pub workers: usize,
+    /// Sends of one application submitted at once by this process.
+    pub per_application: usize,
+    /// The longest one submission (SMTP and filing the copy in Sent) may take; past it
+    /// the send is failed as "may or may not have been sent".
+    pub send_timeout: Duration,
+}
+
+impl Default for ScheduledSendSettings {
+    fn default() -> Self {
+        Self {
+            workers: 16,
+            per_application: 4,
+            send_timeout: Duration::from_secs(600),
         }
     }
 }
 
-async fn send_due(engine: &SyncEngine) -> Result<(), crate::SyncError> {
-    let store = engine.store();
-    let failed = store
-        .fail_interrupted_sends(unix_now() - INTERRUPTED_AFTER_SECS)
-        .await?;
-    if failed > 0 {
-        tracing::warn!(
-            failed,
-            "scheduled sends interrupted by a stop were marked failed"
-        );
-    }
-    for due in store.due_scheduled_sends(unix_now(), DUE_PER_ROUND).await? {
-        if !store.claim_scheduled_send(&due.id).await? {
-            continue;
+/// Runs forever; `scheduled` is notified when a send is added or cancelled.
+pub async fn run_scheduled_sends(
+    engine: SyncEngine,
+    scheduled: Arc<Notify>,
+    settings: ScheduledSendSettings,
+) {
+    let pool = Pool {
+        workers: Arc::new(Semaphore::new(settings.workers.max(1))),
+        busy: Arc::default(),
+        ended: Arc::new(Notify::new()),
+        settings,
+    };
+    loop {
+        if let Err(e) = pool.start_due(&engine).await {
+            tracing::warn!(error = %e, "scheduled sends: could not read the schedule");
         }
-        let submission = Submission {
-            message: due.raw_mime,
-            envelope_from: due.envelope_from,
-            recipients: due.recipients,
+        let wait = match engine.store().next_scheduled_send_at().await {
+            Ok(Some(at)) => Duration::from_secs(u64::try_from(at - unix_now()).unwrap_or(0))
+                .min(MAX_WAIT)
+                // Still due: waiting for a worker, a grant or an application to be free.
+                .max(if at <= unix_now() {
+                    BUSY_WAIT
+                } else {
+                    Duration::ZERO
+                }),
+            _ => MAX_WAIT,
         };
-        let outcome = engine.send_message(&due.grant_id, &submission, None).await;
-        let recorded = match &outcome {
-            Ok(sent) => {
-                store
-                    .finish_scheduled_send(&due.id, Ok(sent.message_id.as_deref()))
-                    .await
-            }
-            Err(e) => {
-                tracing::warn!(grant_id = %due.grant_id, schedule_id = %due.id, error = %e, "scheduled send failed");
-                store
-                    .finish_scheduled_send(&due.id, Err(&e.to_string()))
-                    .await
-            }
-        };
-        recorded?;
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = scheduled.notified() => {}
+            _ = pool.ended.notified() => {}
+        }
     }
-    Ok(())
+}
+
+#[derive(Default)]
+struct Busy {
+    grants: HashSet<GrantId>,
+    applications: HashMap<String, usize>,
+}
+
+struct Pool {
+    workers: Arc<Semaphore>,
+    busy: Arc<Mutex<Busy>>,
+    /// Notified whenever a send ends.
+    ended: Arc<Notify>,
+    settings: ScheduledSendSettings,
+}
+
+impl Pool {
+    async fn start_due(&self, engine: &SyncEngine) -> Result<(), crate::SyncError> {
+        let store = engine.store();
+        let failed = store.fail_interrupted_sends(unix_now()).await?;
+        if failed > 0 {
+            tracing::warn!(
+                failed,
+                "scheduled sends interrupted by a stop were marked failed"
+            );
+        }
+        if self.workers.available_permits() == 0 {
+            return Ok(());
+        }
+        let busy_grants: Vec<GrantId> = self.lock().grants.iter().cloned().collect();
+        for due in store
+            .due_scheduled_sends(unix_now(), DUE_PER_ROUND, &busy_grants)
+            .await?
+        {
+            let Ok(worker) = self.workers.clone().try_acquire_owned() else {
+                break;
+            };
+            let Some(taken) = self.take(&due) else {
+                continue;
+            };
+            let lease = i64::try_from(LEASE.as_secs()).unwrap_or(i64::MAX);
+            let Some(claim) = store.claim_scheduled_send(&due.id, lease).await? else {
+                continue;
+            };
+            let engine = engine.clone();
+            let send_timeout = self.settings.send_timeout;
+            let ended = self.ended.clone();
+            tokio::spawn(async move {
+                send_one(&engine, &due, &claim, send_timeout).await;
+                drop((worker, taken));
+                ended.notify_one();
+            });
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Busy> {
+        self.busy
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Marks the send's grant and application busy, unless the grant has a send under
+    /// way or the application as many as it may.
+    fn take(&self, due: &DueSend) -> Option<Taken> {
+        let mut busy = self.lock();
+        let count = busy
+            .applications
+            .get(&due.application_id)
+            .copied()
+            .unwrap_or(0);
+        if busy.grants.contains(&due.grant_id) || count >= self.settings.per_application.max(1) {
+            return None;
+        }
+        busy.grants.insert(due.grant_id.clone());
+        busy.applications
+            .insert(due.application_id.clone(), count + 1);
+        Some(Taken {
+            busy: self.busy.clone(),
+            grant_id: due.grant_id.clone(),
+            application_id: due.application_id.clone(),
+        })
+    }
+}
+
+/// A grant and application marked busy until dropped.
+struct Taken {
+    busy: Arc<Mutex<Busy>>,
+    grant_id: GrantId,
+    application_id: String,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        let mut busy = self
+            .busy
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        busy.grants.remove(&self.grant_id);
+        if let Some(count) = busy.applications.get_mut(&self.application_id) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                busy.applications.remove(&self.application_id);
+            }
+        }
+    }
+}
+
+/// Submits one claimed send, renewing its lease meanwhile, and records how it ended.
+async fn send_one(engine: &SyncEngine, due: &DueSend, claim: &str, send_timeout: Duration) {
+    let store = engine.store();
+    let outcome = match store.scheduled_send(&due.grant_id, &due.id).await {
+        Ok(Some(send)) => {
+            let submission = Submission {
+                message: send.raw_mime,
+                envelope_from: send.envelope_from,
+                recipients: send.recipients,
+            };
+            let sending = tokio::time::timeout(
+                send_timeout,
+                engine.send_message(&due.grant_id, &submission, None),
+            );
+            tokio::select! {
+                sent = sending => match sent {
+                    Ok(Ok(sent)) => Ok(sent.message_id),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(_) => Err(format!(
+                        "the submission did not finish within {} s; it may or may not have been sent",
+                        send_timeout.as_secs()
+                    )),
+                },
+                never = keep_lease(store, &due.id, claim) => match never {},
+            }
+        }
+        Ok(None) => return,
+        Err(e) => Err(format!("the scheduled message could not be read: {e}")),
+    };
+    if let Err(reason) = &outcome {
+        tracing::warn!(grant_id = %due.grant_id, schedule_id = %due.id, error = %reason, "scheduled send failed");
+    }
+    let recorded = store
+        .finish_scheduled_send(
+            &due.id,
+            claim,
+            outcome
+                .as_ref()
+                .map(|id| id.as_deref())
+                .map_err(String::as_str),
+        )
+        .await;
+    match recorded {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            schedule_id = %due.id,
+            "a scheduled send ended after its claim was lost; its state was left as recorded"
+        ),
+        Err(e) => {
+            tracing::warn!(schedule_id = %due.id, error = %e, "could not record how a scheduled send ended")
+        }
+    }
+}
+
+/// Renews the claim's lease every third of it, for as long as it is polled.
+async fn keep_lease(store: &Store, id: &str, claim: &str) -> std::convert::Infallible {
+    let lease = i64::try_from(LEASE.as_secs()).unwrap_or(i64::MAX);
+    let mut warned = false;
+    loop {
+        tokio::time::sleep(LEASE / 3).await;
+        match store.renew_scheduled_send(id, claim, lease).await {
+            Ok(true) => {}
+            Ok(false) if !warned => {
+                warned = true;
+                tracing::warn!(schedule_id = %id, "a scheduled send under way lost its claim");
+            }
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(schedule_id = %id, error = %e, "could not renew a scheduled send's lease")
+            }
+        }
+    }
 }

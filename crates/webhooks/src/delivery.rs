@@ -1,6 +1,12 @@
 //! The delivery worker: one per mailroom process, polling the outbox for due deliveries.
 
-use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use mailroom_model::{
     ApplicationId, WebhookId,
@@ -10,26 +16,48 @@ use mailroom_model::{
 use mailroom_net::{OutboundPolicy, SIGNATURE_HEADER, WebhookUrl, webhook_post, webhook_signature};
 use mailroom_store::{DueDelivery, Store};
 use serde_json::{Value, json};
-use tokio::sync::Semaphore;
+use tokio::{sync::Semaphore, time::Instant};
 
 use crate::payload::notification_body;
 
 /// Reads the object a notification reports, as it is when the notification goes out.
 pub trait ObjectRenderer: Send + Sync {
     /// `None` when the object is gone; the notification then carries its id only.
+    /// What cannot be read by `body_by` (a message body still on the mail server) is
+    /// left out, and said so in [`RenderedObject::body_left_out`].
     fn render<'a>(
         &'a self,
         grant_id: &'a str,
         trigger: &'a str,
         object_id: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Option<Value>> + Send + 'a>>;
+        body_by: Instant,
+    ) -> Pin<Box<dyn Future<Output = Option<RenderedObject>> + Send + 'a>>;
+}
+
+/// An object as a notification carries it.
+#[derive(Debug, Clone)]
+pub struct RenderedObject {
+    pub object: Value,
+    /// The body could not be read in time: the notification goes out without it, as
+    /// `<trigger>.truncated` (API.md §6.3).
+    pub body_left_out: bool,
+}
+
+impl RenderedObject {
+    pub fn whole(object: Value) -> Self {
+        Self {
+            object,
+            body_left_out: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
     /// How often the outbox is looked at when idle.
     pub poll: Duration,
-    /// How long a receiver has to answer.
+    /// How long one delivery may take, building its payload (which may read a body
+    /// from the mail server, for at most half of it) and the receiver's answer together.
     pub request_timeout: Duration,
     /// The first retry waits this long; each next one twice as long, up to `retry_max`.
     pub retry_base: Duration,
@@ -38,6 +66,9 @@ pub struct DeliverySettings {
     pub give_up_after: Duration,
     /// Deliveries in flight at once.
     pub concurrency: usize,
+    /// Deliveries of one application in flight at once (in this process), so that one
+    /// application's slow receivers or mail servers leave the other slots to the rest.
+    pub per_application: usize,
 }
 
 impl Default for DeliverySettings {
@@ -50,6 +81,7 @@ impl Default for DeliverySettings {
             retry_max: Duration::from_secs(3600),
             give_up_after: Duration::from_secs(72 * 3600),
             concurrency: 16,
+            per_application: 4,
         }
     }
 }
@@ -57,6 +89,12 @@ impl Default for DeliverySettings {
 /// How much of a receiver's answer is read (it is not used beyond its status).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 const DUE_PER_ROUND: i64 = 256;
+/// A lease outlasts the delivery's own deadline by this much.
+const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// Past its deadline, an attempt still waiting on the store is cut off after this.
+const DEADLINE_GRACE: Duration = Duration::from_secs(2);
+/// The receiver always gets at least this long to answer, however long rendering took.
+const MIN_ANSWER_TIME: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct Deliverer {
@@ -67,42 +105,66 @@ pub struct Deliverer {
 }
 
 impl Deliverer {
-    /// Runs forever.
+    /// Runs forever. A slot is taken before a delivery is claimed, so a claimed delivery
+    /// starts at once and its lease covers the whole attempt; an application with
+    /// `per_application` deliveries in flight is left out of the next look at the outbox.
     pub async fn run(self) {
         let slots = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
-        let lease = (self.settings.request_timeout + Duration::from_secs(30)).as_secs() as i64;
+        let in_flight = InFlight::default();
+        let per_application = self.settings.per_application.max(1);
+        let lease = i64::try_from((self.settings.request_timeout + LEASE_MARGIN).as_secs())
+            .unwrap_or(i64::MAX);
         loop {
-            match self.store.due_deliveries(unix_now(), DUE_PER_ROUND).await {
-                Ok(due) => {
-                    for delivery in due {
-                        match self.store.claim_delivery(&delivery, lease).await {
-                            Ok(true) => {}
-                            Ok(false) => continue,
-                            Err(e) => {
-                                tracing::warn!(error = %e, "webhooks: could not claim a delivery");
+            if slots.available_permits() > 0 {
+                let busy = in_flight.at_cap(per_application);
+                match self
+                    .store
+                    .due_deliveries_except(unix_now(), DUE_PER_ROUND, &busy)
+                    .await
+                {
+                    Ok(due) => {
+                        for delivery in due {
+                            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                                break;
+                            };
+                            let Some(taken) =
+                                in_flight.take(&delivery.application_id, per_application)
+                            else {
                                 continue;
+                            };
+                            match self.store.claim_delivery(&delivery, lease).await {
+                                Ok(true) => {}
+                                Ok(false) => continue,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "webhooks: could not claim a delivery");
+                                    continue;
+                                }
                             }
+                            let worker = self.clone();
+                            tokio::spawn(async move {
+                                worker.deliver(delivery).await;
+                                drop((slot, taken));
+                            });
                         }
-                        let Ok(slot) = slots.clone().acquire_owned().await else {
-                            return;
-                        };
-                        let worker = self.clone();
-                        tokio::spawn(async move {
-                            worker.deliver(delivery).await;
-                            drop(slot);
-                        });
                     }
+                    // The process is shutting down.
+                    Err(_) if self.store.is_closed() => return,
+                    Err(e) => tracing::warn!(error = %e, "webhooks: could not read the outbox"),
                 }
-                // The process is shutting down.
-                Err(_) if self.store.is_closed() => return,
-                Err(e) => tracing::warn!(error = %e, "webhooks: could not read the outbox"),
+            } else if self.store.is_closed() {
+                return;
             }
             tokio::time::sleep(self.settings.poll).await;
         }
     }
 
     async fn deliver(&self, delivery: DueDelivery) {
-        let outcome = self.attempt(&delivery).await;
+        let deadline = Instant::now() + self.settings.request_timeout;
+        // The attempt bounds its own parts; this is the backstop for the store calls.
+        let outcome =
+            tokio::time::timeout_at(deadline + DEADLINE_GRACE, self.attempt(&delivery, deadline))
+                .await
+                .unwrap_or_else(|_| Err("the delivery ran out of time".to_owned()));
         let recorded = match outcome {
             Ok(()) => self.store.delivery_succeeded(&delivery).await,
             Err(reason) => {
@@ -141,7 +203,7 @@ impl Deliverer {
         Some(now + wait.as_secs().max(1) as i64)
     }
 
-    async fn attempt(&self, delivery: &DueDelivery) -> Result<(), String> {
+    async fn attempt(&self, delivery: &DueDelivery, deadline: Instant) -> Result<(), String> {
         let webhook_id = WebhookId::from_stored(delivery.webhook_id.clone());
         let application_id = ApplicationId::from_stored(delivery.application_id.clone());
         let webhook = self
@@ -161,14 +223,17 @@ impl Deliverer {
             .trigger_type
             .parse()
             .map_err(|e: UnknownTriggerType| e.to_string())?;
-        let object = self.object(delivery).await;
+        let now = Instant::now();
+        let body_by = now + deadline.saturating_duration_since(now) / 2;
+        let rendered = self.object(delivery, body_by).await;
         let body = notification_body(
             &delivery.notification_id,
             trigger,
             delivery.created_at,
             u32::try_from(delivery.attempts + 1).unwrap_or(u32::MAX),
             &delivery.application_id,
-            object,
+            rendered.object,
+            rendered.body_left_out,
         );
         let signature = webhook_signature(&secret, &body);
         let reply = webhook_post(
@@ -179,7 +244,9 @@ impl Deliverer {
                 (SIGNATURE_HEADER, signature.as_str()),
             ],
             bytes::Bytes::from(body),
-            self.settings.request_timeout,
+            deadline
+                .saturating_duration_since(Instant::now())
+                .max(MIN_ANSWER_TIME),
             MAX_ANSWER_BYTES,
         )
         .await
@@ -191,31 +258,118 @@ impl Deliverer {
         }
     }
 
-    async fn object(&self, delivery: &DueDelivery) -> Value {
+    /// The object to carry: as recorded with the notification, or read now. Reading
+    /// gets until `body_by` for a body and a little more for the rest; past that the
+    /// notification carries the object's id only, and goes out anyway.
+    async fn object(&self, delivery: &DueDelivery, body_by: Instant) -> RenderedObject {
         if let Some(recorded) = delivery
             .object_json
             .as_deref()
             .and_then(|text| serde_json::from_str(text).ok())
         {
-            return recorded;
+            return RenderedObject::whole(recorded);
         }
         let (grant_id, object_id) = (
             delivery.grant_id.as_deref().unwrap_or_default(),
             delivery.object_id.as_deref().unwrap_or_default(),
         );
-        if let Some(rendered) = self
-            .renderer
-            .render(grant_id, &delivery.trigger_type, object_id)
-            .await
-        {
-            return rendered;
-        }
+        let rendered = tokio::time::timeout_at(
+            body_by + DEADLINE_GRACE,
+            self.renderer
+                .render(grant_id, &delivery.trigger_type, object_id, body_by),
+        )
+        .await;
+        let timed_out = match rendered {
+            Ok(Some(rendered)) => return rendered,
+            Ok(None) => false,
+            Err(_) => true,
+        };
         let kind = delivery
             .trigger_type
             .split('.')
             .next()
             .unwrap_or_default()
             .to_owned();
-        json!({"id": object_id, "grant_id": grant_id, "object": kind})
+        RenderedObject {
+            body_left_out: timed_out && kind == "message",
+            object: json!({"id": object_id, "grant_id": grant_id, "object": kind}),
+        }
+    }
+}
+
+/// Deliveries in flight per application, in this process.
+#[derive(Default, Clone)]
+struct InFlight(Arc<Mutex<HashMap<String, usize>>>);
+
+impl InFlight {
+    /// Counts one more delivery of `application`, unless it has `cap` already; the
+    /// count goes down when the returned guard is dropped.
+    fn take(&self, application: &str, cap: usize) -> Option<InFlightGuard> {
+        let mut counts = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = counts.entry(application.to_owned()).or_default();
+        if *count >= cap {
+            return None;
+        }
+        *count += 1;
+        Some(InFlightGuard {
+            counts: self.clone(),
+            application: application.to_owned(),
+        })
+    }
+
+    /// Applications with `cap` deliveries in flight.
+    fn at_cap(&self, cap: usize) -> Vec<String> {
+        let counts = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        counts
+            .iter()
+            .filter(|(_, n)| **n >= cap)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+}
+
+struct InFlightGuard {
+    counts: InFlight,
+    application: String,
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        let mut counts = self
+            .counts
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = counts.get_mut(&self.application) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.application);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_application_gets_no_more_than_its_share() {
+        let in_flight = InFlight::default();
+        let first = in_flight.take("a", 2);
+        let second = in_flight.take("a", 2);
+        assert!(first.is_some() && second.is_some());
+        assert!(in_flight.take("a", 2).is_none());
+        assert!(in_flight.take("b", 2).is_some());
+        assert_eq!(in_flight.at_cap(2), vec!["a".to_owned()]);
+        drop(first);
+        assert!(in_flight.at_cap(2).is_empty());
+        assert!(in_flight.take("a", 2).is_some());
     }
 }

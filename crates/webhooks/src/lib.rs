@@ -9,5 +9,5 @@
 mod delivery;
 mod payload;
 
-pub use delivery::{Deliverer, DeliverySettings, ObjectRenderer};
+pub use delivery::{Deliverer, DeliverySettings, ObjectRenderer, RenderedObject};
 pub use payload::{MAX_OBJECT_BYTES, notification_body};

@@ -8,7 +8,7 @@ pub const MAX_OBJECT_BYTES: usize = 1024 * 1024;
 
 /// The notification as JSON bytes: the model's [`WebhookNotification`] for this attempt,
 /// its object's `body` dropped (and `.truncated` added to the type) when the object is
-/// over [`MAX_OBJECT_BYTES`].
+/// over [`MAX_OBJECT_BYTES`] or the body could not be read in time (`body_left_out`).
 pub fn notification_body(
     notification_id: &str,
     trigger: TriggerType,
@@ -16,13 +16,11 @@ pub fn notification_body(
     attempt: u32,
     application_id: &str,
     mut object: Value,
+    body_left_out: bool,
 ) -> Vec<u8> {
-    let mut truncated = false;
-    if object.to_string().len() > MAX_OBJECT_BYTES
-        && let Some(map) = object.as_object_mut()
-    {
+    let truncated = body_left_out || object.to_string().len() > MAX_OBJECT_BYTES;
+    if truncated && let Some(map) = object.as_object_mut() {
         map.remove("body");
-        truncated = true;
     }
     let mut notification = WebhookNotification::new(
         trigger,
@@ -53,6 +51,7 @@ mod tests {
             2,
             "app",
             json!({"id": "m1", "grant_id": "g1", "object": "message", "body": "<p>hi</p>"}),
+            false,
         );
         let value: Value = serde_json::from_slice(&body).expect("JSON");
         assert_eq!(value["specversion"], "1.0");
@@ -76,6 +75,7 @@ mod tests {
             1,
             "app",
             json!({"id": "m1", "grant_id": "g1", "object": "message", "body": big}),
+            false,
         );
         let value: Value = serde_json::from_slice(&body).expect("JSON");
         assert_eq!(value["type"], "message.updated.truncated");
@@ -85,8 +85,32 @@ mod tests {
 
     #[test]
     fn grants_come_from_the_system_source() {
-        let body = notification_body("n3", TriggerType::GrantCreated, 1, 1, "app", json!({}));
+        let body = notification_body(
+            "n3",
+            TriggerType::GrantCreated,
+            1,
+            1,
+            "app",
+            json!({}),
+            false,
+        );
         let value: Value = serde_json::from_slice(&body).expect("JSON");
         assert_eq!(value["source"], "/nylas/system");
+    }
+
+    #[test]
+    fn a_body_left_out_makes_the_type_truncated() {
+        let body = notification_body(
+            "n4",
+            TriggerType::MessageCreated,
+            1,
+            1,
+            "app",
+            json!({"id": "m1", "grant_id": "g1", "object": "message", "subject": "Hi"}),
+            true,
+        );
+        let value: Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(value["type"], "message.created.truncated");
+        assert_eq!(value["data"]["object"]["subject"], "Hi");
     }
 }

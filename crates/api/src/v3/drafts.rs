@@ -67,7 +67,7 @@ async fn find_draft(
     let drafts = drafts_folders(state, access).await?;
     let folders = state
         .store
-        .message_folders(std::slice::from_ref(&record.id))
+        .message_folders(&access.grant.id, std::slice::from_ref(&record.id))
         .await?
         .remove(&record.id)
         .unwrap_or_default();
@@ -85,7 +85,7 @@ async fn draft_json(
 ) -> Result<Value, ApiError> {
     let folders = state
         .store
-        .message_folders(std::slice::from_ref(&record.id))
+        .message_folders(&access.grant.id, std::slice::from_ref(&record.id))
         .await?
         .remove(&record.id)
         .unwrap_or_default();
@@ -359,7 +359,7 @@ pub async fn send_draft(
     let record = find(&state, &access, &id).await?;
     let folders = state
         .store
-        .message_folders(std::slice::from_ref(&record.id))
+        .message_folders(&access.grant.id, std::slice::from_ref(&record.id))
         .await?
         .remove(&record.id)
         .unwrap_or_default();

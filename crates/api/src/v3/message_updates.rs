@@ -103,7 +103,7 @@ pub async fn update_message(
     let record = find(&state, &access, &record.id).await?;
     let folders = state
         .store
-        .message_folders(std::slice::from_ref(&record.id))
+        .message_folders(&access.grant.id, std::slice::from_ref(&record.id))
         .await?
         .remove(&record.id)
         .unwrap_or_default();

@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use mailroom_model::{time::unix_now, v3::ComposeRequest};
-use mailroom_store::NewScheduledSend;
+use mailroom_store::{NewScheduledSend, Scheduling};
 use serde_json::{Value, json};
 
 use crate::{
@@ -110,17 +110,24 @@ async fn schedule(
     send_at: i64,
 ) -> Result<Response, ApiError> {
     let message = pending_json(access, request, &composed);
-    let scheduled = state
+    let scheduling = state
         .store
-        .schedule_send(NewScheduledSend {
-            grant_id: access.grant.id.clone(),
-            send_at,
-            raw_mime: composed.built.bytes,
-            envelope_from: composed.envelope_from,
-            recipients: composed.recipients,
-            message,
-        })
+        .schedule_send(
+            NewScheduledSend {
+                grant_id: access.grant.id.clone(),
+                send_at,
+                raw_mime: composed.built.bytes,
+                envelope_from: composed.envelope_from,
+                recipients: composed.recipients,
+                message,
+            },
+            &state.mailboxes.schedule_quota(),
+        )
         .await?;
+    let scheduled = match scheduling {
+        Scheduling::Scheduled(scheduled) => scheduled,
+        Scheduling::OverQuota(reason) => return Err(ApiError::bad_request(reason)),
+    };
     state.mailboxes.schedule_changed();
     Ok(answer(StatusCode::ACCEPTED, access, scheduled.message))
 }
@@ -150,7 +157,7 @@ async fn sent_json(
     {
         let folders = state
             .store
-            .message_folders(std::slice::from_ref(&record.id))
+            .message_folders(&access.grant.id, std::slice::from_ref(&record.id))
             .await?
             .remove(&record.id)
             .unwrap_or_default();

@@ -101,7 +101,7 @@ pub(crate) async fn build_thread(
         .filter(|m| m.draft)
         .map(|m| m.id.as_str())
         .collect();
-    let mut folders_by_message = state.store.message_folders(&ids).await?;
+    let mut folders_by_message = state.store.message_folders(grant_id, &ids).await?;
     let mut folders: Vec<String> = Vec::new();
     for id in &ids {
         for folder in folders_by_message.get(id).into_iter().flatten() {

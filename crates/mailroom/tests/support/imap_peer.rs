@@ -149,6 +149,27 @@ impl ImapPeer {
             .expect("EXPUNGE responses");
     }
 
+    /// Removes every message of a folder (`STORE 1:* +FLAGS (\\Deleted)`, `EXPUNGE`).
+    pub async fn expunge_all(&mut self, folder: &str) {
+        self.session.select(folder).await.expect("SELECT");
+        let _: Vec<_> = self
+            .session
+            .store("1:*", "+FLAGS.SILENT (\\Deleted)")
+            .await
+            .expect("STORE")
+            .try_collect()
+            .await
+            .expect("STORE responses");
+        let _: Vec<_> = self
+            .session
+            .expunge()
+            .await
+            .expect("EXPUNGE")
+            .try_collect()
+            .await
+            .expect("EXPUNGE responses");
+    }
+
     pub async fn create(&mut self, folder: &str) {
         self.session.create(folder).await.expect("CREATE");
     }

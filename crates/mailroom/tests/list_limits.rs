@@ -1,0 +1,41 @@
+//! List filters of the message and thread lists hold at most 100 values: an absurd list
+//! gets a clear 400 instead of a statement past the database's parameter limit.
+
+mod support;
+
+use support::{Mailroom, connect_grant};
+
+const USER: u32 = 46;
+
+#[tokio::test]
+async fn an_absurd_address_list_is_refused_and_a_long_one_works() {
+    let server = Mailroom::start();
+    let (api, grant) = connect_grant(&server, USER).await;
+    let addresses = |n: usize| {
+        (0..n)
+            .map(|i| format!("p{i}@x.test"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    for list in ["messages", "threads"] {
+        let reply = api
+            .get(&format!(
+                "/v3/grants/{grant}/{list}?any_email={}",
+                addresses(100)
+            ))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let reply = api
+            .get(&format!(
+                "/v3/grants/{grant}/{list}?any_email={}",
+                addresses(3_000)
+            ))
+            .await;
+        assert_eq!(reply.status, 400, "{}", reply.text);
+        assert!(
+            reply.error_message().contains("any_email"),
+            "{}",
+            reply.text
+        );
+    }
+}
