@@ -1,0 +1,142 @@
+//! `testbed/hostile-mail-server` for a test: an IMAP + SMTP server on 127.0.0.1 that
+//! accepts any login and misbehaves in the mode asked for (see testbed/README.md).
+//! Killed on drop.
+#![allow(dead_code)]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+};
+
+use serde_json::Value;
+
+use super::{Testbed, repo_root};
+
+pub struct HostileServer {
+    pub imap_port: u16,
+    pub smtp_port: u16,
+    /// With TLS: implicit-TLS ports, certificate signed by the testbed CA.
+    pub imaps_port: Option<u16>,
+    pub smtps_port: Option<u16>,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl HostileServer {
+    /// Starts a server whose default mode is `mode`, with `messages` in its INBOX.
+    pub fn start(mode: &str, messages: u32) -> Self {
+        Self::start_with(mode, messages, false)
+    }
+
+    /// The same with implicit-TLS ports too.
+    pub fn start_tls(mode: &str, messages: u32) -> Self {
+        Self::start_with(mode, messages, true)
+    }
+
+    fn start_with(mode: &str, messages: u32, tls: bool) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut command = Command::new(repo_root().join("testbed/hostile-mail-server"));
+        command
+            .args(["--mode", mode, "--messages", &messages.to_string()])
+            .arg("--log")
+            .arg(dir.path().join("commands.log"))
+            .arg("--control")
+            .arg(dir.path().join("control"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if tls {
+            command.arg("--tls").env("TESTBED_DIR", &Testbed::get().dir);
+        }
+        let mut child = command.spawn().expect("start testbed/hostile-mail-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut ports = std::collections::HashMap::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("hostile server stdout");
+            if line == "READY" {
+                break;
+            }
+            if let Some((key, value)) = line.split_once('=') {
+                ports.insert(key.to_owned(), value.parse::<u16>().expect("port"));
+            }
+        }
+        let port = |key: &str| ports.get(key).copied();
+        HostileServer {
+            imap_port: port("HOSTILE_IMAP_PORT").expect("hostile server printed no IMAP port"),
+            smtp_port: port("HOSTILE_SMTP_PORT").expect("hostile server printed no SMTP port"),
+            imaps_port: port("HOSTILE_IMAPS_PORT"),
+            smtps_port: port("HOSTILE_SMTPS_PORT"),
+            dir,
+            child,
+        }
+    }
+
+    /// Custom-auth settings for a grant on this server (plain IMAP and SMTP).
+    pub fn settings(&self, username: &str, password: &str) -> Value {
+        serde_json::json!({
+            "imap_username": username,
+            "imap_password": password,
+            "imap_host": "127.0.0.1",
+            "imap_port": self.imap_port,
+            "imap_security": "none",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": self.smtp_port,
+            "smtp_security": "none",
+        })
+    }
+
+    /// Switches every connection (new and open) to `mode` from its next command on.
+    pub fn set_mode(&self, mode: &str) {
+        self.write_control(Some(mode), None);
+    }
+
+    /// Sets the number of messages in the INBOX (idling sessions get `* N EXISTS`).
+    pub fn set_messages(&self, messages: u32) {
+        self.write_control(None, Some(messages));
+    }
+
+    fn write_control(&self, mode: Option<&str>, messages: Option<u32>) {
+        let path = self.dir.path().join("control");
+        let old = std::fs::read_to_string(&path).unwrap_or_default();
+        let keep = |key: &str| {
+            old.lines()
+                .find(|l| l.starts_with(&format!("{key}=")))
+                .map(str::to_owned)
+        };
+        let mut lines = Vec::new();
+        if let Some(line) = mode.map(|m| format!("mode={m}")).or_else(|| keep("mode")) {
+            lines.push(line);
+        }
+        if let Some(line) = messages
+            .map(|n| format!("messages={n}"))
+            .or_else(|| keep("messages"))
+        {
+            lines.push(line);
+        }
+        let staged = path.with_extension("staged");
+        std::fs::write(&staged, lines.join("\n") + "\n").expect("write control file");
+        std::fs::rename(&staged, &path).expect("replace control file");
+    }
+
+    /// Every command received so far, one line each (see testbed/README.md).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("commands.log")
+    }
+
+    /// How many logged lines contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.log().lines().filter(|l| l.contains(needle)).count()
+    }
+}
+
+impl Drop for HostileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
