@@ -16,6 +16,10 @@ pub enum FetchFailure {
     Gone,
     /// The server could not be reached or refused.
     Provider(String),
+    /// More than mailroom reads whole (`max_message_bytes`, or a request's total).
+    TooLarge(String),
+    /// The request cannot be passed to the server as asked (e.g. search criteria).
+    Invalid(String),
 }
 
 /// Why a change could not be made. Nothing was changed unless said otherwise.
@@ -71,6 +75,23 @@ pub trait Mailboxes: Send + Sync {
         grant_id: &'a GrantId,
         message_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<u8>, FetchFailure>>;
+    /// The raw messages `message_ids` over one session, refused when their indexed sizes
+    /// add up to more than `total_bytes`.
+    fn fetch_raw_messages<'a>(
+        &'a self,
+        grant_id: &'a GrantId,
+        message_ids: &'a [String],
+        total_bytes: u64,
+    ) -> BoxFuture<'a, Result<Vec<(String, Vec<u8>)>, FetchFailure>> {
+        let _ = total_bytes;
+        Box::pin(async move {
+            let mut raws = Vec::with_capacity(message_ids.len());
+            for id in message_ids {
+                raws.push((id.clone(), self.fetch_raw_message(grant_id, id).await?));
+            }
+            Ok(raws)
+        })
+    }
     /// Ids of the indexed messages an IMAP SEARCH (the server's own syntax) finds.
     fn search_native<'a>(
         &'a self,

@@ -2,9 +2,13 @@
 //! whole messages for bodies and attachments.
 
 use async_imap::types::Flag;
-use futures::TryStreamExt;
+use futures::{Stream, TryStreamExt};
 
 use crate::{error::ImapError, session::ImapSession};
+
+/// The most responses mailroom collects from one LIST or flag/summary FETCH; a server
+/// that sends more is cut off rather than allowed to fill memory.
+pub const MAX_RESPONSES: usize = 500_000;
 
 /// What the index needs of a message before its body.
 #[derive(Debug, Clone)]
@@ -42,15 +46,11 @@ impl ImapSession {
         let query = "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (DATE FROM \
                      SENDER TO CC BCC REPLY-TO SUBJECT MESSAGE-ID IN-REPLY-TO REFERENCES \
                      CONTENT-TYPE)])";
-        let fetches: Vec<_> = self
-            .session
-            .uid_fetch(uid_set, query)
-            .await?
-            .try_collect()
-            .await?;
-        Ok(fetches
-            .iter()
-            .filter_map(|f| {
+        collect_capped(
+            self.session.uid_fetch(uid_set, query).await?,
+            MAX_RESPONSES,
+            "FETCH",
+            |f| {
                 Some(FetchedSummary {
                     uid: f.uid?,
                     flags: f.flags().map(flag_name).collect(),
@@ -59,27 +59,59 @@ impl ImapSession {
                     modseq: f.modseq,
                     header: f.header().map(<[u8]>::to_vec).unwrap_or_default(),
                 })
-            })
-            .collect())
+            },
+        )
+        .await
     }
 
-    /// Whole messages.
-    pub async fn fetch_bodies(&mut self, uid_set: &str) -> Result<Vec<FetchedBody>, ImapError> {
-        let fetches: Vec<_> = self
-            .session
-            .uid_fetch(uid_set, "(UID BODY.PEEK[])")
-            .await?
-            .try_collect()
-            .await?;
-        Ok(fetches
-            .iter()
-            .filter_map(|f| {
+    /// Whole messages, read one response at a time: the answer stops being read (an
+    /// error) once the bodies pass `byte_budget` bytes, so a server that sends more than
+    /// the sizes it announced cannot make mailroom hold more. Callers size `uid_set` by
+    /// RFC822.SIZE.
+    pub async fn fetch_bodies(
+        &mut self,
+        uid_set: &str,
+        byte_budget: u64,
+    ) -> Result<Vec<FetchedBody>, ImapError> {
+        let mut stream =
+            std::pin::pin!(self.session.uid_fetch(uid_set, "(UID BODY.PEEK[])").await?);
+        let mut bodies = Vec::new();
+        let mut total: u64 = 0;
+        while let Some(fetch) = stream.try_next().await? {
+            let (Some(uid), Some(raw)) = (fetch.uid, fetch.body()) else {
+                continue;
+            };
+            total = total.saturating_add(raw.len() as u64);
+            if total > byte_budget {
+                return Err(ImapError::TooMuch(format!(
+                    "message bodies beyond the {byte_budget} bytes asked for"
+                )));
+            }
+            bodies.push(FetchedBody {
+                uid,
+                raw: raw.to_vec(),
+            });
+        }
+        Ok(bodies)
+    }
+
+    /// The whole header block of messages too large to read whole
+    /// (`BODY.PEEK[HEADER]`, RFC 3501 §6.4.5).
+    pub async fn fetch_headers(&mut self, uid_set: &str) -> Result<Vec<FetchedBody>, ImapError> {
+        collect_capped(
+            self.session
+                .uid_fetch(uid_set, "(UID BODY.PEEK[HEADER])")
+                .await?,
+            MAX_RESPONSES,
+            "FETCH",
+            |f| {
                 Some(FetchedBody {
                     uid: f.uid?,
-                    raw: f.body()?.to_vec(),
+                    raw: f.header()?.to_vec(),
                 })
-            })
-            .collect())
+            },
+        )
+        .await
     }
 
     /// Flags of every message in `uid_set`, optionally only those changed since a modseq
@@ -93,36 +125,25 @@ impl ImapSession {
             Some(modseq) => format!("(UID FLAGS) (CHANGEDSINCE {modseq})"),
             None => "(UID FLAGS)".to_owned(),
         };
-        let fetches: Vec<_> = self
-            .session
-            .uid_fetch(uid_set, query)
-            .await?
-            .try_collect()
-            .await?;
-        Ok(fetches
-            .iter()
-            .filter_map(|f| {
+        collect_capped(
+            self.session.uid_fetch(uid_set, query).await?,
+            MAX_RESPONSES,
+            "FETCH",
+            |f| {
                 Some(UidFlags {
                     uid: f.uid?,
                     flags: f.flags().map(flag_name).collect(),
                     modseq: f.modseq,
                 })
-            })
-            .collect())
+            },
+        )
+        .await
     }
 
     /// UIDs an IMAP SEARCH finds in the selected mailbox. The criteria are the
-    /// caller's; line breaks are refused so they cannot smuggle in another command.
+    /// caller's, checked by [`check_search_criteria`].
     pub async fn search_uids(&mut self, criteria: &str) -> Result<Vec<u32>, ImapError> {
-        if criteria
-            .chars()
-            .any(|c| c == '\r' || c == '\n' || c == '\0')
-            || criteria.trim().is_empty()
-        {
-            return Err(ImapError::Protocol(
-                "search criteria must be one non-empty line".into(),
-            ));
-        }
+        check_search_criteria(criteria)?;
         let mut uids: Vec<u32> = self
             .session
             .uid_search(criteria)
@@ -138,6 +159,90 @@ impl ImapSession {
         let mut uids: Vec<u32> = self.session.uid_search("ALL").await?.into_iter().collect();
         uids.sort_unstable();
         Ok(uids)
+    }
+}
+
+/// Search criteria are passed to the server as one line of the `UID SEARCH` command.
+/// Refused: an empty line; CR, LF or NUL, which would end the command and start another;
+/// a literal announcement (`{5}`, `{5+}`, `~{5}`, RFC 3501 §4.3, RFC 7888), after which
+/// the server waits for bytes mailroom never sends.
+pub fn check_search_criteria(criteria: &str) -> Result<(), ImapError> {
+    if criteria.trim().is_empty() {
+        return Err(ImapError::InvalidSearch(
+            "search_query_native must not be empty".into(),
+        ));
+    }
+    if criteria.chars().any(|c| matches!(c, '\r' | '\n' | '\0')) {
+        return Err(ImapError::InvalidSearch(
+            "search_query_native must be one line: CR, LF and NUL are not allowed".into(),
+        ));
+    }
+    let bytes = criteria.as_bytes();
+    let announces_literal = bytes.iter().enumerate().any(|(at, b)| {
+        *b == b'{' && {
+            let rest = &bytes[at + 1..];
+            let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
+            let rest = &rest[digits..];
+            let rest = rest.strip_prefix(b"+").unwrap_or(rest);
+            digits > 0 && rest.starts_with(b"}")
+        }
+    });
+    if announces_literal {
+        return Err(ImapError::InvalidSearch(
+            "search_query_native must not contain IMAP literals such as {5}; write strings \
+             in double quotes"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Converts each response of a stream as it arrives (async-imap's responses each hold a
+/// buffer of their own, at least 4 KiB: collecting them first would multiply memory), and
+/// refuses more than `cap` of them.
+pub(crate) async fn collect_capped<R, T>(
+    stream: impl Stream<Item = Result<R, async_imap::error::Error>>,
+    cap: usize,
+    what: &str,
+    mut convert: impl FnMut(&R) -> Option<T>,
+) -> Result<Vec<T>, ImapError> {
+    let mut stream = std::pin::pin!(stream);
+    let mut items = Vec::new();
+    let mut seen = 0usize;
+    while let Some(response) = stream.try_next().await? {
+        seen += 1;
+        if seen > cap {
+            return Err(ImapError::TooMuch(format!(
+                "more than {cap} {what} responses to one command"
+            )));
+        }
+        items.extend(convert(&response));
+    }
+    Ok(items)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_criteria_cannot_carry_literals_or_line_breaks() {
+        assert!(check_search_criteria("TEXT \"budget {draft}\" UNSEEN").is_ok());
+        assert!(check_search_criteria("FROM \"ann\" SINCE 1-Jan-2024").is_ok());
+        for bad in [
+            "TEXT {5}",
+            "TEXT {5+}",
+            "TEXT ~{5}",
+            "SUBJECT {12}x",
+            "TEXT a\r\nA2 LOGOUT",
+            "TEXT a\0",
+            "   ",
+        ] {
+            assert!(
+                matches!(check_search_criteria(bad), Err(ImapError::InvalidSearch(_))),
+                "{bad:?}"
+            );
+        }
     }
 }
 

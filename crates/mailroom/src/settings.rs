@@ -29,6 +29,7 @@ struct FileSettings {
     sync_poll_secs: Option<u64>,
     webhook_retry_secs: Option<u64>,
     sync_ignore_capabilities: Option<Vec<String>>,
+    max_message_bytes: Option<u64>,
     log: Option<String>,
 }
 
@@ -50,6 +51,9 @@ pub struct Settings {
     /// IMAP capabilities sync acts as if the server lacked (e.g. `QRESYNC`), for servers
     /// whose extension is broken, and to exercise the fallbacks.
     pub sync_ignore_capabilities: Vec<String>,
+    /// Messages larger than this are indexed from their headers only; their bodies are
+    /// never read whole.
+    pub max_message_bytes: u64,
     pub log_filter: String,
 }
 
@@ -110,6 +114,10 @@ impl Settings {
                     .unwrap_or(15)
                     .max(1),
             ),
+            max_message_bytes: env_u64("MAX_MESSAGE_BYTES")?
+                .or(file.max_message_bytes)
+                .unwrap_or(mailroom_net::DEFAULT_MAX_MESSAGE_BYTES)
+                .max(1024),
             sync_poll_interval: Duration::from_secs(
                 env_u64("SYNC_POLL_SECS")?
                     .or(file.sync_poll_secs)

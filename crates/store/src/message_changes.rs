@@ -18,8 +18,9 @@ impl Store {
     /// Every place a message lives (usually one folder).
     pub async fn message_locations(&self, id: &str) -> Result<Vec<MessageLocation>, StoreError> {
         let rows = sqlx::query(
-            "SELECT l.folder_id, f.imap_name, l.uid FROM message_locations l \
-             JOIN folders f ON f.id = l.folder_id WHERE l.message_id = $1 ORDER BY l.folder_id, l.uid",
+            "SELECT l.folder_id, f.imap_name, l.uid, m.size FROM message_locations l \
+             JOIN folders f ON f.id = l.folder_id JOIN messages m ON m.id = l.message_id \
+             WHERE l.message_id = $1 ORDER BY l.folder_id, l.uid",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -30,6 +31,7 @@ impl Store {
                     folder_id: row.try_get("folder_id")?,
                     imap_name: row.try_get("imap_name")?,
                     uid: row.try_get("uid")?,
+                    size: row.try_get("size")?,
                 })
             })
             .collect()

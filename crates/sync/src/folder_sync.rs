@@ -17,7 +17,11 @@ use mailroom_model::GrantId;
 use mailroom_store::{FolderRecord, FolderSyncState, Store, StoreError};
 use tokio::task::JoinHandle;
 
-use crate::{body_fetch::read_bodies_at, error::SyncError, message_summary::to_new_message};
+use crate::{
+    body_fetch::{WantedBody, read_bodies_in_selected},
+    error::SyncError,
+    message_summary::to_new_message,
+};
 
 /// The first batch is small so the newest mail shows at once; later ones are larger.
 const FIRST_BATCH: usize = 100;
@@ -137,8 +141,23 @@ async fn apply_resync(
         "resynchronised with QRESYNC"
     );
     if !report.vanished.is_empty() {
-        let uids: Vec<i64> = report.vanished.iter().map(|u| i64::from(*u)).collect();
-        store.remove_locations(grant_id, &folder.id, &uids).await?;
+        // The index's UIDs in the server's ranges: the walk is over what the index holds,
+        // however wide the ranges.
+        let indexed: Vec<u32> = store
+            .folder_uids(&folder.id)
+            .await?
+            .into_iter()
+            .filter_map(|uid| u32::try_from(uid).ok())
+            .collect();
+        let uids: Vec<i64> = report
+            .vanished
+            .intersect(&indexed)
+            .into_iter()
+            .map(i64::from)
+            .collect();
+        if !uids.is_empty() {
+            store.remove_locations(grant_id, &folder.id, &uids).await?;
+        }
     }
     if !report.changed.is_empty() {
         let changes: Vec<(i64, Vec<String>)> = report
@@ -344,6 +363,10 @@ async fn fetch_new(
         batch_size = BATCH;
         let summaries = session.fetch_summaries(&uid_set(batch)).await?;
         let messages: Vec<_> = summaries.iter().map(to_new_message).collect();
+        let sizes: std::collections::HashMap<u32, u64> = summaries
+            .iter()
+            .map(|s| (s.uid, u64::from(s.size)))
+            .collect();
         if let Some(previous) = writing.take() {
             added += finish(previous).await?;
         }
@@ -365,8 +388,24 @@ async fn fetch_new(
             if let Some(first) = writing.take() {
                 added += finish(first).await?;
             }
-            let newest = &batch[..first_bodies.min(batch.len())];
-            read_bodies_at(session, store, grant_id, &folder.id, newest).await?;
+            let newest: Vec<i64> = batch[..first_bodies.min(batch.len())]
+                .iter()
+                .map(|u| i64::from(*u))
+                .collect();
+            let wanted: Vec<WantedBody> = store
+                .messages_at_uids(&folder.id, &newest)
+                .await?
+                .into_iter()
+                .filter_map(|(uid, message_id)| {
+                    let uid = u32::try_from(uid).ok()?;
+                    Some(WantedBody {
+                        uid,
+                        size: sizes.get(&uid).copied().unwrap_or(0),
+                        message_id,
+                    })
+                })
+                .collect();
+            read_bodies_in_selected(session, store, grant_id, &wanted).await?;
         }
     }
     if let Some(last) = writing {

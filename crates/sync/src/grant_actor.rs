@@ -12,10 +12,10 @@ use rand::Rng;
 use tokio::sync::{Notify, watch};
 
 use crate::{
-    body_fetch::parse_body,
+    body_fetch::{WantedBody, read_bodies_in_selected},
     engine::SyncSettings,
     error::SyncError,
-    folder_sync::{FlagRefresh, sync_folder, uid_set},
+    folder_sync::{FlagRefresh, sync_folder},
     idle_watch::{Watchers, watch},
 };
 
@@ -211,7 +211,8 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
 }
 
 /// Reads the bodies of up to `BODIES_PER_ROUND` of the newest messages that lack one,
-/// one FETCH per folder. Returns how many it read.
+/// folder by folder, in FETCHes bounded by bytes (see `body_fetch`). Returns how many
+/// it stored.
 async fn read_bodies(
     session: &mut ImapSession,
     store: &Store,
@@ -220,30 +221,23 @@ async fn read_bodies(
     let missing = store
         .messages_missing_body(grant_id, BODIES_PER_ROUND)
         .await?;
-    let mut by_folder: HashMap<String, HashMap<u32, String>> = HashMap::new();
+    let mut by_folder: HashMap<String, Vec<WantedBody>> = HashMap::new();
     for (message_id, location) in missing {
         if let Ok(uid) = u32::try_from(location.uid) {
             by_folder
                 .entry(location.imap_name)
                 .or_default()
-                .insert(uid, message_id);
+                .push(WantedBody {
+                    uid,
+                    size: u64::try_from(location.size).unwrap_or(0),
+                    message_id,
+                });
         }
     }
     let mut read = 0;
     for (imap_name, wanted) in by_folder {
         session.select_folder(&imap_name).await?;
-        let uids: Vec<u32> = wanted.keys().copied().collect();
-        let bodies: Vec<_> = session
-            .fetch_bodies(&uid_set(&uids))
-            .await?
-            .iter()
-            .filter_map(|body| {
-                let message_id = wanted.get(&body.uid)?;
-                Some(parse_body(grant_id, message_id, &body.raw))
-            })
-            .collect();
-        store.store_message_bodies(&bodies).await?;
-        read += bodies.len();
+        read += read_bodies_in_selected(session, store, grant_id, &wanted).await?;
     }
     Ok(read)
 }
