@@ -10,6 +10,9 @@
 //!   follows the RFC 3501 §4.3 framing (lines, and literals of announced length) and
 //!   refuses a literal over the session's cap or a line over [`MAX_LINE_BYTES`] before
 //!   async-imap sees it. It parses nothing else.
+//! - **Bytes per command.** What the server sends between two commands of mailroom's is
+//!   bounded (four times the literal cap): a server that answers with untagged lines
+//!   without end, which async-imap would read and drop forever, is cut off.
 
 use std::{
     future::Future,
@@ -44,7 +47,12 @@ pub struct ImapStream {
     silence_limit: Option<Duration>,
     read_deadline: Option<Pin<Box<Sleep>>>,
     write_deadline: Option<Pin<Box<Sleep>>>,
+    /// Bytes read since mailroom last wrote (sent a command or a continuation).
+    read_since_write: u64,
 }
+
+/// Bytes one command's answer may take, as a multiple of the literal cap.
+const READ_PER_COMMAND_FACTOR: u64 = 4;
 
 impl ImapStream {
     pub fn new(transport: Transport, silence_limit: Duration, max_literal: u64) -> Self {
@@ -54,6 +62,7 @@ impl ImapStream {
             silence_limit: Some(silence_limit),
             read_deadline: None,
             write_deadline: None,
+            read_since_write: 0,
         }
     }
 
@@ -109,7 +118,18 @@ impl AsyncRead for ImapStream {
         match polled {
             Poll::Ready(Ok(())) => {
                 this.read_deadline = None;
-                Poll::Ready(this.framing.check(&buf.filled()[before..]))
+                let new = &buf.filled()[before..];
+                this.read_since_write = this.read_since_write.saturating_add(new.len() as u64);
+                let limit = this
+                    .framing
+                    .max_literal
+                    .saturating_mul(READ_PER_COMMAND_FACTOR);
+                if this.read_since_write > limit {
+                    return Poll::Ready(Err(io::Error::other(format!(
+                        "the IMAP server sent more than {limit} bytes for one command"
+                    ))));
+                }
+                Poll::Ready(this.framing.check(new))
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
@@ -133,6 +153,7 @@ impl AsyncWrite for ImapStream {
         let this = self.get_mut();
         // A new command: the wait for its answer starts afresh.
         this.read_deadline = None;
+        this.read_since_write = 0;
         let polled = match &mut this.transport {
             Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),

@@ -88,32 +88,29 @@ impl HostileServer {
 
     /// Switches every connection (new and open) to `mode` from its next command on.
     pub fn set_mode(&self, mode: &str) {
-        self.write_control(Some(mode), None);
+        self.write_control("mode", mode);
     }
 
     /// Sets the number of messages in the INBOX (idling sessions get `* N EXISTS`).
     pub fn set_messages(&self, messages: u32) {
-        self.write_control(None, Some(messages));
+        self.write_control("messages", &messages.to_string());
     }
 
-    fn write_control(&self, mode: Option<&str>, messages: Option<u32>) {
+    /// Sets the size of the literal mode `bigliteral` announces (2 GiB by default).
+    pub fn set_big_literal(&self, bytes: u64) {
+        self.write_control("literal", &bytes.to_string());
+    }
+
+    fn write_control(&self, key: &str, value: &str) {
         let path = self.dir.path().join("control");
         let old = std::fs::read_to_string(&path).unwrap_or_default();
-        let keep = |key: &str| {
-            old.lines()
-                .find(|l| l.starts_with(&format!("{key}=")))
-                .map(str::to_owned)
-        };
-        let mut lines = Vec::new();
-        if let Some(line) = mode.map(|m| format!("mode={m}")).or_else(|| keep("mode")) {
-            lines.push(line);
-        }
-        if let Some(line) = messages
-            .map(|n| format!("messages={n}"))
-            .or_else(|| keep("messages"))
-        {
-            lines.push(line);
-        }
+        let prefix = format!("{key}=");
+        let mut lines: Vec<String> = old
+            .lines()
+            .filter(|l| !l.starts_with(&prefix))
+            .map(str::to_owned)
+            .collect();
+        lines.push(format!("{prefix}{value}"));
         let staged = path.with_extension("staged");
         std::fs::write(&staged, lines.join("\n") + "\n").expect("write control file");
         std::fs::rename(&staged, &path).expect("replace control file");
