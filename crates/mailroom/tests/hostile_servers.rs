@@ -39,18 +39,32 @@ struct Scene {
     receiver: Receiver,
 }
 
-fn mailroom() -> Mailroom {
+fn mailroom(extra_env: &[(&str, &str)]) -> Mailroom {
     let mut env = testbed_env();
     env.push(("MAILROOM_SYNC_POLL_SECS".into(), "1".into()));
     env.push(("MAILROOM_WEBHOOK_RETRY_SECS".into(), "1".into()));
+    env.extend(
+        extra_env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     Mailroom::start_with(env)
 }
 
 /// mailroom with a grant on a (for now) well-behaved hostile server, fully synced, and
 /// another application with a grant on the testbed and a `message.created` webhook.
 async fn scene() -> Scene {
+    scene_with(&[], None).await
+}
+
+/// The same with more mailroom settings, and the hostile server's messages padded to
+/// `message_size` bytes.
+async fn scene_with(extra_env: &[(&str, &str)], message_size: Option<u64>) -> Scene {
     let hostile = HostileServer::start("normal", MESSAGES);
-    let server = mailroom();
+    if let Some(bytes) = message_size {
+        hostile.set_message_size(bytes);
+    }
+    let server = mailroom(extra_env);
 
     let (_, hostile_api) = imap_app(&server, "hostile").await;
     let reply = hostile_api
@@ -463,4 +477,105 @@ async fn raw_mime_lists_share_one_session_per_request() {
     let logins = scene.hostile.count(" LOGIN ") - before;
     assert!(logins <= 2, "{logins} logins for one raw_mime list");
     scene.healthy().await;
+}
+
+#[tokio::test]
+async fn messages_over_max_message_bytes_are_indexed_from_their_headers_only() {
+    let mut scene = scene_with(&[("MAILROOM_MAX_MESSAGE_BYTES", "65536")], Some(200_000)).await;
+    let grant = format!("/v3/grants/{}", scene.hostile_grant);
+    eventually(
+        &scene.hostile_api,
+        &grant,
+        "the header blocks stored",
+        |b| b["data"]["sync_progress"]["bodies_synced"] == MESSAGES,
+    )
+    .await;
+    let log = scene.hostile.log();
+    assert!(log.contains("BODY.PEEK[HEADER])"), "{log}");
+    assert!(
+        !log.contains("BODY.PEEK[])"),
+        "a large body was read whole:\n{log}"
+    );
+    let path = format!("/v3/grants/{}/messages", scene.hostile_grant);
+    let list = scene.hostile_api.get(&path).await;
+    assert_eq!(data_len(&list.body), MESSAGES as usize, "{}", list.text);
+    let id = list.body["data"][0]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    // Listed with its headers; no body, and no fetch of it on demand either.
+    let one = scene.hostile_api.get(&format!("{path}/{id}")).await;
+    assert_eq!(one.status, 200, "{}", one.text);
+    assert_eq!(one.body["data"]["body"], "", "{}", one.text);
+    assert!(
+        one.body["data"]["subject"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("hostile"))
+    );
+    let headers = scene
+        .hostile_api
+        .get(&format!("{path}/{id}?fields=include_headers"))
+        .await;
+    assert_eq!(headers.status, 200, "{}", headers.text);
+    assert!(headers.text.contains("Message-ID"), "{}", headers.text);
+    for raw in [
+        format!("{path}/{id}?fields=raw_mime"),
+        format!("{path}?fields=raw_mime"),
+    ] {
+        let reply = scene.hostile_api.get(&raw).await;
+        assert_eq!(reply.status, 413, "{}", reply.text);
+        assert!(
+            reply.error_message().contains("max_message_bytes"),
+            "{}",
+            reply.text
+        );
+    }
+    assert!(!scene.hostile.log().contains("BODY.PEEK[])"));
+    scene.healthy().await;
+}
+
+/// How many UIDs an IMAP UID set such as `1:3,7` names.
+fn uid_count(set: &str) -> u64 {
+    set.split(',')
+        .map(|part| match part.split_once(':') {
+            Some((low, high)) => {
+                let (low, high): (u64, u64) = (low.parse().unwrap(), high.parse().unwrap());
+                high.max(low) - high.min(low) + 1
+            }
+            None => 1,
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn bodies_are_fetched_in_batches_bounded_by_bytes() {
+    const MORE: u32 = 24;
+    // 1 MB messages: 24 MB of bodies, so at least three FETCHes of 8 MiB at most.
+    let scene = scene_with(&[], Some(1_000_000)).await;
+    scene.hostile.set_messages(MESSAGES + MORE);
+    let grant = format!("/v3/grants/{}", scene.hostile_grant);
+    eventually(&scene.hostile_api, &grant, "every body read", |b| {
+        b["data"]["sync_progress"]["bodies_synced"] == MESSAGES + MORE
+    })
+    .await;
+    let batches: Vec<u64> = scene
+        .hostile
+        .log()
+        .lines()
+        .filter(|l| l.contains("(UID BODY.PEEK[])"))
+        .filter_map(|l| l.split(" UID FETCH ").nth(1))
+        .filter_map(|rest| rest.split(' ').next())
+        .map(uid_count)
+        .collect();
+    assert!(batches.len() >= 3, "{batches:?}");
+    assert!(
+        batches.iter().all(|n| *n <= 8),
+        "a FETCH asked for more than 8 MiB of 1 MB messages: {batches:?}"
+    );
+    assert_eq!(batches.iter().sum::<u64>(), u64::from(MESSAGES + MORE));
+    println!(
+        "peak RSS with {} bodies of 1 MB: {} MiB",
+        MESSAGES + MORE,
+        scene.server.peak_rss_bytes().unwrap_or(0) / (1024 * 1024)
+    );
 }

@@ -101,6 +101,11 @@ impl HostileServer {
         self.write_control("literal", &bytes.to_string());
     }
 
+    /// Pads every message to about `bytes` (their RFC822.SIZE says so too).
+    pub fn set_message_size(&self, bytes: u64) {
+        self.write_control("size", &bytes.to_string());
+    }
+
     fn write_control(&self, key: &str, value: &str) {
         let path = self.dir.path().join("control");
         let old = std::fs::read_to_string(&path).unwrap_or_default();
