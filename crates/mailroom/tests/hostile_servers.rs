@@ -372,6 +372,21 @@ async fn endless_untagged_lines_are_cut_off() {
     assert!(state.contains("more than"), "{state}");
     println!("flood: the grant retries after: {state}");
     let took = scene.other_grant_still_syncs("flood").await;
+    // The SMTP server answers EHLO with a line without end: the send fails, and that is
+    // all.
+    let reply = scene
+        .hostile_api
+        .post(
+            &format!("/v3/grants/{}/messages/send", scene.hostile_grant),
+            json!({"to": [{"email": "ann@example.test"}], "subject": "hi", "body": "hello"}),
+        )
+        .await;
+    assert!(reply.status >= 400, "{}", reply.text);
+    println!(
+        "flood: send answered {} {}",
+        reply.status,
+        reply.error_message()
+    );
     scene.healthy().await;
     scene.peak_rss("flood", took);
 }
