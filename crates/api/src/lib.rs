@@ -19,7 +19,7 @@ mod v3;
 pub use error::ApiError;
 pub use mailboxes::{
     BoxFuture, ChangeFailure, FetchFailure, Mailboxes, MessageUpdate, NoMailboxes, OutgoingMail,
-    SendReceipt,
+    RawMessages, SendReceipt,
 };
 pub use router::{AppState, router};
 

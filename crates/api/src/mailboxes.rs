@@ -9,6 +9,9 @@ use mailroom_model::GrantId;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Raw messages by id, in the order asked.
+pub type RawMessages = Vec<(String, Vec<u8>)>;
+
 /// A failure to reach a message on the mail server.
 #[derive(Debug)]
 pub enum FetchFailure {
@@ -82,7 +85,7 @@ pub trait Mailboxes: Send + Sync {
         grant_id: &'a GrantId,
         message_ids: &'a [String],
         total_bytes: u64,
-    ) -> BoxFuture<'a, Result<Vec<(String, Vec<u8>)>, FetchFailure>> {
+    ) -> BoxFuture<'a, Result<RawMessages, FetchFailure>> {
         let _ = total_bytes;
         Box::pin(async move {
             let mut raws = Vec::with_capacity(message_ids.len());

@@ -6,9 +6,17 @@ use futures::{Stream, TryStreamExt};
 
 use crate::{error::ImapError, session::ImapSession};
 
-/// The most responses mailroom collects from one LIST or flag/summary FETCH; a server
-/// that sends more is cut off rather than allowed to fill memory.
-pub const MAX_RESPONSES: usize = 500_000;
+/// Responses a FETCH may carry beyond one per message asked for: servers may add
+/// unsolicited FETCHes for flag changes elsewhere (RFC 3501 §7.4.2).
+const EXTRA_RESPONSES: usize = 1_000;
+
+/// The most responses mailroom collects for a FETCH of `expected` messages; a server that
+/// sends more is cut off rather than allowed to fill memory.
+pub fn max_responses(expected: usize) -> usize {
+    expected
+        .saturating_add(expected / 10)
+        .saturating_add(EXTRA_RESPONSES)
+}
 
 /// What the index needs of a message before its body.
 #[derive(Debug, Clone)]
@@ -39,16 +47,18 @@ impl ImapSession {
     /// Summaries of the messages in `uid_set` (e.g. `"100:200"`) of the selected mailbox:
     /// only the header fields the index files and threads by, a third of a full header
     /// block; the rest of the headers arrive with the body.
+    /// `expected` is how many messages `uid_set` names.
     pub async fn fetch_summaries(
         &mut self,
         uid_set: &str,
+        expected: usize,
     ) -> Result<Vec<FetchedSummary>, ImapError> {
         let query = "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (DATE FROM \
                      SENDER TO CC BCC REPLY-TO SUBJECT MESSAGE-ID IN-REPLY-TO REFERENCES \
                      CONTENT-TYPE)])";
         collect_capped(
             self.session.uid_fetch(uid_set, query).await?,
-            MAX_RESPONSES,
+            max_responses(expected),
             "FETCH",
             |f| {
                 Some(FetchedSummary {
@@ -96,13 +106,17 @@ impl ImapSession {
     }
 
     /// The whole header block of messages too large to read whole
-    /// (`BODY.PEEK[HEADER]`, RFC 3501 §6.4.5).
-    pub async fn fetch_headers(&mut self, uid_set: &str) -> Result<Vec<FetchedBody>, ImapError> {
+    /// (`BODY.PEEK[HEADER]`, RFC 3501 §6.4.5); `expected` is how many `uid_set` names.
+    pub async fn fetch_headers(
+        &mut self,
+        uid_set: &str,
+        expected: usize,
+    ) -> Result<Vec<FetchedBody>, ImapError> {
         collect_capped(
             self.session
                 .uid_fetch(uid_set, "(UID BODY.PEEK[HEADER])")
                 .await?,
-            MAX_RESPONSES,
+            max_responses(expected),
             "FETCH",
             |f| {
                 Some(FetchedBody {
@@ -115,11 +129,12 @@ impl ImapSession {
     }
 
     /// Flags of every message in `uid_set`, optionally only those changed since a modseq
-    /// (CONDSTORE).
+    /// (CONDSTORE); `expected` is how many messages there are (EXISTS).
     pub async fn fetch_flags(
         &mut self,
         uid_set: &str,
         changed_since: Option<u64>,
+        expected: usize,
     ) -> Result<Vec<UidFlags>, ImapError> {
         let query = match changed_since {
             Some(modseq) => format!("(UID FLAGS) (CHANGEDSINCE {modseq})"),
@@ -127,7 +142,7 @@ impl ImapSession {
         };
         collect_capped(
             self.session.uid_fetch(uid_set, query).await?,
-            MAX_RESPONSES,
+            max_responses(expected),
             "FETCH",
             |f| {
                 Some(UidFlags {
@@ -221,6 +236,19 @@ pub(crate) async fn collect_capped<R, T>(
     Ok(items)
 }
 
+fn flag_name(flag: Flag<'_>) -> String {
+    match flag {
+        Flag::Seen => "\\Seen".into(),
+        Flag::Answered => "\\Answered".into(),
+        Flag::Flagged => "\\Flagged".into(),
+        Flag::Deleted => "\\Deleted".into(),
+        Flag::Draft => "\\Draft".into(),
+        Flag::Recent => "\\Recent".into(),
+        Flag::MayCreate => "\\*".into(),
+        Flag::Custom(name) => name.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,18 +271,5 @@ mod tests {
                 "{bad:?}"
             );
         }
-    }
-}
-
-fn flag_name(flag: Flag<'_>) -> String {
-    match flag {
-        Flag::Seen => "\\Seen".into(),
-        Flag::Answered => "\\Answered".into(),
-        Flag::Flagged => "\\Flagged".into(),
-        Flag::Deleted => "\\Deleted".into(),
-        Flag::Draft => "\\Draft".into(),
-        Flag::Recent => "\\Recent".into(),
-        Flag::MayCreate => "\\*".into(),
-        Flag::Custom(name) => name.to_string(),
     }
 }

@@ -15,7 +15,7 @@ mod uid_ranges;
 mod write_report;
 
 pub use error::ImapError;
-pub use fetch::{FetchedBody, FetchedSummary, MAX_RESPONSES, UidFlags, check_search_criteria};
+pub use fetch::{FetchedBody, FetchedSummary, UidFlags, check_search_criteria, max_responses};
 pub use folders::{ListedFolder, decode_mailbox_name, encode_mailbox_name};
 pub use idle::{IDLE_REARM, IdleOutcome};
 pub use mailbox_state::MailboxState;

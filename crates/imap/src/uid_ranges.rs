@@ -122,7 +122,11 @@ mod tests {
 
     #[test]
     fn ranges_merge_and_reversed_bounds_are_read_in_order() {
-        let set: UidRanges = [9..=7, 1..=2, 3..=3, 11..=12, 5..=5].into_iter().collect();
+        // A server may write a range high to low (RFC 3501 §9: `9:7` is `7:9`).
+        let reversed = RangeInclusive::new(9, 7);
+        let set: UidRanges = [reversed, 1..=2, 3..=3, 11..=12, 5..=5]
+            .into_iter()
+            .collect();
         assert_eq!(set.ranges(), &[1..=3, 5..=5, 7..=9, 11..=12]);
         assert_eq!(set.len(), 9);
         assert!(set.contains(8) && !set.contains(4) && !set.contains(10));

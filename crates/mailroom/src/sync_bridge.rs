@@ -68,7 +68,7 @@ impl Mailboxes for SyncBridge {
         grant_id: &'a GrantId,
         message_ids: &'a [String],
         total_bytes: u64,
-    ) -> BoxFuture<'a, Result<Vec<(String, Vec<u8>)>, FetchFailure>> {
+    ) -> BoxFuture<'a, Result<mailroom_api::RawMessages, FetchFailure>> {
         Box::pin(async move {
             mailroom_sync::fetch_message_bodies(
                 self.engine.store(),

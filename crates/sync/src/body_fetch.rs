@@ -194,7 +194,7 @@ pub(crate) async fn read_bodies_in_selected(
             .collect();
         let uids: Vec<u32> = ids.keys().copied().collect();
         let bodies: Vec<MessageBody> = session
-            .fetch_headers(&uid_set(&uids))
+            .fetch_headers(&uid_set(&uids), uids.len())
             .await?
             .iter()
             .filter_map(|h| Some(header_only_body(grant_id, ids.get(&h.uid)?, &h.raw)))

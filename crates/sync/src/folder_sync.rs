@@ -237,7 +237,11 @@ async fn sync_by_diff(
     };
     if let Some(request) = flag_request(&state, folder, &known, flag_refresh) {
         let flags = session
-            .fetch_flags(&request.uid_set, request.changed_since)
+            .fetch_flags(
+                &request.uid_set,
+                request.changed_since,
+                state.exists as usize,
+            )
             .await?;
         let changes: Vec<(i64, Vec<String>)> = flags
             .into_iter()
@@ -361,7 +365,9 @@ async fn fetch_new(
         let (batch, rest) = remaining.split_at(batch_size.min(remaining.len()));
         remaining = rest;
         batch_size = BATCH;
-        let summaries = session.fetch_summaries(&uid_set(batch)).await?;
+        let summaries = session
+            .fetch_summaries(&uid_set(batch), batch.len())
+            .await?;
         let messages: Vec<_> = summaries.iter().map(to_new_message).collect();
         let sizes: std::collections::HashMap<u32, u64> = summaries
             .iter()
