@@ -95,6 +95,19 @@ pub trait Mailboxes: Send + Sync {
             Ok(raws)
         })
     }
+    /// Reads and stores the bodies of `message_ids` over one session, keeping none.
+    fn load_bodies<'a>(
+        &'a self,
+        grant_id: &'a GrantId,
+        message_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<(), FetchFailure>> {
+        Box::pin(async move {
+            for id in message_ids {
+                self.fetch_raw_message(grant_id, id).await?;
+            }
+            Ok(())
+        })
+    }
     /// Ids of the indexed messages an IMAP SEARCH (the server's own syntax) finds.
     fn search_native<'a>(
         &'a self,

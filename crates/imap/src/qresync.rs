@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// A server cannot make one SELECT report more changed messages than this; past it the
-/// answer is refused and the folder is re-read by UID diff on the next pass.
+/// SELECT fails and the grant retries later.
 pub const MAX_CHANGED_PER_SELECT: usize = 1_000_000;
 
 /// What the index last saw of a mailbox.

@@ -66,30 +66,6 @@ impl UidRanges {
     pub fn ranges(&self) -> &[RangeInclusive<u32>] {
         &self.0
     }
-
-    /// The `index`-th UID (0-based) in ascending order, by arithmetic over the ranges.
-    pub fn nth(&self, mut index: u64) -> Option<u32> {
-        for range in &self.0 {
-            let width = u64::from(*range.end()) - u64::from(*range.start()) + 1;
-            if index < width {
-                return u32::try_from(u64::from(*range.start()) + index).ok();
-            }
-            index -= width;
-        }
-        None
-    }
-
-    /// The position (0-based) of `uid` in ascending order, if present.
-    pub fn position(&self, uid: u32) -> Option<u64> {
-        let mut before = 0u64;
-        for range in &self.0 {
-            if range.contains(&uid) {
-                return Some(before + u64::from(uid - *range.start()));
-            }
-            before += u64::from(*range.end()) - u64::from(*range.start()) + 1;
-        }
-        None
-    }
 }
 
 impl FromIterator<RangeInclusive<u32>> for UidRanges {
@@ -116,8 +92,6 @@ mod tests {
             vec![3, 7, 4_000_000_000]
         );
         assert!(!all.contains(0));
-        assert_eq!(all.nth(u64::from(u32::MAX) - 1), Some(u32::MAX));
-        assert_eq!(all.nth(u64::from(u32::MAX)), None);
     }
 
     #[test]
@@ -130,8 +104,5 @@ mod tests {
         assert_eq!(set.ranges(), &[1..=3, 5..=5, 7..=9, 11..=12]);
         assert_eq!(set.len(), 9);
         assert!(set.contains(8) && !set.contains(4) && !set.contains(10));
-        assert_eq!(set.position(11), Some(7));
-        assert_eq!(set.nth(7), Some(11));
-        assert_eq!(set.position(4), None);
     }
 }

@@ -82,6 +82,23 @@ impl Mailboxes for SyncBridge {
         })
     }
 
+    fn load_bodies<'a>(
+        &'a self,
+        grant_id: &'a GrantId,
+        message_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<(), FetchFailure>> {
+        Box::pin(async move {
+            mailroom_sync::load_message_bodies(
+                self.engine.store(),
+                self.engine.policy(),
+                grant_id,
+                message_ids,
+            )
+            .await
+            .map_err(failure)
+        })
+    }
+
     fn search_native<'a>(
         &'a self,
         grant_id: &'a GrantId,

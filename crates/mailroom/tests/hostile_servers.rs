@@ -196,25 +196,32 @@ impl Scene {
     }
 
     /// Waits until the hostile grant reports a failed pass being retried; returns the
-    /// error `mailroom grants status` shows for it.
+    /// error `mailroom grants status` shows for it. (Between retries the state passes
+    /// through `connecting`, which clears the error: both are read in one status.)
     async fn hostile_grant_retries(&self) -> String {
-        let path = format!("/v3/grants/{}", self.hostile_grant);
-        eventually(&self.hostile_api, &path, "sync_state retrying", |b| {
-            b["data"]["sync_state"] == "retrying"
-        })
-        .await;
-        let status = self.server.cli(&["grants", "status", "--json"]);
-        assert!(status.status.success(), "{status:?}");
-        let rows: serde_json::Value = serde_json::from_slice(&status.stdout).expect("JSON");
-        let row = rows
-            .as_array()
-            .and_then(|r| {
-                r.iter()
-                    .find(|g| g["grant_id"] == self.hostile_grant.as_str())
-            })
-            .expect("the hostile grant in grants status")
-            .clone();
-        row["last_error"].as_str().unwrap_or_default().to_owned()
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let status = self.server.cli(&["grants", "status", "--json"]);
+            assert!(status.status.success(), "{status:?}");
+            let rows: serde_json::Value = serde_json::from_slice(&status.stdout).expect("JSON");
+            let row = rows
+                .as_array()
+                .and_then(|r| {
+                    r.iter()
+                        .find(|g| g["grant_id"] == self.hostile_grant.as_str())
+                })
+                .cloned()
+                .unwrap_or_default();
+            let error = row["last_error"].as_str().unwrap_or_default();
+            if row["sync_state"] == "retrying" && !error.is_empty() {
+                return error.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the hostile grant never reported a retry; last status: {row}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     fn peak_rss(&self, mode: &str, other_grant: Duration) -> u64 {
@@ -533,6 +540,12 @@ async fn messages_over_max_message_bytes_are_indexed_from_their_headers_only() {
         .await;
     assert_eq!(headers.status, 200, "{}", headers.text);
     assert!(headers.text.contains("Message-ID"), "{}", headers.text);
+    let listed = scene
+        .hostile_api
+        .get(&format!("{path}?fields=include_headers"))
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(data_len(&listed.body), MESSAGES as usize);
     for raw in [
         format!("{path}/{id}?fields=raw_mime"),
         format!("{path}?fields=raw_mime"),

@@ -47,7 +47,7 @@ pub async fn fetch_message_body(
     message_id: &str,
 ) -> Result<Vec<u8>, SyncError> {
     let ids = [message_id.to_owned()];
-    let mut raw = fetch_message_bodies(store, policy, grant_id, &ids, u64::MAX).await?;
+    let mut raw = read_messages(store, policy, grant_id, &ids, u64::MAX).await?;
     raw.pop().map(|(_, raw)| raw).ok_or(SyncError::MessageGone)
 }
 
@@ -55,6 +55,78 @@ pub async fn fetch_message_body(
 /// in the order asked. Refused before anything is read when one is over
 /// `max_message_bytes` or their indexed sizes add up to more than `total_bytes`.
 pub async fn fetch_message_bodies(
+    store: &Store,
+    policy: &OutboundPolicy,
+    grant_id: &GrantId,
+    message_ids: &[String],
+    total_bytes: u64,
+) -> Result<Vec<(String, Vec<u8>)>, SyncError> {
+    read_messages(store, policy, grant_id, message_ids, total_bytes).await
+}
+
+/// Reads and stores the bodies of `message_ids` over one session, as sync does: in
+/// FETCHes bounded by bytes, messages over `max_message_bytes` from their headers only.
+pub async fn load_message_bodies(
+    store: &Store,
+    policy: &OutboundPolicy,
+    grant_id: &GrantId,
+    message_ids: &[String],
+) -> Result<(), SyncError> {
+    let mut located = Vec::with_capacity(message_ids.len());
+    let mut total: u64 = 0;
+    for id in message_ids {
+        let location = store
+            .message_location(id)
+            .await?
+            .ok_or(SyncError::MessageGone)?;
+        let size = u64::try_from(location.size).unwrap_or(0);
+        total = total.saturating_add(size.min(policy.max_message_bytes()));
+        located.push((id.clone(), location));
+    }
+    let _slot = on_demand_slot(policy, grant_id).await?;
+    let deadline = transfer_deadline(policy.timeout(), total);
+    let work = async {
+        let mut session = open_session(store, policy, grant_id).await?;
+        let mut result = Ok(0);
+        for (imap_name, wanted) in by_folder(located) {
+            result = match session.select_folder(&imap_name).await {
+                Ok(_) => read_bodies_in_selected(&mut session, store, grant_id, &wanted).await,
+                Err(e) => Err(e.into()),
+            };
+            if result.is_err() {
+                break;
+            }
+        }
+        session.logout().await;
+        result
+    };
+    tokio::time::timeout(deadline, work)
+        .await
+        .map_err(|_| SyncError::TimedOut(deadline.as_secs()))??;
+    Ok(())
+}
+
+/// Messages to read, by the folder they are read from.
+pub(crate) fn by_folder(
+    located: Vec<(String, MessageLocation)>,
+) -> HashMap<String, Vec<WantedBody>> {
+    let mut folders: HashMap<String, Vec<WantedBody>> = HashMap::new();
+    for (message_id, location) in located {
+        if let Ok(uid) = u32::try_from(location.uid) {
+            folders
+                .entry(location.imap_name)
+                .or_default()
+                .push(WantedBody {
+                    uid,
+                    size: u64::try_from(location.size).unwrap_or(0),
+                    message_id,
+                });
+        }
+    }
+    folders
+}
+
+async fn read_messages(
     store: &Store,
     policy: &OutboundPolicy,
     grant_id: &GrantId,
@@ -89,33 +161,34 @@ pub async fn fetch_message_bodies(
     let deadline = transfer_deadline(policy.timeout(), total);
     let work = async {
         let mut session = open_session(store, policy, grant_id).await?;
-        let result = read_each(&mut session, &wanted).await;
+        let result = read_each(&mut session, store, grant_id, &wanted).await;
         session.logout().await;
         result
     };
-    let raws = tokio::time::timeout(deadline, work)
+    tokio::time::timeout(deadline, work)
         .await
-        .map_err(|_| SyncError::TimedOut(deadline.as_secs()))??;
-    let bodies: Vec<MessageBody> = raws
-        .iter()
-        .map(|(id, raw)| parse_body(grant_id, id, raw))
-        .collect();
-    store.store_message_bodies(&bodies).await?;
-    Ok(raws)
+        .map_err(|_| SyncError::TimedOut(deadline.as_secs()))?
 }
 
+/// Reads, parses and stores each message in turn.
 async fn read_each(
     session: &mut ImapSession,
+    store: &Store,
+    grant_id: &GrantId,
     wanted: &[(String, MessageLocation)],
 ) -> Result<Vec<(String, Vec<u8>)>, SyncError> {
     let mut selected: Option<&str> = None;
-    let mut raws = Vec::with_capacity(wanted.len());
+    let mut raws = Vec::new();
     for (id, location) in wanted {
         if selected != Some(location.imap_name.as_str()) {
             session.select_folder(&location.imap_name).await?;
             selected = Some(&location.imap_name);
         }
-        raws.push((id.clone(), fetch_raw(session, location).await?));
+        let raw = fetch_raw(session, location).await?;
+        store
+            .store_message_bodies(&[parse_body(grant_id, id, &raw)])
+            .await?;
+        raws.push((id.clone(), raw));
     }
     Ok(raws)
 }

@@ -2,7 +2,7 @@
 //! (Inbox first), read bodies in the background, poll for changes; reconnect with
 //! backoff and jitter after a failure; stop for good when the credentials are refused.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use mailroom_imap::{ImapServer, ImapSession, ImapTls, ListedFolder};
 use mailroom_model::{GrantId, TransportSecurity};
@@ -12,7 +12,7 @@ use rand::Rng;
 use tokio::sync::{Notify, watch};
 
 use crate::{
-    body_fetch::{WantedBody, read_bodies_in_selected},
+    body_fetch::{by_folder, read_bodies_in_selected},
     engine::SyncSettings,
     error::SyncError,
     folder_sync::{FlagRefresh, sync_folder},
@@ -221,21 +221,8 @@ async fn read_bodies(
     let missing = store
         .messages_missing_body(grant_id, BODIES_PER_ROUND)
         .await?;
-    let mut by_folder: HashMap<String, Vec<WantedBody>> = HashMap::new();
-    for (message_id, location) in missing {
-        if let Ok(uid) = u32::try_from(location.uid) {
-            by_folder
-                .entry(location.imap_name)
-                .or_default()
-                .push(WantedBody {
-                    uid,
-                    size: u64::try_from(location.size).unwrap_or(0),
-                    message_id,
-                });
-        }
-    }
     let mut read = 0;
-    for (imap_name, wanted) in by_folder {
+    for (imap_name, wanted) in by_folder(missing) {
         session.select_folder(&imap_name).await?;
         read += read_bodies_in_selected(session, store, grant_id, &wanted).await?;
     }

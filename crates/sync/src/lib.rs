@@ -19,7 +19,7 @@ mod write_session;
 
 pub use body_fetch::{
     ON_DEMAND_SESSIONS_PER_GRANT, attachment_id, fetch_message_bodies, fetch_message_body,
-    search_native,
+    load_message_bodies, search_native,
 };
 pub use engine::{SyncEngine, SyncSettings};
 pub use error::SyncError;

@@ -149,7 +149,7 @@ pub async fn list_messages(
         if !missing.is_empty() {
             state
                 .mailboxes
-                .fetch_raw_messages(&access.grant.id, &missing, u64::MAX)
+                .load_bodies(&access.grant.id, &missing)
                 .await
                 .map_err(fetch_error)?;
             let mut complete = Vec::with_capacity(records.len());
