@@ -176,6 +176,7 @@ async fn apply_resync(
     };
     // `n:*` always matches the highest UID, even below n.
     new_uids.retain(|uid| *uid >= from);
+    new_uids = below_uid_next(new_uids, state.uid_next);
     new_uids.sort_unstable_by(|a, b| b.cmp(a));
     let new_messages = fetch_new(session, store, grant_id, folder, &new_uids, 0).await?;
     let server_total = state.exists as usize;
@@ -206,7 +207,7 @@ async fn sync_by_diff(
     let server_uids = if state.exists == 0 {
         Vec::new()
     } else {
-        session.all_uids().await?
+        below_uid_next(session.all_uids().await?, state.uid_next)
     };
     let indexed: Vec<u32> = store
         .folder_uids(&folder.id)
@@ -272,6 +273,16 @@ async fn sync_by_diff(
         new_messages,
         server_total: server_uids.len(),
     })
+}
+
+/// The UIDs a SEARCH named that can exist: below the UIDNEXT the server announced at
+/// SELECT (RFC 3501 §2.3.1.1), when it announced one. Mail that arrived since is read on
+/// the next pass.
+pub(crate) fn below_uid_next(mut uids: Vec<u32>, uid_next: u32) -> Vec<u32> {
+    if uid_next > 0 {
+        uids.retain(|uid| *uid < uid_next);
+    }
+    uids
 }
 
 /// Remembers what a completed pass saw, for the next one to start from.
@@ -476,6 +487,15 @@ mod tests {
         assert_eq!(plan.fetch, vec![6, 5, 4]);
         assert_eq!(plan.forget, vec![3]);
         assert!(!plan.reset_locations);
+    }
+
+    #[test]
+    fn search_answers_are_clipped_to_uidnext() {
+        assert_eq!(
+            below_uid_next(vec![1, 5, 9, 4_000_000_000], 10),
+            vec![1, 5, 9]
+        );
+        assert_eq!(below_uid_next(vec![1, 5], 0), vec![1, 5]);
     }
 
     #[test]
