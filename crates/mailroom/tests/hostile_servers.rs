@@ -607,3 +607,30 @@ async fn bodies_are_fetched_in_batches_bounded_by_bytes() {
         scene.server.peak_rss_bytes().unwrap_or(0) / (1024 * 1024)
     );
 }
+
+/// The hostile server also speaks implicit TLS with the testbed's certificate, and logs
+/// the credentials it was given (what tests of credential handling look for).
+#[tokio::test]
+async fn the_hostile_server_speaks_tls_and_logs_credentials() {
+    let hostile = HostileServer::start_tls("normal", MESSAGES);
+    let server = mailroom(&[]);
+    let (_, api) = imap_app(&server, "tls").await;
+    let reply = api
+        .post(
+            "/v3/connect/custom",
+            json!({"provider": "imap",
+                   "settings": hostile.tls_settings("tls@hostile.test", "tls-secret")}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let grant = reply.body["data"]["id"].as_str().unwrap().to_owned();
+    eventually(
+        &api,
+        &format!("/v3/grants/{grant}"),
+        "a synced grant",
+        |b| b["data"]["sync_progress"]["messages_synced"] == MESSAGES,
+    )
+    .await;
+    assert!(hostile.count(r#"LOGIN "tls@hostile.test" "tls-secret""#) >= 1);
+    assert!(hostile.count("AUTH-DECODED tls@hostile.test tls-secret") >= 1);
+}

@@ -86,6 +86,20 @@ impl HostileServer {
         })
     }
 
+    /// Custom-auth settings over implicit TLS (a server started with `start_tls`).
+    pub fn tls_settings(&self, username: &str, password: &str) -> Value {
+        serde_json::json!({
+            "imap_username": username,
+            "imap_password": password,
+            "imap_host": "localhost",
+            "imap_port": self.imaps_port.expect("started with start_tls"),
+            "imap_security": "ssl",
+            "smtp_host": "localhost",
+            "smtp_port": self.smtps_port.expect("started with start_tls"),
+            "smtp_security": "ssl",
+        })
+    }
+
     /// Switches every connection (new and open) to `mode` from its next command on.
     pub fn set_mode(&self, mode: &str) {
         self.write_control("mode", mode);
