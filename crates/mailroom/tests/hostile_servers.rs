@@ -224,6 +224,23 @@ impl Scene {
         }
     }
 
+    /// The server behaves again: how long until the grant shows `done`.
+    async fn recovers(&self, mode: &str, done: impl Fn(&serde_json::Value) -> bool) -> Duration {
+        let started = Instant::now();
+        self.hostile.set_mode("normal");
+        let path = format!("/v3/grants/{}", self.hostile_grant);
+        eventually(&self.hostile_api, &path, "the grant recovered", |b| {
+            done(&b["data"])
+        })
+        .await;
+        let took = started.elapsed();
+        println!(
+            "hostile mode {mode}: the grant had recovered {} ms after the server did",
+            took.as_millis()
+        );
+        took
+    }
+
     fn peak_rss(&self, mode: &str, other_grant: Duration) -> u64 {
         let peak = self.server.peak_rss_bytes().expect("mailroom's VmHWM");
         println!(
@@ -288,6 +305,9 @@ async fn a_server_that_stalls_after_login_costs_its_grant_a_retry() {
         .await;
     assert_eq!(data_len(&list.body), MESSAGES as usize, "{}", list.text);
     scene.peak_rss("stall", took);
+    scene
+        .recovers("stall", |g| g["sync_state"] == "running")
+        .await;
 }
 
 /// New mail on the hostile server whose bodies it then mishandles.
@@ -343,6 +363,12 @@ async fn bodies_in_mode_with(mode: &str, big_literal: Option<u64>) -> (Scene, Du
 async fn a_server_that_never_sends_a_body_costs_its_grant_a_retry() {
     let (scene, took) = bodies_in_mode("stall-body").await;
     scene.peak_rss("stall-body", took);
+    // Recovered once the bodies it withheld are read.
+    scene
+        .recovers("stall-body", |g| {
+            g["sync_progress"]["bodies_synced"] == MESSAGES + 3
+        })
+        .await;
 }
 
 #[tokio::test]
