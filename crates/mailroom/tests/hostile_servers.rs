@@ -453,7 +453,14 @@ async fn copyuid_over_the_whole_uid_space_costs_nothing() {
             Some(json!({"folders": [sent]})),
         )
         .await;
-    println!("move on copyuid server: {} {}", reply.status, reply.text);
+    // The mapping names four billion UIDs; the one moved is found in it by position.
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(
+        reply.body["data"]["folders"],
+        json!([sent]),
+        "{}",
+        reply.text
+    );
     scene.wait_for_command("UID MOVE", mark).await;
     let took = scene.other_grant_still_syncs("copyuid").await;
     scene.healthy().await;
