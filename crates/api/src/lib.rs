@@ -25,7 +25,7 @@ pub use error::ApiError;
 pub use grant_rate_limit::GrantRateLimit;
 pub use mailboxes::{
     BoxFuture, ChangeFailure, FetchFailure, Mailboxes, MessageUpdate, NoMailboxes, OutgoingMail,
-    SendReceipt,
+    RawMessages, SendReceipt,
 };
 pub use router::{AppState, HttpLimits, router};
 pub use sign_in_limits::{SignInLimits, SignInSettings};

@@ -9,6 +9,9 @@ use mailroom_model::GrantId;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Raw messages by id, in the order asked.
+pub type RawMessages = Vec<(String, Vec<u8>)>;
+
 /// A failure to reach a message on the mail server.
 #[derive(Debug)]
 pub enum FetchFailure {
@@ -16,6 +19,10 @@ pub enum FetchFailure {
     Gone,
     /// The server could not be reached or refused.
     Provider(String),
+    /// More than mailroom reads whole (`max_message_bytes`, or a request's total).
+    TooLarge(String),
+    /// The request cannot be passed to the server as asked (e.g. search criteria).
+    Invalid(String),
 }
 
 /// Why a change could not be made. Nothing was changed unless said otherwise.
@@ -71,6 +78,36 @@ pub trait Mailboxes: Send + Sync {
         grant_id: &'a GrantId,
         message_id: &'a str,
     ) -> BoxFuture<'a, Result<Vec<u8>, FetchFailure>>;
+    /// The raw messages `message_ids` over one session, refused when their indexed sizes
+    /// add up to more than `total_bytes`.
+    fn fetch_raw_messages<'a>(
+        &'a self,
+        grant_id: &'a GrantId,
+        message_ids: &'a [String],
+        total_bytes: u64,
+    ) -> BoxFuture<'a, Result<RawMessages, FetchFailure>> {
+        let _ = total_bytes;
+        Box::pin(async move {
+            let mut raws = Vec::with_capacity(message_ids.len());
+            for id in message_ids {
+                raws.push((id.clone(), self.fetch_raw_message(grant_id, id).await?));
+            }
+            Ok(raws)
+        })
+    }
+    /// Reads and stores the bodies of `message_ids` over one session, keeping none.
+    fn load_bodies<'a>(
+        &'a self,
+        grant_id: &'a GrantId,
+        message_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<(), FetchFailure>> {
+        Box::pin(async move {
+            for id in message_ids {
+                self.fetch_raw_message(grant_id, id).await?;
+            }
+            Ok(())
+        })
+    }
     /// Ids of the indexed messages an IMAP SEARCH (the server's own syntax) finds.
     fn search_native<'a>(
         &'a self,

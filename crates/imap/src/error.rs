@@ -18,6 +18,15 @@ pub enum ImapError {
     /// already, is not empty, is over quota…
     #[error("the IMAP server refused: {0}")]
     Refused(String),
+    /// The server sent more than mailroom reads for one command (responses, bytes).
+    #[error("the IMAP server sent too much: {0}")]
+    TooMuch(String),
+    /// Search criteria mailroom will not pass on (literals, line breaks).
+    #[error("{0}")]
+    InvalidSearch(String),
+    /// The server stayed silent past the deadline.
+    #[error("{0}")]
+    Timeout(String),
 }
 
 impl ImapError {
@@ -28,7 +37,7 @@ impl ImapError {
     pub fn is_unreachable(&self) -> bool {
         match self {
             ImapError::Net(e) => e.is_unreachable(),
-            ImapError::Closed => true,
+            ImapError::Closed | ImapError::Timeout(_) => true,
             _ => false,
         }
     }
@@ -41,8 +50,18 @@ impl From<async_imap::error::Error> for ImapError {
             Error::No(message) => ImapError::Protocol(format!("NO {}", server_text(&message))),
             Error::Bad(message) => ImapError::Protocol(format!("BAD {message}")),
             Error::ConnectionLost => ImapError::Closed,
-            Error::Io(io) => ImapError::Protocol(format!("I/O: {io}")),
+            Error::Io(io) => ImapError::from(io),
             other => ImapError::Protocol(other.to_string()),
+        }
+    }
+}
+
+impl From<std::io::Error> for ImapError {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::TimedOut {
+            ImapError::Timeout(e.to_string())
+        } else {
+            ImapError::Protocol(format!("I/O: {e}"))
         }
     }
 }

@@ -2,9 +2,11 @@
 //! people, hierarchy delimiters, and special-use roles normalised.
 
 use async_imap::imap_proto::NameAttribute;
-use futures::TryStreamExt;
 
-use crate::{error::ImapError, session::ImapSession};
+use crate::{error::ImapError, fetch::collect_capped, session::ImapSession};
+
+/// The most mailboxes mailroom reads from one LIST; a server that lists more is cut off.
+pub const MAX_FOLDERS: usize = 100_000;
 
 /// One mailbox from LIST.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,37 +50,34 @@ impl ListedFolder {
 impl ImapSession {
     /// Every mailbox of the account.
     pub async fn list_folders(&mut self) -> Result<Vec<ListedFolder>, ImapError> {
-        let names: Vec<_> = self
-            .session
-            .list(Some(""), Some("*"))
-            .await?
-            .try_collect()
-            .await?;
-        Ok(names
-            .iter()
-            .map(|name| ListedFolder {
-                imap_name: name.name().to_owned(),
-                decoded_name: decode_mailbox_name(name.name()),
-                delimiter: name.delimiter().map(str::to_owned),
-                attributes: name.attributes().iter().map(canonical_attribute).collect(),
-            })
-            .collect())
+        collect_capped(
+            self.session.list(Some(""), Some("*")).await?,
+            MAX_FOLDERS,
+            "LIST",
+            |name| {
+                Some(ListedFolder {
+                    imap_name: name.name().to_owned(),
+                    decoded_name: decode_mailbox_name(name.name()),
+                    delimiter: name.delimiter().map(str::to_owned),
+                    attributes: name.attributes().iter().map(canonical_attribute).collect(),
+                })
+            },
+        )
+        .await
     }
 }
 
 impl ImapSession {
     /// The hierarchy delimiter (`LIST "" ""`); `None` for a flat namespace.
     pub async fn hierarchy_delimiter(&mut self) -> Result<Option<String>, ImapError> {
-        let names: Vec<_> = self
-            .session
-            .list(Some(""), Some(""))
-            .await?
-            .try_collect()
-            .await?;
-        Ok(names
-            .iter()
-            .find_map(|n| n.delimiter().map(str::to_owned))
-            .filter(|d| !d.is_empty()))
+        let delimiters = collect_capped(
+            self.session.list(Some(""), Some("")).await?,
+            MAX_FOLDERS,
+            "LIST",
+            |n| n.delimiter().map(str::to_owned),
+        )
+        .await?;
+        Ok(delimiters.into_iter().find(|d| !d.is_empty()))
     }
 }
 

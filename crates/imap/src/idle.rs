@@ -32,9 +32,13 @@ impl ImapSession {
             session,
             capabilities,
             qresync,
+            timeout: silence_limit,
+            max_message_bytes,
         } = self;
         let mut handle = session.idle();
         handle.init().await?;
+        // Waiting in silence is the point of IDLE: the limit is lifted until DONE.
+        handle.as_mut().set_silence_limit(None);
         let outcome = {
             let (wait, stop) = handle.wait_with_timeout(timeout);
             let response = wait.await;
@@ -45,12 +49,15 @@ impl ImapSession {
                 IdleResponse::Timeout | IdleResponse::ManualInterrupt => IdleOutcome::Quiet,
             }
         };
+        handle.as_mut().set_silence_limit(Some(silence_limit));
         let session = handle.done().await?;
         Ok((
             ImapSession {
                 session,
                 capabilities,
                 qresync,
+                timeout: silence_limit,
+                max_message_bytes,
             },
             outcome,
         ))

@@ -130,7 +130,7 @@ impl ImapSession {
                 .session
                 .read_response()
                 .await
-                .map_err(|e| ImapError::Protocol(format!("I/O: {e}")))?
+                .map_err(ImapError::from)?
                 .ok_or(ImapError::Closed)?;
             use async_imap::imap_proto::Response;
             match response.parsed() {
@@ -148,18 +148,9 @@ impl ImapSession {
             }
         }
         let stream = self.session.get_mut();
-        stream
-            .write_all(message)
-            .await
-            .map_err(|e| ImapError::Protocol(format!("I/O: {e}")))?;
-        stream
-            .write_all(b"\r\n")
-            .await
-            .map_err(|e| ImapError::Protocol(format!("I/O: {e}")))?;
-        stream
-            .flush()
-            .await
-            .map_err(|e| ImapError::Protocol(format!("I/O: {e}")))?;
+        stream.write_all(message).await.map_err(ImapError::from)?;
+        stream.write_all(b"\r\n").await.map_err(ImapError::from)?;
+        stream.flush().await.map_err(ImapError::from)?;
         Ok(self.finish_write(&tag).await?.appended)
     }
 }

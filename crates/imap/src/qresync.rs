@@ -13,8 +13,12 @@ use async_imap::imap_proto::{
 
 use crate::{
     error::ImapError, fetch::UidFlags, folders::quoted, mailbox_state::MailboxState,
-    session::ImapSession,
+    session::ImapSession, uid_ranges::UidRanges,
 };
+
+/// A server cannot make one SELECT report more changed messages than this; past it the
+/// SELECT fails and the grant retries later.
+pub const MAX_CHANGED_PER_SELECT: usize = 1_000_000;
 
 /// What the index last saw of a mailbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,8 +31,10 @@ pub struct KnownMailbox {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ResyncReport {
     pub state: MailboxState,
-    /// UIDs expunged since the known modseq, ascending.
-    pub vanished: Vec<u32>,
+    /// UIDs expunged since the known modseq, as the server's ranges. RFC 7162 §3.2.5.1
+    /// lets a server name UIDs that never existed (`1:4294967295`): callers look up
+    /// which of their own UIDs lie in the ranges, never the other way round.
+    pub vanished: UidRanges,
     /// Messages whose flags changed since the known modseq (new messages included).
     pub changed: Vec<UidFlags>,
 }
@@ -73,15 +79,14 @@ impl ImapSession {
                 .session
                 .read_response()
                 .await
-                .map_err(|e| ImapError::Protocol(format!("I/O: {e}")))?
+                .map_err(ImapError::from)?
                 .ok_or(ImapError::Closed)?;
             if let Some(end) = absorb(&mut report, &tag, response.parsed()) {
                 end?;
                 break;
             }
         }
-        report.vanished.sort_unstable();
-        report.vanished.dedup();
+        report.vanished.normalise();
         Ok(report)
     }
 }
@@ -132,7 +137,7 @@ pub fn absorb(
         }
         Response::Vanished { uids, .. } => {
             for range in uids {
-                report.vanished.extend(range.clone());
+                report.vanished.insert(range.clone());
             }
             None
         }
@@ -152,6 +157,11 @@ pub fn absorb(
             }
             // A FETCH without a UID cannot be placed; RFC 7162 requires servers to send it.
             if let Some(uid) = uid {
+                if report.changed.len() >= MAX_CHANGED_PER_SELECT {
+                    return Some(Err(ImapError::TooMuch(format!(
+                        "more than {MAX_CHANGED_PER_SELECT} changed messages in one SELECT"
+                    ))));
+                }
                 report.changed.push(UidFlags { uid, flags, modseq });
             }
             None
@@ -175,6 +185,7 @@ mod tests {
             let (remaining, response) = parse_response(rest).expect("transcript parses");
             rest = remaining;
             if let Some(end) = absorb(&mut report, &tag, &response) {
+                report.vanished.normalise();
                 return (report, end);
             }
         }
@@ -200,7 +211,10 @@ mod tests {
         assert_eq!(report.state.uid_next, 567);
         assert_eq!(report.state.highest_modseq, Some(90060115205545359));
         assert_eq!(report.vanished.len(), 1 + 74 + 1 + 92 + 327);
-        assert_eq!(report.vanished[..3], [41, 43, 44]);
+        assert_eq!(
+            report.vanished.intersect(&[40, 41, 42, 43, 44]),
+            [41, 43, 44]
+        );
         assert_eq!(report.changed.len(), 2);
         assert_eq!(report.changed[0].uid, 117);
         assert_eq!(report.changed[0].flags, vec!["\\Seen", "\\Answered"]);
@@ -227,6 +241,20 @@ mod tests {
         );
         assert!(end.is_ok());
         assert_eq!(report.state.exists, 3);
+    }
+
+    #[test]
+    fn vanished_for_the_whole_uid_space_stays_one_range() {
+        let (report, end) = replay(
+            b"* OK [UIDVALIDITY 1] Ok\r\n\
+              * OK [HIGHESTMODSEQ 1] Highest\r\n\
+              * VANISHED (EARLIER) 1:4294967295\r\n\
+              A1 OK selected\r\n",
+        );
+        assert!(end.is_ok());
+        assert_eq!(report.vanished.ranges(), &[1..=u32::MAX]);
+        // An index of a few UIDs: exactly those are gone, found without enumerating.
+        assert_eq!(report.vanished.intersect(&[1, 2, 5, 90]), [1, 2, 5, 90]);
     }
 
     #[test]

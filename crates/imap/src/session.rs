@@ -5,7 +5,14 @@ use std::future::Future;
 use async_imap::{Client, Session, types::Capability};
 use mailroom_net::OutboundPolicy;
 
-use crate::{error::ImapError, stream::ImapStream};
+use crate::{
+    error::ImapError,
+    stream::{ImapStream, Transport},
+};
+
+/// Room above the largest message for the literal that carries it (a FETCH of a whole
+/// message is one literal of RFC822.SIZE bytes).
+const LITERAL_SLACK: u64 = 1024 * 1024;
 
 /// How the connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +40,10 @@ pub struct ImapSession {
     pub(crate) capabilities: Vec<String>,
     /// Whether `ENABLE QRESYNC` succeeded on this session.
     pub(crate) qresync: bool,
+    /// How long the server may stay silent while mailroom waits for it.
+    pub(crate) timeout: std::time::Duration,
+    /// The largest message read whole.
+    pub(crate) max_message_bytes: u64,
 }
 
 impl ImapSession {
@@ -45,12 +56,14 @@ impl ImapSession {
     ) -> Result<Self, ImapError> {
         policy.check_transport(server.tls != ImapTls::Plain)?;
         let tcp = policy.connect(server.host, server.port).await?;
-        let stream = match server.tls {
-            ImapTls::Implicit => ImapStream::Tls(Box::new(
+        let max_literal = policy.max_message_bytes().saturating_add(LITERAL_SLACK);
+        let stream = |transport| ImapStream::new(transport, policy.timeout(), max_literal);
+        let stream = stream(match server.tls {
+            ImapTls::Implicit => Transport::Tls(Box::new(
                 policy.tls_handshake(server.host, server.port, tcp).await?,
             )),
-            ImapTls::StartTls | ImapTls::Plain => ImapStream::Plain(tcp),
-        };
+            ImapTls::StartTls | ImapTls::Plain => Transport::Plain(tcp),
+        });
         let mut client = Client::new(stream);
         bounded(policy, &server, read_greeting(&mut client)).await?;
 
@@ -62,11 +75,15 @@ impl ImapSession {
                     .map_err(|_| ImapError::StartTlsUnavailable)
             })
             .await?;
-            let ImapStream::Plain(tcp) = client.into_inner() else {
+            let Transport::Plain(tcp) = client.into_inner().into_transport() else {
                 return Err(ImapError::Protocol("STARTTLS on a TLS stream".into()));
             };
             let tls = policy.tls_handshake(server.host, server.port, tcp).await?;
-            client = Client::new(ImapStream::Tls(Box::new(tls)));
+            client = Client::new(ImapStream::new(
+                Transport::Tls(Box::new(tls)),
+                policy.timeout(),
+                max_literal,
+            ));
         }
 
         let mut session = bounded(policy, &server, async {
@@ -98,6 +115,8 @@ impl ImapSession {
             session,
             capabilities,
             qresync: false,
+            timeout: policy.timeout(),
+            max_message_bytes: policy.max_message_bytes(),
         })
     }
 
@@ -123,9 +142,20 @@ impl ImapSession {
         Ok(())
     }
 
-    /// Ends the session politely; errors are of no interest at this point.
+    /// The largest message this session reads whole.
+    pub fn max_message_bytes(&self) -> u64 {
+        self.max_message_bytes
+    }
+
+    /// How long the server may stay silent while mailroom waits for it.
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
+    }
+
+    /// Ends the session politely, within the timeout; errors are of no interest at this
+    /// point.
     pub async fn logout(mut self) {
-        let _ = self.session.logout().await;
+        let _ = tokio::time::timeout(self.timeout, self.session.logout()).await;
     }
 }
 

@@ -1,21 +1,106 @@
-//! The byte stream under an IMAP session: plain TCP or TLS (implicit or after STARTTLS).
+//! The byte stream under an IMAP session: plain TCP or TLS (implicit or after STARTTLS),
+//! with the limits that keep one server from holding mailroom's memory or time:
+//!
+//! - **A deadline on silence.** A read or write that makes no progress for the session's
+//!   timeout fails with `TimedOut`. The clock starts when mailroom waits for the server,
+//!   so it bounds every command after login, with progress: a long FETCH that keeps
+//!   sending is not cut. IDLE lifts it while it waits on purpose.
+//! - **Framing limits.** async-imap buffers a literal whole, allocating the announced
+//!   size as soon as `{N}` arrives, up to 512 MiB, and a line until its CRLF. The stream
+//!   follows the RFC 3501 §4.3 framing (lines, and literals of announced length) and
+//!   refuses a literal over the session's cap or a line over [`MAX_LINE_BYTES`] before
+//!   async-imap sees it. It parses nothing else.
+//! - **Bytes per command.** What the server sends between two commands of mailroom's is
+//!   bounded (four times the literal cap): a server that answers with untagged lines
+//!   without end, which async-imap would read and drop forever, is cut off.
 
 use std::{
+    future::Future,
     io,
     pin::Pin,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use tokio::{
     io::{AsyncRead, AsyncWrite, ReadBuf},
     net::TcpStream,
+    time::Sleep,
 };
 use tokio_rustls::client::TlsStream;
 
+/// The longest line (outside literals) a server may send: a SEARCH answer for a million
+/// UIDs fits.
+pub const MAX_LINE_BYTES: u64 = 16 * 1024 * 1024;
+
 #[derive(Debug)]
-pub enum ImapStream {
+pub enum Transport {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+}
+
+#[derive(Debug)]
+pub struct ImapStream {
+    transport: Transport,
+    framing: Framing,
+    /// How long a read or write may wait for the server; `None` while idling.
+    silence_limit: Option<Duration>,
+    read_deadline: Option<Pin<Box<Sleep>>>,
+    write_deadline: Option<Pin<Box<Sleep>>>,
+    /// Bytes read since mailroom last wrote (sent a command or a continuation).
+    read_since_write: u64,
+}
+
+/// Bytes one command's answer may take, as a multiple of the literal cap.
+const READ_PER_COMMAND_FACTOR: u64 = 4;
+
+impl ImapStream {
+    pub fn new(transport: Transport, silence_limit: Duration, max_literal: u64) -> Self {
+        Self {
+            transport,
+            framing: Framing::new(max_literal),
+            silence_limit: Some(silence_limit),
+            read_deadline: None,
+            write_deadline: None,
+            read_since_write: 0,
+        }
+    }
+
+    pub fn into_transport(self) -> Transport {
+        self.transport
+    }
+
+    /// Lifts (`None`) or sets the limit on silence; a running deadline restarts.
+    pub fn set_silence_limit(&mut self, limit: Option<Duration>) {
+        self.silence_limit = limit;
+        self.read_deadline = None;
+        self.write_deadline = None;
+    }
+
+    /// Changes the largest literal accepted from now on.
+    pub fn set_max_literal(&mut self, max_literal: u64) {
+        self.framing.max_literal = max_literal;
+    }
+}
+
+fn timed_out(what: &str) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("the IMAP server sent nothing in time ({what})"),
+    )
+}
+
+/// Polls the deadline for a pending operation, starting it on first use.
+fn expired(
+    deadline: &mut Option<Pin<Box<Sleep>>>,
+    limit: Option<Duration>,
+    cx: &mut Context<'_>,
+) -> bool {
+    let Some(limit) = limit else {
+        return false;
+    };
+    let sleep = deadline.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+    sleep.as_mut().poll(cx).is_ready()
 }
 
 impl AsyncRead for ImapStream {
@@ -24,9 +109,37 @@ impl AsyncRead for ImapStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ImapStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = match &mut this.transport {
+            Transport::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        match polled {
+            Poll::Ready(Ok(())) => {
+                this.read_deadline = None;
+                let new = &buf.filled()[before..];
+                this.read_since_write = this.read_since_write.saturating_add(new.len() as u64);
+                let limit = this
+                    .framing
+                    .max_literal
+                    .saturating_mul(READ_PER_COMMAND_FACTOR);
+                if this.read_since_write > limit {
+                    return Poll::Ready(Err(io::Error::other(format!(
+                        "the IMAP server sent more than {limit} bytes for one command"
+                    ))));
+                }
+                Poll::Ready(this.framing.check(new))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => {
+                if expired(&mut this.read_deadline, this.silence_limit, cx) {
+                    this.read_deadline = None;
+                    Poll::Ready(Err(timed_out("read")))
+                } else {
+                    Poll::Pending
+                }
+            }
         }
     }
 }
@@ -37,23 +150,199 @@ impl AsyncWrite for ImapStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            ImapStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        let this = self.get_mut();
+        // A new command: the wait for its answer starts afresh.
+        this.read_deadline = None;
+        this.read_since_write = 0;
+        let polled = match &mut this.transport {
+            Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        };
+        match polled {
+            Poll::Pending => {
+                if expired(&mut this.write_deadline, this.silence_limit, cx) {
+                    this.write_deadline = None;
+                    Poll::Ready(Err(timed_out("write")))
+                } else {
+                    Poll::Pending
+                }
+            }
+            ready => {
+                this.write_deadline = None;
+                ready
+            }
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ImapStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        let this = self.get_mut();
+        let polled = match &mut this.transport {
+            Transport::Plain(s) => Pin::new(s).poll_flush(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        };
+        match polled {
+            Poll::Pending => {
+                if expired(&mut this.write_deadline, this.silence_limit, cx) {
+                    this.write_deadline = None;
+                    Poll::Ready(Err(timed_out("write")))
+                } else {
+                    Poll::Pending
+                }
+            }
+            ready => {
+                this.write_deadline = None;
+                ready
+            }
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ImapStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        match &mut self.get_mut().transport {
+            Transport::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+/// Where the incoming bytes stand in RFC 3501 §4.3 framing.
+#[derive(Debug)]
+struct Framing {
+    max_literal: u64,
+    /// Bytes of a literal still to come.
+    literal_left: u64,
+    /// Length of the current line so far (outside literals).
+    line_len: u64,
+    /// The last bytes of the current line, enough to read a `{N}` announcement.
+    tail: Vec<u8>,
+}
+
+/// Room for `{` + a u64 in digits + `+}` + CR, with leading zeros to spare.
+const TAIL_BYTES: usize = 64;
+
+impl Framing {
+    fn new(max_literal: u64) -> Self {
+        Self {
+            max_literal,
+            literal_left: 0,
+            line_len: 0,
+            tail: Vec::with_capacity(TAIL_BYTES),
+        }
+    }
+
+    fn check(&mut self, mut bytes: &[u8]) -> io::Result<()> {
+        while !bytes.is_empty() {
+            if self.literal_left > 0 {
+                let skip = usize::try_from(self.literal_left)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                self.literal_left -= skip as u64;
+                bytes = &bytes[skip..];
+                continue;
+            }
+            let (line, end) = match bytes.iter().position(|b| *b == b'\n') {
+                Some(at) => (&bytes[..at], Some(at)),
+                None => (bytes, None),
+            };
+            self.line_len += line.len() as u64;
+            if self.line_len > MAX_LINE_BYTES {
+                return Err(io::Error::other(format!(
+                    "the IMAP server sent a line longer than {MAX_LINE_BYTES} bytes"
+                )));
+            }
+            self.tail.extend_from_slice(line);
+            if self.tail.len() > TAIL_BYTES {
+                self.tail.drain(..self.tail.len() - TAIL_BYTES);
+            }
+            let Some(at) = end else {
+                return Ok(());
+            };
+            if let Some(size) = announced_literal(&self.tail) {
+                if size > self.max_literal {
+                    return Err(io::Error::other(format!(
+                        "the IMAP server announced a literal of {size} bytes, over the \
+                         limit of {} bytes",
+                        self.max_literal
+                    )));
+                }
+                self.literal_left = size;
+            }
+            self.line_len = 0;
+            self.tail.clear();
+            bytes = &bytes[at + 1..];
+        }
+        Ok(())
+    }
+}
+
+/// The size in a line ending `{N}\r` (the LF is consumed), if it announces a literal.
+fn announced_literal(tail: &[u8]) -> Option<u64> {
+    let body = tail.strip_suffix(b"}\r")?;
+    let body = body.strip_suffix(b"+").unwrap_or(body);
+    let open = body.iter().rposition(|b| *b == b'{')?;
+    let digits = &body[open + 1..];
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // More digits than a u64 holds is over any limit.
+    Some(
+        std::str::from_utf8(digits)
+            .ok()?
+            .parse::<u64>()
+            .unwrap_or(u64::MAX),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_within_the_cap_are_skipped_whole() {
+        let mut framing = Framing::new(100);
+        framing
+            .check(b"* 1 FETCH (UID 1 BODY[] {12}\r\nline {999}\r\n)\r\nA1 OK done\r\n")
+            .expect("a 12-byte literal is fine, and what it holds is not framing");
+        assert_eq!(framing.literal_left, 0);
+        assert_eq!(framing.line_len, 0);
+    }
+
+    #[test]
+    fn an_announcement_over_the_cap_is_refused_even_split_across_reads() {
+        let mut framing = Framing::new(50 * 1024 * 1024);
+        framing
+            .check(b"* 1 FETCH (UID 1 BODY[] {2147")
+            .expect("no line end yet");
+        let error = framing
+            .check(b"483648}\r\n")
+            .expect_err("2 GiB is over the cap");
+        assert!(error.to_string().contains("2147483648"), "{error}");
+        let mut framing = Framing::new(10);
+        assert!(
+            framing
+                .check(b"* 1 FETCH (BODY[] {99999999999999999999999}\r\n")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_line_without_end_is_cut_at_the_limit() {
+        let mut framing = Framing::new(10);
+        let chunk = vec![b'1'; 1024 * 1024];
+        let mut result = Ok(());
+        for _ in 0..=MAX_LINE_BYTES / chunk.len() as u64 {
+            result = framing.check(&chunk);
+            if result.is_err() {
+                break;
+            }
+        }
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn literal_plus_and_binary_announcements_count() {
+        assert_eq!(announced_literal(b"A1 APPEND x {5+}\r"), Some(5));
+        assert_eq!(announced_literal(b"BINARY[] ~{7}\r"), Some(7));
+        assert_eq!(announced_literal(b"* OK {text}\r"), None);
+        assert_eq!(announced_literal(b"* OK done\r"), None);
     }
 }

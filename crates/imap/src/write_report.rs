@@ -9,23 +9,84 @@ use async_imap::imap_proto::{Response, ResponseCode, Status, UidSetMember, types
 
 use crate::{error::ImapError, session::ImapSession};
 
-/// A server cannot make mailroom expand more UIDs than this from one response.
-const MAX_UIDS_PER_RESPONSE: usize = 100_000;
+/// An APPEND names one UID per message mailroom sent; more is not believed.
+const MAX_APPENDED_UIDS: u64 = 1_000;
 
-/// Where copied or moved messages landed: `(source uid, destination uid)` pairs.
+/// Where copied or moved messages landed. RFC 4315: the source and destination sets
+/// list the UIDs in the same order, one for one. Both are kept as the server's ranges,
+/// so a hostile `1:4294967295` costs nothing; a UID is mapped by its position.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UidMapping {
     pub uid_validity: u32,
-    pub pairs: Vec<(u32, u32)>,
+    source: Vec<(u32, u32)>,
+    destination: Vec<(u32, u32)>,
 }
 
 impl UidMapping {
-    pub fn destination_of(&self, source: u32) -> Option<u32> {
-        self.pairs
-            .iter()
-            .find(|(s, _)| *s == source)
-            .map(|(_, d)| *d)
+    fn new(
+        uid_validity: u32,
+        source: &[UidSetMember],
+        destination: &[UidSetMember],
+    ) -> Option<Self> {
+        let source = bounds(source);
+        let destination = bounds(destination);
+        (count(&source) == count(&destination)).then_some(Self {
+            uid_validity,
+            source,
+            destination,
+        })
     }
+
+    pub fn destination_of(&self, source: u32) -> Option<u32> {
+        let mut position = 0u64;
+        for (low, high) in &self.source {
+            if (*low..=*high).contains(&source) {
+                position += u64::from(source - low);
+                return nth(&self.destination, position);
+            }
+            position += u64::from(high - low) + 1;
+        }
+        None
+    }
+
+    /// How many UIDs the mapping names (the server's word, never expanded).
+    pub fn len(&self) -> u64 {
+        count(&self.source)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.source.is_empty()
+    }
+}
+
+fn bounds(set: &[UidSetMember]) -> Vec<(u32, u32)> {
+    set.iter()
+        .map(|member| match member {
+            UidSetMember::Uid(uid) => (*uid, *uid),
+            UidSetMember::UidRange(range) => (
+                *range.start().min(range.end()),
+                *range.start().max(range.end()),
+            ),
+        })
+        .collect()
+}
+
+fn count(bounds: &[(u32, u32)]) -> u64 {
+    bounds
+        .iter()
+        .map(|(low, high)| u64::from(high - low) + 1)
+        .sum()
+}
+
+fn nth(bounds: &[(u32, u32)], mut index: u64) -> Option<u32> {
+    for (low, high) in bounds {
+        let width = u64::from(high - low) + 1;
+        if index < width {
+            return u32::try_from(u64::from(*low) + index).ok();
+        }
+        index -= width;
+    }
+    None
 }
 
 /// The UIDs an APPEND was given.
@@ -58,7 +119,7 @@ impl ImapSession {
                 .session
                 .read_response()
                 .await
-                .map_err(|e| ImapError::Protocol(format!("I/O: {e}")))?
+                .map_err(ImapError::from)?
                 .ok_or(ImapError::Closed)?;
             if let Some(end) = absorb_write(&mut report, tag, response.parsed()) {
                 return end.map(|()| report);
@@ -110,7 +171,13 @@ pub fn absorb_write(
             None
         }
         Response::Vanished { uids, .. } => {
-            report.expunged += uids.iter().map(|r| r.clone().count()).sum::<usize>();
+            let named: u64 = uids
+                .iter()
+                .map(|r| u64::from(r.end().abs_diff(*r.start())) + 1)
+                .sum();
+            report.expunged = report
+                .expunged
+                .saturating_add(usize::try_from(named).unwrap_or(usize::MAX));
             None
         }
         _ => None,
@@ -120,51 +187,21 @@ pub fn absorb_write(
 fn absorb_code(report: &mut WriteReport, code: &ResponseCode<'_>) {
     match code {
         ResponseCode::CopyUid(uid_validity, source, destination) => {
-            let (Some(source), Some(destination)) = (expand(source), expand(destination)) else {
-                return;
-            };
-            // RFC 4315: both sets list the UIDs in the same order, one for one.
-            if source.len() == destination.len() {
-                report.copied = Some(UidMapping {
-                    uid_validity: *uid_validity,
-                    pairs: source.into_iter().zip(destination).collect(),
-                });
+            if let Some(mapping) = UidMapping::new(*uid_validity, source, destination) {
+                report.copied = Some(mapping);
             }
         }
         ResponseCode::AppendUid(uid_validity, uids) => {
-            if let Some(uids) = expand(uids) {
+            let uids = bounds(uids);
+            if count(&uids) <= MAX_APPENDED_UIDS {
                 report.appended = Some(AppendedUids {
                     uid_validity: *uid_validity,
-                    uids,
+                    uids: uids.iter().flat_map(|(low, high)| *low..=*high).collect(),
                 });
             }
         }
         _ => {}
     }
-}
-
-/// A UID set as a list; `None` when a (hostile) server sends more than mailroom asked.
-fn expand(set: &[UidSetMember]) -> Option<Vec<u32>> {
-    let mut uids = Vec::new();
-    for member in set {
-        match member {
-            UidSetMember::Uid(uid) => uids.push(*uid),
-            UidSetMember::UidRange(range) => {
-                let (low, high) = (
-                    *range.start().min(range.end()),
-                    *range.start().max(range.end()),
-                );
-                if (high - low) as usize >= MAX_UIDS_PER_RESPONSE {
-                    return None;
-                }
-                uids.extend(low..=high);
-            }
-        }
-        if uids.len() > MAX_UIDS_PER_RESPONSE {
-            return None;
-        }
-    }
-    Some(uids)
 }
 
 #[cfg(test)]
@@ -199,7 +236,8 @@ mod tests {
         assert!(end.is_ok());
         let copied = report.copied.expect("COPYUID");
         assert_eq!(copied.uid_validity, 432432);
-        assert_eq!(copied.pairs, vec![(42, 1202), (43, 1203)]);
+        assert_eq!(copied.len(), 2);
+        assert_eq!(copied.destination_of(42), Some(1202));
         assert_eq!(copied.destination_of(43), Some(1203));
         assert_eq!(report.expunged, 2);
     }
@@ -209,10 +247,11 @@ mod tests {
         // RFC 4315 §3 example.
         let (report, end) = replay(b"A1 OK [COPYUID 38505 304,319:320 3956:3958] Done\r\n");
         assert!(end.is_ok());
-        assert_eq!(
-            report.copied.expect("COPYUID").pairs,
-            vec![(304, 3956), (319, 3957), (320, 3958)]
-        );
+        let copied = report.copied.expect("COPYUID");
+        assert_eq!(copied.destination_of(304), Some(3956));
+        assert_eq!(copied.destination_of(319), Some(3957));
+        assert_eq!(copied.destination_of(320), Some(3958));
+        assert_eq!(copied.destination_of(305), None);
     }
 
     #[test]
@@ -256,11 +295,24 @@ mod tests {
     }
 
     #[test]
+    fn copyuid_over_the_whole_uid_space_is_walked_as_ranges() {
+        let (report, end) =
+            replay(b"* OK [COPYUID 1 1:4294967295 1:4294967295] Moved\r\nA1 OK done\r\n");
+        assert!(end.is_ok());
+        let copied = report.copied.expect("equal counts are a mapping");
+        assert_eq!(copied.len(), u64::from(u32::MAX));
+        assert_eq!(copied.destination_of(7), Some(7));
+        assert_eq!(copied.destination_of(u32::MAX), Some(u32::MAX));
+        let (report, _) = replay(b"* VANISHED 1:4294967295\r\nA1 OK done\r\n");
+        assert_eq!(report.expunged, u32::MAX as usize);
+    }
+
+    #[test]
     fn vanished_counts_as_expunged() {
         let (report, end) =
             replay(b"* OK [COPYUID 9 7 100] Moved\r\n* VANISHED 7\r\nA1 OK Move completed.\r\n");
         assert!(end.is_ok());
         assert_eq!(report.expunged, 1);
-        assert_eq!(report.copied.expect("COPYUID").pairs, vec![(7, 100)]);
+        assert_eq!(report.copied.expect("COPYUID").destination_of(7), Some(100));
     }
 }

@@ -160,6 +160,7 @@ fn outbound_policy(settings: &Settings) -> anyhow::Result<OutboundPolicy> {
         bind_address: settings.outbound_bind_address,
         timeout: settings.provider_timeout,
         extra_ca_pem,
+        max_message_bytes: settings.max_message_bytes,
     })
     .context("outbound connection settings")
 }

@@ -29,6 +29,7 @@ struct FileSettings {
     sync_poll_secs: Option<u64>,
     webhook_retry_secs: Option<u64>,
     sync_ignore_capabilities: Option<Vec<String>>,
+    max_message_bytes: Option<u64>,
     log: Option<String>,
     sign_in_attempts_per_ip_per_minute: Option<u64>,
     sign_in_attempts_per_account_per_minute: Option<u64>,
@@ -72,6 +73,9 @@ pub struct Settings {
     /// IMAP capabilities sync acts as if the server lacked (e.g. `QRESYNC`), for servers
     /// whose extension is broken, and to exercise the fallbacks.
     pub sync_ignore_capabilities: Vec<String>,
+    /// Messages larger than this are indexed from their headers only; their bodies are
+    /// never read whole.
+    pub max_message_bytes: u64,
     pub log_filter: String,
     /// Throttling of sign-ins and the grant cap (README, "Security model").
     pub sign_in: mailroom_api::SignInSettings,
@@ -173,6 +177,10 @@ impl Settings {
                 15,
                 3_600,
             ),
+            max_message_bytes: env_u64("MAX_MESSAGE_BYTES")?
+                .or(file.max_message_bytes)
+                .unwrap_or(mailroom_net::DEFAULT_MAX_MESSAGE_BYTES)
+                .max(1024),
             sync_poll_interval: seconds(
                 env_u64("SYNC_POLL_SECS")?.or(file.sync_poll_secs),
                 60,

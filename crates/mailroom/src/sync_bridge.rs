@@ -21,6 +21,8 @@ pub struct SyncBridge {
 fn failure(e: SyncError) -> FetchFailure {
     match e {
         SyncError::MessageGone | SyncError::GrantGone => FetchFailure::Gone,
+        SyncError::TooLarge(reason) => FetchFailure::TooLarge(reason),
+        SyncError::Imap(ImapError::InvalidSearch(reason)) => FetchFailure::Invalid(reason),
         other => FetchFailure::Provider(other.to_string()),
     }
 }
@@ -56,6 +58,42 @@ impl Mailboxes for SyncBridge {
                 self.engine.policy(),
                 grant_id,
                 message_id,
+            )
+            .await
+            .map_err(failure)
+        })
+    }
+
+    fn fetch_raw_messages<'a>(
+        &'a self,
+        grant_id: &'a GrantId,
+        message_ids: &'a [String],
+        total_bytes: u64,
+    ) -> BoxFuture<'a, Result<mailroom_api::RawMessages, FetchFailure>> {
+        Box::pin(async move {
+            mailroom_sync::fetch_message_bodies(
+                self.engine.store(),
+                self.engine.policy(),
+                grant_id,
+                message_ids,
+                total_bytes,
+            )
+            .await
+            .map_err(failure)
+        })
+    }
+
+    fn load_bodies<'a>(
+        &'a self,
+        grant_id: &'a GrantId,
+        message_ids: &'a [String],
+    ) -> BoxFuture<'a, Result<(), FetchFailure>> {
+        Box::pin(async move {
+            mailroom_sync::load_message_bodies(
+                self.engine.store(),
+                self.engine.policy(),
+                grant_id,
+                message_ids,
             )
             .await
             .map_err(failure)

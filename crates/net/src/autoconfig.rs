@@ -52,7 +52,8 @@ async fn fetch(policy: &OutboundPolicy, host: &str, path: &str) -> Option<String
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .ok()?;
-        tokio::spawn(connection);
+        // Ended with the exchange, also when the deadline below cuts it short.
+        let _connection = AbortConnection(tokio::spawn(connection));
         let request = Request::get(path)
             .header(hyper::header::HOST, host)
             .header(hyper::header::USER_AGENT, "mailroom")
@@ -73,6 +74,15 @@ async fn fetch(policy: &OutboundPolicy, host: &str, path: &str) -> Option<String
         .await
         .ok()
         .flatten()
+}
+
+/// Aborts the spawned connection task when dropped.
+struct AbortConnection<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortConnection<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The first IMAP incoming and SMTP outgoing server of a `config-v1.1.xml` document that

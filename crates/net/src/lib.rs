@@ -15,7 +15,7 @@ pub use autoconfig::{fetch_autoconfig, parse_autoconfig};
 pub use discovery::{
     AnnouncedServers, DiscoveredServer, DiscoveredServers, DiscoveredTls, MailDiscovery,
 };
-pub use outbound::{NetError, OutboundPolicy, PolicySettings};
+pub use outbound::{DEFAULT_MAX_MESSAGE_BYTES, NetError, OutboundPolicy, PolicySettings};
 pub use webhook_http::{
     ChallengeError, HttpReply, SIGNATURE_HEADER, WEBHOOK_TIMEOUT, WebhookHttpError, WebhookUrl,
     run_challenge, webhook_get, webhook_post, webhook_signature,

@@ -22,7 +22,17 @@ pub struct PolicySettings {
     /// Bounds each step that waits on a remote server (connect, greeting, TLS, login).
     pub timeout: Duration,
     pub extra_ca_pem: Option<Vec<u8>>,
+    /// The largest message mailroom reads whole from a mail server; larger ones are
+    /// indexed from their headers only.
+    pub max_message_bytes: u64,
 }
+
+/// `max_message_bytes` unless configured: 50 MiB.
+pub const DEFAULT_MAX_MESSAGE_BYTES: u64 = 50 * 1024 * 1024;
+/// Idle time before the first TCP keepalive probe, and between probes: a peer that
+/// vanished without a FIN is noticed in minutes, not hours.
+const KEEPALIVE_TIME: Duration = Duration::from_secs(60);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 
 impl Default for PolicySettings {
     fn default() -> Self {
@@ -32,6 +42,7 @@ impl Default for PolicySettings {
             bind_address: None,
             timeout: Duration::from_secs(15),
             extra_ca_pem: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -110,6 +121,10 @@ impl OutboundPolicy {
 
     pub fn settings(&self) -> &PolicySettings {
         &self.settings
+    }
+
+    pub fn max_message_bytes(&self) -> u64 {
+        self.settings.max_message_bytes
     }
 
     pub fn timeout(&self) -> Duration {
@@ -202,6 +217,12 @@ impl OutboundPolicy {
         }
         let stream = socket.connect(address).await.map_err(connect_error)?;
         stream.set_nodelay(true).map_err(connect_error)?;
+        let keepalive = socket2::TcpKeepalive::new()
+            .with_time(KEEPALIVE_TIME)
+            .with_interval(KEEPALIVE_INTERVAL);
+        socket2::SockRef::from(&stream)
+            .set_tcp_keepalive(&keepalive)
+            .map_err(connect_error)?;
         Ok(stream)
     }
 

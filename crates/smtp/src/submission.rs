@@ -7,7 +7,10 @@ use lettre::transport::smtp::{
 };
 use mailroom_net::OutboundPolicy;
 
-use crate::{error::SmtpError, transport::ImplicitTls};
+use crate::{
+    error::SmtpError,
+    transport::{BoundedReplies, ImplicitTls},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmtpTls {
@@ -99,10 +102,10 @@ async fn connect(
 ) -> Result<AsyncSmtpConnection, SmtpError> {
     let tcp = policy.connect(server.host, server.port).await?;
     let stream: Box<dyn AsyncTokioStream> = match server.tls {
-        SmtpTls::Implicit => Box::new(ImplicitTls(Box::new(
+        SmtpTls::Implicit => Box::new(BoundedReplies::new(ImplicitTls(Box::new(
             policy.tls_handshake(server.host, server.port, tcp).await?,
-        ))),
-        SmtpTls::StartTls | SmtpTls::Plain => Box::new(tcp),
+        )))),
+        SmtpTls::StartTls | SmtpTls::Plain => Box::new(BoundedReplies::new(tcp)),
     };
     match tokio::time::timeout(
         policy.timeout(),

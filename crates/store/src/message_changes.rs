@@ -22,9 +22,9 @@ impl Store {
         id: &str,
     ) -> Result<Vec<MessageLocation>, StoreError> {
         let rows = sqlx::query(
-            "SELECT l.folder_id, f.imap_name, l.uid FROM message_locations l \
-             JOIN folders f ON f.id = l.folder_id WHERE l.message_id = $1 AND l.grant_id = $2 \
-             ORDER BY l.folder_id, l.uid",
+            "SELECT l.folder_id, f.imap_name, l.uid, m.size FROM message_locations l \
+             JOIN folders f ON f.id = l.folder_id JOIN messages m ON m.id = l.message_id \
+             WHERE l.message_id = $1 AND l.grant_id = $2 ORDER BY l.folder_id, l.uid",
         )
         .bind(id)
         .bind(grant_id.as_str())
@@ -36,6 +36,7 @@ impl Store {
                     folder_id: row.try_get("folder_id")?,
                     imap_name: row.try_get("imap_name")?,
                     uid: row.try_get("uid")?,
+                    size: row.try_get("size")?,
                 })
             })
             .collect()

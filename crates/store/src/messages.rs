@@ -89,6 +89,8 @@ pub struct MessageLocation {
     pub folder_id: String,
     pub imap_name: String,
     pub uid: i64,
+    /// RFC822.SIZE as indexed.
+    pub size: i64,
 }
 
 /// Filters and paging of a message list.
@@ -422,9 +424,9 @@ impl Store {
         id: &str,
     ) -> Result<Option<MessageLocation>, StoreError> {
         let row = sqlx::query(
-            "SELECT l.folder_id, f.imap_name, l.uid FROM message_locations l \
-             JOIN folders f ON f.id = l.folder_id WHERE l.message_id = $1 AND l.grant_id = $2 \
-             ORDER BY l.folder_id LIMIT 1",
+            "SELECT l.folder_id, f.imap_name, l.uid, m.size FROM message_locations l \
+             JOIN folders f ON f.id = l.folder_id JOIN messages m ON m.id = l.message_id \
+             WHERE l.message_id = $1 AND l.grant_id = $2 ORDER BY l.folder_id LIMIT 1",
         )
         .bind(id)
         .bind(grant_id.as_str())
@@ -435,6 +437,7 @@ impl Store {
                 folder_id: row.try_get("folder_id")?,
                 imap_name: row.try_get("imap_name")?,
                 uid: row.try_get("uid")?,
+                size: row.try_get("size")?,
             }),
             None => None,
         })
@@ -500,7 +503,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<(String, MessageLocation)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT m.id AS id, l.folder_id AS folder_id, f.imap_name AS imap_name, l.uid AS uid \
+            "SELECT m.id AS id, l.folder_id AS folder_id, f.imap_name AS imap_name, l.uid AS uid, \
+             m.size AS size \
              FROM messages m JOIN message_locations l ON l.message_id = m.id JOIN folders f ON f.id = l.folder_id \
              WHERE m.grant_id = $1 AND m.body_fetched = 0 ORDER BY m.date DESC, m.id DESC LIMIT $2",
         )
@@ -519,6 +523,7 @@ impl Store {
                         folder_id: row.try_get("folder_id")?,
                         imap_name: row.try_get("imap_name")?,
                         uid: row.try_get("uid")?,
+                        size: row.try_get("size")?,
                     },
                 ));
             }

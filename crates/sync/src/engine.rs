@@ -134,11 +134,13 @@ impl SyncEngine {
     }
 
     fn close_idle_sessions(&self, grant_id: &GrantId) {
+        // `logout` waits for the server no longer than the session's timeout.
         for session in self.idle_imap.drain(grant_id) {
             tokio::spawn(session.logout());
         }
         for session in self.idle_smtp.drain(grant_id) {
             let policy = self.policy.clone();
+            // `quit` waits for the server no longer than the policy's timeout.
             tokio::spawn(async move { session.quit(&policy).await });
         }
     }

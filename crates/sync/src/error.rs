@@ -21,6 +21,12 @@ pub enum SyncError {
     Smtp(#[from] mailroom_smtp::SmtpError),
     #[error("the mail server did not answer within {0} seconds")]
     TimedOut(u64),
+    /// More than mailroom reads whole (`max_message_bytes`, or a request's total).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The grant's on-demand sessions are all in use.
+    #[error("the grant already has {0} reads from its mail server in progress; try again")]
+    Busy(usize),
 }
 
 impl SyncError {

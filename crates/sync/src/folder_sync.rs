@@ -17,7 +17,11 @@ use mailroom_model::GrantId;
 use mailroom_store::{FolderRecord, FolderSyncState, Store, StoreError};
 use tokio::task::JoinHandle;
 
-use crate::{body_fetch::read_bodies_at, error::SyncError, message_summary::to_new_message};
+use crate::{
+    body_fetch::{WantedBody, read_bodies_in_selected},
+    error::SyncError,
+    message_summary::to_new_message,
+};
 
 /// The first batch is small so the newest mail shows at once; later ones are larger.
 const FIRST_BATCH: usize = 100;
@@ -137,8 +141,23 @@ async fn apply_resync(
         "resynchronised with QRESYNC"
     );
     if !report.vanished.is_empty() {
-        let uids: Vec<i64> = report.vanished.iter().map(|u| i64::from(*u)).collect();
-        store.remove_locations(grant_id, &folder.id, &uids).await?;
+        // The index's UIDs in the server's ranges: the walk is over what the index holds,
+        // however wide the ranges.
+        let indexed: Vec<u32> = store
+            .folder_uids(&folder.id)
+            .await?
+            .into_iter()
+            .filter_map(|uid| u32::try_from(uid).ok())
+            .collect();
+        let uids: Vec<i64> = report
+            .vanished
+            .intersect(&indexed)
+            .into_iter()
+            .map(i64::from)
+            .collect();
+        if !uids.is_empty() {
+            store.remove_locations(grant_id, &folder.id, &uids).await?;
+        }
     }
     if !report.changed.is_empty() {
         let changes: Vec<(i64, Vec<String>)> = report
@@ -157,6 +176,7 @@ async fn apply_resync(
     };
     // `n:*` always matches the highest UID, even below n.
     new_uids.retain(|uid| *uid >= from);
+    new_uids = below_uid_next(new_uids, state.uid_next);
     new_uids.sort_unstable_by(|a, b| b.cmp(a));
     let new_messages = fetch_new(session, store, grant_id, folder, &new_uids, 0).await?;
     let server_total = state.exists as usize;
@@ -187,7 +207,7 @@ async fn sync_by_diff(
     let server_uids = if state.exists == 0 {
         Vec::new()
     } else {
-        session.all_uids().await?
+        below_uid_next(session.all_uids().await?, state.uid_next)
     };
     let indexed: Vec<u32> = store
         .folder_uids(&folder.id)
@@ -218,7 +238,11 @@ async fn sync_by_diff(
     };
     if let Some(request) = flag_request(&state, folder, &known, flag_refresh) {
         let flags = session
-            .fetch_flags(&request.uid_set, request.changed_since)
+            .fetch_flags(
+                &request.uid_set,
+                request.changed_since,
+                state.exists as usize,
+            )
             .await?;
         let changes: Vec<(i64, Vec<String>)> = flags
             .into_iter()
@@ -249,6 +273,16 @@ async fn sync_by_diff(
         new_messages,
         server_total: server_uids.len(),
     })
+}
+
+/// The UIDs a SEARCH named that can exist: below the UIDNEXT the server announced at
+/// SELECT (RFC 3501 §2.3.1.1), when it announced one. Mail that arrived since is read on
+/// the next pass.
+pub(crate) fn below_uid_next(mut uids: Vec<u32>, uid_next: u32) -> Vec<u32> {
+    if uid_next > 0 {
+        uids.retain(|uid| *uid < uid_next);
+    }
+    uids
 }
 
 /// Remembers what a completed pass saw, for the next one to start from.
@@ -342,8 +376,14 @@ async fn fetch_new(
         let (batch, rest) = remaining.split_at(batch_size.min(remaining.len()));
         remaining = rest;
         batch_size = BATCH;
-        let summaries = session.fetch_summaries(&uid_set(batch)).await?;
+        let summaries = session
+            .fetch_summaries(&uid_set(batch), batch.len())
+            .await?;
         let messages: Vec<_> = summaries.iter().map(to_new_message).collect();
+        let sizes: std::collections::HashMap<u32, u64> = summaries
+            .iter()
+            .map(|s| (s.uid, u64::from(s.size)))
+            .collect();
         if let Some(previous) = writing.take() {
             added += finish(previous).await?;
         }
@@ -365,8 +405,24 @@ async fn fetch_new(
             if let Some(first) = writing.take() {
                 added += finish(first).await?;
             }
-            let newest = &batch[..first_bodies.min(batch.len())];
-            read_bodies_at(session, store, grant_id, &folder.id, newest).await?;
+            let newest: Vec<i64> = batch[..first_bodies.min(batch.len())]
+                .iter()
+                .map(|u| i64::from(*u))
+                .collect();
+            let wanted: Vec<WantedBody> = store
+                .messages_at_uids(&folder.id, &newest)
+                .await?
+                .into_iter()
+                .filter_map(|(uid, message_id)| {
+                    let uid = u32::try_from(uid).ok()?;
+                    Some(WantedBody {
+                        uid,
+                        size: sizes.get(&uid).copied().unwrap_or(0),
+                        message_id,
+                    })
+                })
+                .collect();
+            read_bodies_in_selected(session, store, grant_id, &wanted).await?;
         }
     }
     if let Some(last) = writing {
@@ -431,6 +487,15 @@ mod tests {
         assert_eq!(plan.fetch, vec![6, 5, 4]);
         assert_eq!(plan.forget, vec![3]);
         assert!(!plan.reset_locations);
+    }
+
+    #[test]
+    fn search_answers_are_clipped_to_uidnext() {
+        assert_eq!(
+            below_uid_next(vec![1, 5, 9, 4_000_000_000], 10),
+            vec![1, 5, 9]
+        );
+        assert_eq!(below_uid_next(vec![1, 5], 0), vec![1, 5]);
     }
 
     #[test]

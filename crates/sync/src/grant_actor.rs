@@ -2,7 +2,7 @@
 //! (Inbox first), read bodies in the background, poll for changes; reconnect with
 //! backoff and jitter after a failure; stop for good when the credentials are refused.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use mailroom_imap::{ImapServer, ImapSession, ImapTls, ListedFolder};
 use mailroom_model::{GrantId, TransportSecurity};
@@ -12,10 +12,10 @@ use rand::Rng;
 use tokio::sync::{Notify, watch};
 
 use crate::{
-    body_fetch::parse_body,
+    body_fetch::{by_folder, read_bodies_in_selected},
     engine::SyncSettings,
     error::SyncError,
-    folder_sync::{FlagRefresh, sync_folder, uid_set},
+    folder_sync::{FlagRefresh, sync_folder},
     idle_watch::{Watchers, watch},
 };
 
@@ -211,7 +211,8 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
 }
 
 /// Reads the bodies of up to `BODIES_PER_ROUND` of the newest messages that lack one,
-/// one FETCH per folder. Returns how many it read.
+/// folder by folder, in FETCHes bounded by bytes (see `body_fetch`). Returns how many
+/// it stored.
 async fn read_bodies(
     session: &mut ImapSession,
     store: &Store,
@@ -220,30 +221,10 @@ async fn read_bodies(
     let missing = store
         .messages_missing_body(grant_id, BODIES_PER_ROUND)
         .await?;
-    let mut by_folder: HashMap<String, HashMap<u32, String>> = HashMap::new();
-    for (message_id, location) in missing {
-        if let Ok(uid) = u32::try_from(location.uid) {
-            by_folder
-                .entry(location.imap_name)
-                .or_default()
-                .insert(uid, message_id);
-        }
-    }
     let mut read = 0;
-    for (imap_name, wanted) in by_folder {
+    for (imap_name, wanted) in by_folder(missing) {
         session.select_folder(&imap_name).await?;
-        let uids: Vec<u32> = wanted.keys().copied().collect();
-        let bodies: Vec<_> = session
-            .fetch_bodies(&uid_set(&uids))
-            .await?
-            .iter()
-            .filter_map(|body| {
-                let message_id = wanted.get(&body.uid)?;
-                Some(parse_body(grant_id, message_id, &body.raw))
-            })
-            .collect();
-        store.store_message_bodies(grant_id, &bodies).await?;
-        read += bodies.len();
+        read += read_bodies_in_selected(session, store, grant_id, &wanted).await?;
     }
     Ok(read)
 }

@@ -17,7 +17,10 @@ mod scheduled_sender;
 mod sending;
 mod write_session;
 
-pub use body_fetch::{attachment_id, fetch_message_body, search_native};
+pub use body_fetch::{
+    ON_DEMAND_SESSIONS_PER_GRANT, attachment_id, fetch_message_bodies, fetch_message_body,
+    load_message_bodies, search_native,
+};
 pub use engine::{SyncEngine, SyncSettings};
 pub use error::SyncError;
 pub use folder_changes::protected_role;

@@ -22,6 +22,10 @@ use crate::{
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
+/// The most message bytes (as indexed, before base64) one `fields=raw_mime` list
+/// answers with; a page over it is refused with a clear error (ask for a smaller
+/// `limit`). One message alone may be as large as `max_message_bytes`.
+pub const MAX_RAW_MIME_LIST_BYTES: u64 = 32 * 1024 * 1024;
 
 /// The filters shared by messages and threads.
 pub fn message_query(query: &QueryParams) -> Result<MessageQuery, ApiError> {
@@ -149,21 +153,42 @@ pub async fn list_messages(
         (true, Some(last)) => Some(cursor::encode(last.date, &last.id)),
         _ => None,
     };
-    // The full header list is stored with the body: read the bodies not read yet.
+    // The full header list is stored with the body: read the bodies not read yet, over
+    // one session.
     if fields == Fields::IncludeHeaders {
-        let mut complete = Vec::with_capacity(records.len());
-        for record in records {
-            complete.push(with_body(&state, &access, record).await?);
+        let missing: Vec<String> = records
+            .iter()
+            .filter(|r| r.body_html.is_none())
+            .map(|r| r.id.clone())
+            .collect();
+        if !missing.is_empty() {
+            state
+                .mailboxes
+                .load_bodies(&access.grant.id, &missing)
+                .await
+                .map_err(fetch_error)?;
+            let mut complete = Vec::with_capacity(records.len());
+            for record in records {
+                complete.push(if missing.contains(&record.id) {
+                    find(&state, &access, &record.id).await?
+                } else {
+                    record
+                });
+            }
+            records = complete;
         }
-        records = complete;
     }
     let data: Vec<Value> = if fields == Fields::RawMime {
         access.require_content()?;
-        let mut data = Vec::with_capacity(records.len());
-        for record in &records {
-            data.push(raw_mime_json(&state, &access, record).await?);
-        }
-        data
+        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        state
+            .mailboxes
+            .fetch_raw_messages(&access.grant.id, &ids, MAX_RAW_MIME_LIST_BYTES)
+            .await
+            .map_err(fetch_error)?
+            .into_iter()
+            .map(|(id, raw)| raw_mime_object(&access, &id, &raw))
+            .collect()
     } else {
         let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
         let mut folders = state.store.message_folders(&access.grant.id, &ids).await?;
@@ -231,10 +256,14 @@ async fn raw_mime_json(
         .fetch_raw_message(&access.grant.id, &record.id)
         .await
         .map_err(fetch_error)?;
-    Ok(json!({
-        "id": record.id, "grant_id": access.grant.id.as_str(), "object": "message",
+    Ok(raw_mime_object(access, &record.id, &raw))
+}
+
+fn raw_mime_object(access: &GrantAccess, id: &str, raw: &[u8]) -> Value {
+    json!({
+        "id": id, "grant_id": access.grant.id.as_str(), "object": "message",
         "raw_mime": URL_SAFE_NO_PAD.encode(raw),
-    }))
+    })
 }
 
 pub async fn find(
@@ -279,5 +308,11 @@ pub fn fetch_error(failure: FetchFailure) -> ApiError {
             "api.provider_error",
             format!("the IMAP server could not be read: {reason}"),
         ),
+        FetchFailure::TooLarge(reason) => ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "api.invalid_request_error",
+            reason,
+        ),
+        FetchFailure::Invalid(reason) => ApiError::bad_request(reason),
     }
 }

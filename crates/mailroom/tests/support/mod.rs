@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod accept_all;
+pub mod hostile_server;
 pub mod imap_peer;
 pub mod webhook_receiver;
 
@@ -258,6 +259,25 @@ impl Mailroom {
             }
         }
         bytes
+    }
+
+    /// The process id of the server.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The server's peak resident memory so far (`VmHWM`), in bytes; `None` once it
+    /// has exited.
+    pub fn peak_rss_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
+    /// Whether the server process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Kills the server at once (SIGKILL), as a crash would.
