@@ -53,7 +53,11 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
             send_timeout: settings.scheduled_send_timeout,
         };
         supervise("scheduled sends", store.clone(), move || {
-            mailroom_sync::run_scheduled_sends(engine.clone(), scheduled.clone(), send_settings.clone())
+            mailroom_sync::run_scheduled_sends(
+                engine.clone(),
+                scheduled.clone(),
+                send_settings.clone(),
+            )
         });
     }
     let state = AppState {
