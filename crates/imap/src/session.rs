@@ -164,7 +164,10 @@ async fn read_greeting(client: &mut Client<ImapStream>) -> Result<(), ImapError>
     let greeting = client
         .read_response()
         .await
-        .map_err(|e| ImapError::Protocol(format!("reading the greeting: {e}")))?
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::TimedOut => ImapError::from(e),
+            _ => ImapError::Protocol(format!("reading the greeting: {e}")),
+        })?
         .ok_or(ImapError::Closed)?;
     match greeting.parsed() {
         Response::Data {
@@ -185,7 +188,10 @@ async fn bounded<T>(
     server: &ImapServer<'_>,
     step: impl Future<Output = Result<T, ImapError>>,
 ) -> Result<T, ImapError> {
-    tokio::time::timeout(policy.timeout(), step)
-        .await
-        .map_err(|_| ImapError::Net(policy.timeout_error(server.host, server.port)))?
+    let timed_out = || ImapError::Net(policy.timeout_error(server.host, server.port));
+    match tokio::time::timeout(policy.timeout(), step).await {
+        // The stream's own silence deadline is the same wait running out.
+        Ok(Err(ImapError::Timeout(_))) | Err(_) => Err(timed_out()),
+        Ok(result) => result,
+    }
 }

@@ -87,7 +87,7 @@ impl NotificationObjects {
     }
 
     /// The message, its body read from the server first if sync has not read it yet and
-    /// that can be done by `body_by`; otherwise without its body.
+    /// that can be done by `body_by`; otherwise without its body, marked as left out.
     async fn message(
         &self,
         grant: &GrantId,
@@ -99,10 +99,12 @@ impl NotificationObjects {
         let mut body_left_out = false;
         if record.body_html.is_none() {
             let fetch = mailroom_sync::fetch_message_body(store, self.0.policy(), grant, object_id);
+            // A body that could not be read in time, or at all (a server that went
+            // silent fails the read before the deadline), is left out: the notification
+            // says so with its `.truncated` type.
             match tokio::time::timeout_at(body_by, fetch).await {
                 Ok(Ok(_)) => record = store.message(grant, object_id).await.ok()??,
-                Ok(Err(_)) => {}
-                Err(_) => body_left_out = true,
+                Ok(Err(_)) | Err(_) => body_left_out = true,
             }
         }
         let folders = store
