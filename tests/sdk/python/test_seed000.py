@@ -470,8 +470,15 @@ def test_grants_update_with_wrong_password_is_rejected_and_grant_keeps_working(i
     assert moved.grant_status == "valid"
     assert moved.settings["imap_port"] == testbed.imaps_port
 
-    # Re-authentication with the right password still finds the same grant.
-    assert create_grant(nylas, testbed, 1).id == grant.id
+    # Re-authentication with the right password on the grant's servers still finds the
+    # same grant; on its old servers it is refused (signing in never moves a mailbox).
+    assert create_grant(
+        nylas, testbed, 1, imap_port=testbed.imaps_port, imap_security="ssl"
+    ).id == grant.id
+    with pytest.raises(NylasApiError) as excinfo:
+        create_grant(nylas, testbed, 1)
+    assert excinfo.value.status_code == 400
+    assert "PATCH /v3/grants/" in str(excinfo.value)
 
 
 def test_grants_destroy(imap_app, testbed):
