@@ -131,6 +131,15 @@ impl Site {
     }
 }
 
+/// `POST /v3/connect/custom` for the application, with these settings (and scope).
+async fn custom_auth(api: &Api, settings: Value, scope: Option<Value>) -> support::Reply {
+    let mut request = json!({"provider": "imap", "settings": settings});
+    if let Some(scope) = scope {
+        request["scope"] = scope;
+    }
+    api.post("/v3/connect/custom", request).await
+}
+
 /// The form an attacker posts: an email and the attacker's own servers.
 fn attacker_form<'a>(
     email: &'a str,
@@ -193,13 +202,12 @@ async fn hosted_sign_in_cannot_move_a_grant_to_other_servers() {
     let (victim, _) = Testbed::user(VICTIM);
 
     // The victim's grant, made through custom auth with the application's key.
-    let created = site
-        .api
-        .post(
-            "/v3/connect/custom",
-            json!({"provider": "imap", "settings": Testbed::get().settings(VICTIM), "scope": ["email.read_only"]}),
-        )
-        .await;
+    let created = custom_auth(
+        &site.api,
+        Testbed::get().settings(VICTIM),
+        Some(json!(["email.read_only"])),
+    )
+    .await;
     assert_eq!(created.status, 201, "{}", created.text);
     let grant_id = created.body["data"]["id"].as_str().unwrap().to_owned();
     let before = site.api.get(&format!("/v3/grants/{grant_id}")).await.body;
@@ -241,13 +249,7 @@ async fn hosted_sign_in_cannot_move_a_grant_to_other_servers() {
     moved["imap_host"] = json!("127.0.0.1");
     moved["imap_port"] = json!(evil.imap_port);
     moved["imap_security"] = json!("none");
-    let reply = site
-        .api
-        .post(
-            "/v3/connect/custom",
-            json!({"provider": "imap", "settings": moved}),
-        )
-        .await;
+    let reply = custom_auth(&site.api, moved, None).await;
     assert_eq!(reply.status, 400, "{}", reply.text);
     assert!(
         reply.error_message().contains("PATCH /v3/grants/"),
@@ -346,13 +348,7 @@ async fn hosted_sign_in_uses_only_the_domains_servers_and_says_so_in_the_id_toke
 async fn a_stored_password_never_goes_to_a_new_server() {
     let site = Site::new(Mailroom::start()).await;
     let evil = AcceptAll::start().await;
-    let created = site
-        .api
-        .post(
-            "/v3/connect/custom",
-            json!({"provider": "imap", "settings": Testbed::get().settings(VICTIM)}),
-        )
-        .await;
+    let created = custom_auth(&site.api, Testbed::get().settings(VICTIM), None).await;
     assert_eq!(created.status, 201, "{}", created.text);
     let path = format!(
         "/v3/grants/{}",
@@ -385,14 +381,8 @@ async fn a_stored_password_never_goes_to_a_new_server() {
     }
     // Custom auth for the same email with a new server and no password: also refused.
     let (email, _) = Testbed::user(VICTIM);
-    let reply = site
-        .api
-        .post(
-            "/v3/connect/custom",
-            json!({"provider": "imap", "settings": {
-                "email": email, "imap_host": "127.0.0.1", "imap_port": evil.imap_port}}),
-        )
-        .await;
+    let settings = json!({"email": email, "imap_host": "127.0.0.1", "imap_port": evil.imap_port});
+    let reply = custom_auth(&site.api, settings, None).await;
     assert_eq!(reply.status, 400, "{}", reply.text);
     assert_eq!(evil.connections(), 0, "no password left for the other host");
     let (_, password) = Testbed::user(VICTIM);
@@ -508,6 +498,7 @@ async fn parallel_wrong_passwords_reach_the_server_three_times_at_most() {
         "{limited} of 20 were stopped before the server"
     );
     let tried = failures() - before;
+    eprintln!("{tried} of 20 parallel wrong passwords reached the IMAP server; {limited} stopped");
     assert!(
         (1..=3).contains(&tried),
         "{tried} wrong passwords reached the IMAP server"
@@ -520,21 +511,9 @@ async fn an_application_has_a_grant_cap() {
     env.push(("MAILROOM_MAX_GRANTS_PER_APPLICATION".into(), "1".into()));
     let server = Mailroom::start_with(env);
     let site = Site::new(server).await;
-    let first = site
-        .api
-        .post(
-            "/v3/connect/custom",
-            json!({"provider": "imap", "settings": Testbed::get().settings(53)}),
-        )
-        .await;
+    let first = custom_auth(&site.api, Testbed::get().settings(53), None).await;
     assert_eq!(first.status, 201, "{}", first.text);
-    let second = site
-        .api
-        .post(
-            "/v3/connect/custom",
-            json!({"provider": "imap", "settings": Testbed::get().settings(54)}),
-        )
-        .await;
+    let second = custom_auth(&site.api, Testbed::get().settings(54), None).await;
     assert_eq!(second.status, 403, "{}", second.text);
     assert!(
         second
@@ -542,12 +521,6 @@ async fn an_application_has_a_grant_cap() {
             .contains("max_grants_per_application")
     );
     // Re-authenticating the grant it has is not a new grant.
-    let again = site
-        .api
-        .post(
-            "/v3/connect/custom",
-            json!({"provider": "imap", "settings": Testbed::get().settings(53)}),
-        )
-        .await;
+    let again = custom_auth(&site.api, Testbed::get().settings(53), None).await;
     assert_eq!(again.status, 200, "{}", again.text);
 }
