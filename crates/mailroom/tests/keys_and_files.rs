@@ -305,3 +305,71 @@ async fn cli_commands_leave_an_older_schema_to_serve_or_migrate() {
     assert!(listed.status.success(), "{listed:?}");
     assert!(String::from_utf8_lossy(&listed.stdout).contains("schema"));
 }
+
+#[tokio::test]
+async fn no_log_level_prints_a_mailbox_password() {
+    const USER: u32 = 47;
+    let data_dir = tempfile::tempdir().unwrap();
+    let log_path = data_dir.path().join("serve.log");
+    let mut env = testbed_env();
+    env.push(("MAILROOM_LOG".into(), "trace,async_imap=trace".into()));
+    let child = mailroom_command(data_dir.path(), &env)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let mut server = Process(child);
+    let stdout = server.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let base_url = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("mailroom serve announces its address");
+        if let Some(url) = line.split("listening on ").nth(1) {
+            break url.trim().to_owned();
+        }
+    };
+    let app = mailroom_command(data_dir.path(), &env)
+        .args(["app", "create", "--name", "logs", "--json"])
+        .output()
+        .unwrap();
+    assert!(app.status.success(), "{app:?}");
+    let app: serde_json::Value = serde_json::from_slice(&app.stdout).unwrap();
+    let api = support::Api {
+        base_url,
+        api_key: Some(app["api_key"].as_str().unwrap().to_owned()),
+        http: reqwest::Client::new(),
+    };
+    let connector = api
+        .post("/v3/connectors", json!({"provider": "imap"}))
+        .await;
+    assert_eq!(connector.status, 201, "{}", connector.text);
+    let settings = support::Testbed::get().settings(USER);
+    let (_, password) = support::Testbed::user(USER);
+    let grant = api
+        .post(
+            "/v3/connect/custom",
+            json!({"provider": "imap", "settings": settings}),
+        )
+        .await;
+    assert_eq!(grant.status, 201, "{}", grant.text);
+    let grant_id = grant.body["data"]["id"].as_str().unwrap();
+    // A sync pass has logged in over IMAP once the folders are listed.
+    eventually(
+        &api,
+        &format!("/v3/grants/{grant_id}/folders"),
+        "the folders synced",
+        |b| b["data"].as_array().is_some_and(|l| !l.is_empty()),
+    )
+    .await;
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("TRACE"), "the log is at trace level");
+    assert!(!log.contains(&password), "the password appears in the log");
+}
