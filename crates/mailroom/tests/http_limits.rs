@@ -7,11 +7,13 @@ mod support;
 use std::{
     io::{ErrorKind, Read, Write},
     net::TcpStream,
-    process::{Child, Stdio},
+    process::Stdio,
     time::{Duration, Instant},
 };
 
-use support::{Mailroom, connect_grant, mailroom_command, testbed_env, wait_for};
+use support::{
+    Mailroom, Process, connect_grant, mailroom_command, spawn_announced, testbed_env, wait_for,
+};
 
 fn address(server: &Mailroom) -> String {
     server.base_url.trim_start_matches("http://").to_owned()
@@ -293,44 +295,14 @@ async fn requests_on_one_grant_over_its_rate_get_429_with_retry_after() {
     assert_eq!(application.status, 200, "{}", application.text);
 }
 
-/// A server process killed when the test ends, however it ends.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `mailroom serve` started here, so that the test can signal it.
+/// `mailroom serve` started here, so that the test can signal it; its address.
 fn spawn_server(data_dir: &std::path::Path, env: &[(String, String)]) -> (Process, String) {
-    let mut child = mailroom_command(data_dir, env)
+    let mut command = mailroom_command(data_dir, env);
+    command
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let address = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("mailroom serve announces its address");
-        if let Some(url) = line.split("listening on http://").nth(1) {
-            break url.trim().to_owned();
-        }
-    };
-    (Process(child), address)
+        .stderr(Stdio::inherit());
+    let (process, url) = spawn_announced(command);
+    (process, url.trim_start_matches("http://").to_owned())
 }
 
 #[test]

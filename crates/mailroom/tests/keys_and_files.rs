@@ -6,18 +6,14 @@
 mod support;
 
 use std::{
-    io::{BufRead, BufReader},
-    os::unix::fs::PermissionsExt,
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::Duration,
+    os::unix::fs::PermissionsExt, path::Path, process::Command, process::Stdio, time::Duration,
 };
 
 use serde_json::json;
 use support::{
-    Mailroom, connect_grant, eventually,
+    Mailroom, Process, connect_grant, eventually,
     imap_peer::{ImapPeer, message, reset_user},
-    mailroom_command, testbed_env, wait_for,
+    mailroom_command, spawn_announced, testbed_env, wait_for,
     webhook_receiver::Receiver,
 };
 
@@ -29,16 +25,6 @@ fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
-}
-
-/// A process killed when the test ends, however it ends.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// `mailroom serve` on `data_dir` under umask 022, as a typical service would start.
@@ -57,27 +43,8 @@ fn serve_with_umask_022(data_dir: &Path) -> (Process, String) {
             None => command.env_remove(key),
         };
     }
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let url = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("mailroom serve announces its address");
-        if let Some(url) = line.split("listening on ").nth(1) {
-            break url.trim().to_owned();
-        }
-    };
-    (Process(child), url)
+    command.stderr(Stdio::inherit());
+    spawn_announced(command)
 }
 
 #[test]
@@ -313,28 +280,11 @@ async fn no_log_level_prints_a_mailbox_password() {
     let log_path = data_dir.path().join("serve.log");
     let mut env = testbed_env();
     env.push(("MAILROOM_LOG".into(), "trace,async_imap=trace".into()));
-    let child = mailroom_command(data_dir.path(), &env)
+    let mut command = mailroom_command(data_dir.path(), &env);
+    command
         .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let mut server = Process(child);
-    let stdout = server.0.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let base_url = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("mailroom serve announces its address");
-        if let Some(url) = line.split("listening on ").nth(1) {
-            break url.trim().to_owned();
-        }
-    };
+        .stderr(std::fs::File::create(&log_path).unwrap());
+    let (server, base_url) = spawn_announced(command);
     let app = mailroom_command(data_dir.path(), &env)
         .args(["app", "create", "--name", "logs", "--json"])
         .output()
