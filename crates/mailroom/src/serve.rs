@@ -14,6 +14,7 @@ use crate::{
 
 pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let listen = settings.listen_address(args.listen.as_deref())?;
+    let _serve_lock = database::serve_lock(&settings.data_dir)?;
     let store = database::open_with(&settings, mailroom_store::Migrations::Apply).await?;
     let policy = outbound_policy(&settings)?;
     let engine = SyncEngine::new(

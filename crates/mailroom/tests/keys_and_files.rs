@@ -170,6 +170,12 @@ async fn after_secret_key_rotate_grants_still_sync_and_webhooks_still_sign() {
     )
     .await;
 
+    // Not while a server runs: it would go on sealing with the old key.
+    let refused = server.cli(&["secret-key", "rotate"]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("stop every server"), "{said}");
+
     server.kill();
     let key_file = server.data_dir.path().join("secret.key");
     let old_key = std::fs::read_to_string(&key_file).unwrap();
