@@ -19,7 +19,7 @@ use http_body::{Frame, SizeHint};
 use http_body_util::{BodyExt, Limited};
 use tokio::time::Sleep;
 
-use crate::{error::ApiError, grant_rate_limit::GrantRateLimit};
+use crate::{error::ApiError, grant_rate_limit::GrantRateLimit, oauth_error::OAuthError};
 
 /// What the server allows one request.
 #[derive(Clone)]
@@ -79,9 +79,10 @@ pub async fn refuse_oversized_bodies(request: Request, next: Next) -> Response {
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let limit = body_limit(request.uri().path());
+    let path = request.uri().path().to_owned();
+    let limit = body_limit(&path);
     if declared.is_some_and(|length| length > limit as u64) {
-        return ApiError::payload_too_large(limit).into_response();
+        return refusal(&path, ApiError::payload_too_large(limit));
     }
     if limit != MAX_UNAUTHENTICATED_BODY_BYTES {
         return next.run(request).await;
@@ -90,23 +91,43 @@ pub async fn refuse_oversized_bodies(request: Request, next: Next) -> Response {
     let bytes: Bytes = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return ApiError::payload_too_large(limit).into_response();
+            return refusal(&path, ApiError::payload_too_large(limit));
         }
         Err(e) if timed_out(&*e) => {
-            return ApiError::new(
+            let late = ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 "api.invalid_request_payload",
                 "the request body did not arrive in time",
-            )
-            .into_response();
+            );
+            return refusal(&path, late);
         }
         Err(e) => {
-            return ApiError::invalid_payload(format!("the request body could not be read: {e}"))
-                .into_response();
+            let unreadable =
+                ApiError::invalid_payload(format!("the request body could not be read: {e}"));
+            return refusal(&path, unreadable);
         }
     };
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// A refused body, in the error shape of its route: the OAuth shape on the OAuth
+/// endpoints (API.md §1.6), the v3 envelope elsewhere.
+fn refusal(path: &str, error: ApiError) -> Response {
+    let oauth = matches!(
+        path.trim_end_matches('/'),
+        "/v3/connect/token" | "/v3/connect/revoke" | "/v3/connect/tokeninfo"
+    );
+    if oauth {
+        OAuthError {
+            status: error.status,
+            error: "invalid_request",
+            description: error.message,
+        }
+        .into_response()
+    } else {
+        error.into_response()
+    }
 }
 
 /// Puts the body under its deadline and the handling under the request deadline, and

@@ -48,6 +48,56 @@ pub async fn open_with(settings: &Settings, migrations: Migrations) -> anyhow::R
     Ok(store)
 }
 
+/// The lock file every `serve` on a data dir holds shared, and a key rotation exclusive.
+const SERVE_LOCK_FILE: &str = "serve.lock";
+
+/// Held (shared) by `serve` for its lifetime, so that a key rotation can tell that a
+/// server would go on sealing with the old key.
+pub fn serve_lock(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    let file = open_lock_file(data_dir)?;
+    match file.try_lock_shared() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "a secret key rotation is under way on {}; start again when it has finished",
+            data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", data_dir.display()))
+        }
+    }
+}
+
+/// Held (exclusive) during a key rotation; refused while a server runs on the data dir.
+pub fn rotation_lock(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    let file = open_lock_file(data_dir)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => bail!(
+            "mailroom serve is running on {}: stop every server on this database before \
+             rotating the key (a running server would go on sealing with the old one)",
+            data_dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", data_dir.display()))
+        }
+    }
+}
+
+fn open_lock_file(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    create_private_dir(data_dir)?;
+    let path = data_dir.join(SERVE_LOCK_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
 fn wrong_key_message(settings: &Settings, source: &KeySource) -> String {
     let key_file = settings.data_dir.join(secret_key::KEY_FILE);
     let pending = settings.data_dir.join(NEW_KEY_FILE);

@@ -2,7 +2,16 @@
 //! head (which also closes idle keep-alive connections), and a shutdown that ends within
 //! a grace period even when a request hangs.
 
-use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    future::Future,
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use axum::{Router, body::Body, extract::ConnectInfo};
 use hyper::{body::Incoming, server::conn::http1};
@@ -78,7 +87,15 @@ fn refuse(stream: TcpStream) {
         OVER_CAPACITY_BODY.len()
     );
     let _ = stream.try_write(response.as_bytes());
-    tracing::warn!("connection refused: too many open connections");
+    // A flood must not flood the log too: the first refusal, then every thousandth.
+    static REFUSED: AtomicU64 = AtomicU64::new(0);
+    let refused = REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
+    if refused % 1000 == 1 {
+        tracing::warn!(
+            refused,
+            "connection refused: too many open connections (max_connections)"
+        );
+    }
 }
 
 async fn serve_connection(

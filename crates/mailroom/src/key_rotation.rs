@@ -24,6 +24,7 @@ pub async fn rotate(settings: Settings) -> anyhow::Result<()> {
             path.display()
         );
     }
+    let _no_server = database::rotation_lock(&settings.data_dir)?;
     let store = database::open(&settings).await?;
     let encoded = SecretBox::generate_encoded_key();
     let new_key = SecretBox::from_encoded_key(&encoded).context("new key")?;

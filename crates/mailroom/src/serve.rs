@@ -14,6 +14,7 @@ use crate::{
 
 pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let listen = settings.listen_address(args.listen.as_deref())?;
+    let _serve_lock = database::serve_lock(&settings.data_dir)?;
     let store = database::open_with(&settings, mailroom_store::Migrations::Apply).await?;
     let policy = outbound_policy(&settings)?;
     let engine = SyncEngine::new(
@@ -41,7 +42,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
     };
-    supervise("webhook delivery", store.clone(), move || {
+    supervise("webhook delivery", stopped(&store), move || {
         deliverer.clone().run()
     });
     let scheduled = Arc::new(tokio::sync::Notify::new());
@@ -52,7 +53,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
             per_application: settings.scheduled_sends_per_application,
             send_timeout: settings.scheduled_send_timeout,
         };
-        supervise("scheduled sends", store.clone(), move || {
+        supervise("scheduled sends", stopped(&store), move || {
             mailroom_sync::run_scheduled_sends(
                 engine.clone(),
                 scheduled.clone(),
@@ -74,7 +75,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
 
     {
         let store = store.clone();
-        supervise("hourly purge", store.clone(), move || {
+        supervise("hourly purge", stopped(&store), move || {
             purge_expired_auth(store.clone())
         });
     }
@@ -123,11 +124,18 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
 /// How long closing the database may take at shutdown.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// Runs a background task for the server's lifetime: when it panics or returns while the
-/// store is still open, that is logged and the task started again, after a pause that
+/// Whether the server is stopping: its store is closed.
+fn stopped(store: &mailroom_store::Store) -> impl Fn() -> bool + Send + 'static {
+    let store = store.clone();
+    move || store.is_closed()
+}
+
+/// Runs a background task for the server's lifetime: when it panics or returns before
+/// `stopped` says so, that is logged and the task started again, after a pause that
 /// grows with each restart up to a minute.
-fn supervise<F, Fut>(name: &'static str, store: mailroom_store::Store, make: F)
+fn supervise<S, F, Fut>(name: &'static str, stopped: S, make: F) -> tokio::task::JoinHandle<()>
 where
+    S: Fn() -> bool + Send + 'static,
     F: Fn() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
@@ -135,7 +143,7 @@ where
         let mut pause = Duration::from_secs(1);
         loop {
             let outcome = tokio::spawn(make()).await;
-            if store.is_closed() {
+            if stopped() {
                 return;
             }
             match outcome {
@@ -147,7 +155,7 @@ where
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(60));
         }
-    });
+    })
 }
 
 fn outbound_policy(settings: &Settings) -> anyhow::Result<OutboundPolicy> {
@@ -216,5 +224,44 @@ async fn purge_expired_auth(store: mailroom_store::Store) {
         if let Err(e) = store.reclaim_free_pages().await {
             tracing::warn!(error = %e, "could not give free database pages back");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    };
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_background_task_that_panics_or_ends_is_started_again_until_stopped() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (counted, flag) = (runs.clone(), stop.clone());
+        let watcher = supervise(
+            "test",
+            move || flag.load(Ordering::SeqCst),
+            move || {
+                let runs = counted.clone();
+                async move {
+                    if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                        panic!("first run fails");
+                    }
+                }
+            },
+        );
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while runs.load(Ordering::SeqCst) < 3 {
+            assert!(tokio::time::Instant::now() < deadline, "not restarted");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.store(true, Ordering::SeqCst);
+        tokio::time::timeout(Duration::from_secs(30), watcher)
+            .await
+            .expect("the watcher stops once stopped")
+            .expect("the watcher itself does not panic");
     }
 }

@@ -6,18 +6,14 @@
 mod support;
 
 use std::{
-    io::{BufRead, BufReader},
-    os::unix::fs::PermissionsExt,
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::Duration,
+    os::unix::fs::PermissionsExt, path::Path, process::Command, process::Stdio, time::Duration,
 };
 
 use serde_json::json;
 use support::{
-    Mailroom, connect_grant, eventually,
+    Mailroom, Process, connect_grant, eventually,
     imap_peer::{ImapPeer, message, reset_user},
-    mailroom_command, testbed_env, wait_for,
+    mailroom_command, spawn_announced, testbed_env, wait_for,
     webhook_receiver::Receiver,
 };
 
@@ -29,16 +25,6 @@ fn mode(path: &Path) -> u32 {
         .permissions()
         .mode()
         & 0o777
-}
-
-/// A process killed when the test ends, however it ends.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// `mailroom serve` on `data_dir` under umask 022, as a typical service would start.
@@ -57,27 +43,8 @@ fn serve_with_umask_022(data_dir: &Path) -> (Process, String) {
             None => command.env_remove(key),
         };
     }
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let url = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("mailroom serve announces its address");
-        if let Some(url) = line.split("listening on ").nth(1) {
-            break url.trim().to_owned();
-        }
-    };
-    (Process(child), url)
+    command.stderr(Stdio::inherit());
+    spawn_announced(command)
 }
 
 #[test]
@@ -203,6 +170,12 @@ async fn after_secret_key_rotate_grants_still_sync_and_webhooks_still_sign() {
     )
     .await;
 
+    // Not while a server runs: it would go on sealing with the old key.
+    let refused = server.cli(&["secret-key", "rotate"]);
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("stop every server"), "{said}");
+
     server.kill();
     let key_file = server.data_dir.path().join("secret.key");
     let old_key = std::fs::read_to_string(&key_file).unwrap();
@@ -303,4 +276,55 @@ async fn cli_commands_leave_an_older_schema_to_serve_or_migrate() {
     let listed = server.cli(&["app", "list", "--json"]);
     assert!(listed.status.success(), "{listed:?}");
     assert!(String::from_utf8_lossy(&listed.stdout).contains("schema"));
+}
+
+#[tokio::test]
+async fn no_log_level_prints_a_mailbox_password() {
+    const USER: u32 = 47;
+    let data_dir = tempfile::tempdir().unwrap();
+    let log_path = data_dir.path().join("serve.log");
+    let mut env = testbed_env();
+    env.push(("MAILROOM_LOG".into(), "trace,async_imap=trace".into()));
+    let mut command = mailroom_command(data_dir.path(), &env);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(std::fs::File::create(&log_path).unwrap());
+    let (server, base_url) = spawn_announced(command);
+    let app = mailroom_command(data_dir.path(), &env)
+        .args(["app", "create", "--name", "logs", "--json"])
+        .output()
+        .unwrap();
+    assert!(app.status.success(), "{app:?}");
+    let app: serde_json::Value = serde_json::from_slice(&app.stdout).unwrap();
+    let api = support::Api {
+        base_url,
+        api_key: Some(app["api_key"].as_str().unwrap().to_owned()),
+        http: reqwest::Client::new(),
+    };
+    let connector = api
+        .post("/v3/connectors", json!({"provider": "imap"}))
+        .await;
+    assert_eq!(connector.status, 201, "{}", connector.text);
+    let settings = support::Testbed::get().settings(USER);
+    let (_, password) = support::Testbed::user(USER);
+    let grant = api
+        .post(
+            "/v3/connect/custom",
+            json!({"provider": "imap", "settings": settings}),
+        )
+        .await;
+    assert_eq!(grant.status, 201, "{}", grant.text);
+    let grant_id = grant.body["data"]["id"].as_str().unwrap();
+    // A sync pass has logged in over IMAP once the folders are listed.
+    eventually(
+        &api,
+        &format!("/v3/grants/{grant_id}/folders"),
+        "the folders synced",
+        |b| b["data"].as_array().is_some_and(|l| !l.is_empty()),
+    )
+    .await;
+    drop(server);
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("TRACE"), "the log is at trace level");
+    assert!(!log.contains(&password), "the password appears in the log");
 }

@@ -118,6 +118,11 @@ pub struct GrantListQuery {
     pub order: GrantOrder,
 }
 
+/// What grant credentials are sealed as (with the grant's id), see [`SecretBox::seal_bound`].
+///
+/// [`SecretBox::seal_bound`]: crate::SecretBox::seal_bound
+pub(crate) const GRANT_CREDENTIALS_PURPOSE: &str = "grant credentials";
+
 const COLUMNS: &str = "id, application_id, provider, email, name, grant_status, scope, settings, \
                        email_verified, state, ip, user_agent, created_at, updated_at";
 
@@ -132,7 +137,6 @@ impl Store {
     ) -> Result<Result<(GrantRecord, GrantUpsert), GrantRefused>, StoreError> {
         let now = unix_now();
         let settings = settings_json(write.settings)?;
-        let sealed = self.seal_credentials(write.credentials)?;
         let mut tx = self.begin_write().await?;
         // Grant writes of one application queue on its row in PostgreSQL, so that two
         // sign-ins of one email cannot both create, nor two creations both pass the
@@ -169,6 +173,7 @@ impl Store {
                     GrantScope::Set(scope) | GrantScope::AtMost(scope) => scope.to_vec(),
                 };
                 let id = GrantId::generate();
+                let sealed = self.seal_credentials(&id, write.credentials)?;
                 sqlx::query(
                     "INSERT INTO grants (id, application_id, provider, email, name, grant_status, \
                          scope, settings, credentials, email_verified, state, ip, user_agent, \
@@ -215,9 +220,10 @@ impl Store {
                     }
                 };
                 // A new username is a new login as much as a new password.
+                let sealed = self.seal_credentials(&id, write.credentials)?;
                 let credentials_changed = stored != *write.settings
                     || self
-                        .open_credentials(&row.try_get::<String, _>("credentials")?)
+                        .open_credentials(&id, &row.try_get::<String, _>("credentials")?)
                         .map(|stored| stored != *write.credentials)
                         .unwrap_or(true);
                 sqlx::query(
@@ -346,11 +352,15 @@ impl Store {
             .bind(id.as_str())
             .fetch_one(&self.pool)
             .await?;
-        self.open_credentials(&row.try_get::<String, _>("credentials")?)
+        self.open_credentials(id, &row.try_get::<String, _>("credentials")?)
     }
 
-    fn open_credentials(&self, sealed: &str) -> Result<MailCredentials, StoreError> {
-        let plain = self.secrets.open(sealed)?;
+    /// Opens a grant's credentials, sealed for that grant alone (or in the first format,
+    /// bound to no grant, until a key rotation seals them again).
+    fn open_credentials(&self, id: &GrantId, sealed: &str) -> Result<MailCredentials, StoreError> {
+        let plain = self
+            .secrets
+            .open_bound(GRANT_CREDENTIALS_PURPOSE, id.as_str(), sealed)?;
         serde_json::from_slice(&plain).map_err(StoreError::corrupt)
     }
 
@@ -426,7 +436,7 @@ impl Store {
         let settings = update.settings.map(settings_json).transpose()?;
         let credentials = update
             .credentials
-            .map(|c| self.seal_credentials(c))
+            .map(|c| self.seal_credentials(id, c))
             .transpose()?;
         let scope = update.scope.map(scope_json).transpose()?;
         let status = update.status.map(GrantStatus::as_str);
@@ -453,7 +463,7 @@ impl Store {
         };
         let credentials_changed = match update.credentials {
             Some(new) => self
-                .open_credentials(&current.try_get::<String, _>("credentials")?)
+                .open_credentials(id, &current.try_get::<String, _>("credentials")?)
                 .map(|stored| stored != *new)
                 .unwrap_or(true),
             None => false,
@@ -514,9 +524,17 @@ impl Store {
         Ok(result.rows_affected() > 0)
     }
 
-    fn seal_credentials(&self, credentials: &MailCredentials) -> Result<String, StoreError> {
+    /// Seals credentials for this grant alone: copied into another grant's row, they do
+    /// not open.
+    fn seal_credentials(
+        &self,
+        id: &GrantId,
+        credentials: &MailCredentials,
+    ) -> Result<String, StoreError> {
         let plain = serde_json::to_vec(credentials).map_err(StoreError::corrupt)?;
-        Ok(self.secrets.seal(&plain))
+        Ok(self
+            .secrets
+            .seal_bound(GRANT_CREDENTIALS_PURPOSE, id.as_str(), &plain))
     }
 }
 

@@ -9,8 +9,11 @@ use chacha20poly1305::{
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// Bound into every ciphertext so sealed values cannot be replayed in another context.
+/// Bound into every ciphertext of the first format, which names no context.
 const ASSOCIATED_DATA: &[u8] = b"mailroom grant credentials v1";
+/// The prefix of sealed values bound to their place (not a base64 character, so the two
+/// formats cannot be confused).
+const BOUND_PREFIX: &str = "v2.";
 const NONCE_LEN: usize = 24;
 pub const KEY_LEN: usize = 32;
 
@@ -73,11 +76,37 @@ impl SecretBox {
     }
 
     pub fn seal(&self, plaintext: &[u8]) -> String {
+        self.seal_with_aad(plaintext, ASSOCIATED_DATA)
+    }
+
+    /// Seals `plaintext` for one place only: `purpose` (what the value is) and `context`
+    /// (whose it is, e.g. the row id). Opened anywhere else, or moved to another row, it
+    /// does not open.
+    pub fn seal_bound(&self, purpose: &str, context: &str, plaintext: &[u8]) -> String {
+        let aad = bound_aad(purpose, context);
+        format!("{BOUND_PREFIX}{}", self.seal_with_aad(plaintext, &aad))
+    }
+
+    /// Opens what [`SecretBox::seal_bound`] sealed for this purpose and context, and also
+    /// a value of the first format (from [`SecretBox::seal`]), which names no context.
+    pub fn open_bound(
+        &self,
+        purpose: &str,
+        context: &str,
+        sealed: &str,
+    ) -> Result<Vec<u8>, SecretBoxError> {
+        match sealed.strip_prefix(BOUND_PREFIX) {
+            Some(bound) => self.open_with_aad(bound, &bound_aad(purpose, context)),
+            None => self.open(sealed),
+        }
+    }
+
+    fn seal_with_aad(&self, plaintext: &[u8], aad: &[u8]) -> String {
         let mut nonce = [0u8; NONCE_LEN];
         OsRng.fill_bytes(&mut nonce);
         let payload = Payload {
             msg: plaintext,
-            aad: ASSOCIATED_DATA,
+            aad,
         };
         // Encryption with a valid key and a fresh nonce cannot fail for in-memory data.
         let ciphertext = self
@@ -90,6 +119,10 @@ impl SecretBox {
     }
 
     pub fn open(&self, sealed: &str) -> Result<Vec<u8>, SecretBoxError> {
+        self.open_with_aad(sealed, ASSOCIATED_DATA)
+    }
+
+    fn open_with_aad(&self, sealed: &str, aad: &[u8]) -> Result<Vec<u8>, SecretBoxError> {
         let bytes = STANDARD
             .decode(sealed)
             .map_err(|_| SecretBoxError::Unseal)?;
@@ -102,11 +135,22 @@ impl SecretBox {
                 XNonce::from_slice(nonce),
                 Payload {
                     msg: ciphertext,
-                    aad: ASSOCIATED_DATA,
+                    aad,
                 },
             )
             .map_err(|_| SecretBoxError::Unseal)
     }
+}
+
+/// The associated data of a bound value; lengths first, so that no two (purpose,
+/// context) pairs give the same bytes.
+fn bound_aad(purpose: &str, context: &str) -> Vec<u8> {
+    let mut aad = b"mailroom sealed v2".to_vec();
+    for part in [purpose, context] {
+        aad.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        aad.extend_from_slice(part.as_bytes());
+    }
+    aad
 }
 
 fn decode_hex(text: &str) -> Option<Vec<u8>> {
@@ -134,6 +178,35 @@ mod tests {
         let other = SecretBox::from_encoded_key(&SecretBox::generate_encoded_key()).unwrap();
         assert_eq!(other.open(&sealed), Err(SecretBoxError::Unseal));
         assert_eq!(sealer.open("AAAA"), Err(SecretBoxError::Unseal));
+    }
+
+    #[test]
+    fn bound_values_open_only_for_their_purpose_and_context() {
+        let sealer = SecretBox::new(&[7; KEY_LEN]);
+        let sealed = sealer.seal_bound("webhook secret", "hook-1", b"s3cret");
+        assert!(sealed.starts_with("v2."));
+        assert_eq!(
+            sealer
+                .open_bound("webhook secret", "hook-1", &sealed)
+                .unwrap(),
+            b"s3cret"
+        );
+        for (purpose, context) in [
+            ("webhook secret", "hook-2"),
+            ("grant credentials", "hook-1"),
+        ] {
+            assert_eq!(
+                sealer.open_bound(purpose, context, &sealed),
+                Err(SecretBoxError::Unseal)
+            );
+        }
+        assert_eq!(sealer.open(&sealed), Err(SecretBoxError::Unseal));
+        // Values of the first format still open.
+        let old = sealer.seal(b"legacy");
+        assert_eq!(
+            sealer.open_bound("webhook secret", "hook-1", &old).unwrap(),
+            b"legacy"
+        );
     }
 
     #[test]

@@ -6,17 +6,54 @@ use base64::{Engine, engine::general_purpose::STANDARD};
 use mailroom_model::time::unix_now;
 use sqlx::Row;
 
-use crate::{error::StoreError, open::Store, secret_box::SecretBox};
+use crate::{
+    error::StoreError, grants::GRANT_CREDENTIALS_PURPOSE, open::Store, secret_box::SecretBox,
+    webhooks::WEBHOOK_SECRET_PURPOSE,
+};
 
 /// The purpose the check value is derived for: HMAC-SHA256(key, this).
 const KEY_CHECK_PURPOSE: &str = "mailroom key check";
 
-/// Every column that holds a value sealed with the secret key: (table, key column,
-/// sealed column).
-const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
-    ("grants", "id", "credentials"),
-    ("webhooks", "id", "secret_sealed"),
+/// A column that holds values sealed with the secret key.
+struct SealedColumn {
+    table: &'static str,
+    key: &'static str,
+    column: &'static str,
+    /// The purpose its values are bound to, with the row's key; `None`: the first
+    /// format, bound to no row.
+    bound_to: Option<&'static str>,
+}
+
+const SEALED_COLUMNS: &[SealedColumn] = &[
+    SealedColumn {
+        table: "grants",
+        key: "id",
+        column: "credentials",
+        bound_to: Some(GRANT_CREDENTIALS_PURPOSE),
+    },
+    SealedColumn {
+        table: "webhooks",
+        key: "id",
+        column: "secret_sealed",
+        bound_to: Some(WEBHOOK_SECRET_PURPOSE),
+    },
 ];
+
+impl SealedColumn {
+    fn open(&self, secrets: &SecretBox, id: &str, sealed: &str) -> Result<Vec<u8>, StoreError> {
+        Ok(match self.bound_to {
+            Some(purpose) => secrets.open_bound(purpose, id, sealed)?,
+            None => secrets.open(sealed)?,
+        })
+    }
+
+    fn seal(&self, secrets: &SecretBox, id: &str, plain: &[u8]) -> String {
+        match self.bound_to {
+            Some(purpose) => secrets.seal_bound(purpose, id, plain),
+            None => secrets.seal(plain),
+        }
+    }
+}
 
 /// How many secrets a rotation sealed again, per table.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -42,11 +79,10 @@ impl Store {
                 Err(StoreError::WrongSecretKey)
             };
         }
-        if let Some(sealed) = self.any_sealed_value().await? {
-            self.secrets
-                .open(&sealed)
-                .map_err(|_| StoreError::WrongSecretKey)?;
-        }
+        self.open_any_sealed_value().await.map_err(|e| match e {
+            StoreError::Secret(_) => StoreError::WrongSecretKey,
+            other => other,
+        })?;
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO secret_key_check (id, check_value, created_at) VALUES (1, $1, $2) \
@@ -71,16 +107,24 @@ impl Store {
         Ok(row.map(|row| row.try_get("check_value")).transpose()?)
     }
 
-    async fn any_sealed_value(&self) -> Result<Option<String>, StoreError> {
-        for (table, _, column) in SEALED_COLUMNS {
-            let row = sqlx::query(&format!("SELECT {column} AS sealed FROM {table} LIMIT 1"))
-                .fetch_optional(&self.pool)
-                .await?;
+    /// Opens one sealed value, if the database holds any.
+    async fn open_any_sealed_value(&self) -> Result<(), StoreError> {
+        for sealed_column in SEALED_COLUMNS {
+            let SealedColumn {
+                table, key, column, ..
+            } = sealed_column;
+            let row = sqlx::query(&format!(
+                "SELECT {key} AS id, {column} AS sealed FROM {table} LIMIT 1"
+            ))
+            .fetch_optional(&self.pool)
+            .await?;
             if let Some(row) = row {
-                return Ok(Some(row.try_get("sealed")?));
+                let (id, sealed): (String, String) = (row.try_get("id")?, row.try_get("sealed")?);
+                sealed_column.open(&self.secrets, &id, &sealed)?;
+                return Ok(());
             }
         }
-        Ok(None)
+        Ok(())
     }
 
     /// Seals every secret again under `new_key`, and records its check value, in one
@@ -90,7 +134,10 @@ impl Store {
     pub async fn reseal_all(&self, new_key: &SecretBox) -> Result<ResealReport, StoreError> {
         let mut tx = self.begin_write().await?;
         let mut counts = Vec::with_capacity(SEALED_COLUMNS.len());
-        for (table, key, column) in SEALED_COLUMNS {
+        for sealed_column in SEALED_COLUMNS {
+            let SealedColumn {
+                table, key, column, ..
+            } = sealed_column;
             let rows = sqlx::query(&format!(
                 "SELECT {key} AS id, {column} AS sealed FROM {table}"
             ))
@@ -100,11 +147,11 @@ impl Store {
             for row in rows {
                 let id: String = row.try_get("id")?;
                 let sealed: String = row.try_get("sealed")?;
-                let plain = self.secrets.open(&sealed)?;
+                let plain = sealed_column.open(&self.secrets, &id, &sealed)?;
                 sqlx::query(&format!(
                     "UPDATE {table} SET {column} = $1 WHERE {key} = $2"
                 ))
-                .bind(new_key.seal(&plain))
+                .bind(sealed_column.seal(new_key, &id, &plain))
                 .bind(&id)
                 .execute(&mut *tx)
                 .await?;

@@ -45,6 +45,10 @@ pub struct WebhookChange {
     pub status: Option<WebhookStatus>,
 }
 
+/// What a webhook's sealed secret is bound to, with the webhook's id: a sealed secret
+/// copied to another webhook's row does not open there.
+pub(crate) const WEBHOOK_SECRET_PURPOSE: &str = "webhook secret";
+
 /// A webhook together with its secret in clear, as create and rotate answer once.
 #[derive(Clone)]
 pub struct WebhookWithSecret {
@@ -77,7 +81,10 @@ impl Store {
         .bind(to_json(new.notification_email_addresses)?)
         .bind(WebhookStatus::Active.as_str())
         .bind(now)
-        .bind(self.secrets.seal(secret.as_bytes()))
+        .bind(
+            self.secrets
+                .seal_bound(WEBHOOK_SECRET_PURPOSE, id.as_str(), secret.as_bytes()),
+        )
         .bind(now)
         .bind(now)
         .execute(&self.pool)
@@ -186,7 +193,10 @@ impl Store {
             "UPDATE webhooks SET secret_sealed = $1, updated_at = $2 \
              WHERE application_id = $3 AND id = $4",
         )
-        .bind(self.secrets.seal(secret.as_bytes()))
+        .bind(
+            self.secrets
+                .seal_bound(WEBHOOK_SECRET_PURPOSE, id.as_str(), secret.as_bytes()),
+        )
         .bind(unix_now())
         .bind(application_id.as_str())
         .bind(id.as_str())
@@ -211,7 +221,9 @@ impl Store {
             return Ok(None);
         };
         let sealed: String = row.try_get("secret_sealed")?;
-        let plain = self.secrets.open(&sealed)?;
+        let plain = self
+            .secrets
+            .open_bound(WEBHOOK_SECRET_PURPOSE, id.as_str(), &sealed)?;
         String::from_utf8(plain)
             .map(Some)
             .map_err(|_| StoreError::corrupt("a webhook secret is not UTF-8"))

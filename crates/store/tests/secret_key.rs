@@ -5,7 +5,7 @@ mod support;
 
 use mailroom_model::v3::TriggerType;
 use mailroom_store::{Migrations, NewWebhook, SecretBox, Store, StoreError};
-use support::{Engine, Place, clean_up, new_grant, on_both_engines, open_store};
+use support::{Engine, Place, clean_up, execute_raw, new_grant, on_both_engines, open_store};
 
 /// The URL of the store `open_store` made, to open it again with another key.
 fn url_of(place: &Place) -> String {
@@ -71,4 +71,95 @@ async fn another_key_is_refused_and_rotation_moves_every_secret(engine: Engine) 
     clean_up(place).await;
 }
 
-on_both_engines!(another_key_is_refused_and_rotation_moves_every_secret);
+/// A webhook secret is sealed for its own row: copied into another webhook's row (by
+/// someone who can write the database but has no key), it does not open there.
+async fn a_sealed_webhook_secret_opens_only_in_its_own_row(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = store
+        .create_application("bound", &[])
+        .await
+        .unwrap()
+        .application
+        .id;
+    let new = |url| NewWebhook {
+        description: None,
+        webhook_url: url,
+        trigger_types: &[TriggerType::MessageCreated],
+        notification_email_addresses: &[],
+    };
+    let first = store
+        .create_webhook(&app, &new("https://hooks.example/1"))
+        .await
+        .unwrap();
+    let second = store
+        .create_webhook(&app, &new("https://hooks.example/2"))
+        .await
+        .unwrap();
+    execute_raw(
+        &place,
+        &format!(
+            "UPDATE webhooks SET secret_sealed = \
+             (SELECT secret_sealed FROM webhooks WHERE id = '{}') WHERE id = '{}'",
+            first.webhook.id, second.webhook.id
+        ),
+    )
+    .await;
+    assert!(matches!(
+        store.webhook_secret(&second.webhook.id).await,
+        Err(StoreError::Secret(_))
+    ));
+    assert_eq!(
+        store
+            .webhook_secret(&first.webhook.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(first.secret.as_str())
+    );
+    clean_up(place).await;
+}
+
+/// Mailbox credentials are sealed for their own grant: copied into another grant's row,
+/// they do not open there (so a database writer without the key cannot make one grant's
+/// password serve another grant's servers).
+async fn sealed_credentials_open_only_in_their_own_grant(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let mut grants = Vec::new();
+    for name in ["one", "two"] {
+        let app = store
+            .create_application(name, &[])
+            .await
+            .unwrap()
+            .application
+            .id;
+        grants.push(new_grant(&store, &app).await.id);
+    }
+    execute_raw(
+        &place,
+        &format!(
+            "UPDATE grants SET credentials = \
+             (SELECT credentials FROM grants WHERE id = '{}') WHERE id = '{}'",
+            grants[0], grants[1]
+        ),
+    )
+    .await;
+    assert!(matches!(
+        store.grant_credentials(&grants[1]).await,
+        Err(StoreError::Secret(_))
+    ));
+    assert_eq!(
+        store
+            .grant_credentials(&grants[0])
+            .await
+            .unwrap()
+            .imap_password,
+        "p"
+    );
+    clean_up(place).await;
+}
+
+on_both_engines!(
+    another_key_is_refused_and_rotation_moves_every_secret,
+    a_sealed_webhook_secret_opens_only_in_its_own_row,
+    sealed_credentials_open_only_in_their_own_grant
+);

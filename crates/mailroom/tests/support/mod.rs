@@ -560,3 +560,39 @@ fn replace_file(path: &Path, contents: &str) -> std::io::Result<()> {
     std::os::unix::fs::chown(&staged, Some(metadata.uid()), Some(metadata.gid()))?;
     std::fs::rename(&staged, path)
 }
+
+/// A process killed when the test ends, however it ends.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Spawns `command`, a `mailroom serve` set up by the caller (to signal it, to read its
+/// log, to wrap it), and waits for the URL it announces.
+pub fn spawn_announced(mut command: Command) -> (Process, String) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn mailroom serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let process = Process(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let url = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("mailroom serve did not announce its address in time");
+        if let Some(url) = line.split("listening on ").nth(1) {
+            break url.trim().to_owned();
+        }
+    };
+    (process, url)
+}
