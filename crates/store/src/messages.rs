@@ -310,11 +310,18 @@ impl Store {
             format!(" WHERE {}", conditions.join(" AND "))
         };
         let limit = filter.placeholder(Bind::Int(query.limit));
-        let latest = members.replace("th.thread_id", "m.thread_id");
+        // Each thread's latest date in one grouped pass over the grant's messages that are
+        // still on the server, joined to the threads the filter matches (a date computed
+        // per matching message made the list quadratic in the mailbox's size).
         let sql = format!(
             "SELECT th.thread_id AS thread_id, th.latest AS latest FROM (\
-                 SELECT DISTINCT m.thread_id AS thread_id, (SELECT MAX(t.date) {latest}) AS latest \
-                 FROM messages m{where_sql}) th{outer_where} \
+                 SELECT matching.thread_id AS thread_id, dated.latest AS latest FROM \
+                     (SELECT DISTINCT m.thread_id AS thread_id FROM messages m{where_sql}) matching \
+                 JOIN (SELECT t.thread_id AS thread_id, MAX(t.date) AS latest FROM messages t \
+                       WHERE t.grant_id = {grant} AND EXISTS \
+                           (SELECT 1 FROM message_locations l WHERE l.message_id = t.id) \
+                       GROUP BY t.thread_id) dated \
+                 ON dated.thread_id = matching.thread_id) th{outer_where} \
              ORDER BY th.latest DESC, th.thread_id DESC LIMIT {limit}"
         );
         let rows = filter
