@@ -36,6 +36,9 @@ pub struct ConnectRequest<'a> {
     /// On the hosted page: the servers the page suggested for this email, so that an
     /// untouched form re-authenticates an existing grant on its own servers.
     pub suggested: Option<MailServerSettings>,
+    /// What the caller already looked up about the email's domain (the hosted page does,
+    /// for its suggestion), so that it is not asked again.
+    pub domain: Option<DomainServers>,
     pub origin: SignInOrigin,
     pub scope: GrantScope<'a>,
     pub name: Option<&'a str>,
@@ -119,7 +122,10 @@ pub async fn connect_grant(
         });
     }
 
-    let mut domain = DomainServers::look_up(state, &resolved.email).await;
+    let mut domain = match request.domain {
+        Some(domain) if domain.is_for(&resolved.email) => domain,
+        _ => DomainServers::look_up(state, &resolved.email).await,
+    };
     let email_verified = domain.vouch(state, &resolved.servers).await;
     if let SignInOrigin::HostedPage {
         allow_custom_servers,

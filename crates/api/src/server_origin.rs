@@ -83,6 +83,11 @@ impl DomainServers {
         found
     }
 
+    /// Whether this lookup was made for `email`'s domain.
+    pub fn is_for(&self, email: &EmailAddress) -> bool {
+        self.domain == email.domain().trim_end_matches('.').to_ascii_lowercase()
+    }
+
     /// Whether both servers of `settings` belong to the domain; reads the domain's
     /// autoconfiguration document if nothing else vouches for them.
     pub async fn vouch(&mut self, state: &AppState, settings: &MailServerSettings) -> bool {

@@ -19,9 +19,9 @@ struct SealedColumn {
     table: &'static str,
     key: &'static str,
     column: &'static str,
-    /// The purpose its values are bound to, with the row's key; `None`: the first
-    /// format, bound to no row.
-    bound_to: Option<&'static str>,
+    /// The purpose its values are sealed for, with the row's key (values of the first
+    /// format, bound to no row, still open, and a rotation seals them in this one).
+    bound_to: &'static str,
 }
 
 const SEALED_COLUMNS: &[SealedColumn] = &[
@@ -29,29 +29,23 @@ const SEALED_COLUMNS: &[SealedColumn] = &[
         table: "grants",
         key: "id",
         column: "credentials",
-        bound_to: Some(GRANT_CREDENTIALS_PURPOSE),
+        bound_to: GRANT_CREDENTIALS_PURPOSE,
     },
     SealedColumn {
         table: "webhooks",
         key: "id",
         column: "secret_sealed",
-        bound_to: Some(WEBHOOK_SECRET_PURPOSE),
+        bound_to: WEBHOOK_SECRET_PURPOSE,
     },
 ];
 
 impl SealedColumn {
     fn open(&self, secrets: &SecretBox, id: &str, sealed: &str) -> Result<Vec<u8>, StoreError> {
-        Ok(match self.bound_to {
-            Some(purpose) => secrets.open_bound(purpose, id, sealed)?,
-            None => secrets.open(sealed)?,
-        })
+        Ok(secrets.open_bound(self.bound_to, id, sealed)?)
     }
 
     fn seal(&self, secrets: &SecretBox, id: &str, plain: &[u8]) -> String {
-        match self.bound_to {
-            Some(purpose) => secrets.seal_bound(purpose, id, plain),
-            None => secrets.seal(plain),
-        }
+        secrets.seal_bound(self.bound_to, id, plain)
     }
 }
 

@@ -75,6 +75,7 @@ pub async fn custom_auth(
             provider,
             fields,
             suggested: None,
+            domain: None,
             origin: SignInOrigin::CustomAuth,
             scope: match &scope {
                 Some(scope) => GrantScope::Set(scope),

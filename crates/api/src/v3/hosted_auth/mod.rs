@@ -192,17 +192,15 @@ pub async fn sign_in_submit(
         Ok(fields) => fields,
         Err(message) => return again(typed.opened(), message),
     };
-    let suggested = match EmailAddress::parse(form.email.trim()) {
+    let (suggested, domain) = match EmailAddress::parse(form.email.trim()) {
         Ok(email) => {
-            let (imap, smtp) = DomainServers::look_up(&state, &email)
-                .await
-                .suggestion(&state)
-                .await;
+            let mut domain = DomainServers::look_up(&state, &email).await;
+            let (imap, smtp) = domain.suggestion(&state).await;
             let suggested = suggested_servers(&fields, &imap, &smtp);
             fill_servers(&mut fields, &imap, &smtp);
-            suggested
+            (suggested, Some(domain))
         }
-        Err(_) => None,
+        Err(_) => (None, None),
     };
 
     let connected = connect_grant(
@@ -212,6 +210,7 @@ pub async fn sign_in_submit(
             provider: Provider::Imap,
             fields,
             suggested,
+            domain,
             origin: SignInOrigin::HostedPage {
                 allow_custom_servers: application.allow_custom_servers,
             },
