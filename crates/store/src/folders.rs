@@ -8,7 +8,7 @@ use serde_json::json;
 use sqlx::Row;
 
 use crate::{
-    deletions::note_departures, error::StoreError, open::Store,
+    deletions::note_departures, error::StoreError, open::Store, thread_summaries::TouchedThreads,
     webhook_outbox::record_notifications,
 };
 
@@ -76,6 +76,7 @@ impl Store {
         }
         let now = unix_now();
         let mut tx = self.begin_write().await?;
+        let mut touched = TouchedThreads::default();
         let existing = sqlx::query(
             "SELECT id, imap_name, name, parent_id, attributes FROM folders WHERE grant_id = $1",
         )
@@ -170,6 +171,7 @@ impl Store {
                     .bind(&id)
                     .execute(&mut *tx)
                     .await?;
+                touched.messages(&leaving);
                 moved_out.extend(note_departures(&mut tx, grant_id, &id, leaving, now_ms).await?);
                 sqlx::query("DELETE FROM folders WHERE id = $1")
                     .bind(&id)
@@ -179,6 +181,7 @@ impl Store {
                 deleted.push((id, Some(gone.to_string())));
             }
         }
+        touched.refresh(&mut tx, grant_id).await?;
         // A new grant's first listing is its mailbox as it was, not news.
         if !existing.is_empty() {
             record_notifications(&mut tx, grant_id, TriggerType::FolderCreated, &created).await?;
@@ -206,23 +209,17 @@ impl Store {
         grant_id: &GrantId,
     ) -> Result<Vec<FolderWithCounts>, StoreError> {
         let folders = self.folders(grant_id).await?;
-        let counts = sqlx::query(
-            "SELECT l.folder_id AS folder_id, COUNT(*) AS total, \
-                    SUM(CASE WHEN m.unread = 1 THEN 1 ELSE 0 END) AS unread \
-             FROM message_locations l JOIN messages m ON m.id = l.message_id \
-             WHERE l.grant_id = $1 GROUP BY l.folder_id",
-        )
-        .bind(grant_id.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+        // Kept by the writers (`folder_counts.rs`).
+        let counts =
+            sqlx::query("SELECT id, total_count, unread_count FROM folders WHERE grant_id = $1")
+                .bind(grant_id.as_str())
+                .fetch_all(&self.pool)
+                .await?;
         let mut by_folder: HashMap<String, (i64, i64)> = HashMap::new();
         for row in &counts {
             by_folder.insert(
-                row.try_get("folder_id")?,
-                (
-                    row.try_get("total")?,
-                    row.try_get::<Option<i64>, _>("unread")?.unwrap_or(0),
-                ),
+                row.try_get("id")?,
+                (row.try_get("total_count")?, row.try_get("unread_count")?),
             );
         }
         Ok(folders

@@ -33,7 +33,9 @@ pub(crate) async fn empty_grant_index(
     for table in [
         "message_locations",
         "deletion_candidates",
+        "message_addresses",
         "messages",
+        "threads",
         "thread_refs",
         "folders",
         "sync_status",

@@ -20,10 +20,14 @@ use mailroom_model::v3::webhook::TriggerType;
 use crate::{
     deletions::take_found_candidates,
     error::StoreError,
+    folder_counts::{Count, count_locations},
+    message_addresses::{Participants, insert_participants, roles_by_address},
     messages::{NewMessage, email_list, set_flags},
     open::{Engine, Store},
+    sql_batch::value_rows,
     sql_filter::{Bind, SqlFilter},
     thread_replies::record_thread_replies,
+    thread_summaries::TouchedThreads,
     webhook_outbox::record_notifications,
 };
 
@@ -77,14 +81,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
 
         let identities: Vec<String> = batch.iter().map(|m| m.identity_key.clone()).collect();
-        let mut ids = lookup(
-            &mut tx,
-            grant_id,
-            "SELECT identity_key AS k, id AS v FROM messages",
-            "identity_key",
-            &identities,
-        )
-        .await?;
+        let (mut ids, mut dates) = lookup_identities(&mut tx, grant_id, &identities).await?;
 
         // Which messages are new (the first of each identity in the batch). New ids are
         // time-ordered (UUIDv7): rows and index entries then land at the end of their
@@ -103,16 +100,31 @@ impl Store {
                 fresh.push(message);
             }
         }
-        for (key, id) in &new_ids {
-            ids.insert((*key).to_owned(), id.clone());
+        for message in &fresh {
+            if let Some(id) = new_ids.get(message.identity_key.as_str()) {
+                ids.insert(message.identity_key.clone(), id.clone());
+                dates.insert(id.clone(), message.date);
+            }
         }
 
         let engine = self.engine;
-        let threads = resolve_threads(&mut tx, engine, grant_id, &fresh).await?;
+        let mut touched = TouchedThreads::default();
+        let threads = resolve_threads(&mut tx, engine, grant_id, &fresh, &mut touched).await?;
         insert_messages(&mut tx, engine, grant_id, &fresh, &new_ids, &threads, now).await?;
+        let participants: Vec<Participants> = fresh
+            .iter()
+            .filter_map(|m| {
+                Some(Participants {
+                    message_id: new_ids.get(m.identity_key.as_str())?,
+                    date: m.date,
+                    roles: roles_by_address(&m.from, &m.to, &m.cc, &m.bcc),
+                })
+            })
+            .collect();
+        insert_participants(&mut tx, engine, grant_id, &participants).await?;
         let mut updated: Vec<String> = Vec::new();
         for (message, id) in &known {
-            if set_flags(&mut tx, id, &message.flags, now).await? && announce {
+            if set_flags(&mut tx, id, &message.flags, now, &mut touched).await? && announce {
                 updated.push(id.clone());
             }
         }
@@ -122,13 +134,23 @@ impl Store {
         updated.sort_unstable();
         updated.dedup();
 
-        let mut locations: Vec<(i64, &str)> = Vec::with_capacity(batch.len());
+        let mut locations: Vec<(i64, &str, i64)> = Vec::with_capacity(batch.len());
         for message in batch {
             if let Some(id) = ids.get(&message.identity_key) {
-                locations.push((message.uid, id));
+                let date = dates.get(id).copied().unwrap_or(message.date);
+                locations.push((message.uid, id, date));
             }
         }
-        insert_locations(&mut tx, engine, grant_id, folder_id, &locations).await?;
+        insert_locations(
+            &mut tx,
+            engine,
+            grant_id,
+            folder_id,
+            &locations,
+            &mut touched,
+        )
+        .await?;
+        touched.refresh(&mut tx, grant_id).await?;
         if announce {
             let created: Vec<(String, Option<String>)> = fresh
                 .iter()
@@ -231,6 +253,7 @@ async fn resolve_threads(
     engine: Engine,
     grant_id: &GrantId,
     fresh: &[&NewMessage],
+    touched: &mut TouchedThreads,
 ) -> Result<HashMap<String, String>, StoreError> {
     let keys: Vec<String> = fresh
         .iter()
@@ -279,6 +302,8 @@ async fn resolve_threads(
         .map(|t| (t.clone(), union.find(t)))
         .collect();
     for (from, into) in &merged {
+        touched.thread(from);
+        touched.thread(into);
         for table in ["messages", "thread_refs"] {
             sqlx::query(&format!(
                 "UPDATE {table} SET thread_id = $1 WHERE grant_id = $2 AND thread_id = $3"
@@ -379,70 +404,91 @@ async fn insert_messages(
     Ok(())
 }
 
+/// Puts messages at UIDs of a folder, replacing what the index had at those UIDs, and
+/// keeps the folder's counts.
 async fn insert_locations(
     tx: &mut Transaction<'_, Any>,
     engine: Engine,
     grant_id: &GrantId,
     folder_id: &str,
-    locations: &[(i64, &str)],
+    locations: &[(i64, &str, i64)],
+    touched: &mut TouchedThreads,
 ) -> Result<(), StoreError> {
     for chunk in locations.chunks(ROWS_PER_INSERT) {
+        let uids: Vec<i64> = chunk.iter().map(|(uid, _, _)| *uid).collect();
+        // What the index had at these UIDs leaves first (usually the same messages,
+        // read again).
+        let mut filter = SqlFilter::default();
+        filter.compare("folder_id", "=", Bind::Text(folder_id.to_owned()));
+        filter.one_of("uid", uids.iter().map(|uid| Bind::Int(*uid)));
         let sql = format!(
-            "INSERT INTO message_locations (folder_id, uid, message_id, grant_id) VALUES {} \
-             ON CONFLICT (folder_id, uid) DO UPDATE SET message_id = excluded.message_id",
-            value_rows(engine, chunk.len(), 4)
+            "SELECT message_id FROM message_locations{}",
+            filter.where_sql()
+        );
+        let replaced: Vec<String> = filter
+            .clone()
+            .bind_to(sqlx::query(&sql))
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("message_id"))
+            .collect::<Result<_, _>>()?;
+        if !replaced.is_empty() {
+            count_locations(tx, folder_id, &uids, Count::Out).await?;
+            let sql = format!("DELETE FROM message_locations{}", filter.where_sql());
+            filter.bind_to(sqlx::query(&sql)).execute(&mut **tx).await?;
+            touched.messages(&replaced);
+        }
+
+        let sql = format!(
+            "INSERT INTO message_locations (folder_id, uid, message_id, grant_id, date) VALUES {} \
+             ON CONFLICT (folder_id, uid) DO NOTHING",
+            value_rows(engine, chunk.len(), 5)
         );
         let mut query = sqlx::query(&sql);
-        for (uid, id) in chunk {
+        for (uid, id, date) in chunk {
             query = query
                 .bind(folder_id)
                 .bind(*uid)
                 .bind(*id)
-                .bind(grant_id.as_str());
+                .bind(grant_id.as_str())
+                .bind(*date);
+            touched.message(id);
         }
         query.execute(&mut **tx).await?;
+        count_locations(tx, folder_id, &uids, Count::In).await?;
     }
     Ok(())
 }
 
-/// `rows` parenthesised groups of `width` parameters for a multi-row VALUES. SQLite gets
-/// anonymous `?`: sqlx's SQLite driver resolves each numbered `$n` by a linear scan of
-/// the statement's parameter names, which for wide statements costs more than the
-/// insert itself. PostgreSQL gets `$n`.
-fn value_rows(engine: Engine, rows: usize, width: usize) -> String {
-    let mut sql = String::with_capacity(rows * width * 5);
-    for row in 0..rows {
-        if row > 0 {
-            sql.push_str(", ");
-        }
-        sql.push('(');
-        for column in 0..width {
-            if column > 0 {
-                sql.push_str(", ");
-            }
-            match engine {
-                Engine::Sqlite => sql.push('?'),
-                Engine::Postgres => {
-                    sql.push('$');
-                    sql.push_str(&(row * width + column + 1).to_string());
-                }
-            }
-        }
-        sql.push(')');
-    }
-    sql
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn value_rows_number_postgres_parameters_and_leave_sqlite_anonymous() {
-        assert_eq!(
-            value_rows(Engine::Postgres, 2, 3),
-            "($1, $2, $3), ($4, $5, $6)"
+/// `identity key → id` and `id → date` of the grant's indexed messages among `keys`.
+async fn lookup_identities(
+    tx: &mut Transaction<'_, Any>,
+    grant_id: &GrantId,
+    keys: &[String],
+) -> Result<(HashMap<String, String>, HashMap<String, i64>), StoreError> {
+    let (mut ids, mut dates) = (HashMap::new(), HashMap::new());
+    let unique: Vec<&String> = keys.iter().collect::<HashSet<_>>().into_iter().collect();
+    for chunk in unique.chunks(KEYS_PER_LOOKUP) {
+        let mut filter = SqlFilter::default();
+        filter.compare("grant_id", "=", Bind::Text(grant_id.to_string()));
+        filter.one_of(
+            "identity_key",
+            chunk.iter().map(|k| Bind::Text((*k).clone())),
         );
-        assert_eq!(value_rows(Engine::Sqlite, 2, 2), "(?, ?), (?, ?)");
+        let sql = format!(
+            "SELECT identity_key, id, date FROM messages{}",
+            filter.where_sql()
+        );
+        for row in filter
+            .bind_to(sqlx::query(&sql))
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            let id: String = row.try_get("id")?;
+            dates.insert(id.clone(), row.try_get("date")?);
+            ids.insert(row.try_get("identity_key")?, id);
+        }
     }
+    Ok((ids, dates))
 }

@@ -1,23 +1,27 @@
 //! mailroom's persistence. One `Store` over sqlx's Any driver serves the embedded SQLite
 //! database and PostgreSQL alike: queries are written in the SQL both engines accept
-//! (`$n` placeholders, integers for flags, TEXT for JSON), and each engine has its own
-//! migrations under `migrations/`.
+//! (`$n` placeholders, integers for flags, TEXT for JSON), and so are the migrations
+//! under `migrations/`, one set for both.
 
 mod api_keys;
 mod applications;
 mod auth_flows;
+mod backfills;
 mod callback_uris;
 mod connectors;
 mod contacts;
 mod deletions;
 mod error;
 mod events;
+mod folder_counts;
 mod folders;
 mod grant_notices;
 mod grant_reset;
 mod grants;
 mod index_batch;
+mod message_addresses;
 mod message_changes;
+mod message_lists;
 mod messages;
 mod oauth_tokens;
 mod open;
@@ -27,9 +31,11 @@ mod secret_box;
 mod secret_hash;
 mod secret_key_check;
 mod sign_in_attempts;
+mod sql_batch;
 mod sql_filter;
 mod sync_status;
 mod thread_replies;
+mod thread_summaries;
 mod webhook_outbox;
 mod webhooks;
 

@@ -9,8 +9,11 @@ use sqlx::{Any, Row, Transaction};
 use crate::{
     deletions::take_found_candidates,
     error::StoreError,
-    messages::{MessageLocation, NewMessage, email_list},
+    folder_counts::{Count, count_locations},
+    message_addresses::{Participants, replace_participants, roles_by_address},
+    messages::{FlagState, MessageLocation, NewMessage, apply_flag_state, email_list},
     open::Store,
+    thread_summaries::TouchedThreads,
     webhook_outbox::record_notifications,
 };
 
@@ -51,23 +54,19 @@ impl Store {
         unread: Option<bool>,
         starred: Option<bool>,
     ) -> Result<(), StoreError> {
-        let unread = unread.map(i64::from);
-        let starred = starred.map(i64::from);
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE messages SET unread = COALESCE($1, unread), starred = COALESCE($2, starred), \
-                 updated_at = $3 \
-             WHERE id = $4 AND (unread <> COALESCE($1, unread) OR starred <> COALESCE($2, starred))",
-        )
-        .bind(unread)
-        .bind(starred)
-        .bind(unix_now())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        let changed = done.rows_affected() > 0;
-        if changed {
-            announce_updated(&mut tx, grant_id, id).await?;
+        let Some(id) = grant_message(&mut tx, grant_id, id).await? else {
+            return Ok(());
+        };
+        let state = FlagState {
+            unread,
+            starred,
+            ..FlagState::default()
+        };
+        let mut touched = TouchedThreads::default();
+        if apply_flag_state(&mut tx, &id, state, unix_now(), &mut touched).await? {
+            touched.refresh(&mut tx, grant_id).await?;
+            announce_updated(&mut tx, grant_id, &id).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -107,9 +106,27 @@ impl Store {
         message_id: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO message_locations (folder_id, uid, message_id, grant_id) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (folder_id, uid) DO UPDATE SET message_id = excluded.message_id",
+        let mut touched = TouchedThreads::default();
+        if let Some(row) = sqlx::query(
+            "SELECT message_id FROM message_locations WHERE folder_id = $1 AND uid = $2",
+        )
+        .bind(folder_id)
+        .bind(uid)
+        .fetch_optional(&mut *tx)
+        .await?
+        {
+            touched.message(&row.try_get::<String, _>("message_id")?);
+            count_locations(&mut tx, folder_id, &[uid], Count::Out).await?;
+            sqlx::query("DELETE FROM message_locations WHERE folder_id = $1 AND uid = $2")
+                .bind(folder_id)
+                .bind(uid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let added = sqlx::query(
+            "INSERT INTO message_locations (folder_id, uid, message_id, grant_id, date) \
+             SELECT $1, $2, m.id, m.grant_id, m.date FROM messages m \
+             WHERE m.id = $3 AND m.grant_id = $4",
         )
         .bind(folder_id)
         .bind(uid)
@@ -117,6 +134,13 @@ impl Store {
         .bind(grant_id.as_str())
         .execute(&mut *tx)
         .await?;
+        if added.rows_affected() == 0 {
+            tx.commit().await?;
+            return Ok(());
+        }
+        count_locations(&mut tx, folder_id, &[uid], Count::In).await?;
+        touched.message(message_id);
+        touched.refresh(&mut tx, grant_id).await?;
         take_found_candidates(&mut tx, &[message_id.to_owned()], folder_id).await?;
         announce_updated(&mut tx, grant_id, message_id).await?;
         tx.commit().await?;
@@ -131,6 +155,15 @@ impl Store {
         message: &NewMessage,
     ) -> Result<(), StoreError> {
         let json = |v| serde_json::to_string(v).map_err(StoreError::corrupt);
+        let mut tx = self.begin_write().await?;
+        let Some(row) = sqlx::query("SELECT grant_id FROM messages WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(());
+        };
+        let grant_id = GrantId::from_stored(row.try_get("grant_id")?);
         sqlx::query(
             "UPDATE messages SET subject = $1, subject_lower = $2, from_json = $3, to_json = $4, \
                  cc_json = $5, bcc_json = $6, reply_to_json = $7, from_emails = $8, to_emails = $9, \
@@ -156,8 +189,23 @@ impl Store {
         .bind(message.in_reply_to.clone())
         .bind(unix_now())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query("UPDATE message_locations SET date = $1 WHERE message_id = $2")
+            .bind(message.date)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let participants = Participants {
+            message_id: id,
+            date: message.date,
+            roles: roles_by_address(&message.from, &message.to, &message.cc, &message.bcc),
+        };
+        replace_participants(&mut tx, self.engine, &grant_id, participants).await?;
+        let mut touched = TouchedThreads::default();
+        touched.message(id);
+        touched.refresh(&mut tx, &grant_id).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -190,4 +238,18 @@ async fn announce_updated(
     )
     .await?;
     Ok(())
+}
+
+/// The id of a message of the grant (`None` for another grant's or an unknown id).
+async fn grant_message(
+    tx: &mut Transaction<'_, Any>,
+    grant_id: &GrantId,
+    id: &str,
+) -> Result<Option<String>, StoreError> {
+    let row = sqlx::query("SELECT id FROM messages WHERE id = $1 AND grant_id = $2")
+        .bind(id)
+        .bind(grant_id.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.map(|r| r.try_get("id")).transpose()?)
 }

@@ -16,8 +16,10 @@ use crate::{
     deletions::note_departures,
     error::StoreError,
     events::{EventChange, record_message_events},
-    open::{Engine, Store},
+    folder_counts::{Count, clear_counts, count_locations, count_unread_change},
+    open::Store,
     sql_filter::{Bind, SqlFilter},
+    thread_summaries::TouchedThreads,
     webhook_outbox::record_notifications,
 };
 
@@ -124,7 +126,7 @@ pub struct MessageQuery {
     pub latest_after: Option<i64>,
 }
 
-const COLUMNS: &str = "m.id, m.grant_id, m.thread_id, m.message_id_header, m.subject, m.from_json, m.to_json, \
+pub(crate) const COLUMNS: &str = "m.id, m.grant_id, m.thread_id, m.message_id_header, m.subject, m.from_json, m.to_json, \
      m.cc_json, m.bcc_json, m.reply_to_json, m.date, m.unread, m.starred, m.has_attachments, \
      m.snippet, m.body_html, m.attachments_json, m.headers_json, m.created_at, m.draft, m.metadata_json";
 
@@ -151,6 +153,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now_ms = unix_millis();
         let mut updated = Vec::new();
+        let mut touched = TouchedThreads::default();
         let mut tx = self.begin_write().await?;
         for chunk in uids.chunks(500) {
             let mut filter = SqlFilter::default();
@@ -168,10 +171,13 @@ impl Store {
                 .iter()
                 .map(|r| r.try_get("message_id"))
                 .collect::<Result<_, _>>()?;
+            count_locations(&mut tx, folder_id, chunk, Count::Out).await?;
             let sql = format!("DELETE FROM message_locations{}", filter.where_sql());
             filter.bind_to(sqlx::query(&sql)).execute(&mut *tx).await?;
+            touched.messages(&leaving);
             updated.extend(note_departures(&mut tx, grant_id, folder_id, leaving, now_ms).await?);
         }
+        touched.refresh(&mut tx, grant_id).await?;
         record_notifications(&mut tx, grant_id, TriggerType::MessageUpdated, &updated).await?;
         tx.commit().await?;
         Ok(())
@@ -182,6 +188,25 @@ impl Store {
     /// nowhere by the end of the next whole pass were deleted meanwhile.
     pub async fn clear_folder_locations(&self, folder_id: &str) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
+        let Some(grant) = sqlx::query("SELECT grant_id FROM folders WHERE id = $1")
+            .bind(folder_id)
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(());
+        };
+        let grant_id = GrantId::from_stored(grant.try_get("grant_id")?);
+        let mut touched = TouchedThreads::default();
+        for row in sqlx::query(
+            "SELECT DISTINCT m.thread_id AS thread_id FROM message_locations l \
+             JOIN messages m ON m.id = l.message_id WHERE l.folder_id = $1",
+        )
+        .bind(folder_id)
+        .fetch_all(&mut *tx)
+        .await?
+        {
+            touched.thread(&row.try_get::<String, _>("thread_id")?);
+        }
         sqlx::query(
             "INSERT INTO deletion_candidates (message_id, grant_id, noticed_at, folder_id) \
              SELECT l.message_id, l.grant_id, $2, l.folder_id FROM message_locations l \
@@ -197,6 +222,8 @@ impl Store {
             .bind(folder_id)
             .execute(&mut *tx)
             .await?;
+        clear_counts(&mut tx, folder_id).await?;
+        touched.refresh(&mut tx, &grant_id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -211,6 +238,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = unix_now();
         let mut changed = Vec::new();
+        let mut touched = TouchedThreads::default();
         let mut tx = self.begin_write().await?;
         for (uid, message_flags) in flags {
             let row = sqlx::query(
@@ -222,115 +250,15 @@ impl Store {
             .await?;
             if let Some(row) = row {
                 let id: String = row.try_get("message_id")?;
-                if set_flags(&mut tx, &id, message_flags, now).await? {
+                if set_flags(&mut tx, &id, message_flags, now, &mut touched).await? {
                     changed.push((id, None));
                 }
             }
         }
+        touched.refresh(&mut tx, grant_id).await?;
         record_notifications(&mut tx, grant_id, TriggerType::MessageUpdated, &changed).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Newest first, at most `query.limit`, after the cursor.
-    pub async fn list_messages(
-        &self,
-        grant_id: &GrantId,
-        query: &MessageQuery,
-    ) -> Result<Vec<MessageRecord>, StoreError> {
-        let Some(mut filter) = message_filter(self.engine, grant_id, query) else {
-            return Ok(Vec::new());
-        };
-        if let Some((date, id)) = &query.after {
-            let d1 = filter.placeholder(Bind::Int(*date));
-            let d2 = filter.placeholder(Bind::Int(*date));
-            let i = filter.placeholder(Bind::Text(id.clone()));
-            filter.clause(format!("(m.date < {d1} OR (m.date = {d2} AND m.id < {i}))"));
-        }
-        let where_sql = filter.where_sql();
-        let limit = filter.placeholder(Bind::Int(query.limit));
-        let sql = format!(
-            "SELECT {COLUMNS} FROM messages m{where_sql} ORDER BY m.date DESC, m.id DESC LIMIT {limit}"
-        );
-        let rows = filter
-            .bind_to(sqlx::query(&sql))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(message_from_row).collect()
-    }
-
-    /// Threads with a message matching the query, by their latest message (of the whole
-    /// thread), newest first: `(thread id, latest date)`.
-    pub async fn list_threads(
-        &self,
-        grant_id: &GrantId,
-        query: &MessageQuery,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
-        let Some(mut filter) = message_filter(self.engine, grant_id, query) else {
-            return Ok(Vec::new());
-        };
-        let where_sql = filter.where_sql();
-        // Messages of thread `th` that are still somewhere on the server.
-        let grant = filter.placeholder(Bind::Text(grant_id.to_string()));
-        let members = format!(
-            "FROM messages t WHERE t.grant_id = {grant} AND t.thread_id = th.thread_id \
-             AND EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = t.id)"
-        );
-        let mut conditions = Vec::new();
-        for (column, wanted) in [
-            ("unread", query.thread_unread),
-            ("starred", query.thread_starred),
-        ] {
-            if let Some(wanted) = wanted {
-                let not = if wanted { "" } else { "NOT " };
-                conditions.push(format!(
-                    "{not}EXISTS (SELECT 1 {members} AND t.{column} = 1)"
-                ));
-            }
-        }
-        if let Some(before) = query.latest_before {
-            let p = filter.placeholder(Bind::Int(before));
-            conditions.push(format!("th.latest < {p}"));
-        }
-        if let Some(after) = query.latest_after {
-            let p = filter.placeholder(Bind::Int(after));
-            conditions.push(format!("th.latest > {p}"));
-        }
-        if let Some((date, id)) = &query.after {
-            let d1 = filter.placeholder(Bind::Int(*date));
-            let d2 = filter.placeholder(Bind::Int(*date));
-            let i = filter.placeholder(Bind::Text(id.clone()));
-            conditions.push(format!(
-                "(th.latest < {d1} OR (th.latest = {d2} AND th.thread_id < {i}))"
-            ));
-        }
-        let outer_where = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        };
-        let limit = filter.placeholder(Bind::Int(query.limit));
-        // Each thread's latest date in one grouped pass over the grant's messages that are
-        // still on the server, joined to the threads the filter matches (a date computed
-        // per matching message made the list quadratic in the mailbox's size).
-        let sql = format!(
-            "SELECT th.thread_id AS thread_id, th.latest AS latest FROM (\
-                 SELECT matching.thread_id AS thread_id, dated.latest AS latest FROM \
-                     (SELECT DISTINCT m.thread_id AS thread_id FROM messages m{where_sql}) matching \
-                 JOIN (SELECT t.thread_id AS thread_id, MAX(t.date) AS latest FROM messages t \
-                       WHERE t.grant_id = {grant} AND EXISTS \
-                           (SELECT 1 FROM message_locations l WHERE l.message_id = t.id) \
-                       GROUP BY t.thread_id) dated \
-                 ON dated.thread_id = matching.thread_id) th{outer_where} \
-             ORDER BY th.latest DESC, th.thread_id DESC LIMIT {limit}"
-        );
-        let rows = filter
-            .bind_to(sqlx::query(&sql))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("thread_id")?, r.try_get("latest")?)))
-            .collect()
     }
 
     /// Every indexed message of a thread, oldest first.
@@ -459,6 +387,7 @@ impl Store {
     ) -> Result<Vec<EventChange>, StoreError> {
         let now = unix_now();
         let mut events = Vec::new();
+        let mut touched = TouchedThreads::default();
         let mut tx = self.begin_write().await?;
         for body in bodies {
             let headers = serde_json::to_string(&body.headers).map_err(StoreError::corrupt)?;
@@ -495,10 +424,13 @@ impl Store {
                 // Not a message of this grant (or gone meanwhile).
                 continue;
             }
+            // The body tells whether it has attachments: its thread's row says so too.
+            touched.message(&body.id);
             let changes = record_message_events(&mut tx, &body.id, &body.calendar).await?;
             announce_event_changes(&mut tx, &body.id, &changes).await?;
             events.extend(changes);
         }
+        touched.refresh(&mut tx, grant_id).await?;
         tx.commit().await?;
         Ok(events)
     }
@@ -561,90 +493,6 @@ impl Store {
     }
 }
 
-/// The WHERE clause of a message query (without its cursor); `None` if it can match
-/// nothing.
-fn message_filter(engine: Engine, grant_id: &GrantId, query: &MessageQuery) -> Option<SqlFilter> {
-    let mut filter = SqlFilter::default();
-    filter.compare("m.grant_id", "=", Bind::Text(grant_id.to_string()));
-    if query.folder_ids.is_empty() {
-        filter
-            .clause("EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into());
-    } else {
-        let placeholders: Vec<String> = query
-            .folder_ids
-            .iter()
-            .map(|f| filter.placeholder(Bind::Text(f.clone())))
-            .collect();
-        filter.clause(format!(
-                "EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id AND l.folder_id IN ({}))",
-                placeholders.join(", ")
-            ));
-    }
-    if let Some(subject) = &query.subject {
-        filter.compare_like(
-            "m.subject_lower",
-            Bind::Text(format!("%{}%", escape_like(&subject.to_lowercase()))),
-        );
-    }
-    address_filter(&mut filter, &["m.from_emails"], &query.from);
-    address_filter(&mut filter, &["m.to_emails"], &query.to);
-    address_filter(&mut filter, &["m.cc_emails"], &query.cc);
-    address_filter(&mut filter, &["m.bcc_emails"], &query.bcc);
-    address_filter(
-        &mut filter,
-        &[
-            "m.from_emails",
-            "m.to_emails",
-            "m.cc_emails",
-            "m.bcc_emails",
-        ],
-        &query.any_email,
-    );
-    if let Some(unread) = query.unread {
-        filter.compare("m.unread", "=", Bind::Int(i64::from(unread)));
-    }
-    if let Some(starred) = query.starred {
-        filter.compare("m.starred", "=", Bind::Int(i64::from(starred)));
-    }
-    if let Some(has) = query.has_attachment {
-        filter.compare("m.has_attachments", "=", Bind::Int(i64::from(has)));
-    }
-    if let Some(thread_id) = &query.thread_id {
-        filter.compare("m.thread_id", "=", Bind::Text(thread_id.clone()));
-    }
-    if let Some(before) = query.received_before {
-        filter.compare("m.date", "<", Bind::Int(before));
-    }
-    if let Some(after) = query.received_after {
-        filter.compare("m.date", ">", Bind::Int(after));
-    }
-    for (key, value) in &query.metadata_pairs {
-        // Metadata is stored as compact JSON: a pair appears as `"key":"value"`.
-        let pair = serde_json::to_string(&serde_json::json!({ key: value })).unwrap_or_default();
-        let inner = pair.trim_start_matches('{').trim_end_matches('}');
-        filter.compare_like(
-            "m.metadata_json",
-            Bind::Text(format!("%{}%", escape_like(inner))),
-        );
-    }
-    if let Some(ids) = &query.ids {
-        if ids.is_empty() {
-            return None;
-        }
-        // One parameter holding them all, however many a server-side search found:
-        // a list of placeholders would run past the engines' parameter limits.
-        let list = serde_json::to_string(ids).unwrap_or_default();
-        let placeholder = filter.placeholder(Bind::Text(list));
-        filter.clause(match engine {
-            Engine::Sqlite => format!("m.id IN (SELECT value FROM json_each({placeholder}))"),
-            Engine::Postgres => {
-                format!("m.id IN (SELECT jsonb_array_elements_text(CAST({placeholder} AS jsonb)))")
-            }
-        });
-    }
-    Some(filter)
-}
-
 /// `event.created` / `event.updated` for invitations read from a message that was
 /// itself announced; the invitations of historic mail are not news.
 async fn announce_event_changes(
@@ -676,26 +524,85 @@ async fn announce_event_changes(
     Ok(())
 }
 
+/// Sets a message's flags as read from the server (`\\Seen`, `\\Flagged`, `\\Answered`,
+/// `\\Draft`); whether that changed it.
 pub(crate) async fn set_flags(
     tx: &mut Transaction<'_, Any>,
     id: &str,
     flags: &[String],
     now: i64,
+    touched: &mut TouchedThreads,
 ) -> Result<bool, StoreError> {
     let has = |name: &str| flags.iter().any(|f| f.eq_ignore_ascii_case(name));
-    let changed = sqlx::query(
+    let state = FlagState {
+        unread: Some(!has("\\Seen")),
+        starred: Some(has("\\Flagged")),
+        answered: Some(has("\\Answered")),
+        draft: Some(has("\\Draft")),
+    };
+    apply_flag_state(tx, id, state, now, touched).await
+}
+
+/// Flags to give a message; `None` keeps what it has.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FlagState {
+    pub unread: Option<bool>,
+    pub starred: Option<bool>,
+    pub answered: Option<bool>,
+    pub draft: Option<bool>,
+}
+
+/// Changes a message's flags, keeping its folders' unread counts and its thread's row;
+/// whether anything changed.
+pub(crate) async fn apply_flag_state(
+    tx: &mut Transaction<'_, Any>,
+    id: &str,
+    state: FlagState,
+    now: i64,
+    touched: &mut TouchedThreads,
+) -> Result<bool, StoreError> {
+    let Some(row) =
+        sqlx::query("SELECT unread, starred, answered, draft FROM messages WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?
+    else {
+        return Ok(false);
+    };
+    let flag =
+        |column: &str| -> Result<bool, StoreError> { Ok(row.try_get::<i64, _>(column)? != 0) };
+    let old = [
+        flag("unread")?,
+        flag("starred")?,
+        flag("answered")?,
+        flag("draft")?,
+    ];
+    let new = [
+        state.unread.unwrap_or(old[0]),
+        state.starred.unwrap_or(old[1]),
+        state.answered.unwrap_or(old[2]),
+        state.draft.unwrap_or(old[3]),
+    ];
+    if new == old {
+        return Ok(false);
+    }
+    sqlx::query(
         "UPDATE messages SET unread = $1, starred = $2, answered = $3, draft = $4, updated_at = $5 \
-         WHERE id = $6 AND (unread <> $1 OR starred <> $2 OR answered <> $3 OR draft <> $4)",
+         WHERE id = $6",
     )
-    .bind(i64::from(!has("\\Seen")))
-    .bind(i64::from(has("\\Flagged")))
-    .bind(i64::from(has("\\Answered")))
-    .bind(i64::from(has("\\Draft")))
+    .bind(i64::from(new[0]))
+    .bind(i64::from(new[1]))
+    .bind(i64::from(new[2]))
+    .bind(i64::from(new[3]))
     .bind(now)
     .bind(id)
     .execute(&mut **tx)
     .await?;
-    Ok(changed.rows_affected() > 0)
+    if new[0] != old[0] {
+        count_unread_change(tx, id, if new[0] { 1 } else { -1 }).await?;
+    }
+    touched.message(id);
+    Ok(true)
 }
 
 pub(crate) fn email_list(names: &[EmailName]) -> String {
@@ -719,23 +626,7 @@ pub(crate) fn escape_like(text: &str) -> String {
     escaped
 }
 
-/// Any of `columns` contains any of `emails`.
-fn address_filter(filter: &mut SqlFilter, columns: &[&str], emails: &[String]) {
-    if emails.is_empty() {
-        return;
-    }
-    let mut alternatives = Vec::new();
-    for email in emails {
-        let pattern = format!("% {} %", escape_like(&email.trim().to_lowercase()));
-        for column in columns {
-            let placeholder = filter.placeholder(Bind::Text(pattern.clone()));
-            alternatives.push(format!("{column} LIKE {placeholder} ESCAPE '\\'"));
-        }
-    }
-    filter.clause(format!("({})", alternatives.join(" OR ")));
-}
-
-fn message_from_row(row: &sqlx::any::AnyRow) -> Result<MessageRecord, StoreError> {
+pub(crate) fn message_from_row(row: &sqlx::any::AnyRow) -> Result<MessageRecord, StoreError> {
     let names = |column: &str| -> Result<Vec<EmailName>, StoreError> {
         let text: String = row.try_get(column)?;
         serde_json::from_str(&text).map_err(StoreError::corrupt)

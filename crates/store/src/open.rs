@@ -10,8 +10,10 @@ use sqlx::{
 
 use crate::{error::StoreError, secret_box::SecretBox};
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+/// One set of migrations for both engines: each is written in the SQL both accept, so the
+/// schemas cannot drift apart. What needs engine-specific work (splitting stored lists
+/// into rows) is a backfill in Rust, run after the migrations (`crate::backfills`).
+static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
 /// The database, and the key that seals mailbox passwords in it.
 #[derive(Clone)]
@@ -115,10 +117,7 @@ impl Store {
             })
             .connect_with(options)
             .await?;
-        let migrator = match engine {
-            Engine::Sqlite => &SQLITE_MIGRATIONS,
-            Engine::Postgres => &POSTGRES_MIGRATIONS,
-        };
+        let migrator = &MIGRATIONS;
         let applied = applied_migrations(&pool, engine).await?;
         // A database with no schema yet is nobody's: any command may create it.
         if migrations == Migrations::Apply || applied.is_empty() {
@@ -137,6 +136,9 @@ impl Store {
             engine,
         };
         store.check_secret_key().await?;
+        if migrations == Migrations::Apply {
+            store.run_pending_backfills().await?;
+        }
         Ok(store)
     }
 

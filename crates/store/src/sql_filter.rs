@@ -46,6 +46,20 @@ impl SqlFilter {
         self.clauses.push(sql);
     }
 
+    /// Where the clauses added from now on begin, for [`SqlFilter::take_clauses_since`].
+    pub(crate) fn mark(&self) -> usize {
+        self.clauses.len()
+    }
+
+    /// Removes the clauses added since `mark` and returns them joined by AND, to be
+    /// placed elsewhere in the statement (a subquery); their values stay bound here.
+    pub(crate) fn take_clauses_since(&mut self, mark: usize) -> String {
+        self.clauses
+            .drain(mark.min(self.clauses.len())..)
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+
     pub(crate) fn where_sql(&self) -> String {
         if self.clauses.is_empty() {
             String::new()

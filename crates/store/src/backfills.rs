@@ -1,0 +1,103 @@
+//! Work a migration leaves to Rust because the two engines' SQL differs for it (splitting
+//! a stored JSON list into rows). A migration names the work in `pending_backfills`;
+//! [`run_pending`] does it after the migrations, in batches of their own transactions,
+//! and removes the name when done, so an interrupted run resumes where it stopped.
+
+use mailroom_model::{GrantId, v3::EmailName};
+use sqlx::Row;
+
+use crate::{
+    error::StoreError,
+    message_addresses::{Participants, insert_participants, roles_by_address},
+    open::Store,
+};
+
+/// Messages read per transaction.
+const MESSAGES_PER_BATCH: i64 = 1000;
+
+impl Store {
+    pub(crate) async fn run_pending_backfills(&self) -> Result<(), StoreError> {
+        let pending: Vec<String> = sqlx::query("SELECT name FROM pending_backfills")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get("name"))
+            .collect::<Result<_, _>>()?;
+        for name in pending {
+            match name.as_str() {
+                "message_addresses" => self.backfill_participants().await?,
+                other => {
+                    tracing::warn!(backfill = other, "unknown backfill left pending");
+                    continue;
+                }
+            }
+            sqlx::query("DELETE FROM pending_backfills WHERE name = $1")
+                .bind(&name)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Indexes the participants of messages stored before the participants index.
+    async fn backfill_participants(&self) -> Result<(), StoreError> {
+        let mut after = String::new();
+        let mut done = 0usize;
+        loop {
+            let rows = sqlx::query(
+                "SELECT id, grant_id, date, from_json, to_json, cc_json, bcc_json FROM messages \
+                 WHERE id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(&after)
+            .bind(MESSAGES_PER_BATCH)
+            .fetch_all(&self.pool)
+            .await?;
+            let Some(last) = rows.last() else {
+                break;
+            };
+            after = last.try_get("id")?;
+            let names =
+                |row: &sqlx::any::AnyRow, column: &str| -> Result<Vec<EmailName>, StoreError> {
+                    let text: String = row.try_get(column)?;
+                    serde_json::from_str(&text).map_err(StoreError::corrupt)
+                };
+            let mut by_grant: Vec<(
+                GrantId,
+                String,
+                i64,
+                std::collections::BTreeMap<String, i64>,
+            )> = Vec::with_capacity(rows.len());
+            for row in &rows {
+                by_grant.push((
+                    GrantId::from_stored(row.try_get("grant_id")?),
+                    row.try_get("id")?,
+                    row.try_get("date")?,
+                    roles_by_address(
+                        &names(row, "from_json")?,
+                        &names(row, "to_json")?,
+                        &names(row, "cc_json")?,
+                        &names(row, "bcc_json")?,
+                    ),
+                ));
+            }
+            let mut tx = self.begin_write().await?;
+            for (grant_id, id, date, roles) in by_grant {
+                let participants = Participants {
+                    message_id: &id,
+                    date,
+                    roles,
+                };
+                insert_participants(&mut tx, self.engine, &grant_id, &[participants]).await?;
+            }
+            tx.commit().await?;
+            done += rows.len();
+        }
+        if done > 0 {
+            tracing::info!(
+                messages = done,
+                "indexed the participants of stored messages"
+            );
+        }
+        Ok(())
+    }
+}

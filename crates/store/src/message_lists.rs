@@ -1,0 +1,374 @@
+//! Message and thread lists, newest first, with the filters Nylas documents. Each list is
+//! driven by the index that fits its most selective filter, read in the list's order, so
+//! that a page costs about as many index entries as it has rows even in a mailbox of a
+//! million messages:
+//!
+//! - one folder: `message_locations (folder_id, date, message_id)`, or for threads
+//!   `thread_folders (folder_id, latest_date, thread_id)`;
+//! - one address (`from`, `to`, `cc`, `bcc`, `any_email`):
+//!   `message_addresses (grant_id, email, date, message_id)`;
+//! - otherwise the messages' date index (partial ones for `unread`, `starred`,
+//!   `has_attachment`), or `threads (grant_id, latest_date, id)`.
+//!
+//! The other filters are checked on the rows read. `CROSS JOIN` keeps SQLite from
+//! reordering the join away from the driving index (PostgreSQL plans it as a join).
+//! A thread list filtered by its messages first collects the matching threads when they
+//! are few, and otherwise walks the threads newest first, keeping each with a matching
+//! message.
+
+use mailroom_model::GrantId;
+use sqlx::Row;
+
+use crate::{
+    error::StoreError,
+    message_addresses::{Role, participants_clause},
+    messages::{COLUMNS, MessageQuery, MessageRecord, escape_like, message_from_row},
+    open::{Engine, Store},
+    sql_filter::{Bind, SqlFilter},
+};
+
+/// Rows read past a page's limit, so that the duplicates a folder can hold (one message
+/// at two UIDs) do not shorten the page.
+const DUPLICATE_SLACK: i64 = 16;
+/// A filtered thread list collects matching threads up to this many, then sorts them;
+/// past it, matches are common and it walks the threads instead.
+const COLLECTED_THREADS: i64 = 5000;
+
+/// How a message list reads its rows: the table it is driven by and the columns its order
+/// and cursor are on.
+struct MessageScan {
+    from: String,
+    date: &'static str,
+    id: &'static str,
+    /// Whether the driver can yield a message twice.
+    may_repeat: bool,
+}
+
+impl Store {
+    /// Newest first, at most `query.limit`, after the cursor.
+    pub async fn list_messages(
+        &self,
+        grant_id: &GrantId,
+        query: &MessageQuery,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        let mut filter = SqlFilter::default();
+        let Some(scan) = message_scan(self.engine, grant_id, query, &mut filter, true) else {
+            return Ok(Vec::new());
+        };
+        if let Some((date, id)) = &query.after {
+            cursor_clause(&mut filter, scan.date, scan.id, *date, id);
+        }
+        let read = query.limit + if scan.may_repeat { DUPLICATE_SLACK } else { 0 };
+        let limit = filter.placeholder(Bind::Int(read));
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {}{} ORDER BY {} DESC, {} DESC LIMIT {limit}",
+            scan.from,
+            filter.where_sql(),
+            scan.date,
+            scan.id
+        );
+        let rows = filter
+            .bind_to(sqlx::query(&sql))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut seen = std::collections::HashSet::new();
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let record = message_from_row(row)?;
+            if seen.insert(record.id.clone()) {
+                records.push(record);
+            }
+        }
+        records.truncate(usize::try_from(query.limit).unwrap_or(0));
+        Ok(records)
+    }
+
+    /// Threads with a message matching the query, by their latest message (of the whole
+    /// thread), newest first: `(thread id, latest date)`.
+    pub async fn list_threads(
+        &self,
+        grant_id: &GrantId,
+        query: &MessageQuery,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let by_messages = MessageQuery {
+            limit: 0,
+            after: None,
+            thread_unread: None,
+            thread_starred: None,
+            latest_before: None,
+            latest_after: None,
+            ..query.clone()
+        };
+        let folder_only = by_messages.folder_ids.len() == 1
+            && MessageQuery {
+                folder_ids: Vec::new(),
+                ..by_messages.clone()
+            }
+            .matches_everything();
+        let mut filter = SqlFilter::default();
+        let from = if by_messages.matches_everything() {
+            "threads t".to_owned()
+        } else if folder_only {
+            let folder = filter.placeholder(Bind::Text(by_messages.folder_ids[0].clone()));
+            filter.clause(format!("tf.folder_id = {folder} AND t.id = tf.thread_id"));
+            "thread_folders tf CROSS JOIN threads t".to_owned()
+        } else {
+            match self.matching_threads(grant_id, &by_messages).await? {
+                Some(threads) if threads.is_empty() => return Ok(Vec::new()),
+                Some(threads) => {
+                    let list = serde_json::to_string(&threads).map_err(StoreError::corrupt)?;
+                    let p = filter.placeholder(Bind::Text(list));
+                    filter.clause(format!("t.id IN ({})", json_list(self.engine, &p)));
+                }
+                None => {
+                    // Each thread probed by its own messages: the scan is not driven.
+                    let mark = filter.mark();
+                    if message_scan(self.engine, grant_id, &by_messages, &mut filter, false)
+                        .is_none()
+                    {
+                        return Ok(Vec::new());
+                    }
+                    let conditions = filter.take_clauses_since(mark);
+                    filter.clause(format!(
+                        "EXISTS (SELECT 1 FROM messages m WHERE {conditions} AND m.thread_id = t.id)"
+                    ));
+                }
+            }
+            "threads t".to_owned()
+        };
+        filter.compare("t.grant_id", "=", Bind::Text(grant_id.to_string()));
+        for (column, wanted) in [
+            ("t.unread_count", query.thread_unread),
+            ("t.starred_count", query.thread_starred),
+        ] {
+            // Literal, so that the partial indexes on these conditions apply.
+            match wanted {
+                Some(true) => filter.clause(format!("{column} > 0")),
+                Some(false) => filter.clause(format!("{column} = 0")),
+                None => {}
+            }
+        }
+        let (date, id) = if from.starts_with("thread_folders") {
+            ("tf.latest_date", "tf.thread_id")
+        } else {
+            ("t.latest_date", "t.id")
+        };
+        if let Some(before) = query.latest_before {
+            filter.compare(date, "<", Bind::Int(before));
+        }
+        if let Some(after) = query.latest_after {
+            filter.compare(date, ">", Bind::Int(after));
+        }
+        if let Some((latest, thread)) = &query.after {
+            cursor_clause(&mut filter, date, id, *latest, thread);
+        }
+        let limit = filter.placeholder(Bind::Int(query.limit));
+        let sql = format!(
+            "SELECT t.id AS id, t.latest_date AS latest FROM {from}{} \
+             ORDER BY {date} DESC, {id} DESC LIMIT {limit}",
+            filter.where_sql()
+        );
+        let rows = filter
+            .bind_to(sqlx::query(&sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("latest")?)))
+            .collect()
+    }
+
+    /// The threads with a message matching `query` when there are at most
+    /// [`COLLECTED_THREADS`]; `None` when there are more.
+    async fn matching_threads(
+        &self,
+        grant_id: &GrantId,
+        query: &MessageQuery,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let mut filter = SqlFilter::default();
+        let Some(scan) = message_scan(self.engine, grant_id, query, &mut filter, true) else {
+            return Ok(Some(Vec::new()));
+        };
+        let limit = filter.placeholder(Bind::Int(COLLECTED_THREADS + 1));
+        let sql = format!(
+            "SELECT DISTINCT m.thread_id AS thread_id FROM {}{} LIMIT {limit}",
+            scan.from,
+            filter.where_sql()
+        );
+        let threads: Vec<String> = filter
+            .bind_to(sqlx::query(&sql))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get("thread_id"))
+            .collect::<Result<_, _>>()?;
+        Ok((threads.len() as i64 <= COLLECTED_THREADS).then_some(threads))
+    }
+}
+
+impl MessageQuery {
+    /// Whether no condition on messages narrows the list (every located message matches).
+    fn matches_everything(&self) -> bool {
+        self.subject.is_none()
+            && self.any_email.is_empty()
+            && self.from.is_empty()
+            && self.to.is_empty()
+            && self.cc.is_empty()
+            && self.bcc.is_empty()
+            && self.folder_ids.is_empty()
+            && self.unread.is_none()
+            && self.starred.is_none()
+            && self.thread_id.is_none()
+            && self.received_before.is_none()
+            && self.received_after.is_none()
+            && self.has_attachment.is_none()
+            && self.metadata_pairs.is_empty()
+            && self.ids.is_none()
+    }
+}
+
+/// `(date, id)` strictly before the cursor, in the list's order.
+fn cursor_clause(filter: &mut SqlFilter, date: &str, id: &str, after_date: i64, after_id: &str) {
+    let d1 = filter.placeholder(Bind::Int(after_date));
+    let d2 = filter.placeholder(Bind::Int(after_date));
+    let i = filter.placeholder(Bind::Text(after_id.to_owned()));
+    filter.clause(format!("({date} < {d1} OR ({date} = {d2} AND {id} < {i}))"));
+}
+
+/// The elements of a JSON array of strings bound at `placeholder`, as a subquery.
+fn json_list(engine: Engine, placeholder: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("SELECT value FROM json_each({placeholder})"),
+        Engine::Postgres => {
+            format!("SELECT jsonb_array_elements_text(CAST({placeholder} AS jsonb))")
+        }
+    }
+}
+
+/// The rows of a message query (without its cursor) and their conditions, added to
+/// `filter`; `None` if it can match nothing. Messages are `m`. Undriven, the scan is of
+/// `messages m` alone and every filter is a condition on it.
+fn message_scan(
+    engine: Engine,
+    grant_id: &GrantId,
+    query: &MessageQuery,
+    filter: &mut SqlFilter,
+    drive: bool,
+) -> Option<MessageScan> {
+    let address_filters: [(&Vec<String>, i64); 5] = [
+        (&query.from, Role::From.bit()),
+        (&query.to, Role::To.bit()),
+        (&query.cc, Role::Cc.bit()),
+        (&query.bcc, Role::Bcc.bit()),
+        (
+            &query.any_email,
+            Role::From.bit() | Role::To.bit() | Role::Cc.bit() | Role::Bcc.bit(),
+        ),
+    ];
+    let driving_folder = drive && query.folder_ids.len() == 1;
+    let driving_address = address_filters
+        .iter()
+        .position(|(emails, _)| emails.len() == 1)
+        .filter(|_| drive && !driving_folder);
+
+    let scan = if let (true, [folder]) = (driving_folder, query.folder_ids.as_slice()) {
+        let folder = filter.placeholder(Bind::Text(folder.clone()));
+        filter.clause(format!("l.folder_id = {folder} AND m.id = l.message_id"));
+        MessageScan {
+            from: "message_locations l CROSS JOIN messages m".into(),
+            date: "l.date",
+            id: "l.message_id",
+            may_repeat: true,
+        }
+    } else if let Some(index) = driving_address {
+        let (emails, roles) = address_filters[index];
+        let grant = filter.placeholder(Bind::Text(grant_id.to_string()));
+        let email = filter.placeholder(Bind::Text(emails[0].trim().to_lowercase()));
+        filter.clause(format!(
+            "a.grant_id = {grant} AND a.email = {email} AND (a.roles & {roles}) <> 0 \
+             AND m.id = a.message_id"
+        ));
+        MessageScan {
+            from: "message_addresses a CROSS JOIN messages m".into(),
+            date: "a.date",
+            id: "a.message_id",
+            may_repeat: false,
+        }
+    } else {
+        MessageScan {
+            from: "messages m".into(),
+            date: "m.date",
+            id: "m.id",
+            may_repeat: false,
+        }
+    };
+
+    filter.compare("m.grant_id", "=", Bind::Text(grant_id.to_string()));
+    match query.folder_ids.as_slice() {
+        [_] if driving_folder => {}
+        [] => filter
+            .clause("EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into()),
+        folders => {
+            let placeholders: Vec<String> = folders
+                .iter()
+                .map(|f| filter.placeholder(Bind::Text(f.clone())))
+                .collect();
+            filter.clause(format!(
+                "EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id \
+                 AND l.folder_id IN ({}))",
+                placeholders.join(", ")
+            ));
+        }
+    }
+    for (index, (emails, roles)) in address_filters.iter().enumerate() {
+        if emails.is_empty() || Some(index) == driving_address {
+            continue;
+        }
+        let within = participants_clause(filter, grant_id, emails, *roles);
+        filter.clause(format!("m.id IN ({within})"));
+    }
+    if let Some(subject) = &query.subject {
+        filter.compare_like(
+            "m.subject_lower",
+            Bind::Text(format!("%{}%", escape_like(&subject.to_lowercase()))),
+        );
+    }
+    // Literal, so that the partial indexes on these conditions apply.
+    for (column, wanted) in [
+        ("m.unread", query.unread),
+        ("m.starred", query.starred),
+        ("m.has_attachments", query.has_attachment),
+    ] {
+        if let Some(wanted) = wanted {
+            filter.clause(format!("{column} = {}", i64::from(wanted)));
+        }
+    }
+    if let Some(thread_id) = &query.thread_id {
+        filter.compare("m.thread_id", "=", Bind::Text(thread_id.clone()));
+    }
+    if let Some(before) = query.received_before {
+        filter.compare(scan.date, "<", Bind::Int(before));
+    }
+    if let Some(after) = query.received_after {
+        filter.compare(scan.date, ">", Bind::Int(after));
+    }
+    for (key, value) in &query.metadata_pairs {
+        // Metadata is stored as compact JSON: a pair appears as `"key":"value"`.
+        let pair = serde_json::to_string(&serde_json::json!({ key: value })).unwrap_or_default();
+        let inner = pair.trim_start_matches('{').trim_end_matches('}');
+        filter.compare_like(
+            "m.metadata_json",
+            Bind::Text(format!("%{}%", escape_like(inner))),
+        );
+    }
+    if let Some(ids) = &query.ids {
+        if ids.is_empty() {
+            return None;
+        }
+        // One parameter holding them all, however many a server-side search found:
+        // a list of placeholders would run past the engines' parameter limits.
+        let list = serde_json::to_string(ids).unwrap_or_default();
+        let placeholder = filter.placeholder(Bind::Text(list));
+        filter.clause(format!("m.id IN ({})", json_list(engine, &placeholder)));
+    }
+    Some(scan)
+}
