@@ -19,6 +19,7 @@ mod grant_notices;
 mod grant_reset;
 mod grants;
 mod index_batch;
+mod index_check;
 mod message_addresses;
 mod message_changes;
 mod message_lists;

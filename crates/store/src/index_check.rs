@@ -1,0 +1,179 @@
+//! Checking what the writers keep (thread rows, thread folders, folder counts, the
+//! participants index, location dates) against a recomputation from the messages and
+//! their locations. Tests run it after every change; it reads a whole grant, so it is
+//! not for requests.
+
+use std::collections::BTreeSet;
+
+use mailroom_model::{GrantId, v3::EmailName};
+use sqlx::{Row, any::AnyRow};
+
+use crate::{error::StoreError, message_addresses::roles_by_address, open::Store};
+
+/// The located messages of a grant, summed per thread as `threads` holds them.
+const RECOMPUTED_THREADS: &str = "SELECT m.thread_id AS id, MAX(m.date) AS latest_date, \
+     MIN(m.date) AS earliest_date, MAX(m.sent_date) AS latest_sent_date, \
+     COUNT(*) AS message_count, SUM(m.unread) AS unread_count, SUM(m.starred) AS starred_count, \
+     SUM(m.has_attachments) AS attachment_count, SUM(m.draft) AS draft_count \
+     FROM messages m WHERE m.grant_id = $1 \
+     AND EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id) \
+     GROUP BY m.thread_id ORDER BY m.thread_id";
+
+const KEPT_THREADS: &str = "SELECT id, latest_date, earliest_date, latest_sent_date, \
+     message_count, unread_count, starred_count, attachment_count, draft_count \
+     FROM threads WHERE grant_id = $1 ORDER BY id";
+
+impl Store {
+    /// Every difference between what is kept for the grant and what its messages and
+    /// locations say; empty when the index is consistent.
+    pub async fn index_drift(&self, grant_id: &GrantId) -> Result<Vec<String>, StoreError> {
+        let mut drift = Vec::new();
+        let kept = self.thread_rows(KEPT_THREADS, grant_id).await?;
+        let recomputed = self.thread_rows(RECOMPUTED_THREADS, grant_id).await?;
+        difference(&mut drift, "threads", &kept, &recomputed);
+
+        let kept = self
+            .text_rows(
+                "SELECT tf.folder_id || ' ' || tf.thread_id || ' ' || CAST(tf.latest_date AS TEXT) \
+                 AS r FROM thread_folders tf JOIN threads t ON t.id = tf.thread_id \
+                 WHERE t.grant_id = $1",
+                grant_id,
+            )
+            .await?;
+        let recomputed = self
+            .text_rows(
+                "SELECT DISTINCT l.folder_id || ' ' || m.thread_id || ' ' || \
+                     CAST((SELECT MAX(o.date) FROM messages o WHERE o.grant_id = m.grant_id \
+                         AND o.thread_id = m.thread_id AND EXISTS \
+                         (SELECT 1 FROM message_locations ol WHERE ol.message_id = o.id)) AS TEXT) AS r \
+                 FROM message_locations l JOIN messages m ON m.id = l.message_id \
+                 WHERE m.grant_id = $1",
+                grant_id,
+            )
+            .await?;
+        difference(&mut drift, "thread folders", &kept, &recomputed);
+
+        let kept = self
+            .text_rows(
+                "SELECT id || ' ' || CAST(total_count AS TEXT) || ' ' || CAST(unread_count AS TEXT) \
+                 AS r FROM folders WHERE grant_id = $1",
+                grant_id,
+            )
+            .await?;
+        let recomputed = self
+            .text_rows(
+                "SELECT f.id || ' ' || \
+                     CAST((SELECT COUNT(*) FROM message_locations l WHERE l.folder_id = f.id) AS TEXT) \
+                     || ' ' || CAST((SELECT COUNT(*) FROM message_locations l \
+                         JOIN messages m ON m.id = l.message_id \
+                         WHERE l.folder_id = f.id AND m.unread = 1) AS TEXT) AS r \
+                 FROM folders f WHERE f.grant_id = $1",
+                grant_id,
+            )
+            .await?;
+        difference(&mut drift, "folder counts", &kept, &recomputed);
+
+        let misdated = self
+            .text_rows(
+                "SELECT l.folder_id || ' ' || CAST(l.uid AS TEXT) AS r FROM message_locations l \
+                 JOIN messages m ON m.id = l.message_id WHERE m.grant_id = $1 AND l.date <> m.date",
+                grant_id,
+            )
+            .await?;
+        difference(&mut drift, "location dates", &misdated, &BTreeSet::new());
+
+        let kept = self
+            .text_rows(
+                "SELECT a.message_id || ' ' || a.email || ' ' || CAST(a.roles AS TEXT) || ' ' || \
+                     CAST(a.date AS TEXT) AS r FROM message_addresses a WHERE a.grant_id = $1",
+                grant_id,
+            )
+            .await?;
+        let rows = sqlx::query(
+            "SELECT id, date, from_json, to_json, cc_json, bcc_json FROM messages WHERE grant_id = $1",
+        )
+        .bind(grant_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut recomputed = BTreeSet::new();
+        for row in &rows {
+            let names = |column: &str| -> Result<Vec<EmailName>, StoreError> {
+                let text: String = row.try_get(column)?;
+                serde_json::from_str(&text).map_err(StoreError::corrupt)
+            };
+            let id: String = row.try_get("id")?;
+            let date: i64 = row.try_get("date")?;
+            let roles = roles_by_address(
+                &names("from_json")?,
+                &names("to_json")?,
+                &names("cc_json")?,
+                &names("bcc_json")?,
+            );
+            for (email, bits) in roles {
+                recomputed.insert(format!("{id} {email} {bits} {date}"));
+            }
+        }
+        difference(&mut drift, "participants", &kept, &recomputed);
+        Ok(drift)
+    }
+
+    async fn thread_rows(
+        &self,
+        sql: &str,
+        grant_id: &GrantId,
+    ) -> Result<BTreeSet<String>, StoreError> {
+        let rows = sqlx::query(sql)
+            .bind(grant_id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(thread_row).collect()
+    }
+
+    async fn text_rows(
+        &self,
+        sql: &str,
+        grant_id: &GrantId,
+    ) -> Result<BTreeSet<String>, StoreError> {
+        let rows = sqlx::query(sql)
+            .bind(grant_id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>("r").map_err(StoreError::from))
+            .collect()
+    }
+}
+
+fn thread_row(row: &AnyRow) -> Result<String, StoreError> {
+    let mut fields = vec![row.try_get::<String, _>("id")?];
+    for column in [
+        "latest_date",
+        "earliest_date",
+        "message_count",
+        "unread_count",
+        "starred_count",
+        "attachment_count",
+        "draft_count",
+    ] {
+        fields.push(row.try_get::<i64, _>(column)?.to_string());
+    }
+    fields.push(format!(
+        "{:?}",
+        row.try_get::<Option<i64>, _>("latest_sent_date")?
+    ));
+    Ok(fields.join(" "))
+}
+
+fn difference(
+    drift: &mut Vec<String>,
+    what: &str,
+    kept: &BTreeSet<String>,
+    recomputed: &BTreeSet<String>,
+) {
+    for extra in kept.difference(recomputed) {
+        drift.push(format!("{what}: kept but not recomputed: {extra}"));
+    }
+    for missing in recomputed.difference(kept) {
+        drift.push(format!("{what}: recomputed but not kept: {missing}"));
+    }
+}

@@ -1,0 +1,344 @@
+//! What the writers keep beside the messages (thread rows, the folders of each thread,
+//! folder counts, the participants index, location dates) stays equal to a recomputation
+//! from the messages and their locations, through random sequences of what sync and the
+//! API do: new mail, mail seen again, moves, expunges, flag changes, headers read again,
+//! UIDVALIDITY resets, folders deleted, deletions settled. Thread lists agree with the
+//! recomputed order. Every scenario runs on the embedded SQLite and on PostgreSQL.
+
+mod support;
+
+use mailroom_model::{GrantId, v3::EmailName};
+use mailroom_store::{FolderListing, MessageQuery, NewMessage, Store};
+use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
+use support::{Engine, clean_up, new_grant, on_both_engines, open_store};
+
+/// Operations per sequence, and sequences (seeds) per engine.
+const STEPS: usize = 120;
+const SEEDS: u64 = 3;
+
+fn listing(names: &[&str]) -> Vec<FolderListing> {
+    names
+        .iter()
+        .map(|name| FolderListing {
+            imap_name: (*name).into(),
+            name: (*name).into(),
+            parent_imap_name: None,
+            delimiter: Some("/".into()),
+            attributes: vec![],
+        })
+        .collect()
+}
+
+fn person(rng: &mut StdRng) -> EmailName {
+    EmailName {
+        name: None,
+        email: format!("P{}@Example.test", rng.gen_range(0..6)),
+    }
+}
+
+/// A message drawn from a small pool of identities, so that the same message turns up
+/// again (moved, copied, re-read) and replies link threads together.
+fn random_message(rng: &mut StdRng, uid: i64) -> NewMessage {
+    let n = rng.gen_range(0..40);
+    let mut thread_keys = vec![format!("id:m{n}")];
+    if rng.gen_bool(0.5) {
+        thread_keys.push(format!("id:m{}", rng.gen_range(0..40)));
+    }
+    let mut flags = Vec::new();
+    for flag in ["\\Seen", "\\Flagged", "\\Answered", "\\Draft"] {
+        if rng.gen_bool(0.4) {
+            flags.push(flag.to_owned());
+        }
+    }
+    let people = |rng: &mut StdRng| (0..rng.gen_range(0..3)).map(|_| person(rng)).collect();
+    NewMessage {
+        uid,
+        identity_key: format!("mid:m{n}"),
+        message_id_header: Some(format!("m{n}")),
+        thread_keys,
+        subject: Some(format!("Subject {}", n % 7)),
+        from: vec![person(rng)],
+        to: people(rng),
+        cc: people(rng),
+        bcc: people(rng),
+        reply_to: vec![],
+        date: 1_700_000_000 + rng.gen_range(0..1000),
+        sent_date: rng
+            .gen_bool(0.7)
+            .then(|| 1_700_000_000 + rng.gen_range(0..1000)),
+        size: 100,
+        flags,
+        has_attachments: rng.gen_bool(0.3),
+        in_reply_to: None,
+    }
+}
+
+async fn assert_consistent(store: &Store, grant: &GrantId, step: usize, what: &str) {
+    let drift = store.index_drift(grant).await.unwrap();
+    assert!(
+        drift.is_empty(),
+        "after step {step} ({what}):\n{}",
+        drift.join("\n")
+    );
+    // The thread list is the recomputed threads, newest first.
+    let query = MessageQuery {
+        limit: 10_000,
+        ..Default::default()
+    };
+    let listed = store.list_threads(grant, &query).await.unwrap();
+    let mut expected: Vec<(String, i64)> = Vec::new();
+    let mut after = None;
+    loop {
+        let page = MessageQuery {
+            limit: 7,
+            after: after.clone(),
+            ..Default::default()
+        };
+        let threads = store.list_threads(grant, &page).await.unwrap();
+        let Some(last) = threads.last() else { break };
+        after = Some((last.1, last.0.clone()));
+        expected.extend(threads);
+    }
+    assert_eq!(listed, expected, "pages of 7 read the same list");
+    let messages = store
+        .list_messages(
+            grant,
+            &MessageQuery {
+                limit: 10_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut latest: std::collections::HashMap<&str, i64> = Default::default();
+    for m in &messages {
+        let entry = latest.entry(m.thread_id.as_str()).or_insert(m.date);
+        *entry = (*entry).max(m.date);
+    }
+    let mut recomputed: Vec<(String, i64)> =
+        latest.into_iter().map(|(t, d)| (t.to_owned(), d)).collect();
+    recomputed.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+    assert_eq!(listed, recomputed, "after step {step} ({what})");
+}
+
+async fn random_changes_keep_every_kept_structure_exact(engine: Engine) {
+    for seed in 0..SEEDS {
+        let (store, place) = open_store(engine).await;
+        let app = store.create_application("t", &[]).await.unwrap();
+        let grant = new_grant(&store, &app.application.id).await.id;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut names = vec!["INBOX", "Archive", "Sent", "Trash"];
+        let mut next_uid = 1i64;
+        for step in 0..STEPS {
+            let folders = store
+                .reconcile_folders(&grant, &listing(&names))
+                .await
+                .unwrap();
+            let folder = folders.choose(&mut rng).unwrap().id.clone();
+            let uids = store.folder_uids(&folder).await.unwrap();
+            let what = match rng.gen_range(0..100) {
+                0..=34 => {
+                    let batch: Vec<NewMessage> = (0..rng.gen_range(1..8))
+                        .map(|_| {
+                            next_uid += 1;
+                            random_message(&mut rng, next_uid)
+                        })
+                        .collect();
+                    if rng.gen_bool(0.5) {
+                        store
+                            .add_folder_messages(&grant, &folder, &batch)
+                            .await
+                            .unwrap();
+                    } else {
+                        store
+                            .add_arrived_messages(&grant, &folder, &batch)
+                            .await
+                            .unwrap();
+                    }
+                    "mail added"
+                }
+                35..=44 if !uids.is_empty() => {
+                    // The same UIDs read again, with other flags.
+                    let again: Vec<(i64, Vec<String>)> = uids
+                        .choose_multiple(&mut rng, 3)
+                        .map(|uid| {
+                            let flags = if rng.gen_bool(0.5) {
+                                vec!["\\Seen".to_owned()]
+                            } else {
+                                vec!["\\Flagged".to_owned()]
+                            };
+                            (*uid, flags)
+                        })
+                        .collect();
+                    store.update_flags(&grant, &folder, &again).await.unwrap();
+                    "flags changed"
+                }
+                45..=59 if !uids.is_empty() => {
+                    let gone: Vec<i64> = uids.choose_multiple(&mut rng, 3).copied().collect();
+                    store
+                        .remove_locations(&grant, &folder, &gone)
+                        .await
+                        .unwrap();
+                    "expunged"
+                }
+                60..=67 if !uids.is_empty() => {
+                    // Moved (or copied) by mailroom: a new location for a known message.
+                    let uid = *uids.choose(&mut rng).unwrap();
+                    let at = store.messages_at_uids(&folder, &[uid]).await.unwrap();
+                    let target = folders.choose(&mut rng).unwrap().id.clone();
+                    next_uid += 1;
+                    store
+                        .add_message_location(&grant, &target, next_uid, &at[0].1)
+                        .await
+                        .unwrap();
+                    if rng.gen_bool(0.5) {
+                        store
+                            .remove_locations(&grant, &folder, &[uid])
+                            .await
+                            .unwrap();
+                    }
+                    "moved"
+                }
+                68..=75 if !uids.is_empty() => {
+                    let uid = *uids.choose(&mut rng).unwrap();
+                    let at = store.messages_at_uids(&folder, &[uid]).await.unwrap();
+                    store
+                        .set_message_state(
+                            &grant,
+                            &at[0].1,
+                            Some(rng.gen_bool(0.5)),
+                            rng.gen_bool(0.5).then(|| rng.gen_bool(0.5)),
+                        )
+                        .await
+                        .unwrap();
+                    "state set through the API"
+                }
+                76..=81 if !uids.is_empty() => {
+                    let uid = *uids.choose(&mut rng).unwrap();
+                    let at = store.messages_at_uids(&folder, &[uid]).await.unwrap();
+                    let fresh = random_message(&mut rng, uid);
+                    store
+                        .refresh_message_headers(&at[0].1, &fresh)
+                        .await
+                        .unwrap();
+                    "headers read again"
+                }
+                82..=86 => {
+                    // UIDVALIDITY reset: every location dropped, then the folder re-read
+                    // under new UIDs.
+                    let at = store.messages_at_uids(&folder, &uids).await.unwrap();
+                    store.clear_folder_locations(&folder).await.unwrap();
+                    let mut again = Vec::new();
+                    for (_, id) in at.iter().take(5) {
+                        if let Some(m) = store.message(&grant, id).await.unwrap() {
+                            next_uid += 1;
+                            let mut fresh = random_message(&mut rng, next_uid);
+                            fresh.identity_key =
+                                format!("mid:{}", m.message_id_header.unwrap_or_default());
+                            again.push(fresh);
+                        }
+                    }
+                    store
+                        .add_folder_messages(&grant, &folder, &again)
+                        .await
+                        .unwrap();
+                    "UIDVALIDITY reset"
+                }
+                87..=91 => {
+                    if names.len() > 2 && rng.gen_bool(0.5) {
+                        names.pop();
+                        "folder deleted"
+                    } else {
+                        names.push(["Work", "Later", "Receipts"][rng.gen_range(0..3)]);
+                        names.sort();
+                        names.dedup();
+                        "folder created"
+                    }
+                }
+                _ => {
+                    store.settle_deletions(&grant, i64::MAX).await.unwrap();
+                    "deletions settled"
+                }
+            };
+            assert_consistent(&store, &grant, step, what).await;
+        }
+        clean_up(place).await;
+    }
+}
+
+/// A filtered thread list is the recomputed list of threads with a matching message.
+async fn filtered_thread_lists_match_their_messages(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = store.create_application("t", &[]).await.unwrap();
+    let grant = new_grant(&store, &app.application.id).await.id;
+    let folders = store
+        .reconcile_folders(&grant, &listing(&["INBOX", "Archive"]))
+        .await
+        .unwrap();
+    let mut rng = StdRng::seed_from_u64(42);
+    for (index, folder) in folders.iter().enumerate() {
+        let batch: Vec<NewMessage> = (0..60)
+            .map(|n| random_message(&mut rng, (index * 100 + n + 1) as i64))
+            .collect();
+        store
+            .add_folder_messages(&grant, &folder.id, &batch)
+            .await
+            .unwrap();
+    }
+    let everything = MessageQuery {
+        limit: 10_000,
+        ..Default::default()
+    };
+    let all = store.list_messages(&grant, &everything).await.unwrap();
+    let threads = store.list_threads(&grant, &everything).await.unwrap();
+    let queries = [
+        MessageQuery {
+            from: vec!["p1@example.test".into()],
+            ..everything.clone()
+        },
+        MessageQuery {
+            any_email: vec!["P2@example.test".into(), "p3@example.test".into()],
+            ..everything.clone()
+        },
+        MessageQuery {
+            to: vec!["p4@example.test".into()],
+            has_attachment: Some(true),
+            ..everything.clone()
+        },
+        MessageQuery {
+            folder_ids: vec![folders[1].id.clone()],
+            ..everything.clone()
+        },
+        MessageQuery {
+            folder_ids: vec![folders[0].id.clone()],
+            subject: Some("subject 3".into()),
+            ..everything.clone()
+        },
+    ];
+    for query in queries {
+        let matching = store.list_messages(&grant, &query).await.unwrap();
+        assert!(!matching.is_empty(), "{query:?} matches something");
+        assert!(matching.len() < all.len(), "{query:?} narrows the list");
+        // Newest first, no message twice.
+        assert!(
+            matching
+                .windows(2)
+                .all(|w| (w[0].date, &w[0].id) > (w[1].date, &w[1].id))
+        );
+        let wanted: std::collections::HashSet<&str> =
+            matching.iter().map(|m| m.thread_id.as_str()).collect();
+        let expected: Vec<(String, i64)> = threads
+            .iter()
+            .filter(|(id, _)| wanted.contains(id.as_str()))
+            .cloned()
+            .collect();
+        let listed = store.list_threads(&grant, &query).await.unwrap();
+        assert_eq!(listed, expected, "{query:?}");
+    }
+    clean_up(place).await;
+}
+
+on_both_engines!(
+    random_changes_keep_every_kept_structure_exact,
+    filtered_thread_lists_match_their_messages,
+);

@@ -1,0 +1,124 @@
+//! A database of the release before the threads table and the participants index is
+//! upgraded in place when the store opens: the migration builds threads, thread folders,
+//! folder counts and location dates from the stored messages, and the backfill indexes
+//! their participants, after which lists and filters read the old mail. Both engines.
+
+mod support;
+
+use mailroom_model::v3::EmailName;
+use mailroom_store::{FolderListing, MessageQuery, SecretBox, Store};
+use support::{
+    Engine, Place, clean_up, execute_raw, message, new_grant, on_both_engines, open_store,
+};
+
+/// What migration 0013 added, taken away again: the schema of the release before it.
+const BACK_TO_0012: &[&str] = &[
+    "DROP TABLE pending_backfills",
+    "DROP TABLE message_addresses",
+    "DROP TABLE thread_folders",
+    "DROP TABLE threads",
+    "DROP INDEX messages_unread",
+    "DROP INDEX messages_starred",
+    "DROP INDEX messages_with_attachments",
+    "DROP INDEX message_locations_by_folder_date",
+    "ALTER TABLE message_locations DROP COLUMN date",
+    "ALTER TABLE folders DROP COLUMN total_count",
+    "ALTER TABLE folders DROP COLUMN unread_count",
+    "DELETE FROM _sqlx_migrations WHERE version = 13",
+];
+
+async fn reopen(engine: Engine, place: &Place) -> Store {
+    let url = match (engine, place) {
+        (Engine::Sqlite, Place::Dir(dir)) => {
+            format!("sqlite://{}", dir.path().join("t.db").display())
+        }
+        (Engine::Postgres, Place::Schema(schema)) => {
+            let base = std::env::var("MAILROOM_TEST_POSTGRES")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+            let separator = if base.contains('?') { '&' } else { '?' };
+            format!("{base}{separator}options=-c%20search_path%3D{schema}")
+        }
+        _ => unreachable!("a place of the engine's kind"),
+    };
+    Store::open(&url, SecretBox::new(&[7; 32])).await.unwrap()
+}
+
+async fn an_older_database_is_upgraded_in_place(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = store.create_application("t", &[]).await.unwrap();
+    let grant = new_grant(&store, &app.application.id).await.id;
+    let folders = store
+        .reconcile_folders(
+            &grant,
+            &[FolderListing {
+                imap_name: "INBOX".into(),
+                name: "INBOX".into(),
+                parent_imap_name: None,
+                delimiter: Some("/".into()),
+                attributes: vec![],
+            }],
+        )
+        .await
+        .unwrap();
+    let mut first = message(1, "a@x", &[], "Plan");
+    first.from = vec![EmailName {
+        name: Some("Ann".into()),
+        email: "Ann@Example.test".into(),
+    }];
+    let mut reply = message(2, "b@x", &["a@x"], "Re: Plan");
+    reply.to = first.from.clone();
+    reply.flags = vec!["\\Seen".into()];
+    let other = message(3, "c@x", &[], "Lunch");
+    store
+        .add_folder_messages(&grant, &folders[0].id, &[first, reply, other])
+        .await
+        .unwrap();
+    store.close().await;
+    for sql in BACK_TO_0012 {
+        execute_raw(&place, sql).await;
+    }
+
+    let store = reopen(engine, &place).await;
+    assert_eq!(
+        store.index_drift(&grant).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let all = MessageQuery {
+        limit: 10,
+        ..Default::default()
+    };
+    let threads = store.list_threads(&grant, &all).await.unwrap();
+    assert_eq!(threads.len(), 2, "Plan (two messages) and Lunch");
+    let from_ann = store
+        .list_messages(
+            &grant,
+            &MessageQuery {
+                from: vec!["ann@example.test".into()],
+                ..all.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(from_ann.len(), 1);
+    let with_ann = store
+        .list_threads(
+            &grant,
+            &MessageQuery {
+                any_email: vec!["ann@example.test".into()],
+                ..all.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        with_ann.len(),
+        1,
+        "both of Plan's messages name Ann: one thread"
+    );
+    let counts = store.folders_with_counts(&grant).await.unwrap();
+    assert_eq!((counts[0].total_count, counts[0].unread_count), (3, 2));
+    store.close().await;
+    clean_up(place).await;
+}
+
+on_both_engines!(an_older_database_is_upgraded_in_place);
