@@ -48,6 +48,19 @@ pub enum Command {
     /// Manage the secret key that seals mailbox passwords and webhook secrets.
     #[command(subcommand, name = "secret-key")]
     SecretKey(SecretKeyCommand),
+    /// Fill the store with a large generated mailbox (for bench/list_latency.py).
+    #[command(hide = true, name = "bench-fill")]
+    BenchFill(BenchFillArgs),
+}
+
+#[derive(Args)]
+pub struct BenchFillArgs {
+    /// How many messages to generate.
+    #[arg(long, default_value_t = 100_000)]
+    pub messages: u64,
+    /// Seed of the generator: the same seed makes the same mailbox.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[derive(Subcommand)]

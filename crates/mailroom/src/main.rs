@@ -1,6 +1,7 @@
 //! `mailroom`: a self-hosted, Nylas-compatible email API server.
 
 mod app_commands;
+mod bench_fill;
 mod cli;
 mod database;
 mod grants_status;
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
             Command::ApiKey(command) => app_commands::api_key(settings, command).await,
             Command::Grants(command) => grants_status::run(settings, command).await,
             Command::Migrate => database::migrate(settings).await,
+            Command::BenchFill(args) => bench_fill::run(settings, args).await,
             Command::SecretKey(cli::SecretKeyCommand::Rotate) => {
                 key_rotation::rotate(settings).await
             }

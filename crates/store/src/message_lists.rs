@@ -32,7 +32,7 @@ use crate::{
 const DUPLICATE_SLACK: i64 = 16;
 /// A filtered thread list collects matching threads up to this many, then sorts them;
 /// past it, matches are common and it walks the threads instead.
-const COLLECTED_THREADS: i64 = 5000;
+const COLLECTED_THREADS: i64 = 1000;
 
 /// How a message list reads its rows: the table it is driven by and the columns its order
 /// and cursor are on.
@@ -90,6 +90,7 @@ impl Store {
         grant_id: &GrantId,
         query: &MessageQuery,
     ) -> Result<Vec<(String, i64)>, StoreError> {
+        // Conditions the thread row answers are not asked of its messages.
         let by_messages = MessageQuery {
             limit: 0,
             after: None,
@@ -97,6 +98,7 @@ impl Store {
             thread_starred: None,
             latest_before: None,
             latest_after: None,
+            has_attachment: None,
             ..query.clone()
         };
         let folder_only = by_messages.folder_ids.len() == 1
@@ -140,6 +142,7 @@ impl Store {
         for (column, wanted) in [
             ("t.unread_count", query.thread_unread),
             ("t.starred_count", query.thread_starred),
+            ("t.attachment_count", query.has_attachment),
         ] {
             // Literal, so that the partial indexes on these conditions apply.
             match wanted {
@@ -323,8 +326,8 @@ fn message_scan(
         if emails.is_empty() || Some(index) == driving_address {
             continue;
         }
-        let within = participants_clause(filter, grant_id, emails, *roles);
-        filter.clause(format!("m.id IN ({within})"));
+        let condition = participants_clause(filter, emails, *roles);
+        filter.clause(condition);
     }
     if let Some(subject) = &query.subject {
         filter.compare_like(

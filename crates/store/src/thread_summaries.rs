@@ -51,8 +51,9 @@ impl TouchedThreads {
     ) -> Result<(), StoreError> {
         let messages: Vec<String> = self.messages.drain().collect();
         for chunk in messages.chunks(IDS_PER_STATEMENT) {
+            // By primary key alone: with the grant's condition beside it, SQLite would
+            // read the grant's whole thread index instead.
             let mut filter = SqlFilter::default();
-            filter.compare("grant_id", "=", Bind::Text(grant_id.to_string()));
             filter.one_of("id", chunk.iter().map(|id| Bind::Text(id.clone())));
             let sql = format!(
                 "SELECT DISTINCT thread_id FROM messages{}",
@@ -81,8 +82,9 @@ async fn recompute(
     grant_id: &GrantId,
     threads: &[String],
 ) -> Result<(), StoreError> {
-    // Their folder rows go with them (ON DELETE CASCADE).
-    let filter = of_threads("grant_id", "id", grant_id, threads);
+    // Their folder rows go with them (ON DELETE CASCADE). By primary key alone, as above.
+    let mut filter = SqlFilter::default();
+    filter.one_of("id", threads.iter().map(|t| Bind::Text(t.clone())));
     let sql = format!("DELETE FROM threads{}", filter.where_sql());
     filter.bind_to(sqlx::query(&sql)).execute(&mut **tx).await?;
 

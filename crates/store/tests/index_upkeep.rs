@@ -325,8 +325,23 @@ async fn filtered_thread_lists_match_their_messages(engine: Engine) {
                 .windows(2)
                 .all(|w| (w[0].date, &w[0].id) > (w[1].date, &w[1].id))
         );
-        let wanted: std::collections::HashSet<&str> =
-            matching.iter().map(|m| m.thread_id.as_str()).collect();
+        // A thread has attachments when any of its messages has (as its object says);
+        // the other filters ask for one matching message.
+        let by_messages = MessageQuery {
+            has_attachment: None,
+            ..query.clone()
+        };
+        let with_attachments: std::collections::HashSet<&str> = all
+            .iter()
+            .filter(|m| m.has_attachments)
+            .map(|m| m.thread_id.as_str())
+            .collect();
+        let matching = store.list_messages(&grant, &by_messages).await.unwrap();
+        let wanted: std::collections::HashSet<&str> = matching
+            .iter()
+            .map(|m| m.thread_id.as_str())
+            .filter(|t| query.has_attachment.is_none() || with_attachments.contains(t))
+            .collect();
         let expected: Vec<(String, i64)> = threads
             .iter()
             .filter(|(id, _)| wanted.contains(id.as_str()))

@@ -18,7 +18,7 @@ use crate::{
     v3::{
         message_json::apply_select,
         message_updates::UpdateRequest,
-        threads::{build_thread, visible},
+        threads::{thread_object, visible},
     },
 };
 
@@ -58,8 +58,7 @@ pub async fn update_thread(
         .mailboxes
         .update_messages(&access.grant.id, &ids, &request.mailbox_update())
         .await?;
-    let messages = thread_messages(&state, &access, &thread_id).await?;
-    let thread = build_thread(&state, &access.grant.id, &thread_id, &messages)
+    let thread = thread_object(&state, &access.grant.id, &thread_id)
         .await?
         .ok_or_else(|| ApiError::not_found("the thread is no longer on the mail server"))?;
     let data = apply_select(visible(&access, thread), &query);

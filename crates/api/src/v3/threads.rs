@@ -6,6 +6,8 @@ use axum::{
     extract::{Path, State},
     response::{IntoResponse, Response},
 };
+use std::collections::HashMap;
+
 use mailroom_model::{GrantId, v3::EmailName};
 use mailroom_store::MessageRecord;
 use serde_json::{Value, json};
@@ -41,16 +43,12 @@ pub async fn list_threads(
     let mut threads = state.store.list_threads(&access.grant.id, &filter).await?;
     let more = threads.len() as i64 > limit;
     threads.truncate(limit as usize);
-    let mut data = Vec::with_capacity(threads.len());
-    for (thread_id, _) in &threads {
-        let messages = state
-            .store
-            .thread_messages(&access.grant.id, thread_id)
-            .await?;
-        if let Some(thread) = build_thread(&state, &access.grant.id, thread_id, &messages).await? {
-            data.push(apply_select(visible(&access, thread), &query));
-        }
-    }
+    let ids: Vec<String> = threads.iter().map(|(id, _)| id.clone()).collect();
+    let data: Vec<Value> = thread_objects(&state, &access.grant.id, &ids)
+        .await?
+        .into_iter()
+        .map(|thread| apply_select(visible(&access, thread), &query))
+        .collect();
     let mut body = json!({"request_id": current_request_id(), "data": data});
     if let (true, Some((id, latest))) = (more, threads.last()) {
         body["next_cursor"] = Value::String(cursor::encode(*latest, id));
@@ -64,11 +62,7 @@ pub async fn get_thread(
     Path((_, thread_id)): Path<(String, String)>,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let messages = state
-        .store
-        .thread_messages(&access.grant.id, &thread_id)
-        .await?;
-    let thread = build_thread(&state, &access.grant.id, &thread_id, &messages)
+    let thread = thread_object(&state, &access.grant.id, &thread_id)
         .await?
         .ok_or_else(|| {
             ApiError::not_found(format!(
@@ -80,17 +74,71 @@ pub async fn get_thread(
     Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
 }
 
-/// The thread object; `None` for a thread with no indexed message.
-pub(crate) async fn build_thread(
+/// The thread object; `None` for a thread with no located message.
+pub(crate) async fn thread_object(
     state: &AppState,
     grant_id: &GrantId,
     thread_id: &str,
-    messages: &[MessageRecord],
 ) -> Result<Option<Value>, ApiError> {
-    let Some(latest) = messages.iter().max_by_key(|m| (m.date, m.id.clone())) else {
-        return Ok(None);
-    };
-    let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+    Ok(thread_objects(state, grant_id, &[thread_id.to_owned()])
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// The objects of these threads, in their order, in a few queries whatever their number:
+/// their messages without bodies, the latest message of each whole, and the folders.
+/// A thread with no located message is left out.
+async fn thread_objects(
+    state: &AppState,
+    grant_id: &GrantId,
+    thread_ids: &[String],
+) -> Result<Vec<Value>, ApiError> {
+    let members = state.store.thread_members(grant_id, thread_ids).await?;
+    let mut by_thread: HashMap<&str, Vec<&MessageRecord>> = HashMap::new();
+    for message in &members {
+        by_thread
+            .entry(message.thread_id.as_str())
+            .or_default()
+            .push(message);
+    }
+    let latest_ids: Vec<String> = by_thread
+        .values()
+        .filter_map(|messages| messages.iter().max_by_key(|m| (m.date, m.id.clone())))
+        .map(|m| m.id.clone())
+        .collect();
+    let latest: HashMap<String, MessageRecord> = state
+        .store
+        .messages_by_ids(grant_id, &latest_ids)
+        .await?
+        .into_iter()
+        .map(|m| (m.thread_id.clone(), m))
+        .collect();
+    let member_ids: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+    let mut folders_by_message = state.store.message_folders(grant_id, &member_ids).await?;
+    Ok(thread_ids
+        .iter()
+        .filter_map(|id| {
+            let messages = by_thread.get(id.as_str())?;
+            let latest = latest.get(id)?;
+            Some(build_thread(
+                grant_id,
+                id,
+                messages,
+                latest,
+                &mut folders_by_message,
+            ))
+        })
+        .collect())
+}
+
+fn build_thread(
+    grant_id: &GrantId,
+    thread_id: &str,
+    messages: &[&MessageRecord],
+    latest: &MessageRecord,
+    folders_by_message: &mut HashMap<String, Vec<String>>,
+) -> Value {
     let message_ids: Vec<&str> = messages
         .iter()
         .filter(|m| !m.draft)
@@ -101,10 +149,9 @@ pub(crate) async fn build_thread(
         .filter(|m| m.draft)
         .map(|m| m.id.as_str())
         .collect();
-    let mut folders_by_message = state.store.message_folders(grant_id, &ids).await?;
     let mut folders: Vec<String> = Vec::new();
-    for id in &ids {
-        for folder in folders_by_message.get(id).into_iter().flatten() {
+    for message in messages {
+        for folder in folders_by_message.get(&message.id).into_iter().flatten() {
             if !folders.contains(folder) {
                 folders.push(folder.clone());
             }
@@ -134,7 +181,7 @@ pub(crate) async fn build_thread(
     }
     let earliest = messages.iter().map(|m| m.date).min().unwrap_or(latest.date);
     let first_subject = messages.iter().find_map(|m| m.subject.clone());
-    Ok(Some(json!({
+    json!({
         "id": thread_id,
         "grant_id": grant_id.as_str(),
         "object": "thread",
@@ -152,7 +199,7 @@ pub(crate) async fn build_thread(
         "latest_message_received_date": latest.date,
         "latest_message_sent_date": latest.date,
         "latest_draft_or_message": latest_message,
-    })))
+    })
 }
 
 /// A thread as the grant's scopes let it be seen: metadata alone gets no snippet and no
