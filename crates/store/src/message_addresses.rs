@@ -112,17 +112,31 @@ pub(crate) async fn replace_participants(
     insert_participants(tx, engine, grant_id, &[message]).await
 }
 
-/// A condition on message `m`: one of `emails` has one of `roles` (bits) in it. Checked
-/// per message through the participants' message index, which costs the same however
-/// common the address is.
-pub(crate) fn participants_clause(filter: &mut SqlFilter, emails: &[String], roles: i64) -> String {
-    let emails: Vec<String> = emails
+/// A condition on message `m`: one of `emails` has one of `roles` (bits) in it. For an
+/// address with few messages (`collected`), their ids are gathered once; otherwise it is
+/// checked per message through the participants' message index.
+pub(crate) fn participants_clause(
+    filter: &mut SqlFilter,
+    grant_id: &GrantId,
+    emails: &[String],
+    roles: i64,
+    collected: bool,
+) -> String {
+    let list: Vec<String> = emails
         .iter()
         .map(|e| filter.placeholder(Bind::Text(e.trim().to_lowercase())))
         .collect();
-    format!(
-        "EXISTS (SELECT 1 FROM message_addresses a WHERE a.message_id = m.id \
-         AND a.email IN ({}) AND (a.roles & {roles}) <> 0)",
-        emails.join(", ")
-    )
+    let list = list.join(", ");
+    if collected {
+        let grant = filter.placeholder(Bind::Text(grant_id.to_string()));
+        format!(
+            "m.id IN (SELECT a.message_id FROM message_addresses a WHERE a.grant_id = {grant} \
+             AND a.email IN ({list}) AND (a.roles & {roles}) <> 0)"
+        )
+    } else {
+        format!(
+            "EXISTS (SELECT 1 FROM message_addresses a WHERE a.message_id = m.id \
+             AND a.email IN ({list}) AND (a.roles & {roles}) <> 0)"
+        )
+    }
 }

@@ -51,8 +51,10 @@ impl Store {
         grant_id: &GrantId,
         query: &MessageQuery,
     ) -> Result<Vec<MessageRecord>, StoreError> {
+        let sizes = self.filter_sizes(grant_id, query).await?;
         let mut filter = SqlFilter::default();
-        let Some(scan) = message_scan(self.engine, grant_id, query, &mut filter, true) else {
+        let Some(scan) = message_scan(self.engine, grant_id, query, &mut filter, Some(&sizes))
+        else {
             return Ok(Vec::new());
         };
         if let Some((date, id)) = &query.after {
@@ -125,7 +127,7 @@ impl Store {
                 None => {
                     // Each thread probed by its own messages: the scan is not driven.
                     let mark = filter.mark();
-                    if message_scan(self.engine, grant_id, &by_messages, &mut filter, false)
+                    if message_scan(self.engine, grant_id, &by_messages, &mut filter, None)
                         .is_none()
                     {
                         return Ok(Vec::new());
@@ -187,8 +189,10 @@ impl Store {
         grant_id: &GrantId,
         query: &MessageQuery,
     ) -> Result<Option<Vec<String>>, StoreError> {
+        let sizes = self.filter_sizes(grant_id, query).await?;
         let mut filter = SqlFilter::default();
-        let Some(scan) = message_scan(self.engine, grant_id, query, &mut filter, true) else {
+        let Some(scan) = message_scan(self.engine, grant_id, query, &mut filter, Some(&sizes))
+        else {
             return Ok(Some(Vec::new()));
         };
         let limit = filter.placeholder(Bind::Int(COLLECTED_THREADS + 1));
@@ -206,6 +210,73 @@ impl Store {
             .collect::<Result<_, _>>()?;
         Ok((threads.len() as i64 <= COLLECTED_THREADS).then_some(threads))
     }
+}
+
+impl Store {
+    /// How many rows each index-backed filter of `query` matches, up to [`COUNTED_ROWS`]:
+    /// what picks the index a list is driven by, and whether another address filter is
+    /// collected once (few matches) or checked per message (many).
+    async fn filter_sizes(
+        &self,
+        grant_id: &GrantId,
+        query: &MessageQuery,
+    ) -> Result<FilterSizes, StoreError> {
+        let mut sizes = FilterSizes::default();
+        if let [folder] = query.folder_ids.as_slice() {
+            let row = sqlx::query("SELECT total_count FROM folders WHERE id = $1 AND grant_id = $2")
+                .bind(folder)
+                .bind(grant_id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+            sizes.folder = row.map(|r| r.try_get("total_count")).transpose()?;
+        }
+        for (index, (emails, roles)) in address_filters(query).iter().enumerate() {
+            if emails.is_empty() {
+                continue;
+            }
+            let mut filter = SqlFilter::default();
+            let grant = filter.placeholder(Bind::Text(grant_id.to_string()));
+            let list: Vec<String> = emails
+                .iter()
+                .map(|e| filter.placeholder(Bind::Text(e.trim().to_lowercase())))
+                .collect();
+            let limit = filter.placeholder(Bind::Int(COUNTED_ROWS));
+            let sql = format!(
+                "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM message_addresses a \
+                 WHERE a.grant_id = {grant} AND a.email IN ({}) AND (a.roles & {roles}) <> 0 \
+                 LIMIT {limit}) counted",
+                list.join(", ")
+            );
+            let row = filter.bind_to(sqlx::query(&sql)).fetch_one(&self.pool).await?;
+            sizes.addresses[index] = Some(row.try_get("n")?);
+        }
+        Ok(sizes)
+    }
+}
+
+/// Matching rows per filter, counted up to [`COUNTED_ROWS`] (`None`: not asked for).
+#[derive(Default, Debug)]
+struct FilterSizes {
+    folder: Option<i64>,
+    addresses: [Option<i64>; 5],
+}
+
+/// Where counting a filter's matches stops: past it, the filter is "common".
+const COUNTED_ROWS: i64 = 5000;
+
+/// The address filters of a query with the roles each asks for (bits of
+/// `message_addresses.roles`).
+fn address_filters(query: &MessageQuery) -> [(&Vec<String>, i64); 5] {
+    [
+        (&query.from, Role::From.bit()),
+        (&query.to, Role::To.bit()),
+        (&query.cc, Role::Cc.bit()),
+        (&query.bcc, Role::Bcc.bit()),
+        (
+            &query.any_email,
+            Role::From.bit() | Role::To.bit() | Role::Cc.bit() | Role::Bcc.bit(),
+        ),
+    ]
 }
 
 impl MessageQuery {
@@ -248,30 +319,30 @@ fn json_list(engine: Engine, placeholder: &str) -> String {
 }
 
 /// The rows of a message query (without its cursor) and their conditions, added to
-/// `filter`; `None` if it can match nothing. Messages are `m`. Undriven, the scan is of
-/// `messages m` alone and every filter is a condition on it.
+/// `filter`; `None` if it can match nothing. Messages are `m`. With the filters' sizes,
+/// the scan is driven by the index of the smallest; without (a thread probed by its
+/// messages), it is of `messages m` alone and every filter is a condition on it.
 fn message_scan(
     engine: Engine,
     grant_id: &GrantId,
     query: &MessageQuery,
     filter: &mut SqlFilter,
-    drive: bool,
+    sizes: Option<&FilterSizes>,
 ) -> Option<MessageScan> {
-    let address_filters: [(&Vec<String>, i64); 5] = [
-        (&query.from, Role::From.bit()),
-        (&query.to, Role::To.bit()),
-        (&query.cc, Role::Cc.bit()),
-        (&query.bcc, Role::Bcc.bit()),
-        (
-            &query.any_email,
-            Role::From.bit() | Role::To.bit() | Role::Cc.bit() | Role::Bcc.bit(),
-        ),
-    ];
-    let driving_folder = drive && query.folder_ids.len() == 1;
-    let driving_address = address_filters
-        .iter()
-        .position(|(emails, _)| emails.len() == 1)
-        .filter(|_| drive && !driving_folder);
+    let address_filters = address_filters(query);
+    let unknown = FilterSizes::default();
+    let known = sizes.unwrap_or(&unknown);
+    // The smallest filter with an ordered index drives: a folder, or a single address.
+    let mut driver: Option<(i64, Option<usize>)> = known.folder.map(|n| (n, None));
+    for (index, size) in known.addresses.iter().enumerate() {
+        if let (Some(size), 1) = (size, address_filters[index].0.len())
+            && driver.is_none_or(|(best, _)| *size < best)
+        {
+            driver = Some((*size, Some(index)));
+        }
+    }
+    let driving_folder = matches!(driver, Some((_, None)));
+    let driving_address = driver.and_then(|(_, index)| index);
 
     let scan = if let (true, [folder]) = (driving_folder, query.folder_ids.as_slice()) {
         let folder = filter.placeholder(Bind::Text(folder.clone()));
@@ -326,7 +397,9 @@ fn message_scan(
         if emails.is_empty() || Some(index) == driving_address {
             continue;
         }
-        let condition = participants_clause(filter, emails, *roles);
+        // Few matches are collected once; many are checked per message read.
+        let few = known.addresses[index].is_some_and(|n| n < COUNTED_ROWS);
+        let condition = participants_clause(filter, grant_id, emails, *roles, few);
         filter.clause(condition);
     }
     if let Some(subject) = &query.subject {
