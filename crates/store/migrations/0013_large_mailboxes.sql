@@ -36,14 +36,15 @@ CREATE TABLE thread_folders (
 CREATE INDEX thread_folders_by_thread ON thread_folders (thread_id);
 
 -- One row per address of a message (lower case), with the roles it has there
--- (1 from, 2 to, 4 cc, 8 bcc) and the message's date.
+-- (1 from, 2 to, 4 cc, 8 bcc) and the message's date. The key holds every column, so that
+-- an address's messages are read newest first, roles checked, from the index alone.
 CREATE TABLE message_addresses (
     grant_id TEXT NOT NULL,
     email TEXT NOT NULL,
     date BIGINT NOT NULL,
     message_id TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
     roles INTEGER NOT NULL,
-    PRIMARY KEY (grant_id, email, date, message_id)
+    PRIMARY KEY (grant_id, email, date, message_id, roles)
 );
 
 CREATE INDEX message_addresses_by_message ON message_addresses (message_id);
@@ -52,6 +53,10 @@ ALTER TABLE message_locations ADD COLUMN date BIGINT NOT NULL DEFAULT 0;
 UPDATE message_locations SET date = COALESCE(
     (SELECT m.date FROM messages m WHERE m.id = message_locations.message_id), 0);
 CREATE INDEX message_locations_by_folder_date ON message_locations (folder_id, date, message_id);
+-- "Is this message in that folder?" answered by one index entry: with the message alone
+-- in the key, SQLite would rather scan the folder's date index for it.
+DROP INDEX message_locations_by_message;
+CREATE INDEX message_locations_by_message ON message_locations (message_id, folder_id);
 
 -- Messages by flag, newest first; partial, so each holds only the few flagged rows.
 CREATE INDEX messages_unread ON messages (grant_id, date, id) WHERE unread = 1;

@@ -81,7 +81,7 @@ pub(crate) async fn insert_participants(
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO message_addresses (grant_id, email, date, message_id, roles) VALUES {} \
-             ON CONFLICT (grant_id, email, date, message_id) DO NOTHING",
+             ON CONFLICT (grant_id, email, date, message_id, roles) DO NOTHING",
             value_rows(engine, chunk.len(), 5)
         );
         let mut query = sqlx::query(&sql);

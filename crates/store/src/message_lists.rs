@@ -223,14 +223,15 @@ impl Store {
     ) -> Result<FilterSizes, StoreError> {
         let mut sizes = FilterSizes::default();
         if let [folder] = query.folder_ids.as_slice() {
-            let row = sqlx::query("SELECT total_count FROM folders WHERE id = $1 AND grant_id = $2")
-                .bind(folder)
-                .bind(grant_id.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
+            let row =
+                sqlx::query("SELECT total_count FROM folders WHERE id = $1 AND grant_id = $2")
+                    .bind(folder)
+                    .bind(grant_id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await?;
             sizes.folder = row.map(|r| r.try_get("total_count")).transpose()?;
         }
-        for (index, (emails, roles)) in address_filters(query).iter().enumerate() {
+        for (index, (emails, _)) in address_filters(query).iter().enumerate() {
             if emails.is_empty() {
                 continue;
             }
@@ -241,13 +242,16 @@ impl Store {
                 .map(|e| filter.placeholder(Bind::Text(e.trim().to_lowercase())))
                 .collect();
             let limit = filter.placeholder(Bind::Int(COUNTED_ROWS));
+            // Every role counts: the estimate is read from the index alone.
             let sql = format!(
                 "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM message_addresses a \
-                 WHERE a.grant_id = {grant} AND a.email IN ({}) AND (a.roles & {roles}) <> 0 \
-                 LIMIT {limit}) counted",
+                 WHERE a.grant_id = {grant} AND a.email IN ({}) LIMIT {limit}) counted",
                 list.join(", ")
             );
-            let row = filter.bind_to(sqlx::query(&sql)).fetch_one(&self.pool).await?;
+            let row = filter
+                .bind_to(sqlx::query(&sql))
+                .fetch_one(&self.pool)
+                .await?;
             sizes.addresses[index] = Some(row.try_get("n")?);
         }
         Ok(sizes)

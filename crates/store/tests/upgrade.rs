@@ -21,6 +21,8 @@ const BACK_TO_0012: &[&str] = &[
     "DROP INDEX messages_starred",
     "DROP INDEX messages_with_attachments",
     "DROP INDEX message_locations_by_folder_date",
+    "DROP INDEX message_locations_by_message",
+    "CREATE INDEX message_locations_by_message ON message_locations (message_id)",
     "ALTER TABLE message_locations DROP COLUMN date",
     "ALTER TABLE folders DROP COLUMN total_count",
     "ALTER TABLE folders DROP COLUMN unread_count",
