@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use mailroom_model::{GrantId, time::unix_now, v3::EmailName};
+use mailroom_model::{GrantId, time::unix_now};
 use sqlx::{Any, Row, Transaction};
 
 use mailroom_model::v3::webhook::TriggerType;
@@ -22,7 +22,8 @@ use crate::{
     error::StoreError,
     folder_counts::{Count, count_locations},
     message_addresses::{Participants, insert_participants, roles_by_address},
-    messages::{NewMessage, email_list, set_flags},
+    message_row::new_row_columns,
+    messages::{NewMessage, set_flags},
     open::{Engine, Store},
     sql_batch::value_rows,
     sql_filter::{Bind, SqlFilter},
@@ -340,12 +341,6 @@ async fn resolve_threads(
         .collect())
 }
 
-const MESSAGE_COLUMNS: &str = "id, grant_id, identity_key, thread_id, message_id_header, subject, \
-     subject_lower, from_json, to_json, cc_json, bcc_json, reply_to_json, from_emails, to_emails, \
-     cc_emails, bcc_emails, date, sent_date, size, unread, starred, answered, draft, \
-     has_attachments, headers_json, in_reply_to, created_at, updated_at";
-const MESSAGE_PARAMS: usize = 28;
-
 async fn insert_messages(
     tx: &mut Transaction<'_, Any>,
     engine: Engine,
@@ -355,49 +350,35 @@ async fn insert_messages(
     threads: &HashMap<String, String>,
     now: i64,
 ) -> Result<(), StoreError> {
-    let json = |v: &Vec<EmailName>| serde_json::to_string(v).map_err(StoreError::corrupt);
     for chunk in fresh.chunks(MESSAGES_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES {}",
-            value_rows(engine, chunk.len(), MESSAGE_PARAMS)
-        );
-        let mut query = sqlx::query(&sql);
+        let mut rows = Vec::with_capacity(chunk.len());
         for message in chunk {
             let key = message.identity_key.as_str();
             let (Some(id), Some(thread)) = (ids.get(key), threads.get(key)) else {
                 return Err(StoreError::corrupt("a new message lost its id or thread"));
             };
-            let has = |name: &str| message.flags.iter().any(|f| f.eq_ignore_ascii_case(name));
-            query = query
-                .bind(id.clone())
-                .bind(grant_id.to_string())
-                .bind(message.identity_key.clone())
-                .bind(thread.clone())
-                .bind(message.message_id_header.clone())
-                .bind(message.subject.clone())
-                .bind(message.subject.as_deref().map(str::to_lowercase))
-                .bind(json(&message.from)?)
-                .bind(json(&message.to)?)
-                .bind(json(&message.cc)?)
-                .bind(json(&message.bcc)?)
-                .bind(json(&message.reply_to)?)
-                .bind(email_list(&message.from))
-                .bind(email_list(&message.to))
-                .bind(email_list(&message.cc))
-                .bind(email_list(&message.bcc))
-                .bind(message.date)
-                .bind(message.sent_date)
-                .bind(message.size)
-                .bind(i64::from(!has("\\Seen")))
-                .bind(i64::from(has("\\Flagged")))
-                .bind(i64::from(has("\\Answered")))
-                .bind(i64::from(has("\\Draft")))
-                .bind(i64::from(message.has_attachments))
-                // The full header list arrives with the body.
-                .bind("[]")
-                .bind(message.in_reply_to.clone())
-                .bind(now)
-                .bind(now);
+            rows.push(new_row_columns(
+                message,
+                id,
+                grant_id.as_str(),
+                thread,
+                now,
+            )?);
+        }
+        let Some(first) = rows.first() else {
+            continue;
+        };
+        let names: Vec<&str> = first.iter().map(|(name, _)| *name).collect();
+        let sql = format!(
+            "INSERT INTO messages ({}) VALUES {}",
+            names.join(", "),
+            value_rows(engine, rows.len(), names.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for row in rows {
+            for (_, value) in row {
+                query = value.bind_to(query);
+            }
         }
         query.execute(&mut **tx).await?;
     }

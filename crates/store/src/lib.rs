@@ -23,6 +23,7 @@ mod index_check;
 mod message_addresses;
 mod message_changes;
 mod message_lists;
+mod message_row;
 mod messages;
 mod oauth_tokens;
 mod open;

@@ -11,8 +11,10 @@ use crate::{
     error::StoreError,
     folder_counts::{Count, count_locations},
     message_addresses::{Participants, replace_participants, roles_by_address},
-    messages::{FlagState, MessageLocation, NewMessage, apply_flag_state, email_list},
+    message_row::header_columns,
+    messages::{FlagState, MessageLocation, NewMessage, apply_flag_state},
     open::Store,
+    sql_filter::{Bind, SqlFilter},
     thread_summaries::TouchedThreads,
     webhook_outbox::record_notifications,
 };
@@ -154,7 +156,6 @@ impl Store {
         id: &str,
         message: &NewMessage,
     ) -> Result<(), StoreError> {
-        let json = |v| serde_json::to_string(v).map_err(StoreError::corrupt);
         let mut tx = self.begin_write().await?;
         let Some(row) = sqlx::query("SELECT grant_id FROM messages WHERE id = $1")
             .bind(id)
@@ -164,33 +165,23 @@ impl Store {
             return Ok(());
         };
         let grant_id = GrantId::from_stored(row.try_get("grant_id")?);
-        sqlx::query(
-            "UPDATE messages SET subject = $1, subject_lower = $2, from_json = $3, to_json = $4, \
-                 cc_json = $5, bcc_json = $6, reply_to_json = $7, from_emails = $8, to_emails = $9, \
-                 cc_emails = $10, bcc_emails = $11, date = $12, sent_date = $13, size = $14, \
-                 has_attachments = $15, in_reply_to = $16, body_fetched = 0, updated_at = $17 \
-             WHERE id = $18",
-        )
-        .bind(message.subject.clone())
-        .bind(message.subject.as_deref().map(str::to_lowercase))
-        .bind(json(&message.from)?)
-        .bind(json(&message.to)?)
-        .bind(json(&message.cc)?)
-        .bind(json(&message.bcc)?)
-        .bind(json(&message.reply_to)?)
-        .bind(email_list(&message.from))
-        .bind(email_list(&message.to))
-        .bind(email_list(&message.cc))
-        .bind(email_list(&message.bcc))
-        .bind(message.date)
-        .bind(message.sent_date)
-        .bind(message.size)
-        .bind(i64::from(message.has_attachments))
-        .bind(message.in_reply_to.clone())
-        .bind(unix_now())
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+        let mut filter = SqlFilter::default();
+        let mut assignments = Vec::new();
+        for (column, value) in header_columns(message)? {
+            assignments.push(format!("{column} = {}", filter.placeholder(value)));
+        }
+        // The body is read again for the new headers.
+        assignments.push("body_fetched = 0".into());
+        assignments.push(format!(
+            "updated_at = {}",
+            filter.placeholder(Bind::Int(unix_now()))
+        ));
+        let target = filter.placeholder(Bind::Text(id.to_owned()));
+        let sql = format!(
+            "UPDATE messages SET {} WHERE id = {target}",
+            assignments.join(", ")
+        );
+        filter.bind_to(sqlx::query(&sql)).execute(&mut *tx).await?;
         sqlx::query("UPDATE message_locations SET date = $1 WHERE message_id = $2")
             .bind(message.date)
             .bind(id)

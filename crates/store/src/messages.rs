@@ -671,15 +671,6 @@ pub(crate) async fn apply_flag_state(
     Ok(true)
 }
 
-pub(crate) fn email_list(names: &[EmailName]) -> String {
-    let mut list = String::from(" ");
-    for name in names {
-        list.push_str(&name.email.to_lowercase());
-        list.push(' ');
-    }
-    list
-}
-
 /// Escapes LIKE wildcards; the clauses say `ESCAPE '\\'`.
 pub(crate) fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());

@@ -3,10 +3,28 @@
 
 use sqlx::{Any, any::AnyArguments, query::Query};
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) enum Bind {
     Text(String),
     Int(i64),
+    /// NULL when `None`.
+    OptionalText(Option<String>),
+    OptionalInt(Option<i64>),
+}
+
+impl Bind {
+    /// Binds this value as the query's next parameter.
+    pub(crate) fn bind_to<'q>(
+        self,
+        query: Query<'q, Any, AnyArguments<'q>>,
+    ) -> Query<'q, Any, AnyArguments<'q>> {
+        match self {
+            Bind::Text(text) => query.bind(text),
+            Bind::Int(int) => query.bind(int),
+            Bind::OptionalText(text) => query.bind(text),
+            Bind::OptionalInt(int) => query.bind(int),
+        }
+    }
 }
 
 #[derive(Default, Clone)]
@@ -73,10 +91,7 @@ impl SqlFilter {
         mut query: Query<'q, Any, AnyArguments<'q>>,
     ) -> Query<'q, Any, AnyArguments<'q>> {
         for bind in self.binds {
-            query = match bind {
-                Bind::Text(text) => query.bind(text),
-                Bind::Int(int) => query.bind(int),
-            };
+            query = bind.bind_to(query);
         }
         query
     }
