@@ -176,6 +176,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        self.note_new_messages(fresh.len() as u64).await?;
         Ok(fresh.len())
     }
 }

@@ -36,6 +36,7 @@ mod sign_in_attempts;
 mod sql_batch;
 mod sql_filter;
 mod sync_status;
+mod table_statistics;
 mod thread_replies;
 mod thread_summaries;
 mod webhook_outbox;

@@ -21,6 +21,7 @@ pub struct Store {
     pub(crate) pool: AnyPool,
     pub(crate) secrets: SecretBox,
     pub(crate) engine: Engine,
+    pub(crate) statistics: std::sync::Arc<crate::table_statistics::StatisticsSchedule>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -134,6 +135,7 @@ impl Store {
             pool,
             secrets,
             engine,
+            statistics: Default::default(),
         };
         store.check_secret_key().await?;
         if migrations == Migrations::Apply {
