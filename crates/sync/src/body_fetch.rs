@@ -319,7 +319,7 @@ pub(crate) fn batches_by_size<'a>(
 
 /// What the index keeps of a message too large to read whole: its headers (the full
 /// list, as for any message), no body, no snippet.
-fn header_only_body(grant_id: &GrantId, message_id: &str, header: &[u8]) -> MessageBody {
+pub(crate) fn header_only_body(grant_id: &GrantId, message_id: &str, header: &[u8]) -> MessageBody {
     let mut body = parse_body(grant_id, message_id, header);
     body.body_html = String::new();
     body.snippet = String::new();
