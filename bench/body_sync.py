@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -134,9 +135,17 @@ class Server:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def stop(self):
+    def peak_rss_mib(self):
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self, keep):
         self.proc.kill()
         self.proc.wait()
+        if not keep:
+            shutil.rmtree(self.data, ignore_errors=True)
 
 
 def mb(n):
@@ -150,6 +159,7 @@ def main():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-seed", action="store_true", help="use the mailbox as it is")
     parser.add_argument("--floor-runs", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep mailroom's data directory")
     parser.add_argument("--body-connections", type=int, default=None,
                         help="MAILROOM_SYNC_BODY_CONNECTIONS for the mailroom phase")
     args = parser.parse_args()
@@ -220,19 +230,21 @@ def main():
                          f"server log: {server.data}/server.log")
             time.sleep(0.01 if first_snippets is None else 0.1)
         cpu_bodies = server.cpu_seconds() - cpu_indexed
+        peak = server.peak_rss_mib()
     finally:
-        server.stop()
+        server.stop(args.keep)
 
     phase = bodies - indexed
     rate_phase = mb(body_bytes) / phase if phase > 0 else float("inf")
     rate_all = mb(body_bytes) / bodies
+    print(f"mailroom: {extra or 'default settings'}")
     print(f"mailroom: first page of 50 with every snippet after {first_snippets:.3f} s")
     print(f"mailroom: {count} messages indexed (metadata) after {indexed:.2f} s")
     print(f"mailroom: every body read after {bodies:.2f} s; body phase {phase:.2f} s "
           f"= {rate_phase:.0f} MB/s ({rate_all:.0f} MB/s counted from grant creation)")
     print(f"mailroom: CPU time in the body phase {cpu_bodies:.1f} s "
           f"({100 * cpu_bodies / phase if phase > 0 else 0:.0f}% of one core); "
-          f"server log: {server.data}/server.log")
+          f"peak RSS {peak:.0f} MiB")
     for name, floor in floors.items():
         print(f"ratio: mailroom body phase / floor over {name}: {rate_phase / floor:.2f} "
               f"(from grant creation: {rate_all / floor:.2f})")

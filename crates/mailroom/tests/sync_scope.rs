@@ -4,11 +4,13 @@
 
 mod support;
 
+use std::time::Duration;
+
 use serde_json::Value;
 use support::{
-    Api, Mailroom, connect_grant, data_len, eventually, find_by_subject,
+    Api, Mailroom, Testbed, connect_grant, data_len, eventually, find_by_subject,
     imap_peer::{ImapPeer, message, reset_user},
-    testbed_env,
+    testbed_env, wait_for,
 };
 
 /// An INTERNALDATE long before any window a test sets (RFC 3501 §6.3.11 `date-time`).
@@ -30,6 +32,14 @@ fn snippet(list: &Value, subject: &str) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// `body_count=N` of a Dovecot logout line: the bodies that session fetched.
+fn body_count(line: &str) -> u64 {
+    line.split_whitespace()
+        .find_map(|field| field.strip_prefix("body_count="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 fn note(id: &str, subject: &str, body: &str) -> String {
@@ -215,6 +225,8 @@ async fn a_backlog_of_bodies_is_read_over_two_connections() {
         )
         .await;
     }
+    let log = Testbed::get().dir.join("log/dovecot.log");
+    let log_start = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
     let server = server_with(&[("MAILROOM_SYNC_BODY_CONNECTIONS", "2")]);
     let (api, grant) = connect_grant(&server, 60).await;
     let messages = format!("/v3/grants/{grant}/messages?limit={COUNT}");
@@ -236,4 +248,22 @@ async fn a_backlog_of_bodies_is_read_over_two_connections() {
     let progress = api.get(&format!("/v3/grants/{grant}")).await.body;
     assert_eq!(progress["data"]["sync_progress"]["bodies_synced"], COUNT);
     peer.logout().await;
+
+    // The grant's own session and its IDLE watchers stay logged in; a session that read
+    // bodies and logged out is the second body connection, closed after the backlog.
+    wait_for(
+        "Dovecot to log the second body connection",
+        Duration::from_secs(20),
+        || {
+            let bytes = std::fs::read(&log).ok()?;
+            let text = String::from_utf8_lossy(bytes.get(log_start as usize..)?).into_owned();
+            text.lines()
+                .any(|line| {
+                    line.contains("imap(user60@example.test)")
+                        && line.contains("Logged out")
+                        && body_count(line) > 0
+                })
+                .then_some(())
+        },
+    );
 }

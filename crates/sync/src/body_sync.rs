@@ -11,7 +11,11 @@
 
 use std::{
     collections::HashMap,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Instant,
 };
 
 use futures::future::try_join_all;
@@ -33,9 +37,29 @@ use crate::{
 /// Messages the walk asks the store for at a time.
 const WALK_CHUNK: i64 = 2_000;
 /// Parsed FETCHes waiting for the writer; past this, connections wait before reading on.
-const PARSED_QUEUE: usize = 4;
+const PARSED_QUEUE: usize = 2;
 /// The most bodies stored in one transaction.
-const BODIES_PER_WRITE: usize = 1_000;
+const BODIES_PER_WRITE: usize = 400;
+
+/// Where a run's time went, for the log: microseconds spent waiting for FETCHes (all
+/// connections together), parsing (all threads together) and writing.
+#[derive(Debug, Default)]
+struct Timings {
+    fetching: AtomicU64,
+    parsing: AtomicU64,
+    writing: AtomicU64,
+}
+
+impl Timings {
+    fn add(counter: &AtomicU64, since: Instant) {
+        let micros = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
+        counter.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    fn seconds(counter: &AtomicU64) -> f64 {
+        counter.load(Ordering::Relaxed) as f64 / 1e6
+    }
+}
 
 /// One FETCH: messages of one folder, whole or (over `max_message_bytes`) headers only.
 #[derive(Debug)]
@@ -88,11 +112,11 @@ pub(crate) async fn read_backlog(
     let queued = Mutex::new(queued);
     let (parsed, parsed_out) = mpsc::channel(PARSED_QUEUE);
     let stop = AtomicBool::new(false);
-    let readers = try_join_all(
-        std::iter::once(main)
-            .chain(extra.iter_mut())
-            .map(|session| read_fetches(session, &queued, parsed.clone(), grant_id, &stop)),
-    );
+    let timings = Arc::new(Timings::default());
+    let started = Instant::now();
+    let readers = try_join_all(std::iter::once(main).chain(extra.iter_mut()).map(|session| {
+        read_fetches(session, &queued, parsed.clone(), grant_id, &stop, &timings)
+    }));
     drop(parsed);
     let walk = walk(
         store,
@@ -104,7 +128,11 @@ pub(crate) async fn read_backlog(
         &stop,
         wake,
     );
-    let result = tokio::try_join!(walk, readers, store_parsed(store, grant_id, parsed_out));
+    let result = tokio::try_join!(
+        walk,
+        readers,
+        store_parsed(store, grant_id, parsed_out, &timings)
+    );
     // After an error the sessions are in an unknown state: the actor starts over.
     if result.is_ok() {
         for session in extra {
@@ -112,6 +140,16 @@ pub(crate) async fn read_backlog(
         }
     }
     let ((), _, stored) = result?;
+    tracing::debug!(
+        %grant_id,
+        stored,
+        connections,
+        seconds = started.elapsed().as_secs_f64(),
+        fetching = Timings::seconds(&timings.fetching),
+        parsing = Timings::seconds(&timings.parsing),
+        writing = Timings::seconds(&timings.writing),
+        "bodies read"
+    );
     Ok(stored)
 }
 
@@ -218,6 +256,7 @@ async fn read_fetches(
     parsed: mpsc::Sender<JoinHandle<Vec<MessageBody>>>,
     grant_id: &GrantId,
     stop: &AtomicBool,
+    timings: &Arc<Timings>,
 ) -> Result<(), SyncError> {
     let mut selected: Option<String> = None;
     loop {
@@ -233,6 +272,7 @@ async fn read_fetches(
             selected = Some(fetch.imap_name.clone());
         }
         let uids: Vec<u32> = fetch.wanted.iter().map(|w| w.uid).collect();
+        let fetching = Instant::now();
         let raws = if fetch.headers_only {
             session.fetch_headers(&uid_set(&uids), uids.len()).await?
         } else {
@@ -241,6 +281,7 @@ async fn read_fetches(
                 .fetch_bodies(&uid_set(&uids), byte_budget(indexed))
                 .await?
         };
+        Timings::add(&timings.fetching, fetching);
         let ids: HashMap<u32, String> = fetch
             .wanted
             .into_iter()
@@ -248,8 +289,11 @@ async fn read_fetches(
             .collect();
         let grant_id = grant_id.clone();
         let headers_only = fetch.headers_only;
+        let timings = timings.clone();
         let parse = tokio::task::spawn_blocking(move || {
-            raws.iter()
+            let parsing = Instant::now();
+            let bodies = raws
+                .iter()
                 .filter_map(|raw| {
                     let id = ids.get(&raw.uid)?;
                     Some(if headers_only {
@@ -258,7 +302,9 @@ async fn read_fetches(
                         parse_body(&grant_id, id, &raw.raw)
                     })
                 })
-                .collect()
+                .collect();
+            Timings::add(&timings.parsing, parsing);
+            bodies
         });
         if parsed.send(parse).await.is_err() {
             return Ok(());
@@ -272,6 +318,7 @@ async fn store_parsed(
     store: &Store,
     grant_id: &GrantId,
     mut parsed: mpsc::Receiver<JoinHandle<Vec<MessageBody>>>,
+    timings: &Timings,
 ) -> Result<usize, SyncError> {
     let mut stored = 0;
     while let Some(first) = parsed.recv().await {
@@ -282,7 +329,9 @@ async fn store_parsed(
             };
             bodies.extend(parsed_bodies(next).await?);
         }
+        let writing = Instant::now();
         store.store_message_bodies(grant_id, &bodies).await?;
+        Timings::add(&timings.writing, writing);
         stored += bodies.len();
     }
     Ok(stored)
