@@ -49,8 +49,12 @@ fn note(id: &str, subject: &str, body: &str) -> String {
 /// Appends a message after the first pass and waits until it is listed: the pass that
 /// found it started after the previous pass's background body reads had ended.
 async fn another_pass(api: &Api, grant: &str, peer: &mut ImapPeer, subject: &str, count: usize) {
-    peer.append("INBOX", "()", &note(&format!("{subject}@test"), subject, "Later."))
-        .await;
+    peer.append(
+        "INBOX",
+        "()",
+        &note(&format!("{subject}@test"), subject, "Later."),
+    )
+    .await;
     eventually(
         api,
         &format!("/v3/grants/{grant}/messages"),
@@ -70,8 +74,12 @@ async fn recent_days_reads_recent_bodies_and_the_rest_on_demand() {
         &note("old@test", "Old news", "Written long ago."),
     )
     .await;
-    peer.append("INBOX", "()", &note("new@test", "New news", "Written today."))
-        .await;
+    peer.append(
+        "INBOX",
+        "()",
+        &note("new@test", "New news", "Written today."),
+    )
+    .await;
     let server = server_with(&[("MAILROOM_SYNC_BODIES", "recent_days:30")]);
     let (api, grant) = connect_grant(&server, 57).await;
     let messages = format!("/v3/grants/{grant}/messages");

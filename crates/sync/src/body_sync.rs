@@ -89,7 +89,7 @@ pub(crate) async fn read_backlog(
         return Ok(0);
     }
     // More connections only pay for a backlog of more than one FETCH.
-    let backlog: u64 = first.iter().map(|m| indexed_size(m)).sum();
+    let backlog: u64 = first.iter().map(indexed_size).sum();
     let mut extra = Vec::new();
     if backlog > BODY_BATCH_BYTES {
         for _ in 1..settings.body_connections {
@@ -114,9 +114,13 @@ pub(crate) async fn read_backlog(
     let stop = AtomicBool::new(false);
     let timings = Arc::new(Timings::default());
     let started = Instant::now();
-    let readers = try_join_all(std::iter::once(main).chain(extra.iter_mut()).map(|session| {
-        read_fetches(session, &queued, parsed.clone(), grant_id, &stop, &timings)
-    }));
+    let readers = try_join_all(
+        std::iter::once(main)
+            .chain(extra.iter_mut())
+            .map(|session| {
+                read_fetches(session, &queued, parsed.clone(), grant_id, &stop, &timings)
+            }),
+    );
     drop(parsed);
     let walk = walk(
         store,
@@ -337,9 +341,7 @@ async fn store_parsed(
     Ok(stored)
 }
 
-async fn parsed_bodies(
-    parse: JoinHandle<Vec<MessageBody>>,
-) -> Result<Vec<MessageBody>, SyncError> {
+async fn parsed_bodies(parse: JoinHandle<Vec<MessageBody>>) -> Result<Vec<MessageBody>, SyncError> {
     parse
         .await
         .map_err(|e| SyncError::Interrupted(format!("parsing bodies: {e}")))

@@ -12,8 +12,8 @@ use tokio::{
 
 use crate::{
     error::SyncError,
-    sync_scope::{BodySync, SyncSince},
     grant_actor::{ActorContext, run},
+    sync_scope::{BodySync, SyncSince},
     write_session::IdlePool,
 };
 

@@ -121,7 +121,16 @@ pub(crate) async fn sync_folder(
         .await;
     }
     let state = session.select_folder(&folder.imap_name).await?;
-    sync_by_diff(session, store, grant_id, folder, state, flag_refresh, &scope).await
+    sync_by_diff(
+        session,
+        store,
+        grant_id,
+        folder,
+        state,
+        flag_refresh,
+        &scope,
+    )
+    .await
 }
 
 /// What of a folder a pass takes in (`sync_since`, `sync_bodies`), fixed for the pass.

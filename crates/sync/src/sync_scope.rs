@@ -132,10 +132,19 @@ mod tests {
         assert_eq!("all".parse(), Ok(BodySync::All));
         assert_eq!("none".parse(), Ok(BodySync::None));
         assert_eq!("recent_days:30".parse(), Ok(BodySync::RecentDays(30)));
-        for bad in ["", "some", "recent_days:", "recent_days:0", "recent_days:-1"] {
+        for bad in [
+            "",
+            "some",
+            "recent_days:",
+            "recent_days:0",
+            "recent_days:-1",
+        ] {
             assert!(bad.parse::<BodySync>().is_err(), "{bad}");
         }
-        assert_eq!(BodySync::RecentDays(2).oldest_date(1_000_000), Some(827_200));
+        assert_eq!(
+            BodySync::RecentDays(2).oldest_date(1_000_000),
+            Some(827_200)
+        );
         assert_eq!(BodySync::All.oldest_date(1_000_000), None);
         assert!(!BodySync::None.reads_any());
     }
