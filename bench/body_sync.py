@@ -118,7 +118,7 @@ def floor_run(port, email, password, ranges):
 
 class Server:
     def __init__(self, env, extra):
-        self.data = tempfile.mkdtemp(prefix="mailroom-bench-")
+        self.data = tempfile.mkdtemp(prefix="mailroom-bench-bodies-")
         self.env = mailroom_env(env, MAILROOM_SYNC_POLL_SECS="3600", **extra)
         self.proc, self.url = start_mailroom(self.data, self.env, os.path.join(self.data, "server.log"))
         self.key = create_app(self.data, self.env, "bench")["api_key"]
