@@ -108,7 +108,7 @@ pub async fn load_message_bodies(
 
 /// Messages to read, by the folder they are read from.
 pub(crate) fn by_folder(
-    located: Vec<(String, MessageLocation)>,
+    located: impl IntoIterator<Item = (String, MessageLocation)>,
 ) -> HashMap<String, Vec<WantedBody>> {
     let mut folders: HashMap<String, Vec<WantedBody>> = HashMap::new();
     for (message_id, location) in located {

@@ -28,12 +28,18 @@ use tokio::{
 };
 
 use crate::{
-    body_fetch::{BODY_BATCH_BYTES, WantedBody, byte_budget, header_only_body, parse_body},
+    body_fetch::{
+        BODY_BATCH_BYTES, WantedBody, by_folder, byte_budget, header_only_body, parse_body,
+        read_bodies_in_selected,
+    },
+    engine::SyncSettings,
     error::SyncError,
     folder_sync::uid_set,
     grant_actor::{ActorContext, open_session},
 };
 
+/// Bodies read on a first sync once the Inbox is indexed, before the other folders.
+const FIRST_PASS_BODIES: i64 = 200;
 /// Messages the walk asks the store for at a time.
 const WALK_CHUNK: i64 = 2_000;
 /// Parsed FETCHes waiting for the writer; past this, connections wait before reading on.
@@ -155,6 +161,29 @@ pub(crate) async fn read_backlog(
         "bodies read"
     );
     Ok(stored)
+}
+
+/// Reads the bodies of up to [`FIRST_PASS_BODIES`] of the newest messages that lack one
+/// (within `sync_bodies`) over `session`, folder by folder. Returns how many it stored.
+pub(crate) async fn read_newest(
+    session: &mut ImapSession,
+    store: &Store,
+    grant_id: &GrantId,
+    settings: &SyncSettings,
+) -> Result<usize, SyncError> {
+    if !settings.sync_bodies.reads_any() {
+        return Ok(0);
+    }
+    let oldest = settings.sync_bodies.oldest_date(unix_now());
+    let missing = store
+        .messages_missing_body(grant_id, FIRST_PASS_BODIES, oldest, None)
+        .await?;
+    let mut read = 0;
+    for (imap_name, wanted) in by_folder(missing.into_iter().map(|m| (m.id, m.location))) {
+        session.select_folder(&imap_name).await?;
+        read += read_bodies_in_selected(session, store, grant_id, &wanted).await?;
+    }
+    Ok(read)
 }
 
 fn indexed_size(message: &MissingBody) -> u64 {

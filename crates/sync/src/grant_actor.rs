@@ -12,8 +12,7 @@ use rand::Rng;
 use tokio::sync::{Notify, watch};
 
 use crate::{
-    body_fetch::{WantedBody, read_bodies_in_selected},
-    body_sync::read_backlog,
+    body_sync::{read_backlog, read_newest},
     engine::SyncSettings,
     error::SyncError,
     folder_sync::{FlagRefresh, sync_folder},
@@ -21,8 +20,6 @@ use crate::{
 };
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
-/// Bodies read on a first sync once the Inbox is indexed, before the other folders.
-const BODIES_PER_ROUND: i64 = 200;
 /// After a wake-up, how long to let further changes gather before the pass.
 const WAKE_COALESCE: Duration = Duration::from_millis(100);
 /// Passes between full flag refreshes on servers without CONDSTORE.
@@ -186,7 +183,7 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
             messages_total += pass.server_total as i64 - folder.server_total;
             // The newest Inbox mail gets its snippets before other folders are read.
             if done == 0 && pass.new_messages > 0 {
-                read_bodies(&mut session, store, grant_id, &context.settings).await?;
+                read_newest(&mut session, store, grant_id, &context.settings).await?;
             }
         }
         store
@@ -217,45 +214,6 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
             _ = wake.notified() => tokio::time::sleep(WAKE_COALESCE).await,
         }
     }
-}
-
-/// Reads the bodies of up to `BODIES_PER_ROUND` of the newest messages that lack one
-/// (within `sync_bodies`), folder by folder, in FETCHes bounded by bytes (see
-/// `body_fetch`). Returns how many it stored.
-async fn read_bodies(
-    session: &mut ImapSession,
-    store: &Store,
-    grant_id: &GrantId,
-    settings: &SyncSettings,
-) -> Result<usize, SyncError> {
-    if !settings.sync_bodies.reads_any() {
-        return Ok(0);
-    }
-    let oldest = settings
-        .sync_bodies
-        .oldest_date(mailroom_model::time::unix_now());
-    let missing = store
-        .messages_missing_body(grant_id, BODIES_PER_ROUND, oldest, None)
-        .await?;
-    let mut folders: std::collections::HashMap<String, Vec<WantedBody>> = Default::default();
-    for m in missing {
-        if let Ok(uid) = u32::try_from(m.location.uid) {
-            folders
-                .entry(m.location.imap_name)
-                .or_default()
-                .push(WantedBody {
-                    uid,
-                    size: u64::try_from(m.location.size).unwrap_or(0),
-                    message_id: m.id,
-                });
-        }
-    }
-    let mut read = 0;
-    for (imap_name, wanted) in folders {
-        session.select_folder(&imap_name).await?;
-        read += read_bodies_in_selected(session, store, grant_id, &wanted).await?;
-    }
-    Ok(read)
 }
 
 /// Inbox first, then Sent, then the rest by name.
