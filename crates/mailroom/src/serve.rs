@@ -23,6 +23,9 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         SyncSettings {
             poll_interval: settings.sync_poll_interval,
             ignore_capabilities: settings.sync_ignore_capabilities.clone(),
+            sync_bodies: settings.sync_bodies,
+            sync_since: settings.sync_since,
+            body_connections: settings.sync_body_connections,
         },
     );
     let started = engine.start_all().await.context("starting sync")?;

@@ -29,6 +29,9 @@ struct FileSettings {
     sync_poll_secs: Option<u64>,
     webhook_retry_secs: Option<u64>,
     sync_ignore_capabilities: Option<Vec<String>>,
+    sync_bodies: Option<String>,
+    sync_since: Option<String>,
+    sync_body_connections: Option<u64>,
     max_message_bytes: Option<u64>,
     log: Option<String>,
     sign_in_attempts_per_ip_per_minute: Option<u64>,
@@ -73,6 +76,12 @@ pub struct Settings {
     /// IMAP capabilities sync acts as if the server lacked (e.g. `QRESYNC`), for servers
     /// whose extension is broken, and to exercise the fallbacks.
     pub sync_ignore_capabilities: Vec<String>,
+    /// Which bodies are read in the background (the rest on demand).
+    pub sync_bodies: mailroom_sync::BodySync,
+    /// Only mail received on or after this is indexed.
+    pub sync_since: Option<mailroom_sync::SyncSince>,
+    /// IMAP connections one grant reads bodies over while it has a backlog.
+    pub sync_body_connections: usize,
     /// Messages larger than this are indexed from their headers only; their bodies are
     /// never read whole.
     pub max_message_bytes: u64,
@@ -198,6 +207,23 @@ impl Settings {
                 .into_iter()
                 .filter(|c| !c.is_empty())
                 .collect(),
+            sync_bodies: env("SYNC_BODIES")
+                .or(file.sync_bodies)
+                .map(|v| v.parse().map_err(anyhow::Error::msg))
+                .transpose()
+                .context("sync_bodies")?
+                .unwrap_or_default(),
+            sync_since: env("SYNC_SINCE")
+                .or(file.sync_since)
+                .map(|v| v.parse().map_err(anyhow::Error::msg))
+                .transpose()
+                .context("sync_since")?,
+            sync_body_connections: bounded(
+                env_u64("SYNC_BODY_CONNECTIONS")?.or(file.sync_body_connections),
+                2,
+                1,
+                16,
+            ) as usize,
             log_filter: env("LOG").or(file.log).unwrap_or_else(|| "info".into()),
             sign_in,
             http: HttpSettings {

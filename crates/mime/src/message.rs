@@ -178,8 +178,22 @@ fn text_to_html(text: &str) -> String {
     html
 }
 
+/// The first [`SNIPPET_CHARS`] characters of `text` with its whitespace collapsed; only
+/// the words that reach into them are looked at (a body may be megabytes long).
 fn snippet(text: &str) -> String {
-    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut collapsed = String::new();
+    let mut chars = 0;
+    for word in text.split_whitespace() {
+        if chars >= SNIPPET_CHARS {
+            break;
+        }
+        if chars > 0 {
+            collapsed.push(' ');
+            chars += 1;
+        }
+        collapsed.push_str(word);
+        chars += word.chars().count();
+    }
     collapsed.chars().take(SNIPPET_CHARS).collect()
 }
 

@@ -55,7 +55,9 @@ pub use grants::{
     GrantListQuery, GrantOrder, GrantRecord, GrantRefused, GrantScope, GrantUpdate, GrantUpsert,
     GrantWrite, SortField,
 };
-pub use messages::{MessageBody, MessageLocation, MessageQuery, MessageRecord, NewMessage};
+pub use messages::{
+    MessageBody, MessageLocation, MessageQuery, MessageRecord, MissingBody, NewMessage,
+};
 pub use oauth_tokens::{
     ACCESS_TOKEN_LIFETIME_SECS, ACCESS_TOKEN_PREFIX, AccessTokenRecord, CodeExchange, IssuedTokens,
     REFRESH_TOKEN_LIFETIME_SECS, REFRESH_TOKEN_PREFIX, TokenError,

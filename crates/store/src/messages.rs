@@ -95,6 +95,15 @@ pub struct MessageLocation {
     pub size: i64,
 }
 
+/// A message whose body has not been read yet, and where to read it.
+#[derive(Debug, Clone)]
+pub struct MissingBody {
+    pub id: String,
+    /// The message's date (unix seconds), which orders the walk newest first.
+    pub date: i64,
+    pub location: MessageLocation,
+}
+
 /// Filters and paging of a message list.
 #[derive(Debug, Clone, Default)]
 pub struct MessageQuery {
@@ -454,83 +463,137 @@ impl Store {
         let now = unix_now();
         let mut events = Vec::new();
         let mut touched = TouchedThreads::default();
+        let mut first_reads: i64 = 0;
         let mut tx = self.begin_write().await?;
         for body in bodies {
             let headers = serde_json::to_string(&body.headers).map_err(StoreError::corrupt)?;
-            // Counted once per message: only while its body is still missing.
-            sqlx::query(
-                "UPDATE sync_status SET bodies_synced = bodies_synced + 1 \
-                 WHERE grant_id = (SELECT grant_id FROM messages \
-                     WHERE id = $1 AND grant_id = $2 AND body_fetched = 0)",
-            )
-            .bind(&body.id)
-            .bind(grant_id.as_str())
-            .execute(&mut *tx)
-            .await?;
             let has_attachments = body.attachments.as_array().is_some_and(|a| {
                 a.iter()
                     .any(|att| !att["is_inline"].as_bool().unwrap_or(false))
             });
-            let stored = sqlx::query(
-                "UPDATE messages SET body_html = $1, snippet = $2, attachments_json = $3, \
-                     has_attachments = $4, headers_json = $5, body_fetched = 1, updated_at = $6 \
-                 WHERE id = $7 AND grant_id = $8",
+            let attachments = body.attachments.to_string();
+            // The body tells whether it has attachments; where that changes what the index
+            // said, its thread's row changes too.
+            let changed = sqlx::query(
+                "UPDATE messages SET has_attachments = $1 \
+                 WHERE id = $2 AND grant_id = $3 AND has_attachments <> $1",
             )
-            .bind(&body.body_html)
-            .bind(&body.snippet)
-            .bind(body.attachments.to_string())
             .bind(i64::from(has_attachments))
-            .bind(headers)
-            .bind(now)
             .bind(&body.id)
             .bind(grant_id.as_str())
             .execute(&mut *tx)
             .await?;
+            if changed.rows_affected() > 0 {
+                touched.message(&body.id);
+            }
+            let update = |condition: &'static str| {
+                sqlx::query(condition)
+                    .bind(&body.body_html)
+                    .bind(&body.snippet)
+                    .bind(&attachments)
+                    .bind(i64::from(has_attachments))
+                    .bind(&headers)
+                    .bind(now)
+                    .bind(&body.id)
+                    .bind(grant_id.as_str())
+            };
+            // A body read for the first time is counted; one read again is not.
+            let mut stored = update(
+                "UPDATE messages SET body_html = $1, snippet = $2, attachments_json = $3, \
+                     has_attachments = $4, headers_json = $5, body_fetched = 1, updated_at = $6 \
+                 WHERE id = $7 AND grant_id = $8 AND body_fetched = 0",
+            )
+            .execute(&mut *tx)
+            .await?;
+            if stored.rows_affected() > 0 {
+                first_reads += 1;
+            } else {
+                stored = update(
+                    "UPDATE messages SET body_html = $1, snippet = $2, attachments_json = $3, \
+                         has_attachments = $4, headers_json = $5, body_fetched = 1, updated_at = $6 \
+                     WHERE id = $7 AND grant_id = $8",
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
             if stored.rows_affected() == 0 {
                 // Not a message of this grant (or gone meanwhile).
                 continue;
             }
-            // The body tells whether it has attachments: its thread's row says so too.
-            touched.message(&body.id);
             let changes = record_message_events(&mut tx, &body.id, &body.calendar).await?;
             announce_event_changes(&mut tx, &body.id, &changes).await?;
             events.extend(changes);
         }
         touched.refresh(&mut tx, grant_id).await?;
+        if first_reads > 0 {
+            sqlx::query(
+                "UPDATE sync_status SET bodies_synced = bodies_synced + $1 WHERE grant_id = $2",
+            )
+            .bind(first_reads)
+            .bind(grant_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(events)
     }
 
-    /// The newest messages of a grant whose body has not been read yet.
+    /// The newest messages of a grant whose body has not been read yet, dated
+    /// `oldest_date` or later if given, and below `below` (date, id) in the order
+    /// newest first if given: a walk continues from the last message it was given.
     pub async fn messages_missing_body(
         &self,
         grant_id: &GrantId,
         limit: i64,
-    ) -> Result<Vec<(String, MessageLocation)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT m.id AS id, l.folder_id AS folder_id, f.imap_name AS imap_name, l.uid AS uid, \
-             m.size AS size \
-             FROM messages m JOIN message_locations l ON l.message_id = m.id JOIN folders f ON f.id = l.folder_id \
-             WHERE m.grant_id = $1 AND m.body_fetched = 0 ORDER BY m.date DESC, m.id DESC LIMIT $2",
-        )
-        .bind(grant_id.as_str())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        oldest_date: Option<i64>,
+        below: Option<(i64, &str)>,
+    ) -> Result<Vec<MissingBody>, StoreError> {
+        let mut sql = String::from(
+            "SELECT m.id AS id, m.date AS date, l.folder_id AS folder_id, \
+             f.imap_name AS imap_name, l.uid AS uid, m.size AS size \
+             FROM messages m JOIN message_locations l ON l.message_id = m.id \
+             JOIN folders f ON f.id = l.folder_id \
+             WHERE m.grant_id = $1 AND m.body_fetched = 0",
+        );
+        let mut next = 2;
+        if oldest_date.is_some() {
+            sql.push_str(&format!(" AND m.date >= ${next}"));
+            next += 1;
+        }
+        if below.is_some() {
+            // The first term lets the (grant_id, body_fetched, date, id) index bound the scan.
+            sql.push_str(&format!(
+                " AND m.date <= ${} AND (m.date < ${} OR m.id < ${})",
+                next,
+                next + 1,
+                next + 2
+            ));
+            next += 3;
+        }
+        sql.push_str(&format!(" ORDER BY m.date DESC, m.id DESC LIMIT ${next}"));
+        let mut query = sqlx::query(&sql).bind(grant_id.as_str());
+        if let Some(oldest) = oldest_date {
+            query = query.bind(oldest);
+        }
+        if let Some((date, id)) = below {
+            query = query.bind(date).bind(date).bind(id);
+        }
+        let rows = query.bind(limit).fetch_all(&self.pool).await?;
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for row in &rows {
             let id: String = row.try_get("id")?;
             if seen.insert(id.clone()) {
-                out.push((
+                out.push(MissingBody {
                     id,
-                    MessageLocation {
+                    date: row.try_get("date")?,
+                    location: MessageLocation {
                         folder_id: row.try_get("folder_id")?,
                         imap_name: row.try_get("imap_name")?,
                         uid: row.try_get("uid")?,
                         size: row.try_get("size")?,
                     },
-                ));
+                });
             }
         }
         Ok(out)

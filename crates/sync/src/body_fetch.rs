@@ -108,7 +108,7 @@ pub async fn load_message_bodies(
 
 /// Messages to read, by the folder they are read from.
 pub(crate) fn by_folder(
-    located: Vec<(String, MessageLocation)>,
+    located: impl IntoIterator<Item = (String, MessageLocation)>,
 ) -> HashMap<String, Vec<WantedBody>> {
     let mut folders: HashMap<String, Vec<WantedBody>> = HashMap::new();
     for (message_id, location) in located {
@@ -319,7 +319,7 @@ pub(crate) fn batches_by_size<'a>(
 
 /// What the index keeps of a message too large to read whole: its headers (the full
 /// list, as for any message), no body, no snippet.
-fn header_only_body(grant_id: &GrantId, message_id: &str, header: &[u8]) -> MessageBody {
+pub(crate) fn header_only_body(grant_id: &GrantId, message_id: &str, header: &[u8]) -> MessageBody {
     let mut body = parse_body(grant_id, message_id, header);
     body.body_html = String::new();
     body.snippet = String::new();

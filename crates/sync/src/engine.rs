@@ -13,6 +13,7 @@ use tokio::{
 use crate::{
     error::SyncError,
     grant_actor::{ActorContext, run},
+    sync_scope::{BodySync, SyncSince},
     write_session::IdlePool,
 };
 
@@ -22,6 +23,13 @@ pub struct SyncSettings {
     pub poll_interval: Duration,
     /// Capabilities to act as if the server lacked them.
     pub ignore_capabilities: Vec<String>,
+    /// Which bodies are read in the background; the others are read on demand.
+    pub sync_bodies: BodySync,
+    /// Only mail received on or after this is indexed.
+    pub sync_since: Option<SyncSince>,
+    /// IMAP connections a grant reads bodies over while it has a backlog (at least one:
+    /// the grant's own).
+    pub body_connections: usize,
 }
 
 struct Actor {

@@ -13,12 +13,13 @@
 use std::collections::HashSet;
 
 use mailroom_imap::{ImapSession, KnownMailbox, MailboxState, ResyncReport};
-use mailroom_model::GrantId;
+use mailroom_model::{GrantId, time::unix_now};
 use mailroom_store::{FolderRecord, FolderSyncState, Store, StoreError};
 use tokio::task::JoinHandle;
 
 use crate::{
     body_fetch::{WantedBody, read_bodies_in_selected},
+    engine::SyncSettings,
     error::SyncError,
     message_summary::to_new_message,
 };
@@ -98,18 +99,60 @@ pub(crate) async fn sync_folder(
     grant_id: &GrantId,
     folder: &FolderRecord,
     flag_refresh: FlagRefresh,
+    settings: &SyncSettings,
 ) -> Result<FolderPass, SyncError> {
+    let scope = Scope::of(settings);
     if let Some(known) = resumable(session, folder) {
         let report = session.select_qresync(&folder.imap_name, known).await?;
         if report.state.uid_validity == known.uid_validity && report.state.highest_modseq.is_some()
         {
-            return apply_resync(session, store, grant_id, folder, report).await;
+            return apply_resync(session, store, grant_id, folder, report, &scope).await;
         }
         // A new UIDVALIDITY: the server reported nothing; the folder is read again.
-        return sync_by_diff(session, store, grant_id, folder, report.state, flag_refresh).await;
+        return sync_by_diff(
+            session,
+            store,
+            grant_id,
+            folder,
+            report.state,
+            flag_refresh,
+            &scope,
+        )
+        .await;
     }
     let state = session.select_folder(&folder.imap_name).await?;
-    sync_by_diff(session, store, grant_id, folder, state, flag_refresh).await
+    sync_by_diff(
+        session,
+        store,
+        grant_id,
+        folder,
+        state,
+        flag_refresh,
+        &scope,
+    )
+    .await
+}
+
+/// What of a folder a pass takes in (`sync_since`, `sync_bodies`), fixed for the pass.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Scope {
+    /// The SEARCH key of the mail indexed (`SINCE …`), if not all of it is.
+    since: Option<String>,
+    /// Whether the first page's bodies are read at once, and from which date on.
+    first_page_bodies: Option<Option<i64>>,
+}
+
+impl Scope {
+    fn of(settings: &SyncSettings) -> Self {
+        let now = unix_now();
+        Self {
+            since: settings.sync_since.map(|since| since.search_key(now)),
+            first_page_bodies: settings
+                .sync_bodies
+                .reads_any()
+                .then(|| settings.sync_bodies.oldest_date(now)),
+        }
+    }
 }
 
 /// What the index knows of a folder, when the server can tell what changed since (QRESYNC).
@@ -133,6 +176,7 @@ async fn apply_resync(
     grant_id: &GrantId,
     folder: &FolderRecord,
     report: ResyncReport,
+    scope: &Scope,
 ) -> Result<FolderPass, SyncError> {
     tracing::debug!(
         folder = %folder.imap_name,
@@ -140,6 +184,7 @@ async fn apply_resync(
         changed = report.changed.len(),
         "resynchronised with QRESYNC"
     );
+    let mut removed = 0;
     if !report.vanished.is_empty() {
         // The index's UIDs in the server's ranges: the walk is over what the index holds,
         // however wide the ranges.
@@ -158,6 +203,7 @@ async fn apply_resync(
         if !uids.is_empty() {
             store.remove_locations(grant_id, &folder.id, &uids).await?;
         }
+        removed = uids.len();
     }
     if !report.changed.is_empty() {
         let changes: Vec<(i64, Vec<String>)> = report
@@ -170,7 +216,11 @@ async fn apply_resync(
     let state = report.state;
     let from = u32::try_from(folder.uid_next).unwrap_or(1).max(1);
     let mut new_uids = if state.uid_next > from && state.exists > 0 {
-        session.search_uids(&format!("UID {from}:*")).await?
+        let criteria = match &scope.since {
+            Some(since) => format!("UID {from}:* {since}"),
+            None => format!("UID {from}:*"),
+        };
+        session.search_uids(&criteria).await?
     } else {
         Vec::new()
     };
@@ -178,8 +228,13 @@ async fn apply_resync(
     new_uids.retain(|uid| *uid >= from);
     new_uids = below_uid_next(new_uids, state.uid_next);
     new_uids.sort_unstable_by(|a, b| b.cmp(a));
-    let new_messages = fetch_new(session, store, grant_id, folder, &new_uids, 0).await?;
-    let server_total = state.exists as usize;
+    let new_messages = fetch_new(session, store, grant_id, folder, &new_uids, 0, None).await?;
+    // With `sync_since` the older mail on the server is not counted: what the index holds.
+    let server_total = match scope.since {
+        Some(_) => (usize::try_from(folder.server_total).unwrap_or(0) + new_messages)
+            .saturating_sub(removed),
+        None => state.exists as usize,
+    };
     record_pass(
         store,
         folder,
@@ -203,6 +258,7 @@ async fn sync_by_diff(
     folder: &FolderRecord,
     state: MailboxState,
     flag_refresh: FlagRefresh,
+    scope: &Scope,
 ) -> Result<FolderPass, SyncError> {
     let server_uids = if state.exists == 0 {
         Vec::new()
@@ -215,12 +271,23 @@ async fn sync_by_diff(
         .into_iter()
         .filter_map(|uid| u32::try_from(uid).ok())
         .collect();
-    let plan = plan(
+    let mut plan = plan(
         folder.uid_validity,
         state.uid_validity,
         &server_uids,
         &indexed,
     );
+    // `sync_since`: of the new mail, only what the server finds in the window. Mail
+    // indexed before stays until it leaves the server.
+    let mut left_out = 0;
+    if let Some(since) = &scope.since
+        && !plan.fetch.is_empty()
+    {
+        let in_window: HashSet<u32> = session.search_uids(since).await?.into_iter().collect();
+        let before = plan.fetch.len();
+        plan.fetch.retain(|uid| in_window.contains(uid));
+        left_out = before - plan.fetch.len();
+    }
     if plan.reset_locations {
         tracing::info!(folder = %folder.imap_name, "UIDVALIDITY changed; re-reading the folder");
         store.clear_folder_locations(&folder.id).await?;
@@ -252,7 +319,9 @@ async fn sync_by_diff(
         store.update_flags(grant_id, &folder.id, &changes).await?;
     }
 
-    let first_page_bodies = if indexed.is_empty() && folder.imap_name.eq_ignore_ascii_case("INBOX")
+    let first_page_bodies = if indexed.is_empty()
+        && folder.imap_name.eq_ignore_ascii_case("INBOX")
+        && scope.first_page_bodies.is_some()
     {
         FIRST_PAGE_BODIES
     } else {
@@ -265,13 +334,15 @@ async fn sync_by_diff(
         folder,
         &plan.fetch,
         first_page_bodies,
+        scope.first_page_bodies.flatten(),
     )
     .await?;
     let lowest = server_uids.first().copied().map(i64::from).unwrap_or(0);
-    record_pass(store, folder, &state, lowest, server_uids.len()).await?;
+    let server_total = server_uids.len() - left_out;
+    record_pass(store, folder, &state, lowest, server_total).await?;
     Ok(FolderPass {
         new_messages,
-        server_total: server_uids.len(),
+        server_total,
     })
 }
 
@@ -359,7 +430,8 @@ pub(crate) fn flag_request(
 /// Fetches summaries of `uids` (newest first) in batches, each committed on its own.
 /// A batch is written while the next is fetched, so the server and the database work
 /// at the same time; batches still commit in order, and at most two are in flight.
-/// The bodies of the newest `first_bodies` are read as soon as their batch is stored.
+/// The bodies of the newest `first_bodies` are read as soon as their batch is stored
+/// (those received on or after `first_bodies_since`, if given).
 async fn fetch_new(
     session: &mut ImapSession,
     store: &Store,
@@ -367,6 +439,7 @@ async fn fetch_new(
     folder: &FolderRecord,
     uids: &[u32],
     first_bodies: usize,
+    first_bodies_since: Option<i64>,
 ) -> Result<usize, SyncError> {
     let mut added = 0;
     let mut remaining = uids;
@@ -382,6 +455,7 @@ async fn fetch_new(
         let messages: Vec<_> = summaries.iter().map(to_new_message).collect();
         let sizes: std::collections::HashMap<u32, u64> = summaries
             .iter()
+            .filter(|s| first_bodies_since.is_none_or(|since| s.internal_date >= since))
             .map(|s| (s.uid, u64::from(s.size)))
             .collect();
         if let Some(previous) = writing.take() {
@@ -417,7 +491,7 @@ async fn fetch_new(
                     let uid = u32::try_from(uid).ok()?;
                     Some(WantedBody {
                         uid,
-                        size: sizes.get(&uid).copied().unwrap_or(0),
+                        size: *sizes.get(&uid)?,
                         message_id,
                     })
                 })

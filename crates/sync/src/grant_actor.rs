@@ -12,7 +12,7 @@ use rand::Rng;
 use tokio::sync::{Notify, watch};
 
 use crate::{
-    body_fetch::{by_folder, read_bodies_in_selected},
+    body_sync::{read_backlog, read_newest},
     engine::SyncSettings,
     error::SyncError,
     folder_sync::{FlagRefresh, sync_folder},
@@ -20,8 +20,6 @@ use crate::{
 };
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
-/// Bodies read per round between change checks.
-const BODIES_PER_ROUND: i64 = 200;
 /// After a wake-up, how long to let further changes gather before the pass.
 const WAKE_COALESCE: Duration = Duration::from_millis(100);
 /// Passes between full flag refreshes on servers without CONDSTORE.
@@ -173,11 +171,19 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
                     )
                     .await?;
             }
-            let pass = sync_folder(&mut session, store, grant_id, folder, flag_refresh).await?;
+            let pass = sync_folder(
+                &mut session,
+                store,
+                grant_id,
+                folder,
+                flag_refresh,
+                &context.settings,
+            )
+            .await?;
             messages_total += pass.server_total as i64 - folder.server_total;
             // The newest Inbox mail gets its snippets before other folders are read.
             if done == 0 && pass.new_messages > 0 {
-                read_bodies(&mut session, store, grant_id).await?;
+                read_newest(&mut session, store, grant_id, &context.settings).await?;
             }
         }
         store
@@ -199,7 +205,7 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
             tracing::warn!(%grant_id, error = %e, "deriving contacts failed");
         }
 
-        read_all_bodies(&mut session, store, grant_id, &wake).await?;
+        read_backlog(&mut session, context, &wake).await?;
         store.recount_sync_progress(grant_id).await?;
         // Until the next poll, or until IDLE reports a change in Inbox or Sent.
         tokio::select! {
@@ -208,47 +214,6 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
             _ = wake.notified() => tokio::time::sleep(WAKE_COALESCE).await,
         }
     }
-}
-
-/// Reads the bodies of up to `BODIES_PER_ROUND` of the newest messages that lack one,
-/// folder by folder, in FETCHes bounded by bytes (see `body_fetch`). Returns how many
-/// it stored.
-async fn read_bodies(
-    session: &mut ImapSession,
-    store: &Store,
-    grant_id: &GrantId,
-) -> Result<usize, SyncError> {
-    let missing = store
-        .messages_missing_body(grant_id, BODIES_PER_ROUND)
-        .await?;
-    let mut read = 0;
-    for (imap_name, wanted) in by_folder(missing) {
-        session.select_folder(&imap_name).await?;
-        read += read_bodies_in_selected(session, store, grant_id, &wanted).await?;
-    }
-    Ok(read)
-}
-
-/// Reads bodies until none is missing, stopping early when IDLE reports a change so
-/// that new mail is not kept waiting behind old bodies.
-async fn read_all_bodies(
-    session: &mut ImapSession,
-    store: &Store,
-    grant_id: &GrantId,
-    wake: &Notify,
-) -> Result<(), SyncError> {
-    while read_bodies(session, store, grant_id).await? > 0 {
-        tokio::select! {
-            biased;
-            _ = wake.notified() => {
-                // Hand the wake-up on to the loop that runs the next pass.
-                wake.notify_one();
-                return Ok(());
-            }
-            _ = std::future::ready(()) => {}
-        }
-    }
-    Ok(())
 }
 
 /// Inbox first, then Sent, then the rest by name.

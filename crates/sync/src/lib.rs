@@ -4,6 +4,7 @@
 //! background, newest first, and on demand.
 
 mod body_fetch;
+mod body_sync;
 mod engine;
 mod error;
 mod folder_changes;
@@ -15,6 +16,7 @@ mod mail_changes;
 mod message_summary;
 mod scheduled_sender;
 mod sending;
+mod sync_scope;
 mod write_session;
 
 pub use body_fetch::{
@@ -28,3 +30,4 @@ pub use mail_append::AppendTarget;
 pub use mail_changes::MessageChange;
 pub use scheduled_sender::{ScheduledSendSettings, run_scheduled_sends};
 pub use sending::{SentMessage, Submission};
+pub use sync_scope::{BodySync, SyncSince};

@@ -84,6 +84,19 @@ impl ImapPeer {
             .expect("APPEND");
     }
 
+    /// Appends with this INTERNALDATE (a quoted RFC 3501 `date-time`).
+    pub async fn append_dated(&mut self, folder: &str, internal_date: &str, message: &str) {
+        self.session
+            .append(
+                folder,
+                Some("()"),
+                Some(internal_date),
+                message.replace('\n', "\r\n").as_bytes(),
+            )
+            .await
+            .expect("APPEND");
+    }
+
     /// Appends these exact bytes, however broken.
     pub async fn append_raw(&mut self, folder: &str, message: &[u8]) {
         self.session
