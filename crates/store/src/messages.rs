@@ -325,6 +325,38 @@ impl Store {
         Ok(members)
     }
 
+    /// The folders each of these threads of the grant has messages in (kept with the
+    /// thread rows, so a page of threads does not read its messages' locations).
+    pub async fn thread_folder_ids(
+        &self,
+        grant_id: &GrantId,
+        thread_ids: &[String],
+    ) -> Result<HashMap<String, Vec<String>>, StoreError> {
+        let mut folders: HashMap<String, Vec<String>> = HashMap::new();
+        for chunk in thread_ids.chunks(100) {
+            let mut filter = SqlFilter::default();
+            filter.one_of("tf.thread_id", chunk.iter().map(|t| Bind::Text(t.clone())));
+            filter.compare("t.grant_id", "=", Bind::Text(grant_id.to_string()));
+            filter.clause("t.id = tf.thread_id".into());
+            let sql = format!(
+                "SELECT tf.thread_id AS thread_id, tf.folder_id AS folder_id \
+                 FROM thread_folders tf CROSS JOIN threads t{} ORDER BY tf.folder_id",
+                filter.where_sql()
+            );
+            for row in filter
+                .bind_to(sqlx::query(&sql))
+                .fetch_all(&self.pool)
+                .await?
+            {
+                folders
+                    .entry(row.try_get("thread_id")?)
+                    .or_default()
+                    .push(row.try_get("folder_id")?);
+            }
+        }
+        Ok(folders)
+    }
+
     /// The located messages of the grant with these ids, whole.
     pub async fn messages_by_ids(
         &self,

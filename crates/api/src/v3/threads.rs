@@ -114,30 +114,31 @@ async fn thread_objects(
         .into_iter()
         .map(|m| (m.thread_id.clone(), m))
         .collect();
-    let member_ids: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
-    let mut folders_by_message = state.store.message_folders(grant_id, &member_ids).await?;
+    let mut latest_folders = state.store.message_folders(grant_id, &latest_ids).await?;
+    let mut thread_folders = state.store.thread_folder_ids(grant_id, thread_ids).await?;
     Ok(thread_ids
         .iter()
         .filter_map(|id| {
             let messages = by_thread.get(id.as_str())?;
             let latest = latest.get(id)?;
+            let folders = thread_folders.remove(id).unwrap_or_default();
+            let latest_in = latest_folders.remove(&latest.id).unwrap_or_default();
             Some(build_thread(
-                grant_id,
-                id,
-                messages,
-                latest,
-                &mut folders_by_message,
+                grant_id, id, messages, latest, folders, latest_in,
             ))
         })
         .collect())
 }
 
+/// `folders`: the thread's (the union of its messages'); `latest_folders`: its latest
+/// message's.
 fn build_thread(
     grant_id: &GrantId,
     thread_id: &str,
     messages: &[&MessageRecord],
     latest: &MessageRecord,
-    folders_by_message: &mut HashMap<String, Vec<String>>,
+    folders: Vec<String>,
+    latest_folders: Vec<String>,
 ) -> Value {
     let message_ids: Vec<&str> = messages
         .iter()
@@ -149,14 +150,6 @@ fn build_thread(
         .filter(|m| m.draft)
         .map(|m| m.id.as_str())
         .collect();
-    let mut folders: Vec<String> = Vec::new();
-    for message in messages {
-        for folder in folders_by_message.get(&message.id).into_iter().flatten() {
-            if !folders.contains(folder) {
-                folders.push(folder.clone());
-            }
-        }
-    }
     let mut participants: Vec<EmailName> = Vec::new();
     for message in messages {
         for person in message
@@ -174,7 +167,6 @@ fn build_thread(
             }
         }
     }
-    let latest_folders = folders_by_message.remove(&latest.id).unwrap_or_default();
     let mut latest_message = to_message(latest, latest_folders, Fields::Standard);
     if latest.draft {
         latest_message.object = "draft";
