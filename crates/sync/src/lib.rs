@@ -7,6 +7,7 @@ mod body_fetch;
 mod engine;
 mod error;
 mod folder_changes;
+mod folder_check;
 mod folder_sync;
 mod grant_actor;
 mod idle_watch;
