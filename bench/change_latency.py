@@ -18,7 +18,10 @@ for the changing command has been read. The next change starts once the last one
     touched arrives (for a move, of both folders). This is all any client of the server
     could know; Dovecot delays these reports by 500 ms on purpose, as it does IDLE's. The
     same run also times one pipelined STATUS sweep of every folder (what mailroom's
-    STATUS polling costs per check) and one STATUS round trip.
+    STATUS polling costs per check) and one STATUS round trip. Dovecot 2.3's NOTIFY
+    stops reporting once the mailbox list index log (`dovecot.list.index.log`, about
+    64 KiB, some 150 changes) rotates: a change not reported within 3 s is counted as
+    NOTIFY gone silent, left out of the floor, and the watcher logs in again.
   * mailroom, per --modes: `notify` is a fresh `mailroom serve` with default settings
     (the server offers NOTIFY); `status` the same with NOTIFY ignored
     (MAILROOM_SYNC_IGNORE_CAPABILITIES=NOTIFY), so it polls STATUS every
@@ -59,6 +62,8 @@ from benchlib import ROOT, create_app, mailroom_env, percentile, start_mailroom,
 SYNC_DEADLINE = 300.0
 SETTLE = 2.0
 TARGET_P99_MS = 2000.0
+# A NOTIFY report later than this is taken for the server's NOTIFY gone silent.
+FLOOR_SILENCE = 3.0
 
 
 def wait_for(what, deadline_seconds, check, step=0.01):
@@ -253,20 +258,29 @@ def floor_phase(env, args, email, password):
     single, sweep = status_round_trips(env, email, password, mailbox.folders)
     watcher = NotifyWatcher(env, email, password)
     watcher.start()
-    latencies, missing = [], 0
+    latencies, silent = [], 0
     try:
         for _ in range(args.count):
             kind, _, _, folders, done = mailbox.change()
             try:
-                seen = wait_for("the floor's STATUS", args.timeout, lambda: watcher.seen(folders, done))
+                seen = wait_for("the floor's STATUS", FLOOR_SILENCE, lambda: watcher.seen(folders, done))
                 latencies.append((kind, seen - done))
             except TimeoutError:
-                missing += 1
+                # Dovecot 2.3's NOTIFY goes silent once its list index log rotates; a
+                # new session watches the new log.
+                silent += 1
+                watcher.stop.set()
+                watcher.join()
+                watcher.sock.close()
+                watcher = NotifyWatcher(env, email, password)
+                watcher.start()
             time.sleep(mailbox.random.uniform(0, args.pause))
     finally:
         watcher.stop.set()
+        watcher.join()
+        watcher.sock.close()
         mailbox.close()
-    return latencies, missing, single, sweep
+    return latencies, silent, single, sweep
 
 
 # --------------------------------------------------------------------------- mailroom
@@ -458,7 +472,8 @@ def main():
     print(f"STATUS round trip (one folder) {single * 1000:.2f} ms; pipelined STATUS of all "
           f"{args.folders} folders {sweep * 1000:.2f} ms")
     floor_stats = stats(v for _, v in floor)
-    print(line("floor (NOTIFY push)", floor_stats) + (f"  !!! {floor_missing} not seen" if floor_missing else ""))
+    print(line("floor (NOTIFY push)", floor_stats)
+          + (f"  (NOTIFY went silent {floor_missing} times; a new session each time)" if floor_missing else ""))
     for kind in ("flag", "move", "expunge"):
         print(line(f"  {kind}", stats(v for k, v in floor if k == kind)))
     failed = False

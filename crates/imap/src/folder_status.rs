@@ -8,9 +8,7 @@
 
 use std::collections::HashMap;
 
-use async_imap::imap_proto::{
-    MailboxDatum, Response, Status, StatusAttribute, types::RequestId,
-};
+use async_imap::imap_proto::{MailboxDatum, Response, Status, StatusAttribute, types::RequestId};
 
 use crate::{error::ImapError, folders::quoted, session::ImapSession};
 
@@ -58,7 +56,9 @@ impl ImapSession {
             answer.wanted.extend(chunk.iter().cloned());
             for name in chunk {
                 let command = format!("STATUS {} {items}", quoted(name)?);
-                answer.pending.push(self.session.run_command(&command).await?);
+                answer
+                    .pending
+                    .push(self.session.run_command(&command).await?);
             }
             while !answer.pending.is_empty() {
                 let response = self

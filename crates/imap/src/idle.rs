@@ -25,7 +25,10 @@ impl ImapSession {
     /// Idles on the selected mailbox until the server reports a change or `timeout`
     /// passes, then ends IDLE and hands the session back. Keepalives such as
     /// `* OK Still here` do not count as changes.
-    pub async fn idle_once(self, timeout: Duration) -> Result<(ImapSession, IdleOutcome), ImapError> {
+    pub async fn idle_once(
+        self,
+        timeout: Duration,
+    ) -> Result<(ImapSession, IdleOutcome), ImapError> {
         self.idle_until(timeout, std::future::pending()).await
     }
 

@@ -606,8 +606,12 @@ async fn changes_in_any_folder_arrive_without_a_poll(user: u32, ignore_capabilit
         ("moved@elsewhere", "To be moved", "Archive"),
         ("gone@elsewhere", "To be expunged", "Projects"),
     ] {
-        peer.append(folder, "()", &message(id, subject, "ann@example.test", None, "hi"))
-            .await;
+        peer.append(
+            folder,
+            "()",
+            &message(id, subject, "ann@example.test", None, "hi"),
+        )
+        .await;
     }
     let mut env = testbed_env();
     env.push(("MAILROOM_SYNC_POLL_SECS".into(), "3600".into()));

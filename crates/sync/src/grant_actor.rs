@@ -24,7 +24,6 @@ use crate::{
     idle_watch::{Watchers, watch},
 };
 
-
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// Bodies read per round between change checks.
 const BODIES_PER_ROUND: i64 = 200;
