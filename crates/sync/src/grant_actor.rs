@@ -221,7 +221,7 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
         }
         let heard;
         (session, heard) =
-            wait_for_change(session, wait, &context.wake, &mut state.inbox_selected).await?;
+            wait_for_change(session, wait, context, &mut state.inbox_selected).await?;
         // Folders may have come or gone unless the wait simply ran out: with NOTIFY the
         // server reports that too (MailboxName), and mailroom's own changes may have.
         relist = heard != IdleOutcome::Quiet;
@@ -378,13 +378,23 @@ fn selectable(listed: &[ListedFolder], folder: &FolderRecord) -> bool {
 async fn wait_for_change(
     mut session: ImapSession,
     wait: Duration,
-    wake: &Notify,
+    context: &ActorContext,
     inbox_selected: &mut bool,
 ) -> Result<(ImapSession, IdleOutcome), SyncError> {
+    let wake = &context.wake;
     if session.has_capability("IDLE") {
         if !*inbox_selected {
-            session.select_folder("INBOX").await?;
+            let selected = session.select_folder("INBOX").await?;
             *inbox_selected = true;
+            // Mail that arrived since the last STATUS is counted by this SELECT, and
+            // IDLE would not report it again.
+            let stored = context.store.folders(&context.grant_id).await?;
+            let inbox = stored
+                .iter()
+                .find(|f| f.imap_name.eq_ignore_ascii_case("INBOX"));
+            if inbox.is_some_and(|f| f.uid_next != i64::from(selected.uid_next)) {
+                return Ok((session, IdleOutcome::Changed));
+            }
         }
         let (session, outcome) = session
             .idle_until(wait.min(IDLE_REARM), wake.notified())
