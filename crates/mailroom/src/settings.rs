@@ -70,7 +70,7 @@ pub struct Settings {
     pub dns_server: Option<SocketAddr>,
     pub provider_timeout: Duration,
     pub sync_poll_interval: Duration,
-    /// Without NOTIFY: how often an idle grant's folders are compared by STATUS.
+    /// How often an idle grant's folders are compared by STATUS.
     pub sync_status_poll_interval: Duration,
     /// IMAP connections one grant's sync may hold at once (one while idle).
     pub max_connections_per_grant: usize,

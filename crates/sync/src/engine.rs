@@ -21,8 +21,8 @@ pub struct SyncSettings {
     /// How long an actor waits between full passes over its folders (every folder
     /// selected and read, whatever STATUS or NOTIFY said).
     pub poll_interval: Duration,
-    /// On a server with CONDSTORE but without NOTIFY: how often the idling actor
-    /// compares every folder's STATUS with the index, to read the folders that changed.
+    /// How often the idling actor compares every folder's STATUS with the index, to read
+    /// the folders that changed (with NOTIFY too: it can go silent).
     pub status_poll_interval: Duration,
     /// IMAP connections one grant's sync may hold at once. Idle, an actor holds one; while
     /// it reads a backlog of bodies, a second idles on Inbox so new mail is not kept
