@@ -1,6 +1,7 @@
-//! IMAP IDLE: wait for the server to say the selected mailbox changed.
+//! IMAP IDLE (RFC 2177): wait for the server to say the selected mailbox changed, or,
+//! with NOTIFY (RFC 5465), that any mailbox did.
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use async_imap::extensions::idle::IdleResponse;
 
@@ -11,10 +12,13 @@ pub const IDLE_REARM: Duration = Duration::from_secs(25 * 60);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdleOutcome {
-    /// The server reported something (new mail, flags, expunges).
+    /// The server reported something (new mail, flags, expunges, another mailbox's
+    /// STATUS under NOTIFY).
     Changed,
     /// Nothing happened before the timeout.
     Quiet,
+    /// The caller's own signal ended the wait.
+    Interrupted,
 }
 
 impl ImapSession {
@@ -24,6 +28,16 @@ impl ImapSession {
     pub async fn idle_once(
         self,
         timeout: Duration,
+    ) -> Result<(ImapSession, IdleOutcome), ImapError> {
+        self.idle_until(timeout, std::future::pending()).await
+    }
+
+    /// As [`Self::idle_once`], and also ends when `interrupt` completes. `timeout` is
+    /// counted from the start, keepalives or not.
+    pub async fn idle_until(
+        self,
+        timeout: Duration,
+        interrupt: impl Future<Output = ()>,
     ) -> Result<(ImapSession, IdleOutcome), ImapError> {
         if !self.has_capability("IDLE") {
             return Err(ImapError::Protocol("the server does not offer IDLE".into()));
@@ -40,13 +54,33 @@ impl ImapSession {
         // Waiting in silence is the point of IDLE: the limit is lifted until DONE.
         handle.as_mut().set_silence_limit(None);
         let outcome = {
+            // async-imap's own timeout restarts at every keepalive; this one does not.
             let (wait, stop) = handle.wait_with_timeout(timeout);
-            let response = wait.await;
-            // Dropping the stop source interrupts the wait, so it lives until here.
+            let mut stop = Some(stop);
+            tokio::pin!(wait);
+            tokio::pin!(interrupt);
+            let deadline = tokio::time::sleep(timeout);
+            tokio::pin!(deadline);
+            let mut ended_by = None;
+            let response = loop {
+                tokio::select! {
+                    response = &mut wait => break response,
+                    // Dropping the stop source ends the wait (as ManualInterrupt).
+                    _ = &mut interrupt, if ended_by.is_none() => {
+                        ended_by = Some(IdleOutcome::Interrupted);
+                        stop = None;
+                    }
+                    _ = &mut deadline, if ended_by.is_none() => {
+                        ended_by = Some(IdleOutcome::Quiet);
+                        stop = None;
+                    }
+                }
+            };
             drop(stop);
             match response? {
                 IdleResponse::NewData(_) => IdleOutcome::Changed,
-                IdleResponse::Timeout | IdleResponse::ManualInterrupt => IdleOutcome::Quiet,
+                IdleResponse::Timeout => IdleOutcome::Quiet,
+                IdleResponse::ManualInterrupt => ended_by.unwrap_or(IdleOutcome::Quiet),
             }
         };
         handle.as_mut().set_silence_limit(Some(silence_limit));

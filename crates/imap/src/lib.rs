@@ -3,11 +3,13 @@
 
 mod error;
 mod fetch;
+mod folder_status;
 mod folders;
 mod idle;
 mod mailbox_admin;
 mod mailbox_state;
 mod message_writes;
+mod notify;
 mod qresync;
 mod session;
 mod stream;
@@ -16,6 +18,7 @@ mod write_report;
 
 pub use error::ImapError;
 pub use fetch::{FetchedBody, FetchedSummary, UidFlags, check_search_criteria, max_responses};
+pub use folder_status::{FolderStatus, status_line};
 pub use folders::{ListedFolder, decode_mailbox_name, encode_mailbox_name};
 pub use idle::{IDLE_REARM, IdleOutcome};
 pub use mailbox_state::MailboxState;

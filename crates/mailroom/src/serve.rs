@@ -22,6 +22,8 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         policy.clone(),
         SyncSettings {
             poll_interval: settings.sync_poll_interval,
+            status_poll_interval: settings.sync_status_poll_interval,
+            max_connections_per_grant: settings.max_connections_per_grant,
             ignore_capabilities: settings.sync_ignore_capabilities.clone(),
             sync_bodies: settings.sync_bodies,
             sync_since: settings.sync_since,

@@ -27,6 +27,8 @@ struct FileSettings {
     dns_server: Option<String>,
     provider_timeout_secs: Option<u64>,
     sync_poll_secs: Option<u64>,
+    sync_status_poll_millis: Option<u64>,
+    max_connections_per_grant: Option<u64>,
     webhook_retry_secs: Option<u64>,
     sync_ignore_capabilities: Option<Vec<String>>,
     sync_bodies: Option<String>,
@@ -71,6 +73,10 @@ pub struct Settings {
     pub dns_server: Option<SocketAddr>,
     pub provider_timeout: Duration,
     pub sync_poll_interval: Duration,
+    /// How often an idle grant's folders are compared by STATUS.
+    pub sync_status_poll_interval: Duration,
+    /// IMAP connections one grant's sync may hold at once (one while idle).
+    pub max_connections_per_grant: usize,
     /// The first retry of a failed webhook delivery waits this long (then doubling).
     pub webhook_retry: Duration,
     /// IMAP capabilities sync acts as if the server lacked (e.g. `QRESYNC`), for servers
@@ -195,6 +201,16 @@ impl Settings {
                 60,
                 MAX_TIMEOUT_SECS,
             ),
+            sync_status_poll_interval: Duration::from_millis(
+                env_u64("SYNC_STATUS_POLL_MILLIS")?
+                    .or(file.sync_status_poll_millis)
+                    .unwrap_or(1_000)
+                    .clamp(100, MAX_TIMEOUT_SECS * 1_000),
+            ),
+            max_connections_per_grant: env_u64("MAX_CONNECTIONS_PER_GRANT")?
+                .or(file.max_connections_per_grant)
+                .unwrap_or(3)
+                .clamp(1, 64) as usize,
             webhook_retry: seconds(
                 env_u64("WEBHOOK_RETRY_SECS")?.or(file.webhook_retry_secs),
                 10,

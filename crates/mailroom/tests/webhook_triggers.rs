@@ -576,3 +576,105 @@ async fn test_events_are_delivered_signed_when_a_webhook_has_the_url() {
     assert_eq!(unknown.status, 400, "{}", unknown.text);
     assert_eq!(receiver.of_type("message.teleported").len(), 0);
 }
+
+/// The IMAP sessions the testbed's Dovecot holds for a user (`doveadm who -1`).
+fn imap_connections(user: u32) -> usize {
+    let conf = Testbed::get().dir.join("dovecot/dovecot.conf");
+    let output = std::process::Command::new("doveadm")
+        .arg("-c")
+        .arg(&conf)
+        .args(["who", "-1"])
+        .output()
+        .expect("doveadm who");
+    let email = format!("user{user}@example.test");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some(email.as_str()))
+        .count()
+}
+
+/// Another client's flag change, move and expunge in folders other than Inbox and Sent
+/// arrive as notifications although mailroom polls only once an hour: the idling
+/// connection hears of them (NOTIFY, or STATUS polling when NOTIFY is ignored). And an
+/// idle grant holds one IMAP connection.
+async fn changes_in_any_folder_arrive_without_a_poll(user: u32, ignore_capabilities: &str) {
+    reset_user(user, false);
+    let mut peer = ImapPeer::login(user).await;
+    peer.create("Projects").await;
+    for (id, subject, folder) in [
+        ("flagged@elsewhere", "To be flagged", "Archive"),
+        ("moved@elsewhere", "To be moved", "Archive"),
+        ("gone@elsewhere", "To be expunged", "Projects"),
+    ] {
+        peer.append(
+            folder,
+            "()",
+            &message(id, subject, "ann@example.test", None, "hi"),
+        )
+        .await;
+    }
+    let mut env = testbed_env();
+    env.push(("MAILROOM_SYNC_POLL_SECS".into(), "3600".into()));
+    env.push(("MAILROOM_WEBHOOK_RETRY_SECS".into(), "1".into()));
+    env.push((
+        "MAILROOM_SYNC_IGNORE_CAPABILITIES".into(),
+        ignore_capabilities.into(),
+    ));
+    let server = Mailroom::start_with(env);
+    let receiver = Receiver::start().await;
+    let (api, _) = subscribed_app(&server, &receiver).await;
+    let grant = connect(&api, user).await;
+    wait_for_first_pass(&api, &grant).await;
+    let flagged = message_id_by_subject(&api, &grant, "To be flagged").await;
+    let moved = message_id_by_subject(&api, &grant, "To be moved").await;
+    let gone = message_id_by_subject(&api, &grant, "To be expunged").await;
+    let folders = api.get(&format!("/v3/grants/{grant}/folders")).await;
+    let projects = folders.body["data"]
+        .as_array()
+        .and_then(|l| l.iter().find(|f| f["name"] == "Projects"))
+        .map(|f| f["id"].clone())
+        .expect("the Projects folder");
+
+    peer.store_flags("Archive", "flagged@elsewhere", "+FLAGS (\\Flagged)")
+        .await;
+    receiver
+        .wait_for("message.updated", |o| {
+            o["id"] == flagged.as_str() && o["starred"] == true
+        })
+        .await;
+    peer.move_message("Archive", "moved@elsewhere", "Projects")
+        .await;
+    receiver
+        .wait_for("message.updated", |o| {
+            o["id"] == moved.as_str() && o["folders"] == json!([projects])
+        })
+        .await;
+    peer.expunge_message("Projects", "gone@elsewhere").await;
+    receiver
+        .wait_for("message.deleted", |o| o["id"] == gone.as_str())
+        .await;
+    assert!(
+        receiver
+            .of_type("message.deleted")
+            .iter()
+            .all(|p| p.body["data"]["object"]["id"] == gone.as_str()),
+        "only the expunged message is deleted; the moved one is not"
+    );
+    peer.logout().await;
+    // Idle: the actor's own connection, nothing beside it.
+    receiver
+        .wait_until("one IMAP connection for the idle grant", |_| {
+            imap_connections(user) == 1
+        })
+        .await;
+}
+
+#[tokio::test]
+async fn changes_in_any_folder_arrive_by_notify_on_one_connection() {
+    changes_in_any_folder_arrive_without_a_poll(48, "").await;
+}
+
+#[tokio::test]
+async fn changes_in_any_folder_arrive_by_status_polling_without_notify() {
+    changes_in_any_folder_arrive_without_a_poll(49, "NOTIFY").await;
+}

@@ -36,6 +36,7 @@ use crate::{
     error::SyncError,
     folder_sync::uid_set,
     grant_actor::{ActorContext, open_session},
+    idle_watch::watch,
 };
 
 /// Bodies read on a first sync once the Inbox is indexed, before the other folders.
@@ -76,29 +77,44 @@ struct BodyFetch {
 }
 
 /// Reads bodies until none is missing within `sync_bodies`, or until `wake` is notified
-/// (the notification is handed on). Uses `main` and up to `body_connections - 1` more
-/// sessions, opened here and closed before returning. Returns how many bodies it stored.
+/// (the notification is handed on). For a backlog of more than one FETCH it uses more
+/// connections, within `max_connections_per_grant`: one idling on Inbox (the actor's own
+/// is busy here, and new mail should not wait behind old bodies) and up to
+/// `body_connections - 1` more readers, opened here and closed before returning. Returns
+/// how many bodies it stored, and whether it read to the end (not woken).
 pub(crate) async fn read_backlog(
     main: &mut ImapSession,
     context: &ActorContext,
     wake: &Notify,
-) -> Result<usize, SyncError> {
+) -> Result<(usize, bool), SyncError> {
     let (store, grant_id, settings) = (&context.store, &context.grant_id, &context.settings);
     if !settings.sync_bodies.reads_any() {
-        return Ok(0);
+        return Ok((0, true));
     }
     let oldest = settings.sync_bodies.oldest_date(unix_now());
     let first = store
         .messages_missing_body(grant_id, WALK_CHUNK, oldest, None)
         .await?;
     if first.is_empty() {
-        return Ok(0);
+        return Ok((0, true));
     }
     // More connections only pay for a backlog of more than one FETCH.
     let backlog: u64 = first.iter().map(indexed_size).sum();
     let mut extra = Vec::new();
+    let mut _inbox_watcher = None;
     if backlog > BODY_BATCH_BYTES {
-        for _ in 1..settings.body_connections {
+        let mut budget = settings.max_connections_per_grant.saturating_sub(1);
+        if budget > 0 {
+            _inbox_watcher = Some(watch(
+                store,
+                &context.policy,
+                grant_id,
+                vec!["INBOX".to_owned()],
+                context.wake.clone(),
+            ));
+            budget -= 1;
+        }
+        for _ in 1..settings.body_connections.min(budget + 1) {
             match open_session(store, &context.policy, grant_id).await {
                 Ok(mut session) => {
                     session.ignore_capabilities(&settings.ignore_capabilities);
@@ -149,7 +165,7 @@ pub(crate) async fn read_backlog(
             session.logout().await;
         }
     }
-    let ((), _, stored) = result?;
+    let (finished, _, stored) = result?;
     tracing::debug!(
         %grant_id,
         stored,
@@ -160,7 +176,7 @@ pub(crate) async fn read_backlog(
         writing = Timings::seconds(&timings.writing),
         "bodies read"
     );
-    Ok(stored)
+    Ok((stored, finished))
 }
 
 /// Reads the bodies of up to [`FIRST_PASS_BODIES`] of the newest messages that lack one
@@ -202,11 +218,11 @@ async fn walk(
     queue: mpsc::Sender<BodyFetch>,
     stop: &AtomicBool,
     wake: &Notify,
-) -> Result<(), SyncError> {
+) -> Result<bool, SyncError> {
     let mut chunk = first;
     loop {
         let Some(last) = chunk.last() else {
-            return Ok(());
+            return Ok(true);
         };
         let below = (last.date, last.id.clone());
         for fetch in fetches(chunk, max_message_bytes) {
@@ -216,10 +232,11 @@ async fn walk(
                     // Hand the wake-up on to the loop that runs the next pass.
                     wake.notify_one();
                     stop.store(true, Ordering::Relaxed);
-                    return Ok(());
+                    return Ok(false);
                 }
+                // The readers are gone only after an error, which the caller gets.
                 sent = queue.send(fetch) => if sent.is_err() {
-                    return Ok(());
+                    return Ok(true);
                 },
             }
         }

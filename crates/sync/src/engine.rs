@@ -19,8 +19,16 @@ use crate::{
 
 #[derive(Debug, Clone)]
 pub struct SyncSettings {
-    /// How long an actor waits between passes over its folders.
+    /// How long an actor waits between full passes over its folders (every folder
+    /// selected and read, whatever STATUS or NOTIFY said).
     pub poll_interval: Duration,
+    /// How often the idling actor compares every folder's STATUS with the index, to read
+    /// the folders that changed (with NOTIFY too: it can go silent).
+    pub status_poll_interval: Duration,
+    /// IMAP connections one grant's sync may hold at once. Idle, an actor holds one; while
+    /// it reads a backlog of bodies, a second idles on Inbox so new mail is not kept
+    /// waiting (with a budget of 2 or more).
+    pub max_connections_per_grant: usize,
     /// Capabilities to act as if the server lacked them.
     pub ignore_capabilities: Vec<String>,
     /// Which bodies are read in the background; the others are read on demand.

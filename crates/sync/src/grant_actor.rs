@@ -1,28 +1,32 @@
 //! The actor that owns one grant's IMAP connection: connect, list folders, sync each
-//! (Inbox first), read bodies in the background, poll for changes; reconnect with
+//! (Inbox first), read bodies in the background; between passes idle on Inbox on the
+//! same connection and read only the folders whose STATUS moved; reconnect with
 //! backoff and jitter after a failure; stop for good when the credentials are refused.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use mailroom_imap::{ImapServer, ImapSession, ImapTls, ListedFolder};
+use mailroom_imap::{IDLE_REARM, IdleOutcome, ImapServer, ImapSession, ImapTls, ListedFolder};
 use mailroom_model::{GrantId, TransportSecurity};
 use mailroom_net::OutboundPolicy;
 use mailroom_store::{FolderListing, FolderRecord, Store};
 use rand::Rng;
-use tokio::sync::{Notify, watch};
+use tokio::{
+    sync::{Notify, watch},
+    time::Instant,
+};
 
 use crate::{
     body_sync::{read_backlog, read_newest},
     engine::SyncSettings,
     error::SyncError,
+    folder_check::unchanged,
     folder_sync::{FlagRefresh, sync_folder},
-    idle_watch::{Watchers, watch},
 };
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// After a wake-up, how long to let further changes gather before the pass.
 const WAKE_COALESCE: Duration = Duration::from_millis(100);
-/// Passes between full flag refreshes on servers without CONDSTORE.
+/// Full passes between full flag refreshes on servers without CONDSTORE.
 const FULL_FLAG_REFRESH_EVERY: u64 = 10;
 
 pub(crate) struct ActorContext {
@@ -30,7 +34,8 @@ pub(crate) struct ActorContext {
     pub policy: OutboundPolicy,
     pub settings: SyncSettings,
     pub grant_id: GrantId,
-    /// Notified by IDLE watchers and by mailroom's own changes: run a pass now.
+    /// Notified by mailroom's own changes (and the Inbox watcher while bodies are read):
+    /// run a pass now.
     pub wake: Arc<Notify>,
     /// Held while the folder list is read and reconciled.
     pub folder_lock: crate::engine::FolderLock,
@@ -97,6 +102,28 @@ pub(crate) async fn run(context: ActorContext, mut stop: watch::Receiver<bool>) 
     }
 }
 
+/// How the actor hears of changes between full passes (DESIGN.md, "Sync"). Either way
+/// it leaves IDLE every `status_poll_interval` to compare every folder's STATUS with
+/// the index: Dovecot 2.3's NOTIFY goes silent for good once its mailbox list index log
+/// rotates (bench/README.md, `change_latency.py`), so NOTIFY alone cannot be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChangeWatch {
+    /// NOTIFY (RFC 5465): while the actor idles on Inbox, the server also reports
+    /// changes in other folders, which end the wait before the next STATUS round.
+    Notify,
+    /// IDLE reports Inbox only; other folders wait for the next STATUS round.
+    StatusPoll,
+}
+
+/// Which folders a pass reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PassKind {
+    /// Every folder: the first pass, and every `poll_interval` after it.
+    Full,
+    /// Only those whose STATUS differs from the index.
+    Changed,
+}
+
 async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<(), SyncError> {
     let store = &context.store;
     let grant_id = &context.grant_id;
@@ -106,114 +133,291 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
     let mut session = open_session(store, &context.policy, grant_id).await?;
     session.ignore_capabilities(&context.settings.ignore_capabilities);
     let qresync = session.enable_qresync().await?;
-    tracing::info!(%grant_id, qresync, "IMAP session open");
+    let change_watch = if session.has_capability("IDLE") && session.notify_all_mailboxes().await? {
+        ChangeWatch::Notify
+    } else {
+        ChangeWatch::StatusPoll
+    };
+    tracing::info!(%grant_id, qresync, ?change_watch, "IMAP session open");
     *backoff = Duration::from_secs(1);
-    let mut first_pass = true;
-    let mut passes: u64 = 0;
-    let wake = context.wake.clone();
-    let mut watchers: Option<Watchers> = None;
+    let mut state = ActorState {
+        first_pass: true,
+        full_passes: 0,
+        next_full: Instant::now(),
+        listed: None,
+        folders: None,
+        inbox_selected: false,
+        settle_due: false,
+        bodies_due: true,
+    };
+    let mut relist = true;
     loop {
-        let pass_started_ms = mailroom_model::time::unix_millis();
-        let (listed, folders) = {
-            let _folders_held = context.folder_lock.lock().await;
-            let listed = session.list_folders().await?;
-            let folders = store
-                .reconcile_folders(grant_id, &listings(&listed))
-                .await?;
-            (listed, folders)
+        let kind = if state.first_pass || Instant::now() >= state.next_full {
+            PassKind::Full
+        } else {
+            PassKind::Changed
         };
-        let order = sync_order(&folders);
-        let selectable: Vec<&FolderRecord> = order
-            .into_iter()
-            .filter(|f| {
-                listed
-                    .iter()
-                    .any(|l| l.imap_name == f.imap_name && l.is_selectable())
-            })
-            .collect();
-        let folders_total = selectable.len() as i64;
-        let mut messages_total: i64 = folders.iter().map(|f| f.server_total).sum();
-        if watchers.is_none() {
-            let watched: Vec<String> = selectable
-                .iter()
-                .filter(|f| {
-                    f.imap_name.eq_ignore_ascii_case("INBOX")
-                        || f.attributes.iter().any(|a| a == "\\Sent")
-                })
-                .map(|f| f.imap_name.clone())
-                .collect();
-            watchers = Some(watch(
-                store,
-                &context.policy,
-                grant_id,
-                watched,
-                wake.clone(),
-            ));
-        }
         // Without CONDSTORE, flags are re-read in full now and then, else for the newest.
-        let flag_refresh = if passes.is_multiple_of(FULL_FLAG_REFRESH_EVERY) {
+        let flag_refresh = if state.full_passes.is_multiple_of(FULL_FLAG_REFRESH_EVERY) {
             FlagRefresh::Full
         } else {
             FlagRefresh::Window
         };
-        passes += 1;
-        for (done, folder) in selectable.iter().enumerate() {
-            // Folder-by-folder progress is news only during the initial sync.
-            if first_pass {
-                store
-                    .set_sync_status(
-                        grant_id,
-                        "initial_sync",
-                        folders_total,
-                        done as i64,
-                        messages_total,
-                        None,
-                    )
-                    .await?;
-            }
-            let pass = sync_folder(
-                &mut session,
-                store,
-                grant_id,
-                folder,
-                flag_refresh,
-                &context.settings,
-            )
-            .await?;
-            messages_total += pass.server_total as i64 - folder.server_total;
-            // The newest Inbox mail gets its snippets before other folders are read.
-            if done == 0 && pass.new_messages > 0 {
-                read_newest(&mut session, store, grant_id, &context.settings).await?;
+        if kind == PassKind::Full {
+            state.full_passes += 1;
+            state.next_full = Instant::now() + context.settings.poll_interval;
+        }
+        let pass_started_ms = mailroom_model::time::unix_millis();
+        let outcome = pass(
+            &mut session,
+            context,
+            &mut state,
+            kind,
+            relist || kind == PassKind::Full,
+            flag_refresh,
+        )
+        .await?;
+        // Every folder has been checked since these were noticed: what is still
+        // nowhere was deleted, not moved. Due after a pass that read folders, until a
+        // pass has found nothing more to read.
+        if state.settle_due || outcome.read_folders || kind == PassKind::Full {
+            store.settle_deletions(grant_id, pass_started_ms).await?;
+        }
+        state.settle_due = outcome.read_folders;
+        if outcome.read_folders {
+            store.recount_sync_progress(grant_id).await?;
+            if let Err(e) = store.derive_contacts(grant_id).await {
+                tracing::warn!(%grant_id, error = %e, "deriving contacts failed");
             }
         }
-        store
-            .set_sync_status(
-                grant_id,
-                "running",
-                folders_total,
-                folders_total,
-                messages_total,
-                None,
-            )
-            .await?;
-        first_pass = false;
-        // Every folder has been read since these were noticed: what is still nowhere
-        // was deleted, not moved.
-        store.settle_deletions(grant_id, pass_started_ms).await?;
-        store.recount_sync_progress(grant_id).await?;
-        if let Err(e) = store.derive_contacts(grant_id).await {
-            tracing::warn!(%grant_id, error = %e, "deriving contacts failed");
+        if state.bodies_due || outcome.read_folders || kind == PassKind::Full {
+            let (bodies, finished) = read_backlog(&mut session, context, &context.wake).await?;
+            state.bodies_due = !finished;
+            if bodies > 0 {
+                store.recount_sync_progress(grant_id).await?;
+                state.inbox_selected = false;
+            }
         }
+        if outcome.read_folders {
+            state.inbox_selected = false;
+        }
+        state.first_pass = false;
+        // A pass that found changes is followed by one that finds none: it catches
+        // what changed while this one ran and settles what this one saw leave.
+        if outcome.changed > 0 || state.bodies_due {
+            relist = false;
+            continue;
+        }
+        let wait = state
+            .next_full
+            .saturating_duration_since(Instant::now())
+            .min(context.settings.status_poll_interval);
+        if wait.is_zero() {
+            relist = false;
+            continue;
+        }
+        let heard;
+        (session, heard) =
+            wait_for_change(session, wait, context, &mut state.inbox_selected).await?;
+        // Folders may have come or gone unless the wait simply ran out: with NOTIFY the
+        // server reports that too (MailboxName), and mailroom's own changes may have.
+        relist = heard != IdleOutcome::Quiet;
+    }
+}
 
-        read_backlog(&mut session, context, &wake).await?;
-        store.recount_sync_progress(grant_id).await?;
-        // Until the next poll, or until IDLE reports a change in Inbox or Sent.
-        tokio::select! {
-            _ = tokio::time::sleep(context.settings.poll_interval) => {}
-            // A burst (a run of sends filing copies in Sent) makes one pass, not one each.
-            _ = wake.notified() => tokio::time::sleep(WAKE_COALESCE).await,
+/// What the actor carries from one pass to the next.
+struct ActorState {
+    first_pass: bool,
+    full_passes: u64,
+    next_full: Instant,
+    /// The folders of the last LIST, for passes that do not list again.
+    listed: Option<Vec<ListedFolder>>,
+    /// The index's folders as of the last pass, when that pass read none.
+    folders: Option<Vec<FolderRecord>>,
+    /// Whether Inbox is the selected mailbox, ready to idle on.
+    inbox_selected: bool,
+    /// Whether the last pass read folders, so that the next settles deletions.
+    settle_due: bool,
+    /// Whether bodies are still to read (a backlog was interrupted).
+    bodies_due: bool,
+}
+
+/// What one pass did.
+struct PassOutcome {
+    /// Folders whose STATUS differed from the index (all of them on a first pass).
+    changed: usize,
+    /// Whether any folder was selected and read.
+    read_folders: bool,
+}
+
+/// Asks each folder's STATUS and reads those that changed (every folder on a full
+/// pass). Lists the folders first when `relist`, when nothing was listed yet, or when a
+/// folder's STATUS is refused (it may be gone).
+async fn pass(
+    session: &mut ImapSession,
+    context: &ActorContext,
+    state: &mut ActorState,
+    kind: PassKind,
+    relist: bool,
+    flag_refresh: FlagRefresh,
+) -> Result<PassOutcome, SyncError> {
+    let store = &context.store;
+    let grant_id = &context.grant_id;
+    let mut relist = relist || state.listed.is_none();
+    let (folders, statuses, listed) = loop {
+        let (listed, folders) = match (state.listed.take(), state.folders.take()) {
+            (Some(listed), Some(folders)) if !relist => (listed, folders),
+            (Some(listed), None) if !relist => {
+                let folders = store.folders(grant_id).await?;
+                (listed, folders)
+            }
+            _ => {
+                let _folders_held = context.folder_lock.lock().await;
+                let listed = session.list_folders().await?;
+                let folders = store
+                    .reconcile_folders(grant_id, &listings(&listed))
+                    .await?;
+                (listed, folders)
+            }
+        };
+        let names: Vec<String> = folders
+            .iter()
+            .filter(|f| selectable(&listed, f))
+            .map(|f| f.imap_name.clone())
+            .collect();
+        let statuses = if state.first_pass {
+            HashMap::new()
+        } else {
+            session.folder_statuses(&names).await?
+        };
+        let refused = !state.first_pass && names.iter().any(|n| !statuses.contains_key(n));
+        if refused && !relist {
+            relist = true;
+            continue;
+        }
+        break (folders, statuses, listed);
+    };
+    let order = sync_order(&folders);
+    let selectable: Vec<&FolderRecord> = order
+        .into_iter()
+        .filter(|f| selectable(&listed, f))
+        .collect();
+    let changed: Vec<bool> = selectable
+        .iter()
+        .map(|f| state.first_pass || !unchanged(f, statuses.get(&f.imap_name)))
+        .collect();
+    let changed_count = changed.iter().filter(|c| **c).count();
+    let to_read: Vec<&FolderRecord> = selectable
+        .iter()
+        .zip(&changed)
+        .filter(|(_, changed)| kind == PassKind::Full || **changed)
+        .map(|(f, _)| *f)
+        .collect();
+    let folders_total = selectable.len() as i64;
+    let first_pass = state.first_pass;
+    state.listed = Some(listed);
+    if to_read.is_empty() {
+        // Nothing was read, so the index still holds what these say.
+        state.folders = Some(folders);
+        return Ok(PassOutcome {
+            changed: changed_count,
+            read_folders: false,
+        });
+    }
+    tracing::debug!(%grant_id, ?kind, changed = changed_count, read = to_read.len(), "sync pass");
+    let mut messages_total: i64 = folders.iter().map(|f| f.server_total).sum();
+    for (done, folder) in to_read.iter().enumerate() {
+        // Folder-by-folder progress is news only during the initial sync.
+        if first_pass {
+            store
+                .set_sync_status(
+                    grant_id,
+                    "initial_sync",
+                    folders_total,
+                    done as i64,
+                    messages_total,
+                    None,
+                )
+                .await?;
+        }
+        let pass = sync_folder(
+            session,
+            store,
+            grant_id,
+            folder,
+            flag_refresh,
+            &context.settings,
+        )
+        .await?;
+        messages_total += pass.server_total as i64 - folder.server_total;
+        // The newest Inbox mail gets its snippets before other folders are read.
+        if folder.imap_name.eq_ignore_ascii_case("INBOX") && pass.new_messages > 0 {
+            read_newest(session, store, grant_id, &context.settings).await?;
         }
     }
+    store
+        .set_sync_status(
+            grant_id,
+            "running",
+            folders_total,
+            folders_total,
+            messages_total,
+            None,
+        )
+        .await?;
+    Ok(PassOutcome {
+        changed: changed_count,
+        read_folders: true,
+    })
+}
+
+fn selectable(listed: &[ListedFolder], folder: &FolderRecord) -> bool {
+    listed
+        .iter()
+        .any(|l| l.imap_name == folder.imap_name && l.is_selectable())
+}
+
+/// Waits until `wait` has passed, mailroom asks for a pass (`wake`), or the server
+/// reports a change: idling on Inbox (RFC 2177), which with NOTIFY also hears of every
+/// other folder, on this same connection. Says which of these ended the wait.
+async fn wait_for_change(
+    mut session: ImapSession,
+    wait: Duration,
+    context: &ActorContext,
+    inbox_selected: &mut bool,
+) -> Result<(ImapSession, IdleOutcome), SyncError> {
+    let wake = &context.wake;
+    if session.has_capability("IDLE") {
+        if !*inbox_selected {
+            let selected = session.select_folder("INBOX").await?;
+            *inbox_selected = true;
+            // Mail that arrived since the last STATUS is counted by this SELECT, and
+            // IDLE would not report it again.
+            let stored = context.store.folders(&context.grant_id).await?;
+            let inbox = stored
+                .iter()
+                .find(|f| f.imap_name.eq_ignore_ascii_case("INBOX"));
+            if inbox.is_some_and(|f| f.uid_next != i64::from(selected.uid_next)) {
+                return Ok((session, IdleOutcome::Changed));
+            }
+        }
+        let (session, outcome) = session
+            .idle_until(wait.min(IDLE_REARM), wake.notified())
+            .await?;
+        if outcome != IdleOutcome::Quiet {
+            // A burst (a run of sends filing copies in Sent) makes one pass, not one each.
+            tokio::time::sleep(WAKE_COALESCE).await;
+        }
+        return Ok((session, outcome));
+    }
+    let outcome = tokio::select! {
+        _ = tokio::time::sleep(wait) => IdleOutcome::Quiet,
+        _ = wake.notified() => {
+            tokio::time::sleep(WAKE_COALESCE).await;
+            IdleOutcome::Interrupted
+        }
+    };
+    Ok((session, outcome))
 }
 
 /// Inbox first, then Sent, then the rest by name.

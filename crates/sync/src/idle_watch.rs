@@ -1,5 +1,7 @@
-//! IDLE watchers: one connection each on Inbox and Sent, waking the grant's actor as
-//! soon as the server reports a change there. Other folders wait for the next poll.
+//! IDLE watchers: a connection of its own idling on a folder, waking the grant's actor as
+//! soon as the server reports a change there. The actor idles on its own connection
+//! between passes; a watcher on Inbox runs only while the actor is busy reading a
+//! backlog of bodies (within `max_connections_per_grant`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -69,10 +71,9 @@ async fn idle_loop(
     wake: &Notify,
 ) -> Result<(), SyncError> {
     let mut session = open_session(store, policy, grant_id).await?;
+    // What changed before this SELECT is found by the pass that follows the actor's
+    // backlog; what changes after it the server reports during IDLE.
     session.select_folder(folder).await?;
-    // Whatever changed before this SELECT is fetched by a pass now; what changes after
-    // it the server reports during IDLE.
-    wake.notify_one();
     loop {
         let (next, outcome) = session.idle_once(IDLE_REARM).await?;
         session = next;

@@ -8,6 +8,7 @@ mod body_sync;
 mod engine;
 mod error;
 mod folder_changes;
+mod folder_check;
 mod folder_sync;
 mod grant_actor;
 mod idle_watch;
