@@ -291,8 +291,9 @@ async fn a_server_that_stalls_after_login_costs_its_grant_a_retry() {
     let mut scene = scene().await;
     let mark = scene.log_lines();
     scene.hostile.set_mode("stall");
-    // The next pass's first command gets no answer; so does every reconnect's.
-    scene.wait_for_command("LIST", mark).await;
+    // The actor's next command (the STATUS round that ends its IDLE) gets no answer; so
+    // does every reconnect's first command after login.
+    scene.wait_for_command(" imap ", mark).await;
     let state = scene.hostile_grant_retries().await;
     assert!(state.contains("in time"), "{state}");
     println!("stall: the grant retries after: {state}");
@@ -400,7 +401,7 @@ async fn endless_untagged_lines_are_cut_off() {
     let mut scene = scene().await;
     let mark = scene.log_lines();
     scene.hostile.set_mode("flood");
-    scene.wait_for_command("LIST", mark).await;
+    scene.wait_for_command(" imap ", mark).await;
     let state = scene.hostile_grant_retries().await;
     assert!(state.contains("more than"), "{state}");
     println!("flood: the grant retries after: {state}");

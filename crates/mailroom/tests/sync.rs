@@ -396,6 +396,27 @@ async fn another_clients_changes_are_caught_up(user: u32, ignored: &str) {
     peer.expunge_message("INBOX", "gone@test").await;
     eventually(&api, &messages, "the expunge", |b| data_len(b) == 2).await;
 
+    // The folders' counts are the server's STATUS after these changes.
+    let mut counts = Vec::new();
+    for folder in ["INBOX", "Archive"] {
+        counts.push((folder, peer.status(folder).await));
+    }
+    eventually(
+        &api,
+        &format!("/v3/grants/{grant}/folders"),
+        "counts equal to STATUS",
+        |b| {
+            counts.iter().all(|(name, (total, unread))| {
+                b["data"].as_array().unwrap().iter().any(|f| {
+                    f["name"] == *name
+                        && f["total_count"] == json!(total)
+                        && f["unread_count"] == json!(unread)
+                })
+            })
+        },
+    )
+    .await;
+
     // A folder rename.
     peer.create("Projects").await;
     eventually(

@@ -114,6 +114,19 @@ impl ImapPeer {
             .unwrap_or(0)
     }
 
+    /// `(MESSAGES, UNSEEN)` of a folder as the server's STATUS reports them.
+    pub async fn status(&mut self, folder: &str) -> (u64, u64) {
+        let mailbox = self
+            .session
+            .status(folder, "(MESSAGES UNSEEN)")
+            .await
+            .expect("STATUS");
+        (
+            u64::from(mailbox.exists),
+            u64::from(mailbox.unseen.unwrap_or(0)),
+        )
+    }
+
     async fn select(&mut self, folder: &str) {
         self.session.select(folder).await.expect("SELECT");
     }
