@@ -142,15 +142,18 @@ impl Store {
                 locations.push((message.uid, id, date));
             }
         }
+        let fresh_ids: HashSet<&str> = new_ids.values().map(String::as_str).collect();
         insert_locations(
             &mut tx,
             engine,
             grant_id,
             folder_id,
             &locations,
+            &fresh_ids,
             &mut touched,
         )
         .await?;
+        touched.added(new_ids.values());
         touched.refresh(&mut tx, grant_id).await?;
         if announce {
             let created: Vec<(String, Option<String>)> = fresh
@@ -394,6 +397,7 @@ async fn insert_locations(
     grant_id: &GrantId,
     folder_id: &str,
     locations: &[(i64, &str, i64)],
+    fresh: &HashSet<&str>,
     touched: &mut TouchedThreads,
 ) -> Result<(), StoreError> {
     for chunk in locations.chunks(ROWS_PER_INSERT) {
@@ -435,7 +439,10 @@ async fn insert_locations(
                 .bind(*id)
                 .bind(grant_id.as_str())
                 .bind(*date);
-            touched.message(id);
+            // Messages new to the index are added to their threads as a whole.
+            if !fresh.contains(id) {
+                touched.message(id);
+            }
         }
         query.execute(&mut **tx).await?;
         count_locations(tx, folder_id, &uids, Count::In).await?;

@@ -22,11 +22,13 @@ use crate::{
 /// Ids per `IN (…)` list.
 const IDS_PER_STATEMENT: usize = 250;
 
-/// The threads a write changed, by message or by thread id.
+/// The threads a write changed, by message or by thread id, and the messages it added
+/// to the index with their first location.
 #[derive(Default, Debug)]
 pub(crate) struct TouchedThreads {
     messages: HashSet<String>,
     threads: HashSet<String>,
+    added: HashSet<String>,
 }
 
 impl TouchedThreads {
@@ -40,6 +42,14 @@ impl TouchedThreads {
 
     pub(crate) fn thread(&mut self, id: &str) {
         self.threads.insert(id.to_owned());
+    }
+
+    /// Messages new to the index, located in this write. Their threads' rows grow by
+    /// what these add, without reading the threads' other messages (a thread of
+    /// thousands of messages costs an initial sync nothing per batch), unless the thread
+    /// is recomputed anyway.
+    pub(crate) fn added<'a>(&mut self, ids: impl IntoIterator<Item = &'a String>) {
+        self.added.extend(ids.into_iter().cloned());
     }
 
     /// Recomputes the touched threads' rows. Run it after the write's last change to
@@ -66,6 +76,26 @@ impl TouchedThreads {
             {
                 self.threads.insert(row.try_get("thread_id")?);
             }
+        }
+        let added: Vec<String> = self.added.drain().collect();
+        let mut grown: Vec<String> = Vec::new();
+        for chunk in added.chunks(IDS_PER_STATEMENT) {
+            let mut filter = SqlFilter::default();
+            filter.one_of("id", chunk.iter().map(|id| Bind::Text(id.clone())));
+            let sql = format!("SELECT id, thread_id FROM messages{}", filter.where_sql());
+            for row in filter
+                .bind_to(sqlx::query(&sql))
+                .fetch_all(&mut **tx)
+                .await?
+            {
+                let thread: String = row.try_get("thread_id")?;
+                if !self.threads.contains(&thread) {
+                    grown.push(row.try_get("id")?);
+                }
+            }
+        }
+        for chunk in grown.chunks(IDS_PER_STATEMENT) {
+            grow(tx, chunk).await?;
         }
         let threads: Vec<String> = self.threads.into_iter().collect();
         for chunk in threads.chunks(IDS_PER_STATEMENT) {
@@ -106,6 +136,67 @@ async fn recompute(
          SELECT DISTINCT l.folder_id, t.id, t.latest_date \
          FROM messages m JOIN message_locations l ON l.message_id = m.id \
              JOIN threads t ON t.id = m.thread_id{}",
+        filter.where_sql()
+    );
+    filter.bind_to(sqlx::query(&sql)).execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Adds messages new to the index (located, counted nowhere yet) to their threads' rows,
+/// creating the rows of new threads, and files the threads under the messages' folders
+/// at their (possibly later) latest date.
+async fn grow(tx: &mut Transaction<'_, Any>, messages: &[String]) -> Result<(), StoreError> {
+    let ids = || {
+        let mut filter = SqlFilter::default();
+        filter.one_of("m.id", messages.iter().map(|id| Bind::Text(id.clone())));
+        filter
+            .clause("EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into());
+        filter
+    };
+    let later = |column: &str| {
+        format!(
+            "{column} = CASE WHEN threads.{column} IS NULL OR excluded.{column} > threads.{column} \
+             THEN excluded.{column} ELSE threads.{column} END"
+        )
+    };
+    let filter = ids();
+    let sql = format!(
+        "INSERT INTO threads (id, grant_id, latest_date, earliest_date, latest_sent_date, \
+             message_count, unread_count, starred_count, attachment_count, draft_count) \
+         SELECT m.thread_id, m.grant_id, MAX(m.date), MIN(m.date), MAX(m.sent_date), COUNT(*), \
+             SUM(m.unread), SUM(m.starred), SUM(m.has_attachments), SUM(m.draft) \
+         FROM messages m{} GROUP BY m.thread_id, m.grant_id \
+         ON CONFLICT (id) DO UPDATE SET {}, \
+             earliest_date = CASE WHEN excluded.earliest_date < threads.earliest_date \
+                 THEN excluded.earliest_date ELSE threads.earliest_date END, \
+             {}, \
+             message_count = threads.message_count + excluded.message_count, \
+             unread_count = threads.unread_count + excluded.unread_count, \
+             starred_count = threads.starred_count + excluded.starred_count, \
+             attachment_count = threads.attachment_count + excluded.attachment_count, \
+             draft_count = threads.draft_count + excluded.draft_count",
+        filter.where_sql(),
+        later("latest_date"),
+        later("latest_sent_date"),
+    );
+    filter.bind_to(sqlx::query(&sql)).execute(&mut **tx).await?;
+
+    // The threads' folder rows follow their latest date, then gain the new folders.
+    let filter = ids();
+    let sql = format!(
+        "UPDATE thread_folders SET latest_date = \
+             (SELECT t.latest_date FROM threads t WHERE t.id = thread_folders.thread_id) \
+         WHERE thread_id IN (SELECT m.thread_id FROM messages m{})",
+        filter.where_sql()
+    );
+    filter.bind_to(sqlx::query(&sql)).execute(&mut **tx).await?;
+    let filter = ids();
+    let sql = format!(
+        "INSERT INTO thread_folders (folder_id, thread_id, latest_date) \
+         SELECT DISTINCT l.folder_id, t.id, t.latest_date \
+         FROM messages m JOIN message_locations l ON l.message_id = m.id \
+             JOIN threads t ON t.id = m.thread_id{} \
+         ON CONFLICT (folder_id, latest_date, thread_id) DO NOTHING",
         filter.where_sql()
     );
     filter.bind_to(sqlx::query(&sql)).execute(&mut **tx).await?;
