@@ -60,7 +60,17 @@ impl ImapSession {
                     .pending
                     .push(self.session.run_command(&command).await?);
             }
+            // A few lines per mailbox asked about (its STATUS, a NOTIFY report, an
+            // unsolicited EXISTS); a server that sends more is refused, as for FETCH.
+            let cap = crate::fetch::max_responses(chunk.len().saturating_mul(4));
+            let mut seen = 0usize;
             while !answer.pending.is_empty() {
+                seen += 1;
+                if seen > cap {
+                    return Err(ImapError::TooMuch(format!(
+                        "more than {cap} STATUS responses to one round"
+                    )));
+                }
                 let response = self
                     .session
                     .read_response()
