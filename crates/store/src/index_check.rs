@@ -117,30 +117,36 @@ impl Store {
         Ok(drift)
     }
 
+    /// The rows of `sql` (one `$1`: the grant), each as text by `row_text`.
+    async fn rows_as_text(
+        &self,
+        sql: &str,
+        grant_id: &GrantId,
+        row_text: fn(&AnyRow) -> Result<String, StoreError>,
+    ) -> Result<BTreeSet<String>, StoreError> {
+        let rows = sqlx::query(sql)
+            .bind(grant_id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(row_text).collect()
+    }
+
     async fn thread_rows(
         &self,
         sql: &str,
         grant_id: &GrantId,
     ) -> Result<BTreeSet<String>, StoreError> {
-        let rows = sqlx::query(sql)
-            .bind(grant_id.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(thread_row).collect()
+        self.rows_as_text(sql, grant_id, thread_row).await
     }
 
+    /// Rows of a query that selects one text column `r`.
     async fn text_rows(
         &self,
         sql: &str,
         grant_id: &GrantId,
     ) -> Result<BTreeSet<String>, StoreError> {
-        let rows = sqlx::query(sql)
-            .bind(grant_id.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| r.try_get::<String, _>("r").map_err(StoreError::from))
-            .collect()
+        self.rows_as_text(sql, grant_id, |r| Ok(r.try_get::<String, _>("r")?))
+            .await
     }
 }
 

@@ -350,6 +350,74 @@ async fn filtered_thread_lists_match_their_messages(engine: Engine) {
         let listed = store.list_threads(&grant, &query).await.unwrap();
         assert_eq!(listed, expected, "{query:?}");
     }
+
+    // Another application's grant sees none of it, even when it names the ids.
+    let other_app = store.create_application("other", &[]).await.unwrap();
+    let other = new_grant(&store, &other_app.application.id).await.id;
+    let thread = threads[0].0.clone();
+    let by_thread = MessageQuery {
+        thread_id: Some(thread.clone()),
+        ..everything.clone()
+    };
+    let from = MessageQuery {
+        from: vec!["p1@example.test".into()],
+        ..everything.clone()
+    };
+    assert!(
+        store
+            .list_messages(&other, &by_thread)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.list_messages(&other, &from).await.unwrap().is_empty());
+    assert!(
+        store
+            .list_threads(&other, &everything)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.list_threads(&other, &from).await.unwrap().is_empty());
+    let in_folder = MessageQuery {
+        folder_ids: vec![folders[0].id.clone()],
+        ..everything.clone()
+    };
+    assert!(
+        store
+            .list_messages(&other, &in_folder)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_threads(&other, &in_folder)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .thread_members(&other, std::slice::from_ref(&thread))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .thread_folder_ids(&other, &[thread])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .messages_by_ids(&other, &[all[0].id.clone()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     clean_up(place).await;
 }
 
