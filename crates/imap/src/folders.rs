@@ -55,11 +55,19 @@ impl ImapSession {
             MAX_FOLDERS,
             "LIST",
             |name| {
+                let attributes: Vec<String> =
+                    name.attributes().iter().map(canonical_attribute).collect();
+                // `\NonExistent` names a mailbox that is not there (RFC 5258): a hierarchy
+                // placeholder, or one just deleted as NOTIFY reports it (RFC 5465), whose
+                // line can arrive among the answers to LIST. It is not a folder.
+                if attributes.iter().any(|a| a == "\\NonExistent") {
+                    return None;
+                }
                 Some(ListedFolder {
                     imap_name: name.name().to_owned(),
                     decoded_name: decode_mailbox_name(name.name()),
                     delimiter: name.delimiter().map(str::to_owned),
-                    attributes: name.attributes().iter().map(canonical_attribute).collect(),
+                    attributes,
                 })
             },
         )
