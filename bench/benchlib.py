@@ -25,6 +25,18 @@ def testbed_env():
     return env
 
 
+def schema_reset(url, schema):
+    """Drops and makes again a PostgreSQL schema of the benchmark's own."""
+    subprocess.run(["psql", url, "-q", "-c",
+                    f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"], check=True)
+
+
+def schema_url(url, schema):
+    """`url` with its connections' search_path set to `schema`."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-c%20search_path%3D{schema}"
+
+
 def percentile(sorted_values, fraction):
     """Nearest-rank percentile of an ascending list."""
     index = max(0, min(len(sorted_values) - 1, math.ceil(fraction * len(sorted_values)) - 1))

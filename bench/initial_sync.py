@@ -15,6 +15,9 @@ Seeds a testbed mailbox with N realistic messages (testbed/seed-mailbox), then p
   * GET /messages?limit=50 latency p50/p99 over 200 requests.
 
 Usage: bench/initial_sync.py [--count 10000] [--user user11] [--no-seed] [--metadata-only]
+                             [--database-url postgres://…]
+With --database-url the index is kept in PostgreSQL (a schema of the benchmark's own, made
+again for each run) instead of a new SQLite file.
 Needs a release build (cargo build --release --bin mailroom) and the testbed.
 """
 
@@ -31,10 +34,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchlib import ROOT, testbed_env, create_app, mailroom_env, start_mailroom
+from benchlib import ROOT, testbed_env, create_app, mailroom_env, schema_reset, schema_url, start_mailroom
 
 
 
+SCHEMA = "mailroom_bench_sync"
 FLOOR_ITEMS = "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE)"
 # What mailroom's sync asks for (crates/imap/src/fetch.rs, fetch_summaries).
 MAILROOM_ITEMS = ("(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (DATE FROM "
@@ -78,9 +82,13 @@ def bare_fetch_seconds(port, email, password, folder="INBOX", items=FLOOR_ITEMS)
 
 
 class Server:
-    def __init__(self, env):
+    def __init__(self, env, database_url=None):
         self.data = tempfile.mkdtemp(prefix="mailroom-bench-")
-        self.env = mailroom_env(env, MAILROOM_SYNC_POLL_SECS="3600")
+        extra = {"MAILROOM_SYNC_POLL_SECS": "3600"}
+        if database_url:
+            schema_reset(database_url, SCHEMA)
+            extra["MAILROOM_DATABASE_URL"] = schema_url(database_url, SCHEMA)
+        self.env = mailroom_env(env, **extra)
         self.proc, self.url = start_mailroom(self.data, self.env, os.path.join(self.data, "server.log"))
         self.key = create_app(self.data, self.env, "bench")["api_key"]
 
@@ -115,6 +123,7 @@ def main():
     parser.add_argument("--no-seed", action="store_true")
     parser.add_argument("--metadata-only", action="store_true",
                         help="stop once the mailbox is indexed; skip waiting for bodies")
+    parser.add_argument("--database-url", help="postgres://… (the index goes to a schema of its own there)")
     args = parser.parse_args()
 
     env = testbed_env()
@@ -131,7 +140,8 @@ def main():
     print(f"floor: bare UID FETCH of {args.count} messages (warm cache): best {floor:.3f} s "
           f"(runs: {', '.join(f'{f:.3f}' for f in floors)}) = {args.count / floor:,.0f} msg/s")
 
-    server = Server(env)
+    print(f"index: {'PostgreSQL' if args.database_url else 'SQLite'}")
+    server = Server(env, args.database_url)
     try:
         server.call("POST", "/v3/connectors", {"provider": "imap"})
         cpu_before = server.cpu_seconds()

@@ -24,7 +24,7 @@ import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import BIN, percentile  # noqa: E402
+from benchlib import BIN, percentile, schema_reset, schema_url  # noqa: E402
 
 
 def fill(args, data_dir, url):
@@ -32,7 +32,7 @@ def fill(args, data_dir, url):
     if out_path.exists() and not args.refill:
         return json.loads(out_path.read_text())
     if args.database_url:
-        schema_reset(args.database_url)
+        schema_reset(args.database_url, SCHEMA)
     else:
         shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -49,16 +49,6 @@ def fill(args, data_dir, url):
 
 
 SCHEMA = "mailroom_bench_list"
-
-
-def schema_url(url):
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options=-c%20search_path%3D{SCHEMA}"
-
-
-def schema_reset(url):
-    subprocess.run(["psql", url, "-q", "-c",
-                    f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}"], check=True)
 
 
 def start(data_dir, url, log_path):
@@ -191,7 +181,7 @@ def main():
 
     engine = "postgres" if args.database_url else "sqlite"
     data_dir = Path(args.data_dir or f"/tmp/mailroom-bench-list-{engine}-{args.messages}")
-    url = schema_url(args.database_url) if args.database_url else None
+    url = schema_url(args.database_url, SCHEMA) if args.database_url else None
     filled = fill(args, data_dir, url)
     print(f"{engine}: {filled['messages']} messages "
           f"(filled in {filled['seconds']:.0f} s through the batch writer)")

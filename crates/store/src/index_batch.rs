@@ -23,19 +23,19 @@ use crate::{
     folder_counts::{Count, count_locations},
     message_addresses::{Participants, insert_participants, roles_by_address},
     message_row::new_row_columns,
-    messages::{NewMessage, set_flags},
+    messages::{ImapFlags, NewMessage, set_flags},
     open::{Engine, Store},
     sql_batch::value_rows,
     sql_filter::{Bind, SqlFilter},
     thread_replies::record_thread_replies,
-    thread_summaries::TouchedThreads,
+    thread_summaries::{AddedMessage, TouchedThreads},
     webhook_outbox::record_notifications,
 };
 
 /// Rows per multi-row INSERT of narrow rows (thread refs, locations).
-const ROWS_PER_INSERT: usize = 100;
+const ROWS_PER_INSERT: usize = 500;
 /// Rows per multi-row INSERT of messages (28 parameters each).
-const MESSAGES_PER_INSERT: usize = 32;
+const MESSAGES_PER_INSERT: usize = 128;
 /// Values per `IN (…)` lookup.
 const KEYS_PER_LOOKUP: usize = 250;
 
@@ -135,9 +135,13 @@ impl Store {
         updated.sort_unstable();
         updated.dedup();
 
+        // One message per UID: a server that names a UID twice keeps its first.
         let mut locations: Vec<(i64, &str, i64)> = Vec::with_capacity(batch.len());
+        let mut located_uids: HashSet<i64> = HashSet::with_capacity(batch.len());
         for message in batch {
-            if let Some(id) = ids.get(&message.identity_key) {
+            if let Some(id) = ids.get(&message.identity_key)
+                && located_uids.insert(message.uid)
+            {
                 let date = dates.get(id).copied().unwrap_or(message.date);
                 locations.push((message.uid, id, date));
             }
@@ -153,7 +157,28 @@ impl Store {
             &mut touched,
         )
         .await?;
-        touched.added(new_ids.values());
+        let located: HashSet<&str> = locations.iter().map(|(_, id, _)| *id).collect();
+        let added: Vec<AddedMessage> = fresh
+            .iter()
+            .filter_map(|m| {
+                let id = new_ids.get(m.identity_key.as_str())?;
+                let thread_id = threads.get(&m.identity_key)?;
+                located.contains(id.as_str()).then(|| {
+                    let flags = ImapFlags::of(&m.flags);
+                    AddedMessage {
+                        thread_id: thread_id.clone(),
+                        folder_id: folder_id.to_owned(),
+                        date: m.date,
+                        sent_date: m.sent_date,
+                        unread: flags.unread,
+                        starred: flags.starred,
+                        has_attachments: m.has_attachments,
+                        draft: flags.draft,
+                    }
+                })
+            })
+            .collect();
+        touched.added(engine, added);
         touched.refresh(&mut tx, grant_id).await?;
         if announce {
             let created: Vec<(String, Option<String>)> = fresh
@@ -179,7 +204,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        self.note_new_messages(fresh.len() as u64).await?;
+        self.note_new_messages(fresh.len() as u64);
         Ok(fresh.len())
     }
 }

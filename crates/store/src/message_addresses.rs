@@ -30,7 +30,7 @@ impl Role {
 }
 
 /// Rows per multi-row INSERT.
-const ROWS_PER_INSERT: usize = 100;
+const ROWS_PER_INSERT: usize = 500;
 
 /// A message's addresses, lower case, each with the bits of its roles.
 pub(crate) fn roles_by_address(

@@ -4,7 +4,11 @@
 
 use mailroom_model::v3::EmailName;
 
-use crate::{error::StoreError, messages::NewMessage, sql_filter::Bind};
+use crate::{
+    error::StoreError,
+    messages::{ImapFlags, NewMessage},
+    sql_filter::Bind,
+};
 
 /// A column and the value it gets.
 pub(crate) type Column = (&'static str, Bind);
@@ -53,7 +57,7 @@ pub(crate) fn new_row_columns(
     thread_id: &str,
     now: i64,
 ) -> Result<Vec<Column>, StoreError> {
-    let has = |name: &str| message.flags.iter().any(|f| f.eq_ignore_ascii_case(name));
+    let flags = ImapFlags::of(&message.flags);
     let mut columns = vec![
         ("id", Bind::Text(id.to_owned())),
         ("grant_id", Bind::Text(grant_id.to_owned())),
@@ -63,10 +67,10 @@ pub(crate) fn new_row_columns(
             "message_id_header",
             Bind::OptionalText(message.message_id_header.clone()),
         ),
-        ("unread", Bind::Int(i64::from(!has("\\Seen")))),
-        ("starred", Bind::Int(i64::from(has("\\Flagged")))),
-        ("answered", Bind::Int(i64::from(has("\\Answered")))),
-        ("draft", Bind::Int(i64::from(has("\\Draft")))),
+        ("unread", Bind::Int(i64::from(flags.unread))),
+        ("starred", Bind::Int(i64::from(flags.starred))),
+        ("answered", Bind::Int(i64::from(flags.answered))),
+        ("draft", Bind::Int(i64::from(flags.draft))),
         // The full header list arrives with the body.
         ("headers_json", Bind::Text("[]".into())),
         ("created_at", Bind::Int(now)),

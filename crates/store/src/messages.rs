@@ -694,14 +694,39 @@ pub(crate) async fn set_flags(
     now: i64,
     touched: &mut TouchedThreads,
 ) -> Result<bool, StoreError> {
-    let has = |name: &str| flags.iter().any(|f| f.eq_ignore_ascii_case(name));
-    let state = FlagState {
-        unread: Some(!has("\\Seen")),
-        starred: Some(has("\\Flagged")),
-        answered: Some(has("\\Answered")),
-        draft: Some(has("\\Draft")),
-    };
-    apply_flag_state(tx, id, state, now, touched).await
+    apply_flag_state(tx, id, ImapFlags::of(flags).into(), now, touched).await
+}
+
+/// The flags the index keeps, as an IMAP flag list gives them (RFC 9051 §2.3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ImapFlags {
+    pub unread: bool,
+    pub starred: bool,
+    pub answered: bool,
+    pub draft: bool,
+}
+
+impl ImapFlags {
+    pub(crate) fn of(flags: &[String]) -> Self {
+        let has = |name: &str| flags.iter().any(|f| f.eq_ignore_ascii_case(name));
+        Self {
+            unread: !has("\\Seen"),
+            starred: has("\\Flagged"),
+            answered: has("\\Answered"),
+            draft: has("\\Draft"),
+        }
+    }
+}
+
+impl From<ImapFlags> for FlagState {
+    fn from(flags: ImapFlags) -> Self {
+        Self {
+            unread: Some(flags.unread),
+            starred: Some(flags.starred),
+            answered: Some(flags.answered),
+            draft: Some(flags.draft),
+        }
+    }
 }
 
 /// Flags to give a message; `None` keeps what it has.

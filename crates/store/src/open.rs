@@ -19,6 +19,8 @@ static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: AnyPool,
+    /// Where write transactions begin: on SQLite one connection, on PostgreSQL `pool`.
+    writer: AnyPool,
     pub(crate) secrets: SecretBox,
     pub(crate) engine: Engine,
     pub(crate) statistics: std::sync::Arc<crate::table_statistics::StatisticsSchedule>,
@@ -45,7 +47,7 @@ impl Store {
     pub(crate) async fn begin_write(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        let (pool, engine) = (self.pool.clone(), self.engine);
+        let (pool, engine) = (self.writer.clone(), self.engine);
         let begun = tokio::spawn(async move {
             match engine {
                 Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
@@ -86,38 +88,15 @@ impl Store {
             _ => database_url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(if engine == Engine::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(30))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if engine == Engine::Sqlite {
-                        // The busy timeout comes first, so that even switching to WAL
-                        // waits for a writer instead of failing; it is long because a
-                        // writer (the CLI beside a busy server, a large batch on a slow
-                        // disk) should queue, never fail. WAL lets the CLI write while a
-                        // server reads and writes. Statement journals (multi-row INSERT …
-                        // ON CONFLICT) stay in memory, not in temp files; the WAL file is
-                        // cut back after checkpoints instead of keeping its largest size.
-                        //
-                        // Incremental auto-vacuum, set before the first table of a new
-                        // database is made, lets deleted mail's pages go back to the file
-                        // system (`Store::reclaim_free_pages`). `synchronous = FULL`: a
-                        // commit is on disk before it returns, so a power loss cannot undo
-                        // a scheduled send's claim after its message went out.
-                        conn.execute(
-                            "PRAGMA busy_timeout = 30000; PRAGMA auto_vacuum = INCREMENTAL; \
-                             PRAGMA journal_mode = WAL; \
-                             PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-                             PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;",
-                        )
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
+        let pool = connect(&options, engine, Role::Read).await?;
+        // SQLite takes one writer at a time: a connection of its own keeps the pages
+        // that writes touch in one cache, instead of each transaction reading them back
+        // from the file on whichever pooled connection it got, and writers queue here
+        // rather than on the database's lock.
+        let writer = match engine {
+            Engine::Sqlite => connect(&options, engine, Role::Write).await?,
+            Engine::Postgres => pool.clone(),
+        };
         let migrator = &MIGRATIONS;
         let applied = applied_migrations(&pool, engine).await?;
         // A database with no schema yet is nobody's: any command may create it.
@@ -133,6 +112,7 @@ impl Store {
         }
         let store = Self {
             pool,
+            writer,
             secrets,
             engine,
             statistics: Default::default(),
@@ -145,6 +125,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 
@@ -152,6 +133,67 @@ impl Store {
     pub fn is_closed(&self) -> bool {
         self.pool.is_closed()
     }
+}
+
+/// What a pool's connections are for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Role {
+    Read,
+    Write,
+}
+
+/// Page cache of SQLite's writer connection, in KiB: an initial sync's index pages stay
+/// in memory between its batches instead of being read back from the file.
+const WRITER_CACHE_KIB: i64 = 65_536;
+
+/// A pool for `role`, each SQLite connection set up as mailroom needs it.
+async fn connect(
+    options: &AnyConnectOptions,
+    engine: Engine,
+    role: Role,
+) -> Result<AnyPool, StoreError> {
+    let connections = match (engine, role) {
+        (Engine::Sqlite, Role::Write) => 1,
+        (Engine::Sqlite, Role::Read) => 8,
+        (Engine::Postgres, _) => 16,
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(connections)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if engine == Engine::Sqlite {
+                    // The busy timeout comes first, so that even switching to WAL
+                    // waits for a writer instead of failing; it is long because a
+                    // writer (the CLI beside a busy server, a large batch on a slow
+                    // disk) should queue, never fail. WAL lets the CLI write while a
+                    // server reads and writes. Statement journals (multi-row INSERT …
+                    // ON CONFLICT) stay in memory, not in temp files; the WAL file is
+                    // cut back after checkpoints instead of keeping its largest size.
+                    //
+                    // Incremental auto-vacuum, set before the first table of a new
+                    // database is made, lets deleted mail's pages go back to the file
+                    // system (`Store::reclaim_free_pages`). `synchronous = FULL`: a
+                    // commit is on disk before it returns, so a power loss cannot undo
+                    // a scheduled send's claim after its message went out.
+                    conn.execute(
+                        "PRAGMA busy_timeout = 30000; PRAGMA auto_vacuum = INCREMENTAL; \
+                         PRAGMA journal_mode = WAL; \
+                         PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                         PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = 67108864;",
+                    )
+                    .await?;
+                    if role == Role::Write {
+                        conn.execute(format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}").as_str())
+                            .await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options.clone())
+        .await?;
+    Ok(pool)
 }
 
 /// What [`Store::open_with`] does about migrations the database lacks.

@@ -8,10 +8,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::{
-    error::StoreError,
-    open::{Engine, Store},
-};
+use crate::open::{Engine, Store};
 
 const FIRST_ANALYZE: u64 = 1_000;
 const MOST_BETWEEN: u64 = 200_000;
@@ -34,15 +31,15 @@ impl Default for StatisticsSchedule {
 
 impl Store {
     /// Counts `messages` new rows and analyzes the index tables when the schedule says.
-    pub(crate) async fn note_new_messages(&self, messages: u64) -> Result<(), StoreError> {
+    pub(crate) fn note_new_messages(&self, messages: u64) {
         if self.engine != Engine::Postgres || messages == 0 {
-            return Ok(());
+            return;
         }
         let schedule = &self.statistics;
         let written = schedule.written.fetch_add(messages, Ordering::Relaxed) + messages;
         let next = schedule.next.load(Ordering::Relaxed);
         if written < next {
-            return Ok(());
+            return;
         }
         let following = written + written.clamp(FIRST_ANALYZE, MOST_BETWEEN);
         // One writer wins the turn; the others carry on.
@@ -51,14 +48,20 @@ impl Store {
             .compare_exchange(next, following, Ordering::Relaxed, Ordering::Relaxed)
             .is_err()
         {
-            return Ok(());
+            return;
         }
-        sqlx::query(
-            "ANALYZE messages, message_locations, message_addresses, threads, thread_folders, \
-             thread_refs, folders",
-        )
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        // In the background: the writer that crossed the mark carries on with its sync.
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let analyzed = sqlx::query(
+                "ANALYZE messages, message_locations, message_addresses, threads, \
+                 thread_folders, thread_refs, folders",
+            )
+            .execute(&pool)
+            .await;
+            if let Err(error) = analyzed {
+                tracing::warn!(%error, "could not refresh the index tables' statistics");
+            }
+        });
     }
 }

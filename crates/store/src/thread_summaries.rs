@@ -9,13 +9,15 @@
 //! thread's row is thus always what a recomputation from its messages would give, at the
 //! cost of reading the touched threads' messages once per write.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use mailroom_model::GrantId;
 use sqlx::{Any, Row, Transaction};
 
 use crate::{
     error::StoreError,
+    open::Engine,
+    sql_batch::value_rows,
     sql_filter::{Bind, SqlFilter},
 };
 
@@ -28,7 +30,22 @@ const IDS_PER_STATEMENT: usize = 250;
 pub(crate) struct TouchedThreads {
     messages: HashSet<String>,
     threads: HashSet<String>,
-    added: HashSet<String>,
+    added: Vec<AddedMessage>,
+    engine: Option<Engine>,
+}
+
+/// A message new to the index, located in one folder by this write: what it adds to its
+/// thread's row.
+#[derive(Debug, Clone)]
+pub(crate) struct AddedMessage {
+    pub thread_id: String,
+    pub folder_id: String,
+    pub date: i64,
+    pub sent_date: Option<i64>,
+    pub unread: bool,
+    pub starred: bool,
+    pub has_attachments: bool,
+    pub draft: bool,
 }
 
 impl TouchedThreads {
@@ -45,11 +62,12 @@ impl TouchedThreads {
     }
 
     /// Messages new to the index, located in this write. Their threads' rows grow by
-    /// what these add, without reading the threads' other messages (a thread of
-    /// thousands of messages costs an initial sync nothing per batch), unless the thread
-    /// is recomputed anyway.
-    pub(crate) fn added<'a>(&mut self, ids: impl IntoIterator<Item = &'a String>) {
-        self.added.extend(ids.into_iter().cloned());
+    /// what these add, computed here from the messages themselves: a thread of thousands
+    /// of messages costs an initial sync nothing per batch, and no statement reads the
+    /// new rows back. A thread recomputed anyway is not grown.
+    pub(crate) fn added(&mut self, engine: Engine, messages: Vec<AddedMessage>) {
+        self.engine = Some(engine);
+        self.added.extend(messages);
     }
 
     /// Recomputes the touched threads' rows. Run it after the write's last change to
@@ -77,25 +95,13 @@ impl TouchedThreads {
                 self.threads.insert(row.try_get("thread_id")?);
             }
         }
-        let added: Vec<String> = self.added.drain().collect();
-        let mut grown: Vec<String> = Vec::new();
-        for chunk in added.chunks(IDS_PER_STATEMENT) {
-            let mut filter = SqlFilter::default();
-            filter.one_of("id", chunk.iter().map(|id| Bind::Text(id.clone())));
-            let sql = format!("SELECT id, thread_id FROM messages{}", filter.where_sql());
-            for row in filter
-                .bind_to(sqlx::query(&sql))
-                .fetch_all(&mut **tx)
-                .await?
-            {
-                let thread: String = row.try_get("thread_id")?;
-                if !self.threads.contains(&thread) {
-                    grown.push(row.try_get("id")?);
-                }
-            }
-        }
-        for chunk in grown.chunks(IDS_PER_STATEMENT) {
-            grow(tx, chunk).await?;
+        if let Some(engine) = self.engine {
+            let grown: Vec<&AddedMessage> = self
+                .added
+                .iter()
+                .filter(|m| !self.threads.contains(&m.thread_id))
+                .collect();
+            grow(tx, engine, grant_id, &grown).await?;
         }
         let threads: Vec<String> = self.threads.into_iter().collect();
         for chunk in threads.chunks(IDS_PER_STATEMENT) {
@@ -142,64 +148,182 @@ async fn recompute(
     Ok(())
 }
 
-/// Adds messages new to the index (located, counted nowhere yet) to their threads' rows,
-/// creating the rows of new threads, and files the threads under the messages' folders
-/// at their (possibly later) latest date.
-async fn grow(tx: &mut Transaction<'_, Any>, messages: &[String]) -> Result<(), StoreError> {
-    let ids = || {
-        let mut filter = SqlFilter::default();
-        filter.one_of("m.id", messages.iter().map(|id| Bind::Text(id.clone())));
-        filter
-            .clause("EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into());
-        filter
-    };
-    let later = |column: &str| {
-        format!(
-            "{column} = CASE WHEN threads.{column} IS NULL OR excluded.{column} > threads.{column} \
-             THEN excluded.{column} ELSE threads.{column} END"
-        )
-    };
-    let filter = ids();
-    let sql = format!(
-        "INSERT INTO threads (id, grant_id, latest_date, earliest_date, latest_sent_date, \
-             message_count, unread_count, starred_count, attachment_count, draft_count) \
-         SELECT m.thread_id, m.grant_id, MAX(m.date), MIN(m.date), MAX(m.sent_date), COUNT(*), \
-             SUM(m.unread), SUM(m.starred), SUM(m.has_attachments), SUM(m.draft) \
-         FROM messages m{} GROUP BY m.thread_id, m.grant_id \
-         ON CONFLICT (id) DO UPDATE SET {}, \
-             earliest_date = CASE WHEN excluded.earliest_date < threads.earliest_date \
-                 THEN excluded.earliest_date ELSE threads.earliest_date END, \
-             {}, \
-             message_count = threads.message_count + excluded.message_count, \
-             unread_count = threads.unread_count + excluded.unread_count, \
-             starred_count = threads.starred_count + excluded.starred_count, \
-             attachment_count = threads.attachment_count + excluded.attachment_count, \
-             draft_count = threads.draft_count + excluded.draft_count",
-        filter.where_sql(),
-        later("latest_date"),
-        later("latest_sent_date"),
-    );
-    filter.bind_to(sqlx::query(&sql)).execute(&mut **tx).await?;
+/// A thread's row: its dates and counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ThreadRow {
+    latest_date: i64,
+    earliest_date: i64,
+    latest_sent_date: Option<i64>,
+    message_count: i64,
+    unread_count: i64,
+    starred_count: i64,
+    attachment_count: i64,
+    draft_count: i64,
+}
 
-    // The threads' folder rows follow their latest date, then gain the new folders.
-    let filter = ids();
-    let sql = format!(
-        "UPDATE thread_folders SET latest_date = \
-             (SELECT t.latest_date FROM threads t WHERE t.id = thread_folders.thread_id) \
-         WHERE thread_id IN (SELECT m.thread_id FROM messages m{})",
-        filter.where_sql()
-    );
-    filter.bind_to(sqlx::query(&sql)).execute(&mut **tx).await?;
-    let filter = ids();
-    let sql = format!(
-        "INSERT INTO thread_folders (folder_id, thread_id, latest_date) \
-         SELECT DISTINCT l.folder_id, t.id, t.latest_date \
-         FROM messages m JOIN message_locations l ON l.message_id = m.id \
-             JOIN threads t ON t.id = m.thread_id{} \
-         ON CONFLICT (folder_id, latest_date, thread_id) DO NOTHING",
-        filter.where_sql()
-    );
-    filter.bind_to(sqlx::query(&sql)).execute(&mut **tx).await?;
+impl ThreadRow {
+    fn of(message: &AddedMessage) -> Self {
+        Self {
+            latest_date: message.date,
+            earliest_date: message.date,
+            latest_sent_date: message.sent_date,
+            message_count: 1,
+            unread_count: i64::from(message.unread),
+            starred_count: i64::from(message.starred),
+            attachment_count: i64::from(message.has_attachments),
+            draft_count: i64::from(message.draft),
+        }
+    }
+
+    /// The row of both threads' messages together.
+    fn plus(self, other: Self) -> Self {
+        Self {
+            latest_date: self.latest_date.max(other.latest_date),
+            earliest_date: self.earliest_date.min(other.earliest_date),
+            // SQL's MAX: NULL only when every value is.
+            latest_sent_date: self.latest_sent_date.max(other.latest_sent_date),
+            message_count: self.message_count + other.message_count,
+            unread_count: self.unread_count + other.unread_count,
+            starred_count: self.starred_count + other.starred_count,
+            attachment_count: self.attachment_count + other.attachment_count,
+            draft_count: self.draft_count + other.draft_count,
+        }
+    }
+
+    fn from_row(row: &sqlx::any::AnyRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            latest_date: row.try_get("latest_date")?,
+            earliest_date: row.try_get("earliest_date")?,
+            latest_sent_date: row.try_get("latest_sent_date")?,
+            message_count: row.try_get("message_count")?,
+            unread_count: row.try_get("unread_count")?,
+            starred_count: row.try_get("starred_count")?,
+            attachment_count: row.try_get("attachment_count")?,
+            draft_count: row.try_get("draft_count")?,
+        })
+    }
+}
+
+/// Columns of `threads` per multi-row upsert.
+const THREAD_COLUMNS: usize = 10;
+/// Threads per multi-row statement.
+const THREADS_PER_STATEMENT: usize = 50;
+
+/// Adds messages new to the index to their threads' rows, creating the rows of new
+/// threads, and files the threads under the messages' folders at their (possibly later)
+/// latest date. What the messages add is summed here; the stored rows are read once by
+/// primary key and written back whole.
+async fn grow(
+    tx: &mut Transaction<'_, Any>,
+    engine: Engine,
+    grant_id: &GrantId,
+    messages: &[&AddedMessage],
+) -> Result<(), StoreError> {
+    let mut added: BTreeMap<&str, (ThreadRow, BTreeSet<&str>)> = BTreeMap::new();
+    for message in messages {
+        let row = ThreadRow::of(message);
+        added
+            .entry(&message.thread_id)
+            .and_modify(|(sum, folders)| {
+                *sum = sum.plus(row);
+                folders.insert(&message.folder_id);
+            })
+            .or_insert_with(|| (row, BTreeSet::from([message.folder_id.as_str()])));
+    }
+    let threads: Vec<&str> = added.keys().copied().collect();
+    for chunk in threads.chunks(THREADS_PER_STATEMENT) {
+        let mut filter = SqlFilter::default();
+        filter.one_of("id", chunk.iter().map(|id| Bind::Text((*id).to_owned())));
+        let sql = format!(
+            "SELECT id, latest_date, earliest_date, latest_sent_date, message_count, \
+                 unread_count, starred_count, attachment_count, draft_count FROM threads{}",
+            filter.where_sql()
+        );
+        let mut stored: HashMap<String, ThreadRow> = HashMap::new();
+        for row in filter
+            .bind_to(sqlx::query(&sql))
+            .fetch_all(&mut **tx)
+            .await?
+        {
+            stored.insert(row.try_get("id")?, ThreadRow::from_row(&row)?);
+        }
+
+        let mut rows: Vec<(&str, ThreadRow)> = Vec::with_capacity(chunk.len());
+        for thread in chunk {
+            let Some((sum, _)) = added.get(thread) else {
+                continue;
+            };
+            let row = match stored.get(*thread) {
+                Some(old) => old.plus(*sum),
+                None => *sum,
+            };
+            rows.push((thread, row));
+        }
+        let sql = format!(
+            "INSERT INTO threads (id, grant_id, latest_date, earliest_date, latest_sent_date, \
+                 message_count, unread_count, starred_count, attachment_count, draft_count) \
+             VALUES {} ON CONFLICT (id) DO UPDATE SET latest_date = excluded.latest_date, \
+                 earliest_date = excluded.earliest_date, \
+                 latest_sent_date = excluded.latest_sent_date, \
+                 message_count = excluded.message_count, unread_count = excluded.unread_count, \
+                 starred_count = excluded.starred_count, \
+                 attachment_count = excluded.attachment_count, draft_count = excluded.draft_count",
+            value_rows(engine, rows.len(), THREAD_COLUMNS)
+        );
+        let mut query = sqlx::query(&sql);
+        for (thread, row) in &rows {
+            query = query
+                .bind(*thread)
+                .bind(grant_id.as_str())
+                .bind(row.latest_date)
+                .bind(row.earliest_date)
+                .bind(row.latest_sent_date)
+                .bind(row.message_count)
+                .bind(row.unread_count)
+                .bind(row.starred_count)
+                .bind(row.attachment_count)
+                .bind(row.draft_count);
+        }
+        query.execute(&mut **tx).await?;
+
+        // A thread's folder rows carry its latest date: those of a thread that got a
+        // newer message move (rare in a first sync, which reads newest first).
+        for (thread, row) in &rows {
+            if stored
+                .get(*thread)
+                .is_some_and(|old| old.latest_date != row.latest_date)
+            {
+                sqlx::query("UPDATE thread_folders SET latest_date = $1 WHERE thread_id = $2")
+                    .bind(row.latest_date)
+                    .bind(*thread)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        let filed: Vec<(&str, &str, i64)> = rows
+            .iter()
+            .flat_map(|(thread, row)| {
+                let folders = added
+                    .get(thread)
+                    .map(|(_, f)| f.iter())
+                    .into_iter()
+                    .flatten();
+                folders.map(move |folder| (*folder, *thread, row.latest_date))
+            })
+            .collect();
+        for part in filed.chunks(THREADS_PER_STATEMENT * 2) {
+            let sql = format!(
+                "INSERT INTO thread_folders (folder_id, thread_id, latest_date) VALUES {} \
+                 ON CONFLICT (folder_id, latest_date, thread_id) DO NOTHING",
+                value_rows(engine, part.len(), 3)
+            );
+            let mut query = sqlx::query(&sql);
+            for (folder, thread, latest) in part {
+                query = query.bind(*folder).bind(*thread).bind(*latest);
+            }
+            query.execute(&mut **tx).await?;
+        }
+    }
     Ok(())
 }
 
