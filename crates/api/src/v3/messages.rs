@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::{
     cursor,
+    envelope::CursorPage,
     error::ApiError,
     extract::QueryParams,
     grant_access::GrantAccess,
@@ -204,11 +205,7 @@ pub async fn list_messages(
             })
             .collect()
     };
-    let mut body = json!({"request_id": current_request_id(), "data": data});
-    if let Some(cursor) = next_cursor {
-        body["next_cursor"] = Value::String(cursor);
-    }
-    Ok(Json(body).into_response())
+    Ok(CursorPage { data, next_cursor }.into_response())
 }
 
 pub async fn get_message(

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::{
     cursor,
+    envelope::CursorPage,
     error::ApiError,
     extract::QueryParams,
     grant_access::GrantAccess,
@@ -49,11 +50,11 @@ pub async fn list_threads(
         .into_iter()
         .map(|thread| apply_select(visible(&access, thread), &query))
         .collect();
-    let mut body = json!({"request_id": current_request_id(), "data": data});
-    if let (true, Some((id, latest))) = (more, threads.last()) {
-        body["next_cursor"] = Value::String(cursor::encode(*latest, id));
-    }
-    Ok(Json(body).into_response())
+    let next_cursor = match (more, threads.last()) {
+        (true, Some((id, latest))) => Some(cursor::encode(*latest, id)),
+        _ => None,
+    };
+    Ok(CursorPage { data, next_cursor }.into_response())
 }
 
 pub async fn get_thread(
