@@ -141,6 +141,12 @@ const LIGHT_COLUMNS: &str = "m.id, m.grant_id, m.thread_id, m.message_id_header,
      m.has_attachments, m.snippet, CAST(NULL AS TEXT) AS body_html, '[]' AS attachments_json, \
      '[]' AS headers_json, m.created_at, m.draft, '{}' AS metadata_json";
 
+/// [`COLUMNS`] without the full header list (only `fields=include_headers` shows it).
+pub(crate) const COLUMNS_BUT_HEADERS: &str = "m.id, m.grant_id, m.thread_id, m.message_id_header, \
+     m.subject, m.from_json, m.to_json, m.cc_json, m.bcc_json, m.reply_to_json, m.date, m.unread, \
+     m.starred, m.has_attachments, m.snippet, m.body_html, m.attachments_json, \
+     '[]' AS headers_json, m.created_at, m.draft, m.metadata_json";
+
 pub(crate) const COLUMNS: &str = "m.id, m.grant_id, m.thread_id, m.message_id_header, m.subject, m.from_json, m.to_json, \
      m.cc_json, m.bcc_json, m.reply_to_json, m.date, m.unread, m.starred, m.has_attachments, \
      m.snippet, m.body_html, m.attachments_json, m.headers_json, m.created_at, m.draft, m.metadata_json";

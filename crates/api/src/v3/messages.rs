@@ -148,11 +148,14 @@ pub async fn list_messages(
     apply_native_search(&state, &access, &query, &mut filter).await?;
     // One more than asked tells whether another page exists.
     filter.limit = limit + 1;
-    let mut records = state.store.list_messages(&access.grant.id, &filter).await?;
+    let mut records = state
+        .store
+        .list_messages_with_folders(&access.grant.id, &filter, fields == Fields::IncludeHeaders)
+        .await?;
     let more = records.len() as i64 > limit;
     records.truncate(limit as usize);
     let next_cursor = match (more, records.last()) {
-        (true, Some(last)) => Some(cursor::encode(last.date, &last.id)),
+        (true, Some((last, _))) => Some(cursor::encode(last.date, &last.id)),
         _ => None,
     };
     // The full header list is stored with the body: read the bodies not read yet, over
@@ -160,8 +163,8 @@ pub async fn list_messages(
     if fields == Fields::IncludeHeaders {
         let missing: Vec<String> = records
             .iter()
-            .filter(|r| r.body_html.is_none())
-            .map(|r| r.id.clone())
+            .filter(|(r, _)| r.body_html.is_none())
+            .map(|(r, _)| r.id.clone())
             .collect();
         if !missing.is_empty() {
             state
@@ -170,19 +173,20 @@ pub async fn list_messages(
                 .await
                 .map_err(fetch_error)?;
             let mut complete = Vec::with_capacity(records.len());
-            for record in records {
-                complete.push(if missing.contains(&record.id) {
+            for (record, folders) in records {
+                let record = if missing.contains(&record.id) {
                     find(&state, &access, &record.id).await?
                 } else {
                     record
-                });
+                };
+                complete.push((record, folders));
             }
             records = complete;
         }
     }
     if fields == Fields::RawMime {
         access.require_content()?;
-        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        let ids: Vec<String> = records.iter().map(|(r, _)| r.id.clone()).collect();
         let data: Vec<Value> = state
             .mailboxes
             .fetch_raw_messages(&access.grant.id, &ids, MAX_RAW_MIME_LIST_BYTES)
@@ -193,11 +197,9 @@ pub async fn list_messages(
             .collect();
         return Ok(CursorPage { data, next_cursor }.into_response());
     }
-    let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
-    let mut folders = state.store.message_folders(&access.grant.id, &ids).await?;
     let messages = records
-        .iter()
-        .map(|r| to_message(r, folders.remove(&r.id).unwrap_or_default(), fields));
+        .into_iter()
+        .map(|(record, folders)| to_message(&record, folders, fields));
     if access.may_read_content() && query.list("select").is_empty() {
         // Nothing to take out: written straight from the structs.
         let data: Vec<Message> = messages.collect();
