@@ -67,6 +67,30 @@ pub struct Message {
     pub unread: bool,
 }
 
+/// A conversation: what its messages share, and its latest message whole.
+#[derive(Debug, Clone, Serialize)]
+pub struct Thread {
+    pub draft_ids: Vec<String>,
+    pub earliest_message_date: i64,
+    pub folders: Vec<String>,
+    pub grant_id: String,
+    pub has_attachments: bool,
+    pub has_drafts: bool,
+    pub id: String,
+    /// With `object` "draft" when the latest is a draft.
+    pub latest_draft_or_message: Message,
+    pub latest_message_received_date: i64,
+    pub latest_message_sent_date: i64,
+    pub message_ids: Vec<String>,
+    pub object: &'static str,
+    #[serde(serialize_with = "sorted_names")]
+    pub participants: Vec<EmailName>,
+    pub snippet: String,
+    pub starred: bool,
+    pub subject: Option<String>,
+    pub unread: bool,
+}
+
 /// Participants with their keys in sorted order (`EmailName` itself declares `name`
 /// first, and is stored that way).
 fn sorted_names<S: serde::Serializer>(
@@ -183,6 +207,39 @@ mod tests {
         for message in messages() {
             let direct = serde_json::to_vec(&message).unwrap_or_default();
             let value = serde_json::to_value(&message).unwrap_or_default();
+            assert_eq!(
+                String::from_utf8_lossy(&direct),
+                String::from_utf8_lossy(&serde_json::to_vec(&value).unwrap_or_default())
+            );
+        }
+    }
+
+    #[test]
+    fn a_thread_too() {
+        let [latest, draft] =
+            <[Message; 2]>::try_from(messages()).unwrap_or_else(|_| unreachable!());
+        for (latest, subject) in [(latest, Some("s".to_owned())), (draft, None)] {
+            let thread = Thread {
+                draft_ids: vec!["d".into()],
+                earliest_message_date: 1,
+                folders: vec!["f".into()],
+                grant_id: "g".into(),
+                has_attachments: true,
+                has_drafts: true,
+                id: "t".into(),
+                latest_draft_or_message: latest,
+                latest_message_received_date: 2,
+                latest_message_sent_date: 3,
+                message_ids: vec!["m".into(), "n".into()],
+                object: "thread",
+                participants: names(),
+                snippet: "snip".into(),
+                starred: false,
+                subject,
+                unread: true,
+            };
+            let direct = serde_json::to_vec(&thread).unwrap_or_default();
+            let value = serde_json::to_value(&thread).unwrap_or_default();
             assert_eq!(
                 String::from_utf8_lossy(&direct),
                 String::from_utf8_lossy(&serde_json::to_vec(&value).unwrap_or_default())
