@@ -74,7 +74,7 @@ impl FromRequestParts<AppState> for AppAuth {
 }
 
 /// The credential of a `Bearer` authorization header.
-fn bearer_credential(parts: &Parts) -> Result<&str, ApiError> {
+pub(crate) fn bearer_credential(parts: &Parts) -> Result<&str, ApiError> {
     let header = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)

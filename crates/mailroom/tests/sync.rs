@@ -220,6 +220,26 @@ async fn initial_sync_serves_folders_messages_threads_and_attachments() {
         "message"
     );
     assert_eq!(thread.body["data"]["folders"].as_array().unwrap().len(), 2);
+    // Sent: the latest Date: header (each message says Mon, 20 Nov 2023 10:00:00 +0000);
+    // received: the INTERNALDATE of the APPENDs above, which is now.
+    assert_eq!(
+        thread.body["data"]["latest_message_sent_date"],
+        1_700_474_400
+    );
+    assert!(
+        thread.body["data"]["latest_message_received_date"]
+            .as_i64()
+            .unwrap()
+            > 1_700_474_400
+    );
+    let listed = api.get(&format!("/v3/grants/{grant}/threads")).await.body;
+    let listed = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == thread_id)
+        .unwrap();
+    assert_eq!(listed["latest_message_sent_date"], 1_700_474_400);
     let threads = api.get(&format!("/v3/grants/{grant}/threads")).await;
     assert_eq!(data_len(&threads.body), 2);
 

@@ -16,6 +16,7 @@ use crate::{
     grant_notices::record_grant_notice,
     grant_reset::{empty_grant_index, revoke_grant_tokens},
     open::{Engine, Store},
+    secret_hash::hash_secret,
     sql_filter::{Bind, SqlFilter},
 };
 
@@ -278,6 +279,26 @@ impl Store {
         ))
         .bind(application_id.as_str())
         .bind(id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
+    /// The grant with this id of the application whose live API key this is, in one
+    /// round trip: what most requests of an application start with. `None` when the key
+    /// is unknown or revoked or the grant is not the key's application's (the caller
+    /// then tells which, by [`Store::application_for_api_key`] and [`Store::grant`]).
+    pub async fn grant_for_api_key(
+        &self,
+        key: &str,
+        id: &GrantId,
+    ) -> Result<Option<GrantRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM grants WHERE id = $1 AND application_id = \
+             (SELECT application_id FROM api_keys WHERE key_hash = $2 AND revoked_at IS NULL)"
+        ))
+        .bind(id.as_str())
+        .bind(hash_secret(key))
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(grant_from_row).transpose()

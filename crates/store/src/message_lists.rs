@@ -16,13 +16,17 @@
 //! are few, and otherwise walks the threads newest first, keeping each with a matching
 //! message.
 
+use std::collections::HashSet;
+
 use mailroom_model::GrantId;
 use sqlx::Row;
 
 use crate::{
     error::StoreError,
     message_addresses::{Role, participants_clause},
-    messages::{COLUMNS, MessageQuery, MessageRecord, escape_like, message_from_row},
+    messages::{
+        COLUMNS, COLUMNS_BUT_HEADERS, MessageQuery, MessageRecord, escape_like, message_from_row,
+    },
     open::{Engine, Store},
     sql_filter::{Bind, SqlFilter},
 };
@@ -33,6 +37,24 @@ const DUPLICATE_SLACK: i64 = 16;
 /// A filtered thread list collects matching threads up to this many, then sorts them;
 /// past it, matches are common and it walks the threads instead.
 const COLLECTED_THREADS: i64 = 1000;
+
+/// The folders of message `m`, sorted and each once (as [`Store::message_folders`] gives
+/// them), as one column of its row: read with the row instead of in another round trip.
+pub(crate) const FOLDER_IDS_COLUMN: &str = "(SELECT string_agg(d.folder_id, ' ' ORDER BY \
+     d.folder_id) FROM (SELECT DISTINCT lf.folder_id AS folder_id FROM message_locations lf \
+     WHERE lf.message_id = m.id) d) AS folder_ids";
+
+/// The list in a row's `folder_ids` column, written as by [`FOLDER_IDS_COLUMN`]; folder
+/// ids are URL-safe, never holding a space.
+pub(crate) fn folder_ids(row: &sqlx::any::AnyRow) -> Result<Vec<String>, StoreError> {
+    let list: Option<String> = row.try_get("folder_ids")?;
+    Ok(list
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect())
+}
 
 /// How a message list reads its rows: the table it is driven by and the columns its order
 /// and cursor are on.
@@ -51,6 +73,58 @@ impl Store {
         grant_id: &GrantId,
         query: &MessageQuery,
     ) -> Result<Vec<MessageRecord>, StoreError> {
+        let rows = self.message_rows(grant_id, query, COLUMNS).await?;
+        let mut seen = HashSet::new();
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let record = message_from_row(row)?;
+            if seen.insert(record.id.clone()) {
+                records.push(record);
+            }
+        }
+        records.truncate(usize::try_from(query.limit).unwrap_or(0));
+        Ok(records)
+    }
+
+    /// A page as the API shows it: [`Store::list_messages`] with each message's folders
+    /// (sorted, as [`Store::message_folders`] gives them), read in the same statement
+    /// rather than in a second round trip. The full header list, often the largest
+    /// column, is read only `with_headers`.
+    pub async fn list_messages_with_folders(
+        &self,
+        grant_id: &GrantId,
+        query: &MessageQuery,
+        with_headers: bool,
+    ) -> Result<Vec<(MessageRecord, Vec<String>)>, StoreError> {
+        let columns = format!(
+            "{}, {FOLDER_IDS_COLUMN}",
+            if with_headers {
+                COLUMNS
+            } else {
+                COLUMNS_BUT_HEADERS
+            }
+        );
+        let rows = self.message_rows(grant_id, query, &columns).await?;
+        let mut seen = HashSet::new();
+        let mut page = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let record = message_from_row(row)?;
+            if seen.insert(record.id.clone()) {
+                page.push((record, folder_ids(row)?));
+            }
+        }
+        page.truncate(usize::try_from(query.limit).unwrap_or(0));
+        Ok(page)
+    }
+
+    /// The rows of a message list (with `columns` of `messages m`), newest first, up to
+    /// the limit plus what duplicates may take.
+    async fn message_rows(
+        &self,
+        grant_id: &GrantId,
+        query: &MessageQuery,
+        columns: &str,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
         let sizes = self.filter_sizes(grant_id, query).await?;
         let mut filter = SqlFilter::default();
         let Some(scan) = message_scan(self.engine, grant_id, query, &mut filter, Some(&sizes))
@@ -63,26 +137,16 @@ impl Store {
         let read = query.limit + if scan.may_repeat { DUPLICATE_SLACK } else { 0 };
         let limit = filter.placeholder(Bind::Int(read));
         let sql = format!(
-            "SELECT {COLUMNS} FROM {}{} ORDER BY {} DESC, {} DESC LIMIT {limit}",
+            "SELECT {columns} FROM {}{} ORDER BY {} DESC, {} DESC LIMIT {limit}",
             scan.from,
             filter.where_sql(),
             scan.date,
             scan.id
         );
-        let rows = filter
+        Ok(filter
             .bind_to(sqlx::query(&sql))
             .fetch_all(&self.pool)
-            .await?;
-        let mut seen = std::collections::HashSet::new();
-        let mut records = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let record = message_from_row(row)?;
-            if seen.insert(record.id.clone()) {
-                records.push(record);
-            }
-        }
-        records.truncate(usize::try_from(query.limit).unwrap_or(0));
-        Ok(records)
+            .await?)
     }
 
     /// Threads with a message matching the query, by their latest message (of the whole

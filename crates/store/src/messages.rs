@@ -135,11 +135,11 @@ pub struct MessageQuery {
     pub latest_after: Option<i64>,
 }
 
-/// [`COLUMNS`] without what a message's body gives: nothing large is read.
-const LIGHT_COLUMNS: &str = "m.id, m.grant_id, m.thread_id, m.message_id_header, m.subject, \
-     m.from_json, m.to_json, m.cc_json, m.bcc_json, m.reply_to_json, m.date, m.unread, m.starred, \
-     m.has_attachments, m.snippet, CAST(NULL AS TEXT) AS body_html, '[]' AS attachments_json, \
-     '[]' AS headers_json, m.created_at, m.draft, '{}' AS metadata_json";
+/// [`COLUMNS`] without the full header list (only `fields=include_headers` shows it).
+pub(crate) const COLUMNS_BUT_HEADERS: &str = "m.id, m.grant_id, m.thread_id, m.message_id_header, \
+     m.subject, m.from_json, m.to_json, m.cc_json, m.bcc_json, m.reply_to_json, m.date, m.unread, \
+     m.starred, m.has_attachments, m.snippet, m.body_html, m.attachments_json, \
+     '[]' AS headers_json, m.created_at, m.draft, m.metadata_json";
 
 pub(crate) const COLUMNS: &str = "m.id, m.grant_id, m.thread_id, m.message_id_header, m.subject, m.from_json, m.to_json, \
      m.cc_json, m.bcc_json, m.reply_to_json, m.date, m.unread, m.starred, m.has_attachments, \
@@ -292,99 +292,6 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(message_from_row).collect()
-    }
-
-    /// The messages of several threads (oldest first within each), for a page of thread
-    /// objects: everything but what the body gives (HTML, headers, attachments), which
-    /// only the latest message of each thread shows ([`Store::messages_by_ids`]).
-    pub async fn thread_members(
-        &self,
-        grant_id: &GrantId,
-        thread_ids: &[String],
-    ) -> Result<Vec<MessageRecord>, StoreError> {
-        let mut members = Vec::new();
-        for chunk in thread_ids.chunks(100) {
-            let mut filter = SqlFilter::default();
-            filter.compare("m.grant_id", "=", Bind::Text(grant_id.to_string()));
-            filter.one_of("m.thread_id", chunk.iter().map(|t| Bind::Text(t.clone())));
-            filter.clause(
-                "EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into(),
-            );
-            let sql = format!(
-                "SELECT {LIGHT_COLUMNS} FROM messages m{} ORDER BY m.thread_id, m.date, m.id",
-                filter.where_sql()
-            );
-            for row in filter
-                .bind_to(sqlx::query(&sql))
-                .fetch_all(&self.pool)
-                .await?
-            {
-                members.push(message_from_row(&row)?);
-            }
-        }
-        Ok(members)
-    }
-
-    /// The folders each of these threads of the grant has messages in (kept with the
-    /// thread rows, so a page of threads does not read its messages' locations).
-    pub async fn thread_folder_ids(
-        &self,
-        grant_id: &GrantId,
-        thread_ids: &[String],
-    ) -> Result<HashMap<String, Vec<String>>, StoreError> {
-        let mut folders: HashMap<String, Vec<String>> = HashMap::new();
-        for chunk in thread_ids.chunks(100) {
-            let mut filter = SqlFilter::default();
-            filter.one_of("tf.thread_id", chunk.iter().map(|t| Bind::Text(t.clone())));
-            filter.compare("t.grant_id", "=", Bind::Text(grant_id.to_string()));
-            filter.clause("t.id = tf.thread_id".into());
-            let sql = format!(
-                "SELECT tf.thread_id AS thread_id, tf.folder_id AS folder_id \
-                 FROM thread_folders tf CROSS JOIN threads t{} ORDER BY tf.folder_id",
-                filter.where_sql()
-            );
-            for row in filter
-                .bind_to(sqlx::query(&sql))
-                .fetch_all(&self.pool)
-                .await?
-            {
-                folders
-                    .entry(row.try_get("thread_id")?)
-                    .or_default()
-                    .push(row.try_get("folder_id")?);
-            }
-        }
-        Ok(folders)
-    }
-
-    /// The located messages of the grant with these ids, whole.
-    pub async fn messages_by_ids(
-        &self,
-        grant_id: &GrantId,
-        ids: &[String],
-    ) -> Result<Vec<MessageRecord>, StoreError> {
-        let mut found = Vec::new();
-        for chunk in ids.chunks(100) {
-            // By primary key alone (SQLite would prefer the grant's index to an id
-            // list); other grants' messages are dropped below.
-            let mut filter = SqlFilter::default();
-            filter.one_of("m.id", chunk.iter().map(|id| Bind::Text(id.clone())));
-            filter.clause(
-                "EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into(),
-            );
-            let sql = format!("SELECT {COLUMNS} FROM messages m{}", filter.where_sql());
-            for row in filter
-                .bind_to(sqlx::query(&sql))
-                .fetch_all(&self.pool)
-                .await?
-            {
-                let message = message_from_row(&row)?;
-                if &message.grant_id == grant_id {
-                    found.push(message);
-                }
-            }
-        }
-        Ok(found)
     }
 
     /// `(uid, message id)` of the indexed messages at these UIDs of a folder.

@@ -160,6 +160,11 @@ async fn connect(
     let pool = AnyPoolOptions::new()
         .max_connections(connections)
         .acquire_timeout(Duration::from_secs(30))
+        // A SQLite connection is a handle on a file in this process: it cannot have
+        // gone away while idle, and the check would cost every query another round
+        // trip to the connection's thread. (Every connection is still checked when
+        // it goes back to the pool.)
+        .test_before_acquire(engine != Engine::Sqlite)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if engine == Engine::Sqlite {

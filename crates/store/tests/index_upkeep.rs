@@ -406,18 +406,30 @@ async fn filtered_thread_lists_match_their_messages(engine: Engine) {
     );
     assert!(
         store
-            .thread_folder_ids(&other, &[thread])
+            .thread_page_rows(&other, std::slice::from_ref(&thread))
             .await
             .unwrap()
             .is_empty()
     );
     assert!(
         store
-            .messages_by_ids(&other, &[all[0].id.clone()])
+            .messages_with_folders(&other, &[all[0].id.clone()])
             .await
             .unwrap()
             .is_empty()
     );
+    // The grant itself sees them, with their folders.
+    let rows = store
+        .thread_page_rows(&grant, std::slice::from_ref(&thread))
+        .await
+        .unwrap();
+    assert!(rows.get(&thread).is_some_and(|row| !row.folders.is_empty()));
+    let own = store
+        .messages_with_folders(&grant, &[all[0].id.clone()])
+        .await
+        .unwrap();
+    assert_eq!(own.len(), 1);
+    assert!(!own[0].1.is_empty());
     clean_up(place).await;
 }
 

@@ -8,12 +8,16 @@ use axum::{
 };
 use std::collections::HashMap;
 
-use mailroom_model::{GrantId, v3::EmailName};
-use mailroom_store::MessageRecord;
+use mailroom_model::{
+    GrantId,
+    v3::{EmailName, Thread},
+};
+use mailroom_store::{MessageRecord, ThreadMember, ThreadRow};
 use serde_json::{Value, json};
 
 use crate::{
     cursor,
+    envelope::CursorPage,
     error::ApiError,
     extract::QueryParams,
     grant_access::GrantAccess,
@@ -44,16 +48,24 @@ pub async fn list_threads(
     let more = threads.len() as i64 > limit;
     threads.truncate(limit as usize);
     let ids: Vec<String> = threads.iter().map(|(id, _)| id.clone()).collect();
-    let data: Vec<Value> = thread_objects(&state, &access.grant.id, &ids)
-        .await?
-        .into_iter()
-        .map(|thread| apply_select(visible(&access, thread), &query))
-        .collect();
-    let mut body = json!({"request_id": current_request_id(), "data": data});
-    if let (true, Some((id, latest))) = (more, threads.last()) {
-        body["next_cursor"] = Value::String(cursor::encode(*latest, id));
+    let objects = thread_objects(&state, &access.grant.id, &ids).await?;
+    let next_cursor = match (more, threads.last()) {
+        (true, Some((id, latest))) => Some(cursor::encode(*latest, id)),
+        _ => None,
+    };
+    if access.may_read_content() && query.list("select").is_empty() {
+        // Nothing to take out: written straight from the structs.
+        return Ok(CursorPage {
+            data: objects,
+            next_cursor,
+        }
+        .into_response());
     }
-    Ok(Json(body).into_response())
+    let data: Vec<Value> = objects
+        .into_iter()
+        .map(|thread| apply_select(visible(&access, to_value(thread)), &query))
+        .collect();
+    Ok(CursorPage { data, next_cursor }.into_response())
 }
 
 pub async fn get_thread(
@@ -83,81 +95,89 @@ pub(crate) async fn thread_object(
     Ok(thread_objects(state, grant_id, &[thread_id.to_owned()])
         .await?
         .into_iter()
-        .next())
+        .next()
+        .map(to_value))
+}
+
+fn to_value(thread: Thread) -> Value {
+    serde_json::to_value(thread).unwrap_or(Value::Null)
 }
 
 /// The objects of these threads, in their order, in a few queries whatever their number:
-/// their messages without bodies, the latest message of each whole, and the folders.
+/// the threads' rows, a summary of their messages, and the latest message of each whole.
 /// A thread with no located message is left out.
 async fn thread_objects(
     state: &AppState,
     grant_id: &GrantId,
     thread_ids: &[String],
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<Thread>, ApiError> {
     let members = state.store.thread_members(grant_id, thread_ids).await?;
-    let mut by_thread: HashMap<&str, Vec<&MessageRecord>> = HashMap::new();
-    for message in &members {
+    let mut by_thread: HashMap<&str, Vec<&ThreadMember>> = HashMap::new();
+    for member in &members {
         by_thread
-            .entry(message.thread_id.as_str())
+            .entry(member.thread_id.as_str())
             .or_default()
-            .push(message);
+            .push(member);
     }
     let latest_ids: Vec<String> = by_thread
         .values()
-        .filter_map(|messages| messages.iter().max_by_key(|m| (m.date, m.id.clone())))
+        .filter_map(|members| members.iter().max_by_key(|m| (m.date, m.id.as_str())))
         .map(|m| m.id.clone())
         .collect();
-    let latest: HashMap<String, MessageRecord> = state
+    let mut latest: HashMap<String, (MessageRecord, Vec<String>)> = state
         .store
-        .messages_by_ids(grant_id, &latest_ids)
+        .messages_with_folders(grant_id, &latest_ids)
         .await?
         .into_iter()
-        .map(|m| (m.thread_id.clone(), m))
+        .map(|(message, folders)| (message.thread_id.clone(), (message, folders)))
         .collect();
-    let mut latest_folders = state.store.message_folders(grant_id, &latest_ids).await?;
-    let mut thread_folders = state.store.thread_folder_ids(grant_id, thread_ids).await?;
+    let mut rows = state.store.thread_page_rows(grant_id, thread_ids).await?;
     Ok(thread_ids
         .iter()
         .filter_map(|id| {
-            let messages = by_thread.get(id.as_str())?;
-            let latest = latest.get(id)?;
-            let folders = thread_folders.remove(id).unwrap_or_default();
-            let latest_in = latest_folders.remove(&latest.id).unwrap_or_default();
+            let members = by_thread.get(id.as_str())?;
+            let (latest, latest_folders) = latest.remove(id)?;
+            let row = rows.remove(id);
             Some(build_thread(
-                grant_id, id, messages, latest, folders, latest_in,
+                grant_id,
+                id,
+                members,
+                latest,
+                latest_folders,
+                row,
             ))
         })
         .collect())
 }
 
-/// `folders`: the thread's (the union of its messages'); `latest_folders`: its latest
-/// message's.
+/// `row`: the thread's kept row (its folders, the union of its messages', and its latest
+/// `Date:`); `latest_folders`: its latest message's folders.
 fn build_thread(
     grant_id: &GrantId,
     thread_id: &str,
-    messages: &[&MessageRecord],
-    latest: &MessageRecord,
-    folders: Vec<String>,
+    members: &[&ThreadMember],
+    latest: MessageRecord,
     latest_folders: Vec<String>,
-) -> Value {
-    let message_ids: Vec<&str> = messages
+    row: Option<ThreadRow>,
+) -> Thread {
+    let message_ids: Vec<String> = members
         .iter()
         .filter(|m| !m.draft)
-        .map(|m| m.id.as_str())
+        .map(|m| m.id.clone())
         .collect();
-    let draft_ids: Vec<&str> = messages
+    let draft_ids: Vec<String> = members
         .iter()
         .filter(|m| m.draft)
-        .map(|m| m.id.as_str())
+        .map(|m| m.id.clone())
         .collect();
     let mut participants: Vec<EmailName> = Vec::new();
-    for message in messages {
-        for person in message
+    for member in members {
+        for person in member
             .from
             .iter()
-            .chain(&message.to)
-            .chain(&message.cc)
-            .chain(&message.bcc)
+            .chain(&member.to)
+            .chain(&member.cc)
+            .chain(&member.bcc)
         {
             if !participants
                 .iter()
@@ -167,31 +187,34 @@ fn build_thread(
             }
         }
     }
-    let mut latest_message = to_message(latest, latest_folders, Fields::Standard);
+    let mut latest_message = to_message(&latest, latest_folders, Fields::Standard);
     if latest.draft {
         latest_message.object = "draft";
     }
-    let earliest = messages.iter().map(|m| m.date).min().unwrap_or(latest.date);
-    let first_subject = messages.iter().find_map(|m| m.subject.clone());
-    json!({
-        "id": thread_id,
-        "grant_id": grant_id.as_str(),
-        "object": "thread",
-        "subject": first_subject,
-        "snippet": latest.snippet,
-        "participants": participants,
-        "message_ids": message_ids,
-        "draft_ids": draft_ids,
-        "folders": folders,
-        "has_attachments": messages.iter().any(|m| m.has_attachments),
-        "has_drafts": !draft_ids.is_empty(),
-        "starred": messages.iter().any(|m| m.starred),
-        "unread": messages.iter().any(|m| m.unread),
-        "earliest_message_date": earliest,
-        "latest_message_received_date": latest.date,
-        "latest_message_sent_date": latest.date,
-        "latest_draft_or_message": latest_message,
-    })
+    let (folders, sent_date) = match row {
+        Some(row) => (row.folders, row.latest_sent_date),
+        None => (Vec::new(), None),
+    };
+    Thread {
+        has_drafts: !draft_ids.is_empty(),
+        draft_ids,
+        earliest_message_date: members.iter().map(|m| m.date).min().unwrap_or(latest.date),
+        folders,
+        grant_id: grant_id.to_string(),
+        has_attachments: members.iter().any(|m| m.has_attachments),
+        id: thread_id.to_owned(),
+        latest_message_received_date: latest.date,
+        // Mail with no `Date:` header anywhere in the thread: when it was received.
+        latest_message_sent_date: sent_date.unwrap_or(latest.date),
+        message_ids,
+        object: "thread",
+        participants,
+        snippet: latest.snippet,
+        starred: members.iter().any(|m| m.starred),
+        subject: members.iter().find_map(|m| m.subject.clone()),
+        unread: members.iter().any(|m| m.unread),
+        latest_draft_or_message: latest_message,
+    }
 }
 
 /// A thread as the grant's scopes let it be seen: metadata alone gets no snippet and no

@@ -1,0 +1,175 @@
+//! What a page of thread objects reads, in three statements whatever its size: the threads'
+//! rows with their folders, a summary of each of their messages (what the thread object
+//! lists or derives from all of them), and the latest message of each, whole, with its
+//! folders.
+
+use std::collections::HashMap;
+
+use mailroom_model::{GrantId, v3::EmailName};
+use sqlx::Row;
+
+use crate::{
+    error::StoreError,
+    message_lists::{FOLDER_IDS_COLUMN, folder_ids},
+    messages::{COLUMNS_BUT_HEADERS, MessageRecord, message_from_row},
+    open::Store,
+    sql_filter::{Bind, SqlFilter},
+};
+
+/// Ids per statement: well within every engine's parameter limit.
+const IDS_PER_STATEMENT: usize = 100;
+
+/// What a thread's kept row adds to its messages.
+#[derive(Debug, Clone)]
+pub struct ThreadRow {
+    /// The latest `Date:` header of its messages (none when no message has one).
+    pub latest_sent_date: Option<i64>,
+    /// The folders it has messages in, sorted.
+    pub folders: Vec<String>,
+}
+
+/// A located message of a thread, as much as the thread object needs of it.
+#[derive(Debug, Clone)]
+pub struct ThreadMember {
+    pub id: String,
+    pub thread_id: String,
+    pub subject: Option<String>,
+    pub from: Vec<EmailName>,
+    pub to: Vec<EmailName>,
+    pub cc: Vec<EmailName>,
+    pub bcc: Vec<EmailName>,
+    pub date: i64,
+    pub unread: bool,
+    pub starred: bool,
+    pub has_attachments: bool,
+    /// The `\Draft` flag.
+    pub draft: bool,
+}
+
+impl Store {
+    /// The rows of these threads of the grant, by thread id.
+    pub async fn thread_page_rows(
+        &self,
+        grant_id: &GrantId,
+        thread_ids: &[String],
+    ) -> Result<HashMap<String, ThreadRow>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in thread_ids.chunks(IDS_PER_STATEMENT) {
+            // By primary key alone (SQLite would prefer the grant's date index to an id
+            // list); other grants' threads are dropped below.
+            let mut filter = SqlFilter::default();
+            filter.one_of("t.id", chunk.iter().map(|id| Bind::Text(id.clone())));
+            let sql = format!(
+                "SELECT t.id AS id, t.grant_id AS grant_id, \
+                 t.latest_sent_date AS latest_sent_date, \
+                 (SELECT string_agg(tf.folder_id, ' ' ORDER BY tf.folder_id) \
+                  FROM thread_folders tf WHERE tf.thread_id = t.id) AS folder_ids \
+                 FROM threads t{}",
+                filter.where_sql()
+            );
+            for row in filter
+                .bind_to(sqlx::query(&sql))
+                .fetch_all(&self.pool)
+                .await?
+            {
+                let grant: String = row.try_get("grant_id")?;
+                if grant != grant_id.as_str() {
+                    continue;
+                }
+                found.insert(
+                    row.try_get("id")?,
+                    ThreadRow {
+                        latest_sent_date: row.try_get("latest_sent_date")?,
+                        folders: folder_ids(&row)?,
+                    },
+                );
+            }
+        }
+        Ok(found)
+    }
+
+    /// The located messages of these threads of the grant, by thread, oldest first
+    /// within each.
+    pub async fn thread_members(
+        &self,
+        grant_id: &GrantId,
+        thread_ids: &[String],
+    ) -> Result<Vec<ThreadMember>, StoreError> {
+        let mut members = Vec::new();
+        for chunk in thread_ids.chunks(IDS_PER_STATEMENT) {
+            let mut filter = SqlFilter::default();
+            filter.compare("m.grant_id", "=", Bind::Text(grant_id.to_string()));
+            filter.one_of("m.thread_id", chunk.iter().map(|t| Bind::Text(t.clone())));
+            filter.clause(
+                "EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into(),
+            );
+            let sql = format!(
+                "SELECT m.id, m.thread_id, m.subject, m.from_json, m.to_json, m.cc_json, \
+                 m.bcc_json, m.date, m.unread, m.starred, m.has_attachments, m.draft \
+                 FROM messages m{} ORDER BY m.thread_id, m.date, m.id",
+                filter.where_sql()
+            );
+            for row in filter
+                .bind_to(sqlx::query(&sql))
+                .fetch_all(&self.pool)
+                .await?
+            {
+                let names = |column: &str| -> Result<Vec<EmailName>, StoreError> {
+                    let text: String = row.try_get(column)?;
+                    serde_json::from_str(&text).map_err(StoreError::corrupt)
+                };
+                let flag = |column: &str| -> Result<bool, StoreError> {
+                    Ok(row.try_get::<i64, _>(column)? != 0)
+                };
+                members.push(ThreadMember {
+                    id: row.try_get("id")?,
+                    thread_id: row.try_get("thread_id")?,
+                    subject: row.try_get("subject")?,
+                    from: names("from_json")?,
+                    to: names("to_json")?,
+                    cc: names("cc_json")?,
+                    bcc: names("bcc_json")?,
+                    date: row.try_get("date")?,
+                    unread: flag("unread")?,
+                    starred: flag("starred")?,
+                    has_attachments: flag("has_attachments")?,
+                    draft: flag("draft")?,
+                });
+            }
+        }
+        Ok(members)
+    }
+
+    /// The located messages of the grant with these ids, whole but for the full header
+    /// list, each with its folders (sorted).
+    pub async fn messages_with_folders(
+        &self,
+        grant_id: &GrantId,
+        ids: &[String],
+    ) -> Result<Vec<(MessageRecord, Vec<String>)>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            // By primary key alone, as above; other grants' messages are dropped below.
+            let mut filter = SqlFilter::default();
+            filter.one_of("m.id", chunk.iter().map(|id| Bind::Text(id.clone())));
+            filter.clause(
+                "EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into(),
+            );
+            let sql = format!(
+                "SELECT {COLUMNS_BUT_HEADERS}, {FOLDER_IDS_COLUMN} FROM messages m{}",
+                filter.where_sql()
+            );
+            for row in filter
+                .bind_to(sqlx::query(&sql))
+                .fetch_all(&self.pool)
+                .await?
+            {
+                let message = message_from_row(&row)?;
+                if &message.grant_id == grant_id {
+                    found.push((message, folder_ids(&row)?));
+                }
+            }
+        }
+        Ok(found)
+    }
+}
