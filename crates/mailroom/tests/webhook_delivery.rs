@@ -6,6 +6,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use support::{
     Api, Mailroom, connect_grant, eventually,
@@ -252,8 +254,12 @@ async fn a_notification_survives_sigkill_between_the_change_and_its_delivery() {
     receiver.set_down(false);
     let server = server.restart();
     let _api: Api = server.client(&key);
+    // Killed while an attempt was in flight, the delivery stays claimed until its lease
+    // runs out (the request timeout plus 30 s) and is then tried again: allow for that.
     let post = receiver
-        .wait_for("message.updated", |o| o["id"] == message_id.as_str())
+        .wait_for_within("message.updated", Duration::from_secs(90), |o| {
+            o["id"] == message_id.as_str()
+        })
         .await;
     assert_eq!(post.body["data"]["object"]["starred"], true);
     // Delivered once: no second copy turns up while a later change goes through.

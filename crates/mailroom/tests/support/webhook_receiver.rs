@@ -111,7 +111,18 @@ impl Receiver {
     /// Waits (deadline 30 s) until a notification of `trigger` satisfies `check`, and
     /// returns it.
     pub async fn wait_for(&self, trigger: &str, check: impl Fn(&Value) -> bool) -> Post {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        self.wait_for_within(trigger, Duration::from_secs(30), check)
+            .await
+    }
+
+    /// As [`Receiver::wait_for`], with a deadline of `within`.
+    pub async fn wait_for_within(
+        &self,
+        trigger: &str,
+        within: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Post {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
             if let Some(post) = self
                 .of_type(trigger)
