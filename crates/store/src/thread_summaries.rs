@@ -7,7 +7,9 @@
 //! a flag, a date, threads merged) notes the messages or threads it touched in a
 //! [`TouchedThreads`], and recomputes their rows from `messages` before it commits. A
 //! thread's row is thus always what a recomputation from its messages would give, at the
-//! cost of reading the touched threads' messages once per write.
+//! cost of reading the touched threads' messages once per write. Messages new to the
+//! index are the exception that keeps a first sync cheap: they only add to their
+//! threads' rows, summed in memory from what the write already holds.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -31,6 +33,8 @@ pub(crate) struct TouchedThreads {
     messages: HashSet<String>,
     threads: HashSet<String>,
     added: Vec<AddedMessage>,
+    /// Given with the added messages: the statements that grow their threads are
+    /// multi-row, in the engine's placeholders.
     engine: Option<Engine>,
 }
 
