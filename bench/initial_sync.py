@@ -22,6 +22,7 @@ Needs a release build (cargo build --release --bin mailroom) and the testbed.
 """
 
 import argparse
+import imaplib
 import json
 import os
 import re
@@ -81,6 +82,19 @@ def bare_fetch_seconds(port, email, password, folder="INBOX", items=FLOOR_ITEMS)
     return seconds
 
 
+def inbox_size(port, email, password):
+    """How many messages the mailbox's INBOX holds."""
+    client = imaplib.IMAP4("127.0.0.1", port)
+    try:
+        client.login(email, password)
+        status, data = client.select("INBOX", readonly=True)
+        if status != "OK":
+            raise RuntimeError(f"SELECT INBOX: {data}")
+        return int(data[0])
+    finally:
+        client.logout()
+
+
 class Server:
     def __init__(self, env, database_url=None):
         self.data = tempfile.mkdtemp(prefix="mailroom-bench-")
@@ -135,6 +149,11 @@ def main():
                                  check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         print(f"seeded: {summary}")
     port = int(env["TESTBED_IMAP_PORT"])
+    # The sync is waited for until it has indexed --count messages: a mailbox that holds
+    # another number (emptied by a test run since it was seeded) would be waited on forever.
+    held = inbox_size(port, email, password)
+    if held != args.count:
+        sys.exit(f"{email}'s INBOX holds {held} messages, not {args.count}: seed it (leave out --no-seed)")
     floors = [bare_fetch_seconds(port, email, password) for _ in range(3)]
     floor = min(floors)
     print(f"floor: bare UID FETCH of {args.count} messages (warm cache): best {floor:.3f} s "
