@@ -25,6 +25,21 @@ def testbed_env():
     return env
 
 
+def user_credentials(user):
+    """The testbed's email and password of `user` (`user11`)."""
+    number = int(user.removeprefix("user"))
+    return f"user{number}@example.test", f"pass{number}"
+
+
+def seed_mailbox(user, count, seed):
+    """Fills `user`'s INBOX with `count` generated messages (testbed/seed-mailbox,
+    replacing what it held) and returns the seeder's summary line."""
+    out = subprocess.run([ROOT / "testbed" / "seed-mailbox", user, "--count", str(count),
+                          "--seed", str(seed), "--replace"],
+                         check=True, capture_output=True, text=True).stdout
+    return out.strip().splitlines()[-1]
+
+
 def schema_reset(url, schema):
     """Drops and makes again a PostgreSQL schema of the benchmark's own."""
     subprocess.run(["psql", url, "-q", "-c",

@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -32,7 +31,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchlib import ROOT, create_app, mailroom_env, start_mailroom, testbed_env
+from benchlib import create_app, mailroom_env, seed_mailbox, start_mailroom, testbed_env, user_credentials
 
 
 class BareImap:
@@ -165,13 +164,9 @@ def main():
     args = parser.parse_args()
 
     env = testbed_env()
-    number = int(args.user.removeprefix("user"))
-    email, password = f"user{number}@example.test", f"pass{number}"
+    email, password = user_credentials(args.user)
     if not args.no_seed:
-        summary = subprocess.run([ROOT / "testbed" / "seed-mailbox", args.user, "--count", str(args.count),
-                                  "--seed", str(args.seed), "--replace"],
-                                 check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        print(f"seeded: {summary}")
+        print(f"seeded: {seed_mailbox(args.user, args.count, args.seed)}")
     port = int(env["TESTBED_IMAP_PORT"])
 
     probe = BareImap(port, email, password)

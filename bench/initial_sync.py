@@ -28,14 +28,14 @@ import os
 import re
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from pathlib import Path
 
-from benchlib import ROOT, testbed_env, create_app, mailroom_env, schema_reset, schema_url, start_mailroom
+from benchlib import (create_app, mailroom_env, schema_reset, schema_url, seed_mailbox, start_mailroom,
+                      testbed_env, user_credentials)
 
 
 
@@ -141,13 +141,9 @@ def main():
     args = parser.parse_args()
 
     env = testbed_env()
-    number = int(args.user.removeprefix("user"))
-    email, password = f"user{number}@example.test", f"pass{number}"
+    email, password = user_credentials(args.user)
     if not args.no_seed:
-        summary = subprocess.run([ROOT / "testbed" / "seed-mailbox", args.user, "--count", str(args.count),
-                                  "--seed", str(args.seed), "--replace"],
-                                 check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        print(f"seeded: {summary}")
+        print(f"seeded: {seed_mailbox(args.user, args.count, args.seed)}")
     port = int(env["TESTBED_IMAP_PORT"])
     # The sync is waited for until it has indexed --count messages: a mailbox that holds
     # another number (emptied by a test run since it was seeded) would be waited on forever.
