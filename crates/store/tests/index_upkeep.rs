@@ -433,7 +433,64 @@ async fn filtered_thread_lists_match_their_messages(engine: Engine) {
     clean_up(place).await;
 }
 
+/// A server that names one UID twice in one answer (hostile, or broken) gets the first
+/// message there; the second is not located, and nothing kept beside the messages counts
+/// it.
+async fn a_uid_named_twice_in_one_batch_keeps_the_first(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = store.create_application("t", &[]).await.unwrap();
+    let grant = new_grant(&store, &app.application.id).await.id;
+    let folders = store
+        .reconcile_folders(&grant, &listing(&["INBOX"]))
+        .await
+        .unwrap();
+    let folder = folders[0].id.clone();
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut first = random_message(&mut rng, 5);
+    let mut second = random_message(&mut rng, 5);
+    for (message, name) in [(&mut first, "first"), (&mut second, "second")] {
+        message.identity_key = format!("mid:{name}");
+        message.message_id_header = Some(name.to_owned());
+        message.thread_keys = vec![format!("id:{name}")];
+    }
+    store
+        .add_folder_messages(&grant, &folder, &[first, second])
+        .await
+        .unwrap();
+
+    assert_eq!(store.folder_uids(&folder).await.unwrap(), vec![5]);
+    let listed = store
+        .list_messages(
+            &grant,
+            &MessageQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let headers: Vec<Option<&str>> = listed
+        .iter()
+        .map(|m| m.message_id_header.as_deref())
+        .collect();
+    assert_eq!(headers, vec![Some("first")]);
+    let threads = store
+        .list_threads(
+            &grant,
+            &MessageQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(threads.len(), 1, "{threads:?}");
+    assert_consistent(&store, &grant, 0, "a UID named twice").await;
+    clean_up(place).await;
+}
+
 on_both_engines!(
     random_changes_keep_every_kept_structure_exact,
     filtered_thread_lists_match_their_messages,
+    a_uid_named_twice_in_one_batch_keeps_the_first,
 );
