@@ -1,31 +1,40 @@
 //! Work a migration leaves to Rust because the two engines' SQL differs for it (splitting
-//! a stored JSON list into rows). A migration names the work in `pending_backfills`;
+//! a stored JSON list into rows) or because it reads what another backfill writes. A migration names the work in `pending_backfills`;
 //! [`run_pending`] does it after the migrations, in batches of their own transactions,
 //! and removes the name when done, so an interrupted run resumes where it stopped.
 
 use mailroom_model::{GrantId, v3::EmailName};
 use sqlx::Row;
 
+use std::collections::BTreeMap;
+
 use crate::{
     error::StoreError,
     message_addresses::{Participants, insert_participants, roles_by_address},
     open::Store,
+    sql_filter::{Bind, SqlFilter},
+    thread_addresses::recompute_thread_addresses,
 };
 
 /// Messages read per transaction.
 const MESSAGES_PER_BATCH: i64 = 1000;
+/// Threads written per transaction.
+const THREADS_PER_BATCH: i64 = 250;
 
 impl Store {
     pub(crate) async fn run_pending_backfills(&self) -> Result<(), StoreError> {
-        let pending: Vec<String> = sqlx::query("SELECT name FROM pending_backfills")
+        let mut pending: Vec<String> = sqlx::query("SELECT name FROM pending_backfills")
             .fetch_all(&self.pool)
             .await?
             .iter()
             .map(|r| r.try_get("name"))
             .collect::<Result<_, _>>()?;
+        // A thread's addresses are read from its messages' participants.
+        pending.sort_by_key(|name| name != "message_addresses");
         for name in pending {
             match name.as_str() {
                 "message_addresses" => self.backfill_participants().await?,
+                "thread_addresses" => self.backfill_thread_addresses().await?,
                 other => {
                     tracing::warn!(backfill = other, "unknown backfill left pending");
                     continue;
@@ -97,6 +106,47 @@ impl Store {
                 messages = done,
                 "indexed the participants of stored messages"
             );
+        }
+        Ok(())
+    }
+
+    /// Writes the addresses of the threads stored before `thread_addresses`. A batch
+    /// replaces what it writes, so a run that was stopped can start over.
+    async fn backfill_thread_addresses(&self) -> Result<(), StoreError> {
+        let mut after = String::new();
+        let mut done = 0usize;
+        loop {
+            let rows =
+                sqlx::query("SELECT id, grant_id FROM threads WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(&after)
+                    .bind(THREADS_PER_BATCH)
+                    .fetch_all(&self.pool)
+                    .await?;
+            let Some(last) = rows.last() else {
+                break;
+            };
+            after = last.try_get("id")?;
+            let mut by_grant: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            for row in &rows {
+                by_grant
+                    .entry(row.try_get("grant_id")?)
+                    .or_default()
+                    .push(row.try_get("id")?);
+            }
+            let mut tx = self.begin_write().await?;
+            for (grant_id, threads) in by_grant {
+                let mut filter = SqlFilter::default();
+                filter.one_of("thread_id", threads.iter().map(|t| Bind::Text(t.clone())));
+                let sql = format!("DELETE FROM thread_addresses{}", filter.where_sql());
+                filter.bind_to(sqlx::query(&sql)).execute(&mut *tx).await?;
+                recompute_thread_addresses(&mut tx, &GrantId::from_stored(grant_id), &threads)
+                    .await?;
+            }
+            tx.commit().await?;
+            done += rows.len();
+        }
+        if done > 0 {
+            tracing::info!(threads = done, "indexed the addresses of stored threads");
         }
         Ok(())
     }

@@ -174,6 +174,7 @@ impl Store {
                         starred: flags.starred,
                         has_attachments: m.has_attachments,
                         draft: flags.draft,
+                        roles: roles_by_address(&m.from, &m.to, &m.cc, &m.bcc),
                     }
                 })
             })

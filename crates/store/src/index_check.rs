@@ -1,5 +1,5 @@
 //! Checking what the writers keep (thread rows, thread folders, folder counts, the
-//! participants index, location dates) against a recomputation from the messages and
+//! participants index, thread addresses, location dates) against a recomputation from the messages and
 //! their locations. Tests run it after every change; it reads a whole grant, so it is
 //! not for requests.
 
@@ -8,7 +8,10 @@ use std::collections::BTreeSet;
 use mailroom_model::{GrantId, v3::EmailName};
 use sqlx::{Row, any::AnyRow};
 
-use crate::{error::StoreError, message_addresses::roles_by_address, open::Store};
+use crate::{
+    error::StoreError, message_addresses::roles_by_address, open::Store,
+    thread_addresses::UNITED_ROLES,
+};
 
 /// The located messages of a grant, summed per thread as `threads` holds them.
 const RECOMPUTED_THREADS: &str = "SELECT m.thread_id AS id, MAX(m.date) AS latest_date, \
@@ -114,6 +117,34 @@ impl Store {
             }
         }
         difference(&mut drift, "participants", &kept, &recomputed);
+
+        let kept = self
+            .text_rows(
+                "SELECT ta.thread_id || ' ' || ta.email || ' ' || CAST(ta.roles AS TEXT) || ' ' || \
+                     CAST(ta.latest_date AS TEXT) AS r FROM thread_addresses ta \
+                 WHERE ta.grant_id = $1",
+                grant_id,
+            )
+            .await?;
+        let recomputed = self
+            .text_rows(
+                &format!(
+                    "SELECT g.thread_id || ' ' || g.email || ' ' || CAST(g.roles AS TEXT) || ' ' || \
+                         CAST((SELECT MAX(o.date) FROM messages o WHERE o.grant_id = $1 \
+                             AND o.thread_id = g.thread_id AND EXISTS \
+                             (SELECT 1 FROM message_locations ol WHERE ol.message_id = o.id)) \
+                         AS TEXT) AS r \
+                     FROM (SELECT m.thread_id AS thread_id, a.email AS email, \
+                             {UNITED_ROLES} AS roles \
+                         FROM messages m JOIN message_addresses a ON a.message_id = m.id \
+                         WHERE m.grant_id = $1 \
+                         AND EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id) \
+                         GROUP BY m.thread_id, a.email) g"
+                ),
+                grant_id,
+            )
+            .await?;
+        difference(&mut drift, "thread addresses", &kept, &recomputed);
         Ok(drift)
     }
 

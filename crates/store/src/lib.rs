@@ -37,6 +37,7 @@ mod sql_batch;
 mod sql_filter;
 mod sync_status;
 mod table_statistics;
+mod thread_addresses;
 mod thread_pages;
 mod thread_replies;
 mod thread_summaries;

@@ -167,42 +167,59 @@ impl Store {
             has_attachment: None,
             ..query.clone()
         };
-        let folder_only = by_messages.folder_ids.len() == 1
-            && MessageQuery {
-                folder_ids: Vec::new(),
-                ..by_messages.clone()
-            }
-            .matches_everything();
         let mut filter = SqlFilter::default();
-        let from = if by_messages.matches_everything() {
-            "threads t".to_owned()
-        } else if folder_only {
-            let folder = filter.placeholder(Bind::Text(by_messages.folder_ids[0].clone()));
-            filter.clause(format!("tf.folder_id = {folder} AND t.id = tf.thread_id"));
-            "thread_folders tf CROSS JOIN threads t".to_owned()
+        let walk = if by_messages.matches_everything() {
+            ThreadWalk::All
         } else {
-            match self.matching_threads(grant_id, &by_messages).await? {
-                Some(threads) if threads.is_empty() => return Ok(Vec::new()),
-                Some(threads) => {
-                    let list = serde_json::to_string(&threads).map_err(StoreError::corrupt)?;
-                    let p = filter.placeholder(Bind::Text(list));
-                    filter.clause(format!("t.id IN ({})", json_list(self.engine, &p)));
-                }
-                None => {
-                    // Each thread probed by its own messages: the scan is not driven.
-                    let mark = filter.mark();
-                    if message_scan(self.engine, grant_id, &by_messages, &mut filter, None)
-                        .is_none()
-                    {
-                        return Ok(Vec::new());
+            let sizes = self.filter_sizes(grant_id, &by_messages).await?;
+            let (walk, size, exact) = thread_walk(&by_messages, &sizes);
+            if !exact && size.is_none_or(|n| n < COUNTED_ROWS) {
+                // Few matching messages (or no index to walk): their threads are
+                // collected and sorted.
+                match self
+                    .matching_threads(grant_id, &by_messages, &sizes)
+                    .await?
+                {
+                    Some(threads) if threads.is_empty() => return Ok(Vec::new()),
+                    Some(threads) => {
+                        let list = serde_json::to_string(&threads).map_err(StoreError::corrupt)?;
+                        let p = filter.placeholder(Bind::Text(list));
+                        filter.clause(format!("t.id IN ({})", json_list(self.engine, &p)));
                     }
-                    let conditions = filter.take_clauses_since(mark);
-                    filter.clause(format!(
-                        "EXISTS (SELECT 1 FROM messages m WHERE {conditions} AND m.thread_id = t.id)"
-                    ));
+                    None => thread_probe(self.engine, grant_id, &by_messages, &mut filter)?,
                 }
+                ThreadWalk::All
+            } else {
+                if !exact {
+                    thread_probe(self.engine, grant_id, &by_messages, &mut filter)?;
+                }
+                walk
             }
-            "threads t".to_owned()
+        };
+        let (from, date, id) = match &walk {
+            ThreadWalk::All => ("threads t", "t.latest_date", "t.id"),
+            ThreadWalk::Folder(folder) => {
+                let folder = filter.placeholder(Bind::Text(folder.clone()));
+                filter.clause(format!("tf.folder_id = {folder} AND t.id = tf.thread_id"));
+                (
+                    "thread_folders tf CROSS JOIN threads t",
+                    "tf.latest_date",
+                    "tf.thread_id",
+                )
+            }
+            ThreadWalk::Address { email, roles } => {
+                let grant = filter.placeholder(Bind::Text(grant_id.to_string()));
+                let email = filter.placeholder(Bind::Text(email.clone()));
+                filter.clause(format!(
+                    "ta.grant_id = {grant} AND ta.email = {email} AND (ta.roles & {roles}) <> 0 \
+                     AND t.id = ta.thread_id"
+                ));
+                (
+                    "thread_addresses ta CROSS JOIN threads t",
+                    "ta.latest_date",
+                    "ta.thread_id",
+                )
+            }
         };
         filter.compare("t.grant_id", "=", Bind::Text(grant_id.to_string()));
         for (column, wanted) in [
@@ -217,11 +234,6 @@ impl Store {
                 None => {}
             }
         }
-        let (date, id) = if from.starts_with("thread_folders") {
-            ("tf.latest_date", "tf.thread_id")
-        } else {
-            ("t.latest_date", "t.id")
-        };
         if let Some(before) = query.latest_before {
             filter.compare(date, "<", Bind::Int(before));
         }
@@ -252,19 +264,35 @@ impl Store {
         &self,
         grant_id: &GrantId,
         query: &MessageQuery,
+        sizes: &FilterSizes,
     ) -> Result<Option<Vec<String>>, StoreError> {
-        let sizes = self.filter_sizes(grant_id, query).await?;
         let mut filter = SqlFilter::default();
-        let Some(scan) = message_scan(self.engine, grant_id, query, &mut filter, Some(&sizes))
-        else {
-            return Ok(Some(Vec::new()));
+        let sql = if let Some((emails, roles)) = only_address_filter(query) {
+            // The threads' own addresses answer it, whatever the number of addresses.
+            let grant = filter.placeholder(Bind::Text(grant_id.to_string()));
+            let list: Vec<String> = emails
+                .iter()
+                .map(|e| filter.placeholder(Bind::Text(e.trim().to_lowercase())))
+                .collect();
+            let limit = filter.placeholder(Bind::Int(COLLECTED_THREADS + 1));
+            format!(
+                "SELECT DISTINCT ta.thread_id AS thread_id FROM thread_addresses ta \
+                 WHERE ta.grant_id = {grant} AND ta.email IN ({}) AND (ta.roles & {roles}) <> 0 \
+                 LIMIT {limit}",
+                list.join(", ")
+            )
+        } else {
+            let Some(scan) = message_scan(self.engine, grant_id, query, &mut filter, Some(sizes))
+            else {
+                return Ok(Some(Vec::new()));
+            };
+            let limit = filter.placeholder(Bind::Int(COLLECTED_THREADS + 1));
+            format!(
+                "SELECT DISTINCT m.thread_id AS thread_id FROM {}{} LIMIT {limit}",
+                scan.from,
+                filter.where_sql()
+            )
         };
-        let limit = filter.placeholder(Bind::Int(COLLECTED_THREADS + 1));
-        let sql = format!(
-            "SELECT DISTINCT m.thread_id AS thread_id FROM {}{} LIMIT {limit}",
-            scan.from,
-            filter.where_sql()
-        );
         let threads: Vec<String> = filter
             .bind_to(sqlx::query(&sql))
             .fetch_all(&self.pool)
@@ -274,6 +302,91 @@ impl Store {
             .collect::<Result<_, _>>()?;
         Ok((threads.len() as i64 <= COLLECTED_THREADS).then_some(threads))
     }
+}
+
+/// The thread-level index a thread list is read from, newest first.
+enum ThreadWalk {
+    /// `threads (grant_id, latest_date, id)`.
+    All,
+    /// `thread_folders (folder_id, latest_date, thread_id)`.
+    Folder(String),
+    /// `thread_addresses (grant_id, email, latest_date, thread_id, roles)`.
+    Address { email: String, roles: i64 },
+}
+
+/// The walk for a thread list filtered by its messages' `query`: by the smallest of its
+/// folder and single-address filters, with that filter's size, and whether the walk alone
+/// answers the query (it is the only condition).
+fn thread_walk(query: &MessageQuery, sizes: &FilterSizes) -> (ThreadWalk, Option<i64>, bool) {
+    let filters = address_filters(query);
+    let mut best: Option<(i64, ThreadWalk)> = None;
+    if let (Some(size), [folder]) = (sizes.folder, query.folder_ids.as_slice()) {
+        best = Some((size, ThreadWalk::Folder(folder.clone())));
+    }
+    for (index, size) in sizes.addresses.iter().enumerate() {
+        if let (Some(size), [email]) = (size, filters[index].0.as_slice())
+            && best.as_ref().is_none_or(|(smallest, _)| *size < *smallest)
+        {
+            let email = email.trim().to_lowercase();
+            best = Some((
+                *size,
+                ThreadWalk::Address {
+                    email,
+                    roles: filters[index].1,
+                },
+            ));
+        }
+    }
+    let Some((size, walk)) = best else {
+        return (ThreadWalk::All, None, false);
+    };
+    let exact = match &walk {
+        ThreadWalk::All => false,
+        ThreadWalk::Folder(_) => MessageQuery {
+            folder_ids: Vec::new(),
+            ..query.clone()
+        }
+        .matches_everything(),
+        ThreadWalk::Address { .. } => only_address_filter(query).is_some(),
+    };
+    (walk, Some(size), exact)
+}
+
+/// The emails and roles of a query whose only condition is one address filter.
+fn only_address_filter(query: &MessageQuery) -> Option<(&[String], i64)> {
+    let mut given = address_filters(query)
+        .into_iter()
+        .filter(|(emails, _)| !emails.is_empty());
+    let (emails, roles) = given.next()?;
+    let rest = MessageQuery {
+        from: Vec::new(),
+        to: Vec::new(),
+        cc: Vec::new(),
+        bcc: Vec::new(),
+        any_email: Vec::new(),
+        ..query.clone()
+    };
+    (given.next().is_none() && rest.matches_everything()).then_some((emails.as_slice(), roles))
+}
+
+/// Keeps threads `t` with a message matching `query`, each probed by its own messages.
+fn thread_probe(
+    engine: Engine,
+    grant_id: &GrantId,
+    query: &MessageQuery,
+    filter: &mut SqlFilter,
+) -> Result<(), StoreError> {
+    let mark = filter.mark();
+    if message_scan(engine, grant_id, query, filter, None).is_none() {
+        // Nothing matches: no thread either.
+        filter.clause("1 = 0".into());
+        return Ok(());
+    }
+    let conditions = filter.take_clauses_since(mark);
+    filter.clause(format!(
+        "EXISTS (SELECT 1 FROM messages m WHERE {conditions} AND m.thread_id = t.id)"
+    ));
+    Ok(())
 }
 
 impl Store {

@@ -11,7 +11,7 @@
 //! index are the exception that keeps a first sync cheap: they only add to their
 //! threads' rows, summed in memory from what the write already holds.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, btree_map::Entry};
 
 use mailroom_model::GrantId;
 use sqlx::{Any, Row, Transaction};
@@ -21,6 +21,7 @@ use crate::{
     open::Engine,
     sql_batch::value_rows,
     sql_filter::{Bind, SqlFilter},
+    thread_addresses::{GrownAddresses, grow_thread_addresses, recompute_thread_addresses},
 };
 
 /// Ids per `IN (…)` list.
@@ -50,6 +51,8 @@ pub(crate) struct AddedMessage {
     pub starred: bool,
     pub has_attachments: bool,
     pub draft: bool,
+    /// Its addresses, lower case, with the bits of their roles in it.
+    pub roles: BTreeMap<String, i64>,
 }
 
 impl TouchedThreads {
@@ -149,7 +152,7 @@ async fn recompute(
         filter.where_sql()
     );
     filter.bind_to(sqlx::query(&sql)).execute(&mut **tx).await?;
-    Ok(())
+    recompute_thread_addresses(tx, grant_id, threads).await
 }
 
 /// A thread's row: its dates and counts.
@@ -223,16 +226,25 @@ async fn grow(
     grant_id: &GrantId,
     messages: &[&AddedMessage],
 ) -> Result<(), StoreError> {
-    let mut added: BTreeMap<&str, (ThreadRow, BTreeSet<&str>)> = BTreeMap::new();
+    let mut added: BTreeMap<&str, Growth> = BTreeMap::new();
     for message in messages {
         let row = ThreadRow::of(message);
-        added
-            .entry(&message.thread_id)
-            .and_modify(|(sum, folders)| {
-                *sum = sum.plus(row);
-                folders.insert(&message.folder_id);
-            })
-            .or_insert_with(|| (row, BTreeSet::from([message.folder_id.as_str()])));
+        let growth = match added.entry(&message.thread_id) {
+            Entry::Vacant(entry) => entry.insert(Growth {
+                row,
+                folders: BTreeSet::from([message.folder_id.as_str()]),
+                roles: BTreeMap::new(),
+            }),
+            Entry::Occupied(entry) => {
+                let growth = entry.into_mut();
+                growth.row = growth.row.plus(row);
+                growth.folders.insert(&message.folder_id);
+                growth
+            }
+        };
+        for (email, bits) in &message.roles {
+            *growth.roles.entry(email.clone()).or_insert(0) |= bits;
+        }
     }
     let threads: Vec<&str> = added.keys().copied().collect();
     for chunk in threads.chunks(THREADS_PER_STATEMENT) {
@@ -254,12 +266,12 @@ async fn grow(
 
         let mut rows: Vec<(&str, ThreadRow)> = Vec::with_capacity(chunk.len());
         for thread in chunk {
-            let Some((sum, _)) = added.get(thread) else {
+            let Some(growth) = added.get(thread) else {
                 continue;
             };
             let row = match stored.get(*thread) {
-                Some(old) => old.plus(*sum),
-                None => *sum,
+                Some(old) => old.plus(growth.row),
+                None => growth.row,
             };
             rows.push((thread, row));
         }
@@ -309,7 +321,7 @@ async fn grow(
             .flat_map(|(thread, row)| {
                 let folders = added
                     .get(thread)
-                    .map(|(_, f)| f.iter())
+                    .map(|g| g.folders.iter())
                     .into_iter()
                     .flatten();
                 folders.map(move |folder| (*folder, *thread, row.latest_date))
@@ -327,8 +339,29 @@ async fn grow(
             }
             query.execute(&mut **tx).await?;
         }
+        let addresses: Vec<GrownAddresses> = rows
+            .iter()
+            .filter_map(|(thread, row)| {
+                Some(GrownAddresses {
+                    thread_id: thread,
+                    latest_date: row.latest_date,
+                    redated: stored
+                        .get(*thread)
+                        .is_some_and(|old| old.latest_date != row.latest_date),
+                    roles: &added.get(thread)?.roles,
+                })
+            })
+            .collect();
+        grow_thread_addresses(tx, engine, grant_id, &addresses).await?;
     }
     Ok(())
+}
+
+/// What the messages a write adds bring to one thread.
+struct Growth<'a> {
+    row: ThreadRow,
+    folders: BTreeSet<&'a str>,
+    roles: BTreeMap<String, i64>,
 }
 
 /// `grant_column = grant AND thread_column IN (threads)`.

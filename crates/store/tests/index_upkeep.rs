@@ -1,5 +1,5 @@
 //! What the writers keep beside the messages (thread rows, the folders of each thread,
-//! folder counts, the participants index, location dates) stays equal to a recomputation
+//! folder counts, the participants index, thread addresses, location dates) stays equal to a recomputation
 //! from the messages and their locations, through random sequences of what sync and the
 //! API do: new mail, mail seen again, moves, expunges, flag changes, headers read again,
 //! UIDVALIDITY resets, folders deleted, deletions settled. Thread lists agree with the
@@ -489,8 +489,156 @@ async fn a_uid_named_twice_in_one_batch_keeps_the_first(engine: Engine) {
     clean_up(place).await;
 }
 
+/// Thread lists filtered by an address with thousands of messages: read from the
+/// threads' own addresses newest first, alone or probing each thread's messages for the
+/// other conditions, page after page; equal to the threads of the matching messages.
+async fn thread_lists_by_a_frequent_address_match_their_messages(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = store.create_application("t", &[]).await.unwrap();
+    let grant = new_grant(&store, &app.application.id).await.id;
+    let folders = store
+        .reconcile_folders(&grant, &listing(&["INBOX", "Archive"]))
+        .await
+        .unwrap();
+    let mut rng = StdRng::seed_from_u64(7);
+    let who = |email: &str| EmailName {
+        name: None,
+        email: email.into(),
+    };
+    // 6,000 messages in threads of about three: most from one busy sender, some to a
+    // rare recipient, a few with a rare subject.
+    for (index, folder) in folders.iter().enumerate() {
+        let batch: Vec<NewMessage> = (0..3000)
+            .map(|n| {
+                let uid = (index * 3000 + n + 1) as i64;
+                let thread = uid / 3;
+                let from = if rng.gen_bool(0.9) {
+                    "Busy@Example.test"
+                } else {
+                    "quiet@example.test"
+                };
+                let to = if rng.gen_bool(0.01) {
+                    "rare@example.test"
+                } else {
+                    "me@example.test"
+                };
+                NewMessage {
+                    uid,
+                    identity_key: format!("mid:{uid}"),
+                    message_id_header: Some(format!("{uid}")),
+                    thread_keys: vec![format!("id:t{thread}")],
+                    subject: Some(if uid % 997 == 0 {
+                        "Rare news".into()
+                    } else {
+                        format!("News {thread}")
+                    }),
+                    from: vec![who(from)],
+                    to: vec![who(to)],
+                    cc: vec![],
+                    bcc: vec![],
+                    reply_to: vec![],
+                    date: 1_700_000_000 + rng.gen_range(0..100_000),
+                    sent_date: None,
+                    size: 100,
+                    flags: if rng.gen_bool(0.1) {
+                        vec![]
+                    } else {
+                        vec!["\\Seen".into()]
+                    },
+                    has_attachments: false,
+                    in_reply_to: None,
+                }
+            })
+            .collect();
+        store
+            .add_folder_messages(&grant, &folder.id, &batch)
+            .await
+            .unwrap();
+    }
+    assert_consistent(&store, &grant, 0, "6,000 messages").await;
+    let everything = MessageQuery {
+        limit: 100_000,
+        ..Default::default()
+    };
+    let threads = store.list_threads(&grant, &everything).await.unwrap();
+    let busy = vec!["busy@example.test".to_owned()];
+    let queries = [
+        MessageQuery {
+            from: busy.clone(),
+            ..everything.clone()
+        },
+        MessageQuery {
+            any_email: busy.clone(),
+            ..everything.clone()
+        },
+        MessageQuery {
+            from: busy.clone(),
+            folder_ids: vec![folders[1].id.clone()],
+            ..everything.clone()
+        },
+        MessageQuery {
+            from: busy.clone(),
+            unread: Some(true),
+            ..everything.clone()
+        },
+        MessageQuery {
+            from: busy.clone(),
+            subject: Some("rare".into()),
+            ..everything.clone()
+        },
+        MessageQuery {
+            from: busy.clone(),
+            to: vec!["rare@example.test".into()],
+            ..everything.clone()
+        },
+        MessageQuery {
+            to: busy.clone(),
+            ..everything.clone()
+        },
+        MessageQuery {
+            any_email: vec!["rare@example.test".into(), "QUIET@example.test".into()],
+            ..everything.clone()
+        },
+        MessageQuery {
+            folder_ids: vec![folders[0].id.clone()],
+            unread: Some(true),
+            ..everything.clone()
+        },
+    ];
+    for query in queries {
+        let matching = store.list_messages(&grant, &query).await.unwrap();
+        let wanted: std::collections::HashSet<&str> =
+            matching.iter().map(|m| m.thread_id.as_str()).collect();
+        let expected: Vec<(String, i64)> = threads
+            .iter()
+            .filter(|(id, _)| wanted.contains(id.as_str()))
+            .cloned()
+            .collect();
+        let listed = store.list_threads(&grant, &query).await.unwrap();
+        assert_eq!(listed.len(), expected.len(), "{query:?}");
+        assert_eq!(listed, expected, "{query:?}");
+        // Page by page, with the cursor of each page's last thread.
+        let mut paged = Vec::new();
+        let mut page_query = MessageQuery {
+            limit: 97,
+            ..query.clone()
+        };
+        loop {
+            let page = store.list_threads(&grant, &page_query).await.unwrap();
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            paged.extend(page);
+            page_query.after = Some((last.1, last.0));
+        }
+        assert_eq!(paged, expected, "paged {query:?}");
+    }
+    clean_up(place).await;
+}
+
 on_both_engines!(
     random_changes_keep_every_kept_structure_exact,
     filtered_thread_lists_match_their_messages,
     a_uid_named_twice_in_one_batch_keeps_the_first,
+    thread_lists_by_a_frequent_address_match_their_messages,
 );
