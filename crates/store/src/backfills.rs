@@ -1,18 +1,20 @@
 //! Work a migration leaves to Rust because the two engines' SQL differs for it (splitting
-//! a stored JSON list into rows) or because it reads what another backfill writes. A migration names the work in `pending_backfills`;
-//! [`run_pending`] does it after the migrations, in batches of their own transactions,
+//! a stored JSON list into rows, an index each builds its own way) or because it reads what
+//! another backfill writes. A migration names the work in `pending_backfills`;
+//! [`Store::run_pending_backfills`] does it after the migrations, in batches of their own transactions,
 //! and removes the name when done, so an interrupted run resumes where it stopped.
+
+use std::collections::BTreeMap;
 
 use mailroom_model::{GrantId, v3::EmailName};
 use sqlx::Row;
-
-use std::collections::BTreeMap;
 
 use crate::{
     error::StoreError,
     message_addresses::{Participants, insert_participants, roles_by_address},
     open::Store,
     sql_filter::{Bind, SqlFilter},
+    subject_index::create_subject_index,
     thread_addresses::recompute_thread_addresses,
 };
 
@@ -32,18 +34,21 @@ impl Store {
         // A thread's addresses are read from its messages' participants.
         pending.sort_by_key(|name| name != "message_addresses");
         for name in pending {
-            match name.as_str() {
-                "message_addresses" => self.backfill_participants().await?,
-                "thread_addresses" => self.backfill_thread_addresses().await?,
+            let done = match name.as_str() {
+                "message_addresses" => self.backfill_participants().await.map(|()| true)?,
+                "thread_addresses" => self.backfill_thread_addresses().await.map(|()| true)?,
+                "subject_index" => create_subject_index(&self.pool, self.engine).await?,
                 other => {
                     tracing::warn!(backfill = other, "unknown backfill left pending");
-                    continue;
+                    false
                 }
+            };
+            if done {
+                sqlx::query("DELETE FROM pending_backfills WHERE name = $1")
+                    .bind(&name)
+                    .execute(&self.pool)
+                    .await?;
             }
-            sqlx::query("DELETE FROM pending_backfills WHERE name = $1")
-                .bind(&name)
-                .execute(&self.pool)
-                .await?;
         }
         Ok(())
     }

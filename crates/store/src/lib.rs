@@ -35,6 +35,7 @@ mod secret_key_check;
 mod sign_in_attempts;
 mod sql_batch;
 mod sql_filter;
+mod subject_index;
 mod sync_status;
 mod table_statistics;
 mod thread_addresses;

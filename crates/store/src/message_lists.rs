@@ -173,7 +173,8 @@ impl Store {
         } else {
             let sizes = self.filter_sizes(grant_id, &by_messages).await?;
             let (walk, size, exact) = thread_walk(&by_messages, &sizes);
-            if !exact && size.is_none_or(|n| n < COUNTED_ROWS) {
+            let few = size.is_none_or(|n| n < COUNTED_ROWS) || sizes.subject().is_some();
+            if !exact && few {
                 // Few matching messages (or no index to walk): their threads are
                 // collected and sorted.
                 match self
@@ -431,6 +432,11 @@ impl Store {
                 .await?;
             sizes.addresses[index] = Some(row.try_get("n")?);
         }
+        if let Some(subject) = &query.subject {
+            sizes.subject_ids = self
+                .messages_with_subject(grant_id, subject, COUNTED_ROWS)
+                .await?;
+        }
         Ok(sizes)
     }
 }
@@ -440,6 +446,15 @@ impl Store {
 struct FilterSizes {
     folder: Option<i64>,
     addresses: [Option<i64>; 5],
+    /// The messages whose subject matches, when the subject index found fewer than
+    /// [`COUNTED_ROWS`].
+    subject_ids: Option<Vec<String>>,
+}
+
+impl FilterSizes {
+    fn subject(&self) -> Option<i64> {
+        self.subject_ids.as_ref().map(|ids| ids.len() as i64)
+    }
 }
 
 /// Where counting a filter's matches stops: past it, the filter is "common".
@@ -489,6 +504,17 @@ fn cursor_clause(filter: &mut SqlFilter, date: &str, id: &str, after_date: i64, 
     filter.clause(format!("({date} < {d1} OR ({date} = {d2} AND {id} < {i}))"));
 }
 
+/// The elements of a JSON array of strings bound at `placeholder`, as a table `j` of one
+/// column, `value`, to name in a FROM list.
+fn json_rows(engine: Engine, placeholder: &str) -> String {
+    match engine {
+        Engine::Sqlite => format!("json_each({placeholder}) AS j"),
+        Engine::Postgres => {
+            format!("jsonb_array_elements_text(CAST({placeholder} AS jsonb)) AS j(value)")
+        }
+    }
+}
+
 /// The elements of a JSON array of strings bound at `placeholder`, as a subquery.
 fn json_list(engine: Engine, placeholder: &str) -> String {
     match engine {
@@ -522,10 +548,28 @@ fn message_scan(
             driver = Some((*size, Some(index)));
         }
     }
+    // Messages found by subject drive when they are fewer still.
+    let subject_ids = known
+        .subject_ids
+        .as_ref()
+        .filter(|ids| driver.is_none_or(|(best, _)| (ids.len() as i64) < best));
+    if subject_ids.is_some() {
+        driver = None;
+    }
     let driving_folder = matches!(driver, Some((_, None)));
     let driving_address = driver.and_then(|(_, index)| index);
 
-    let scan = if let (true, [folder]) = (driving_folder, query.folder_ids.as_slice()) {
+    let scan = if let Some(ids) = subject_ids {
+        let list = serde_json::to_string(ids).unwrap_or_default();
+        let placeholder = filter.placeholder(Bind::Text(list));
+        filter.clause("m.id = j.value".into());
+        MessageScan {
+            from: format!("{} CROSS JOIN messages m", json_rows(engine, &placeholder)),
+            date: "m.date",
+            id: "m.id",
+            may_repeat: false,
+        }
+    } else if let (true, [folder]) = (driving_folder, query.folder_ids.as_slice()) {
         let folder = filter.placeholder(Bind::Text(folder.clone()));
         filter.clause(format!("l.folder_id = {folder} AND m.id = l.message_id"));
         MessageScan {

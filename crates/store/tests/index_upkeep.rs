@@ -636,9 +636,163 @@ async fn thread_lists_by_a_frequent_address_match_their_messages(engine: Engine)
     clean_up(place).await;
 }
 
+/// Every subject filter's lists equal a substring search over `all` (the grant's
+/// messages) and their `threads`.
+async fn check_subjects(
+    store: &Store,
+    grant: &GrantId,
+    all: &[mailroom_store::MessageRecord],
+    threads: &[(String, i64)],
+) {
+    let everything = MessageQuery {
+        limit: 10_000,
+        ..Default::default()
+    };
+    for wanted in [
+        "quarterly",
+        "REPORT",
+        "über",
+        "50%",
+        "off_",
+        "ab",
+        "invoice 2024",
+        "zzz",
+        "2024-001",
+    ] {
+        let query = MessageQuery {
+            subject: Some(wanted.into()),
+            ..everything.clone()
+        };
+        let expected: Vec<&str> = all
+            .iter()
+            .filter(|m| {
+                m.subject
+                    .as_deref()
+                    .unwrap_or("")
+                    .to_lowercase()
+                    .contains(&wanted.to_lowercase())
+            })
+            .map(|m| m.id.as_str())
+            .collect();
+        let listed = store.list_messages(grant, &query).await.unwrap();
+        let listed: Vec<&str> = listed.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(listed, expected, "{wanted}");
+        assert_eq!(wanted == "zzz", expected.is_empty(), "{wanted}");
+        let thread_ids: std::collections::HashSet<&str> = all
+            .iter()
+            .filter(|m| expected.contains(&m.id.as_str()))
+            .map(|m| m.thread_id.as_str())
+            .collect();
+        let expected_threads: Vec<(String, i64)> = threads
+            .iter()
+            .filter(|(id, _)| thread_ids.contains(id.as_str()))
+            .cloned()
+            .collect();
+        let listed = store.list_threads(grant, &query).await.unwrap();
+        assert_eq!(listed, expected_threads, "threads {wanted}");
+    }
+}
+
+/// `subject` is a case-insensitive substring, answered through the subject index where
+/// it can be: the lists equal a substring search over every message, for long, short and
+/// wildcard-holding subjects, after a subject changes, after another grant is deleted,
+/// and (SQLite) after a `VACUUM`.
+async fn subject_filters_match_substrings(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = store.create_application("t", &[]).await.unwrap();
+    let grant = new_grant(&store, &app.application.id).await.id;
+    let other_app = store.create_application("other", &[]).await.unwrap();
+    let other = new_grant(&store, &other_app.application.id).await.id;
+    let subjects = [
+        "Über Änderungen im Plan",
+        "Re: Invoice 2024-001",
+        "50% off_today",
+        "Quarterly report",
+        "QUARTERLY REPORT draft",
+        "ab",
+        "",
+    ];
+    let mut rng = StdRng::seed_from_u64(11);
+    for grant in [&grant, &other] {
+        let folders = store
+            .reconcile_folders(grant, &listing(&["INBOX"]))
+            .await
+            .unwrap();
+        let batch: Vec<NewMessage> = (1..=300)
+            .map(|uid| NewMessage {
+                identity_key: format!("mid:s{uid}"),
+                message_id_header: Some(format!("s{uid}")),
+                thread_keys: vec![format!("id:s{}", uid / 4)],
+                subject: (uid % 9 != 0).then(|| subjects[rng.gen_range(0..subjects.len())].into()),
+                ..random_message(&mut rng, uid)
+            })
+            .collect();
+        store
+            .add_folder_messages(grant, &folders[0].id, &batch)
+            .await
+            .unwrap();
+    }
+    let everything = MessageQuery {
+        limit: 10_000,
+        ..Default::default()
+    };
+    let all = store.list_messages(&grant, &everything).await.unwrap();
+    let threads = store.list_threads(&grant, &everything).await.unwrap();
+    check_subjects(&store, &grant, &all, &threads).await;
+
+    // A subject read again replaces the old one in the index.
+    let renamed = all
+        .iter()
+        .find(|m| m.subject.as_deref() == Some("Quarterly report"))
+        .unwrap();
+    let mut message = random_message(&mut rng, 1);
+    message.subject = Some("Renamed quarterly summary".into());
+    message.date = renamed.date;
+    store
+        .refresh_message_headers(&renamed.id, &message)
+        .await
+        .unwrap();
+    let found = store
+        .list_messages(
+            &grant,
+            &MessageQuery {
+                subject: Some("renamed quart".into()),
+                ..everything.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        vec![renamed.id.as_str()]
+    );
+
+    // Another grant's messages leave the index with it.
+    store
+        .delete_grant(&app.application.id, &other)
+        .await
+        .unwrap();
+    assert_consistent(&store, &grant, 0, "another grant deleted").await;
+    let all = store.list_messages(&grant, &everything).await.unwrap();
+    let threads = store.list_threads(&grant, &everything).await.unwrap();
+    check_subjects(&store, &grant, &all, &threads).await;
+
+    if let support::Place::Dir(dir) = &place {
+        use sqlx::{Connection, Executor};
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        conn.execute("VACUUM").await.unwrap();
+        drop(conn);
+        assert_consistent(&store, &grant, 0, "VACUUM").await;
+        check_subjects(&store, &grant, &all, &threads).await;
+    }
+    clean_up(place).await;
+}
+
 on_both_engines!(
     random_changes_keep_every_kept_structure_exact,
     filtered_thread_lists_match_their_messages,
     a_uid_named_twice_in_one_batch_keeps_the_first,
     thread_lists_by_a_frequent_address_match_their_messages,
+    subject_filters_match_substrings,
 );
