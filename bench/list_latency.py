@@ -84,12 +84,17 @@ class Client:
         return time.perf_counter() - started, response.status, body
 
 
+def mid_date():
+    """Half way through the generated mailbox's fifteen years."""
+    return 1_420_070_400 + 7 * 365 * 24 * 3600
+
+
 def shapes(filled):
     grant = filled["grant_id"]
     folders = filled["folders"]
     frequent = filled["frequent_correspondent"]
     rare = filled["rare_correspondent"]
-    mid = 1_420_070_400 + 7 * 365 * 24 * 3600
+    mid = mid_date()
     q = urllib.parse.quote
     common = [
         ("no filter", ""),
@@ -195,9 +200,13 @@ def main():
         grant, messages, threads = shapes(filled)
         print(f"{'list':8} {'filter':28} {'p50 ms':>8} {'p99 ms':>8} {'× floor':>8} {'KB':>6}")
         worst = 0.0
+        # A thread from the middle of the mailbox, as a client opening one asks for it.
+        _, _, body = client.get(f"/v3/grants/{grant}/messages?limit=1&received_before={mid_date()}")
+        thread = json.loads(body)["data"][0]["thread_id"]
         for kind, cases in (("messages", messages), ("threads", threads)):
             base = f"/v3/grants/{grant}/{kind}?"
             token = deep_cursor(client, base, 50)
+            cases = cases + [("thread_id=one thread", f"thread_id={thread}")]
             if token:
                 cases = cases + [("page_token 10,000 deep", f"page_token={urllib.parse.quote(token)}")]
             for name, query in cases:

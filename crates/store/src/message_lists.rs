@@ -173,7 +173,12 @@ impl Store {
         } else {
             let sizes = self.filter_sizes(grant_id, &by_messages).await?;
             let (walk, size, exact) = thread_walk(&by_messages, &sizes);
-            let few = size.is_none_or(|n| n < COUNTED_ROWS) || sizes.subject().is_some();
+            // Without a filter known to be small, a common subject makes matches common.
+            let few = sizes.collected_count().is_some()
+                || match size {
+                    Some(n) => n < COUNTED_ROWS,
+                    None => !sizes.common_subject,
+                };
             if !exact && few {
                 // Few matching messages (or no index to walk): their threads are
                 // collected and sorted.
@@ -184,12 +189,13 @@ impl Store {
                     Some(threads) if threads.is_empty() => return Ok(Vec::new()),
                     Some(threads) => {
                         let list = serde_json::to_string(&threads).map_err(StoreError::corrupt)?;
-                        let p = filter.placeholder(Bind::Text(list));
-                        filter.clause(format!("t.id IN ({})", json_list(self.engine, &p)));
+                        ThreadWalk::Collected(list)
                     }
-                    None => thread_probe(self.engine, grant_id, &by_messages, &mut filter)?,
+                    None => {
+                        thread_probe(self.engine, grant_id, &by_messages, &mut filter)?;
+                        ThreadWalk::All
+                    }
                 }
-                ThreadWalk::All
             } else {
                 if !exact {
                     thread_probe(self.engine, grant_id, &by_messages, &mut filter)?;
@@ -197,8 +203,17 @@ impl Store {
                 walk
             }
         };
+        let json_from;
         let (from, date, id) = match &walk {
             ThreadWalk::All => ("threads t", "t.latest_date", "t.id"),
+            ThreadWalk::Collected(list) => {
+                // The list drives: asked for `t.id IN (…)` in date order, SQLite would
+                // read the grant's whole date index and look each thread up in the list.
+                let list = filter.placeholder(Bind::Text(list.clone()));
+                filter.clause("t.id = j.value".into());
+                json_from = format!("{} CROSS JOIN threads t", json_rows(self.engine, &list));
+                (json_from.as_str(), "t.latest_date", "t.id")
+            }
             ThreadWalk::Folder(folder) => {
                 let folder = filter.placeholder(Bind::Text(folder.clone()));
                 filter.clause(format!("tf.folder_id = {folder} AND t.id = tf.thread_id"));
@@ -309,6 +324,8 @@ impl Store {
 enum ThreadWalk {
     /// `threads (grant_id, latest_date, id)`.
     All,
+    /// The threads in a JSON list, found first, then sorted.
+    Collected(String),
     /// `thread_folders (folder_id, latest_date, thread_id)`.
     Folder(String),
     /// `thread_addresses (grant_id, email, latest_date, thread_id, roles)`.
@@ -342,7 +359,7 @@ fn thread_walk(query: &MessageQuery, sizes: &FilterSizes) -> (ThreadWalk, Option
         return (ThreadWalk::All, None, false);
     };
     let exact = match &walk {
-        ThreadWalk::All => false,
+        ThreadWalk::All | ThreadWalk::Collected(_) => false,
         ThreadWalk::Folder(_) => MessageQuery {
             folder_ids: Vec::new(),
             ..query.clone()
@@ -409,7 +426,7 @@ impl Store {
                     .await?;
             sizes.folder = row.map(|r| r.try_get("total_count")).transpose()?;
         }
-        for (index, (emails, _)) in address_filters(query).iter().enumerate() {
+        for (index, (emails, roles)) in address_filters(query).iter().enumerate() {
             if emails.is_empty() {
                 continue;
             }
@@ -420,22 +437,67 @@ impl Store {
                 .map(|e| filter.placeholder(Bind::Text(e.trim().to_lowercase())))
                 .collect();
             let limit = filter.placeholder(Bind::Int(COUNTED_ROWS));
-            // Every role counts: the estimate is read from the index alone.
-            let sql = format!(
-                "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM message_addresses a \
-                 WHERE a.grant_id = {grant} AND a.email IN ({}) LIMIT {limit}) counted",
-                list.join(", ")
-            );
-            let row = filter
-                .bind_to(sqlx::query(&sql))
-                .fetch_one(&self.pool)
-                .await?;
-            sizes.addresses[index] = Some(row.try_get("n")?);
+            if let [_] = emails.as_slice() {
+                // Every role counts: the estimate is read from the index alone.
+                let sql = format!(
+                    "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM message_addresses a \
+                     WHERE a.grant_id = {grant} AND a.email IN ({}) LIMIT {limit}) counted",
+                    list.join(", ")
+                );
+                let row = filter
+                    .bind_to(sqlx::query(&sql))
+                    .fetch_one(&self.pool)
+                    .await?;
+                sizes.addresses[index] = Some(row.try_get("n")?);
+            } else {
+                // Several addresses have no one order to read: their messages are
+                // collected when few.
+                let sql = format!(
+                    "SELECT DISTINCT a.message_id AS id FROM message_addresses a \
+                     WHERE a.grant_id = {grant} AND a.email IN ({}) AND (a.roles & {roles}) <> 0 \
+                     LIMIT {limit}",
+                    list.join(", ")
+                );
+                let ids: Vec<String> = filter
+                    .bind_to(sqlx::query(&sql))
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get("id"))
+                    .collect::<Result<_, _>>()?;
+                sizes.addresses[index] = Some(ids.len() as i64);
+                if (ids.len() as i64) < COUNTED_ROWS {
+                    sizes.collect(ids);
+                }
+            }
+        }
+        if let Some(thread_id) = &query.thread_id {
+            // One thread's messages, found by the thread index: the grant's date index
+            // would be read whole for them.
+            let ids: Vec<String> = sqlx::query(
+                "SELECT m.id AS id FROM messages m WHERE m.grant_id = $1 AND m.thread_id = $2 \
+                 LIMIT $3",
+            )
+            .bind(grant_id.as_str())
+            .bind(thread_id)
+            .bind(COUNTED_ROWS)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+            if (ids.len() as i64) < COUNTED_ROWS {
+                sizes.collect(ids);
+            }
         }
         if let Some(subject) = &query.subject {
-            sizes.subject_ids = self
-                .messages_with_subject(grant_id, subject, COUNTED_ROWS)
-                .await?;
+            match self
+                .messages_with_subject(grant_id, subject, COLLECTED_SUBJECTS)
+                .await?
+            {
+                Some(ids) => sizes.collect(ids),
+                None => sizes.common_subject = true,
+            }
         }
         Ok(sizes)
     }
@@ -446,16 +508,34 @@ impl Store {
 struct FilterSizes {
     folder: Option<i64>,
     addresses: [Option<i64>; 5],
-    /// The messages whose subject matches, when the subject index found fewer than
-    /// [`COUNTED_ROWS`].
-    subject_ids: Option<Vec<String>>,
+    /// The messages matching every filter whose matches were collected because they
+    /// are few (a thread, a subject, an address filter of several addresses).
+    collected: Option<Vec<String>>,
+    /// Whether the subject filter matches too many messages to collect, or cannot be
+    /// read from the subject index.
+    common_subject: bool,
 }
 
 impl FilterSizes {
-    fn subject(&self) -> Option<i64> {
-        self.subject_ids.as_ref().map(|ids| ids.len() as i64)
+    /// Keeps, of the messages collected, those also in `ids`.
+    fn collect(&mut self, ids: Vec<String>) {
+        self.collected = Some(match self.collected.take() {
+            None => ids,
+            Some(before) => {
+                let ids: HashSet<String> = ids.into_iter().collect();
+                before.into_iter().filter(|id| ids.contains(id)).collect()
+            }
+        });
+    }
+
+    fn collected_count(&self) -> Option<i64> {
+        self.collected.as_ref().map(|ids| ids.len() as i64)
     }
 }
+
+/// Messages a subject filter collects at most: counting more in the trigram index
+/// costs more than walking the list for a subject that common.
+const COLLECTED_SUBJECTS: i64 = 2000;
 
 /// Where counting a filter's matches stops: past it, the filter is "common".
 const COUNTED_ROWS: i64 = 5000;
@@ -548,18 +628,18 @@ fn message_scan(
             driver = Some((*size, Some(index)));
         }
     }
-    // Messages found by subject drive when they are fewer still.
-    let subject_ids = known
-        .subject_ids
+    // Messages collected drive when they are fewer still.
+    let collected = known
+        .collected
         .as_ref()
         .filter(|ids| driver.is_none_or(|(best, _)| (ids.len() as i64) < best));
-    if subject_ids.is_some() {
+    if collected.is_some() {
         driver = None;
     }
     let driving_folder = matches!(driver, Some((_, None)));
     let driving_address = driver.and_then(|(_, index)| index);
 
-    let scan = if let Some(ids) = subject_ids {
+    let scan = if let Some(ids) = collected {
         let list = serde_json::to_string(ids).unwrap_or_default();
         let placeholder = filter.placeholder(Bind::Text(list));
         filter.clause("m.id = j.value".into());

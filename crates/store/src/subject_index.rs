@@ -109,6 +109,21 @@ impl Store {
             return Ok(None);
         }
         let pattern = format!("%{subject}%");
+        if self.engine == Engine::Sqlite {
+            // Counted in the index alone first: a common subject is not worth reading
+            // thousands of messages for.
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM message_subjects \
+                 WHERE subject_lower LIKE $1 LIMIT $2) counted",
+            )
+            .bind(&pattern)
+            .bind(limit)
+            .fetch_one(&self.pool)
+            .await?;
+            if row.try_get::<i64, _>("n")? >= limit {
+                return Ok(None);
+            }
+        }
         let sql = match self.engine {
             // The trigram table drives: its LIKE is answered from the index.
             Engine::Sqlite => {

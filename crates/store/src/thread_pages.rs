@@ -106,7 +106,7 @@ impl Store {
             let sql = format!(
                 "SELECT m.id, m.thread_id, m.subject, m.from_json, m.to_json, m.cc_json, \
                  m.bcc_json, m.date, m.unread, m.starred, m.has_attachments, m.draft \
-                 FROM messages m{} ORDER BY m.thread_id, m.date, m.id",
+                 FROM messages m{}",
                 filter.where_sql()
             );
             for row in filter
@@ -137,6 +137,9 @@ impl Store {
                 });
             }
         }
+        // Sorted here: asked to sort, SQLite reads a single thread's messages through
+        // the grant's date index, all of the grant's messages.
+        members.sort_by(|a, b| (&a.thread_id, a.date, &a.id).cmp(&(&b.thread_id, b.date, &b.id)));
         Ok(members)
     }
 

@@ -1,7 +1,8 @@
 //! A database of the release before the threads table and the participants index is
 //! upgraded in place when the store opens: the migration builds threads, thread folders,
-//! folder counts and location dates from the stored messages, and the backfill indexes
-//! their participants, after which lists and filters read the old mail. Both engines.
+//! folder counts and location dates from the stored messages, and the backfills index
+//! their participants, the threads' addresses and the subjects, after which lists and
+//! filters read the old mail. Both engines.
 
 mod support;
 
@@ -11,8 +12,25 @@ use support::{
     Engine, Place, clean_up, execute_raw, message, new_grant, on_both_engines, open_store,
 };
 
-/// What migration 0013 added, taken away again: the schema of the release before it.
-const BACK_TO_0012: &[&str] = &[
+/// What migrations 0013 to 0015 added, taken away again: the schema of the release
+/// before them. The subject index is the engine's own.
+fn back_to_0012(engine: Engine) -> Vec<&'static str> {
+    let subject_index: &[&str] = match engine {
+        Engine::Sqlite => &[
+            "DROP TRIGGER message_subjects_insert",
+            "DROP TRIGGER message_subjects_delete",
+            "DROP TRIGGER message_subjects_update",
+            "DROP TABLE message_subjects",
+        ],
+        Engine::Postgres => &["DROP INDEX messages_subject_trigrams"],
+    };
+    let mut statements = subject_index.to_vec();
+    statements.push("DROP TABLE thread_addresses");
+    statements.extend_from_slice(BACK_FROM_0013);
+    statements
+}
+
+const BACK_FROM_0013: &[&str] = &[
     "DROP TABLE pending_backfills",
     "DROP TABLE message_addresses",
     "DROP TABLE thread_folders",
@@ -26,7 +44,7 @@ const BACK_TO_0012: &[&str] = &[
     "ALTER TABLE message_locations DROP COLUMN date",
     "ALTER TABLE folders DROP COLUMN total_count",
     "ALTER TABLE folders DROP COLUMN unread_count",
-    "DELETE FROM _sqlx_migrations WHERE version = 13",
+    "DELETE FROM _sqlx_migrations WHERE version >= 13",
 ];
 
 async fn reopen(engine: Engine, place: &Place) -> Store {
@@ -76,7 +94,7 @@ async fn an_older_database_is_upgraded_in_place(engine: Engine) {
         .await
         .unwrap();
     store.close().await;
-    for sql in BACK_TO_0012 {
+    for sql in back_to_0012(engine) {
         execute_raw(&place, sql).await;
     }
 
@@ -116,6 +134,20 @@ async fn an_older_database_is_upgraded_in_place(engine: Engine) {
         with_ann.len(),
         1,
         "both of Plan's messages name Ann: one thread"
+    );
+    let planned = store
+        .list_threads(
+            &grant,
+            &MessageQuery {
+                subject: Some("PLAN".into()),
+                ..all.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        planned, with_ann,
+        "the subject index holds the old subjects"
     );
     let counts = store.folders_with_counts(&grant).await.unwrap();
     assert_eq!((counts[0].total_count, counts[0].unread_count), (3, 2));
