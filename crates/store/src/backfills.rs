@@ -16,6 +16,7 @@ use crate::{
     sql_filter::{Bind, SqlFilter},
     subject_index::create_subject_index,
     thread_addresses::recompute_thread_addresses,
+    thread_summaries::recompute_participants,
 };
 
 /// Messages read per transaction.
@@ -31,12 +32,12 @@ impl Store {
             .iter()
             .map(|r| r.try_get("name"))
             .collect::<Result<_, _>>()?;
-        // A thread's addresses are read from its messages' participants.
+        // A thread's addresses are read from its messages' participants index.
         pending.sort_by_key(|name| name != "message_addresses");
         for name in pending {
             let done = match name.as_str() {
                 "message_addresses" => self.backfill_participants().await.map(|()| true)?,
-                "thread_addresses" => self.backfill_thread_addresses().await.map(|()| true)?,
+                "thread_summaries" => self.backfill_thread_summaries().await.map(|()| true)?,
                 "subject_index" => create_subject_index(&self.pool, self.engine).await?,
                 other => {
                     tracing::warn!(backfill = other, "unknown backfill left pending");
@@ -115,9 +116,9 @@ impl Store {
         Ok(())
     }
 
-    /// Writes the addresses of the threads stored before `thread_addresses`. A batch
-    /// replaces what it writes, so a run that was stopped can start over.
-    async fn backfill_thread_addresses(&self) -> Result<(), StoreError> {
+    /// Writes the addresses and participants of the threads stored before they were
+    /// kept. A batch replaces what it writes, so a run that was stopped can start over.
+    async fn backfill_thread_summaries(&self) -> Result<(), StoreError> {
         let mut after = String::new();
         let mut done = 0usize;
         loop {
@@ -144,14 +145,15 @@ impl Store {
                 filter.one_of("thread_id", threads.iter().map(|t| Bind::Text(t.clone())));
                 let sql = format!("DELETE FROM thread_addresses{}", filter.where_sql());
                 filter.bind_to(sqlx::query(&sql)).execute(&mut *tx).await?;
-                recompute_thread_addresses(&mut tx, &GrantId::from_stored(grant_id), &threads)
-                    .await?;
+                let grant_id = GrantId::from_stored(grant_id);
+                recompute_thread_addresses(&mut tx, &grant_id, &threads).await?;
+                recompute_participants(&mut tx, &grant_id, &threads).await?;
             }
             tx.commit().await?;
             done += rows.len();
         }
         if done > 0 {
-            tracing::info!(threads = done, "indexed the addresses of stored threads");
+            tracing::info!(threads = done, "summed up the addresses of stored threads");
         }
         Ok(())
     }

@@ -27,6 +27,7 @@ use crate::{
     open::{Engine, Store},
     sql_batch::value_rows,
     sql_filter::{Bind, SqlFilter},
+    thread_participants::ParticipantSet,
     thread_replies::record_thread_replies,
     thread_summaries::{AddedMessage, TouchedThreads},
     webhook_outbox::record_notifications,
@@ -175,6 +176,11 @@ impl Store {
                         has_attachments: m.has_attachments,
                         draft: flags.draft,
                         roles: roles_by_address(&m.from, &m.to, &m.cc, &m.bcc),
+                        people: {
+                            let mut people = ParticipantSet::default();
+                            people.add(m.from.iter().chain(&m.to).chain(&m.cc).chain(&m.bcc));
+                            people
+                        },
                     }
                 })
             })

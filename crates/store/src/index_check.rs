@@ -1,9 +1,9 @@
 //! Checking what the writers keep (thread rows, thread folders, folder counts, the
-//! participants index, thread addresses, the subject index, location dates) against a recomputation from the messages and
-//! their locations. Tests run it after every change; it reads a whole grant, so it is
-//! not for requests.
+//! participants index, thread addresses and participants, the subject index, location
+//! dates) against a recomputation from the messages and their locations. Tests run it
+//! after every change; it reads a whole grant, so it is not for requests.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use mailroom_model::{GrantId, v3::EmailName};
 use sqlx::{Row, any::AnyRow};
@@ -13,6 +13,7 @@ use crate::{
     message_addresses::roles_by_address,
     open::{Engine, Store},
     thread_addresses::UNITED_ROLES,
+    thread_participants::{ParticipantSet, message_people},
 };
 
 /// The located messages of a grant, summed per thread as `threads` holds them.
@@ -147,6 +148,37 @@ impl Store {
             )
             .await?;
         difference(&mut drift, "thread addresses", &kept, &recomputed);
+
+        let mut kept = BTreeSet::new();
+        for row in sqlx::query("SELECT id, participants_json FROM threads WHERE grant_id = $1")
+            .bind(grant_id.as_str())
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let id: String = row.try_get("id")?;
+            let json: Option<String> = row.try_get("participants_json")?;
+            kept.insert(format!("{id} {}", json.unwrap_or_else(|| "NULL".into())));
+        }
+        let mut by_thread: BTreeMap<String, ParticipantSet> = BTreeMap::new();
+        for row in sqlx::query(
+            "SELECT m.thread_id AS thread_id, m.from_json, m.to_json, m.cc_json, m.bcc_json \
+             FROM messages m WHERE m.grant_id = $1 \
+             AND EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)",
+        )
+        .bind(grant_id.as_str())
+        .fetch_all(&self.pool)
+        .await?
+        {
+            message_people(
+                &row,
+                by_thread.entry(row.try_get("thread_id")?).or_default(),
+            )?;
+        }
+        let recomputed: BTreeSet<String> = by_thread
+            .iter()
+            .map(|(id, set)| format!("{id} {}", set.to_json()))
+            .collect();
+        difference(&mut drift, "thread participants", &kept, &recomputed);
 
         // The trigram index of subjects against its content table (`subject_index.rs`);
         // PostgreSQL's is an index of the table itself.

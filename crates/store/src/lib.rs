@@ -40,6 +40,7 @@ mod sync_status;
 mod table_statistics;
 mod thread_addresses;
 mod thread_pages;
+mod thread_participants;
 mod thread_replies;
 mod thread_summaries;
 mod webhook_outbox;

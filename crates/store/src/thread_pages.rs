@@ -1,7 +1,7 @@
-//! What a page of thread objects reads, in three statements whatever its size: the threads'
-//! rows with their folders, a summary of each of their messages (what the thread object
-//! lists or derives from all of them), and the latest message of each, whole, with its
-//! folders.
+//! What a page of thread objects reads, in four statements whatever its size: the threads'
+//! rows with their folders and participants, the ids, dates and draft flags of their
+//! messages (from the thread index alone), the latest message of each, whole, with its
+//! folders, and the subject of the earliest.
 
 use std::collections::HashMap;
 
@@ -14,18 +14,27 @@ use crate::{
     messages::{COLUMNS_BUT_HEADERS, MessageRecord, message_from_row},
     open::Store,
     sql_filter::{Bind, SqlFilter},
+    thread_participants::ParticipantSet,
 };
 
 /// Ids per statement: well within every engine's parameter limit.
 const IDS_PER_STATEMENT: usize = 100;
 
-/// What a thread's kept row adds to its messages.
+/// What a thread's kept row says of all of its located messages.
 #[derive(Debug, Clone)]
 pub struct ThreadRow {
     /// The latest `Date:` header of its messages (none when no message has one).
     pub latest_sent_date: Option<i64>,
+    /// The earliest INTERNALDATE.
+    pub earliest_date: i64,
     /// The folders it has messages in, sorted.
     pub folders: Vec<String>,
+    /// Every address once, sorted (see `thread_participants.rs`).
+    pub participants: Vec<EmailName>,
+    /// Whether any message is unread, starred, has attachments.
+    pub unread: bool,
+    pub starred: bool,
+    pub has_attachments: bool,
 }
 
 /// A located message of a thread, as much as the thread object needs of it.
@@ -33,15 +42,7 @@ pub struct ThreadRow {
 pub struct ThreadMember {
     pub id: String,
     pub thread_id: String,
-    pub subject: Option<String>,
-    pub from: Vec<EmailName>,
-    pub to: Vec<EmailName>,
-    pub cc: Vec<EmailName>,
-    pub bcc: Vec<EmailName>,
     pub date: i64,
-    pub unread: bool,
-    pub starred: bool,
-    pub has_attachments: bool,
     /// The `\Draft` flag.
     pub draft: bool,
 }
@@ -61,7 +62,9 @@ impl Store {
             filter.one_of("t.id", chunk.iter().map(|id| Bind::Text(id.clone())));
             let sql = format!(
                 "SELECT t.id AS id, t.grant_id AS grant_id, \
-                 t.latest_sent_date AS latest_sent_date, \
+                 t.latest_sent_date AS latest_sent_date, t.earliest_date AS earliest_date, \
+                 t.participants_json AS participants_json, t.unread_count AS unread_count, \
+                 t.starred_count AS starred_count, t.attachment_count AS attachment_count, \
                  (SELECT string_agg(tf.folder_id, ' ' ORDER BY tf.folder_id) \
                   FROM thread_folders tf WHERE tf.thread_id = t.id) AS folder_ids \
                  FROM threads t{}",
@@ -76,11 +79,20 @@ impl Store {
                 if grant != grant_id.as_str() {
                     continue;
                 }
+                let participants: Option<String> = row.try_get("participants_json")?;
+                let count = |column: &str| -> Result<bool, StoreError> {
+                    Ok(row.try_get::<i64, _>(column)? > 0)
+                };
                 found.insert(
                     row.try_get("id")?,
                     ThreadRow {
                         latest_sent_date: row.try_get("latest_sent_date")?,
+                        earliest_date: row.try_get("earliest_date")?,
                         folders: folder_ids(&row)?,
+                        participants: ParticipantSet::from_json(participants.as_deref())?.people(),
+                        unread: count("unread_count")?,
+                        starred: count("starred_count")?,
+                        has_attachments: count("attachment_count")?,
                     },
                 );
             }
@@ -103,9 +115,42 @@ impl Store {
             filter.clause(
                 "EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into(),
             );
+            // The thread index holds every column read: no row of `messages` is.
             let sql = format!(
-                "SELECT m.id, m.thread_id, m.subject, m.from_json, m.to_json, m.cc_json, \
-                 m.bcc_json, m.date, m.unread, m.starred, m.has_attachments, m.draft \
+                "SELECT m.id, m.thread_id, m.date, m.draft FROM messages m{}",
+                filter.where_sql()
+            );
+            for row in filter
+                .bind_to(sqlx::query(&sql))
+                .fetch_all(&self.pool)
+                .await?
+            {
+                members.push(ThreadMember {
+                    id: row.try_get("id")?,
+                    thread_id: row.try_get("thread_id")?,
+                    date: row.try_get("date")?,
+                    draft: row.try_get::<i64, _>("draft")? != 0,
+                });
+            }
+        }
+        // Sorted here: asked to sort, SQLite reads a single thread's messages through
+        // the grant's date index, all of the grant's messages.
+        members.sort_by(|a, b| (&a.thread_id, a.date, &a.id).cmp(&(&b.thread_id, b.date, &b.id)));
+        Ok(members)
+    }
+
+    /// The subjects of the grant's messages with these ids, by id.
+    pub async fn message_subjects(
+        &self,
+        grant_id: &GrantId,
+        ids: &[String],
+    ) -> Result<HashMap<String, Option<String>>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            let mut filter = SqlFilter::default();
+            filter.one_of("m.id", chunk.iter().map(|id| Bind::Text(id.clone())));
+            let sql = format!(
+                "SELECT m.id AS id, m.grant_id AS grant_id, m.subject AS subject \
                  FROM messages m{}",
                 filter.where_sql()
             );
@@ -114,33 +159,13 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?
             {
-                let names = |column: &str| -> Result<Vec<EmailName>, StoreError> {
-                    let text: String = row.try_get(column)?;
-                    serde_json::from_str(&text).map_err(StoreError::corrupt)
-                };
-                let flag = |column: &str| -> Result<bool, StoreError> {
-                    Ok(row.try_get::<i64, _>(column)? != 0)
-                };
-                members.push(ThreadMember {
-                    id: row.try_get("id")?,
-                    thread_id: row.try_get("thread_id")?,
-                    subject: row.try_get("subject")?,
-                    from: names("from_json")?,
-                    to: names("to_json")?,
-                    cc: names("cc_json")?,
-                    bcc: names("bcc_json")?,
-                    date: row.try_get("date")?,
-                    unread: flag("unread")?,
-                    starred: flag("starred")?,
-                    has_attachments: flag("has_attachments")?,
-                    draft: flag("draft")?,
-                });
+                let grant: String = row.try_get("grant_id")?;
+                if grant == grant_id.as_str() {
+                    found.insert(row.try_get("id")?, row.try_get("subject")?);
+                }
             }
         }
-        // Sorted here: asked to sort, SQLite reads a single thread's messages through
-        // the grant's date index, all of the grant's messages.
-        members.sort_by(|a, b| (&a.thread_id, a.date, &a.id).cmp(&(&b.thread_id, b.date, &b.id)));
-        Ok(members)
+        Ok(found)
     }
 
     /// The located messages of the grant with these ids, whole but for the full header

@@ -22,6 +22,7 @@ use crate::{
     sql_batch::value_rows,
     sql_filter::{Bind, SqlFilter},
     thread_addresses::{GrownAddresses, grow_thread_addresses, recompute_thread_addresses},
+    thread_participants::{ParticipantSet, message_people},
 };
 
 /// Ids per `IN (…)` list.
@@ -53,6 +54,8 @@ pub(crate) struct AddedMessage {
     pub draft: bool,
     /// Its addresses, lower case, with the bits of their roles in it.
     pub roles: BTreeMap<String, i64>,
+    /// Its participants, as the thread object lists them.
+    pub people: ParticipantSet,
 }
 
 impl TouchedThreads {
@@ -135,9 +138,10 @@ async fn recompute(
     filter.clause("EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into());
     let sql = format!(
         "INSERT INTO threads (id, grant_id, latest_date, earliest_date, latest_sent_date, \
-             message_count, unread_count, starred_count, attachment_count, draft_count) \
+             message_count, unread_count, starred_count, attachment_count, draft_count, \
+             participants_json) \
          SELECT m.thread_id, m.grant_id, MAX(m.date), MIN(m.date), MAX(m.sent_date), COUNT(*), \
-             SUM(m.unread), SUM(m.starred), SUM(m.has_attachments), SUM(m.draft) \
+             SUM(m.unread), SUM(m.starred), SUM(m.has_attachments), SUM(m.draft), '[]' \
          FROM messages m{} GROUP BY m.thread_id, m.grant_id",
         filter.where_sql()
     );
@@ -152,7 +156,40 @@ async fn recompute(
         filter.where_sql()
     );
     filter.bind_to(sqlx::query(&sql)).execute(&mut **tx).await?;
-    recompute_thread_addresses(tx, grant_id, threads).await
+    recompute_thread_addresses(tx, grant_id, threads).await?;
+    recompute_participants(tx, grant_id, threads).await
+}
+
+/// Writes the participants of these threads' rows from their located messages.
+pub(crate) async fn recompute_participants(
+    tx: &mut Transaction<'_, Any>,
+    grant_id: &GrantId,
+    threads: &[String],
+) -> Result<(), StoreError> {
+    let mut filter = of_threads("m.grant_id", "m.thread_id", grant_id, threads);
+    filter.clause("EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into());
+    let sql = format!(
+        "SELECT m.thread_id AS thread_id, m.from_json, m.to_json, m.cc_json, m.bcc_json \
+         FROM messages m{}",
+        filter.where_sql()
+    );
+    let mut by_thread: BTreeMap<String, ParticipantSet> = BTreeMap::new();
+    for row in filter
+        .bind_to(sqlx::query(&sql))
+        .fetch_all(&mut **tx)
+        .await?
+    {
+        let set = by_thread.entry(row.try_get("thread_id")?).or_default();
+        message_people(&row, set)?;
+    }
+    for (thread, set) in by_thread {
+        sqlx::query("UPDATE threads SET participants_json = $1 WHERE id = $2")
+            .bind(set.to_json())
+            .bind(thread)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// A thread's row: its dates and counts.
@@ -212,7 +249,7 @@ impl ThreadRow {
 }
 
 /// Columns of `threads` per multi-row upsert.
-const THREAD_COLUMNS: usize = 10;
+const THREAD_COLUMNS: usize = 11;
 /// Threads per multi-row statement.
 const THREADS_PER_STATEMENT: usize = 50;
 
@@ -234,6 +271,7 @@ async fn grow(
                 row,
                 folders: BTreeSet::from([message.folder_id.as_str()]),
                 roles: BTreeMap::new(),
+                people: ParticipantSet::default(),
             }),
             Entry::Occupied(entry) => {
                 let growth = entry.into_mut();
@@ -245,6 +283,7 @@ async fn grow(
         for (email, bits) in &message.roles {
             *growth.roles.entry(email.clone()).or_insert(0) |= bits;
         }
+        growth.people.merge(&message.people);
     }
     let threads: Vec<&str> = added.keys().copied().collect();
     for chunk in threads.chunks(THREADS_PER_STATEMENT) {
@@ -252,19 +291,24 @@ async fn grow(
         filter.one_of("id", chunk.iter().map(|id| Bind::Text((*id).to_owned())));
         let sql = format!(
             "SELECT id, latest_date, earliest_date, latest_sent_date, message_count, \
-                 unread_count, starred_count, attachment_count, draft_count FROM threads{}",
+                 unread_count, starred_count, attachment_count, draft_count, participants_json \
+                 FROM threads{}",
             filter.where_sql()
         );
         let mut stored: HashMap<String, ThreadRow> = HashMap::new();
+        let mut people: HashMap<String, ParticipantSet> = HashMap::new();
         for row in filter
             .bind_to(sqlx::query(&sql))
             .fetch_all(&mut **tx)
             .await?
         {
-            stored.insert(row.try_get("id")?, ThreadRow::from_row(&row)?);
+            let id: String = row.try_get("id")?;
+            let json: Option<String> = row.try_get("participants_json")?;
+            people.insert(id.clone(), ParticipantSet::from_json(json.as_deref())?);
+            stored.insert(id, ThreadRow::from_row(&row)?);
         }
 
-        let mut rows: Vec<(&str, ThreadRow)> = Vec::with_capacity(chunk.len());
+        let mut rows: Vec<(&str, ThreadRow, String)> = Vec::with_capacity(chunk.len());
         for thread in chunk {
             let Some(growth) = added.get(thread) else {
                 continue;
@@ -273,12 +317,16 @@ async fn grow(
                 Some(old) => old.plus(growth.row),
                 None => growth.row,
             };
-            rows.push((thread, row));
+            let mut participants = people.remove(*thread).unwrap_or_default();
+            participants.merge(&growth.people);
+            rows.push((thread, row, participants.to_json()));
         }
         let sql = format!(
             "INSERT INTO threads (id, grant_id, latest_date, earliest_date, latest_sent_date, \
-                 message_count, unread_count, starred_count, attachment_count, draft_count) \
+                 message_count, unread_count, starred_count, attachment_count, draft_count, \
+                 participants_json) \
              VALUES {} ON CONFLICT (id) DO UPDATE SET latest_date = excluded.latest_date, \
+                 participants_json = excluded.participants_json, \
                  earliest_date = excluded.earliest_date, \
                  latest_sent_date = excluded.latest_sent_date, \
                  message_count = excluded.message_count, unread_count = excluded.unread_count, \
@@ -287,7 +335,7 @@ async fn grow(
             value_rows(engine, rows.len(), THREAD_COLUMNS)
         );
         let mut query = sqlx::query(&sql);
-        for (thread, row) in &rows {
+        for (thread, row, participants) in &rows {
             query = query
                 .bind(*thread)
                 .bind(grant_id.as_str())
@@ -298,13 +346,14 @@ async fn grow(
                 .bind(row.unread_count)
                 .bind(row.starred_count)
                 .bind(row.attachment_count)
-                .bind(row.draft_count);
+                .bind(row.draft_count)
+                .bind(participants.as_str());
         }
         query.execute(&mut **tx).await?;
 
         // A thread's folder rows carry its latest date: those of a thread that got a
         // newer message move (rare in a first sync, which reads newest first).
-        for (thread, row) in &rows {
+        for (thread, row, _) in &rows {
             if stored
                 .get(*thread)
                 .is_some_and(|old| old.latest_date != row.latest_date)
@@ -318,7 +367,7 @@ async fn grow(
         }
         let filed: Vec<(&str, &str, i64)> = rows
             .iter()
-            .flat_map(|(thread, row)| {
+            .flat_map(|(thread, row, _)| {
                 let folders = added
                     .get(thread)
                     .map(|g| g.folders.iter())
@@ -341,7 +390,7 @@ async fn grow(
         }
         let addresses: Vec<GrownAddresses> = rows
             .iter()
-            .filter_map(|(thread, row)| {
+            .filter_map(|(thread, row, _)| {
                 Some(GrownAddresses {
                     thread_id: thread,
                     latest_date: row.latest_date,
@@ -362,6 +411,7 @@ struct Growth<'a> {
     row: ThreadRow,
     folders: BTreeSet<&'a str>,
     roles: BTreeMap<String, i64>,
+    people: ParticipantSet,
 }
 
 /// `grant_column = grant AND thread_column IN (threads)`.

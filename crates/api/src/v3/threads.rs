@@ -8,10 +8,7 @@ use axum::{
 };
 use std::collections::HashMap;
 
-use mailroom_model::{
-    GrantId,
-    v3::{EmailName, Thread},
-};
+use mailroom_model::{GrantId, v3::Thread};
 use mailroom_store::{MessageRecord, ThreadMember, ThreadRow};
 use serde_json::{Value, json};
 
@@ -132,16 +129,31 @@ async fn thread_objects(
         .map(|(message, folders)| (message.thread_id.clone(), (message, folders)))
         .collect();
     let mut rows = state.store.thread_page_rows(grant_id, thread_ids).await?;
+    // The thread's subject is its first message's.
+    let earliest_ids: Vec<String> = by_thread
+        .values()
+        .filter_map(|members| members.first())
+        .map(|m| m.id.clone())
+        .collect();
+    let subjects = state
+        .store
+        .message_subjects(grant_id, &earliest_ids)
+        .await?;
     Ok(thread_ids
         .iter()
         .filter_map(|id| {
             let members = by_thread.get(id.as_str())?;
             let (latest, latest_folders) = latest.remove(id)?;
             let row = rows.remove(id);
+            let subject = members
+                .first()
+                .and_then(|m| subjects.get(&m.id).cloned().flatten())
+                .or_else(|| latest.subject.clone());
             Some(build_thread(
                 grant_id,
                 id,
                 members,
+                subject,
                 latest,
                 latest_folders,
                 row,
@@ -150,12 +162,14 @@ async fn thread_objects(
         .collect())
 }
 
-/// `row`: the thread's kept row (its folders, the union of its messages', and its latest
-/// `Date:`); `latest_folders`: its latest message's folders.
+/// `members`: the thread's located messages, oldest first; `row`: its kept row (its
+/// folders, the union of its messages', its participants, flags and dates);
+/// `latest_folders`: its latest message's folders.
 fn build_thread(
     grant_id: &GrantId,
     thread_id: &str,
     members: &[&ThreadMember],
+    subject: Option<String>,
     latest: MessageRecord,
     latest_folders: Vec<String>,
     row: Option<ThreadRow>,
@@ -170,49 +184,40 @@ fn build_thread(
         .filter(|m| m.draft)
         .map(|m| m.id.clone())
         .collect();
-    let mut participants: Vec<EmailName> = Vec::new();
-    for member in members {
-        for person in member
-            .from
-            .iter()
-            .chain(&member.to)
-            .chain(&member.cc)
-            .chain(&member.bcc)
-        {
-            if !participants
-                .iter()
-                .any(|p| p.email.eq_ignore_ascii_case(&person.email))
-            {
-                participants.push(person.clone());
-            }
-        }
-    }
     let mut latest_message = to_message(&latest, latest_folders, Fields::Standard);
     if latest.draft {
         latest_message.object = "draft";
     }
-    let (folders, sent_date) = match row {
-        Some(row) => (row.folders, row.latest_sent_date),
-        None => (Vec::new(), None),
-    };
+    let earliest_member = members.iter().map(|m| m.date).min().unwrap_or(latest.date);
+    // A row is written with its thread's messages; one missing (a write under way) is
+    // told from what the page read.
+    let row = row.unwrap_or_else(|| ThreadRow {
+        latest_sent_date: None,
+        earliest_date: earliest_member,
+        folders: Vec::new(),
+        participants: Vec::new(),
+        unread: latest.unread,
+        starred: latest.starred,
+        has_attachments: latest.has_attachments,
+    });
     Thread {
         has_drafts: !draft_ids.is_empty(),
         draft_ids,
-        earliest_message_date: members.iter().map(|m| m.date).min().unwrap_or(latest.date),
-        folders,
+        earliest_message_date: row.earliest_date,
+        folders: row.folders,
         grant_id: grant_id.to_string(),
-        has_attachments: members.iter().any(|m| m.has_attachments),
+        has_attachments: row.has_attachments,
         id: thread_id.to_owned(),
         latest_message_received_date: latest.date,
         // Mail with no `Date:` header anywhere in the thread: when it was received.
-        latest_message_sent_date: sent_date.unwrap_or(latest.date),
+        latest_message_sent_date: row.latest_sent_date.unwrap_or(latest.date),
         message_ids,
         object: "thread",
-        participants,
+        participants: row.participants,
         snippet: latest.snippet,
-        starred: members.iter().any(|m| m.starred),
-        subject: members.iter().find_map(|m| m.subject.clone()),
-        unread: members.iter().any(|m| m.unread),
+        starred: row.starred,
+        subject,
+        unread: row.unread,
         latest_draft_or_message: latest_message,
     }
 }
