@@ -6,15 +6,18 @@
 //! - one folder: `message_locations (folder_id, date, message_id)`, or for threads
 //!   `thread_folders (folder_id, latest_date, thread_id)`;
 //! - one address (`from`, `to`, `cc`, `bcc`, `any_email`):
-//!   `message_addresses (grant_id, email, date, message_id)`;
+//!   `message_addresses (grant_id, email, date, message_id)`, or for threads
+//!   `thread_addresses (grant_id, email, latest_date, thread_id)`;
+//! - filters with few matches but no order of their own (a thread, a subject found in the
+//!   subject index, several addresses): their messages are collected first, then sorted;
 //! - otherwise the messages' date index (partial ones for `unread`, `starred`,
 //!   `has_attachment`), or `threads (grant_id, latest_date, id)`.
 //!
 //! The other filters are checked on the rows read. `CROSS JOIN` keeps SQLite from
 //! reordering the join away from the driving index (PostgreSQL plans it as a join).
 //! A thread list filtered by its messages first collects the matching threads when they
-//! are few, and otherwise walks the threads newest first, keeping each with a matching
-//! message.
+//! are few, and otherwise walks the threads newest first (of the driving folder or
+//! address when there is one), keeping each with a matching message.
 
 use std::collections::HashSet;
 
