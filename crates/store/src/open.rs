@@ -118,7 +118,9 @@ impl Store {
             statistics: Default::default(),
         };
         store.check_secret_key().await?;
-        if migrations == Migrations::Apply {
+        // A new database's backfills find nothing to fill, but make what it lacks (the
+        // subject index): whatever command made it, it is complete.
+        if migrations == Migrations::Apply || applied.is_empty() {
             store.run_pending_backfills().await?;
         }
         Ok(store)
