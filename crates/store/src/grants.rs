@@ -6,7 +6,7 @@ use mailroom_model::{
     ApplicationId, EmailAddress, GrantId, MailCredentials, MailServerSettings, Provider, Scope,
     time::unix_now, v3::GrantStatus,
 };
-use sqlx::Row;
+use sqlx::{Any, Row, Transaction};
 
 use mailroom_model::v3::webhook::TriggerType;
 use serde_json::json;
@@ -18,6 +18,7 @@ use crate::{
     open::{Engine, Store},
     secret_hash::hash_secret,
     sql_filter::{Bind, SqlFilter},
+    sync_status::UPSERT_SYNC_STATUS,
 };
 
 #[derive(Debug, Clone)]
@@ -333,17 +334,27 @@ impl Store {
     /// `grant.expired` notification; an already invalid grant is left as it is.
     pub async fn expire_grant(&self, id: &GrantId) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let changed = sqlx::query(
-            "UPDATE grants SET grant_status = $1, updated_at = $2 WHERE id = $3 AND grant_status <> $1",
-        )
-        .bind(GrantStatus::Invalid.as_str())
-        .bind(unix_now())
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if changed.rows_affected() > 0 {
-            record_grant_notice(&mut tx, id, TriggerType::GrantExpired, json!({})).await?;
-        }
+        mark_invalid(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The mail server refused the grant's credentials: the grant becomes `invalid`
+    /// (firing `grant.expired` once) and so does its sync state, in one write, so that
+    /// no reader sees one without the other.
+    pub async fn invalidate_grant(&self, id: &GrantId, error: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        mark_invalid(&mut tx, id).await?;
+        sqlx::query(UPSERT_SYNC_STATUS)
+            .bind(id.as_str())
+            .bind("invalid")
+            .bind(0_i64)
+            .bind(0_i64)
+            .bind(0_i64)
+            .bind(error)
+            .bind(unix_now())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -600,4 +611,20 @@ fn grant_from_row(row: &sqlx::any::AnyRow) -> Result<GrantRecord, StoreError> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     })
+}
+
+/// Makes the grant `invalid`, firing `grant.expired` when it was not already.
+async fn mark_invalid(tx: &mut Transaction<'_, Any>, id: &GrantId) -> Result<(), StoreError> {
+    let changed = sqlx::query(
+        "UPDATE grants SET grant_status = $1, updated_at = $2 WHERE id = $3 AND grant_status <> $1",
+    )
+    .bind(GrantStatus::Invalid.as_str())
+    .bind(unix_now())
+    .bind(id.as_str())
+    .execute(&mut **tx)
+    .await?;
+    if changed.rows_affected() > 0 {
+        record_grant_notice(tx, id, TriggerType::GrantExpired, json!({})).await?;
+    }
+    Ok(())
 }

@@ -29,22 +29,16 @@ impl Store {
         messages_total: i64,
         last_error: Option<&str>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sync_status (grant_id, state, folders_total, folders_done, messages_total, last_error, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (grant_id) DO UPDATE SET state = excluded.state, folders_total = excluded.folders_total, \
-                 folders_done = excluded.folders_done, messages_total = excluded.messages_total, \
-                 last_error = excluded.last_error, updated_at = excluded.updated_at",
-        )
-        .bind(grant_id.as_str())
-        .bind(state)
-        .bind(folders_total)
-        .bind(folders_done)
-        .bind(messages_total)
-        .bind(last_error)
-        .bind(unix_now())
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(UPSERT_SYNC_STATUS)
+            .bind(grant_id.as_str())
+            .bind(state)
+            .bind(folders_total)
+            .bind(folders_done)
+            .bind(messages_total)
+            .bind(last_error)
+            .bind(unix_now())
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -86,3 +80,13 @@ impl Store {
         Ok(())
     }
 }
+
+/// A grant's sync status written whole: grant, state, folders total and done, messages
+/// total, last error, time.
+pub(crate) const UPSERT_SYNC_STATUS: &str = "INSERT INTO sync_status (grant_id, state, \
+     folders_total, folders_done, messages_total, last_error, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     ON CONFLICT (grant_id) DO UPDATE SET state = excluded.state, \
+     folders_total = excluded.folders_total, folders_done = excluded.folders_done, \
+     messages_total = excluded.messages_total, last_error = excluded.last_error, \
+     updated_at = excluded.updated_at";

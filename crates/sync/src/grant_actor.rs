@@ -79,10 +79,7 @@ pub(crate) async fn run(context: ActorContext, mut stop: watch::Receiver<bool>) 
             Ok(()) | Err(SyncError::GrantGone) => return,
             Err(e) if e.is_authentication() => {
                 tracing::warn!(%grant_id, error = %e, "credentials refused; the grant needs re-authentication");
-                let _ = store.expire_grant(grant_id).await;
-                let _ = store
-                    .set_sync_status(grant_id, "invalid", 0, 0, 0, Some(&e.to_string()))
-                    .await;
+                let _ = store.invalidate_grant(grant_id, &e.to_string()).await;
                 return;
             }
             Err(e) => {
