@@ -27,6 +27,8 @@ pub struct ThreadRow {
     pub latest_sent_date: Option<i64>,
     /// The earliest INTERNALDATE.
     pub earliest_date: i64,
+    /// How many of its messages are located.
+    pub message_count: i64,
     /// The folders it has messages in, sorted.
     pub folders: Vec<String>,
     /// Every address once, sorted (see `thread_participants.rs`).
@@ -63,6 +65,7 @@ impl Store {
             let sql = format!(
                 "SELECT t.id AS id, t.grant_id AS grant_id, \
                  t.latest_sent_date AS latest_sent_date, t.earliest_date AS earliest_date, \
+                 t.message_count AS message_count, \
                  t.participants_json AS participants_json, t.unread_count AS unread_count, \
                  t.starred_count AS starred_count, t.attachment_count AS attachment_count, \
                  (SELECT string_agg(tf.folder_id, ' ' ORDER BY tf.folder_id) \
@@ -88,6 +91,7 @@ impl Store {
                     ThreadRow {
                         latest_sent_date: row.try_get("latest_sent_date")?,
                         earliest_date: row.try_get("earliest_date")?,
+                        message_count: row.try_get("message_count")?,
                         folders: folder_ids(&row)?,
                         participants: ParticipantSet::from_json(participants.as_deref())?.people(),
                         unread: count("unread_count")?,
@@ -101,20 +105,52 @@ impl Store {
     }
 
     /// The located messages of these threads of the grant, by thread, oldest first
-    /// within each.
+    /// within each. `located`: how many each thread's row counts. A thread whose
+    /// messages are all that many has every one located, and none is looked up in
+    /// `message_locations`; the others are read again with that check.
     pub async fn thread_members(
         &self,
         grant_id: &GrantId,
         thread_ids: &[String],
+        located: &HashMap<String, i64>,
+    ) -> Result<Vec<ThreadMember>, StoreError> {
+        let mut members = self.members_of(grant_id, thread_ids, false).await?;
+        let mut counts: HashMap<&str, i64> = HashMap::new();
+        for member in &members {
+            *counts.entry(member.thread_id.as_str()).or_default() += 1;
+        }
+        let unsure: Vec<String> = counts
+            .iter()
+            .filter(|(thread, count)| located.get(**thread) != Some(*count))
+            .map(|(thread, _)| (*thread).to_owned())
+            .collect();
+        if !unsure.is_empty() {
+            members.retain(|m| !unsure.contains(&m.thread_id));
+            members.extend(self.members_of(grant_id, &unsure, true).await?);
+        }
+        // Sorted here: asked to sort, SQLite reads a single thread's messages through
+        // the grant's date index, all of the grant's messages.
+        members.sort_by(|a, b| (&a.thread_id, a.date, &a.id).cmp(&(&b.thread_id, b.date, &b.id)));
+        Ok(members)
+    }
+
+    /// The messages of these threads, located ones only when `located_only`.
+    async fn members_of(
+        &self,
+        grant_id: &GrantId,
+        thread_ids: &[String],
+        located_only: bool,
     ) -> Result<Vec<ThreadMember>, StoreError> {
         let mut members = Vec::new();
         for chunk in thread_ids.chunks(IDS_PER_STATEMENT) {
             let mut filter = SqlFilter::default();
             filter.compare("m.grant_id", "=", Bind::Text(grant_id.to_string()));
             filter.one_of("m.thread_id", chunk.iter().map(|t| Bind::Text(t.clone())));
-            filter.clause(
-                "EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into(),
-            );
+            if located_only {
+                filter.clause(
+                    "EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into(),
+                );
+            }
             // The thread index holds every column read: no row of `messages` is.
             let sql = format!(
                 "SELECT m.id, m.thread_id, m.date, m.draft FROM messages m{}",
@@ -133,9 +169,6 @@ impl Store {
                 });
             }
         }
-        // Sorted here: asked to sort, SQLite reads a single thread's messages through
-        // the grant's date index, all of the grant's messages.
-        members.sort_by(|a, b| (&a.thread_id, a.date, &a.id).cmp(&(&b.thread_id, b.date, &b.id)));
         Ok(members)
     }
 

@@ -108,7 +108,15 @@ async fn thread_objects(
     grant_id: &GrantId,
     thread_ids: &[String],
 ) -> Result<Vec<Thread>, ApiError> {
-    let members = state.store.thread_members(grant_id, thread_ids).await?;
+    let mut rows = state.store.thread_page_rows(grant_id, thread_ids).await?;
+    let located: HashMap<String, i64> = rows
+        .iter()
+        .map(|(id, row)| (id.clone(), row.message_count))
+        .collect();
+    let members = state
+        .store
+        .thread_members(grant_id, thread_ids, &located)
+        .await?;
     let mut by_thread: HashMap<&str, Vec<&ThreadMember>> = HashMap::new();
     for member in &members {
         by_thread
@@ -128,7 +136,6 @@ async fn thread_objects(
         .into_iter()
         .map(|(message, folders)| (message.thread_id.clone(), (message, folders)))
         .collect();
-    let mut rows = state.store.thread_page_rows(grant_id, thread_ids).await?;
     // The thread's subject is its first message's.
     let earliest_ids: Vec<String> = by_thread
         .values()
@@ -194,6 +201,7 @@ fn build_thread(
     let row = row.unwrap_or_else(|| ThreadRow {
         latest_sent_date: None,
         earliest_date: earliest_member,
+        message_count: members.len() as i64,
         folders: Vec::new(),
         participants: Vec::new(),
         unread: latest.unread,
