@@ -10,7 +10,7 @@
 //! them into the smallest id. The merge is a union-find over thread ids: in memory for the
 //! batch, then applied to stored rows with one UPDATE per merged thread (rare).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use mailroom_model::{GrantId, time::unix_now};
 use sqlx::{Any, Row, Transaction};
@@ -124,6 +124,11 @@ impl Store {
             })
             .collect();
         insert_participants(&mut tx, engine, grant_id, &participants).await?;
+        // Their roles go on to grow the threads' addresses below.
+        let mut roles_of: HashMap<&str, BTreeMap<String, i64>> = participants
+            .into_iter()
+            .map(|p| (p.message_id, p.roles))
+            .collect();
         let mut updated: Vec<String> = Vec::new();
         for (message, id) in &known {
             if set_flags(&mut tx, id, &message.flags, now, &mut touched).await? && announce {
@@ -175,7 +180,7 @@ impl Store {
                         starred: flags.starred,
                         has_attachments: m.has_attachments,
                         draft: flags.draft,
-                        roles: roles_by_address(&m.from, &m.to, &m.cc, &m.bcc),
+                        roles: roles_of.remove(id.as_str()).unwrap_or_default(),
                         people: {
                             let mut people = ParticipantSet::default();
                             people.add(m.from.iter().chain(&m.to).chain(&m.cc).chain(&m.bcc));

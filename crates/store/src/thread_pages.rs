@@ -3,7 +3,7 @@
 //! messages (from the thread index alone), the latest message of each, whole, with its
 //! folders, and the subject of the earliest.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use mailroom_model::{GrantId, v3::EmailName};
 use sqlx::Row;
@@ -119,13 +119,14 @@ impl Store {
         for member in &members {
             *counts.entry(member.thread_id.as_str()).or_default() += 1;
         }
-        let unsure: Vec<String> = counts
+        let unsure: HashSet<String> = counts
             .iter()
             .filter(|(thread, count)| located.get(**thread) != Some(*count))
             .map(|(thread, _)| (*thread).to_owned())
             .collect();
         if !unsure.is_empty() {
             members.retain(|m| !unsure.contains(&m.thread_id));
+            let unsure: Vec<String> = unsure.into_iter().collect();
             members.extend(self.members_of(grant_id, &unsure, true).await?);
         }
         // Sorted here: asked to sort, SQLite reads a single thread's messages through
