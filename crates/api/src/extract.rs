@@ -78,8 +78,25 @@ fn serde_urlencoded_pairs(query: &str) -> Result<Vec<(String, String)>, ApiError
             .parse()
             .map_err(|_| ApiError::bad_request("the query string is malformed"))?,
     )
-    .map(|q| q.0)
+    .map(|q: axum::extract::Query<Vec<(String, String)>>| q.0)
     .map_err(|e| ApiError::bad_request(format!("the query string is malformed: {e}")))
+    .and_then(|pairs| {
+        // No stored text holds one (PostgreSQL refuses it), and SQLite's LIKE would read
+        // a pattern only up to it.
+        match pairs
+            .iter()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            Some((key, _)) => Err(ApiError::bad_request(format!(
+                "query parameter '{}' holds a NUL character",
+                key.replace('\0', "\\0")
+                    .chars()
+                    .take(64)
+                    .collect::<String>()
+            ))),
+            None => Ok(pairs),
+        }
+    })
 }
 
 impl QueryParams {

@@ -128,6 +128,9 @@ impl Store {
         query: &MessageQuery,
         columns: &str,
     ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        if query.holds_nul() {
+            return Ok(Vec::new());
+        }
         let sizes = self.filter_sizes(grant_id, query).await?;
         let mut filter = SqlFilter::default();
         let Some(scan) = message_scan(self.engine, grant_id, query, &mut filter, Some(&sizes))
@@ -159,6 +162,9 @@ impl Store {
         grant_id: &GrantId,
         query: &MessageQuery,
     ) -> Result<Vec<(String, i64)>, StoreError> {
+        if query.holds_nul() {
+            return Ok(Vec::new());
+        }
         // Conditions the thread row answers are not asked of its messages.
         let by_messages = MessageQuery {
             limit: 0,
@@ -559,6 +565,24 @@ fn address_filters(query: &MessageQuery) -> [(&Vec<String>, i64); 5] {
 }
 
 impl MessageQuery {
+    /// Whether a text filter holds a NUL, which no stored text does: PostgreSQL refuses
+    /// it in text, and SQLite's LIKE would read a pattern only up to it.
+    fn holds_nul(&self) -> bool {
+        let lists = [
+            &self.from,
+            &self.to,
+            &self.cc,
+            &self.bcc,
+            &self.any_email,
+            &self.folder_ids,
+        ];
+        self.subject
+            .iter()
+            .chain(self.thread_id.iter())
+            .chain(lists.into_iter().flatten())
+            .any(|text| text.contains('\0'))
+    }
+
     /// Whether no condition on messages narrows the list (every located message matches).
     fn matches_everything(&self) -> bool {
         self.subject.is_none()

@@ -766,6 +766,35 @@ async fn subject_filters_match_substrings(engine: Engine) {
     let threads = store.list_threads(&grant, &everything).await.unwrap();
     check_subjects(&store, &grant, &all, &threads).await;
 
+    // Hostile filters: a huge subject, one of wildcards only, a NUL (no stored subject
+    // holds one), quotes. Each is an answer, not an error.
+    for (hostile, matches_all) in [
+        ("report ".repeat(10_000), false),
+        ("%%%%".to_owned(), false),
+        ("\u{0}\"' OR 1=1 --".to_owned(), false),
+        ("\"' OR 1=1 --".to_owned(), false),
+        ("e".to_owned(), true),
+    ] {
+        let query = MessageQuery {
+            subject: Some(hostile.clone()),
+            ..everything.clone()
+        };
+        let listed = store.list_messages(&grant, &query).await.unwrap();
+        let expected = all
+            .iter()
+            .filter(|m| {
+                m.subject
+                    .as_deref()
+                    .unwrap_or("")
+                    .to_lowercase()
+                    .contains(&hostile)
+            })
+            .count();
+        assert_eq!(listed.len(), expected, "{:.40}", hostile);
+        assert_eq!(matches_all, expected > 0, "{:.40}", hostile);
+        store.list_threads(&grant, &query).await.unwrap();
+    }
+
     // A subject read again replaces the old one in the index.
     let renamed = all
         .iter()
