@@ -12,7 +12,9 @@ Seeds a testbed mailbox with N realistic messages (testbed/seed-mailbox), then p
     until every message on it has its snippet;
   * mailroom's CPU time (all threads) until the mailbox is indexed;
   * mailroom's RSS after the sync;
-  * GET /messages?limit=50 latency p50/p99 over 200 requests.
+  * GET /messages?limit=50 latency p50/p99 over 200 requests;
+  * the store floor (store_floor.py): the rows the sync wrote, copied into an empty store of
+    the same schema with one INSERT … SELECT per table: what the database alone costs.
 
 Usage: bench/initial_sync.py [--count 10000] [--user user11] [--no-seed] [--metadata-only]
                              [--database-url postgres://…]
@@ -34,12 +36,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+from store_floor import postgres_floor, sqlite_floor
 from benchlib import (create_app, mailroom_env, schema_reset, schema_url, seed_mailbox, start_mailroom,
                       testbed_env, user_credentials)
 
 
 
 SCHEMA = "mailroom_bench_sync"
+FLOOR_SCHEMA = "mailroom_bench_store_floor"
 FLOOR_ITEMS = "(UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE)"
 # What mailroom's sync asks for (crates/imap/src/fetch.rs, fetch_summaries).
 MAILROOM_ITEMS = ("(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (DATE FROM "
@@ -218,6 +222,18 @@ def main():
     # After mailroom's run, so that its sync did not find these fields cached by us.
     own = min(bare_fetch_seconds(port, email, password, items=MAILROOM_ITEMS) for _ in range(3))
     print(f"context: the FETCH mailroom's sync sends, bare (best of 3, after the run): {own:.3f} s")
+    # What the store alone costs for the same rows (store_floor.py).
+    if args.database_url:
+        store_wall, per_table = postgres_floor(args.database_url, SCHEMA, FLOOR_SCHEMA)
+        store_cpu = ""
+    else:
+        store_wall, cpu, per_table = sqlite_floor(os.path.join(server.data, "mailroom.db"),
+                                                  os.path.join(server.data, "store-floor.db"))
+        store_cpu = f", CPU {cpu:.3f} s"
+    print(f"store floor: the index's rows copied into an empty store of the same schema, one "
+          f"INSERT … SELECT per table: {store_wall:.3f} s{store_cpu} = {store_wall / floor:.2f}x the "
+          f"IMAP floor; mailroom's sync took {indexed / store_wall:.2f}x that")
+    print("store floor by table: " + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in per_table.items()))
 
 
 if __name__ == "__main__":
