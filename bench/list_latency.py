@@ -32,7 +32,7 @@ def fill(args, data_dir, url):
     if out_path.exists() and not args.refill:
         return json.loads(out_path.read_text())
     if args.database_url:
-        schema_reset(args.database_url, SCHEMA)
+        schema_reset(args.database_url, schema_name(args.messages))
     else:
         shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -48,7 +48,10 @@ def fill(args, data_dir, url):
     return filled
 
 
-SCHEMA = "mailroom_bench_list"
+def schema_name(messages):
+    """The PostgreSQL schema of a filled store: one per size, as the SQLite data
+    directories are, so that filling one size keeps the others."""
+    return f"mailroom_bench_list_{messages}"
 
 
 def start(data_dir, url, log_path):
@@ -186,7 +189,7 @@ def main():
 
     engine = "postgres" if args.database_url else "sqlite"
     data_dir = Path(args.data_dir or f"/tmp/mailroom-bench-list-{engine}-{args.messages}")
-    url = schema_url(args.database_url, SCHEMA) if args.database_url else None
+    url = schema_url(args.database_url, schema_name(args.messages)) if args.database_url else None
     filled = fill(args, data_dir, url)
     print(f"{engine}: {filled['messages']} messages "
           f"(filled in {filled['seconds']:.0f} s through the batch writer)")
