@@ -32,7 +32,10 @@ pub(crate) struct GrownAddresses<'a> {
     pub roles: &'a BTreeMap<String, i64>,
 }
 
-/// Adds new messages' addresses to their threads, uniting roles with those stored.
+/// Adds new messages' addresses to their threads, uniting roles with those stored. A row
+/// whose roles would not change is left as it is: an update that changes nothing would
+/// still write a new row version on PostgreSQL (1.7M dead rows beside 1.3M live ones
+/// after a 1M fill), and rewrite the row's index entries on both engines.
 pub(crate) async fn grow_thread_addresses(
     tx: &mut Transaction<'_, Any>,
     engine: Engine,
@@ -58,7 +61,8 @@ pub(crate) async fn grow_thread_addresses(
         let sql = format!(
             "INSERT INTO thread_addresses (thread_id, email, grant_id, latest_date, roles) \
              VALUES {} ON CONFLICT (thread_id, email) \
-             DO UPDATE SET roles = thread_addresses.roles | excluded.roles",
+             DO UPDATE SET roles = thread_addresses.roles | excluded.roles \
+             WHERE (thread_addresses.roles | excluded.roles) <> thread_addresses.roles",
             value_rows(engine, chunk.len(), 5)
         );
         let mut query = sqlx::query(&sql);

@@ -8,6 +8,7 @@ use mailroom_model::{
 use mailroom_store::{GrantRecord, GrantScope, GrantWrite, NewMessage, SecretBox, Store};
 
 #[derive(Clone, Copy)]
+#[allow(dead_code)] // a test binary of one engine's behaviour names only that engine
 pub enum Engine {
     Sqlite,
     Postgres,
@@ -21,7 +22,8 @@ pub enum Place {
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-fn postgres_url() -> String {
+#[allow(dead_code)] // not every test binary needs it
+pub fn postgres_url() -> String {
     std::env::var("MAILROOM_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned())
 }
 
@@ -130,6 +132,7 @@ pub async fn execute_raw(place: &Place, sql: &str) {
 }
 
 /// Each scenario once per engine.
+#[allow(unused_macros)] // not every test binary needs it
 macro_rules! on_both_engines {
     ($($scenario:ident),* $(,)?) => {
         mod sqlite {
@@ -146,6 +149,7 @@ macro_rules! on_both_engines {
         }
     };
 }
+#[allow(unused_imports)] // not every test binary needs it
 pub(crate) use on_both_engines;
 
 /// A message as sync would read it: `id` is its Message-ID, `refs` its references.
