@@ -1,7 +1,8 @@
-//! What a page of thread objects reads, in four statements whatever its size: the threads'
-//! rows with their folders and participants, the ids, dates and draft flags of their
-//! messages (from the thread index alone), the latest message of each, whole, with its
-//! folders, and the subject of the earliest.
+//! What a page of thread objects reads, in two statements whatever its size: the threads'
+//! rows with their folders, participants and members (`thread_member_list.rs`), and the
+//! latest message of each, whole, with its folders. A thread whose row lists no members
+//! (too large, or a row being written) costs two more: the ids, dates and draft flags of
+//! its messages, from the thread index alone, and the subject of the earliest.
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,6 +15,7 @@ use crate::{
     messages::{COLUMNS_BUT_HEADERS, MessageRecord, message_from_row},
     open::Store,
     sql_filter::{Bind, SqlFilter},
+    thread_member_list::MemberList,
     thread_participants::ParticipantSet,
 };
 
@@ -37,19 +39,92 @@ pub struct ThreadRow {
     pub unread: bool,
     pub starred: bool,
     pub has_attachments: bool,
+    /// Its located messages and the earliest one's subject, when the row keeps them.
+    pub members: Option<MemberList>,
 }
 
 /// A located message of a thread, as much as the thread object needs of it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThreadMember {
     pub id: String,
-    pub thread_id: String,
     pub date: i64,
     /// The `\Draft` flag.
     pub draft: bool,
 }
 
+/// What a thread object is built from, but for its latest message.
+#[derive(Debug, Clone)]
+pub struct ThreadPage {
+    /// Its row, without its members (none: a write under way).
+    pub row: Option<ThreadRow>,
+    /// Its located messages, oldest first: never empty.
+    pub members: Vec<ThreadMember>,
+    /// The subject of the earliest.
+    pub first_subject: Option<String>,
+}
+
 impl Store {
+    /// What the objects of these threads of the grant are built from, by thread id; a
+    /// thread with no located message is left out.
+    pub async fn thread_pages(
+        &self,
+        grant_id: &GrantId,
+        thread_ids: &[String],
+    ) -> Result<HashMap<String, ThreadPage>, StoreError> {
+        let mut rows = self.thread_page_rows(grant_id, thread_ids).await?;
+        let mut pages = HashMap::with_capacity(thread_ids.len());
+        let mut unlisted: Vec<String> = Vec::new();
+        for id in thread_ids {
+            let Some(row) = rows.get_mut(id) else {
+                unlisted.push(id.clone());
+                continue;
+            };
+            match row.members.take() {
+                Some(list) if !list.members.is_empty() => {
+                    pages.insert(
+                        id.clone(),
+                        ThreadPage {
+                            row: rows.remove(id),
+                            members: list.members,
+                            first_subject: list.first_subject,
+                        },
+                    );
+                }
+                _ => unlisted.push(id.clone()),
+            }
+        }
+        if unlisted.is_empty() {
+            return Ok(pages);
+        }
+        let located: HashMap<String, i64> = rows
+            .iter()
+            .map(|(id, row)| (id.clone(), row.message_count))
+            .collect();
+        let members = self.thread_members(grant_id, &unlisted, &located).await?;
+        let earliest: Vec<String> = members
+            .values()
+            .filter_map(|members| members.first())
+            .map(|m| m.id.clone())
+            .collect();
+        let mut subjects = self.message_subjects(grant_id, &earliest).await?;
+        for (id, members) in members {
+            let first_subject = members
+                .first()
+                .and_then(|m| subjects.remove(&m.id))
+                .flatten();
+            let row = rows.remove(&id);
+            pages.insert(
+                id,
+                ThreadPage {
+                    row,
+                    members,
+                    first_subject,
+                },
+            );
+        }
+        Ok(pages)
+    }
+
     /// The rows of these threads of the grant, by thread id.
     pub async fn thread_page_rows(
         &self,
@@ -68,6 +143,7 @@ impl Store {
                  t.message_count AS message_count, \
                  t.participants_json AS participants_json, t.unread_count AS unread_count, \
                  t.starred_count AS starred_count, t.attachment_count AS attachment_count, \
+                 t.members_json AS members_json, t.first_subject AS first_subject, \
                  (SELECT string_agg(tf.folder_id, ' ' ORDER BY tf.folder_id) \
                   FROM thread_folders tf WHERE tf.thread_id = t.id) AS folder_ids \
                  FROM threads t{}",
@@ -97,6 +173,10 @@ impl Store {
                         unread: count("unread_count")?,
                         starred: count("starred_count")?,
                         has_attachments: count("attachment_count")?,
+                        members: MemberList::from_columns(
+                            row.try_get::<Option<String>, _>("members_json")?.as_deref(),
+                            row.try_get("first_subject")?,
+                        )?,
                     },
                 );
             }
@@ -105,7 +185,7 @@ impl Store {
     }
 
     /// The located messages of these threads of the grant, by thread, oldest first
-    /// within each. `located`: how many each thread's row counts. A thread whose
+    /// within each; a thread without one is left out. `located`: how many each thread's row counts. A thread whose
     /// messages are all that many has every one located, and none is looked up in
     /// `message_locations`; the others are read again with that check.
     pub async fn thread_members(
@@ -113,25 +193,23 @@ impl Store {
         grant_id: &GrantId,
         thread_ids: &[String],
         located: &HashMap<String, i64>,
-    ) -> Result<Vec<ThreadMember>, StoreError> {
+    ) -> Result<HashMap<String, Vec<ThreadMember>>, StoreError> {
         let mut members = self.members_of(grant_id, thread_ids, false).await?;
-        let mut counts: HashMap<&str, i64> = HashMap::new();
-        for member in &members {
-            *counts.entry(member.thread_id.as_str()).or_default() += 1;
-        }
-        let unsure: HashSet<String> = counts
+        let unsure: HashSet<String> = members
             .iter()
-            .filter(|(thread, count)| located.get(**thread) != Some(*count))
-            .map(|(thread, _)| (*thread).to_owned())
+            .filter(|(thread, members)| located.get(*thread) != Some(&(members.len() as i64)))
+            .map(|(thread, _)| thread.clone())
             .collect();
         if !unsure.is_empty() {
-            members.retain(|m| !unsure.contains(&m.thread_id));
+            members.retain(|thread, _| !unsure.contains(thread));
             let unsure: Vec<String> = unsure.into_iter().collect();
             members.extend(self.members_of(grant_id, &unsure, true).await?);
         }
         // Sorted here: asked to sort, SQLite reads a single thread's messages through
         // the grant's date index, all of the grant's messages.
-        members.sort_by(|a, b| (&a.thread_id, a.date, &a.id).cmp(&(&b.thread_id, b.date, &b.id)));
+        for members in members.values_mut() {
+            members.sort_by(|a, b| (a.date, &a.id).cmp(&(b.date, &b.id)));
+        }
         Ok(members)
     }
 
@@ -141,8 +219,8 @@ impl Store {
         grant_id: &GrantId,
         thread_ids: &[String],
         located_only: bool,
-    ) -> Result<Vec<ThreadMember>, StoreError> {
-        let mut members = Vec::new();
+    ) -> Result<HashMap<String, Vec<ThreadMember>>, StoreError> {
+        let mut members: HashMap<String, Vec<ThreadMember>> = HashMap::new();
         for chunk in thread_ids.chunks(IDS_PER_STATEMENT) {
             let mut filter = SqlFilter::default();
             filter.compare("m.grant_id", "=", Bind::Text(grant_id.to_string()));
@@ -162,12 +240,14 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?
             {
-                members.push(ThreadMember {
-                    id: row.try_get("id")?,
-                    thread_id: row.try_get("thread_id")?,
-                    date: row.try_get("date")?,
-                    draft: row.try_get::<i64, _>("draft")? != 0,
-                });
+                members
+                    .entry(row.try_get("thread_id")?)
+                    .or_default()
+                    .push(ThreadMember {
+                        id: row.try_get("id")?,
+                        date: row.try_get("date")?,
+                        draft: row.try_get::<i64, _>("draft")? != 0,
+                    });
             }
         }
         Ok(members)

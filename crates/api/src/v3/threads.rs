@@ -9,7 +9,7 @@ use axum::{
 use std::collections::HashMap;
 
 use mailroom_model::{GrantId, v3::Thread};
-use mailroom_store::{MessageRecord, ThreadMember, ThreadRow};
+use mailroom_store::{MessageRecord, ThreadMember, ThreadPage, ThreadRow};
 use serde_json::{Value, json};
 
 use crate::{
@@ -101,32 +101,17 @@ fn to_value(thread: Thread) -> Value {
 }
 
 /// The objects of these threads, in their order, in a few queries whatever their number:
-/// the threads' rows, a summary of their messages, and the latest message of each whole.
-/// A thread with no located message is left out.
+/// the threads' rows with their members, and the latest message of each whole. A thread
+/// with no located message is left out.
 async fn thread_objects(
     state: &AppState,
     grant_id: &GrantId,
     thread_ids: &[String],
 ) -> Result<Vec<Thread>, ApiError> {
-    let mut rows = state.store.thread_page_rows(grant_id, thread_ids).await?;
-    let located: HashMap<String, i64> = rows
-        .iter()
-        .map(|(id, row)| (id.clone(), row.message_count))
-        .collect();
-    let members = state
-        .store
-        .thread_members(grant_id, thread_ids, &located)
-        .await?;
-    let mut by_thread: HashMap<&str, Vec<&ThreadMember>> = HashMap::new();
-    for member in &members {
-        by_thread
-            .entry(member.thread_id.as_str())
-            .or_default()
-            .push(member);
-    }
-    let latest_ids: Vec<String> = by_thread
+    let mut pages = state.store.thread_pages(grant_id, thread_ids).await?;
+    let latest_ids: Vec<String> = pages
         .values()
-        .filter_map(|members| members.iter().max_by_key(|m| (m.date, m.id.as_str())))
+        .filter_map(|page| page.members.last())
         .map(|m| m.id.clone())
         .collect();
     let mut latest: HashMap<String, (MessageRecord, Vec<String>)> = state
@@ -136,77 +121,55 @@ async fn thread_objects(
         .into_iter()
         .map(|(message, folders)| (message.thread_id.clone(), (message, folders)))
         .collect();
-    // The thread's subject is its first message's.
-    let earliest_ids: Vec<String> = by_thread
-        .values()
-        .filter_map(|members| members.first())
-        .map(|m| m.id.clone())
-        .collect();
-    let subjects = state
-        .store
-        .message_subjects(grant_id, &earliest_ids)
-        .await?;
     Ok(thread_ids
         .iter()
         .filter_map(|id| {
-            let members = by_thread.get(id.as_str())?;
+            let page = pages.remove(id)?;
             let (latest, latest_folders) = latest.remove(id)?;
-            let row = rows.remove(id);
-            let subject = members
-                .first()
-                .and_then(|m| subjects.get(&m.id).cloned().flatten())
-                .or_else(|| latest.subject.clone());
-            Some(build_thread(
-                grant_id,
-                id,
-                members,
-                subject,
-                latest,
-                latest_folders,
-                row,
-            ))
+            Some(build_thread(grant_id, id, page, latest, latest_folders))
         })
         .collect())
 }
 
-/// `members`: the thread's located messages, oldest first; `row`: its kept row (its
-/// folders, the union of its messages', its participants, flags and dates);
-/// `latest_folders`: its latest message's folders.
+/// `page`: the thread's located messages, oldest first, the subject of the earliest and
+/// its kept row (its folders, the union of its messages', its participants, flags and
+/// dates); `latest_folders`: its latest message's folders.
 fn build_thread(
     grant_id: &GrantId,
     thread_id: &str,
-    members: &[&ThreadMember],
-    subject: Option<String>,
+    page: ThreadPage,
     latest: MessageRecord,
     latest_folders: Vec<String>,
-    row: Option<ThreadRow>,
 ) -> Thread {
-    let message_ids: Vec<String> = members
-        .iter()
-        .filter(|m| !m.draft)
-        .map(|m| m.id.clone())
-        .collect();
-    let draft_ids: Vec<String> = members
-        .iter()
-        .filter(|m| m.draft)
-        .map(|m| m.id.clone())
-        .collect();
+    let ThreadPage {
+        row,
+        members,
+        first_subject,
+    } = page;
+    // The thread's subject is its first message's.
+    let subject = first_subject.or_else(|| latest.subject.clone());
+    let earliest_member = members.iter().map(|m| m.date).min().unwrap_or(latest.date);
+    let member_count = members.len() as i64;
+    let (drafts, messages): (Vec<ThreadMember>, Vec<ThreadMember>) =
+        members.into_iter().partition(|m| m.draft);
+    let message_ids: Vec<String> = messages.into_iter().map(|m| m.id).collect();
+    let draft_ids: Vec<String> = drafts.into_iter().map(|m| m.id).collect();
     let mut latest_message = to_message(&latest, latest_folders, Fields::Standard);
     if latest.draft {
         latest_message.object = "draft";
     }
-    let earliest_member = members.iter().map(|m| m.date).min().unwrap_or(latest.date);
     // A row is written with its thread's messages; one missing (a write under way) is
     // told from what the page read.
     let row = row.unwrap_or_else(|| ThreadRow {
         latest_sent_date: None,
         earliest_date: earliest_member,
-        message_count: members.len() as i64,
+        message_count: member_count,
         folders: Vec::new(),
         participants: Vec::new(),
         unread: latest.unread,
         starred: latest.starred,
         has_attachments: latest.has_attachments,
+        members: None,
     });
     Thread {
         has_drafts: !draft_ids.is_empty(),
