@@ -184,7 +184,7 @@ impl Store {
 
         let mut kept = BTreeSet::new();
         for row in
-            sqlx::query("SELECT id, members_json, first_subject FROM threads WHERE grant_id = $1")
+            sqlx::query("SELECT id, members_json, first_subject, latest_message_id FROM threads WHERE grant_id = $1")
                 .bind(grant_id.as_str())
                 .fetch_all(&self.pool)
                 .await?
@@ -192,7 +192,8 @@ impl Store {
             let id: String = row.try_get("id")?;
             let json: Option<String> = row.try_get("members_json")?;
             let subject: Option<String> = row.try_get("first_subject")?;
-            kept.insert(format!("{id} {json:?} {subject:?}"));
+            let latest: Option<String> = row.try_get("latest_message_id")?;
+            kept.insert(format!("{id} {json:?} {subject:?} {latest:?}"));
         }
         type Members = Vec<(ThreadMember, Option<String>)>;
         let mut by_thread: BTreeMap<String, Members> = BTreeMap::new();
@@ -213,8 +214,9 @@ impl Store {
         let recomputed: BTreeSet<String> = by_thread
             .into_iter()
             .map(|(id, members)| {
-                let (json, subject) = MemberList::to_columns(MemberList::of(members).as_ref());
-                format!("{id} {json:?} {subject:?}")
+                let (json, subject, latest) =
+                    MemberList::to_columns(MemberList::of(members).as_ref());
+                format!("{id} {json:?} {subject:?} {latest:?}")
             })
             .collect();
         difference(&mut drift, "thread members", &kept, &recomputed);

@@ -78,6 +78,6 @@ pub use secret_hash::{generate_secret, hash_secret};
 pub use secret_key_check::ResealReport;
 pub use sync_status::SyncStatus;
 pub use thread_member_list::{KEPT_MEMBERS, MemberList};
-pub use thread_pages::{ThreadMember, ThreadPage, ThreadRow};
+pub use thread_pages::{ListedThread, ThreadMember, ThreadPage, ThreadRow};
 pub use webhook_outbox::DueDelivery;
 pub use webhooks::{NewWebhook, WebhookChange, WebhookRecord, WebhookWithSecret};

@@ -50,7 +50,15 @@ pub(crate) const FOLDER_IDS_COLUMN: &str = "(SELECT string_agg(d.folder_id, ' ' 
 /// The list in a row's `folder_ids` column, written as by [`FOLDER_IDS_COLUMN`]; folder
 /// ids are URL-safe, never holding a space.
 pub(crate) fn folder_ids(row: &sqlx::any::AnyRow) -> Result<Vec<String>, StoreError> {
-    let list: Option<String> = row.try_get("folder_ids")?;
+    folder_ids_in(row, "folder_ids")
+}
+
+/// The list in a column written as by [`FOLDER_IDS_COLUMN`].
+pub(crate) fn folder_ids_in(
+    row: &sqlx::any::AnyRow,
+    column: &str,
+) -> Result<Vec<String>, StoreError> {
+    let list: Option<String> = row.try_get(column)?;
     Ok(list
         .unwrap_or_default()
         .split(' ')
@@ -162,8 +170,27 @@ impl Store {
         grant_id: &GrantId,
         query: &MessageQuery,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        if query.holds_nul() {
+        let Some((filter, sql)) = self.thread_list_sql(grant_id, query).await? else {
             return Ok(Vec::new());
+        };
+        let rows = filter
+            .bind_to(sqlx::query(&sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("latest")?)))
+            .collect()
+    }
+
+    /// The statement listing the grant's threads that match `query` (`id` and `latest`,
+    /// newest first), with its binds; `None` when no thread can match.
+    pub(crate) async fn thread_list_sql(
+        &self,
+        grant_id: &GrantId,
+        query: &MessageQuery,
+    ) -> Result<Option<(SqlFilter, String)>, StoreError> {
+        if query.holds_nul() {
+            return Ok(None);
         }
         // Conditions the thread row answers are not asked of its messages.
         let by_messages = MessageQuery {
@@ -195,7 +222,7 @@ impl Store {
                     .matching_threads(grant_id, &by_messages, &sizes)
                     .await?
                 {
-                    Some(threads) if threads.is_empty() => return Ok(Vec::new()),
+                    Some(threads) if threads.is_empty() => return Ok(None),
                     Some(threads) => {
                         let list = serde_json::to_string(&threads).map_err(StoreError::corrupt)?;
                         ThreadWalk::Collected(list)
@@ -274,13 +301,7 @@ impl Store {
              ORDER BY {date} DESC, {id} DESC LIMIT {limit}",
             filter.where_sql()
         );
-        let rows = filter
-            .bind_to(sqlx::query(&sql))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("latest")?)))
-            .collect()
+        Ok(Some((filter, sql)))
     }
 
     /// The threads with a message matching `query` when there are at most

@@ -1,9 +1,10 @@
-//! A thread's located messages kept on its row (`threads.members_json` and
-//! `threads.first_subject`, migration 0016): the id, date and draft flag of each, oldest
-//! first, and the subject of the earliest. A page of threads then reads no message of a
-//! thread but its latest, instead of every message's entry in the thread index.
+//! A thread's located messages kept on its row (`threads.members_json`,
+//! `threads.first_subject` and `threads.latest_message_id`, migration 0016): the id, date
+//! and draft flag of each, oldest first, the subject of the earliest and the id of the
+//! latest. A page of threads then reads no message of a thread but its latest, joined to
+//! the thread's row, instead of every message's entry in the thread index.
 //!
-//! A thread of more than [`KEPT_MEMBERS`] messages keeps no list (both columns NULL):
+//! A thread of more than [`KEPT_MEMBERS`] messages keeps no list (the columns NULL):
 //! each growth would rewrite all of it. Its page reads its members from the thread index,
 //! as every page did before the list was kept. Thread growth merges new messages into the
 //! list; a recomputation builds it from all of them, so the list is always the one a
@@ -80,10 +81,11 @@ impl MemberList {
         Some(list)
     }
 
-    /// `members_json` and `first_subject` of a row keeping this list (or none).
-    pub(crate) fn to_columns(list: Option<&Self>) -> (Option<String>, Option<String>) {
+    /// `members_json`, `first_subject` and `latest_message_id` of a row keeping this list
+    /// (or none).
+    pub(crate) fn to_columns(list: Option<&Self>) -> ListColumns {
         let Some(list) = list else {
-            return (None, None);
+            return (None, None, None);
         };
         let stored: Vec<(i64, &str, bool)> = list
             .members
@@ -93,9 +95,13 @@ impl MemberList {
         (
             Some(serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_owned())),
             list.first_subject.clone(),
+            list.members.last().map(|m| m.id.clone()),
         )
     }
 }
+
+/// `members_json`, `first_subject` and `latest_message_id`.
+pub(crate) type ListColumns = (Option<String>, Option<String>, Option<String>);
 
 /// A message of a thread as a recomputation reads it (`m.id`, `m.date`, `m.draft`,
 /// `m.subject`).
@@ -173,8 +179,9 @@ mod tests {
     #[test]
     fn columns_read_back() {
         let list = MemberList::of(vec![member(5, "b", true), member(2, "a", false)]);
-        let (json, subject) = MemberList::to_columns(list.as_ref());
+        let (json, subject, latest) = MemberList::to_columns(list.as_ref());
         assert_eq!(json.as_deref(), Some(r#"[[2,"a",false],[5,"b",true]]"#));
+        assert_eq!(latest.as_deref(), Some("b"));
         let read = MemberList::from_columns(json.as_deref(), subject).unwrap_or_default();
         assert_eq!(read, list);
         assert_eq!(

@@ -22,7 +22,7 @@ use crate::{
     sql_batch::value_rows,
     sql_filter::{Bind, SqlFilter},
     thread_addresses::{GrownAddresses, grow_thread_addresses, recompute_thread_addresses},
-    thread_member_list::{MemberList, member_of_row},
+    thread_member_list::{ListColumns, MemberList, member_of_row},
     thread_pages::ThreadMember,
     thread_participants::{ParticipantSet, message_people},
 };
@@ -191,15 +191,16 @@ pub(crate) async fn recompute_participants_and_members(
         members.push(member_of_row(&row)?);
     }
     for (thread, (set, members)) in by_thread {
-        let (members_json, first_subject) =
+        let (members_json, first_subject, latest_message_id) =
             MemberList::to_columns(MemberList::of(members).as_ref());
         sqlx::query(
-            "UPDATE threads SET participants_json = $1, members_json = $2, first_subject = $3 \
-             WHERE id = $4",
+            "UPDATE threads SET participants_json = $1, members_json = $2, first_subject = $3, \
+                 latest_message_id = $4 WHERE id = $5",
         )
         .bind(set.to_json())
         .bind(members_json)
         .bind(first_subject)
+        .bind(latest_message_id)
         .bind(thread)
         .execute(&mut **tx)
         .await?;
@@ -264,9 +265,7 @@ impl ThreadRow {
 }
 
 /// Columns of `threads` per multi-row upsert.
-const THREAD_COLUMNS: usize = 13;
-/// `members_json` and `first_subject` of a row.
-type ListColumns = (Option<String>, Option<String>);
+const THREAD_COLUMNS: usize = 14;
 /// Threads per multi-row statement.
 const THREADS_PER_STATEMENT: usize = 50;
 
@@ -356,10 +355,11 @@ async fn grow(
         let sql = format!(
             "INSERT INTO threads (id, grant_id, latest_date, earliest_date, latest_sent_date, \
                  message_count, unread_count, starred_count, attachment_count, draft_count, \
-                 participants_json, members_json, first_subject) \
+                 participants_json, members_json, first_subject, latest_message_id) \
              VALUES {} ON CONFLICT (id) DO UPDATE SET latest_date = excluded.latest_date, \
                  participants_json = excluded.participants_json, \
                  members_json = excluded.members_json, first_subject = excluded.first_subject, \
+                 latest_message_id = excluded.latest_message_id, \
                  earliest_date = excluded.earliest_date, \
                  latest_sent_date = excluded.latest_sent_date, \
                  message_count = excluded.message_count, unread_count = excluded.unread_count, \
@@ -368,7 +368,7 @@ async fn grow(
             value_rows(engine, rows.len(), THREAD_COLUMNS)
         );
         let mut query = sqlx::query(&sql);
-        for (thread, row, participants, (members, first_subject)) in &rows {
+        for (thread, row, participants, (members, first_subject, latest_id)) in &rows {
             query = query
                 .bind(*thread)
                 .bind(grant_id.as_str())
@@ -382,7 +382,8 @@ async fn grow(
                 .bind(row.draft_count)
                 .bind(participants.as_str())
                 .bind(members.as_deref())
-                .bind(first_subject.as_deref());
+                .bind(first_subject.as_deref())
+                .bind(latest_id.as_deref());
         }
         query.execute(&mut **tx).await?;
 

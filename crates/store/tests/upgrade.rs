@@ -160,6 +160,7 @@ async fn an_older_database_is_upgraded_in_place(engine: Engine) {
 const BACK_TO_0015: &[&str] = &[
     "ALTER TABLE threads DROP COLUMN members_json",
     "ALTER TABLE threads DROP COLUMN first_subject",
+    "ALTER TABLE threads DROP COLUMN latest_message_id",
     "DELETE FROM _sqlx_migrations WHERE version >= 16",
 ];
 
