@@ -7,5 +7,9 @@ ALTER TABLE threads ADD COLUMN members_json TEXT;
 ALTER TABLE threads ADD COLUMN first_subject TEXT;
 ALTER TABLE threads ADD COLUMN latest_message_id TEXT;
 
+-- A page reads each thread's folders from this index alone.
+DROP INDEX thread_folders_by_thread;
+CREATE INDEX thread_folders_by_thread ON thread_folders (thread_id, folder_id);
+
 -- Filled in Rust (`backfills.rs`) for the threads stored before.
 INSERT INTO pending_backfills (name) VALUES ('thread_members');

@@ -29,7 +29,7 @@ const THREAD_ROW_COLUMNS: &str = "t.grant_id AS thread_grant_id, \
      t.unread_count AS thread_unread_count, t.starred_count AS thread_starred_count, \
      t.attachment_count AS thread_attachment_count, t.members_json AS thread_members_json, \
      t.first_subject AS thread_first_subject, \
-     (SELECT string_agg(tf.folder_id, ' ' ORDER BY tf.folder_id) \
+     (SELECT string_agg(tf.folder_id, ' ') \
       FROM thread_folders tf WHERE tf.thread_id = t.id) AS thread_folder_ids";
 
 /// What a thread's kept row says of all of its located messages.
