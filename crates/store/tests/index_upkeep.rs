@@ -122,10 +122,34 @@ async fn assert_consistent(store: &Store, grant: &GrantId, step: usize, what: &s
         "after step {step} ({what})"
     );
     for (thread, members) in &checked_by_thread {
+        let page = pages.get(thread);
         assert_eq!(
-            pages.get(thread).map(|page| &page.members),
+            page.map(|page| &page.members),
             Some(members),
             "after step {step} ({what}): members of {thread}"
+        );
+        assert_eq!(
+            page.map(|page| &page.latest.id),
+            members.last().map(|m| &m.id),
+            "after step {step} ({what}): the latest of {thread}"
+        );
+    }
+    // A listed page is the same as one asked for by id, in the list's order.
+    let listed_pages = store.list_thread_pages(grant, &query).await.unwrap();
+    let order: Vec<(String, i64)> = listed_pages
+        .iter()
+        .map(|(id, latest, _)| (id.clone(), *latest))
+        .collect();
+    let listed_now = store.list_threads(grant, &query).await.unwrap();
+    assert_eq!(order, listed_now, "after step {step} ({what})");
+    for (id, _, page) in &listed_pages {
+        assert_eq!(
+            page.as_ref()
+                .map(|p| (&p.members, &p.latest.id, &p.first_subject)),
+            pages
+                .get(id)
+                .map(|p| (&p.members, &p.latest.id, &p.first_subject)),
+            "after step {step} ({what}): page of {id}"
         );
     }
     let checked = as_tuples(checked_by_thread);
@@ -906,6 +930,19 @@ async fn a_thread_too_large_for_its_row_is_read_from_the_index(engine: Engine) {
         "oldest first"
     );
     assert_eq!(page.first_subject.as_deref(), Some("Weekly report"));
+    assert_eq!(page.latest.id, page.members[KEPT_MEMBERS].id);
+    let everything = MessageQuery {
+        limit: 10,
+        ..Default::default()
+    };
+    let listed = store.list_thread_pages(&grant, &everything).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let listed_members = listed[0].2.as_ref().map(|p| p.members.clone());
+    assert_eq!(
+        listed_members,
+        Some(page.members.clone()),
+        "listed, read the same way"
+    );
 
     store
         .remove_locations(&grant, inbox, &[large, 1])
