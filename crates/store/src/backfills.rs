@@ -16,7 +16,7 @@ use crate::{
     sql_filter::{Bind, SqlFilter},
     subject_index::create_subject_index,
     thread_addresses::recompute_thread_addresses,
-    thread_summaries::recompute_participants,
+    thread_summaries::recompute_participants_and_members,
 };
 
 /// Messages read per transaction.
@@ -34,10 +34,14 @@ impl Store {
             .collect::<Result<_, _>>()?;
         // A thread's addresses are read from its messages' participants index.
         pending.sort_by_key(|name| name != "message_addresses");
+        // Thread summaries include the members (migration 0016): done once for both.
+        let summaries = pending.iter().any(|name| name == "thread_summaries");
         for name in pending {
             let done = match name.as_str() {
                 "message_addresses" => self.backfill_participants().await.map(|()| true)?,
-                "thread_summaries" => self.backfill_thread_summaries().await.map(|()| true)?,
+                "thread_summaries" => self.backfill_threads(true).await.map(|()| true)?,
+                "thread_members" if summaries => true,
+                "thread_members" => self.backfill_threads(false).await.map(|()| true)?,
                 "subject_index" => create_subject_index(&self.pool, self.engine).await?,
                 other => {
                     tracing::warn!(backfill = other, "unknown backfill left pending");
@@ -116,9 +120,10 @@ impl Store {
         Ok(())
     }
 
-    /// Writes the addresses and participants of the threads stored before they were
-    /// kept. A batch replaces what it writes, so a run that was stopped can start over.
-    async fn backfill_thread_summaries(&self) -> Result<(), StoreError> {
+    /// Writes the addresses (when `addresses`), participants and members of the threads
+    /// stored before they were kept. A batch replaces what it writes, so a run that was
+    /// stopped can start over.
+    async fn backfill_threads(&self, addresses: bool) -> Result<(), StoreError> {
         let mut after = String::new();
         let mut done = 0usize;
         loop {
@@ -141,19 +146,21 @@ impl Store {
             }
             let mut tx = self.begin_write().await?;
             for (grant_id, threads) in by_grant {
-                let mut filter = SqlFilter::default();
-                filter.one_of("thread_id", threads.iter().map(|t| Bind::Text(t.clone())));
-                let sql = format!("DELETE FROM thread_addresses{}", filter.where_sql());
-                filter.bind_to(sqlx::query(&sql)).execute(&mut *tx).await?;
                 let grant_id = GrantId::from_stored(grant_id);
-                recompute_thread_addresses(&mut tx, &grant_id, &threads).await?;
-                recompute_participants(&mut tx, &grant_id, &threads).await?;
+                if addresses {
+                    let mut filter = SqlFilter::default();
+                    filter.one_of("thread_id", threads.iter().map(|t| Bind::Text(t.clone())));
+                    let sql = format!("DELETE FROM thread_addresses{}", filter.where_sql());
+                    filter.bind_to(sqlx::query(&sql)).execute(&mut *tx).await?;
+                    recompute_thread_addresses(&mut tx, &grant_id, &threads).await?;
+                }
+                recompute_participants_and_members(&mut tx, &grant_id, &threads).await?;
             }
             tx.commit().await?;
             done += rows.len();
         }
         if done > 0 {
-            tracing::info!(threads = done, "summed up the addresses of stored threads");
+            tracing::info!(threads = done, "summed up the messages of stored threads");
         }
         Ok(())
     }

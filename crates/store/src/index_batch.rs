@@ -172,6 +172,7 @@ impl Store {
                 located.contains(id.as_str()).then(|| {
                     let flags = ImapFlags::of(&m.flags);
                     AddedMessage {
+                        id: id.clone(),
                         thread_id: thread_id.clone(),
                         folder_id: folder_id.to_owned(),
                         date: m.date,
@@ -180,6 +181,7 @@ impl Store {
                         starred: flags.starred,
                         has_attachments: m.has_attachments,
                         draft: flags.draft,
+                        subject: m.subject.clone(),
                         roles: roles_of.remove(id.as_str()).unwrap_or_default(),
                         people: {
                             let mut people = ParticipantSet::default();

@@ -1,5 +1,5 @@
 //! Checking what the writers keep (thread rows, thread folders, folder counts, the
-//! participants index, thread addresses and participants, the subject index, location
+//! participants index, thread addresses, participants and members, the subject index, location
 //! dates) against a recomputation from the messages and their locations. Tests run it
 //! after every change; it reads a whole grant, so it is not for requests.
 
@@ -13,6 +13,8 @@ use crate::{
     message_addresses::roles_by_address,
     open::{Engine, Store},
     thread_addresses::UNITED_ROLES,
+    thread_member_list::{MemberList, member_of_row},
+    thread_pages::ThreadMember,
     thread_participants::{ParticipantSet, message_people},
 };
 
@@ -179,6 +181,45 @@ impl Store {
             .map(|(id, set)| format!("{id} {}", set.to_json()))
             .collect();
         difference(&mut drift, "thread participants", &kept, &recomputed);
+
+        let mut kept = BTreeSet::new();
+        for row in
+            sqlx::query("SELECT id, members_json, first_subject, latest_message_id FROM threads WHERE grant_id = $1")
+                .bind(grant_id.as_str())
+                .fetch_all(&self.pool)
+                .await?
+        {
+            let id: String = row.try_get("id")?;
+            let json: Option<String> = row.try_get("members_json")?;
+            let subject: Option<String> = row.try_get("first_subject")?;
+            let latest: Option<String> = row.try_get("latest_message_id")?;
+            kept.insert(format!("{id} {json:?} {subject:?} {latest:?}"));
+        }
+        type Members = Vec<(ThreadMember, Option<String>)>;
+        let mut by_thread: BTreeMap<String, Members> = BTreeMap::new();
+        for row in sqlx::query(
+            "SELECT m.thread_id AS thread_id, m.id, m.date, m.draft, m.subject \
+             FROM messages m WHERE m.grant_id = $1 \
+             AND EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)",
+        )
+        .bind(grant_id.as_str())
+        .fetch_all(&self.pool)
+        .await?
+        {
+            by_thread
+                .entry(row.try_get("thread_id")?)
+                .or_default()
+                .push(member_of_row(&row)?);
+        }
+        let recomputed: BTreeSet<String> = by_thread
+            .into_iter()
+            .map(|(id, members)| {
+                let (json, subject, latest) =
+                    MemberList::to_columns(MemberList::of(members).as_ref());
+                format!("{id} {json:?} {subject:?} {latest:?}")
+            })
+            .collect();
+        difference(&mut drift, "thread members", &kept, &recomputed);
 
         // The trigram index of subjects against its content table (`subject_index.rs`);
         // PostgreSQL's is an index of the table itself.

@@ -41,22 +41,34 @@ const DUPLICATE_SLACK: i64 = 16;
 /// past it, matches are common and it walks the threads instead.
 const COLLECTED_THREADS: i64 = 1000;
 
-/// The folders of message `m`, sorted and each once (as [`Store::message_folders`] gives
-/// them), as one column of its row: read with the row instead of in another round trip.
-pub(crate) const FOLDER_IDS_COLUMN: &str = "(SELECT string_agg(d.folder_id, ' ' ORDER BY \
-     d.folder_id) FROM (SELECT DISTINCT lf.folder_id AS folder_id FROM message_locations lf \
-     WHERE lf.message_id = m.id) d) AS folder_ids";
+/// The folders of message `m` as one column of its row: read with the row instead of in
+/// another round trip. Sorted and made unique by [`folder_ids`] rather than in SQL, where
+/// both would cost a sorter for every row.
+pub(crate) const FOLDER_IDS_COLUMN: &str = "(SELECT string_agg(lf.folder_id, ' ') \
+     FROM message_locations lf WHERE lf.message_id = m.id) AS folder_ids";
 
-/// The list in a row's `folder_ids` column, written as by [`FOLDER_IDS_COLUMN`]; folder
-/// ids are URL-safe, never holding a space.
+/// The folders in a row's `folder_ids` column ([`FOLDER_IDS_COLUMN`]), sorted and each
+/// once (as [`Store::message_folders`] gives them).
 pub(crate) fn folder_ids(row: &sqlx::any::AnyRow) -> Result<Vec<String>, StoreError> {
-    let list: Option<String> = row.try_get("folder_ids")?;
-    Ok(list
+    folder_ids_in(row, "folder_ids")
+}
+
+/// The folders in a column listing them with a space between (folder ids are URL-safe,
+/// never holding one), sorted and each once.
+pub(crate) fn folder_ids_in(
+    row: &sqlx::any::AnyRow,
+    column: &str,
+) -> Result<Vec<String>, StoreError> {
+    let list: Option<String> = row.try_get(column)?;
+    let mut folders: Vec<String> = list
         .unwrap_or_default()
         .split(' ')
         .filter(|f| !f.is_empty())
         .map(str::to_owned)
-        .collect())
+        .collect();
+    folders.sort_unstable();
+    folders.dedup();
+    Ok(folders)
 }
 
 /// How a message list reads its rows: the table it is driven by and the columns its order
@@ -162,8 +174,27 @@ impl Store {
         grant_id: &GrantId,
         query: &MessageQuery,
     ) -> Result<Vec<(String, i64)>, StoreError> {
-        if query.holds_nul() {
+        let Some((filter, sql)) = self.thread_list_sql(grant_id, query).await? else {
             return Ok(Vec::new());
+        };
+        let rows = filter
+            .bind_to(sqlx::query(&sql))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("latest")?)))
+            .collect()
+    }
+
+    /// The statement listing the grant's threads that match `query` (`id` and `latest`,
+    /// newest first), with its binds; `None` when no thread can match.
+    pub(crate) async fn thread_list_sql(
+        &self,
+        grant_id: &GrantId,
+        query: &MessageQuery,
+    ) -> Result<Option<(SqlFilter, String)>, StoreError> {
+        if query.holds_nul() {
+            return Ok(None);
         }
         // Conditions the thread row answers are not asked of its messages.
         let by_messages = MessageQuery {
@@ -195,7 +226,7 @@ impl Store {
                     .matching_threads(grant_id, &by_messages, &sizes)
                     .await?
                 {
-                    Some(threads) if threads.is_empty() => return Ok(Vec::new()),
+                    Some(threads) if threads.is_empty() => return Ok(None),
                     Some(threads) => {
                         let list = serde_json::to_string(&threads).map_err(StoreError::corrupt)?;
                         ThreadWalk::Collected(list)
@@ -274,13 +305,7 @@ impl Store {
              ORDER BY {date} DESC, {id} DESC LIMIT {limit}",
             filter.where_sql()
         );
-        let rows = filter
-            .bind_to(sqlx::query(&sql))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("latest")?)))
-            .collect()
+        Ok(Some((filter, sql)))
     }
 
     /// The threads with a message matching `query` when there are at most

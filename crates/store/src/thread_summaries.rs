@@ -22,6 +22,8 @@ use crate::{
     sql_batch::value_rows,
     sql_filter::{Bind, SqlFilter},
     thread_addresses::{GrownAddresses, grow_thread_addresses, recompute_thread_addresses},
+    thread_member_list::{ListColumns, MemberList, member_of_row},
+    thread_pages::ThreadMember,
     thread_participants::{ParticipantSet, message_people},
 };
 
@@ -44,6 +46,7 @@ pub(crate) struct TouchedThreads {
 /// thread's row.
 #[derive(Debug, Clone)]
 pub(crate) struct AddedMessage {
+    pub id: String,
     pub thread_id: String,
     pub folder_id: String,
     pub date: i64,
@@ -52,6 +55,7 @@ pub(crate) struct AddedMessage {
     pub starred: bool,
     pub has_attachments: bool,
     pub draft: bool,
+    pub subject: Option<String>,
     /// Its addresses, lower case, with the bits of their roles in it.
     pub roles: BTreeMap<String, i64>,
     /// Its participants, as the thread object lists them.
@@ -157,11 +161,12 @@ async fn recompute(
     );
     filter.bind_to(sqlx::query(&sql)).execute(&mut **tx).await?;
     recompute_thread_addresses(tx, grant_id, threads).await?;
-    recompute_participants(tx, grant_id, threads).await
+    recompute_participants_and_members(tx, grant_id, threads).await
 }
 
-/// Writes the participants of these threads' rows from their located messages.
-pub(crate) async fn recompute_participants(
+/// Writes the participants and members (`thread_member_list.rs`) of these threads'
+/// rows from their located messages, read once for both.
+pub(crate) async fn recompute_participants_and_members(
     tx: &mut Transaction<'_, Any>,
     grant_id: &GrantId,
     threads: &[String],
@@ -169,25 +174,36 @@ pub(crate) async fn recompute_participants(
     let mut filter = of_threads("m.grant_id", "m.thread_id", grant_id, threads);
     filter.clause("EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)".into());
     let sql = format!(
-        "SELECT m.thread_id AS thread_id, m.from_json, m.to_json, m.cc_json, m.bcc_json \
+        "SELECT m.thread_id AS thread_id, m.id, m.date, m.draft, m.subject, \
+             m.from_json, m.to_json, m.cc_json, m.bcc_json \
          FROM messages m{}",
         filter.where_sql()
     );
-    let mut by_thread: BTreeMap<String, ParticipantSet> = BTreeMap::new();
+    type Gathered = (ParticipantSet, Vec<(ThreadMember, Option<String>)>);
+    let mut by_thread: BTreeMap<String, Gathered> = BTreeMap::new();
     for row in filter
         .bind_to(sqlx::query(&sql))
         .fetch_all(&mut **tx)
         .await?
     {
-        let set = by_thread.entry(row.try_get("thread_id")?).or_default();
+        let (set, members) = by_thread.entry(row.try_get("thread_id")?).or_default();
         message_people(&row, set)?;
+        members.push(member_of_row(&row)?);
     }
-    for (thread, set) in by_thread {
-        sqlx::query("UPDATE threads SET participants_json = $1 WHERE id = $2")
-            .bind(set.to_json())
-            .bind(thread)
-            .execute(&mut **tx)
-            .await?;
+    for (thread, (set, members)) in by_thread {
+        let (members_json, first_subject, latest_message_id) =
+            MemberList::to_columns(MemberList::of(members).as_ref());
+        sqlx::query(
+            "UPDATE threads SET participants_json = $1, members_json = $2, first_subject = $3, \
+                 latest_message_id = $4 WHERE id = $5",
+        )
+        .bind(set.to_json())
+        .bind(members_json)
+        .bind(first_subject)
+        .bind(latest_message_id)
+        .bind(thread)
+        .execute(&mut **tx)
+        .await?;
     }
     Ok(())
 }
@@ -249,7 +265,7 @@ impl ThreadRow {
 }
 
 /// Columns of `threads` per multi-row upsert.
-const THREAD_COLUMNS: usize = 11;
+const THREAD_COLUMNS: usize = 14;
 /// Threads per multi-row statement.
 const THREADS_PER_STATEMENT: usize = 50;
 
@@ -272,6 +288,7 @@ async fn grow(
                 folders: BTreeSet::from([message.folder_id.as_str()]),
                 roles: BTreeMap::new(),
                 people: ParticipantSet::default(),
+                members: Vec::new(),
             }),
             Entry::Occupied(entry) => {
                 let growth = entry.into_mut();
@@ -284,6 +301,7 @@ async fn grow(
             *growth.roles.entry(email.clone()).or_insert(0) |= bits;
         }
         growth.people.merge(&message.people);
+        growth.members.push(message);
     }
     let threads: Vec<&str> = added.keys().copied().collect();
     for chunk in threads.chunks(THREADS_PER_STATEMENT) {
@@ -291,12 +309,14 @@ async fn grow(
         filter.one_of("id", chunk.iter().map(|id| Bind::Text((*id).to_owned())));
         let sql = format!(
             "SELECT id, latest_date, earliest_date, latest_sent_date, message_count, \
-                 unread_count, starred_count, attachment_count, draft_count, participants_json \
+                 unread_count, starred_count, attachment_count, draft_count, participants_json, \
+                 members_json, first_subject \
                  FROM threads{}",
             filter.where_sql()
         );
         let mut stored: HashMap<String, ThreadRow> = HashMap::new();
         let mut people: HashMap<String, ParticipantSet> = HashMap::new();
+        let mut lists: HashMap<String, Option<MemberList>> = HashMap::new();
         for row in filter
             .bind_to(sqlx::query(&sql))
             .fetch_all(&mut **tx)
@@ -305,10 +325,15 @@ async fn grow(
             let id: String = row.try_get("id")?;
             let json: Option<String> = row.try_get("participants_json")?;
             people.insert(id.clone(), ParticipantSet::from_json(json.as_deref())?);
+            let members: Option<String> = row.try_get("members_json")?;
+            lists.insert(
+                id.clone(),
+                MemberList::from_columns(members.as_deref(), row.try_get("first_subject")?)?,
+            );
             stored.insert(id, ThreadRow::from_row(&row)?);
         }
 
-        let mut rows: Vec<(&str, ThreadRow, String)> = Vec::with_capacity(chunk.len());
+        let mut rows: Vec<(&str, ThreadRow, String, ListColumns)> = Vec::with_capacity(chunk.len());
         for thread in chunk {
             let Some(growth) = added.get(thread) else {
                 continue;
@@ -319,14 +344,22 @@ async fn grow(
             };
             let mut participants = people.remove(*thread).unwrap_or_default();
             participants.merge(&growth.people);
-            rows.push((thread, row, participants.to_json()));
+            // A stored thread without a list is too large to keep one: it stays so.
+            let list = match lists.remove(*thread) {
+                Some(stored) => stored.and_then(|list| list.grown(growth.new_members())),
+                None => MemberList::of(growth.new_members()),
+            };
+            let columns = MemberList::to_columns(list.as_ref());
+            rows.push((thread, row, participants.to_json(), columns));
         }
         let sql = format!(
             "INSERT INTO threads (id, grant_id, latest_date, earliest_date, latest_sent_date, \
                  message_count, unread_count, starred_count, attachment_count, draft_count, \
-                 participants_json) \
+                 participants_json, members_json, first_subject, latest_message_id) \
              VALUES {} ON CONFLICT (id) DO UPDATE SET latest_date = excluded.latest_date, \
                  participants_json = excluded.participants_json, \
+                 members_json = excluded.members_json, first_subject = excluded.first_subject, \
+                 latest_message_id = excluded.latest_message_id, \
                  earliest_date = excluded.earliest_date, \
                  latest_sent_date = excluded.latest_sent_date, \
                  message_count = excluded.message_count, unread_count = excluded.unread_count, \
@@ -335,7 +368,7 @@ async fn grow(
             value_rows(engine, rows.len(), THREAD_COLUMNS)
         );
         let mut query = sqlx::query(&sql);
-        for (thread, row, participants) in &rows {
+        for (thread, row, participants, (members, first_subject, latest_id)) in &rows {
             query = query
                 .bind(*thread)
                 .bind(grant_id.as_str())
@@ -347,13 +380,16 @@ async fn grow(
                 .bind(row.starred_count)
                 .bind(row.attachment_count)
                 .bind(row.draft_count)
-                .bind(participants.as_str());
+                .bind(participants.as_str())
+                .bind(members.as_deref())
+                .bind(first_subject.as_deref())
+                .bind(latest_id.as_deref());
         }
         query.execute(&mut **tx).await?;
 
         // A thread's folder rows carry its latest date: those of a thread that got a
         // newer message move (rare in a first sync, which reads newest first).
-        for (thread, row, _) in &rows {
+        for (thread, row, _, _) in &rows {
             if stored
                 .get(*thread)
                 .is_some_and(|old| old.latest_date != row.latest_date)
@@ -367,7 +403,7 @@ async fn grow(
         }
         let filed: Vec<(&str, &str, i64)> = rows
             .iter()
-            .flat_map(|(thread, row, _)| {
+            .flat_map(|(thread, row, _, _)| {
                 let folders = added
                     .get(thread)
                     .map(|g| g.folders.iter())
@@ -390,7 +426,7 @@ async fn grow(
         }
         let addresses: Vec<GrownAddresses> = rows
             .iter()
-            .filter_map(|(thread, row, _)| {
+            .filter_map(|(thread, row, _, _)| {
                 Some(GrownAddresses {
                     thread_id: thread,
                     latest_date: row.latest_date,
@@ -412,6 +448,24 @@ struct Growth<'a> {
     folders: BTreeSet<&'a str>,
     roles: BTreeMap<String, i64>,
     people: ParticipantSet,
+    members: Vec<&'a AddedMessage>,
+}
+
+impl Growth<'_> {
+    /// The added messages as members of their thread, each with its subject.
+    fn new_members(&self) -> Vec<(ThreadMember, Option<String>)> {
+        self.members
+            .iter()
+            .map(|m| {
+                let member = ThreadMember {
+                    id: m.id.clone(),
+                    date: m.date,
+                    draft: m.draft,
+                };
+                (member, m.subject.clone())
+            })
+            .collect()
+    }
 }
 
 /// `grant_column = grant AND thread_column IN (threads)`.

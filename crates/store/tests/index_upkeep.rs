@@ -10,7 +10,9 @@ mod support;
 use std::collections::HashMap;
 
 use mailroom_model::{GrantId, v3::EmailName};
-use mailroom_store::{FolderListing, MessageQuery, NewMessage, Store};
+use mailroom_store::{
+    FolderListing, KEPT_MEMBERS, MemberList, MessageQuery, NewMessage, Store, ThreadPage,
+};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use support::{Engine, clean_up, new_grant, on_both_engines, open_store};
 
@@ -95,20 +97,62 @@ async fn assert_consistent(store: &Store, grant: &GrantId, step: usize, what: &s
         .iter()
         .map(|(id, row)| (id.clone(), row.message_count))
         .collect();
-    let as_tuples =
-        |members: Vec<mailroom_store::ThreadMember>| -> Vec<(String, String, i64, bool)> {
-            members
-                .into_iter()
-                .map(|m| (m.thread_id, m.id, m.date, m.draft))
-                .collect()
-        };
+    let as_tuples = |members: HashMap<String, Vec<mailroom_store::ThreadMember>>| {
+        let mut tuples: Vec<(String, String, i64, bool)> = members
+            .into_iter()
+            .flat_map(|(thread, members)| {
+                members
+                    .into_iter()
+                    .map(move |m| (thread.clone(), m.id, m.date, m.draft))
+            })
+            .collect();
+        tuples.sort();
+        tuples
+    };
     let trusting = as_tuples(store.thread_members(grant, &ids, &counts).await.unwrap());
-    let checked = as_tuples(
-        store
-            .thread_members(grant, &ids, &HashMap::new())
-            .await
-            .unwrap(),
+    let checked_by_thread = store
+        .thread_members(grant, &ids, &HashMap::new())
+        .await
+        .unwrap();
+    // What a page is built from: the members kept on the rows, or read when not kept.
+    let pages = store.thread_pages(grant, &ids).await.unwrap();
+    assert_eq!(
+        pages.len(),
+        checked_by_thread.len(),
+        "after step {step} ({what})"
     );
+    for (thread, members) in &checked_by_thread {
+        let page = pages.get(thread);
+        assert_eq!(
+            page.map(|page| &page.members),
+            Some(members),
+            "after step {step} ({what}): members of {thread}"
+        );
+        assert_eq!(
+            page.map(|page| &page.latest.id),
+            members.last().map(|m| &m.id),
+            "after step {step} ({what}): the latest of {thread}"
+        );
+    }
+    // A listed page is the same as one asked for by id, in the list's order.
+    let listed_pages = store.list_thread_pages(grant, &query).await.unwrap();
+    let order: Vec<(String, i64)> = listed_pages
+        .iter()
+        .map(|(id, latest, _)| (id.clone(), *latest))
+        .collect();
+    let listed_now = store.list_threads(grant, &query).await.unwrap();
+    assert_eq!(order, listed_now, "after step {step} ({what})");
+    for (id, _, page) in &listed_pages {
+        assert_eq!(
+            page.as_ref()
+                .map(|p| (&p.members, &p.latest.id, &p.first_subject)),
+            pages
+                .get(id)
+                .map(|p| (&p.members, &p.latest.id, &p.first_subject)),
+            "after step {step} ({what}): page of {id}"
+        );
+    }
+    let checked = as_tuples(checked_by_thread);
     assert_eq!(trusting, checked, "after step {step} ({what})");
     let located = store.list_messages(grant, &query).await.unwrap();
     assert_eq!(trusting.len(), located.len(), "after step {step} ({what})");
@@ -433,6 +477,13 @@ async fn filtered_thread_lists_match_their_messages(engine: Engine) {
     assert!(
         store
             .thread_page_rows(&other, std::slice::from_ref(&thread))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .thread_pages(&other, std::slice::from_ref(&thread))
             .await
             .unwrap()
             .is_empty()
@@ -844,7 +895,93 @@ async fn subject_filters_match_substrings(engine: Engine) {
     clean_up(place).await;
 }
 
+/// A thread grown past the members a row keeps keeps none, and its page reads them from
+/// the thread index; shrunk back under the bound, its row lists them again.
+async fn a_thread_too_large_for_its_row_is_read_from_the_index(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = store.create_application("t", &[]).await.unwrap();
+    let grant = new_grant(&store, &app.application.id).await.id;
+    let folders = store
+        .reconcile_folders(&grant, &listing(&["INBOX"]))
+        .await
+        .unwrap();
+    let inbox = &folders[0].id;
+    let large = KEPT_MEMBERS as i64 + 1;
+    // Newest first, as a first sync reads: growth puts each batch before the last.
+    let all: Vec<NewMessage> = (1..=large)
+        .map(|uid| support::message(uid, &format!("m{uid}@x"), &[], "Weekly report"))
+        .collect();
+    for batch in all.rchunks(200) {
+        store
+            .add_folder_messages(&grant, inbox, batch)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.index_drift(&grant).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let (kept, page) = only_thread(&store, &grant).await;
+    assert_eq!(kept, None, "too large to keep");
+    assert_eq!(page.members.len() as i64, large);
+    assert_eq!(page.members[0].id.len(), page.members[1].id.len());
+    assert!(
+        page.members.windows(2).all(|w| w[0].date < w[1].date),
+        "oldest first"
+    );
+    assert_eq!(page.first_subject.as_deref(), Some("Weekly report"));
+    assert_eq!(page.latest.id, page.members[KEPT_MEMBERS].id);
+    let everything = MessageQuery {
+        limit: 10,
+        ..Default::default()
+    };
+    let listed = store.list_thread_pages(&grant, &everything).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    let listed_members = listed[0].2.as_ref().map(|p| p.members.clone());
+    assert_eq!(
+        listed_members,
+        Some(page.members.clone()),
+        "listed, read the same way"
+    );
+
+    store
+        .remove_locations(&grant, inbox, &[large, 1])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.index_drift(&grant).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let (kept, page) = only_thread(&store, &grant).await;
+    let kept = kept.expect("kept again");
+    assert_eq!(kept.members.len() as i64, large - 2);
+    assert_eq!(kept.members, page.members);
+    assert_eq!(page.members[0].date, 1_700_000_002, "the first is gone");
+    clean_up(place).await;
+}
+
+/// The grant's one thread: the members its row keeps, and its page.
+async fn only_thread(store: &Store, grant: &GrantId) -> (Option<MemberList>, ThreadPage) {
+    let all = MessageQuery {
+        limit: 10,
+        ..Default::default()
+    };
+    let ids: Vec<String> = store
+        .list_threads(grant, &all)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids.len(), 1, "one thread");
+    let mut rows = store.thread_page_rows(grant, &ids).await.unwrap();
+    let kept = rows.remove(&ids[0]).unwrap().members;
+    let mut pages = store.thread_pages(grant, &ids).await.unwrap();
+    (kept, pages.remove(&ids[0]).unwrap())
+}
+
 on_both_engines!(
+    a_thread_too_large_for_its_row_is_read_from_the_index,
     random_changes_keep_every_kept_structure_exact,
     filtered_thread_lists_match_their_messages,
     a_uid_named_twice_in_one_batch_keeps_the_first,

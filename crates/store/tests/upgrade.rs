@@ -2,7 +2,8 @@
 //! upgraded in place when the store opens: the migration builds threads, thread folders,
 //! folder counts and location dates from the stored messages, and the backfills index
 //! their participants, the threads' addresses and the subjects, after which lists and
-//! filters read the old mail. Both engines.
+//! filters read the old mail; likewise a database from before thread rows kept their
+//! members. Both engines.
 
 mod support;
 
@@ -155,4 +156,80 @@ async fn an_older_database_is_upgraded_in_place(engine: Engine) {
     clean_up(place).await;
 }
 
-on_both_engines!(an_older_database_is_upgraded_in_place);
+/// What migration 0016 added, taken away again: threads without their members.
+const BACK_TO_0015: &[&str] = &[
+    "ALTER TABLE threads DROP COLUMN members_json",
+    "ALTER TABLE threads DROP COLUMN first_subject",
+    "ALTER TABLE threads DROP COLUMN latest_message_id",
+    "DELETE FROM _sqlx_migrations WHERE version >= 16",
+];
+
+/// A database of the release before thread rows kept their members gets them when the
+/// store opens, and its thread pages read them.
+async fn threads_kept_before_their_members_get_them(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = store.create_application("t", &[]).await.unwrap();
+    let grant = new_grant(&store, &app.application.id).await.id;
+    let folders = store
+        .reconcile_folders(
+            &grant,
+            &[FolderListing {
+                imap_name: "INBOX".into(),
+                name: "INBOX".into(),
+                parent_imap_name: None,
+                delimiter: Some("/".into()),
+                attributes: vec![],
+            }],
+        )
+        .await
+        .unwrap();
+    let first = message(1, "a@x", &[], "Plan");
+    let mut reply = message(2, "b@x", &["a@x"], "Re: Plan");
+    reply.flags = vec!["\\Draft".into()];
+    let other = message(3, "c@x", &[], "Lunch");
+    store
+        .add_folder_messages(&grant, &folders[0].id, &[first, reply, other])
+        .await
+        .unwrap();
+    store.close().await;
+    for sql in BACK_TO_0015 {
+        execute_raw(&place, sql).await;
+    }
+
+    let store = reopen(engine, &place).await;
+    assert_eq!(
+        store.index_drift(&grant).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let all = MessageQuery {
+        limit: 10,
+        ..Default::default()
+    };
+    let ids: Vec<String> = store
+        .list_threads(&grant, &all)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    let rows = store.thread_page_rows(&grant, &ids).await.unwrap();
+    let mut kept: Vec<(usize, Option<String>)> = rows
+        .values()
+        .map(|row| {
+            let list = row.members.clone().unwrap_or_default();
+            (list.members.len(), list.first_subject)
+        })
+        .collect();
+    kept.sort();
+    assert_eq!(
+        kept,
+        [(1, Some("Lunch".to_owned())), (2, Some("Plan".to_owned()))]
+    );
+    store.close().await;
+    clean_up(place).await;
+}
+
+on_both_engines!(
+    an_older_database_is_upgraded_in_place,
+    threads_kept_before_their_members_get_them
+);

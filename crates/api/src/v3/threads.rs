@@ -6,10 +6,9 @@ use axum::{
     extract::{Path, State},
     response::{IntoResponse, Response},
 };
-use std::collections::HashMap;
 
 use mailroom_model::{GrantId, v3::Thread};
-use mailroom_store::{MessageRecord, ThreadMember, ThreadRow};
+use mailroom_store::{ThreadMember, ThreadPage};
 use serde_json::{Value, json};
 
 use crate::{
@@ -41,15 +40,21 @@ pub async fn list_threads(
     apply_native_search(&state, &access, &query, &mut filter).await?;
     let limit = filter.limit;
     filter.limit = limit + 1;
-    let mut threads = state.store.list_threads(&access.grant.id, &filter).await?;
+    let mut threads = state
+        .store
+        .list_thread_pages(&access.grant.id, &filter)
+        .await?;
     let more = threads.len() as i64 > limit;
     threads.truncate(limit as usize);
-    let ids: Vec<String> = threads.iter().map(|(id, _)| id.clone()).collect();
-    let objects = thread_objects(&state, &access.grant.id, &ids).await?;
     let next_cursor = match (more, threads.last()) {
-        (true, Some((id, latest))) => Some(cursor::encode(*latest, id)),
+        (true, Some((id, latest, _))) => Some(cursor::encode(*latest, id)),
         _ => None,
     };
+    // A thread with no located message left since it was listed is left out.
+    let objects: Vec<Thread> = threads
+        .into_iter()
+        .filter_map(|(id, _, page)| Some(build_thread(&access.grant.id, &id, page?)))
+        .collect();
     if access.may_read_content() && query.list("select").is_empty() {
         // Nothing to take out: written straight from the structs.
         return Ok(CursorPage {
@@ -83,131 +88,46 @@ pub async fn get_thread(
     Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
 }
 
-/// The thread object; `None` for a thread with no located message.
+fn to_value(thread: Thread) -> Value {
+    serde_json::to_value(thread).unwrap_or(Value::Null)
+}
+
+/// The object of the grant's thread; `None` for a thread with no located message.
 pub(crate) async fn thread_object(
     state: &AppState,
     grant_id: &GrantId,
     thread_id: &str,
 ) -> Result<Option<Value>, ApiError> {
-    Ok(thread_objects(state, grant_id, &[thread_id.to_owned()])
-        .await?
-        .into_iter()
-        .next()
-        .map(to_value))
-}
-
-fn to_value(thread: Thread) -> Value {
-    serde_json::to_value(thread).unwrap_or(Value::Null)
-}
-
-/// The objects of these threads, in their order, in a few queries whatever their number:
-/// the threads' rows, a summary of their messages, and the latest message of each whole.
-/// A thread with no located message is left out.
-async fn thread_objects(
-    state: &AppState,
-    grant_id: &GrantId,
-    thread_ids: &[String],
-) -> Result<Vec<Thread>, ApiError> {
-    let mut rows = state.store.thread_page_rows(grant_id, thread_ids).await?;
-    let located: HashMap<String, i64> = rows
-        .iter()
-        .map(|(id, row)| (id.clone(), row.message_count))
-        .collect();
-    let members = state
+    let mut pages = state
         .store
-        .thread_members(grant_id, thread_ids, &located)
+        .thread_pages(grant_id, &[thread_id.to_owned()])
         .await?;
-    let mut by_thread: HashMap<&str, Vec<&ThreadMember>> = HashMap::new();
-    for member in &members {
-        by_thread
-            .entry(member.thread_id.as_str())
-            .or_default()
-            .push(member);
-    }
-    let latest_ids: Vec<String> = by_thread
-        .values()
-        .filter_map(|members| members.iter().max_by_key(|m| (m.date, m.id.as_str())))
-        .map(|m| m.id.clone())
-        .collect();
-    let mut latest: HashMap<String, (MessageRecord, Vec<String>)> = state
-        .store
-        .messages_with_folders(grant_id, &latest_ids)
-        .await?
-        .into_iter()
-        .map(|(message, folders)| (message.thread_id.clone(), (message, folders)))
-        .collect();
+    Ok(pages
+        .remove(thread_id)
+        .map(|page| to_value(build_thread(grant_id, thread_id, page))))
+}
+
+/// `page`: the thread's kept row (its folders, the union of its messages', its
+/// participants, flags and dates), its located messages, oldest first, the subject of the
+/// earliest, and its latest message whole with that message's folders.
+fn build_thread(grant_id: &GrantId, thread_id: &str, page: ThreadPage) -> Thread {
+    let ThreadPage {
+        row,
+        members,
+        first_subject,
+        latest,
+        latest_folders,
+    } = page;
     // The thread's subject is its first message's.
-    let earliest_ids: Vec<String> = by_thread
-        .values()
-        .filter_map(|members| members.first())
-        .map(|m| m.id.clone())
-        .collect();
-    let subjects = state
-        .store
-        .message_subjects(grant_id, &earliest_ids)
-        .await?;
-    Ok(thread_ids
-        .iter()
-        .filter_map(|id| {
-            let members = by_thread.get(id.as_str())?;
-            let (latest, latest_folders) = latest.remove(id)?;
-            let row = rows.remove(id);
-            let subject = members
-                .first()
-                .and_then(|m| subjects.get(&m.id).cloned().flatten())
-                .or_else(|| latest.subject.clone());
-            Some(build_thread(
-                grant_id,
-                id,
-                members,
-                subject,
-                latest,
-                latest_folders,
-                row,
-            ))
-        })
-        .collect())
-}
-
-/// `members`: the thread's located messages, oldest first; `row`: its kept row (its
-/// folders, the union of its messages', its participants, flags and dates);
-/// `latest_folders`: its latest message's folders.
-fn build_thread(
-    grant_id: &GrantId,
-    thread_id: &str,
-    members: &[&ThreadMember],
-    subject: Option<String>,
-    latest: MessageRecord,
-    latest_folders: Vec<String>,
-    row: Option<ThreadRow>,
-) -> Thread {
-    let message_ids: Vec<String> = members
-        .iter()
-        .filter(|m| !m.draft)
-        .map(|m| m.id.clone())
-        .collect();
-    let draft_ids: Vec<String> = members
-        .iter()
-        .filter(|m| m.draft)
-        .map(|m| m.id.clone())
-        .collect();
+    let subject = first_subject.or_else(|| latest.subject.clone());
+    let (drafts, messages): (Vec<ThreadMember>, Vec<ThreadMember>) =
+        members.into_iter().partition(|m| m.draft);
+    let message_ids: Vec<String> = messages.into_iter().map(|m| m.id).collect();
+    let draft_ids: Vec<String> = drafts.into_iter().map(|m| m.id).collect();
     let mut latest_message = to_message(&latest, latest_folders, Fields::Standard);
     if latest.draft {
         latest_message.object = "draft";
     }
-    let earliest_member = members.iter().map(|m| m.date).min().unwrap_or(latest.date);
-    // A row is written with its thread's messages; one missing (a write under way) is
-    // told from what the page read.
-    let row = row.unwrap_or_else(|| ThreadRow {
-        latest_sent_date: None,
-        earliest_date: earliest_member,
-        message_count: members.len() as i64,
-        folders: Vec::new(),
-        participants: Vec::new(),
-        unread: latest.unread,
-        starred: latest.starred,
-        has_attachments: latest.has_attachments,
-    });
     Thread {
         has_drafts: !draft_ids.is_empty(),
         draft_ids,
