@@ -194,6 +194,12 @@ async fn connect(
                         conn.execute(format!("PRAGMA cache_size = -{WRITER_CACHE_KIB}").as_str())
                             .await?;
                     }
+                } else {
+                    // The store's statements are short index reads and writes; JIT
+                    // compilation only pays for long analytic queries, and where the
+                    // planner's estimates are off (tables not yet analyzed) it crossed
+                    // the threshold and spent 25 ms compiling each thread page.
+                    conn.execute("SET jit = off").await?;
                 }
                 Ok(())
             })
