@@ -35,13 +35,15 @@ impl ImapSession {
     /// As [`Self::idle_once`], and also ends when `interrupt` completes. `timeout` is
     /// counted from the start, keepalives or not.
     pub async fn idle_until(
-        self,
+        mut self,
         timeout: Duration,
         interrupt: impl Future<Output = ()>,
     ) -> Result<(ImapSession, IdleOutcome), ImapError> {
         if !self.has_capability("IDLE") {
             return Err(ImapError::Protocol("the server does not offer IDLE".into()));
         }
+        // An idling session holds nothing it will not read.
+        self.discard_unsolicited();
         let ImapSession {
             session,
             capabilities,
