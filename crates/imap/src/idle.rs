@@ -52,7 +52,9 @@ impl ImapSession {
             max_message_bytes,
         } = self;
         let mut handle = session.idle();
-        handle.init().await?;
+        // Entering and leaving IDLE are boxed: a session idles for most of its life,
+        // and room for these in its future would be held all that time.
+        Box::pin(handle.init()).await?;
         // Waiting in silence is the point of IDLE: the limit is lifted until DONE.
         handle.as_mut().set_silence_limit(None);
         let outcome = {
@@ -86,7 +88,7 @@ impl ImapSession {
             }
         };
         handle.as_mut().set_silence_limit(Some(silence_limit));
-        let session = handle.done().await?;
+        let session = Box::pin(handle.done()).await?;
         Ok((
             ImapSession {
                 session,
