@@ -35,13 +35,15 @@ impl ImapSession {
     /// As [`Self::idle_once`], and also ends when `interrupt` completes. `timeout` is
     /// counted from the start, keepalives or not.
     pub async fn idle_until(
-        self,
+        mut self,
         timeout: Duration,
         interrupt: impl Future<Output = ()>,
     ) -> Result<(ImapSession, IdleOutcome), ImapError> {
         if !self.has_capability("IDLE") {
             return Err(ImapError::Protocol("the server does not offer IDLE".into()));
         }
+        // An idling session holds nothing it will not read.
+        self.discard_unsolicited();
         let ImapSession {
             session,
             capabilities,
@@ -50,7 +52,9 @@ impl ImapSession {
             max_message_bytes,
         } = self;
         let mut handle = session.idle();
-        handle.init().await?;
+        // Entering and leaving IDLE are boxed: a session idles for most of its life,
+        // and room for these in its future would be held all that time.
+        Box::pin(handle.init()).await?;
         // Waiting in silence is the point of IDLE: the limit is lifted until DONE.
         handle.as_mut().set_silence_limit(None);
         let outcome = {
@@ -84,7 +88,7 @@ impl ImapSession {
             }
         };
         handle.as_mut().set_silence_limit(Some(silence_limit));
-        let session = handle.done().await?;
+        let session = Box::pin(handle.done()).await?;
         Ok((
             ImapSession {
                 session,

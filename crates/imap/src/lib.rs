@@ -1,6 +1,7 @@
 //! mailroom's IMAP session: connecting under the outbound policy, TLS or STARTTLS,
 //! logging in and reading capabilities, on top of async-imap.
 
+mod capabilities;
 mod error;
 mod fetch;
 mod folder_status;
@@ -16,6 +17,7 @@ mod stream;
 mod uid_ranges;
 mod write_report;
 
+pub use capabilities::Capabilities;
 pub use error::ImapError;
 pub use fetch::{FetchedBody, FetchedSummary, UidFlags, check_search_criteria, max_responses};
 pub use folder_status::{FolderStatus, status_line};

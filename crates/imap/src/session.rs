@@ -1,11 +1,12 @@
 //! Opening an authenticated IMAP session.
 
-use std::future::Future;
+use std::{borrow::Cow, future::Future};
 
 use async_imap::{Client, Session, types::Capability};
 use mailroom_net::OutboundPolicy;
 
 use crate::{
+    capabilities::Capabilities,
     error::ImapError,
     stream::{ImapStream, Transport},
 };
@@ -37,7 +38,7 @@ pub struct ImapServer<'a> {
 /// A logged-in session with the capabilities the server announced after login.
 pub struct ImapSession {
     pub(crate) session: Session<ImapStream>,
-    pub(crate) capabilities: Vec<String>,
+    pub(crate) capabilities: Capabilities,
     /// Whether `ENABLE QRESYNC` succeeded on this session.
     pub(crate) qresync: bool,
     /// How long the server may stay silent while mailroom waits for it.
@@ -101,14 +102,11 @@ impl ImapSession {
         // Servers announce more after login than in their greeting: read them again.
         let capabilities = bounded(policy, &server, async {
             let caps = session.capabilities().await?;
-            Ok(caps
-                .iter()
-                .map(|c| match c {
-                    Capability::Imap4rev1 => "IMAP4rev1".to_owned(),
-                    Capability::Auth(mechanism) => format!("AUTH={mechanism}"),
-                    Capability::Atom(atom) => atom.clone(),
-                })
-                .collect::<Vec<_>>())
+            Ok(Capabilities::new(caps.iter().map(|c| match c {
+                Capability::Imap4rev1 => Cow::Borrowed("IMAP4rev1"),
+                Capability::Auth(mechanism) => Cow::Owned(format!("AUTH={mechanism}")),
+                Capability::Atom(atom) => Cow::Borrowed(atom.as_str()),
+            })))
         })
         .await?;
         Ok(Self {
@@ -120,20 +118,25 @@ impl ImapSession {
         })
     }
 
-    pub fn capabilities(&self) -> &[String] {
+    pub fn capabilities(&self) -> &Capabilities {
         &self.capabilities
     }
 
     /// Acts as if the server had not announced these capabilities.
     pub fn ignore_capabilities(&mut self, names: &[String]) {
-        self.capabilities
-            .retain(|c| !names.iter().any(|n| n.eq_ignore_ascii_case(c)));
+        self.capabilities.remove(names);
     }
 
     pub fn has_capability(&self, name: &str) -> bool {
-        self.capabilities
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(name))
+        self.capabilities.has(name)
+    }
+
+    /// Drops the responses async-imap set aside as unsolicited (it queues up to 100 of
+    /// them for a reader mailroom does not have): each holds the whole buffer it was
+    /// read into, 4 KiB or more, for as long as the session lives. What mailroom needs
+    /// it reads from each command's own answers.
+    pub fn discard_unsolicited(&mut self) {
+        while self.session.unsolicited_responses.try_recv().is_ok() {}
     }
 
     /// Checks that the server still answers (and collects what it has to say).

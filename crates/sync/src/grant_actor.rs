@@ -75,18 +75,26 @@ pub(crate) async fn run(context: ActorContext, mut stop: watch::Receiver<bool>) 
         };
         let store = &context.store;
         let grant_id = &context.grant_id;
+        // The store's futures are boxed, as in `session_loop`: room for them in the
+        // task would be held for the grant's whole life.
         match result {
             Ok(()) | Err(SyncError::GrantGone) => return,
             Err(e) if e.is_authentication() => {
                 tracing::warn!(%grant_id, error = %e, "credentials refused; the grant needs re-authentication");
-                let _ = store.invalidate_grant(grant_id, &e.to_string()).await;
+                let _ = Box::pin(store.invalidate_grant(grant_id, &e.to_string())).await;
                 return;
             }
             Err(e) => {
                 tracing::warn!(%grant_id, error = %e, retry_in = ?backoff, "sync interrupted");
-                let _ = store
-                    .set_sync_status(grant_id, "retrying", 0, 0, 0, Some(&e.to_string()))
-                    .await;
+                let _ = Box::pin(store.set_sync_status(
+                    grant_id,
+                    "retrying",
+                    0,
+                    0,
+                    0,
+                    Some(&e.to_string()),
+                ))
+                .await;
                 let jitter = rand::thread_rng().gen_range(0..=backoff.as_millis() as u64 / 2);
                 let wait = backoff + Duration::from_millis(jitter);
                 tokio::select! {
@@ -122,20 +130,11 @@ enum PassKind {
 }
 
 async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<(), SyncError> {
-    let store = &context.store;
-    let grant_id = &context.grant_id;
-    store
-        .set_sync_status(grant_id, "connecting", 0, 0, 0, None)
-        .await?;
-    let mut session = open_session(store, &context.policy, grant_id).await?;
-    session.ignore_capabilities(&context.settings.ignore_capabilities);
-    let qresync = session.enable_qresync().await?;
-    let change_watch = if session.has_capability("IDLE") && session.notify_all_mailboxes().await? {
-        ChangeWatch::Notify
-    } else {
-        ChangeWatch::StatusPoll
-    };
-    tracing::info!(%grant_id, qresync, ?change_watch, "IMAP session open");
+    // The actor's task lives as long as the grant and is as large as the largest state of
+    // this loop; connecting and passes are boxed, so an idle grant holds only what its
+    // wait needs (bench/idle_grants.py).
+    let (mut session, change_watch) = Box::pin(connect(context)).await?;
+    tracing::info!(grant_id = %context.grant_id, qresync = session.qresync_enabled(), ?change_watch, "IMAP session open");
     *backoff = Duration::from_secs(1);
     let mut state = ActorState {
         first_pass: true,
@@ -149,59 +148,10 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
     };
     let mut relist = true;
     loop {
-        let kind = if state.first_pass || Instant::now() >= state.next_full {
-            PassKind::Full
-        } else {
-            PassKind::Changed
-        };
-        // Without CONDSTORE, flags are re-read in full now and then, else for the newest.
-        let flag_refresh = if state.full_passes.is_multiple_of(FULL_FLAG_REFRESH_EVERY) {
-            FlagRefresh::Full
-        } else {
-            FlagRefresh::Window
-        };
-        if kind == PassKind::Full {
-            state.full_passes += 1;
-            state.next_full = Instant::now() + context.settings.poll_interval;
-        }
-        let pass_started_ms = mailroom_model::time::unix_millis();
-        let outcome = pass(
-            &mut session,
-            context,
-            &mut state,
-            kind,
-            relist || kind == PassKind::Full,
-            flag_refresh,
-        )
-        .await?;
-        // Every folder has been checked since these were noticed: what is still
-        // nowhere was deleted, not moved. Due after a pass that read folders, until a
-        // pass has found nothing more to read.
-        if state.settle_due || outcome.read_folders || kind == PassKind::Full {
-            store.settle_deletions(grant_id, pass_started_ms).await?;
-        }
-        state.settle_due = outcome.read_folders;
-        if outcome.read_folders {
-            store.recount_sync_progress(grant_id).await?;
-            if let Err(e) = store.derive_contacts(grant_id).await {
-                tracing::warn!(%grant_id, error = %e, "deriving contacts failed");
-            }
-        }
-        if state.bodies_due || outcome.read_folders || kind == PassKind::Full {
-            let (bodies, finished) = read_backlog(&mut session, context, &context.wake).await?;
-            state.bodies_due = !finished;
-            if bodies > 0 {
-                store.recount_sync_progress(grant_id).await?;
-                state.inbox_selected = false;
-            }
-        }
-        if outcome.read_folders {
-            state.inbox_selected = false;
-        }
-        state.first_pass = false;
+        let changed = Box::pin(pass_and_bodies(&mut session, context, &mut state, relist)).await?;
         // A pass that found changes is followed by one that finds none: it catches
         // what changed while this one ran and settles what this one saw leave.
-        if outcome.changed > 0 || state.bodies_due {
+        if changed > 0 || state.bodies_due {
             relist = false;
             continue;
         }
@@ -220,6 +170,86 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
         // server reports that too (MailboxName), and mailroom's own changes may have.
         relist = heard != IdleOutcome::Quiet;
     }
+}
+
+/// Logs in and sets the session up: QRESYNC if offered, NOTIFY if offered with IDLE.
+async fn connect(context: &ActorContext) -> Result<(ImapSession, ChangeWatch), SyncError> {
+    let store = &context.store;
+    store
+        .set_sync_status(&context.grant_id, "connecting", 0, 0, 0, None)
+        .await?;
+    let mut session = open_session(store, &context.policy, &context.grant_id).await?;
+    session.ignore_capabilities(&context.settings.ignore_capabilities);
+    session.enable_qresync().await?;
+    let change_watch = if session.has_capability("IDLE") && session.notify_all_mailboxes().await? {
+        ChangeWatch::Notify
+    } else {
+        ChangeWatch::StatusPoll
+    };
+    Ok((session, change_watch))
+}
+
+/// One pass (full when due), what follows it in the index, and the body backlog. Says
+/// how many folders' STATUS differed from the index.
+async fn pass_and_bodies(
+    session: &mut ImapSession,
+    context: &ActorContext,
+    state: &mut ActorState,
+    relist: bool,
+) -> Result<usize, SyncError> {
+    let store = &context.store;
+    let grant_id = &context.grant_id;
+    let kind = if state.first_pass || Instant::now() >= state.next_full {
+        PassKind::Full
+    } else {
+        PassKind::Changed
+    };
+    // Without CONDSTORE, flags are re-read in full now and then, else for the newest.
+    let flag_refresh = if state.full_passes.is_multiple_of(FULL_FLAG_REFRESH_EVERY) {
+        FlagRefresh::Full
+    } else {
+        FlagRefresh::Window
+    };
+    if kind == PassKind::Full {
+        state.full_passes += 1;
+        state.next_full = Instant::now() + context.settings.poll_interval;
+    }
+    let pass_started_ms = mailroom_model::time::unix_millis();
+    let outcome = pass(
+        session,
+        context,
+        state,
+        kind,
+        relist || kind == PassKind::Full,
+        flag_refresh,
+    )
+    .await?;
+    // Every folder has been checked since these were noticed: what is still
+    // nowhere was deleted, not moved. Due after a pass that read folders, until a
+    // pass has found nothing more to read.
+    if state.settle_due || outcome.read_folders || kind == PassKind::Full {
+        store.settle_deletions(grant_id, pass_started_ms).await?;
+    }
+    state.settle_due = outcome.read_folders;
+    if outcome.read_folders {
+        store.recount_sync_progress(grant_id).await?;
+        if let Err(e) = store.derive_contacts(grant_id).await {
+            tracing::warn!(%grant_id, error = %e, "deriving contacts failed");
+        }
+    }
+    if state.bodies_due || outcome.read_folders || kind == PassKind::Full {
+        let (bodies, finished) = read_backlog(session, context, &context.wake).await?;
+        state.bodies_due = !finished;
+        if bodies > 0 {
+            store.recount_sync_progress(grant_id).await?;
+            state.inbox_selected = false;
+        }
+    }
+    if outcome.read_folders {
+        state.inbox_selected = false;
+    }
+    state.first_pass = false;
+    Ok(outcome.changed)
 }
 
 /// What the actor carries from one pass to the next.
@@ -386,21 +416,17 @@ async fn wait_for_change(
     let wake = &context.wake;
     if session.has_capability("IDLE") {
         if !*inbox_selected {
-            let selected = session.select_folder("INBOX").await?;
+            // Boxed: the actor's task is not to carry room for these while it idles.
+            let arrived = Box::pin(select_inbox(&mut session, context)).await?;
             *inbox_selected = true;
-            // Mail that arrived since the last STATUS is counted by this SELECT, and
-            // IDLE would not report it again.
-            let stored = context.store.folders(&context.grant_id).await?;
-            let inbox = stored
-                .iter()
-                .find(|f| f.imap_name.eq_ignore_ascii_case("INBOX"));
-            if inbox.is_some_and(|f| f.uid_next != i64::from(selected.uid_next)) {
+            if arrived {
                 return Ok((session, IdleOutcome::Changed));
             }
         }
-        let (session, outcome) = session
-            .idle_until(wait.min(IDLE_REARM), wake.notified())
-            .await?;
+        // Boxed, it takes its own size once; inline, the compiler kept room for it
+        // twice in this future (bench/idle_grants.py measures what an idle grant holds).
+        let (session, outcome) =
+            Box::pin(session.idle_until(wait.min(IDLE_REARM), wake.notified())).await?;
         if outcome != IdleOutcome::Quiet {
             // A burst (a run of sends filing copies in Sent) makes one pass, not one each.
             tokio::time::sleep(WAKE_COALESCE).await;
@@ -415,6 +441,20 @@ async fn wait_for_change(
         }
     };
     Ok((session, outcome))
+}
+
+/// Selects Inbox to idle on; says whether mail arrived since the last STATUS (counted
+/// by this SELECT, and IDLE would not report it again).
+async fn select_inbox(
+    session: &mut ImapSession,
+    context: &ActorContext,
+) -> Result<bool, SyncError> {
+    let selected = session.select_folder("INBOX").await?;
+    let stored = context.store.folders(&context.grant_id).await?;
+    let inbox = stored
+        .iter()
+        .find(|f| f.imap_name.eq_ignore_ascii_case("INBOX"));
+    Ok(inbox.is_some_and(|f| f.uid_next != i64::from(selected.uid_next)))
 }
 
 /// Inbox first, then Sent, then the rest by name.

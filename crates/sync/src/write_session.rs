@@ -113,7 +113,7 @@ impl SyncEngine {
     pub(crate) async fn release_session<T>(
         &self,
         grant_id: &GrantId,
-        session: ImapSession,
+        mut session: ImapSession,
         outcome: &Result<T, SyncError>,
     ) {
         let reusable = match outcome {
@@ -125,6 +125,8 @@ impl SyncEngine {
             Err(_) => false,
         };
         let leftover = if reusable {
+            // A kept session waits holding nothing it will not read.
+            session.discard_unsolicited();
             self.idle_imap().keep(grant_id, session)
         } else {
             Some(session)
