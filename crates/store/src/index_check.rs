@@ -151,54 +151,30 @@ impl Store {
             .await?;
         difference(&mut drift, "thread addresses", &kept, &recomputed);
 
-        let mut kept = BTreeSet::new();
-        for row in sqlx::query("SELECT id, participants_json FROM threads WHERE grant_id = $1")
-            .bind(grant_id.as_str())
-            .fetch_all(&self.pool)
-            .await?
-        {
-            let id: String = row.try_get("id")?;
-            let json: Option<String> = row.try_get("participants_json")?;
-            kept.insert(format!("{id} {}", json.unwrap_or_else(|| "NULL".into())));
-        }
-        let mut by_thread: BTreeMap<String, ParticipantSet> = BTreeMap::new();
+        // Each thread row's participants and members against its located messages, read
+        // once for both.
+        let (mut kept_people, mut kept_members) = (BTreeSet::new(), BTreeSet::new());
         for row in sqlx::query(
-            "SELECT m.thread_id AS thread_id, m.from_json, m.to_json, m.cc_json, m.bcc_json \
-             FROM messages m WHERE m.grant_id = $1 \
-             AND EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)",
+            "SELECT id, participants_json, members_json, first_subject, latest_message_id \
+             FROM threads WHERE grant_id = $1",
         )
         .bind(grant_id.as_str())
         .fetch_all(&self.pool)
         .await?
         {
-            message_people(
-                &row,
-                by_thread.entry(row.try_get("thread_id")?).or_default(),
-            )?;
-        }
-        let recomputed: BTreeSet<String> = by_thread
-            .iter()
-            .map(|(id, set)| format!("{id} {}", set.to_json()))
-            .collect();
-        difference(&mut drift, "thread participants", &kept, &recomputed);
-
-        let mut kept = BTreeSet::new();
-        for row in
-            sqlx::query("SELECT id, members_json, first_subject, latest_message_id FROM threads WHERE grant_id = $1")
-                .bind(grant_id.as_str())
-                .fetch_all(&self.pool)
-                .await?
-        {
             let id: String = row.try_get("id")?;
+            let people: Option<String> = row.try_get("participants_json")?;
+            kept_people.insert(format!("{id} {}", people.unwrap_or_else(|| "NULL".into())));
             let json: Option<String> = row.try_get("members_json")?;
             let subject: Option<String> = row.try_get("first_subject")?;
             let latest: Option<String> = row.try_get("latest_message_id")?;
-            kept.insert(format!("{id} {json:?} {subject:?} {latest:?}"));
+            kept_members.insert(format!("{id} {json:?} {subject:?} {latest:?}"));
         }
         type Members = Vec<(ThreadMember, Option<String>)>;
-        let mut by_thread: BTreeMap<String, Members> = BTreeMap::new();
+        let mut by_thread: BTreeMap<String, (ParticipantSet, Members)> = BTreeMap::new();
         for row in sqlx::query(
-            "SELECT m.thread_id AS thread_id, m.id, m.date, m.draft, m.subject \
+            "SELECT m.thread_id AS thread_id, m.id, m.date, m.draft, m.subject, \
+                 m.from_json, m.to_json, m.cc_json, m.bcc_json \
              FROM messages m WHERE m.grant_id = $1 \
              AND EXISTS (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)",
         )
@@ -206,20 +182,29 @@ impl Store {
         .fetch_all(&self.pool)
         .await?
         {
-            by_thread
-                .entry(row.try_get("thread_id")?)
-                .or_default()
-                .push(member_of_row(&row)?);
+            let (people, members) = by_thread.entry(row.try_get("thread_id")?).or_default();
+            message_people(&row, people)?;
+            members.push(member_of_row(&row)?);
         }
-        let recomputed: BTreeSet<String> = by_thread
-            .into_iter()
-            .map(|(id, members)| {
-                let (json, subject, latest) =
-                    MemberList::to_columns(MemberList::of(members).as_ref());
-                format!("{id} {json:?} {subject:?} {latest:?}")
-            })
-            .collect();
-        difference(&mut drift, "thread members", &kept, &recomputed);
+        let mut recomputed_people = BTreeSet::new();
+        let mut recomputed_members = BTreeSet::new();
+        for (id, (people, members)) in by_thread {
+            recomputed_people.insert(format!("{id} {}", people.to_json()));
+            let (json, subject, latest) = MemberList::to_columns(MemberList::of(members).as_ref());
+            recomputed_members.insert(format!("{id} {json:?} {subject:?} {latest:?}"));
+        }
+        difference(
+            &mut drift,
+            "thread participants",
+            &kept_people,
+            &recomputed_people,
+        );
+        difference(
+            &mut drift,
+            "thread members",
+            &kept_members,
+            &recomputed_members,
+        );
 
         // The trigram index of subjects against its content table (`subject_index.rs`);
         // PostgreSQL's is an index of the table itself.

@@ -8,9 +8,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use mailroom_store::FolderListing;
 use sqlx::{Connection, Row};
-use support::{Engine, Place, clean_up, message, new_grant, open_store};
+use support::{Engine, Place, clean_up, grant_with_inbox, message, open_store};
 
 #[tokio::test]
 async fn a_growing_index_is_vacuumed_and_analyzed_on_postgres() {
@@ -18,26 +17,12 @@ async fn a_growing_index_is_vacuumed_and_analyzed_on_postgres() {
     let Place::Schema(schema) = &place else {
         unreachable!("a PostgreSQL store lives in a schema");
     };
-    let app = store.create_application("t", &[]).await.unwrap();
-    let grant = new_grant(&store, &app.application.id).await.id;
-    let folders = store
-        .reconcile_folders(
-            &grant,
-            &[FolderListing {
-                imap_name: "INBOX".into(),
-                name: "INBOX".into(),
-                parent_imap_name: None,
-                delimiter: Some("/".into()),
-                attributes: vec![],
-            }],
-        )
-        .await
-        .unwrap();
+    let (grant, inbox) = grant_with_inbox(&store).await;
     let batch: Vec<_> = (1..=1_000)
         .map(|uid| message(uid, &format!("m{uid}@x"), &[], &format!("Subject {uid}")))
         .collect();
     store
-        .add_folder_messages(&grant, &folders[0].id, &batch)
+        .add_folder_messages(&grant, &inbox, &batch)
         .await
         .unwrap();
 

@@ -8,9 +8,9 @@
 mod support;
 
 use mailroom_model::v3::EmailName;
-use mailroom_store::{FolderListing, MessageQuery, SecretBox, Store};
+use mailroom_store::{MessageQuery, SecretBox, Store};
 use support::{
-    Engine, Place, clean_up, execute_raw, message, new_grant, on_both_engines, open_store,
+    Engine, Place, clean_up, execute_raw, grant_with_inbox, message, on_both_engines, open_store,
 };
 
 /// What migrations 0013 to 0015 added, taken away again: the schema of the release
@@ -66,21 +66,7 @@ async fn reopen(engine: Engine, place: &Place) -> Store {
 
 async fn an_older_database_is_upgraded_in_place(engine: Engine) {
     let (store, place) = open_store(engine).await;
-    let app = store.create_application("t", &[]).await.unwrap();
-    let grant = new_grant(&store, &app.application.id).await.id;
-    let folders = store
-        .reconcile_folders(
-            &grant,
-            &[FolderListing {
-                imap_name: "INBOX".into(),
-                name: "INBOX".into(),
-                parent_imap_name: None,
-                delimiter: Some("/".into()),
-                attributes: vec![],
-            }],
-        )
-        .await
-        .unwrap();
+    let (grant, inbox) = grant_with_inbox(&store).await;
     let mut first = message(1, "a@x", &[], "Plan");
     first.from = vec![EmailName {
         name: Some("Ann".into()),
@@ -91,7 +77,7 @@ async fn an_older_database_is_upgraded_in_place(engine: Engine) {
     reply.flags = vec!["\\Seen".into()];
     let other = message(3, "c@x", &[], "Lunch");
     store
-        .add_folder_messages(&grant, &folders[0].id, &[first, reply, other])
+        .add_folder_messages(&grant, &inbox, &[first, reply, other])
         .await
         .unwrap();
     store.close().await;
@@ -168,27 +154,13 @@ const BACK_TO_0015: &[&str] = &[
 /// store opens, and its thread pages read them.
 async fn threads_kept_before_their_members_get_them(engine: Engine) {
     let (store, place) = open_store(engine).await;
-    let app = store.create_application("t", &[]).await.unwrap();
-    let grant = new_grant(&store, &app.application.id).await.id;
-    let folders = store
-        .reconcile_folders(
-            &grant,
-            &[FolderListing {
-                imap_name: "INBOX".into(),
-                name: "INBOX".into(),
-                parent_imap_name: None,
-                delimiter: Some("/".into()),
-                attributes: vec![],
-            }],
-        )
-        .await
-        .unwrap();
+    let (grant, inbox) = grant_with_inbox(&store).await;
     let first = message(1, "a@x", &[], "Plan");
     let mut reply = message(2, "b@x", &["a@x"], "Re: Plan");
     reply.flags = vec!["\\Draft".into()];
     let other = message(3, "c@x", &[], "Lunch");
     store
-        .add_folder_messages(&grant, &folders[0].id, &[first, reply, other])
+        .add_folder_messages(&grant, &inbox, &[first, reply, other])
         .await
         .unwrap();
     store.close().await;

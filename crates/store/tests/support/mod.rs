@@ -110,6 +110,29 @@ pub async fn new_grant(store: &Store, application_id: &ApplicationId) -> GrantRe
     grant
 }
 
+/// An application, its grant (see [`new_grant`]) and the grant's Inbox folder: what most
+/// index scenarios start from. Returns the grant's id and the folder's id.
+#[allow(dead_code)] // not every test binary needs it
+pub async fn grant_with_inbox(store: &Store) -> (mailroom_model::GrantId, String) {
+    let app = store.create_application("t", &[]).await.unwrap();
+    let grant = new_grant(store, &app.application.id).await.id;
+    let folders = store
+        .reconcile_folders(
+            &grant,
+            &[mailroom_store::FolderListing {
+                imap_name: "INBOX".into(),
+                name: "INBOX".into(),
+                parent_imap_name: None,
+                delimiter: Some("/".into()),
+                attributes: vec![],
+            }],
+        )
+        .await
+        .unwrap();
+    let inbox = folders[0].id.clone();
+    (grant, inbox)
+}
+
 /// Runs a statement on the store's database behind its back (to age rows, say).
 #[allow(dead_code)] // not every test binary needs it
 pub async fn execute_raw(place: &Place, sql: &str) {
