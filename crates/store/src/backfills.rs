@@ -42,6 +42,7 @@ impl Store {
                 "thread_summaries" => self.backfill_threads(true).await.map(|()| true)?,
                 "thread_members" if summaries => true,
                 "thread_members" => self.backfill_threads(false).await.map(|()| true)?,
+                "address_folders" => self.backfill_address_folders().await.map(|()| true)?,
                 "subject_index" => create_subject_index(&self.pool, self.engine).await?,
                 other => {
                     tracing::warn!(backfill = other, "unknown backfill left pending");

@@ -18,6 +18,7 @@ use sqlx::{Any, Row, Transaction};
 use mailroom_model::v3::webhook::TriggerType;
 
 use crate::{
+    address_folders::note_located_addresses,
     deletions::take_found_candidates,
     error::StoreError,
     folder_counts::{Count, count_locations},
@@ -485,6 +486,7 @@ async fn insert_locations(
         }
         query.execute(&mut **tx).await?;
         count_locations(tx, folder_id, &uids, Count::In).await?;
+        note_located_addresses(tx, folder_id, &uids).await?;
     }
     Ok(())
 }

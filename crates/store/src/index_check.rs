@@ -1,7 +1,8 @@
 //! Checking what the writers keep (thread rows, thread folders, folder counts, the
-//! participants index, thread addresses, participants and members, the subject index, location
-//! dates) against a recomputation from the messages and their locations. Tests run it
-//! after every change; it reads a whole grant, so it is not for requests.
+//! participants index, thread addresses, participants and members, address folders, the
+//! subject index, location dates) against a recomputation from the messages and their
+//! locations. Tests run it after every change; it reads a whole grant, so it is not for
+//! requests.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -206,6 +207,27 @@ impl Store {
             &recomputed_members,
         );
 
+        // Address folders may name more than the messages hold, never less.
+        let kept = self
+            .address_folder_roles(
+                "SELECT af.folder_id AS folder_id, af.email AS email, af.roles AS roles \
+                 FROM address_folders af JOIN folders f ON f.id = af.folder_id \
+                 WHERE f.grant_id = $1",
+                grant_id,
+            )
+            .await?;
+        let held = self
+            .address_folder_roles(
+                "SELECT l.folder_id AS folder_id, a.email AS email, a.roles AS roles \
+                 FROM message_locations l JOIN message_addresses a ON a.message_id = l.message_id \
+                 WHERE a.grant_id = $1",
+                grant_id,
+            )
+            .await?;
+        for missing in held.difference(&kept) {
+            drift.push(format!("address folders: held but not kept: {missing}"));
+        }
+
         // The trigram index of subjects against its content table (`subject_index.rs`);
         // PostgreSQL's is an index of the table itself.
         if self.engine == Engine::Sqlite
@@ -232,6 +254,29 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(row_text).collect()
+    }
+
+    /// `folder email role` for each role bit of each row of `sql` (`folder_id`, `email`,
+    /// `roles`; one `$1`: the grant).
+    async fn address_folder_roles(
+        &self,
+        sql: &str,
+        grant_id: &GrantId,
+    ) -> Result<BTreeSet<String>, StoreError> {
+        let mut found = BTreeSet::new();
+        for row in sqlx::query(sql)
+            .bind(grant_id.as_str())
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let folder: String = row.try_get("folder_id")?;
+            let email: String = row.try_get("email")?;
+            let roles: i64 = row.try_get("roles")?;
+            for bit in [1, 2, 4, 8].into_iter().filter(|bit| roles & bit != 0) {
+                found.insert(format!("{folder} {email} {bit}"));
+            }
+        }
+        Ok(found)
     }
 
     async fn thread_rows(

@@ -3,6 +3,7 @@
 //! (`$n` placeholders, integers for flags, TEXT for JSON), and so are the migrations
 //! under `migrations/`, one set for both.
 
+mod address_folders;
 mod api_keys;
 mod applications;
 mod auth_flows;

@@ -8,6 +8,7 @@ use mailroom_model::{GrantId, v3::EmailName};
 use sqlx::{Any, Transaction};
 
 use crate::{
+    address_folders::note_message_addresses,
     error::StoreError,
     open::Engine,
     sql_batch::value_rows,
@@ -109,7 +110,9 @@ pub(crate) async fn replace_participants(
         .bind(message.message_id)
         .execute(&mut **tx)
         .await?;
-    insert_participants(tx, engine, grant_id, &[message]).await
+    let message_id = message.message_id;
+    insert_participants(tx, engine, grant_id, &[message]).await?;
+    note_message_addresses(tx, message_id).await
 }
 
 /// A condition on message `m`: one of `emails` has one of `roles` (bits) in it. For an

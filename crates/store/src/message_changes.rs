@@ -7,6 +7,7 @@ use mailroom_model::{GrantId, time::unix_now, v3::webhook::TriggerType};
 use sqlx::{Any, Row, Transaction};
 
 use crate::{
+    address_folders::note_located_addresses,
     deletions::take_found_candidates,
     error::StoreError,
     folder_counts::{Count, count_locations},
@@ -141,6 +142,7 @@ impl Store {
             return Ok(());
         }
         count_locations(&mut tx, folder_id, &[uid], Count::In).await?;
+        note_located_addresses(&mut tx, folder_id, &[uid]).await?;
         touched.message(message_id);
         touched.refresh(&mut tx, grant_id).await?;
         take_found_candidates(&mut tx, &[message_id.to_owned()], folder_id).await?;

@@ -144,6 +144,9 @@ impl Store {
             return Ok(Vec::new());
         }
         let sizes = self.filter_sizes(grant_id, query).await?;
+        if sizes.disjoint {
+            return Ok(Vec::new());
+        }
         let mut filter = SqlFilter::default();
         let Some(scan) = message_scan(self.engine, grant_id, query, &mut filter, Some(&sizes))
         else {
@@ -212,6 +215,9 @@ impl Store {
             ThreadWalk::All
         } else {
             let sizes = self.filter_sizes(grant_id, &by_messages).await?;
+            if sizes.disjoint {
+                return Ok(None);
+            }
             let (walk, size, exact) = thread_walk(&by_messages, &sizes);
             // Without a filter known to be small, a common subject makes matches common.
             let few = sizes.collected_count().is_some()
@@ -460,6 +466,21 @@ impl Store {
                     .await?;
             sizes.folder = row.map(|r| r.try_get("total_count")).transpose()?;
         }
+        if !query.folder_ids.is_empty() {
+            for (emails, roles) in address_filters(query) {
+                if emails.is_empty() {
+                    continue;
+                }
+                let emails: Vec<String> = emails.iter().map(|e| e.trim().to_lowercase()).collect();
+                if !self
+                    .folders_may_hold(&query.folder_ids, &emails, roles)
+                    .await?
+                {
+                    sizes.disjoint = true;
+                    return Ok(sizes);
+                }
+            }
+        }
         for (index, (emails, roles)) in address_filters(query).iter().enumerate() {
             if emails.is_empty() {
                 continue;
@@ -548,6 +569,9 @@ struct FilterSizes {
     /// Whether the subject filter matches too many messages to collect, or cannot be
     /// read from the subject index.
     common_subject: bool,
+    /// Whether an address filter names no address ever seen in the role asked for in
+    /// the folders asked for (`address_folders.rs`): nothing matches.
+    disjoint: bool,
 }
 
 impl FilterSizes {

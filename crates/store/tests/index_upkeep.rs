@@ -980,7 +980,97 @@ async fn only_thread(store: &Store, grant: &GrantId) -> (Option<MemberList>, Thr
     (kept, pages.remove(&ids[0]).unwrap())
 }
 
+/// A list filtered by a folder and an address that never met in it answers at once
+/// (`address_folders`), and still finds the message once one arrives there.
+async fn an_address_absent_from_a_folder_lists_nothing_until_one_arrives(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = store.create_application("t", &[]).await.unwrap();
+    let grant = new_grant(&store, &app.application.id).await.id;
+    let folders = store
+        .reconcile_folders(&grant, &listing(&["INBOX", "Sent"]))
+        .await
+        .unwrap();
+    let (inbox, sent) = (folders[0].id.clone(), folders[1].id.clone());
+    let address = |email: &str| EmailName {
+        name: None,
+        email: email.into(),
+    };
+    let mut received = support::message(1, "in@x", &[], "Hello");
+    received.from = vec![address("Alice@Example.test")];
+    received.to = vec![address("owner@example.test")];
+    let mut reply = support::message(1, "out@x", &["in@x"], "Re: Hello");
+    reply.from = vec![address("owner@example.test")];
+    reply.to = vec![address("alice@example.test")];
+    store
+        .add_folder_messages(&grant, &inbox, &[received])
+        .await
+        .unwrap();
+    store
+        .add_folder_messages(&grant, &sent, &[reply])
+        .await
+        .unwrap();
+    let query = |from: &str, to: &str, folders: &[&String]| MessageQuery {
+        limit: 50,
+        from: (!from.is_empty())
+            .then(|| vec![from.to_owned()])
+            .unwrap_or_default(),
+        to: (!to.is_empty())
+            .then(|| vec![to.to_owned()])
+            .unwrap_or_default(),
+        folder_ids: folders.iter().map(|f| (*f).clone()).collect(),
+        ..Default::default()
+    };
+    let counts = |query: MessageQuery| {
+        let store = &store;
+        let grant = &grant;
+        async move {
+            let messages = store.list_messages(grant, &query).await.unwrap();
+            let threads = store.list_threads(grant, &query).await.unwrap();
+            (messages.len(), threads.len())
+        }
+    };
+    assert_eq!(
+        counts(query("alice@example.test", "", &[&sent])).await,
+        (0, 0)
+    );
+    assert_eq!(
+        counts(query("", "ALICE@example.test", &[&sent])).await,
+        (1, 1)
+    );
+    assert_eq!(
+        counts(query("alice@example.test", "", &[&inbox, &sent])).await,
+        (1, 1)
+    );
+    assert_eq!(
+        counts(query("bob@example.test", "", &[&inbox])).await,
+        (0, 0)
+    );
+
+    // Alice's message copied into Sent is found there.
+    let alice = store
+        .list_messages(&grant, &query("alice@example.test", "", &[&inbox]))
+        .await
+        .unwrap();
+    store
+        .add_message_location(&grant, &sent, 2, &alice[0].id)
+        .await
+        .unwrap();
+    assert_eq!(
+        counts(query("alice@example.test", "", &[&sent])).await,
+        (1, 1)
+    );
+    // Gone again, the pair stays noted: the list walks and finds nothing.
+    store.remove_locations(&grant, &sent, &[2]).await.unwrap();
+    assert_eq!(
+        counts(query("alice@example.test", "", &[&sent])).await,
+        (0, 0)
+    );
+    assert_consistent(&store, &grant, 0, "after the copy left").await;
+    clean_up(place).await;
+}
+
 on_both_engines!(
+    an_address_absent_from_a_folder_lists_nothing_until_one_arrives,
     a_thread_too_large_for_its_row_is_read_from_the_index,
     random_changes_keep_every_kept_structure_exact,
     filtered_thread_lists_match_their_messages,

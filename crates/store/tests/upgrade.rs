@@ -1,9 +1,9 @@
 //! A database of the release before the threads table and the participants index is
 //! upgraded in place when the store opens: the migration builds threads, thread folders,
 //! folder counts and location dates from the stored messages, and the backfills index
-//! their participants, the threads' addresses and the subjects, after which lists and
-//! filters read the old mail; likewise a database from before thread rows kept their
-//! members. Both engines.
+//! their participants, the threads' addresses, the address folders and the subjects,
+//! after which lists and filters read the old mail; likewise a database from before
+//! thread rows kept their members. Both engines.
 
 mod support;
 
@@ -13,7 +13,7 @@ use support::{
     Engine, Place, clean_up, execute_raw, grant_with_inbox, message, on_both_engines, open_store,
 };
 
-/// What migrations 0013 to 0015 added, taken away again: the schema of the release
+/// What migrations 0013 to 0017 added, taken away again: the schema of the release
 /// before them. The subject index is the engine's own.
 fn back_to_0012(engine: Engine) -> Vec<&'static str> {
     let subject_index: &[&str] = match engine {
@@ -25,7 +25,8 @@ fn back_to_0012(engine: Engine) -> Vec<&'static str> {
         ],
         Engine::Postgres => &["DROP INDEX messages_subject_trigrams"],
     };
-    let mut statements = subject_index.to_vec();
+    let mut statements = vec!["DROP TABLE address_folders"];
+    statements.extend_from_slice(subject_index);
     statements.push("DROP TABLE thread_addresses");
     statements.extend_from_slice(BACK_FROM_0013);
     statements
@@ -107,6 +108,25 @@ async fn an_older_database_is_upgraded_in_place(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(from_ann.len(), 1);
+    let from_ann_in_inbox = store
+        .list_messages(
+            &grant,
+            &MessageQuery {
+                from: vec!["ann@example.test".into()],
+                folder_ids: vec![inbox.clone()],
+                ..all.clone()
+            },
+        )
+        .await
+        .unwrap();
+    let ids = |list: &[mailroom_store::MessageRecord]| -> Vec<String> {
+        list.iter().map(|m| m.id.clone()).collect()
+    };
+    assert_eq!(
+        ids(&from_ann_in_inbox),
+        ids(&from_ann),
+        "the address folders hold the old mail"
+    );
     let with_ann = store
         .list_threads(
             &grant,
@@ -142,8 +162,10 @@ async fn an_older_database_is_upgraded_in_place(engine: Engine) {
     clean_up(place).await;
 }
 
-/// What migration 0016 added, taken away again: threads without their members.
+/// What migrations 0016 and 0017 added, taken away again: threads without their
+/// members, and no address folders.
 const BACK_TO_0015: &[&str] = &[
+    "DROP TABLE address_folders",
     "ALTER TABLE threads DROP COLUMN members_json",
     "ALTER TABLE threads DROP COLUMN first_subject",
     "ALTER TABLE threads DROP COLUMN latest_message_id",
