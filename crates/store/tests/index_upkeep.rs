@@ -1011,12 +1011,16 @@ async fn an_address_absent_from_a_folder_lists_nothing_until_one_arrives(engine:
         .unwrap();
     let query = |from: &str, to: &str, folders: &[&String]| MessageQuery {
         limit: 50,
-        from: (!from.is_empty())
-            .then(|| vec![from.to_owned()])
-            .unwrap_or_default(),
-        to: (!to.is_empty())
-            .then(|| vec![to.to_owned()])
-            .unwrap_or_default(),
+        from: [from]
+            .iter()
+            .filter(|e| !e.is_empty())
+            .map(|e| e.to_string())
+            .collect(),
+        to: [to]
+            .iter()
+            .filter(|e| !e.is_empty())
+            .map(|e| e.to_string())
+            .collect(),
         folder_ids: folders.iter().map(|f| (*f).clone()).collect(),
         ..Default::default()
     };
