@@ -34,14 +34,18 @@ impl Store {
             .collect::<Result<_, _>>()?;
         // A thread's addresses are read from its messages' participants index.
         pending.sort_by_key(|name| name != "message_addresses");
-        // Thread summaries include the members (migration 0016): done once for both.
+        // Thread summaries include the members (migration 0016), and the members the
+        // subjects (0018): the threads are rewritten once for all three.
         let summaries = pending.iter().any(|name| name == "thread_summaries");
+        let members = summaries || pending.iter().any(|name| name == "thread_members");
         for name in pending {
             let done = match name.as_str() {
                 "message_addresses" => self.backfill_participants().await.map(|()| true)?,
                 "thread_summaries" => self.backfill_threads(true).await.map(|()| true)?,
                 "thread_members" if summaries => true,
                 "thread_members" => self.backfill_threads(false).await.map(|()| true)?,
+                "thread_subjects" if members => true,
+                "thread_subjects" => self.backfill_threads(false).await.map(|()| true)?,
                 "address_folders" => self.backfill_address_folders().await.map(|()| true)?,
                 "subject_index" => create_subject_index(&self.pool, self.engine).await?,
                 other => {

@@ -156,8 +156,8 @@ impl Store {
         // once for both.
         let (mut kept_people, mut kept_members) = (BTreeSet::new(), BTreeSet::new());
         for row in sqlx::query(
-            "SELECT id, participants_json, members_json, first_subject, latest_message_id \
-             FROM threads WHERE grant_id = $1",
+            "SELECT id, participants_json, members_json, first_subject, latest_message_id, \
+                 subjects_lower FROM threads WHERE grant_id = $1",
         )
         .bind(grant_id.as_str())
         .fetch_all(&self.pool)
@@ -169,7 +169,8 @@ impl Store {
             let json: Option<String> = row.try_get("members_json")?;
             let subject: Option<String> = row.try_get("first_subject")?;
             let latest: Option<String> = row.try_get("latest_message_id")?;
-            kept_members.insert(format!("{id} {json:?} {subject:?} {latest:?}"));
+            let subjects: Option<String> = row.try_get("subjects_lower")?;
+            kept_members.insert(format!("{id} {json:?} {subject:?} {latest:?} {subjects:?}"));
         }
         type Members = Vec<(ThreadMember, Option<String>)>;
         let mut by_thread: BTreeMap<String, (ParticipantSet, Members)> = BTreeMap::new();
@@ -191,8 +192,9 @@ impl Store {
         let mut recomputed_members = BTreeSet::new();
         for (id, (people, members)) in by_thread {
             recomputed_people.insert(format!("{id} {}", people.to_json()));
-            let (json, subject, latest) = MemberList::to_columns(MemberList::of(members).as_ref());
-            recomputed_members.insert(format!("{id} {json:?} {subject:?} {latest:?}"));
+            let (json, subject, latest, subjects) =
+                MemberList::to_columns(MemberList::of(members).as_ref());
+            recomputed_members.insert(format!("{id} {json:?} {subject:?} {latest:?} {subjects:?}"));
         }
         difference(
             &mut drift,

@@ -32,6 +32,7 @@ use crate::{
     },
     open::{Engine, Store},
     sql_filter::{Bind, SqlFilter},
+    thread_member_list::SUBJECT_SEPARATOR,
 };
 
 /// Rows read past a page's limit, so that the duplicates a folder can hold (one message
@@ -441,9 +442,29 @@ fn thread_probe(
         return Ok(());
     }
     let conditions = filter.take_clauses_since(mark);
-    filter.clause(format!(
-        "EXISTS (SELECT 1 FROM messages m WHERE {conditions} AND m.thread_id = t.id)"
-    ));
+    let probe =
+        format!("EXISTS (SELECT 1 FROM messages m WHERE {conditions} AND m.thread_id = t.id)");
+    // A subject alone is asked of the subjects the row keeps, where it keeps them.
+    let subject_only = MessageQuery {
+        subject: None,
+        ..query.clone()
+    }
+    .matches_everything();
+    match &query.subject {
+        Some(subject)
+            if subject_only && !subject.is_empty() && !subject.contains(SUBJECT_SEPARATOR) =>
+        {
+            let pattern = filter.placeholder(Bind::Text(format!(
+                "%{}%",
+                escape_like(&subject.to_lowercase())
+            )));
+            filter.clause(format!(
+                "(t.subjects_lower LIKE {pattern} ESCAPE '\\' \
+                 OR (t.subjects_lower IS NULL AND {probe}))"
+            ));
+        }
+        _ => filter.clause(probe),
+    }
     Ok(())
 }
 

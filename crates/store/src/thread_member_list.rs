@@ -10,6 +10,8 @@
 //! list; a recomputation builds it from all of them, so the list is always the one a
 //! recomputation would give.
 
+use std::collections::BTreeSet;
+
 use sqlx::Row;
 
 use crate::{error::StoreError, thread_pages::ThreadMember};
@@ -17,12 +19,25 @@ use crate::{error::StoreError, thread_pages::ThreadMember};
 /// The most messages a thread's row lists: about 25 KB of JSON.
 pub const KEPT_MEMBERS: usize = 500;
 
-/// A thread's located messages in (date, id) order, and the earliest one's subject.
+/// A thread's located messages in (date, id) order, the earliest one's subject, and the
+/// subjects of them all.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct MemberList {
     pub members: Vec<ThreadMember>,
     pub first_subject: Option<String>,
+    /// Each lower-case subject once (as `messages.subject_lower`), `None` when they
+    /// would take more than [`KEPT_SUBJECT_BYTES`]: what a thread list filtered by
+    /// subject alone asks of the row instead of its messages (`threads.subjects_lower`,
+    /// migration 0018).
+    pub subjects: Option<BTreeSet<String>>,
 }
+
+/// The most bytes of subjects a thread's row keeps.
+pub const KEPT_SUBJECT_BYTES: usize = 2048;
+
+/// What separates the subjects kept on a row: a subject filter holding it is not
+/// answered from them (a match could span two subjects).
+pub const SUBJECT_SEPARATOR: char = '\u{1}';
 
 /// One member as stored: `[date, "id", draft]`.
 type StoredMember = (i64, String, bool);
@@ -32,6 +47,7 @@ impl MemberList {
     pub(crate) fn from_columns(
         json: Option<&str>,
         first_subject: Option<String>,
+        subjects: Option<&str>,
     ) -> Result<Option<Self>, StoreError> {
         let Some(json) = json else {
             return Ok(None);
@@ -43,6 +59,13 @@ impl MemberList {
                 .map(|(date, id, draft)| ThreadMember { id, date, draft })
                 .collect(),
             first_subject,
+            subjects: subjects.map(|joined| {
+                joined
+                    .split(SUBJECT_SEPARATOR)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }),
         }))
     }
 
@@ -54,9 +77,16 @@ impl MemberList {
         }
         messages.sort_by(|a, b| (a.0.date, &a.0.id).cmp(&(b.0.date, &b.0.id)));
         let first_subject = messages.first().and_then(|(_, subject)| subject.clone());
+        let subjects = kept_subjects(
+            Some(BTreeSet::new()),
+            messages
+                .iter()
+                .filter_map(|(_, subject)| subject.as_deref()),
+        );
         Some(Self {
             members: messages.into_iter().map(|(member, _)| member).collect(),
             first_subject,
+            subjects,
         })
     }
 
@@ -72,20 +102,25 @@ impl MemberList {
             .into_iter()
             .map(|member| (member, None))
             .collect();
+        let subjects = kept_subjects(
+            self.subjects,
+            added.iter().filter_map(|(_, subject)| subject.as_deref()),
+        );
         messages.extend(added);
         let mut list = Self::of(messages)?;
         // The earliest is still the stored one unless a new message came before it.
         if list.members.first().map(|m| (m.date, m.id.clone())) == first {
             list.first_subject = self.first_subject;
         }
+        list.subjects = subjects;
         Some(list)
     }
 
-    /// `members_json`, `first_subject` and `latest_message_id` of a row keeping this list
-    /// (or none).
+    /// `members_json`, `first_subject`, `latest_message_id` and `subjects_lower` of a row
+    /// keeping this list (or none).
     pub(crate) fn to_columns(list: Option<&Self>) -> ListColumns {
         let Some(list) = list else {
-            return (None, None, None);
+            return (None, None, None, None);
         };
         let stored: Vec<(i64, &str, bool)> = list
             .members
@@ -96,12 +131,39 @@ impl MemberList {
             Some(serde_json::to_string(&stored).unwrap_or_else(|_| "[]".to_owned())),
             list.first_subject.clone(),
             list.members.last().map(|m| m.id.clone()),
+            list.subjects.as_ref().map(|subjects| {
+                subjects
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(&SUBJECT_SEPARATOR.to_string())
+            }),
         )
     }
 }
 
-/// `members_json`, `first_subject` and `latest_message_id`.
-pub(crate) type ListColumns = (Option<String>, Option<String>, Option<String>);
+/// `kept` with these subjects added (lower-cased), or `None` once they would take more
+/// than [`KEPT_SUBJECT_BYTES`]; a set that was not kept stays so.
+fn kept_subjects<'a>(
+    kept: Option<BTreeSet<String>>,
+    added: impl Iterator<Item = &'a str>,
+) -> Option<BTreeSet<String>> {
+    let mut kept = kept?;
+    for subject in added {
+        kept.insert(subject.to_lowercase());
+    }
+    kept.remove("");
+    let bytes: usize = kept.iter().map(|s| s.len() + 1).sum();
+    (bytes <= KEPT_SUBJECT_BYTES).then_some(kept)
+}
+
+/// `members_json`, `first_subject`, `latest_message_id` and `subjects_lower`.
+pub(crate) type ListColumns = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 /// A message of a thread as a recomputation reads it (`m.id`, `m.date`, `m.draft`,
 /// `m.subject`).
@@ -177,15 +239,40 @@ mod tests {
     }
 
     #[test]
+    fn subjects_grow_as_a_recomputation_gives_them_until_too_many() {
+        let mut all = vec![member(5, "b", false), member(3, "z", true)];
+        all[1].1 = Some("Subject of B".into());
+        let grown = MemberList::of(all[..1].to_vec()).and_then(|l| l.grown(all[1..].to_vec()));
+        let whole = MemberList::of(all.clone());
+        assert_eq!(grown, whole);
+        let subjects = whole.and_then(|l| l.subjects).unwrap_or_default();
+        assert_eq!(subjects.into_iter().collect::<Vec<_>>(), ["subject of b"]);
+
+        // Past the bound the row keeps none, and growth does not bring them back.
+        let long: Vec<_> = (0..KEPT_SUBJECT_BYTES / 40 + 1)
+            .map(|n| {
+                let (m, _) = member(n as i64, &format!("m{n}"), false);
+                (m, Some(format!("{n:040}")))
+            })
+            .collect();
+        let full = MemberList::of(long);
+        assert!(full.as_ref().is_some_and(|l| l.subjects.is_none()));
+        let grown = full.and_then(|l| l.grown(vec![member(0, "x", false)]));
+        assert!(grown.is_some_and(|l| l.subjects.is_none()));
+    }
+
+    #[test]
     fn columns_read_back() {
         let list = MemberList::of(vec![member(5, "b", true), member(2, "a", false)]);
-        let (json, subject, latest) = MemberList::to_columns(list.as_ref());
+        let (json, subject, latest, subjects) = MemberList::to_columns(list.as_ref());
         assert_eq!(json.as_deref(), Some(r#"[[2,"a",false],[5,"b",true]]"#));
         assert_eq!(latest.as_deref(), Some("b"));
-        let read = MemberList::from_columns(json.as_deref(), subject).unwrap_or_default();
+        assert_eq!(subjects.as_deref(), Some("subject of a\u{1}subject of b"));
+        let read = MemberList::from_columns(json.as_deref(), subject, subjects.as_deref())
+            .unwrap_or_default();
         assert_eq!(read, list);
         assert_eq!(
-            MemberList::from_columns(None, None).unwrap_or_default(),
+            MemberList::from_columns(None, None, None).unwrap_or_default(),
             None
         );
     }

@@ -81,6 +81,7 @@ impl ThreadRow {
                 row.try_get::<Option<String>, _>("thread_members_json")?
                     .as_deref(),
                 row.try_get("thread_first_subject")?,
+                None,
             )?,
         }))
     }

@@ -191,16 +191,17 @@ pub(crate) async fn recompute_participants_and_members(
         members.push(member_of_row(&row)?);
     }
     for (thread, (set, members)) in by_thread {
-        let (members_json, first_subject, latest_message_id) =
+        let (members_json, first_subject, latest_message_id, subjects) =
             MemberList::to_columns(MemberList::of(members).as_ref());
         sqlx::query(
             "UPDATE threads SET participants_json = $1, members_json = $2, first_subject = $3, \
-                 latest_message_id = $4 WHERE id = $5",
+                 latest_message_id = $4, subjects_lower = $5 WHERE id = $6",
         )
         .bind(set.to_json())
         .bind(members_json)
         .bind(first_subject)
         .bind(latest_message_id)
+        .bind(subjects)
         .bind(thread)
         .execute(&mut **tx)
         .await?;
@@ -265,7 +266,7 @@ impl ThreadRow {
 }
 
 /// Columns of `threads` per multi-row upsert.
-const THREAD_COLUMNS: usize = 14;
+const THREAD_COLUMNS: usize = 15;
 /// Threads per multi-row statement.
 const THREADS_PER_STATEMENT: usize = 50;
 
@@ -310,7 +311,7 @@ async fn grow(
         let sql = format!(
             "SELECT id, latest_date, earliest_date, latest_sent_date, message_count, \
                  unread_count, starred_count, attachment_count, draft_count, participants_json, \
-                 members_json, first_subject \
+                 members_json, first_subject, subjects_lower \
                  FROM threads{}",
             filter.where_sql()
         );
@@ -328,7 +329,12 @@ async fn grow(
             let members: Option<String> = row.try_get("members_json")?;
             lists.insert(
                 id.clone(),
-                MemberList::from_columns(members.as_deref(), row.try_get("first_subject")?)?,
+                MemberList::from_columns(
+                    members.as_deref(),
+                    row.try_get("first_subject")?,
+                    row.try_get::<Option<String>, _>("subjects_lower")?
+                        .as_deref(),
+                )?,
             );
             stored.insert(id, ThreadRow::from_row(&row)?);
         }
@@ -355,10 +361,12 @@ async fn grow(
         let sql = format!(
             "INSERT INTO threads (id, grant_id, latest_date, earliest_date, latest_sent_date, \
                  message_count, unread_count, starred_count, attachment_count, draft_count, \
-                 participants_json, members_json, first_subject, latest_message_id) \
+                 participants_json, members_json, first_subject, latest_message_id, \
+                 subjects_lower) \
              VALUES {} ON CONFLICT (id) DO UPDATE SET latest_date = excluded.latest_date, \
                  participants_json = excluded.participants_json, \
                  members_json = excluded.members_json, first_subject = excluded.first_subject, \
+                 subjects_lower = excluded.subjects_lower, \
                  latest_message_id = excluded.latest_message_id, \
                  earliest_date = excluded.earliest_date, \
                  latest_sent_date = excluded.latest_sent_date, \
@@ -368,7 +376,7 @@ async fn grow(
             value_rows(engine, rows.len(), THREAD_COLUMNS)
         );
         let mut query = sqlx::query(&sql);
-        for (thread, row, participants, (members, first_subject, latest_id)) in &rows {
+        for (thread, row, participants, (members, first_subject, latest_id, subjects)) in &rows {
             query = query
                 .bind(*thread)
                 .bind(grant_id.as_str())
@@ -383,7 +391,8 @@ async fn grow(
                 .bind(participants.as_str())
                 .bind(members.as_deref())
                 .bind(first_subject.as_deref())
-                .bind(latest_id.as_deref());
+                .bind(latest_id.as_deref())
+                .bind(subjects.as_deref());
         }
         query.execute(&mut **tx).await?;
 

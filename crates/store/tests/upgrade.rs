@@ -13,7 +13,7 @@ use support::{
     Engine, Place, clean_up, execute_raw, grant_with_inbox, message, on_both_engines, open_store,
 };
 
-/// What migrations 0013 to 0017 added, taken away again: the schema of the release
+/// What migrations 0013 to 0018 added, taken away again: the schema of the release
 /// before them. The subject index is the engine's own.
 fn back_to_0012(engine: Engine) -> Vec<&'static str> {
     let subject_index: &[&str] = match engine {
@@ -162,10 +162,11 @@ async fn an_older_database_is_upgraded_in_place(engine: Engine) {
     clean_up(place).await;
 }
 
-/// What migrations 0016 and 0017 added, taken away again: threads without their
-/// members, and no address folders.
+/// What migrations 0016 to 0018 added, taken away again: threads without their
+/// members and subjects, and no address folders.
 const BACK_TO_0015: &[&str] = &[
     "DROP TABLE address_folders",
+    "ALTER TABLE threads DROP COLUMN subjects_lower",
     "ALTER TABLE threads DROP COLUMN members_json",
     "ALTER TABLE threads DROP COLUMN first_subject",
     "ALTER TABLE threads DROP COLUMN latest_message_id",
