@@ -198,8 +198,12 @@ async fn connect(
                     // The store's statements are short index reads and writes; JIT
                     // compilation only pays for long analytic queries, and where the
                     // planner's estimates are off (tables not yet analyzed) it crossed
-                    // the threshold and spent 25 ms compiling each thread page.
+                    // the threshold and spent 25 ms compiling each thread page. Nor do
+                    // they gain from parallel workers: starting two took 6 of the 8 ms
+                    // of a page of unread Inbox mail whose scan took under one, and
+                    // under concurrent requests the workers only take cores from them.
                     conn.execute("SET jit = off").await?;
+                    conn.execute("SET max_parallel_workers_per_gather = 0").await?;
                 }
                 Ok(())
             })
