@@ -203,7 +203,8 @@ async fn connect(
                     // of a page of unread Inbox mail whose scan took under one, and
                     // under concurrent requests the workers only take cores from them.
                     conn.execute("SET jit = off").await?;
-                    conn.execute("SET max_parallel_workers_per_gather = 0").await?;
+                    conn.execute("SET max_parallel_workers_per_gather = 0")
+                        .await?;
                 }
                 Ok(())
             })
