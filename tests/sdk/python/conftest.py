@@ -329,7 +329,10 @@ def mailroom(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory):
             "MAILROOM_ALLOW_PRIVATE_HOSTS": "true",
             "MAILROOM_ALLOW_INSECURE_TRANSPORT": "true",
             "MAILROOM_EXTRA_CA_FILE": testbed.ca,
-            "MAILROOM_PROVIDER_TIMEOUT_SECS": "3",
+            # Long enough for the testbed's Dovecot on a loaded machine (it once stayed
+            # silent for over 3 s on a folder DELETE while the Rust suites ran); no test
+            # here waits for it: an unreachable server refuses at once.
+            "MAILROOM_PROVIDER_TIMEOUT_SECS": "15",
             # The testbed's DNS announces its servers (SRV) for the users' domain, so that
             # sign-ins on them prove the address (email_verified).
             "MAILROOM_DNS_SERVER": f"127.0.0.1:{testbed.env['TESTBED_DNS_PORT']}",
