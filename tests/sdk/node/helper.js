@@ -79,7 +79,9 @@ export class MailroomServer extends MailroomServerProcess {
   constructor(testbed, name) {
     super(testbed, {
       dirPrefix: `mailroom-sdk-node-${name}-`,
-      env: { MAILROOM_PROVIDER_TIMEOUT_SECS: '3' },
+      // Long enough for the testbed's Dovecot on a loaded machine; no test here waits
+      // for it (an unreachable server refuses at once).
+      env: { MAILROOM_PROVIDER_TIMEOUT_SECS: '15' },
       httpTimeoutMs: SDK_TIMEOUT_S * 1000,
     });
   }
