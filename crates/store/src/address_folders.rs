@@ -14,6 +14,7 @@ use sqlx::{Any, Transaction};
 use crate::{
     error::StoreError,
     open::Store,
+    sql_batch::integer_list,
     sql_filter::{Bind, SqlFilter},
     thread_addresses::UNITED_ROLES,
 };
@@ -41,11 +42,7 @@ pub(crate) async fn note_located_addresses(
     uids: &[i64],
 ) -> Result<(), StoreError> {
     for chunk in uids.chunks(500) {
-        let list = chunk
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = integer_list(chunk);
         sqlx::query(&noting(&format!("l.folder_id = $1 AND l.uid IN ({list})")))
             .bind(folder_id)
             .execute(&mut **tx)

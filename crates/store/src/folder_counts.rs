@@ -7,7 +7,7 @@
 
 use sqlx::{Any, Transaction};
 
-use crate::error::StoreError;
+use crate::{error::StoreError, sql_batch::integer_list};
 
 /// Whether locations are being added to a folder's counts or taken from them.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -29,11 +29,7 @@ pub(crate) async fn count_locations(
         Count::Out => "-",
     };
     for chunk in uids.chunks(500) {
-        let list = chunk
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = integer_list(chunk);
         sqlx::query(&format!(
             "UPDATE folders SET \
                  total_count = total_count {sign} (SELECT COUNT(*) FROM message_locations l \

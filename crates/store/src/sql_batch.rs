@@ -1,4 +1,5 @@
-//! Multi-row statements: the VALUES list of a batch INSERT in each engine's placeholders.
+//! Multi-row statements: the VALUES list of a batch INSERT in each engine's placeholders,
+//! and integer lists written into a statement.
 
 use crate::open::Engine;
 
@@ -28,6 +29,16 @@ pub(crate) fn value_rows(engine: Engine, rows: usize, width: usize) -> String {
         sql.push(')');
     }
     sql
+}
+
+/// Integers as an SQL list (`1, 2, 3`), for `IN (…)`: written into the statement, as
+/// integers cannot inject anything and a list of placeholders would be as long.
+pub(crate) fn integer_list(values: &[i64]) -> String {
+    values
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
