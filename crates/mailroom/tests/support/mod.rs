@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod accept_all;
+pub mod cluster_nodes;
 pub mod hostile_server;
 pub mod imap_peer;
 pub mod webhook_receiver;
