@@ -1,6 +1,6 @@
 //! Starting and stopping grant actors.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc};
 
 use mailroom_model::GrantId;
 use mailroom_net::OutboundPolicy;
@@ -11,34 +11,12 @@ use tokio::{
 };
 
 use crate::{
+    actor_context::{ActorContext, FolderLock},
     error::SyncError,
-    grant_actor::{ActorContext, run},
-    sync_scope::{BodySync, SyncSince},
-    write_session::IdlePool,
+    grant_actor::run,
+    idle_pool::IdlePool,
+    settings::SyncSettings,
 };
-
-#[derive(Debug, Clone)]
-pub struct SyncSettings {
-    /// How long an actor waits between full passes over its folders (every folder
-    /// selected and read, whatever STATUS or NOTIFY said).
-    pub poll_interval: Duration,
-    /// How often the idling actor compares every folder's STATUS with the index, to read
-    /// the folders that changed (with NOTIFY too: it can go silent).
-    pub status_poll_interval: Duration,
-    /// IMAP connections one grant's sync may hold at once. Idle, an actor holds one; while
-    /// it reads a backlog of bodies, a second idles on Inbox so new mail is not kept
-    /// waiting (with a budget of 2 or more).
-    pub max_connections_per_grant: usize,
-    /// Capabilities to act as if the server lacked them.
-    pub ignore_capabilities: Vec<String>,
-    /// Which bodies are read in the background; the others are read on demand.
-    pub sync_bodies: BodySync,
-    /// Only mail received on or after this is indexed.
-    pub sync_since: Option<SyncSince>,
-    /// IMAP connections a grant reads bodies over while it has a backlog (at least one:
-    /// the grant's own).
-    pub body_connections: usize,
-}
 
 struct Actor {
     stop: watch::Sender<bool>,
@@ -62,8 +40,6 @@ pub struct SyncEngine {
     idle_imap: IdlePool<mailroom_imap::ImapSession>,
     idle_smtp: IdlePool<mailroom_smtp::SmtpSession>,
 }
-
-pub(crate) type FolderLock = Arc<tokio::sync::Mutex<()>>;
 
 impl SyncEngine {
     pub fn new(store: Store, policy: OutboundPolicy, settings: SyncSettings) -> Self {
