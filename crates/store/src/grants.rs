@@ -523,6 +523,12 @@ impl Store {
         }
         if servers_changed {
             empty_grant_index(&mut tx, id).await?;
+            // Fences off the old mailbox's sync wherever it runs: its writes check the
+            // epoch (`grant_leases`), so none lands in the emptied index.
+            sqlx::query("UPDATE grant_leases SET epoch = epoch + 1 WHERE grant_id = $1")
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         let flag = json!({"reauthentication_flag": update.credentials.is_some()});
         record_grant_notice(&mut tx, id, TriggerType::GrantUpdated, flag).await?;

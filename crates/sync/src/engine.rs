@@ -12,7 +12,6 @@ use tokio::{
 
 use crate::{
     actor_context::{ActorContext, FolderLock},
-    error::SyncError,
     grant_actor::run,
     idle_pool::IdlePool,
     settings::SyncSettings,
@@ -54,24 +53,16 @@ impl SyncEngine {
         }
     }
 
-    /// Starts an actor for every valid grant.
-    pub async fn start_all(&self) -> Result<usize, SyncError> {
-        let grants = self.store.valid_grants().await?;
-        for grant in &grants {
-            self.start_grant(&grant.id);
-        }
-        Ok(grants.len())
-    }
-
-    /// (Re)starts the actor of a grant, e.g. after it was created or re-authenticated.
-    pub fn start_grant(&self, grant_id: &GrantId) {
+    /// (Re)starts the actor of a grant, writing through `store`: the engine's own store
+    /// fenced with the grant's lease (`ownership`).
+    pub(crate) fn start_actor(&self, grant_id: &GrantId, store: Store) {
         self.stop_grant(grant_id);
         // Sessions made with the old credentials or settings go.
         self.close_idle_sessions(grant_id);
         let (stop, stopped) = watch::channel(false);
         let wake = Arc::new(Notify::new());
         let context = ActorContext {
-            store: self.store.clone(),
+            store,
             policy: self.policy.clone(),
             settings: self.settings.clone(),
             grant_id: grant_id.clone(),
@@ -81,6 +72,17 @@ impl SyncEngine {
         let task = tokio::spawn(run(context, stopped));
         if let Ok(mut actors) = self.actors.lock() {
             actors.insert(grant_id.clone(), Actor { stop, task, wake });
+        }
+    }
+
+    /// Stops every actor (the node is shutting down).
+    pub(crate) fn stop_all(&self) {
+        let running: Vec<GrantId> = match self.actors.lock() {
+            Ok(actors) => actors.keys().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        for grant_id in running {
+            self.stop_grant(&grant_id);
         }
     }
 
@@ -95,15 +97,36 @@ impl SyncEngine {
     }
 
     /// Asks a grant's actor to run a pass now, e.g. after mailroom changed its mailbox,
-    /// so that anything the change did not record itself is picked up at once.
+    /// so that anything the change did not record itself is picked up at once. When the
+    /// actor runs on another node, that node is told (`ClusterEvent::Nudge`).
     pub fn nudge(&self, grant_id: &GrantId) {
-        if let Some(wake) = self
+        if self.nudge_here(grant_id) || !self.store.is_shared() {
+            return;
+        }
+        let (store, event) = (
+            self.store.clone(),
+            mailroom_store::ClusterEvent::Nudge(grant_id.clone()),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = store.publish(&event).await {
+                tracing::debug!(error = %e, "could not tell the cluster of a change");
+            }
+        });
+    }
+
+    /// Wakes the grant's actor if it runs on this node; says whether it does.
+    pub(crate) fn nudge_here(&self, grant_id: &GrantId) -> bool {
+        let wake = self
             .actors
             .lock()
             .ok()
-            .and_then(|a| a.get(grant_id).map(|actor| actor.wake.clone()))
-        {
-            wake.notify_one();
+            .and_then(|a| a.get(grant_id).map(|actor| actor.wake.clone()));
+        match wake {
+            Some(wake) => {
+                wake.notify_one();
+                true
+            }
+            None => false,
         }
     }
 

@@ -38,6 +38,10 @@ pub(crate) async fn run(context: ActorContext, mut stop: watch::Receiver<bool>) 
         // task would be held for the grant's whole life.
         match result {
             Ok(()) | Err(SyncError::GrantGone) => return,
+            Err(e) if e.is_lease_lost() => {
+                tracing::info!(%grant_id, "another node took the grant over; its sync stops here");
+                return;
+            }
             Err(e) if e.is_authentication() => {
                 tracing::warn!(%grant_id, error = %e, "credentials refused; the grant needs re-authentication");
                 let _ = Box::pin(store.invalidate_grant(grant_id, &e.to_string())).await;
