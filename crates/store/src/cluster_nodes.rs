@@ -112,9 +112,14 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Forgets every node but `id`: on SQLite, where one process holds the database
-    /// (`mailroom serve` locks it), any other entry is a process that has ended.
+    /// Forgets every node but `id` and frees their leases: on SQLite, where one process
+    /// holds the database (`mailroom serve` locks it), any other entry is a process that
+    /// has ended, and its grants need not wait for its lease to run out.
     pub async fn forget_other_nodes(&self, id: &str) -> Result<u64, StoreError> {
+        sqlx::query("UPDATE grant_leases SET node_id = NULL WHERE node_id <> $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         let done = sqlx::query("DELETE FROM cluster_nodes WHERE id <> $1")
             .bind(id)
             .execute(&self.pool)

@@ -61,15 +61,17 @@ impl Store {
             .collect()
     }
 
-    /// Takes the lease of a grant for `node`, if it is free, new, or held by a node
-    /// that has not beaten its heartbeat for `lease`. Says the new epoch, or None when
-    /// the lease is held by a live node (or, on PostgreSQL, locked by a write under way
-    /// on it: the caller tries again on its next round rather than wait behind it).
+    /// Takes the lease of a grant for `node`, if it is free, new, or (with
+    /// `from_dead`) held by a node that has not beaten its heartbeat for `lease`. Says
+    /// the new epoch, or None when the lease is held (or, on PostgreSQL, locked by a
+    /// write under way on it: the caller tries again on its next round rather than wait
+    /// behind it).
     pub async fn take_lease(
         &self,
         grant_id: &GrantId,
         node: &str,
         lease: Duration,
+        from_dead: bool,
     ) -> Result<Option<i64>, StoreError> {
         let now = self.clock_sql();
         let inserted = sqlx::query(&format!(
@@ -91,17 +93,23 @@ impl Store {
             }
             Engine::Sqlite => "",
         };
-        let taken = sqlx::query(&format!(
+        let holder = if from_dead {
+            format!(
+                "(node_id IS NULL OR node_id NOT IN \
+                 (SELECT id FROM cluster_nodes WHERE heartbeat_at > {now} - $3))"
+            )
+        } else {
+            "node_id IS NULL".to_owned()
+        };
+        let sql = format!(
             "UPDATE grant_leases SET node_id = $2, epoch = epoch + 1, acquired_at = {now} \
-             WHERE grant_id = $1 AND (node_id IS NULL OR node_id NOT IN \
-                 (SELECT id FROM cluster_nodes WHERE heartbeat_at > {now} - $3)){unlocked} \
-             RETURNING epoch"
-        ))
-        .bind(grant_id.as_str())
-        .bind(node)
-        .bind(millis(lease))
-        .fetch_optional(&self.pool)
-        .await?;
+             WHERE grant_id = $1 AND {holder}{unlocked} RETURNING epoch"
+        );
+        let mut take = sqlx::query(&sql).bind(grant_id.as_str()).bind(node);
+        if from_dead {
+            take = take.bind(millis(lease));
+        }
+        let taken = take.fetch_optional(&self.pool).await?;
         Ok(match taken {
             Some(row) => Some(row.try_get("epoch")?),
             None => None,

@@ -55,18 +55,27 @@ async fn a_lease_moves_only_from_a_dead_or_releasing_node(engine: Engine) {
     two_nodes(&store).await;
 
     assert_eq!(
-        store.take_lease(&grant, "node-a", LEASE).await.unwrap(),
+        store
+            .take_lease(&grant, "node-a", LEASE, true)
+            .await
+            .unwrap(),
         Some(1)
     );
     assert_eq!(
-        store.take_lease(&grant, "node-b", LEASE).await.unwrap(),
+        store
+            .take_lease(&grant, "node-b", LEASE, true)
+            .await
+            .unwrap(),
         None,
         "a live holder keeps its lease"
     );
     silence(&place, "node-a").await;
-    assert_eq!(store.live_nodes(LEASE).await.unwrap(), vec!["node-b"]);
+    assert_eq!(store.live_nodes(LEASE, true).await.unwrap(), vec!["node-b"]);
     assert_eq!(
-        store.take_lease(&grant, "node-b", LEASE).await.unwrap(),
+        store
+            .take_lease(&grant, "node-b", LEASE, true)
+            .await
+            .unwrap(),
         Some(2)
     );
 
@@ -74,13 +83,19 @@ async fn a_lease_moves_only_from_a_dead_or_releasing_node(engine: Engine) {
     assert!(store.heartbeat("node-a").await.unwrap());
     store.release_lease(&grant, "node-a").await.unwrap();
     assert_eq!(
-        store.take_lease(&grant, "node-a", LEASE).await.unwrap(),
+        store
+            .take_lease(&grant, "node-a", LEASE, true)
+            .await
+            .unwrap(),
         None
     );
     // Released, it is anyone's, and the epoch still grows.
     store.release_lease(&grant, "node-b").await.unwrap();
     assert_eq!(
-        store.take_lease(&grant, "node-a", LEASE).await.unwrap(),
+        store
+            .take_lease(&grant, "node-a", LEASE, true)
+            .await
+            .unwrap(),
         Some(3)
     );
     let leases = store.grant_leases().await.unwrap();
@@ -95,7 +110,7 @@ async fn a_fenced_store_writes_nothing_once_its_lease_moved(engine: Engine) {
     let (grant, _) = grant_with_inbox(&store).await;
     two_nodes(&store).await;
     let epoch = store
-        .take_lease(&grant, "node-a", LEASE)
+        .take_lease(&grant, "node-a", LEASE, true)
         .await
         .unwrap()
         .unwrap();
@@ -109,7 +124,7 @@ async fn a_fenced_store_writes_nothing_once_its_lease_moved(engine: Engine) {
 
     silence(&place, "node-a").await;
     store
-        .take_lease(&grant, "node-b", LEASE)
+        .take_lease(&grant, "node-b", LEASE, true)
         .await
         .unwrap()
         .unwrap();
@@ -149,14 +164,14 @@ async fn the_registry_knows_live_leaving_and_silent_nodes(engine: Engine) {
     two_nodes(&store).await;
     store.register_node("node-c", "host-c", 3).await.unwrap();
     store
-        .take_lease(&grant, "node-b", LEASE)
+        .take_lease(&grant, "node-b", LEASE, true)
         .await
         .unwrap()
         .unwrap();
 
     store.mark_node_leaving("node-c").await.unwrap();
     silence(&place, "node-a").await;
-    assert_eq!(store.live_nodes(LEASE).await.unwrap(), vec!["node-b"]);
+    assert_eq!(store.live_nodes(LEASE, true).await.unwrap(), vec!["node-b"]);
     let nodes = store.cluster_nodes().await.unwrap();
     assert_eq!(nodes.len(), 3);
     let b = nodes.iter().find(|n| n.id == "node-b").unwrap();
@@ -203,7 +218,7 @@ async fn a_takeover_skips_a_lease_locked_by_a_write_in_flight() {
     let (grant, _) = grant_with_inbox(&store).await;
     two_nodes(&store).await;
     store
-        .take_lease(&grant, "node-a", LEASE)
+        .take_lease(&grant, "node-a", LEASE, true)
         .await
         .unwrap()
         .unwrap();
@@ -227,14 +242,17 @@ async fn a_takeover_skips_a_lease_locked_by_a_write_in_flight() {
         .unwrap();
     let taken = tokio::time::timeout(
         Duration::from_secs(30),
-        store.take_lease(&grant, "node-b", LEASE),
+        store.take_lease(&grant, "node-b", LEASE, true),
     )
     .await
     .expect("the takeover does not wait for the write");
     assert_eq!(taken.unwrap(), None);
     in_flight.commit().await.unwrap();
     assert_eq!(
-        store.take_lease(&grant, "node-b", LEASE).await.unwrap(),
+        store
+            .take_lease(&grant, "node-b", LEASE, true)
+            .await
+            .unwrap(),
         Some(2)
     );
     clean_up(place).await;

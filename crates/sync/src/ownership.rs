@@ -74,6 +74,11 @@ struct Inner {
     /// Asks for a round now.
     round_due: Notify,
     leaving: AtomicBool,
+    /// Since when this node's rounds have reached the database without fail. Only a
+    /// node that has been up for a whole lease takes grants from nodes it finds silent:
+    /// after the database itself was out of reach for longer than a lease, every node
+    /// finds the others silent, and the first back would otherwise take every grant.
+    healthy_since: Mutex<tokio::time::Instant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +97,7 @@ impl Ownership {
                 held: Mutex::default(),
                 round_due: Notify::new(),
                 leaving: AtomicBool::new(false),
+                healthy_since: Mutex::new(tokio::time::Instant::now()),
             }),
         }
     }
@@ -139,6 +145,7 @@ impl Ownership {
             }
             if let Err(e) = self.round().await {
                 tracing::warn!(error = %e, "grant ownership round failed; trying again");
+                *self.healthy_since() = tokio::time::Instant::now();
             }
         }
     }
@@ -238,6 +245,13 @@ impl Ownership {
         self.held_lock().len()
     }
 
+    fn healthy_since(&self) -> std::sync::MutexGuard<'_, tokio::time::Instant> {
+        self.inner
+            .healthy_since
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn held_lock(&self) -> std::sync::MutexGuard<'_, HashMap<GrantId, Held>> {
         // A poisoned map only means a panic elsewhere while it was held; what it holds
         // is still a map of started actors.
@@ -273,14 +287,15 @@ impl Ownership {
         if !live.iter().any(|n| n == me) {
             live.push(me.to_owned());
         }
-        let grants = store.valid_grants().await?;
+        let take_from_dead = self.healthy_since().elapsed() >= lease;
+        let grants = store.valid_grant_versions().await?;
         let leases: HashMap<GrantId, (Option<String>, i64)> = store
             .grant_leases()
             .await?
             .into_iter()
             .map(|l| (l.grant_id, (l.node_id, l.epoch)))
             .collect();
-        let valid: HashSet<&GrantId> = grants.iter().map(|g| &g.id).collect();
+        let valid: HashSet<&GrantId> = grants.iter().map(|(id, _)| id).collect();
 
         // Actors whose grant is gone or whose lease moved on stop.
         let lost: Vec<GrantId> = self
@@ -298,25 +313,28 @@ impl Ownership {
         }
 
         let mut handed_over = 0;
-        for grant in &grants {
-            let owner = rendezvous_owner(&live, &grant.id);
-            let lease_here = match leases.get(&grant.id) {
+        for (grant_id, updated_at) in &grants {
+            let owner = rendezvous_owner(&live, grant_id);
+            let lease_here = match leases.get(grant_id) {
                 Some((Some(node), epoch)) if node == me => Some(*epoch),
                 _ => None,
             };
             match lease_here {
                 Some(_) if owner != me && handed_over < HANDOVERS_PER_ROUND => {
-                    self.held_lock().remove(&grant.id);
-                    engine.stop_grant(&grant.id);
-                    store.release_lease(&grant.id, me).await?;
+                    self.held_lock().remove(grant_id);
+                    engine.stop_grant(grant_id);
+                    store.release_lease(grant_id, me).await?;
                     handed_over += 1;
                 }
                 // Its own, or another's beyond this round's handovers: it runs here.
-                Some(epoch) => self.keep_running(&grant.id, epoch, grant.updated_at),
+                Some(epoch) => self.keep_running(grant_id, epoch, *updated_at),
                 None if owner == me => {
-                    if let Some(epoch) = store.take_lease(&grant.id, me, lease).await? {
-                        tracing::info!(grant_id = %grant.id, epoch, "grant taken");
-                        self.keep_running(&grant.id, epoch, grant.updated_at);
+                    let taken = store
+                        .take_lease(grant_id, me, lease, take_from_dead)
+                        .await?;
+                    if let Some(epoch) = taken {
+                        tracing::info!(%grant_id, epoch, "grant taken");
+                        self.keep_running(grant_id, epoch, *updated_at);
                     }
                 }
                 None => {}
