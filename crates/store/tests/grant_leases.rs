@@ -70,7 +70,7 @@ async fn a_lease_moves_only_from_a_dead_or_releasing_node(engine: Engine) {
         "a live holder keeps its lease"
     );
     silence(&place, "node-a").await;
-    assert_eq!(store.live_nodes(LEASE, true).await.unwrap(), vec!["node-b"]);
+    assert_eq!(store.live_nodes(LEASE).await.unwrap(), vec!["node-b"]);
     assert_eq!(
         store
             .take_lease(&grant, "node-b", LEASE, true)
@@ -171,7 +171,7 @@ async fn the_registry_knows_live_leaving_and_silent_nodes(engine: Engine) {
 
     store.mark_node_leaving("node-c").await.unwrap();
     silence(&place, "node-a").await;
-    assert_eq!(store.live_nodes(LEASE, true).await.unwrap(), vec!["node-b"]);
+    assert_eq!(store.live_nodes(LEASE).await.unwrap(), vec!["node-b"]);
     let nodes = store.cluster_nodes().await.unwrap();
     assert_eq!(nodes.len(), 3);
     let b = nodes.iter().find(|n| n.id == "node-b").unwrap();
