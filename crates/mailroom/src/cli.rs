@@ -43,6 +43,11 @@ pub enum Command {
     /// Inspect grants.
     #[command(subcommand)]
     Grants(GrantsCommand),
+    /// The `mailroom serve` processes on this database, their grants and heartbeats.
+    Nodes {
+        #[arg(long)]
+        json: bool,
+    },
     /// Bring the database schema up to date (`serve` also does this when it starts).
     Migrate,
     /// Manage the secret key that seals mailbox passwords and webhook secrets.
@@ -72,7 +77,7 @@ pub enum SecretKeyCommand {
 
 #[derive(Subcommand)]
 pub enum GrantsCommand {
-    /// Sync progress of every grant, with a progress bar.
+    /// Sync progress of every grant, with a progress bar, and the node that syncs it.
     Status {
         #[arg(long)]
         json: bool,

@@ -83,6 +83,57 @@ pub fn rotation_lock(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     }
 }
 
+/// Held (exclusive) by `serve` on an SQLite database for its lifetime: one process
+/// syncs an SQLite database's grants. A cluster of several runs on PostgreSQL.
+pub fn sqlite_serve_lock(settings: &Settings) -> anyhow::Result<Option<std::fs::File>> {
+    use std::io::{Read, Seek, Write};
+    let Some(database) = sqlite_path(&settings.database_url) else {
+        return Ok(None);
+    };
+    if let Some(parent) = database.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_private_dir(parent)?;
+    }
+    let mut name = database.file_name().unwrap_or_default().to_os_string();
+    name.push("-serve.lock");
+    let path = database.with_file_name(name);
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {
+            // The holder's process id, for the message another `serve` gets.
+            file.set_len(0)?;
+            file.rewind()?;
+            write!(file, "{}", std::process::id())?;
+            Ok(Some(file))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => String::new(),
+                pid => format!(" (process {pid})"),
+            };
+            bail!(
+                "another mailroom serve{holder} is using the SQLite database {}: an SQLite \
+                 database is served by one process. Stop that one first, or run several \
+                 nodes on PostgreSQL (README.md, \"Running a cluster\")",
+                database.display()
+            )
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
 fn open_lock_file(data_dir: &Path) -> anyhow::Result<std::fs::File> {
     create_private_dir(data_dir)?;
     let path = data_dir.join(SERVE_LOCK_FILE);

@@ -9,6 +9,12 @@ const BAR_WIDTH: usize = 30;
 pub async fn run(settings: Settings, command: GrantsCommand) -> anyhow::Result<()> {
     let GrantsCommand::Status { json } = command;
     let store = database::open(&settings).await?;
+    let owners: std::collections::HashMap<_, _> = store
+        .grant_leases()
+        .await?
+        .into_iter()
+        .filter_map(|lease| Some((lease.grant_id, lease.node_id?)))
+        .collect();
     let mut rows = Vec::new();
     for grant in store.all_grants().await? {
         let status = store.sync_status(&grant.id).await?.unwrap_or_default();
@@ -28,6 +34,7 @@ pub async fn run(settings: Settings, command: GrantsCommand) -> anyhow::Result<(
                     "messages_synced": status.messages_synced,
                     "messages_total": status.messages_total.max(status.messages_synced),
                     "last_error": status.last_error,
+                    "owner_node": owners.get(&grant.id),
                 })
             })
             .collect();
@@ -38,7 +45,7 @@ pub async fn run(settings: Settings, command: GrantsCommand) -> anyhow::Result<(
         for (grant, status) in &rows {
             let total = status.messages_total.max(status.messages_synced);
             println!(
-                "{:<36} {:<30} {:<12} {} {}/{} messages, {}/{} folders",
+                "{:<36} {:<30} {:<12} {} {}/{} messages, {}/{} folders, node {}",
                 grant.id,
                 grant.email,
                 if status.state.is_empty() {
@@ -51,6 +58,7 @@ pub async fn run(settings: Settings, command: GrantsCommand) -> anyhow::Result<(
                 total,
                 status.folders_done,
                 status.folders_total,
+                owners.get(&grant.id).map_or("-", String::as_str),
             );
         }
     }

@@ -3,6 +3,7 @@
 mod app_commands;
 mod bench_fill;
 mod cli;
+mod cluster_nodes;
 mod database;
 mod grants_status;
 mod http_server;
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
             Command::App(command) => app_commands::app(settings, command).await,
             Command::ApiKey(command) => app_commands::api_key(settings, command).await,
             Command::Grants(command) => grants_status::run(settings, command).await,
+            Command::Nodes { json } => cluster_nodes::run(settings, json).await,
             Command::Migrate => database::migrate(settings).await,
             Command::BenchFill(args) => bench_fill::run(settings, args).await,
             Command::SecretKey(cli::SecretKeyCommand::Rotate) => {

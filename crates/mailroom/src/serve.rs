@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context;
 use mailroom_api::{AppState, GrantRateLimit, HttpLimits, router};
 use mailroom_net::{OutboundPolicy, PolicySettings};
-use mailroom_sync::{SyncEngine, SyncSettings};
+use mailroom_sync::{NodeIdentity, Ownership, SyncEngine, SyncSettings};
 
 use crate::{
     cli::ServeArgs, database, http_server, notification_objects::NotificationObjects,
@@ -15,6 +15,7 @@ use crate::{
 pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let listen = settings.listen_address(args.listen.as_deref())?;
     let _serve_lock = database::serve_lock(&settings.data_dir)?;
+    let _sqlite_lock = database::sqlite_serve_lock(&settings)?;
     let store = database::open_with(&settings, mailroom_store::Migrations::Apply).await?;
     let policy = outbound_policy(&settings)?;
     let engine = SyncEngine::new(
@@ -30,8 +31,27 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
             body_connections: settings.sync_body_connections,
         },
     );
-    let started = engine.start_all().await.context("starting sync")?;
-    tracing::info!(grants = started, "sync started");
+    let ownership = Ownership::new(
+        engine.clone(),
+        NodeIdentity::for_this_process(),
+        settings.lease,
+    );
+    let started = ownership.join().await.context("starting sync")?;
+    tracing::info!(grants = started, node = %ownership.node().id, "sync started");
+    {
+        let ownership_stopped = ownership_stopped(&store, &ownership);
+        let ownership = ownership.clone();
+        supervise("grant ownership", ownership_stopped, move || {
+            ownership.clone().run()
+        });
+    }
+    if store.is_shared() {
+        let ownership_stopped = ownership_stopped(&store, &ownership);
+        let ownership = ownership.clone();
+        supervise("cluster events", ownership_stopped, move || {
+            ownership.clone().listen()
+        });
+    }
     let discovery = mailroom_net::MailDiscovery::new(settings.dns_server)
         .map_err(anyhow::Error::msg)
         .context("mail server discovery")?;
@@ -71,6 +91,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         policy,
         mailboxes: Arc::new(SyncBridge {
             engine,
+            ownership: ownership.clone(),
             scheduled,
             schedule_quota: settings.schedule_quota,
         }),
@@ -93,6 +114,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         "mailroom {} listening on http://{local}",
         env!("CARGO_PKG_VERSION")
     );
+    println!("node {}", ownership.node().id);
     println!("data dir: {}", settings.data_dir.display());
     if store.list_applications().await?.is_empty() {
         println!(
@@ -110,7 +132,12 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         ),
     };
     let app = router(state, limits);
-    if !http_server::serve(listener, app, &settings.http, shutdown_signal()).await {
+    // At SIGTERM the node hands its grants over at once, then stops taking requests.
+    let leave = async {
+        shutdown_signal().await;
+        ownership.leave().await;
+    };
+    if !http_server::serve(listener, app, &settings.http, leave).await {
         tracing::warn!(
             grace_secs = settings.http.shutdown_grace.as_secs(),
             "requests still running at the end of the shutdown grace period were stopped"
@@ -133,6 +160,15 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 fn stopped(store: &mailroom_store::Store) -> impl Fn() -> bool + Send + 'static {
     let store = store.clone();
     move || store.is_closed()
+}
+
+/// Whether the node is leaving the cluster or the server stopping.
+fn ownership_stopped(
+    store: &mailroom_store::Store,
+    ownership: &Ownership,
+) -> impl Fn() -> bool + Send + 'static {
+    let (store, ownership) = (store.clone(), ownership.clone());
+    move || store.is_closed() || ownership.is_leaving()
 }
 
 /// Runs a background task for the server's lifetime: when it panics or returns before

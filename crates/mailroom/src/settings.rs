@@ -30,6 +30,7 @@ struct FileSettings {
     sync_status_poll_millis: Option<u64>,
     max_connections_per_grant: Option<u64>,
     webhook_retry_secs: Option<u64>,
+    lease_secs: Option<u64>,
     sync_ignore_capabilities: Option<Vec<String>>,
     sync_bodies: Option<String>,
     sync_since: Option<String>,
@@ -73,6 +74,9 @@ pub struct Settings {
     pub dns_server: Option<SocketAddr>,
     pub provider_timeout: Duration,
     pub sync_poll_interval: Duration,
+    /// How long a node's grant leases last without a heartbeat (README.md, "Running a
+    /// cluster"): how soon the others take over from a node that died.
+    pub lease: Duration,
     /// How often an idle grant's folders are compared by STATUS.
     pub sync_status_poll_interval: Duration,
     /// IMAP connections one grant's sync may hold at once (one while idle).
@@ -201,6 +205,12 @@ impl Settings {
                 60,
                 MAX_TIMEOUT_SECS,
             ),
+            lease: Duration::from_secs(bounded(
+                env_u64("LEASE_SECS")?.or(file.lease_secs),
+                15,
+                2,
+                3_600,
+            )),
             sync_status_poll_interval: Duration::from_millis(
                 env_u64("SYNC_STATUS_POLL_MILLIS")?
                     .or(file.sync_status_poll_millis)

@@ -8,11 +8,15 @@ use mailroom_api::{
 use mailroom_imap::ImapError;
 use mailroom_model::GrantId;
 use mailroom_smtp::SmtpError;
-use mailroom_sync::{MessageChange, Submission, SyncEngine, SyncError};
+use mailroom_store::ClusterEvent;
+use mailroom_sync::{MessageChange, Ownership, Submission, SyncEngine, SyncError};
 use tokio::sync::Notify;
 
 pub struct SyncBridge {
     pub engine: SyncEngine,
+    /// Tells the node that syncs a grant of its creation, re-authentication and
+    /// deletion.
+    pub ownership: Ownership,
     /// Wakes the scheduled-send task.
     pub scheduled: Arc<Notify>,
     pub schedule_quota: mailroom_store::ScheduleQuota,
@@ -40,11 +44,18 @@ fn change_failure(e: SyncError) -> ChangeFailure {
 
 impl Mailboxes for SyncBridge {
     fn grant_connected(&self, grant_id: &GrantId) {
-        self.engine.start_grant(grant_id);
+        let (ownership, event) = (
+            self.ownership.clone(),
+            ClusterEvent::Restart(grant_id.clone()),
+        );
+        tokio::spawn(async move { ownership.tell(event).await });
     }
 
     fn grant_removed(&self, grant_id: &GrantId) {
+        // Stopped here at once, whichever node runs it; the others hear of it.
         self.engine.stop_grant(grant_id);
+        let (ownership, event) = (self.ownership.clone(), ClusterEvent::Stop(grant_id.clone()));
+        tokio::spawn(async move { ownership.tell(event).await });
     }
 
     fn fetch_raw_message<'a>(

@@ -24,6 +24,9 @@ pub enum StoreError {
          use the mailroom version that the server runs"
     )]
     SchemaAhead(i64),
+    /// A fenced store's grant lease has passed to another node (`grant_leases`).
+    #[error("grant {0} is now synced by another node")]
+    LeaseLost(String),
 }
 
 impl StoreError {

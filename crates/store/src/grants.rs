@@ -379,6 +379,24 @@ impl Store {
         rows.iter().map(grant_from_row).collect()
     }
 
+    /// Every valid grant's id and `updated_at`, oldest first: what the sync engine's
+    /// ownership rounds need, without the rest of each row.
+    pub async fn valid_grant_versions(&self) -> Result<Vec<(GrantId, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, updated_at FROM grants WHERE grant_status = 'valid' ORDER BY created_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    GrantId::from_stored(row.try_get("id")?),
+                    row.try_get("updated_at")?,
+                ))
+            })
+            .collect()
+    }
+
     pub async fn grant_credentials(&self, id: &GrantId) -> Result<MailCredentials, StoreError> {
         let row = sqlx::query("SELECT credentials FROM grants WHERE id = $1")
             .bind(id.as_str())
@@ -523,6 +541,12 @@ impl Store {
         }
         if servers_changed {
             empty_grant_index(&mut tx, id).await?;
+            // Fences off the old mailbox's sync wherever it runs: its writes check the
+            // epoch (`grant_leases`), so none lands in the emptied index.
+            sqlx::query("UPDATE grant_leases SET epoch = epoch + 1 WHERE grant_id = $1")
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         let flag = json!({"reauthentication_flag": update.credentials.is_some()});
         record_grant_notice(&mut tx, id, TriggerType::GrantUpdated, flag).await?;

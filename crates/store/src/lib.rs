@@ -9,6 +9,8 @@ mod applications;
 mod auth_flows;
 mod backfills;
 mod callback_uris;
+mod cluster_events;
+mod cluster_nodes;
 mod connectors;
 mod contacts;
 mod deletions;
@@ -16,6 +18,7 @@ mod error;
 mod events;
 mod folder_counts;
 mod folders;
+mod grant_leases;
 mod grant_notices;
 mod grant_reset;
 mod grants;
@@ -52,11 +55,14 @@ pub use api_keys::ApiKeyRecord;
 pub use applications::{ApplicationRecord, NewApplication};
 pub use auth_flows::{AuthFlowRecord, CODE_LIFETIME_SECS, FLOW_LIFETIME_SECS, NewAuthFlow};
 pub use callback_uris::{CallbackUriRecord, CallbackUriUpdate};
+pub use cluster_events::{ClusterEvent, ClusterListener, Heard};
+pub use cluster_nodes::NodeRecord;
 pub use connectors::ConnectorRecord;
 pub use contacts::{ContactChange, ContactQuery, ContactRecord};
 pub use error::StoreError;
 pub use events::{EventChange, EventQuery, EventRecord};
 pub use folders::{FolderListing, FolderRecord, FolderSyncState, FolderWithCounts};
+pub use grant_leases::{Fence, GrantLease};
 pub use grants::{
     GrantListQuery, GrantOrder, GrantRecord, GrantRefused, GrantScope, GrantUpdate, GrantUpsert,
     GrantWrite, SortField,

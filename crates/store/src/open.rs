@@ -24,6 +24,10 @@ pub struct Store {
     pub(crate) secrets: SecretBox,
     pub(crate) engine: Engine,
     pub(crate) statistics: std::sync::Arc<crate::table_statistics::StatisticsSchedule>,
+    /// Checked by every write transaction when set (`grant_leases`).
+    pub(crate) fence: Option<std::sync::Arc<crate::grant_leases::Fence>>,
+    /// For the PostgreSQL connection that listens for cluster events (`cluster_events`).
+    pub(crate) database_url: std::sync::Arc<str>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -56,7 +60,10 @@ impl Store {
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?;
-        Ok(begun?)
+        let mut transaction = begun?;
+        // Dropped on failure, which rolls it back.
+        self.check_fence(&mut transaction).await?;
+        Ok(transaction)
     }
 
     /// Connects to `database_url` (`sqlite://PATH` or `postgres://…`), creating an SQLite
@@ -116,6 +123,8 @@ impl Store {
             secrets,
             engine,
             statistics: Default::default(),
+            fence: None,
+            database_url: url.as_str().into(),
         };
         store.check_secret_key().await?;
         // A new database's backfills find nothing to fill, but make what it lacks (the
@@ -203,6 +212,12 @@ async fn connect(
                     // of a page of unread Inbox mail whose scan took under one, and
                     // under concurrent requests the workers only take cores from them.
                     conn.execute("SET jit = off").await?;
+                    // A transaction left open this long belongs to a paused or hung
+                    // process: ended, it frees the grant lease it holds locked, for the
+                    // node taking the grant over (`grant_leases`). No transaction of
+                    // mailroom's waits on anything but the database.
+                    conn.execute("SET idle_in_transaction_session_timeout = '15s'")
+                        .await?;
                     conn.execute("SET max_parallel_workers_per_gather = 0")
                         .await?;
                 }

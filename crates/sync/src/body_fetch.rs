@@ -21,7 +21,10 @@ use mailroom_store::{MessageBody, MessageLocation, Store};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 
-use crate::{error::SyncError, folder_sync::uid_set, grant_actor::open_session};
+use crate::{
+    connection::{open_session, uid_set},
+    error::SyncError,
+};
 
 /// Indexed bytes of bodies asked for in one FETCH (a larger message goes alone).
 pub(crate) const BODY_BATCH_BYTES: u64 = 8 * 1024 * 1024;

@@ -28,15 +28,15 @@ use tokio::{
 };
 
 use crate::{
+    actor_context::ActorContext,
     body_fetch::{
         BODY_BATCH_BYTES, WantedBody, by_folder, byte_budget, header_only_body, parse_body,
         read_bodies_in_selected,
     },
-    engine::SyncSettings,
+    connection::{open_session, uid_set},
     error::SyncError,
-    folder_sync::uid_set,
-    grant_actor::{ActorContext, open_session},
     idle_watch::watch,
+    settings::SyncSettings,
 };
 
 /// Bodies read on a first sync once the Inbox is indexed, before the other folders.

@@ -1,6 +1,6 @@
 //! Starting and stopping grant actors.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc};
 
 use mailroom_model::GrantId;
 use mailroom_net::OutboundPolicy;
@@ -11,34 +11,11 @@ use tokio::{
 };
 
 use crate::{
-    error::SyncError,
-    grant_actor::{ActorContext, run},
-    sync_scope::{BodySync, SyncSince},
-    write_session::IdlePool,
+    actor_context::{ActorContext, FolderLock},
+    grant_actor::run,
+    idle_pool::IdlePool,
+    settings::SyncSettings,
 };
-
-#[derive(Debug, Clone)]
-pub struct SyncSettings {
-    /// How long an actor waits between full passes over its folders (every folder
-    /// selected and read, whatever STATUS or NOTIFY said).
-    pub poll_interval: Duration,
-    /// How often the idling actor compares every folder's STATUS with the index, to read
-    /// the folders that changed (with NOTIFY too: it can go silent).
-    pub status_poll_interval: Duration,
-    /// IMAP connections one grant's sync may hold at once. Idle, an actor holds one; while
-    /// it reads a backlog of bodies, a second idles on Inbox so new mail is not kept
-    /// waiting (with a budget of 2 or more).
-    pub max_connections_per_grant: usize,
-    /// Capabilities to act as if the server lacked them.
-    pub ignore_capabilities: Vec<String>,
-    /// Which bodies are read in the background; the others are read on demand.
-    pub sync_bodies: BodySync,
-    /// Only mail received on or after this is indexed.
-    pub sync_since: Option<SyncSince>,
-    /// IMAP connections a grant reads bodies over while it has a backlog (at least one:
-    /// the grant's own).
-    pub body_connections: usize,
-}
 
 struct Actor {
     stop: watch::Sender<bool>,
@@ -63,8 +40,6 @@ pub struct SyncEngine {
     idle_smtp: IdlePool<mailroom_smtp::SmtpSession>,
 }
 
-pub(crate) type FolderLock = Arc<tokio::sync::Mutex<()>>;
-
 impl SyncEngine {
     pub fn new(store: Store, policy: OutboundPolicy, settings: SyncSettings) -> Self {
         Self {
@@ -78,24 +53,16 @@ impl SyncEngine {
         }
     }
 
-    /// Starts an actor for every valid grant.
-    pub async fn start_all(&self) -> Result<usize, SyncError> {
-        let grants = self.store.valid_grants().await?;
-        for grant in &grants {
-            self.start_grant(&grant.id);
-        }
-        Ok(grants.len())
-    }
-
-    /// (Re)starts the actor of a grant, e.g. after it was created or re-authenticated.
-    pub fn start_grant(&self, grant_id: &GrantId) {
+    /// (Re)starts the actor of a grant, writing through `store`: the engine's own store
+    /// fenced with the grant's lease (`ownership`).
+    pub(crate) fn start_actor(&self, grant_id: &GrantId, store: Store) {
         self.stop_grant(grant_id);
         // Sessions made with the old credentials or settings go.
         self.close_idle_sessions(grant_id);
         let (stop, stopped) = watch::channel(false);
         let wake = Arc::new(Notify::new());
         let context = ActorContext {
-            store: self.store.clone(),
+            store,
             policy: self.policy.clone(),
             settings: self.settings.clone(),
             grant_id: grant_id.clone(),
@@ -105,6 +72,17 @@ impl SyncEngine {
         let task = tokio::spawn(run(context, stopped));
         if let Ok(mut actors) = self.actors.lock() {
             actors.insert(grant_id.clone(), Actor { stop, task, wake });
+        }
+    }
+
+    /// Stops every actor (the node is shutting down).
+    pub(crate) fn stop_all(&self) {
+        let running: Vec<GrantId> = match self.actors.lock() {
+            Ok(actors) => actors.keys().cloned().collect(),
+            Err(_) => Vec::new(),
+        };
+        for grant_id in running {
+            self.stop_grant(&grant_id);
         }
     }
 
@@ -119,15 +97,36 @@ impl SyncEngine {
     }
 
     /// Asks a grant's actor to run a pass now, e.g. after mailroom changed its mailbox,
-    /// so that anything the change did not record itself is picked up at once.
+    /// so that anything the change did not record itself is picked up at once. When the
+    /// actor runs on another node, that node is told (`ClusterEvent::Nudge`).
     pub fn nudge(&self, grant_id: &GrantId) {
-        if let Some(wake) = self
+        if self.nudge_here(grant_id) || !self.store.is_shared() {
+            return;
+        }
+        let (store, event) = (
+            self.store.clone(),
+            mailroom_store::ClusterEvent::Nudge(grant_id.clone()),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = store.publish(&event).await {
+                tracing::debug!(error = %e, "could not tell the cluster of a change");
+            }
+        });
+    }
+
+    /// Wakes the grant's actor if it runs on this node; says whether it does.
+    pub(crate) fn nudge_here(&self, grant_id: &GrantId) -> bool {
+        let wake = self
             .actors
             .lock()
             .ok()
-            .and_then(|a| a.get(grant_id).map(|actor| actor.wake.clone()))
-        {
-            wake.notify_one();
+            .and_then(|a| a.get(grant_id).map(|actor| actor.wake.clone()));
+        match wake {
+            Some(wake) => {
+                wake.notify_one();
+                true
+            }
+            None => false,
         }
     }
 

@@ -34,4 +34,9 @@ impl SyncError {
     pub fn is_authentication(&self) -> bool {
         matches!(self, SyncError::Imap(e) if e.is_authentication())
     }
+
+    /// The grant's lease passed to another node: this node's actor must stop.
+    pub fn is_lease_lost(&self) -> bool {
+        matches!(self, SyncError::Store(StoreError::LeaseLost(_)))
+    }
 }

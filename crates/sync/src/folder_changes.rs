@@ -7,7 +7,7 @@ use mailroom_imap::{ImapSession, encode_mailbox_name};
 use mailroom_model::GrantId;
 use mailroom_store::FolderRecord;
 
-use crate::{engine::SyncEngine, error::SyncError, grant_actor::listings, write_session::bounded};
+use crate::{connection::listings, engine::SyncEngine, error::SyncError, write_session::bounded};
 
 /// Attributes that mark a folder mail clients rely on.
 const SPECIAL_USE: &[&str] = &[

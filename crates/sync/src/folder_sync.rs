@@ -19,9 +19,10 @@ use tokio::task::JoinHandle;
 
 use crate::{
     body_fetch::{WantedBody, read_bodies_in_selected},
-    engine::SyncSettings,
+    connection::uid_set,
     error::SyncError,
     message_summary::to_new_message,
+    settings::SyncSettings,
 };
 
 /// The first batch is small so the newest mail shows at once; later ones are larger.
@@ -516,48 +517,9 @@ async fn finish(write: JoinHandle<Result<usize, StoreError>>) -> Result<usize, S
     }
 }
 
-/// A UID set in IMAP syntax, runs collapsed: `[9, 8, 7, 3, 1]` → `1,3,7:9`.
-pub(crate) fn uid_set(uids: &[u32]) -> String {
-    let mut sorted = uids.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut parts: Vec<String> = Vec::new();
-    let mut iter = sorted.into_iter();
-    let Some(mut start) = iter.next() else {
-        return String::new();
-    };
-    let mut end = start;
-    for uid in iter {
-        if uid == end + 1 {
-            end = uid;
-        } else {
-            parts.push(range(start, end));
-            start = uid;
-            end = uid;
-        }
-    }
-    parts.push(range(start, end));
-    parts.join(",")
-}
-
-fn range(start: u32, end: u32) -> String {
-    if start == end {
-        start.to_string()
-    } else {
-        format!("{start}:{end}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uid_sets_collapse_runs() {
-        assert_eq!(uid_set(&[9, 8, 7, 3, 1]), "1,3,7:9");
-        assert_eq!(uid_set(&[5]), "5");
-        assert_eq!(uid_set(&[]), "");
-    }
 
     #[test]
     fn new_mail_is_fetched_newest_first_and_expunged_mail_forgotten() {

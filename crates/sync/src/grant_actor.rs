@@ -3,21 +3,17 @@
 //! same connection and read only the folders whose STATUS moved; reconnect with
 //! backoff and jitter after a failure; stop for good when the credentials are refused.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
-use mailroom_imap::{IDLE_REARM, IdleOutcome, ImapServer, ImapSession, ImapTls, ListedFolder};
-use mailroom_model::{GrantId, TransportSecurity};
-use mailroom_net::OutboundPolicy;
-use mailroom_store::{FolderListing, FolderRecord, Store};
+use mailroom_imap::{IDLE_REARM, IdleOutcome, ImapSession, ListedFolder};
+use mailroom_store::FolderRecord;
 use rand::Rng;
-use tokio::{
-    sync::{Notify, watch},
-    time::Instant,
-};
+use tokio::{sync::watch, time::Instant};
 
 use crate::{
+    actor_context::ActorContext,
     body_sync::{read_backlog, read_newest},
-    engine::SyncSettings,
+    connection::{listings, open_session},
     error::SyncError,
     folder_check::unchanged,
     folder_sync::{FlagRefresh, sync_folder},
@@ -28,43 +24,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const WAKE_COALESCE: Duration = Duration::from_millis(100);
 /// Full passes between full flag refreshes on servers without CONDSTORE.
 const FULL_FLAG_REFRESH_EVERY: u64 = 10;
-
-pub(crate) struct ActorContext {
-    pub store: Store,
-    pub policy: OutboundPolicy,
-    pub settings: SyncSettings,
-    pub grant_id: GrantId,
-    /// Notified by mailroom's own changes (and the Inbox watcher while bodies are read):
-    /// run a pass now.
-    pub wake: Arc<Notify>,
-    /// Held while the folder list is read and reconciled.
-    pub folder_lock: crate::engine::FolderLock,
-}
-
-/// Logs in with the grant's stored settings and credentials.
-pub(crate) async fn open_session(
-    store: &Store,
-    policy: &OutboundPolicy,
-    grant_id: &GrantId,
-) -> Result<ImapSession, SyncError> {
-    let grant = store
-        .grant_by_id(grant_id)
-        .await?
-        .ok_or(SyncError::GrantGone)?;
-    let credentials = store.grant_credentials(grant_id).await?;
-    let endpoint = grant.settings.imap();
-    let server = ImapServer {
-        host: endpoint.host,
-        port: endpoint.port,
-        tls: match endpoint.security {
-            TransportSecurity::Ssl => ImapTls::Implicit,
-            TransportSecurity::Starttls => ImapTls::StartTls,
-            TransportSecurity::None => ImapTls::Plain,
-        },
-        username: endpoint.username,
-    };
-    Ok(ImapSession::connect(policy, server, &credentials.imap_password).await?)
-}
 
 pub(crate) async fn run(context: ActorContext, mut stop: watch::Receiver<bool>) {
     let mut backoff = Duration::from_secs(1);
@@ -79,6 +38,10 @@ pub(crate) async fn run(context: ActorContext, mut stop: watch::Receiver<bool>) 
         // task would be held for the grant's whole life.
         match result {
             Ok(()) | Err(SyncError::GrantGone) => return,
+            Err(e) if e.is_lease_lost() => {
+                tracing::info!(%grant_id, "another node took the grant over; its sync stops here");
+                return;
+            }
             Err(e) if e.is_authentication() => {
                 tracing::warn!(%grant_id, error = %e, "credentials refused; the grant needs re-authentication");
                 let _ = Box::pin(store.invalidate_grant(grant_id, &e.to_string())).await;
@@ -475,21 +438,4 @@ fn sync_order(folders: &[FolderRecord]) -> Vec<&FolderRecord> {
             .then_with(|| a.imap_name.cmp(&b.imap_name))
     });
     ordered
-}
-
-pub(crate) fn listings(listed: &[ListedFolder]) -> Vec<FolderListing> {
-    listed
-        .iter()
-        .map(|f| FolderListing {
-            imap_name: f.imap_name.clone(),
-            name: if f.imap_name.eq_ignore_ascii_case("INBOX") {
-                "INBOX".to_owned()
-            } else {
-                f.leaf_name().to_owned()
-            },
-            parent_imap_name: f.parent_name().map(str::to_owned),
-            delimiter: f.delimiter.clone(),
-            attributes: f.attributes.clone(),
-        })
-        .collect()
 }

@@ -11,7 +11,7 @@ use mailroom_net::OutboundPolicy;
 use mailroom_store::Store;
 use tokio::{sync::Notify, task::JoinHandle};
 
-use crate::{error::SyncError, grant_actor::open_session};
+use crate::{connection::open_session, error::SyncError};
 
 /// Aborts the watchers when the actor's session ends.
 pub(crate) struct Watchers(Vec<JoinHandle<()>>);

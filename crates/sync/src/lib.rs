@@ -3,20 +3,25 @@
 //! folder (Inbox first); then the actor polls for changes. Bodies are read in the
 //! background, newest first, and on demand.
 
+mod actor_context;
 mod body_fetch;
 mod body_sync;
+mod connection;
 mod engine;
 mod error;
 mod folder_changes;
 mod folder_check;
 mod folder_sync;
 mod grant_actor;
+mod idle_pool;
 mod idle_watch;
 mod mail_append;
 mod mail_changes;
 mod message_summary;
+mod ownership;
 mod scheduled_sender;
 mod sending;
+mod settings;
 mod sync_scope;
 mod write_session;
 
@@ -24,11 +29,13 @@ pub use body_fetch::{
     ON_DEMAND_SESSIONS_PER_GRANT, attachment_id, fetch_message_bodies, fetch_message_body,
     load_message_bodies, search_native,
 };
-pub use engine::{SyncEngine, SyncSettings};
+pub use engine::SyncEngine;
 pub use error::SyncError;
 pub use folder_changes::protected_role;
 pub use mail_append::AppendTarget;
 pub use mail_changes::MessageChange;
+pub use ownership::{NodeIdentity, Ownership};
 pub use scheduled_sender::{ScheduledSendSettings, run_scheduled_sends};
 pub use sending::{SentMessage, Submission};
+pub use settings::SyncSettings;
 pub use sync_scope::{BodySync, SyncSince};

@@ -214,7 +214,7 @@ impl SyncEngine {
         let listed = session.list_folders().await?;
         Ok(self
             .store()
-            .reconcile_folders(grant_id, &crate::grant_actor::listings(&listed))
+            .reconcile_folders(grant_id, &crate::connection::listings(&listed))
             .await?)
     }
 }

@@ -6,7 +6,7 @@ use mailroom_model::{GrantId, TransportSecurity, known_providers::saves_sent_cop
 use mailroom_smtp::{SmtpServer, SmtpSession, SmtpTls};
 
 use crate::{
-    engine::SyncEngine, error::SyncError, mail_append::AppendTarget, write_session::fresh_enough,
+    engine::SyncEngine, error::SyncError, idle_pool::fresh_enough, mail_append::AppendTarget,
 };
 
 /// A message ready to go: its bytes and its SMTP envelope.

@@ -1,89 +1,20 @@
 //! IMAP sessions for the changes mailroom makes on a grant's mailbox, apart from the sync
 //! actor's own connection. A session that served one change waits, logged in, for the
-//! next (up to `IDLE_LIMIT`), so a burst of sends or flag changes does not pay a TLS
+//! next (up to `idle_pool::IDLE_LIMIT`), so a burst of sends or flag changes does not pay a TLS
 //! handshake and a login each; SMTP sessions are kept the same way (see `sending`). A
 //! session that failed is never reused. Each change is bounded in time as a whole.
 
-use std::{
-    collections::HashMap,
-    future::Future,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{future::Future, time::Duration};
 
 use mailroom_imap::{ImapError, ImapSession};
 use mailroom_model::GrantId;
 
-use crate::{engine::SyncEngine, error::SyncError, grant_actor::open_session};
+use crate::{
+    connection::open_session, engine::SyncEngine, error::SyncError, idle_pool::fresh_enough,
+};
 
 /// How long one change (connect, select, the commands) may take.
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(120);
-/// How long a session waits for the next change before it is logged out.
-const IDLE_LIMIT: Duration = Duration::from_secs(30);
-/// A session idle longer than this is checked with NOOP before it is reused.
-const CHECK_AFTER: Duration = Duration::from_secs(2);
-/// Idle sessions kept per grant.
-const KEPT_PER_GRANT: usize = 4;
-
-/// Per grant, logged-in sessions (IMAP or SMTP) waiting for mailroom's next change.
-pub(crate) struct IdlePool<T>(Arc<std::sync::Mutex<IdleByGrant<T>>>);
-
-/// Each grant's idle sessions, with the moment each went idle.
-type IdleByGrant<T> = HashMap<GrantId, Vec<(T, Instant)>>;
-
-impl<T> Default for IdlePool<T> {
-    fn default() -> Self {
-        Self(Arc::default())
-    }
-}
-
-impl<T> Clone for IdlePool<T> {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
-
-impl<T> IdlePool<T> {
-    /// The most recently used idle session, and since when it is idle.
-    pub(crate) fn take(&self, grant_id: &GrantId) -> Option<(T, Instant)> {
-        self.0.lock().ok()?.get_mut(grant_id)?.pop()
-    }
-
-    /// Keeps a session for reuse; gives it back if there is no room.
-    pub(crate) fn keep(&self, grant_id: &GrantId, session: T) -> Option<T> {
-        let Ok(mut map) = self.0.lock() else {
-            return Some(session);
-        };
-        let idle = map.entry(grant_id.clone()).or_default();
-        if idle.len() >= KEPT_PER_GRANT {
-            return Some(session);
-        }
-        idle.push((session, Instant::now()));
-        None
-    }
-
-    /// Takes away a grant's idle sessions (its credentials or settings changed, or it is
-    /// gone) for the caller to close.
-    pub(crate) fn drain(&self, grant_id: &GrantId) -> Vec<T> {
-        self.0
-            .lock()
-            .ok()
-            .and_then(|mut map| map.remove(grant_id))
-            .into_iter()
-            .flatten()
-            .map(|(session, _)| session)
-            .collect()
-    }
-}
-
-/// Whether an idle session may serve again: young enough, or checked to still answer.
-pub(crate) fn fresh_enough(since: Instant) -> Option<bool> {
-    if since.elapsed() > IDLE_LIMIT {
-        None
-    } else {
-        Some(since.elapsed() < CHECK_AFTER)
-    }
-}
 
 impl SyncEngine {
     /// A logged-in session for a change: an idle one that still answers, or a new one.
