@@ -248,12 +248,16 @@ pub fn testbed_with_users(users: u32) -> &'static Testbed {
 
 /// Empties these users' mailboxes (testbed/reset-user, one run for all).
 pub fn reset_users(users: impl IntoIterator<Item = u32>) {
-    let status = Command::new(repo_root().join("testbed/reset-user"))
+    let output = Command::new(repo_root().join("testbed/reset-user"))
         .args(users.into_iter().map(|n| format!("user{n}")))
-        .stdout(Stdio::null())
-        .status()
+        .stdin(Stdio::null())
+        .output()
         .expect("run testbed/reset-user");
-    assert!(status.success(), "testbed/reset-user failed");
+    assert!(
+        output.status.success(),
+        "testbed/reset-user failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 /// One scenario at a time: each starts several servers and a mail load, and two at once
@@ -587,6 +591,11 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("cluster logs:\n{}", self.logs(40));
+        }
+        // MAILROOM_TEST_KEEP_CLUSTER_LOGS=1 keeps the nodes' logs and data dirs to read.
+        if std::env::var_os("MAILROOM_TEST_KEEP_CLUSTER_LOGS").is_some() {
+            let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+            eprintln!("cluster logs kept in {}", dir.keep().display());
         }
     }
 }
