@@ -62,7 +62,7 @@ from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from benchlib import BIN, ROOT, mailroom_env, percentile, schema_reset, schema_url, testbed_env
+from benchlib import BIN, ROOT, mailroom_env, percentile, schema_url, testbed_env
 
 SCHEMA = "mr_bench_cluster"
 
@@ -203,6 +203,12 @@ def imap_sessions(env, emails):
     return counts
 
 
+def psql(url, sql):
+    # Without the NOTICE of every table a CASCADE drops.
+    env = dict(os.environ, PGOPTIONS="-c client_min_messages=warning")
+    subprocess.run(["psql", url, "-q", "-c", sql], env=env, check=True)
+
+
 def quantiles(values):
     ordered = sorted(values)
     if not ordered:
@@ -215,7 +221,7 @@ def run(tb, args, n_nodes, postgres):
     emails = {f"user{u}@example.test": u for u in users}
     subprocess.run([ROOT / "testbed" / "reset-user", *(f"user{u}" for u in users)],
                    check=True, capture_output=True)
-    schema_reset(postgres, SCHEMA)
+    psql(postgres, f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}")
     top = tempfile.mkdtemp(prefix="mailroom-bench-cluster-")
     env = mailroom_env(
         tb, log="warn,mailroom=info",
@@ -383,8 +389,7 @@ def run(tb, args, n_nodes, postgres):
         for node in nodes:
             node.stop()
         receiver.server.shutdown()
-        subprocess.run(["psql", postgres, "-q", "-c", f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"],
-                       check=False)
+        psql(postgres, f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     return row
 
 
