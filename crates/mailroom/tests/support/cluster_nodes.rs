@@ -296,6 +296,10 @@ pub fn cluster_env(database_url: &str, lease_secs: u64) -> Vec<(String, String)>
         ]
         .map(|(k, v)| (k.to_owned(), v)),
     );
+    // MAILROOM_TEST_CLUSTER_LOG=<filter> sets the nodes' log filter, to trace a failure.
+    if let Ok(filter) = std::env::var("MAILROOM_TEST_CLUSTER_LOG") {
+        env.push(("MAILROOM_LOG".to_owned(), filter));
+    }
     env
 }
 
