@@ -25,8 +25,8 @@ use serde_json::{Value, json};
 use support::{
     Mailroom,
     cluster_nodes::{
-        Cluster, PrivatePostgres, Schema, call, cluster_env, deliver, imap_sessions, one_at_a_time,
-        postgres_url, reset_users, testbed_with_users,
+        Cluster, DovecotLog, PrivatePostgres, Schema, call, cluster_env, deliver, imap_sessions,
+        one_at_a_time, postgres_url, reset_users, testbed_with_users,
     },
     mailroom_command, repo_root, testbed_env,
     webhook_receiver::Receiver,
@@ -248,6 +248,24 @@ async fn wait_one_session_each(users: &[u32], within: Duration) {
     .await;
 }
 
+/// No user logged in more than `most` times since `log`'s mark: a grant's sync logs in
+/// once per owner and a few times per body backlog, and a loop that opens and closes
+/// sessions (never seen by `doveadm who`) shows here.
+fn assert_logins_at_most(log: &DovecotLog, users: &[u32], most: usize) {
+    let logins = log.imap_logins();
+    let over: BTreeMap<u32, usize> = users
+        .iter()
+        .filter_map(|&u| {
+            let n = logins.get(&email(u)).copied().unwrap_or(0);
+            (n > most).then_some((u, n))
+        })
+        .collect();
+    assert!(
+        over.is_empty(),
+        "IMAP logins per user over {most}: {over:?}"
+    );
+}
+
 /// The `message.created` notifications received, per subject: the distinct
 /// notification ids and the number of POSTs.
 fn announcements(receiver: &Receiver) -> HashMap<String, (BTreeSet<String>, usize)> {
@@ -363,6 +381,7 @@ async fn three_nodes_share_sixty_grants_and_take_over_a_killed_one() {
     testbed_with_users(TESTBED_USERS);
     let users: Vec<u32> = SIXTY.collect();
     reset_users(users.iter().copied());
+    let logins = DovecotLog::mark();
     let schema = Schema::create(&postgres_url(), "mr_cluster");
     let receiver = Receiver::start().await;
     let mut cluster = Cluster::start(3, cluster_env(&schema.url, LEASE_SECS));
@@ -428,6 +447,7 @@ async fn three_nodes_share_sixty_grants_and_take_over_a_killed_one() {
     wait_announced(&receiver, &last, Duration::from_secs(60)).await;
     let retries = assert_announced_once(&receiver, &subjects);
     eprintln!("webhook retries of one notification: {retries}");
+    assert_logins_at_most(&logins, &users, 10);
     drop(cluster);
     drop(schema);
 }
@@ -438,6 +458,7 @@ async fn a_paused_node_writes_nothing_for_grants_it_lost_and_rejoins() {
     testbed_with_users(TESTBED_USERS);
     let users: Vec<u32> = PAUSE_USERS.collect();
     reset_users(users.iter().copied());
+    let logins = DovecotLog::mark();
     let schema = Schema::create(&postgres_url(), "mr_cluster");
     let receiver = Receiver::start().await;
     let cluster = Cluster::start(3, cluster_env(&schema.url, LEASE_SECS));
@@ -550,6 +571,7 @@ async fn a_paused_node_writes_nothing_for_grants_it_lost_and_rejoins() {
     subjects.extend(last.iter().cloned());
     wait_announced(&receiver, &last, Duration::from_secs(60)).await;
     assert_announced_once(&receiver, &subjects);
+    assert_logins_at_most(&logins, &users, 10);
     drop(cluster);
     drop(schema);
 }
@@ -800,6 +822,7 @@ async fn nodes_carry_on_after_postgres_restarts_mid_sync() {
             .expect("run testbed/seed-mailbox");
         assert!(output.status.success(), "seed-mailbox: {output:?}");
     }
+    let logins = DovecotLog::mark();
     let postgres = PrivatePostgres::start();
     let receiver = Receiver::start().await;
     let cluster = Cluster::start(3, cluster_env(&postgres.url, LEASE_SECS));
@@ -878,6 +901,7 @@ async fn nodes_carry_on_after_postgres_restarts_mid_sync() {
     subjects.extend(last.iter().cloned());
     wait_announced(&receiver, &last, Duration::from_secs(60)).await;
     assert_announced_once(&receiver, &subjects);
+    assert_logins_at_most(&logins, &users, 30);
     let mut cluster = cluster;
     for node in &mut cluster.nodes {
         assert!(node.is_running(), "{} is gone", node.name);

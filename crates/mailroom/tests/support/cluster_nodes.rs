@@ -629,6 +629,41 @@ pub fn imap_sessions() -> HashMap<String, usize> {
     sessions
 }
 
+/// The testbed's Dovecot log from a mark on: how many IMAP logins each user made since.
+/// Sessions that open and close at once never show in `doveadm who`; the log counts them.
+pub struct DovecotLog {
+    path: PathBuf,
+    offset: u64,
+}
+
+impl DovecotLog {
+    pub fn mark() -> Self {
+        let path = Testbed::get().dir.join("log/dovecot.log");
+        let offset = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        DovecotLog { path, offset }
+    }
+
+    /// IMAP logins per user address since the mark.
+    pub fn imap_logins(&self) -> HashMap<String, usize> {
+        use std::io::{Seek, SeekFrom};
+        let mut text = Vec::new();
+        if let Ok(mut file) = std::fs::File::open(&self.path)
+            && file.seek(SeekFrom::Start(self.offset)).is_ok()
+        {
+            let _ = file.read_to_end(&mut text);
+        }
+        let mut logins = HashMap::new();
+        for line in String::from_utf8_lossy(&text).lines() {
+            if let Some(rest) = line.split("imap-login: Info: Login: user=<").nth(1)
+                && let Some((user, _)) = rest.split_once('>')
+            {
+                *logins.entry(user.to_owned()).or_default() += 1;
+            }
+        }
+        logins
+    }
+}
+
 /// Delivers one small message per (recipient, subject) through the testbed's SMTP port
 /// (no AUTH from loopback; Postfix hands it to Dovecot over LMTP), in one SMTP session.
 pub fn deliver(messages: &[(String, String)]) {
