@@ -201,13 +201,15 @@ impl Ownership {
             }
             ClusterEvent::Restart(grant_id) => {
                 // A round restarts it (its `updated_at` moved) or takes it (it is new).
+                // Every node's sessions kept for API changes were made with what changed.
+                engine.close_idle_sessions(&grant_id);
                 self.forget_start(&grant_id);
                 self.inner.round_due.notify_one();
             }
             ClusterEvent::Stop(grant_id) => {
-                if self.held_lock().remove(&grant_id).is_some() {
-                    engine.stop_grant(&grant_id);
-                }
+                // Stops its actor if it runs here, and its kept sessions in any case.
+                self.held_lock().remove(&grant_id);
+                engine.stop_grant(&grant_id);
                 self.inner.round_due.notify_one();
             }
             ClusterEvent::Rebalance => self.inner.round_due.notify_one(),
