@@ -51,11 +51,39 @@ impl Store {
     pub(crate) async fn begin_write(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        self.begin_write_serialized(None).await
+    }
+
+    /// Begins a transaction that will write a grant's index. SQLite has one writer
+    /// anyway; on PostgreSQL the transaction first waits for any other write of the
+    /// same grant to end (a transaction-scoped advisory lock), from whichever node:
+    /// index writes read what they then change (is this location indexed? which rows
+    /// does this thread have?), and two of one grant at once under READ COMMITTED would
+    /// both insert what neither saw (an API move and the sync pass it nudged). Writes of
+    /// different grants go on side by side.
+    pub(crate) async fn begin_grant_write(
+        &self,
+        grant_id: &mailroom_model::GrantId,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        self.begin_write_serialized(Some(grant_id.as_str().to_owned()))
+            .await
+    }
+
+    async fn begin_write_serialized(
+        &self,
+        grant_id: Option<String>,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         let (pool, engine) = (self.writer.clone(), self.engine);
         let begun = tokio::spawn(async move {
             match engine {
                 Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
-                Engine::Postgres => pool.begin().await,
+                Engine::Postgres => {
+                    let mut transaction = pool.begin().await?;
+                    if let Some(grant_id) = grant_id {
+                        lock_grant(&mut transaction, &grant_id).await?;
+                    }
+                    Ok(transaction)
+                }
             }
         })
         .await
@@ -64,6 +92,19 @@ impl Store {
         // Dropped on failure, which rolls it back.
         self.check_fence(&mut transaction).await?;
         Ok(transaction)
+    }
+
+    /// For a write begun before it knew its grant: waits, as [`Store::begin_grant_write`]
+    /// does, for any other write of the grant to end.
+    pub(crate) async fn serialize_grant_writes(
+        &self,
+        transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
+        grant_id: &mailroom_model::GrantId,
+    ) -> Result<(), StoreError> {
+        if self.engine == Engine::Postgres {
+            lock_grant(transaction, grant_id.as_str()).await?;
+        }
+        Ok(())
     }
 
     /// Connects to `database_url` (`sqlite://PATH` or `postgres://…`), creating an SQLite
@@ -144,6 +185,20 @@ impl Store {
     pub fn is_closed(&self) -> bool {
         self.pool.is_closed()
     }
+}
+
+/// Takes the transaction-scoped advisory lock of a grant's index writes (PostgreSQL).
+async fn lock_grant(
+    transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
+    grant_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtext('mailroom grant ' || current_schema() || ' ' || $1))",
+    )
+    .bind(grant_id)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
 }
 
 /// What a pool's connections are for.
