@@ -51,7 +51,20 @@ impl Store {
         let begun = tokio::spawn(async move {
             match engine {
                 Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
-                Engine::Postgres => pool.begin().await,
+                Engine::Postgres => {
+                    // One write at a time, as on SQLite (one writer connection, BEGIN
+                    // IMMEDIATE): the writes read what they then change (is this
+                    // location indexed? which rows does this thread have?), and two at
+                    // once under READ COMMITTED both insert what neither saw (an API
+                    // move and the sync pass it nudged: duplicate keys on
+                    // message_locations and threads). Per schema, so that databases
+                    // sharing a server do not wait on each other.
+                    let mut tx = pool.begin().await?;
+                    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('mailroom writes ' || current_schema()))")
+                        .execute(&mut *tx)
+                        .await?;
+                    Ok(tx)
+                }
             }
         })
         .await
