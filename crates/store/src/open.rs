@@ -146,6 +146,13 @@ impl Store {
             Engine::Postgres => pool.clone(),
         };
         let migrator = &MIGRATIONS;
+        // Nodes of a cluster starting together would otherwise migrate the same schema
+        // at once and fail on each other's tables; the lock is held through the secret
+        // key check and the backfills, which a new database's first node writes.
+        let schema_lock = match engine {
+            Engine::Postgres => Some(SchemaLock::take(&pool).await?),
+            Engine::Sqlite => None,
+        };
         let applied = applied_migrations(&pool, engine).await?;
         // A database with no schema yet is nobody's: any command may create it.
         if migrations == Migrations::Apply || applied.is_empty() {
@@ -173,6 +180,9 @@ impl Store {
         if migrations == Migrations::Apply || applied.is_empty() {
             store.run_pending_backfills().await?;
         }
+        if let Some(lock) = schema_lock {
+            lock.release().await?;
+        }
         Ok(store)
     }
 
@@ -199,6 +209,30 @@ async fn lock_grant(
     .execute(&mut **transaction)
     .await?;
     Ok(())
+}
+
+/// A PostgreSQL session lock on the schema's setup (migrations, the secret key check,
+/// backfills), one process at a time. On an error the store is not made, its pool is
+/// closed with this connection, and PostgreSQL drops the lock with the session.
+struct SchemaLock(sqlx::pool::PoolConnection<sqlx::Any>);
+
+const SCHEMA_LOCK_KEY: &str = "hashtext('mailroom schema ' || current_schema())";
+
+impl SchemaLock {
+    async fn take(pool: &AnyPool) -> Result<Self, StoreError> {
+        let mut conn = pool.acquire().await?;
+        sqlx::query(&format!("SELECT pg_advisory_lock({SCHEMA_LOCK_KEY})"))
+            .execute(&mut *conn)
+            .await?;
+        Ok(Self(conn))
+    }
+
+    async fn release(mut self) -> Result<(), StoreError> {
+        sqlx::query(&format!("SELECT pg_advisory_unlock({SCHEMA_LOCK_KEY})"))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
 }
 
 /// What a pool's connections are for.
