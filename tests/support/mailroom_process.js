@@ -1,5 +1,6 @@
 // What the Node suites (tests/sdk/node, tests/browser) share to run a real mailroom against
-// the repo's testbed: the per-user lock, testbed/start and reset-user, `mailroom serve` and
+// the repo's testbed: the per-user lock, testbed/start and reset-user, the server's database
+// (SQLite, or PostgreSQL with MAILROOM_TEST_DATABASE=postgres), `mailroom serve` and
 // `mailroom app create`. Node builtins only: each suite has its own package.json.
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -11,6 +12,7 @@ import readline from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '..', '..');
@@ -144,6 +146,69 @@ export function resetUser(user) {
   run(path.join(REPO_ROOT, 'testbed', 'reset-user'), ['--wipe', user], { timeout: RESET_TIMEOUT_MS });
 }
 
+// --------------------------------------------------------------------------- database
+
+const DEFAULT_POSTGRES = 'postgres://postgres@127.0.0.1:5432/test';
+const PSQL_TIMEOUT_MS = 60_000;
+
+// Schemas not dropped yet: dropped on exit too, however the run ends.
+const liveSchemas = new Set();
+
+function psql(url, sql) {
+  try {
+    return run('psql', [url, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-c', sql], {
+      timeout: PSQL_TIMEOUT_MS,
+      env: { ...process.env, PGCONNECT_TIMEOUT: '10' },
+    });
+  } catch (e) {
+    throw new Error(
+      `MAILROOM_TEST_DATABASE=postgres needs psql and PostgreSQL at ${url} (MAILROOM_TEST_POSTGRES): ${e.message}`,
+    );
+  }
+}
+
+/**
+ * The database one server runs on. MAILROOM_TEST_DATABASE picks the engine: unset or
+ * `sqlite`, the data dir's SQLite file (mailroom's default); `postgres`, a fresh schema
+ * `mr_test_<uuid>` in the database at MAILROOM_TEST_POSTGRES (default the local server's
+ * `test` database, as for the store's and the Rust tests), passed to mailroom as
+ * MAILROOM_DATABASE_URL with the schema as its search path, and dropped by `drop()`.
+ * Anything else, or a PostgreSQL that cannot be reached, throws: the tests fail, never skip
+ * or quietly use SQLite.
+ */
+export class ServerDatabase {
+  constructor() {
+    const engine = process.env.MAILROOM_TEST_DATABASE || 'sqlite';
+    if (engine !== 'sqlite' && engine !== 'postgres') {
+      throw new Error(`MAILROOM_TEST_DATABASE=${JSON.stringify(engine)}: expected 'sqlite' or 'postgres'`);
+    }
+    this.engine = engine;
+    this.url = process.env.MAILROOM_TEST_POSTGRES || DEFAULT_POSTGRES;
+    this.schema = null;
+    if (engine === 'postgres') {
+      const schema = `mr_test_${randomUUID().replaceAll('-', '')}`;
+      psql(this.url, `CREATE SCHEMA ${schema}`);
+      this.schema = schema;
+      liveSchemas.add(this);
+    }
+  }
+
+  /** What mailroom needs to use it (nothing for SQLite). */
+  env() {
+    if (!this.schema) return {};
+    const separator = this.url.includes('?') ? '&' : '?';
+    return { MAILROOM_DATABASE_URL: `${this.url}${separator}options=-c%20search_path%3D${this.schema}` };
+  }
+
+  drop() {
+    const schema = this.schema;
+    if (!schema) return;
+    this.schema = null;
+    liveSchemas.delete(this);
+    psql(this.url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  }
+}
+
 // --------------------------------------------------------------------------- mailroom
 
 function mailroomBinary() {
@@ -168,6 +233,13 @@ process.once('exit', () => {
   for (const proc of liveServers) {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   }
+  for (const database of liveSchemas) {
+    try {
+      database.drop();
+    } catch {
+      // exiting anyway; a leftover schema is only clutter
+    }
+  }
 });
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, () => process.exit(signal === 'SIGINT' ? 130 : 143));
@@ -177,7 +249,8 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
  * `mailroom serve --listen 127.0.0.1:0` in a fresh `$TMPDIR/<dirPrefix>XXXXXX/` (data dir
  * and mailroom-serve.log, kept for post-mortems; the next run with the same prefix removes
  * it), with the testbed CA trusted, private hosts allowed and `env` added. `httpTimeoutMs`
- * bounds each `raw()` request.
+ * bounds each `raw()` request. `start()` gives it a database of its own (ServerDatabase);
+ * `stop()` drops it.
  */
 export class MailroomServerProcess {
   constructor(testbed, { dirPrefix, env = {}, httpTimeoutMs }) {
@@ -211,6 +284,9 @@ export class MailroomServerProcess {
 
   /** Starts the server and waits for its "listening on" line (sets baseUrl and port). */
   async start() {
+    this.database = new ServerDatabase();
+    // appCreate() runs with the same env, so on the same database.
+    Object.assign(this.env, this.database.env());
     const log = fs.openSync(this.logPath, 'w');
     this.proc = spawn(this.binary, ['--data-dir', this.dataDir, 'serve', '--listen', '127.0.0.1:0'], {
       env: this.env,
@@ -250,8 +326,16 @@ export class MailroomServerProcess {
     }
   }
 
-  /** SIGTERM, then SIGKILL after 15 s. */
+  /** SIGTERM, then SIGKILL after 15 s; then its database goes. */
   async stop() {
+    try {
+      await this.stopProcess();
+    } finally {
+      this.database?.drop();
+    }
+  }
+
+  async stopProcess() {
     const proc = this.proc;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     proc.kill('SIGTERM');

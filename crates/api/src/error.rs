@@ -163,6 +163,7 @@ impl From<crate::mailboxes::ChangeFailure> for ApiError {
                 "api.provider_error",
                 format!("the mail server could not be reached or failed: {reason}"),
             ),
+            ChangeFailure::Database(e) => e.into(),
         }
     }
 }

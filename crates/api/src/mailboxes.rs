@@ -23,6 +23,8 @@ pub enum FetchFailure {
     TooLarge(String),
     /// The request cannot be passed to the server as asked (e.g. search criteria).
     Invalid(String),
+    /// mailroom's own database failed: answered as an internal error, the detail logged.
+    Database(mailroom_store::StoreError),
 }
 
 /// Why a change could not be made. Nothing was changed unless said otherwise.
@@ -38,6 +40,8 @@ pub enum ChangeFailure {
     SendRefused(String),
     /// The mail server could not be reached or failed.
     Provider(String),
+    /// mailroom's own database failed: answered as an internal error, the detail logged.
+    Database(mailroom_store::StoreError),
 }
 
 /// `PUT …/messages/{id}` and `PUT …/threads/{id}`.

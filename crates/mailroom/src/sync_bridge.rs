@@ -27,6 +27,7 @@ fn failure(e: SyncError) -> FetchFailure {
         SyncError::MessageGone | SyncError::GrantGone => FetchFailure::Gone,
         SyncError::TooLarge(reason) => FetchFailure::TooLarge(reason),
         SyncError::Imap(ImapError::InvalidSearch(reason)) => FetchFailure::Invalid(reason),
+        SyncError::Store(e) => FetchFailure::Database(e),
         other => FetchFailure::Provider(other.to_string()),
     }
 }
@@ -38,6 +39,7 @@ fn change_failure(e: SyncError) -> ChangeFailure {
         SyncError::Imap(ImapError::Refused(words)) => ChangeFailure::Refused(words),
         SyncError::Smtp(e @ SmtpError::Refused { .. }) => ChangeFailure::SendRefused(e.to_string()),
         SyncError::Smtp(SmtpError::InvalidEnvelope(reason)) => ChangeFailure::Invalid(reason),
+        SyncError::Store(e) => ChangeFailure::Database(e),
         other => ChangeFailure::Provider(other.to_string()),
     }
 }

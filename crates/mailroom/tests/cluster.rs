@@ -23,12 +23,11 @@ use std::{
 
 use serde_json::{Value, json};
 use support::{
-    Mailroom,
     cluster_nodes::{
         Cluster, DovecotLog, PrivatePostgres, Schema, call, cluster_env, deliver, imap_sessions,
         one_at_a_time, postgres_url, reset_users, testbed_with_users,
     },
-    mailroom_command, repo_root, testbed_env,
+    mailroom_command, repo_root, spawn_announced, testbed_env,
     webhook_receiver::Receiver,
 };
 use tokio::time::Instant;
@@ -938,9 +937,13 @@ fn expect_refused(mut command: std::process::Command) -> std::process::Output {
 
 #[tokio::test]
 async fn sqlite_refuses_a_second_serve_on_the_same_database() {
-    let first = Mailroom::start();
+    // SQLite whatever MAILROOM_TEST_DATABASE says: the data dir's own database file.
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut command = mailroom_command(data_dir.path(), &testbed_env());
+    command.args(["serve", "--listen", "127.0.0.1:0"]);
+    let (_first, url) = spawn_announced(command);
     // The same data dir.
-    let output = expect_refused(mailroom_command(first.data_dir.path(), &testbed_env()));
+    let output = expect_refused(mailroom_command(data_dir.path(), &testbed_env()));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{output:?}");
     assert!(
@@ -948,15 +951,12 @@ async fn sqlite_refuses_a_second_serve_on_the_same_database() {
         "the refusal says why: {stderr}"
     );
     // Another data dir, the same database file (and the key it was sealed with).
-    let key = std::fs::read_to_string(first.data_dir.path().join("secret.key")).expect("key");
+    let key = std::fs::read_to_string(data_dir.path().join("secret.key")).expect("key");
     let elsewhere = tempfile::tempdir().expect("temp dir");
     let mut env = testbed_env();
     env.push((
         "MAILROOM_DATABASE_URL".into(),
-        format!(
-            "sqlite://{}",
-            first.data_dir.path().join("mailroom.db").display()
-        ),
+        format!("sqlite://{}", data_dir.path().join("mailroom.db").display()),
     ));
     env.push(("MAILROOM_SECRET_KEY".into(), key.trim().to_owned()));
     let output = expect_refused(mailroom_command(elsewhere.path(), &env));
@@ -967,6 +967,8 @@ async fn sqlite_refuses_a_second_serve_on_the_same_database() {
         "the refusal says why: {stderr}"
     );
     // The first is unharmed.
-    let reply = first.anonymous().get("/healthz").await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
+    let health = reqwest::get(format!("{url}/healthz"))
+        .await
+        .expect("GET /healthz");
+    assert_eq!(health.status().as_u16(), 200);
 }

@@ -12,7 +12,8 @@ use std::{
 };
 
 use support::{
-    Mailroom, Process, connect_grant, mailroom_command, spawn_announced, testbed_env, wait_for,
+    Database, Mailroom, Process, connect_grant, mailroom_command, spawn_announced, testbed_env,
+    wait_for,
 };
 
 fn address(server: &Mailroom) -> String {
@@ -314,9 +315,16 @@ async fn requests_on_one_grant_over_its_rate_get_429_with_retry_after() {
     assert_eq!(application.status, 200, "{}", application.text);
 }
 
-/// `mailroom serve` started here, so that the test can signal it; its address.
-fn spawn_server(data_dir: &std::path::Path, env: &[(String, String)]) -> (Process, String) {
-    let mut command = mailroom_command(data_dir, env);
+/// `mailroom serve` started here, so that the test can signal it, on `database`; its
+/// address.
+fn spawn_server(
+    data_dir: &std::path::Path,
+    database: &Database,
+    env: &[(String, String)],
+) -> (Process, String) {
+    let mut env = env.to_vec();
+    env.extend(database.env());
+    let mut command = mailroom_command(data_dir, &env);
     command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stderr(Stdio::inherit());
@@ -327,8 +335,10 @@ fn spawn_server(data_dir: &std::path::Path, env: &[(String, String)]) -> (Proces
 #[test]
 fn sigterm_stops_the_server_even_with_a_request_hanging() {
     let data_dir = tempfile::tempdir().unwrap();
+    let database = Database::new();
     let (mut server, address) = spawn_server(
         data_dir.path(),
+        &database,
         &with(&[("MAILROOM_SHUTDOWN_GRACE_SECS", "1")]),
     );
     // A request whose body never comes: the server asks for it (100 Continue) once the

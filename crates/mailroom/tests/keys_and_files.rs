@@ -11,7 +11,7 @@ use std::{
 
 use serde_json::json;
 use support::{
-    Mailroom, Process, connect_grant, eventually,
+    Database, Engine, Mailroom, Process, connect_grant, eventually,
     imap_peer::{ImapPeer, message, reset_user},
     mailroom_command, spawn_announced, testbed_env, wait_for,
     webhook_receiver::Receiver,
@@ -28,8 +28,8 @@ fn mode(path: &Path) -> u32 {
 }
 
 /// `mailroom serve` on `data_dir` under umask 022, as a typical service would start.
-fn serve_with_umask_022(data_dir: &Path) -> (Process, String) {
-    let inner = mailroom_command(data_dir, &[]);
+fn serve_with_umask_022(data_dir: &Path, env: &[(String, String)]) -> (Process, String) {
+    let inner = mailroom_command(data_dir, env);
     let mut command = Command::new("sh");
     command
         .arg("-c")
@@ -51,9 +51,10 @@ fn serve_with_umask_022(data_dir: &Path) -> (Process, String) {
 fn the_data_dir_and_database_files_are_private_under_umask_022() {
     let parent = tempfile::tempdir().unwrap();
     let data_dir = parent.path().join("var/mailroom-data");
-    let (_server, _url) = serve_with_umask_022(&data_dir);
+    let database = Database::new();
+    let (_server, _url) = serve_with_umask_022(&data_dir, &database.env());
     // A write, so that the WAL holds something.
-    let created = mailroom_command(&data_dir, &[])
+    let created = mailroom_command(&data_dir, &database.env())
         .args(["app", "create", "--name", "modes", "--json"])
         .output()
         .unwrap();
@@ -61,13 +62,30 @@ fn the_data_dir_and_database_files_are_private_under_umask_022() {
 
     assert_eq!(mode(&data_dir), 0o700, "data dir");
     assert_eq!(mode(&data_dir.join("secret.key")), 0o600, "key file");
-    assert_eq!(mode(&data_dir.join("mailroom.db")), 0o600, "database");
-    assert_eq!(mode(&data_dir.join("mailroom.db-wal")), 0o600, "WAL");
-    assert_eq!(
-        mode(&data_dir.join("mailroom.db-shm")),
-        0o600,
-        "shared memory"
-    );
+    match database.engine() {
+        Engine::Sqlite => {
+            assert_eq!(mode(&data_dir.join("mailroom.db")), 0o600, "database");
+            assert_eq!(mode(&data_dir.join("mailroom.db-wal")), 0o600, "WAL");
+            assert_eq!(
+                mode(&data_dir.join("mailroom.db-shm")),
+                0o600,
+                "shared memory"
+            );
+        }
+        // PostgreSQL's files are its server's, under its own user and modes: what is
+        // left to mailroom is to make no database file of its own beside the key.
+        Engine::Postgres => {
+            let files: Vec<_> = std::fs::read_dir(&data_dir)
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with("mailroom.db"))
+                .collect();
+            assert!(
+                files.is_empty(),
+                "database files in the data dir: {files:?}"
+            );
+        }
+    }
 }
 
 /// Runs `mailroom serve` expecting it to refuse: its exit status and stderr. A server
@@ -99,7 +117,8 @@ fn serve_refuses_a_database_sealed_with_another_key_and_writes_no_new_key() {
     let kept = data_dir.join("kept.key");
     std::fs::rename(&key_file, &kept).unwrap();
 
-    let stderr = serve_refuses(&data_dir, &[]);
+    let database = server.database.env();
+    let stderr = serve_refuses(&data_dir, &database);
     assert!(
         stderr.contains("sealed with another secret key") && stderr.contains("secret.key"),
         "{stderr}"
@@ -109,16 +128,15 @@ fn serve_refuses_a_database_sealed_with_another_key_and_writes_no_new_key() {
     // Another key, in the file or in the environment: refused as well.
     std::fs::write(&key_file, "ab".repeat(32)).unwrap();
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let stderr = serve_refuses(&data_dir, &[]);
+    let stderr = serve_refuses(&data_dir, &database);
     assert!(
         stderr.contains("sealed with another secret key"),
         "{stderr}"
     );
     std::fs::remove_file(&key_file).unwrap();
-    let stderr = serve_refuses(
-        &data_dir,
-        &[("MAILROOM_SECRET_KEY".into(), "cd".repeat(32))],
-    );
+    let mut with_key = database.clone();
+    with_key.push(("MAILROOM_SECRET_KEY".into(), "cd".repeat(32)));
+    let stderr = serve_refuses(&data_dir, &with_key);
     assert!(stderr.contains("MAILROOM_SECRET_KEY"), "{stderr}");
 
     // The right key back: the server starts and knows the application.
@@ -244,25 +262,12 @@ async fn cli_commands_leave_an_older_schema_to_serve_or_migrate() {
     let mut server = Mailroom::start_with(Vec::new());
     server.create_app("schema");
     server.kill();
-    let database = server.data_dir.path().join("mailroom.db");
     // Make the schema one migration short of this mailroom: the one that made the key
     // check.
-    {
-        use sqlx::Connection;
-        let mut connection =
-            sqlx::SqliteConnection::connect(&format!("sqlite://{}", database.display()))
-                .await
-                .unwrap();
-        sqlx::query("DROP TABLE secret_key_check")
-            .execute(&mut connection)
-            .await
-            .unwrap();
-        sqlx::query("DELETE FROM _sqlx_migrations WHERE version = 11")
-            .execute(&mut connection)
-            .await
-            .unwrap();
-        connection.close().await.unwrap();
-    }
+    server.database.execute(
+        server.data_dir.path(),
+        "DROP TABLE secret_key_check; DELETE FROM _sqlx_migrations WHERE version = 11",
+    );
     let refused = server.cli(&["app", "list"]);
     assert!(!refused.status.success());
     let said = String::from_utf8_lossy(&refused.stderr);
@@ -283,7 +288,9 @@ async fn no_log_level_prints_a_mailbox_password() {
     const USER: u32 = 47;
     let data_dir = tempfile::tempdir().unwrap();
     let log_path = data_dir.path().join("serve.log");
+    let database = Database::new();
     let mut env = testbed_env();
+    env.extend(database.env());
     env.push(("MAILROOM_LOG".into(), "trace,async_imap=trace".into()));
     let mut command = mailroom_command(data_dir.path(), &env);
     command

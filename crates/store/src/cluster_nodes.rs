@@ -100,6 +100,27 @@ impl Store {
             .collect()
     }
 
+    /// Every registered node's id, the age of its last heartbeat in milliseconds, and
+    /// whether it is leaving: what an ownership round needs to know who is live, and
+    /// when the next of them runs out of lease if it stops beating.
+    pub async fn node_heartbeats(&self) -> Result<Vec<(String, i64, bool)>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT id, {} - heartbeat_at AS age, leaving FROM cluster_nodes ORDER BY id",
+            self.clock_sql()
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get("id")?,
+                    row.try_get("age")?,
+                    row.try_get::<i64, _>("leaving")? != 0,
+                ))
+            })
+            .collect()
+    }
+
     /// Forgets nodes silent for longer than `silent`; their leases stay, takeable.
     pub async fn forget_silent_nodes(&self, silent: Duration) -> Result<u64, StoreError> {
         let done = sqlx::query(&format!(

@@ -265,7 +265,7 @@ impl Store {
         let now = unix_now();
         let mut changes = Vec::new();
         let mut news = Vec::new();
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_grant_write(grant_id).await?;
         for chunk in candidates.chunks(CONTACTS_PER_STATEMENT) {
             let existing = existing_contacts(&mut tx, grant_id, chunk).await?;
             let mut writes: Vec<(ContactRecord, i64, i64)> = Vec::new();

@@ -43,7 +43,7 @@ impl Store {
         if due.is_empty() {
             return Ok(0);
         }
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_grant_write(grant_id).await?;
         let mut deleted = Vec::new();
         for row in &due {
             let id: String = row.try_get("message_id")?;
@@ -66,7 +66,7 @@ impl Store {
         grant_id: &GrantId,
         message_id: &str,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_grant_write(grant_id).await?;
         let gone = settle_one(&mut tx, grant_id, message_id).await?;
         if gone {
             let object = Some(deleted_object(grant_id, message_id));

@@ -75,7 +75,7 @@ impl Store {
             return Ok(stored);
         }
         let now = unix_now();
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_grant_write(grant_id).await?;
         let mut touched = TouchedThreads::default();
         let existing = sqlx::query(
             "SELECT id, imap_name, name, parent_id, attributes FROM folders WHERE grant_id = $1",
@@ -331,7 +331,7 @@ impl Store {
         new_imap_name: &str,
         delimiter: Option<&str>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_grant_write(grant_id).await?;
         let rows = sqlx::query("SELECT id, imap_name FROM folders WHERE grant_id = $1")
             .bind(grant_id.as_str())
             .fetch_all(&mut *tx)

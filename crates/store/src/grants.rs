@@ -490,7 +490,7 @@ impl Store {
             .transpose()?;
         let scope = update.scope.map(scope_json).transpose()?;
         let status = update.status.map(GrantStatus::as_str);
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_grant_write(id).await?;
         let current = sqlx::query(
             "SELECT settings, credentials FROM grants WHERE application_id = $1 AND id = $2",
         )
@@ -559,7 +559,7 @@ impl Store {
         application_id: &ApplicationId,
         id: &GrantId,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_grant_write(id).await?;
         let owned =
             sqlx::query("SELECT 1 AS one FROM grants WHERE application_id = $1 AND id = $2")
                 .bind(application_id.as_str())

@@ -81,7 +81,7 @@ impl Store {
             return Ok(0);
         }
         let now = unix_now();
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_grant_write(grant_id).await?;
 
         let identities: Vec<String> = batch.iter().map(|m| m.identity_key.clone()).collect();
         let (mut ids, mut dates) = lookup_identities(&mut tx, grant_id, &identities).await?;

@@ -57,7 +57,7 @@ impl Store {
         unread: Option<bool>,
         starred: Option<bool>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_grant_write(grant_id).await?;
         let Some(id) = grant_message(&mut tx, grant_id, id).await? else {
             return Ok(());
         };
@@ -82,7 +82,7 @@ impl Store {
         id: &str,
         metadata: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_grant_write(grant_id).await?;
         let done = sqlx::query(
             "UPDATE messages SET metadata_json = $1, updated_at = $2 WHERE id = $3 AND grant_id = $4",
         )
@@ -108,7 +108,7 @@ impl Store {
         uid: i64,
         message_id: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_grant_write(grant_id).await?;
         let mut touched = TouchedThreads::default();
         if let Some(row) = sqlx::query(
             "SELECT message_id FROM message_locations WHERE folder_id = $1 AND uid = $2",
@@ -167,6 +167,7 @@ impl Store {
             return Ok(());
         };
         let grant_id = GrantId::from_stored(row.try_get("grant_id")?);
+        self.serialize_grant_writes(&mut tx, &grant_id).await?;
         let mut filter = SqlFilter::default();
         let mut assignments = Vec::new();
         for (column, value) in header_columns(message)? {

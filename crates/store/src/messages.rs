@@ -169,7 +169,7 @@ impl Store {
         let now_ms = unix_millis();
         let mut updated = Vec::new();
         let mut touched = TouchedThreads::default();
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_grant_write(grant_id).await?;
         for chunk in uids.chunks(500) {
             let mut filter = SqlFilter::default();
             filter.compare("folder_id", "=", Bind::Text(folder_id.to_owned()));
@@ -211,6 +211,7 @@ impl Store {
             return Ok(());
         };
         let grant_id = GrantId::from_stored(grant.try_get("grant_id")?);
+        self.serialize_grant_writes(&mut tx, &grant_id).await?;
         let mut touched = TouchedThreads::default();
         for row in sqlx::query(
             "SELECT DISTINCT m.thread_id AS thread_id FROM message_locations l \
@@ -254,7 +255,7 @@ impl Store {
         let now = unix_now();
         let mut changed = Vec::new();
         let mut touched = TouchedThreads::default();
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_grant_write(grant_id).await?;
         for (uid, message_flags) in flags {
             let row = sqlx::query(
                 "SELECT message_id FROM message_locations WHERE folder_id = $1 AND uid = $2",
@@ -403,7 +404,7 @@ impl Store {
         let mut events = Vec::new();
         let mut touched = TouchedThreads::default();
         let mut first_reads: i64 = 0;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_grant_write(grant_id).await?;
         for body in bodies {
             let headers = serde_json::to_string(&body.headers).map_err(StoreError::corrupt)?;
             let has_attachments = body.attachments.as_array().is_some_and(|a| {

@@ -51,11 +51,39 @@ impl Store {
     pub(crate) async fn begin_write(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        self.begin_write_serialized(None).await
+    }
+
+    /// Begins a transaction that will write a grant's index. SQLite has one writer
+    /// anyway; on PostgreSQL the transaction first waits for any other write of the
+    /// same grant to end (a transaction-scoped advisory lock), from whichever node:
+    /// index writes read what they then change (is this location indexed? which rows
+    /// does this thread have?), and two of one grant at once under READ COMMITTED would
+    /// both insert what neither saw (an API move and the sync pass it nudged). Writes of
+    /// different grants go on side by side.
+    pub(crate) async fn begin_grant_write(
+        &self,
+        grant_id: &mailroom_model::GrantId,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        self.begin_write_serialized(Some(grant_id.as_str().to_owned()))
+            .await
+    }
+
+    async fn begin_write_serialized(
+        &self,
+        grant_id: Option<String>,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         let (pool, engine) = (self.writer.clone(), self.engine);
         let begun = tokio::spawn(async move {
             match engine {
                 Engine::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
-                Engine::Postgres => pool.begin().await,
+                Engine::Postgres => {
+                    let mut transaction = pool.begin().await?;
+                    if let Some(grant_id) = grant_id {
+                        lock_grant(&mut transaction, &grant_id).await?;
+                    }
+                    Ok(transaction)
+                }
             }
         })
         .await
@@ -64,6 +92,19 @@ impl Store {
         // Dropped on failure, which rolls it back.
         self.check_fence(&mut transaction).await?;
         Ok(transaction)
+    }
+
+    /// For a write begun before it knew its grant: waits, as [`Store::begin_grant_write`]
+    /// does, for any other write of the grant to end.
+    pub(crate) async fn serialize_grant_writes(
+        &self,
+        transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
+        grant_id: &mailroom_model::GrantId,
+    ) -> Result<(), StoreError> {
+        if self.engine == Engine::Postgres {
+            lock_grant(transaction, grant_id.as_str()).await?;
+        }
+        Ok(())
     }
 
     /// Connects to `database_url` (`sqlite://PATH` or `postgres://…`), creating an SQLite
@@ -105,6 +146,13 @@ impl Store {
             Engine::Postgres => pool.clone(),
         };
         let migrator = &MIGRATIONS;
+        // Nodes of a cluster starting together would otherwise migrate the same schema
+        // at once and fail on each other's tables; the lock is held through the secret
+        // key check and the backfills, which a new database's first node writes.
+        let schema_lock = match engine {
+            Engine::Postgres => Some(SchemaLock::take(&pool).await?),
+            Engine::Sqlite => None,
+        };
         let applied = applied_migrations(&pool, engine).await?;
         // A database with no schema yet is nobody's: any command may create it.
         if migrations == Migrations::Apply || applied.is_empty() {
@@ -132,6 +180,9 @@ impl Store {
         if migrations == Migrations::Apply || applied.is_empty() {
             store.run_pending_backfills().await?;
         }
+        if let Some(lock) = schema_lock {
+            lock.release().await?;
+        }
         Ok(store)
     }
 
@@ -143,6 +194,44 @@ impl Store {
     /// After [`Store::close`]: background workers then stop.
     pub fn is_closed(&self) -> bool {
         self.pool.is_closed()
+    }
+}
+
+/// Takes the transaction-scoped advisory lock of a grant's index writes (PostgreSQL).
+async fn lock_grant(
+    transaction: &mut sqlx::Transaction<'static, sqlx::Any>,
+    grant_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtext('mailroom grant ' || current_schema() || ' ' || $1))",
+    )
+    .bind(grant_id)
+    .execute(&mut **transaction)
+    .await?;
+    Ok(())
+}
+
+/// A PostgreSQL session lock on the schema's setup (migrations, the secret key check,
+/// backfills), one process at a time. On an error the store is not made, its pool is
+/// closed with this connection, and PostgreSQL drops the lock with the session.
+struct SchemaLock(sqlx::pool::PoolConnection<sqlx::Any>);
+
+const SCHEMA_LOCK_KEY: &str = "hashtext('mailroom schema ' || current_schema())";
+
+impl SchemaLock {
+    async fn take(pool: &AnyPool) -> Result<Self, StoreError> {
+        let mut conn = pool.acquire().await?;
+        sqlx::query(&format!("SELECT pg_advisory_lock({SCHEMA_LOCK_KEY})"))
+            .execute(&mut *conn)
+            .await?;
+        Ok(Self(conn))
+    }
+
+    async fn release(mut self) -> Result<(), StoreError> {
+        sqlx::query(&format!("SELECT pg_advisory_unlock({SCHEMA_LOCK_KEY})"))
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
     }
 }
 

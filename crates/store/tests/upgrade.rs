@@ -13,7 +13,7 @@ use support::{
     Engine, Place, clean_up, execute_raw, grant_with_inbox, message, on_both_engines, open_store,
 };
 
-/// What migrations 0013 to 0018 added, taken away again: the schema of the release
+/// What migrations 0013 to 0019 added, taken away again: the schema of the release
 /// before them. The subject index is the engine's own.
 fn back_to_0012(engine: Engine) -> Vec<&'static str> {
     let subject_index: &[&str] = match engine {
@@ -25,12 +25,16 @@ fn back_to_0012(engine: Engine) -> Vec<&'static str> {
         ],
         Engine::Postgres => &["DROP INDEX messages_subject_trigrams"],
     };
-    let mut statements = vec!["DROP TABLE address_folders"];
+    let mut statements = CLUSTER_TABLES.to_vec();
+    statements.push("DROP TABLE address_folders");
     statements.extend_from_slice(subject_index);
     statements.push("DROP TABLE thread_addresses");
     statements.extend_from_slice(BACK_FROM_0013);
     statements
 }
+
+/// What migration 0019 added: the cluster's node registry and grant leases.
+const CLUSTER_TABLES: &[&str] = &["DROP TABLE grant_leases", "DROP TABLE cluster_nodes"];
 
 const BACK_FROM_0013: &[&str] = &[
     "DROP TABLE pending_backfills",
@@ -162,9 +166,11 @@ async fn an_older_database_is_upgraded_in_place(engine: Engine) {
     clean_up(place).await;
 }
 
-/// What migrations 0016 to 0018 added, taken away again: threads without their
-/// members and subjects, and no address folders.
+/// What migrations 0016 to 0018 added (and 0019's cluster tables), taken away again:
+/// threads without their members and subjects, and no address folders.
 const BACK_TO_0015: &[&str] = &[
+    "DROP TABLE grant_leases",
+    "DROP TABLE cluster_nodes",
     "DROP TABLE address_folders",
     "ALTER TABLE threads DROP COLUMN subjects_lower",
     "ALTER TABLE threads DROP COLUMN members_json",

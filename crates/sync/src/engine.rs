@@ -148,7 +148,9 @@ impl SyncEngine {
         &self.idle_smtp
     }
 
-    fn close_idle_sessions(&self, grant_id: &GrantId) {
+    /// Logs out the sessions kept for the grant's next change (made with credentials or
+    /// settings that may have changed).
+    pub(crate) fn close_idle_sessions(&self, grant_id: &GrantId) {
         // `logout` waits for the server no longer than the session's timeout.
         for session in self.idle_imap.drain(grant_id) {
             tokio::spawn(session.logout());

@@ -2,6 +2,16 @@
 //! the store in step with its IMAP server. Initial sync runs newest first, folder by
 //! folder (Inbox first); then the actor polls for changes. Bodies are read in the
 //! background, newest first, and on demand.
+//!
+//! Read top-down; no module uses one above it:
+//! - `ownership`: which grants this node syncs (leases shared by the nodes of a cluster);
+//! - `engine`: starts and stops the actors, and carries the API's changes
+//!   (`mail_changes`, `folder_changes`, `mail_append`, `sending`, `scheduled_sender`,
+//!   over `write_session`);
+//! - `grant_actor`: one grant's passes, idling between them;
+//! - `folder_sync`, `body_sync`, `idle_watch`: a folder's messages, the body backlog,
+//!   watchers on Inbox; `body_fetch`: bodies read for them and for the API;
+//! - `connection`: logging in with the grant's settings, and shared IMAP syntax.
 
 mod actor_context;
 mod body_fetch;

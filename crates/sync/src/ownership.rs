@@ -10,8 +10,9 @@
 //! - stops the actor of every grant whose lease has moved on (it was paused past its
 //!   lease and another node took the grant over).
 //!
-//! Rounds run every fifth of the lease time, and at once when another node says so
-//! (`ClusterEvent`). On SQLite there is one node, which takes every grant.
+//! Rounds run every tenth of the lease time, when another node's lease would run out,
+//! and at once when another node says so (`ClusterEvent`). On SQLite there is one node,
+//! which takes every grant.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -31,6 +32,9 @@ use crate::engine::SyncEngine;
 
 /// Grants a node hands over to others in one round: the rest wait for the next.
 const HANDOVERS_PER_ROUND: usize = 64;
+/// How long after another node's lease would run out a round looks again: the
+/// database's clock and this node's timer need not tick together.
+const EXPIRY_MARGIN: Duration = Duration::from_millis(50);
 /// A node silent this many lease times is taken out of the registry.
 const FORGET_AFTER_LEASES: u32 = 20;
 
@@ -132,21 +136,30 @@ impl Ownership {
         Ok(self.held_count())
     }
 
-    /// Runs rounds until the node leaves: on a timer, and when asked.
+    /// Runs rounds until the node leaves: every tenth of the lease (each beats the
+    /// heartbeat), at the moment another node's lease would run out if it has stopped
+    /// beating (so a dead node's grants are taken as soon as they may be), and when
+    /// asked.
     pub async fn run(self) {
-        let interval = self.inner.lease / 5;
+        let interval = (self.inner.lease / 10).max(Duration::from_millis(200));
+        let mut next = interval;
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::time::sleep(next) => {}
                 _ = self.inner.round_due.notified() => {}
             }
             if self.inner.leaving.load(Ordering::SeqCst) || self.store().is_closed() {
                 return;
             }
-            if let Err(e) = self.round().await {
-                tracing::warn!(error = %e, "grant ownership round failed; trying again");
-                *self.healthy_since() = tokio::time::Instant::now();
-            }
+            next = match self.round().await {
+                Ok(Some(expiry)) => interval.min(expiry + EXPIRY_MARGIN),
+                Ok(None) => interval,
+                Err(e) => {
+                    tracing::warn!(error = %e, "grant ownership round failed; trying again");
+                    *self.healthy_since() = tokio::time::Instant::now();
+                    interval
+                }
+            };
         }
     }
 
@@ -201,13 +214,15 @@ impl Ownership {
             }
             ClusterEvent::Restart(grant_id) => {
                 // A round restarts it (its `updated_at` moved) or takes it (it is new).
+                // Every node's sessions kept for API changes were made with what changed.
+                engine.close_idle_sessions(&grant_id);
                 self.forget_start(&grant_id);
                 self.inner.round_due.notify_one();
             }
             ClusterEvent::Stop(grant_id) => {
-                if self.held_lock().remove(&grant_id).is_some() {
-                    engine.stop_grant(&grant_id);
-                }
+                // Stops its actor if it runs here, and its kept sessions in any case.
+                self.held_lock().remove(&grant_id);
+                engine.stop_grant(&grant_id);
                 self.inner.round_due.notify_one();
             }
             ClusterEvent::Rebalance => self.inner.round_due.notify_one(),
@@ -262,8 +277,9 @@ impl Ownership {
     }
 
     /// One round: heartbeat, then take, keep, hand over and stop grants as the live
-    /// nodes and the leases say.
-    async fn round(&self) -> Result<(), StoreError> {
+    /// nodes and the leases say. Says how soon the first other live node's lease runs
+    /// out if it beats no more.
+    async fn round(&self) -> Result<Option<Duration>, StoreError> {
         let (store, engine, me, lease) = (
             self.store(),
             &self.inner.engine,
@@ -271,7 +287,7 @@ impl Ownership {
             self.inner.lease,
         );
         if self.inner.leaving.load(Ordering::SeqCst) {
-            return Ok(());
+            return Ok(None);
         }
         if !store.heartbeat(me).await? {
             // Taken for dead and forgotten (the process was paused): back in.
@@ -283,10 +299,17 @@ impl Ownership {
         store
             .forget_silent_nodes(lease * FORGET_AFTER_LEASES)
             .await?;
-        let mut live = store.live_nodes(lease).await?;
-        if !live.iter().any(|n| n == me) {
-            live.push(me.to_owned());
-        }
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+        let beats = store.node_heartbeats().await?;
+        let others_live = beats
+            .iter()
+            .filter(|(id, age, leaving)| id != me && *age < lease_ms && !leaving);
+        let next_expiry = others_live
+            .clone()
+            .map(|(_, age, _)| Duration::from_millis(u64::try_from(lease_ms - age).unwrap_or(0)))
+            .min();
+        let mut live: Vec<String> = others_live.map(|(id, _, _)| id.clone()).collect();
+        live.push(me.to_owned());
         let take_from_dead = self.healthy_since().elapsed() >= lease;
         let grants = store.valid_grant_versions().await?;
         let leases: HashMap<GrantId, (Option<String>, i64)> = store
@@ -344,7 +367,7 @@ impl Ownership {
             tracing::info!(grants = handed_over, "grants handed over to other nodes");
             store.publish(&ClusterEvent::Rebalance).await?;
         }
-        Ok(())
+        Ok(next_expiry)
     }
 
     /// Starts the grant's actor under this lease unless it already runs so.

@@ -4,7 +4,9 @@ Session-wide:
   * ``testbed``   -- runs ``testbed/start`` (Dovecot + Postfix on 127.0.0.1) and returns
                      its env file as a dict. Fails the session loudly if it cannot.
   * ``mailroom``  -- a ``mailroom serve`` process on a free port in a temporary data dir,
-                     stopped at the end of the session.
+                     stopped at the end of the session. Its database: the data dir's SQLite
+                     file, or with ``MAILROOM_TEST_DATABASE=postgres`` a schema of its own
+                     in PostgreSQL (see ``ServerDatabase``), dropped when it stops.
   * ``app``       -- an application created with ``mailroom app create --json``.
   * ``nylas``     -- ``nylas.Client(api_key, api_uri=base_url)`` for that application.
 
@@ -24,6 +26,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -167,7 +170,70 @@ class AppInfo:
     client: Client = field(repr=False)
 
 
+DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/test"
+PSQL_TIMEOUT = 60
+
+
+class ServerDatabase:
+    """The database one server runs on. ``MAILROOM_TEST_DATABASE`` picks the engine: unset or
+    ``sqlite``, the data dir's SQLite file (mailroom's default; nothing to set up); ``postgres``,
+    a fresh schema ``mr_test_<uuid>`` in the database at ``MAILROOM_TEST_POSTGRES`` (default
+    the local server's ``test`` database, as for the store's and the Rust tests), passed to
+    mailroom as ``MAILROOM_DATABASE_URL`` with the schema as its search path. Set up and
+    dropped with ``psql``. Any other engine, or a PostgreSQL that cannot be reached, raises
+    ``RuntimeError``: the tests fail, never skip or quietly use SQLite."""
+
+    def __init__(self) -> None:
+        engine = os.environ.get("MAILROOM_TEST_DATABASE") or "sqlite"
+        if engine not in ("sqlite", "postgres"):
+            raise RuntimeError(f"MAILROOM_TEST_DATABASE={engine!r}: expected 'sqlite' or 'postgres'")
+        self.engine = engine
+        self.url = os.environ.get("MAILROOM_TEST_POSTGRES") or DEFAULT_POSTGRES
+        self.schema: Optional[str] = None
+        if engine == "postgres":
+            schema = f"mr_test_{uuid.uuid4().hex}"
+            self._psql(f"CREATE SCHEMA {schema}")
+            self.schema = schema
+
+    def _psql(self, sql: str) -> str:
+        try:
+            result = subprocess.run(
+                ["psql", self.url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=PSQL_TIMEOUT,
+                env={**os.environ, "PGCONNECT_TIMEOUT": "10"},
+            )
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise RuntimeError(
+                f"MAILROOM_TEST_DATABASE=postgres needs psql and PostgreSQL at {self.url} "
+                f"(MAILROOM_TEST_POSTGRES): {e}"
+            ) from e
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"MAILROOM_TEST_DATABASE=postgres needs PostgreSQL at {self.url} "
+                f"(MAILROOM_TEST_POSTGRES); `{sql}` failed:\n{result.stderr}"
+            )
+        return result.stdout
+
+    def env(self) -> Dict[str, str]:
+        """What mailroom needs to use it (nothing for SQLite)."""
+        if self.schema is None:
+            return {}
+        separator = "&" if "?" in self.url else "?"
+        return {"MAILROOM_DATABASE_URL": f"{self.url}{separator}options=-c%20search_path%3D{self.schema}"}
+
+    def drop(self) -> None:
+        schema, self.schema = self.schema, None
+        if schema is not None:
+            self._psql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
 class MailroomServer:
+    """``mailroom serve`` with ``env`` and a database of its own (``ServerDatabase``), made by
+    ``start()`` and dropped by ``stop()``."""
+
     def __init__(self, binary: Path, data_dir: Path, env: Dict[str, str], log_path: Path):
         self.binary = binary
         self.data_dir = data_dir
@@ -176,12 +242,28 @@ class MailroomServer:
         self.base_url: Optional[str] = None
         self.port: Optional[int] = None
         self.proc: Optional[subprocess.Popen] = None
+        self.database: Optional[ServerDatabase] = None
+        self._stderr = None
         self._stdout_lines: List[str] = []
         self._reader: Optional[threading.Thread] = None
 
     # -- process ----------------------------------------------------------------
 
     def start(self) -> None:
+        """Starts the server; on any failure, stops what was started and raises RuntimeError."""
+        try:
+            self._start()
+        except BaseException:
+            try:
+                self.stop()
+            except Exception:  # the failure to start is the one to report
+                pass
+            raise
+
+    def _start(self) -> None:
+        self.database = ServerDatabase()
+        # The CLI (create_app) runs with the same env, so on the same database.
+        self.env = {**self.env, **self.database.env()}
         self._stderr = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [str(self.binary), "--data-dir", str(self.data_dir), "serve", "--listen", "127.0.0.1:0"],
@@ -209,7 +291,6 @@ class MailroomServer:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self.stop()
                 raise RuntimeError(
                     f"mailroom did not print its listening line within {SERVER_START_TIMEOUT} s\n"
                     + self.diagnostics()
@@ -228,9 +309,8 @@ class MailroomServer:
                 return
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
+        """Stops the server and drops its database; does nothing the second time."""
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=15)
@@ -239,7 +319,10 @@ class MailroomServer:
                 self.proc.wait(timeout=15)
         if self._reader is not None:
             self._reader.join(timeout=5)
-        self._stderr.close()
+        if self._stderr is not None:
+            self._stderr.close()
+        if self.database is not None:
+            self.database.drop()
 
     def diagnostics(self) -> str:
         try:

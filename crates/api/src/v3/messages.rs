@@ -320,5 +320,6 @@ pub fn fetch_error(failure: FetchFailure) -> ApiError {
             reason,
         ),
         FetchFailure::Invalid(reason) => ApiError::bad_request(reason),
+        FetchFailure::Database(e) => e.into(),
     }
 }

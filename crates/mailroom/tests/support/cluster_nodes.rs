@@ -17,13 +17,8 @@ use std::{
 
 use serde_json::Value;
 
+pub use super::database::postgres_url;
 use super::{Testbed, mailroom_command, repo_root, testbed_env};
-
-/// The tests' PostgreSQL, as the store tests find it (`MAILROOM_TEST_POSTGRES`).
-pub fn postgres_url() -> String {
-    std::env::var("MAILROOM_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
 
 /// `url` with its sessions' search_path set to `schema`.
 pub fn schema_url(url: &str, schema: &str) -> String {

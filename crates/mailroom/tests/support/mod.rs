@@ -4,6 +4,7 @@
 
 pub mod accept_all;
 pub mod cluster_nodes;
+pub mod database;
 pub mod hostile_server;
 pub mod imap_peer;
 pub mod webhook_receiver;
@@ -18,6 +19,9 @@ use std::{
 };
 
 use serde_json::Value;
+
+#[allow(unused_imports)] // not every test binary names the engine
+pub use database::{Database, Engine};
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -122,12 +126,16 @@ pub fn wait_for<T>(what: &str, deadline: Duration, mut check: impl FnMut() -> Op
     }
 }
 
-/// A `mailroom serve` process with its own data dir, killed on drop.
+/// A `mailroom serve` process with its own data dir and database (see [`Database`]:
+/// `MAILROOM_TEST_DATABASE` picks SQLite or PostgreSQL), killed on drop; then its
+/// database goes.
 pub struct Mailroom {
     pub base_url: String,
     pub data_dir: tempfile::TempDir,
     child: Child,
+    /// The settings it runs with, the database's included.
     env: Vec<(String, String)>,
+    pub database: Database,
 }
 
 /// The settings a test server runs with against the testbed.
@@ -169,21 +177,28 @@ impl Mailroom {
         Self::start_with(testbed_env())
     }
 
-    /// Starts a server with exactly these `MAILROOM_*` settings.
-    pub fn start_with(env: Vec<(String, String)>) -> Self {
-        Self::start_in(tempfile::tempdir().expect("temp dir"), env)
+    /// Starts a server with exactly these `MAILROOM_*` settings, and the database's.
+    pub fn start_with(mut env: Vec<(String, String)>) -> Self {
+        let database = Database::new();
+        env.extend(database.env());
+        Self::start_in(tempfile::tempdir().expect("temp dir"), env, database)
     }
 
-    /// Stops this server (SIGKILL) and starts another on the same data dir.
+    /// Stops this server (SIGKILL) and starts another on the same data dir and database.
     pub fn restart(mut self) -> Self {
         self.kill();
         let data_dir =
             std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("temp dir"));
+        let database = std::mem::replace(&mut self.database, Database::Sqlite);
         let env = self.env.clone();
-        Self::start_in(data_dir, env)
+        Self::start_in(data_dir, env, database)
     }
 
-    fn start_in(data_dir: tempfile::TempDir, env: Vec<(String, String)>) -> Self {
+    fn start_in(
+        data_dir: tempfile::TempDir,
+        env: Vec<(String, String)>,
+        database: Database,
+    ) -> Self {
         let mut command = mailroom_command(data_dir.path(), &env);
         command
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -212,6 +227,7 @@ impl Mailroom {
             data_dir,
             child,
             env,
+            database,
         }
     }
 
@@ -252,14 +268,20 @@ impl Mailroom {
         }
     }
 
-    pub fn database_bytes(&self) -> Vec<u8> {
-        let mut bytes = Vec::new();
-        for name in ["mailroom.db", "mailroom.db-wal"] {
-            if let Ok(b) = std::fs::read(self.data_dir.path().join(name)) {
-                bytes.extend(b);
-            }
-        }
-        bytes
+    /// The settings this server runs with (its database's included), for a process a test
+    /// starts on the same data dir.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    /// Everything its database stores, as text ([`Database::contents`]).
+    pub fn database_text(&self) -> String {
+        self.database.contents(self.data_dir.path())
+    }
+
+    /// A number read from its database behind its back ([`Database::scalar`]).
+    pub fn database_scalar(&self, sql: &str) -> i64 {
+        self.database.scalar(self.data_dir.path(), sql)
     }
 
     /// The process id of the server.
