@@ -8,7 +8,11 @@
 //! Mail is delivered through the testbed's SMTP port and seen as `message.created` at a
 //! real webhook receiver; "announced once" counts distinct notification ids per message
 //! (a repeated POST of one notification id is a webhook retry, not a second
-//! announcement).
+//! announcement). IMAP sessions are counted at Dovecot: those open now (`doveadm who`),
+//! and the logins in its log, which also show sessions opened and closed at once.
+//!
+//! `MAILROOM_TEST_KEEP_CLUSTER_LOGS=1` keeps the nodes' logs, and
+//! `MAILROOM_TEST_CLUSTER_LOG=<filter>` sets their log filter.
 
 mod support;
 
@@ -51,8 +55,8 @@ fn email(user: u32) -> String {
     format!("user{user}@example.test")
 }
 
-/// Polls `check` every 200 ms until it returns Some; at the deadline, panics with what
-/// `check` last said.
+/// Polls `check` every 200 ms until it returns Ok; at the deadline, panics with the
+/// last Err it gave.
 async fn until<T>(what: &str, within: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
     let deadline = Instant::now() + within;
     loop {
