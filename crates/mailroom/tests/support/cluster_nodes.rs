@@ -17,8 +17,12 @@ use std::{
 
 use serde_json::Value;
 
-pub use super::database::postgres_url;
 use super::{Testbed, mailroom_command, repo_root, testbed_env};
+
+/// The tests' PostgreSQL (`MAILROOM_TEST_POSTGRES`, as for the rest of the suite).
+pub fn postgres_url() -> String {
+    super::database::postgres_url()
+}
 
 /// `url` with its sessions' search_path set to `schema`.
 pub fn schema_url(url: &str, schema: &str) -> String {
