@@ -77,7 +77,8 @@ struct BodyFetch {
 }
 
 /// Reads bodies until none is missing within `sync_bodies`, or until `wake` is notified
-/// (the notification is handed on). For a backlog of more than one FETCH it uses more
+/// (then it returns unfinished, and the actor's next pass, which follows at once, looks
+/// for what woke it). For a backlog of more than one FETCH it uses more
 /// connections, within `max_connections_per_grant`: one idling on Inbox (the actor's own
 /// is busy here, and new mail should not wait behind old bodies) and up to
 /// `body_connections - 1` more readers, opened here and closed before returning. Returns
@@ -229,8 +230,10 @@ async fn walk(
             tokio::select! {
                 biased;
                 _ = wake.notified() => {
-                    // Hand the wake-up on to the loop that runs the next pass.
-                    wake.notify_one();
+                    // Not handed on: returning unfinished makes the actor run the next
+                    // pass at once, and a permit left in `wake` would stop every walk
+                    // after it at its first FETCH, each opening and closing its
+                    // connections, until the actor next waited.
                     stop.store(true, Ordering::Relaxed);
                     return Ok(false);
                 }
