@@ -1,5 +1,6 @@
 //! mailroom's IMAP session: connecting under the outbound policy, TLS or STARTTLS,
-//! logging in and reading capabilities, on top of async-imap.
+//! logging in (a password, or an OAuth 2.0 token) and reading capabilities, on top of
+//! async-imap.
 
 mod capabilities;
 mod error;
@@ -11,6 +12,7 @@ mod mailbox_admin;
 mod mailbox_state;
 mod message_writes;
 mod notify;
+mod oauth_sasl;
 mod qresync;
 mod session;
 mod stream;
@@ -25,8 +27,9 @@ pub use folders::{ListedFolder, decode_mailbox_name, encode_mailbox_name};
 pub use idle::{IDLE_REARM, IdleOutcome};
 pub use mailbox_state::MailboxState;
 pub use message_writes::uid_list;
+pub use oauth_sasl::{oauthbearer_response, xoauth2_response};
 pub use qresync::{KnownMailbox, ResyncReport};
-pub use session::{ImapServer, ImapSession, ImapTls};
+pub use session::{ImapAuth, ImapServer, ImapSession, ImapTls};
 pub use stream::{ImapStream, MAX_LINE_BYTES, Transport};
 pub use uid_ranges::UidRanges;
 pub use write_report::{AppendedUids, UidMapping, WriteReport, absorb_write};

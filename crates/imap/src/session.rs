@@ -35,6 +35,25 @@ pub struct ImapServer<'a> {
     pub username: &'a str,
 }
 
+/// How mailroom proves who it is to the server.
+#[derive(Clone, Copy)]
+pub enum ImapAuth<'a> {
+    /// LOGIN with a password.
+    Password(&'a str),
+    /// AUTHENTICATE XOAUTH2 with an OAuth 2.0 access token (`oauth_sasl`).
+    Bearer(&'a str),
+}
+
+impl std::fmt::Debug for ImapAuth<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret itself.
+        f.write_str(match self {
+            ImapAuth::Password(_) => "Password(…)",
+            ImapAuth::Bearer(_) => "Bearer(…)",
+        })
+    }
+}
+
 /// A logged-in session with the capabilities the server announced after login.
 pub struct ImapSession {
     pub(crate) session: Session<ImapStream>,
@@ -48,12 +67,21 @@ pub struct ImapSession {
 }
 
 impl ImapSession {
-    /// Connects, secures the connection as asked, and logs in. Every wait on the server is
-    /// bounded by the policy's timeout.
+    /// Connects, secures the connection as asked, and logs in with a password. Every
+    /// wait on the server is bounded by the policy's timeout.
     pub async fn connect(
         policy: &OutboundPolicy,
         server: ImapServer<'_>,
         password: &str,
+    ) -> Result<Self, ImapError> {
+        Self::connect_with(policy, server, ImapAuth::Password(password)).await
+    }
+
+    /// As [`ImapSession::connect`], signing in as `auth` says.
+    pub async fn connect_with(
+        policy: &OutboundPolicy,
+        server: ImapServer<'_>,
+        auth: ImapAuth<'_>,
     ) -> Result<Self, ImapError> {
         policy.check_transport(server.tls != ImapTls::Plain)?;
         let tcp = policy.connect(server.host, server.port).await?;
@@ -88,15 +116,24 @@ impl ImapSession {
         }
 
         let mut session = bounded(policy, &server, async {
-            client
-                .login(server.username, password)
-                .await
-                .map_err(|(e, _)| match e {
-                    async_imap::error::Error::No(message) => {
-                        ImapError::AuthenticationFailed(crate::error::server_text(&message))
-                    }
-                    other => ImapError::from(other),
-                })
+            let signed_in = match auth {
+                ImapAuth::Password(password) => client.login(server.username, password).await,
+                ImapAuth::Bearer(token) => {
+                    let response = crate::oauth_sasl::xoauth2_response(server.username, token);
+                    client
+                        .authenticate(
+                            "XOAUTH2",
+                            crate::oauth_sasl::BearerAuthenticator::new(response),
+                        )
+                        .await
+                }
+            };
+            signed_in.map_err(|(e, _)| match e {
+                async_imap::error::Error::No(message) => {
+                    ImapError::AuthenticationFailed(crate::error::server_text(&message))
+                }
+                other => ImapError::from(other),
+            })
         })
         .await?;
         // Servers announce more after login than in their greeting: read them again.

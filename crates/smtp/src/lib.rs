@@ -9,4 +9,4 @@ mod transport;
 pub use error::SmtpError;
 pub use send::{SubmitReceipt, submit};
 pub use session::SmtpSession;
-pub use submission::{SmtpServer, SmtpTls, verify_login};
+pub use submission::{SmtpAuth, SmtpServer, SmtpTls, verify_login, verify_login_with};

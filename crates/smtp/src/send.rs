@@ -26,7 +26,7 @@ use mailroom_net::{NetError, OutboundPolicy};
 
 use crate::{
     error::SmtpError,
-    submission::{SmtpServer, authenticated_connection, classify, source_chain},
+    submission::{SmtpAuth, SmtpServer, authenticated_connection, classify, source_chain},
 };
 
 /// The slowest upload a message is given time for; the DATA wait grows with its size.
@@ -54,7 +54,8 @@ pub async fn submit(
 ) -> Result<SubmitReceipt, SmtpError> {
     let envelope = SmtpEnvelope::new(envelope_from, recipients)?;
     let message = crlf_line_endings(message);
-    let mut connection = authenticated_connection(policy, server, password).await?;
+    let mut connection =
+        authenticated_connection(policy, server, SmtpAuth::Password(password)).await?;
     let outcome = send_transaction(&mut connection, policy, server, &envelope, &message).await;
     // After a success or a refusal the server is answering and a QUIT ends the session
     // cleanly; after anything else the connection's state is unknown and it is dropped.

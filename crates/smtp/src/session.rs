@@ -12,7 +12,7 @@ use mailroom_net::OutboundPolicy;
 use crate::{
     error::SmtpError,
     send::{SmtpEnvelope, SubmitReceipt, crlf_line_endings, send_transaction},
-    submission::{SmtpServer, authenticated_connection},
+    submission::{SmtpAuth, SmtpServer, authenticated_connection},
 };
 
 pub struct SmtpSession {
@@ -26,9 +26,18 @@ impl SmtpSession {
         server: SmtpServer<'_>,
         password: &str,
     ) -> Result<Self, SmtpError> {
+        Self::open_with(policy, server, SmtpAuth::Password(password)).await
+    }
+
+    /// As [`SmtpSession::open`], authenticating as `auth` says.
+    pub async fn open_with(
+        policy: &OutboundPolicy,
+        server: SmtpServer<'_>,
+        auth: SmtpAuth<'_>,
+    ) -> Result<Self, SmtpError> {
         let connection = tokio::time::timeout(
             policy.timeout() * 2,
-            authenticated_connection(policy, server, password),
+            authenticated_connection(policy, server, auth),
         )
         .await
         .map_err(|_| SmtpError::Net(policy.timeout_error(server.host, server.port)))??;

@@ -30,6 +30,25 @@ pub struct SmtpServer<'a> {
     pub username: &'a str,
 }
 
+/// How mailroom proves who it is to the submission server.
+#[derive(Clone, Copy)]
+pub enum SmtpAuth<'a> {
+    /// AUTH PLAIN (or LOGIN) with a password.
+    Password(&'a str),
+    /// AUTH XOAUTH2 with an OAuth 2.0 access token, as Gmail, Outlook.com and Yahoo take.
+    Bearer(&'a str),
+}
+
+impl std::fmt::Debug for SmtpAuth<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret itself.
+        f.write_str(match self {
+            SmtpAuth::Password(_) => "Password(…)",
+            SmtpAuth::Bearer(_) => "Bearer(…)",
+        })
+    }
+}
+
 /// Connects, secures the connection as asked and authenticates, then quits. Proves the
 /// credentials work before a grant is stored.
 pub async fn verify_login(
@@ -37,7 +56,16 @@ pub async fn verify_login(
     server: SmtpServer<'_>,
     password: &str,
 ) -> Result<(), SmtpError> {
-    let mut connection = authenticated_connection(policy, server, password).await?;
+    verify_login_with(policy, server, SmtpAuth::Password(password)).await
+}
+
+/// As [`verify_login`], authenticating as `auth` says.
+pub async fn verify_login_with(
+    policy: &OutboundPolicy,
+    server: SmtpServer<'_>,
+    auth: SmtpAuth<'_>,
+) -> Result<(), SmtpError> {
+    let mut connection = authenticated_connection(policy, server, auth).await?;
     let _ = tokio::time::timeout(policy.timeout(), connection.quit()).await;
     Ok(())
 }
@@ -47,12 +75,9 @@ pub async fn verify_login(
 pub(crate) async fn authenticated_connection(
     policy: &OutboundPolicy,
     server: SmtpServer<'_>,
-    password: &str,
+    auth: SmtpAuth<'_>,
 ) -> Result<AsyncSmtpConnection, SmtpError> {
-    tokio::time::timeout(
-        policy.timeout() * 2,
-        connect_and_login(policy, server, password),
-    )
+    tokio::time::timeout(policy.timeout() * 2, connect_and_login(policy, server, auth))
     .await
     .map_err(|_| SmtpError::Net(policy.timeout_error(server.host, server.port)))?
 }
@@ -60,7 +85,7 @@ pub(crate) async fn authenticated_connection(
 async fn connect_and_login(
     policy: &OutboundPolicy,
     server: SmtpServer<'_>,
-    password: &str,
+    auth: SmtpAuth<'_>,
 ) -> Result<AsyncSmtpConnection, SmtpError> {
     policy.check_transport(server.tls != SmtpTls::Plain)?;
     let hello = ClientId::Domain("mailroom.localhost".into());
@@ -75,10 +100,13 @@ async fn connect_and_login(
             .await
             .map_err(|e| classify(e, server.host))?;
     }
-    let credentials = Credentials::new(server.username.to_owned(), password.to_owned());
-    match connection
-        .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
-        .await
+    // lettre's XOAUTH2 takes the token where the other mechanisms take the password.
+    let (secret, mechanisms): (&str, &[Mechanism]) = match auth {
+        SmtpAuth::Password(password) => (password, &[Mechanism::Plain, Mechanism::Login]),
+        SmtpAuth::Bearer(token) => (token, &[Mechanism::Xoauth2]),
+    };
+    let credentials = Credentials::new(server.username.to_owned(), secret.to_owned());
+    match connection.auth(mechanisms, &credentials).await
     {
         Ok(_) => Ok(connection),
         Err(e) if e.is_permanent() || e.is_transient() => {
