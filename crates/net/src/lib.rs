@@ -1,11 +1,12 @@
 //! Outbound connections to mail servers, under one policy: which addresses may be
 //! reached, which local address connections leave from, how long they may take, and
 //! which certificates are trusted. TLS is always verified. And where a domain says its
-//! mail servers are (DNS SRV).
+//! mail servers are (DNS SRV). And the OAuth 2.0 token endpoints of mail providers.
 
 mod address_policy;
 mod autoconfig;
 mod discovery;
+mod oauth_token;
 mod outbound;
 mod tls;
 pub mod webhook_http;
@@ -14,6 +15,9 @@ pub use address_policy::is_public_address;
 pub use autoconfig::{fetch_autoconfig, parse_autoconfig};
 pub use discovery::{
     AnnouncedServers, DiscoveredServer, DiscoveredServers, DiscoveredTls, MailDiscovery,
+};
+pub use oauth_token::{
+    ClientAuth, TokenEndpoint, TokenError, TokenGrant, TokenResponse, request_token,
 };
 pub use outbound::{DEFAULT_MAX_MESSAGE_BYTES, NetError, OutboundPolicy, PolicySettings};
 pub use webhook_http::{

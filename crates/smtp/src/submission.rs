@@ -77,7 +77,10 @@ pub(crate) async fn authenticated_connection(
     server: SmtpServer<'_>,
     auth: SmtpAuth<'_>,
 ) -> Result<AsyncSmtpConnection, SmtpError> {
-    tokio::time::timeout(policy.timeout() * 2, connect_and_login(policy, server, auth))
+    tokio::time::timeout(
+        policy.timeout() * 2,
+        connect_and_login(policy, server, auth),
+    )
     .await
     .map_err(|_| SmtpError::Net(policy.timeout_error(server.host, server.port)))?
 }
@@ -106,8 +109,7 @@ async fn connect_and_login(
         SmtpAuth::Bearer(token) => (token, &[Mechanism::Xoauth2]),
     };
     let credentials = Credentials::new(server.username.to_owned(), secret.to_owned());
-    match connection.auth(mechanisms, &credentials).await
-    {
+    match connection.auth(mechanisms, &credentials).await {
         Ok(_) => Ok(connection),
         Err(e) if e.is_permanent() || e.is_transient() => {
             Err(SmtpError::AuthenticationFailed(reply_text(&e)))
