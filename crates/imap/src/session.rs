@@ -119,10 +119,26 @@ impl ImapSession {
             let signed_in = match auth {
                 ImapAuth::Password(password) => client.login(server.username, password).await,
                 ImapAuth::Bearer(token) => {
-                    let response = crate::oauth_sasl::xoauth2_response(server.username, token);
+                    // OAUTHBEARER where offered (Yahoo takes nothing else), else XOAUTH2.
+                    let offered = match pre_auth_capabilities(&mut client).await {
+                        Ok(offered) => offered,
+                        Err(e) => return Err(e),
+                    };
+                    let (mechanism, response) = if offered.iter().any(|c| c == "AUTH=OAUTHBEARER") {
+                        let response = crate::oauth_sasl::oauthbearer_response(
+                            server.username,
+                            server.host,
+                            server.port,
+                            token,
+                        );
+                        ("OAUTHBEARER", response)
+                    } else {
+                        let response = crate::oauth_sasl::xoauth2_response(server.username, token);
+                        ("XOAUTH2", response)
+                    };
                     client
                         .authenticate(
-                            "XOAUTH2",
+                            mechanism,
                             crate::oauth_sasl::BearerAuthenticator::new(response),
                         )
                         .await
@@ -196,6 +212,44 @@ impl ImapSession {
     /// point.
     pub async fn logout(mut self) {
         let _ = tokio::time::timeout(self.timeout, self.session.logout()).await;
+    }
+}
+
+/// The capabilities the server announces before login (after STARTTLS, where that
+/// changes them): which SASL mechanisms it takes. Asked with a tag of mailroom's own,
+/// apart from async-imap's numbering, since async-imap asks nothing before login.
+async fn pre_auth_capabilities(client: &mut Client<ImapStream>) -> Result<Vec<String>, ImapError> {
+    use async_imap::imap_proto::{Capability as Announced, Response, Status};
+    use tokio::io::AsyncWriteExt;
+    const TAG: &str = "mrcap";
+    let stream = client.get_mut();
+    stream
+        .write_all(format!("{TAG} CAPABILITY\r\n").as_bytes())
+        .await?;
+    stream.flush().await?;
+    let mut announced = Vec::new();
+    loop {
+        let response = client.read_response().await?.ok_or(ImapError::Closed)?;
+        match response.parsed() {
+            Response::Capabilities(capabilities) => {
+                announced.extend(capabilities.iter().map(|c| match c {
+                    Announced::Imap4rev1 => "IMAP4rev1".to_owned(),
+                    Announced::Auth(mechanism) => {
+                        format!("AUTH={}", mechanism.to_ascii_uppercase())
+                    }
+                    Announced::Atom(atom) => atom.to_string(),
+                }));
+            }
+            Response::Done { tag, status, .. } if tag.0 == TAG => {
+                return match status {
+                    Status::Ok => Ok(announced),
+                    _ => Err(ImapError::Protocol(
+                        "CAPABILITY was refused before login".into(),
+                    )),
+                };
+            }
+            _ => {}
+        }
     }
 }
 
