@@ -12,6 +12,11 @@ TESTBED_SMTP_PORT=${TESTBED_SMTP_PORT:-31025}
 TESTBED_SUBMISSION_PORT=${TESTBED_SUBMISSION_PORT:-31587}
 TESTBED_SMTPS_PORT=${TESTBED_SMTPS_PORT:-31465}
 TESTBED_DNS_PORT=${TESTBED_DNS_PORT:-31053}   # dnsmasq: SRV records for the domain
+TESTBED_OAUTH_PORT=${TESTBED_OAUTH_PORT:-31080} # testbed/oauth-server (HTTP)
+# oauth-server defaults (clients can set their own through its control channel):
+# access-token lifetime in seconds, and refresh-token rotation provider|always|never.
+TESTBED_OAUTH_ACCESS_TTL=${TESTBED_OAUTH_ACCESS_TTL:-3600}
+TESTBED_OAUTH_ROTATE=${TESTBED_OAUTH_ROTATE:-provider}
 TESTBED_USERS=${TESTBED_USERS:-64}
 TESTBED_MAIL_USER=${TESTBED_MAIL_USER:-mailroomtb}
 
@@ -30,6 +35,8 @@ LOG_DIR=$STATE_DIR/log
 DOVECOT_PIDFILE=$DOVECOT_RUN/master.pid
 POSTFIX_PIDFILE=$POSTFIX_QUEUE/pid/master.pid
 DNSMASQ_PIDFILE=$STATE_DIR/dnsmasq.pid
+OAUTH_PIDFILE=$STATE_DIR/oauth-server.pid
+OAUTH_DIR=$STATE_DIR/oauth               # the OAuth server's signing key
 
 log() { echo "testbed: $*" >&2; }
 die() { echo "testbed: ERROR: $*" >&2; exit 1; }
@@ -54,6 +61,7 @@ pid_alive() {
 dovecot_running() { pid_alive "$DOVECOT_PIDFILE" >/dev/null; }
 postfix_running() { pid_alive "$POSTFIX_PIDFILE" >/dev/null; }
 dnsmasq_running() { pid_alive "$DNSMASQ_PIDFILE" >/dev/null; }
+oauth_running() { pid_alive "$OAUTH_PIDFILE" >/dev/null; }
 
 # port_open PORT: something accepts TCP connections on 127.0.0.1:PORT.
 port_open() {
@@ -74,6 +82,18 @@ greets() {
     [[ $line == "$want"* ]]
 }
 
+# http_ok PORT PATH: an HTTP server on PORT answers GET PATH with 200 within 2 s.
+http_ok() {
+    local port=$1 path=$2 line=""
+    {
+        exec 3<>"/dev/tcp/$TESTBED_HOST/$port"
+        printf 'GET %s HTTP/1.0\r\nHost: %s\r\n\r\n' "$path" "$TESTBED_HOST" >&3
+        IFS= read -r -t 2 -u 3 line
+        exec 3>&-
+    } 2>/dev/null || true
+    [[ $line == "HTTP/1."[01]" 200"* ]]
+}
+
 # tls_greets PORT PREFIX BYE: an implicit-TLS server on PORT, verified against
 # our CA for the name "localhost", sends a greeting starting with PREFIX.
 tls_greets() {
@@ -86,14 +106,15 @@ tls_greets() {
 }
 
 all_ports() {
-    echo "$TESTBED_IMAP_PORT $TESTBED_IMAPS_PORT $TESTBED_SMTP_PORT $TESTBED_SUBMISSION_PORT $TESTBED_SMTPS_PORT $TESTBED_DNS_PORT"
+    echo "$TESTBED_IMAP_PORT $TESTBED_IMAPS_PORT $TESTBED_SMTP_PORT $TESTBED_SUBMISSION_PORT $TESTBED_SMTPS_PORT $TESTBED_DNS_PORT $TESTBED_OAUTH_PORT"
 }
 
 # The env file's content, also printed by start.
 env_lines() {
     local k
     for k in TESTBED_DIR TESTBED_CA TESTBED_HOST TESTBED_IMAP_PORT TESTBED_IMAPS_PORT \
-             TESTBED_SMTP_PORT TESTBED_SUBMISSION_PORT TESTBED_SMTPS_PORT TESTBED_DNS_PORT TESTBED_USERS \
+             TESTBED_SMTP_PORT TESTBED_SUBMISSION_PORT TESTBED_SMTPS_PORT TESTBED_DNS_PORT TESTBED_OAUTH_PORT TESTBED_OAUTH_URL \
+             TESTBED_OAUTH_ACCESS_TTL TESTBED_OAUTH_ROTATE TESTBED_USERS \
              TESTBED_DOMAIN TESTBED_SINK_USER TESTBED_SINK_PASSWORD \
              TESTBED_DOVECOT_CONF TESTBED_POSTFIX_CONF_DIR; do
         case $k in
@@ -101,6 +122,7 @@ env_lines() {
             TESTBED_CA) printf '%s=%q\n' "$k" "$STATE_DIR/ca.pem" ;;
             TESTBED_SINK_USER) printf '%s=%q\n' "$k" "sink@$TESTBED_DOMAIN" ;;
             TESTBED_SINK_PASSWORD) printf '%s=%q\n' "$k" "sinkpass" ;;
+            TESTBED_OAUTH_URL) printf '%s=%q\n' "$k" "http://$TESTBED_HOST:$TESTBED_OAUTH_PORT" ;;
             TESTBED_DOVECOT_CONF) printf '%s=%q\n' "$k" "$DOVECOT_CONF" ;;
             TESTBED_POSTFIX_CONF_DIR) printf '%s=%q\n' "$k" "$POSTFIX_CONF_DIR" ;;
             *) printf '%s=%q\n' "$k" "${!k}" ;;
