@@ -120,6 +120,16 @@ async fn connect_and_login(
         {
             Err(SmtpError::NoAuthMechanism)
         }
+        // A server that refuses a token first answers 334 with its error (JSON), which
+        // lettre's XOAUTH2 does not take: the token was refused all the same.
+        Err(e)
+            if matches!(auth, SmtpAuth::Bearer(_))
+                && e.to_string().contains("does not expect a challenge") =>
+        {
+            Err(SmtpError::AuthenticationFailed(
+                "the server refused the access token".into(),
+            ))
+        }
         Err(e) => Err(classify(e, server.host)),
     }
 }

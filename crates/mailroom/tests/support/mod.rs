@@ -42,6 +42,9 @@ pub struct Testbed {
     pub smtps_port: u16,
     /// dnsmasq, with SRV records for example.test pointing at the testbed.
     pub dns_port: u16,
+    /// testbed/oauth-server: Google, Microsoft and Yahoo endpoint shapes whose tokens
+    /// Dovecot and Postfix take for XOAUTH2 and OAUTHBEARER.
+    pub oauth_url: String,
     pub dir: PathBuf,
 }
 
@@ -77,6 +80,7 @@ impl Testbed {
                 submission_port: port("TESTBED_SUBMISSION_PORT"),
                 smtps_port: port("TESTBED_SMTPS_PORT"),
                 dns_port: port("TESTBED_DNS_PORT"),
+                oauth_url: var("TESTBED_OAUTH_URL"),
                 dir: PathBuf::from(var("TESTBED_DIR")),
             }
         })
