@@ -205,7 +205,7 @@ async fn tokens_from_a_code_sign_in_to_imap_and_smtp_until_expired_or_revoked() 
         .clone()
         .expect("offline access gives a refresh token");
 
-    let mut session = imap_with(testbed, &policy, &tokens.access_token)
+    let session = imap_with(testbed, &policy, &tokens.access_token)
         .await
         .expect("IMAP takes the access token");
     assert!(session.has_capability("IMAP4rev1"));
