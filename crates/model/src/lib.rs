@@ -7,6 +7,7 @@ pub mod email_address;
 pub mod ids;
 pub mod known_providers;
 pub mod mail_settings;
+pub mod oauth_providers;
 pub mod provider;
 pub mod redirect_url;
 pub mod scope;
@@ -19,6 +20,7 @@ pub use ids::{ApiKeyId, ApplicationId, CallbackUriId, GrantId, WebhookId};
 pub use mail_settings::{
     MailCredentials, MailServerSettings, ServerEndpoint, SettingsError, SettingsFields,
 };
+pub use oauth_providers::{OAuthEndpoints, OAuthProvider, ProviderMailServer};
 pub use provider::Provider;
 pub use redirect_url::{RedirectPlatform, RedirectUrl, RedirectUrlError};
 pub use scope::{ALL_SCOPES, Scope};

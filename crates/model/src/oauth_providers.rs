@@ -1,0 +1,206 @@
+//! The mail providers mailroom connects through OAuth 2.0 and XOAUTH2/OAUTHBEARER: where
+//! each one's authorization server and mail servers are, the scopes its mail needs, and
+//! how a client proves itself at its token endpoint. Taken from each provider's own
+//! documentation. The endpoints can be moved as a whole
+//! to another base URL, for the testbed's authorization server (`testbed/README.md`).
+
+use crate::security::TransportSecurity;
+
+/// A provider whose mailboxes are reached with OAuth 2.0 tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OAuthProvider {
+    Google,
+    Microsoft,
+    Yahoo,
+}
+
+/// A mail server of a provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderMailServer {
+    pub host: &'static str,
+    pub port: u16,
+    pub security: TransportSecurity,
+}
+
+/// Where a provider's authorization server answers, for one connector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthEndpoints {
+    pub authorization: String,
+    pub token: String,
+    pub userinfo: Option<String>,
+    pub jwks: String,
+    pub revocation: Option<String>,
+}
+
+impl OAuthProvider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthProvider::Google => "google",
+            OAuthProvider::Microsoft => "microsoft",
+            OAuthProvider::Yahoo => "yahoo",
+        }
+    }
+
+    /// The endpoints at the provider itself; `tenant` is Microsoft's (`common` when
+    /// the connector names none) and ignored by the others.
+    pub fn endpoints(self, tenant: &str) -> OAuthEndpoints {
+        self.endpoints_at(None, tenant)
+    }
+
+    /// The endpoints, under `base` instead of the provider's own hosts when given: the
+    /// testbed's authorization server serves each provider's paths under
+    /// `<base>/google`, `<base>/microsoft`, `<base>/yahoo`.
+    pub fn endpoints_at(self, base: Option<&str>, tenant: &str) -> OAuthEndpoints {
+        // Each endpoint: its host at the provider, and its path (the same at both).
+        let place = |host: &str, path: String| match base {
+            Some(base) => format!("{}/{}{path}", base.trim_end_matches('/'), self.as_str()),
+            None => format!("https://{host}{path}"),
+        };
+        match self {
+            OAuthProvider::Google => OAuthEndpoints {
+                authorization: place("accounts.google.com", "/o/oauth2/v2/auth".into()),
+                token: place("oauth2.googleapis.com", "/token".into()),
+                userinfo: Some(place("openidconnect.googleapis.com", "/v1/userinfo".into())),
+                jwks: place("www.googleapis.com", "/oauth2/v3/certs".into()),
+                revocation: Some(place("oauth2.googleapis.com", "/revoke".into())),
+            },
+            OAuthProvider::Microsoft => {
+                let host = "login.microsoftonline.com";
+                OAuthEndpoints {
+                    authorization: place(host, format!("/{tenant}/oauth2/v2.0/authorize")),
+                    token: place(host, format!("/{tenant}/oauth2/v2.0/token")),
+                    // The ID token names the user; Microsoft's userinfo lives on Graph.
+                    userinfo: None,
+                    jwks: place(host, format!("/{tenant}/discovery/v2.0/keys")),
+                    revocation: None,
+                }
+            }
+            OAuthProvider::Yahoo => {
+                let host = "api.login.yahoo.com";
+                OAuthEndpoints {
+                    authorization: place(host, "/oauth2/request_auth".into()),
+                    token: place(host, "/oauth2/get_token".into()),
+                    userinfo: Some(place(host, "/openid/v1/userinfo".into())),
+                    jwks: place(host, "/openid/v1/certs".into()),
+                    revocation: Some(place(host, "/oauth2/revoke".into())),
+                }
+            }
+        }
+    }
+
+    /// What a connector asks for unless it says otherwise: the mailbox over IMAP and
+    /// SMTP, a refresh token, and who the user is.
+    pub fn default_scopes(self) -> &'static [&'static str] {
+        match self {
+            OAuthProvider::Google => &["https://mail.google.com/", "openid", "email"],
+            OAuthProvider::Microsoft => &[
+                "https://outlook.office.com/IMAP.AccessAsUser.All",
+                "https://outlook.office.com/SMTP.Send",
+                "offline_access",
+                "openid",
+                "email",
+            ],
+            OAuthProvider::Yahoo => &["mail-w", "openid", "email"],
+        }
+    }
+
+    /// Whether the token endpoint takes the client's id and secret as HTTP Basic
+    /// (Yahoo documents only that) rather than in the form body.
+    pub fn client_auth_basic(self) -> bool {
+        self == OAuthProvider::Yahoo
+    }
+
+    pub fn imap(self) -> ProviderMailServer {
+        let host = match self {
+            OAuthProvider::Google => "imap.gmail.com",
+            OAuthProvider::Microsoft => "outlook.office365.com",
+            OAuthProvider::Yahoo => "imap.mail.yahoo.com",
+        };
+        ProviderMailServer {
+            host,
+            port: 993,
+            security: TransportSecurity::Ssl,
+        }
+    }
+
+    pub fn smtp(self) -> ProviderMailServer {
+        match self {
+            OAuthProvider::Google => ProviderMailServer {
+                host: "smtp.gmail.com",
+                port: 465,
+                security: TransportSecurity::Ssl,
+            },
+            OAuthProvider::Microsoft => ProviderMailServer {
+                host: "smtp.office365.com",
+                port: 587,
+                security: TransportSecurity::Starttls,
+            },
+            OAuthProvider::Yahoo => ProviderMailServer {
+                host: "smtp.mail.yahoo.com",
+                port: 465,
+                security: TransportSecurity::Ssl,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_the_providers_own_unless_moved() {
+        let google = OAuthProvider::Google.endpoints("common");
+        assert_eq!(
+            google.authorization,
+            "https://accounts.google.com/o/oauth2/v2/auth"
+        );
+        assert_eq!(google.token, "https://oauth2.googleapis.com/token");
+        let microsoft = OAuthProvider::Microsoft.endpoints("contoso.onmicrosoft.com");
+        assert_eq!(
+            microsoft.token,
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+        );
+        let moved =
+            OAuthProvider::Microsoft.endpoints_at(Some("http://127.0.0.1:31080/"), "common");
+        assert_eq!(
+            moved.authorization,
+            "http://127.0.0.1:31080/microsoft/common/oauth2/v2.0/authorize"
+        );
+        let yahoo = OAuthProvider::Yahoo.endpoints_at(Some("http://127.0.0.1:31080"), "common");
+        assert_eq!(yahoo.token, "http://127.0.0.1:31080/yahoo/oauth2/get_token");
+        assert_eq!(
+            OAuthProvider::Google
+                .endpoints_at(Some("http://t"), "x")
+                .jwks,
+            "http://t/google/oauth2/v3/certs"
+        );
+    }
+
+    #[test]
+    fn every_provider_asks_for_mail_and_identity() {
+        for provider in [
+            OAuthProvider::Google,
+            OAuthProvider::Microsoft,
+            OAuthProvider::Yahoo,
+        ] {
+            let scopes = provider.default_scopes();
+            assert!(
+                scopes.contains(&"openid") && scopes.contains(&"email"),
+                "{provider:?}"
+            );
+            assert_eq!(provider.imap().port, 993);
+        }
+        assert!(
+            OAuthProvider::Microsoft
+                .default_scopes()
+                .contains(&"offline_access")
+        );
+        assert_eq!(
+            OAuthProvider::Microsoft.smtp().security,
+            TransportSecurity::Starttls
+        );
+        assert!(OAuthProvider::Yahoo.client_auth_basic());
+        assert!(!OAuthProvider::Google.client_auth_basic());
+    }
+}
