@@ -1,8 +1,8 @@
 //! The mail providers mailroom connects through OAuth 2.0 and XOAUTH2/OAUTHBEARER: where
 //! each one's authorization server and mail servers are, the scopes its mail needs, and
-//! how a client proves itself at its token endpoint. Taken from each provider's own
-//! documentation. The endpoints can be moved as a whole
-//! to another base URL, for the testbed's authorization server (`testbed/README.md`).
+//! how a client proves itself at its token endpoint, from each provider's documentation.
+//! The endpoints can be moved as a whole under another base URL: the testbed's
+//! authorization server serves the same paths (`testbed/README.md`).
 
 use crate::security::TransportSecurity;
 
