@@ -2,7 +2,8 @@
 //! only if insecure transport is allowed), no loopback or private addresses unless
 //! allowed, connections from the bind address, verified TLS, one deadline for the whole
 //! exchange, redirects never followed (a 3xx is just a status), response bodies read up
-//! to a limit. Used for the challenge handshake and by delivery (POST + signature).
+//! to a limit. Used for the challenge handshake and by delivery (POST + signature), and
+//! for requests to OAuth token endpoints (`oauth_token`), which need the same care.
 
 use std::time::Duration;
 
