@@ -2,10 +2,10 @@
 //! server and authenticate to the SMTP server, concurrently, each bounded in time.
 
 use axum::http::StatusCode;
-use mailroom_imap::{ImapError, ImapServer, ImapSession, ImapTls};
-use mailroom_model::{MailCredentials, MailServerSettings, ServerEndpoint, TransportSecurity};
+use mailroom_imap::{ImapError, ImapServer, ImapSession};
+use mailroom_model::{MailCredentials, MailServerSettings, ServerEndpoint};
 use mailroom_net::{NetError, OutboundPolicy};
-use mailroom_smtp::{SmtpError, SmtpServer, SmtpTls};
+use mailroom_smtp::{SmtpError, SmtpServer};
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -60,11 +60,7 @@ async fn verify_imap(
     let server = ImapServer {
         host: endpoint.host,
         port: endpoint.port,
-        tls: match endpoint.security {
-            TransportSecurity::Ssl => ImapTls::Implicit,
-            TransportSecurity::Starttls => ImapTls::StartTls,
-            TransportSecurity::None => ImapTls::Plain,
-        },
+        tls: endpoint.security.into(),
         username: endpoint.username,
     };
     let session = ImapSession::connect(policy, server, password)
@@ -82,11 +78,7 @@ async fn verify_smtp(
     let server = SmtpServer {
         host: endpoint.host,
         port: endpoint.port,
-        tls: match endpoint.security {
-            TransportSecurity::Ssl => SmtpTls::Implicit,
-            TransportSecurity::Starttls => SmtpTls::StartTls,
-            TransportSecurity::None => SmtpTls::Plain,
-        },
+        tls: endpoint.security.into(),
         username: endpoint.username,
     };
     mailroom_smtp::verify_login(policy, server, password)

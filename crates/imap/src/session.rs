@@ -26,6 +26,17 @@ pub enum ImapTls {
     Plain,
 }
 
+impl From<mailroom_model::TransportSecurity> for ImapTls {
+    fn from(security: mailroom_model::TransportSecurity) -> Self {
+        use mailroom_model::TransportSecurity;
+        match security {
+            TransportSecurity::Ssl => ImapTls::Implicit,
+            TransportSecurity::Starttls => ImapTls::StartTls,
+            TransportSecurity::None => ImapTls::Plain,
+        }
+    }
+}
+
 /// Where to connect and as whom.
 #[derive(Debug, Clone, Copy)]
 pub struct ImapServer<'a> {

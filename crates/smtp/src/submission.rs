@@ -22,6 +22,17 @@ pub enum SmtpTls {
     Plain,
 }
 
+impl From<mailroom_model::TransportSecurity> for SmtpTls {
+    fn from(security: mailroom_model::TransportSecurity) -> Self {
+        use mailroom_model::TransportSecurity;
+        match security {
+            TransportSecurity::Ssl => SmtpTls::Implicit,
+            TransportSecurity::Starttls => SmtpTls::StartTls,
+            TransportSecurity::None => SmtpTls::Plain,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct SmtpServer<'a> {
     pub host: &'a str,

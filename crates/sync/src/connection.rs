@@ -3,8 +3,8 @@
 //! for a grant (the actor, body reads, watchers, the API's changes) opens its sessions
 //! here.
 
-use mailroom_imap::{ImapServer, ImapSession, ImapTls, ListedFolder};
-use mailroom_model::{GrantId, TransportSecurity};
+use mailroom_imap::{ImapServer, ImapSession, ListedFolder};
+use mailroom_model::GrantId;
 use mailroom_net::OutboundPolicy;
 use mailroom_store::{FolderListing, Store};
 
@@ -25,11 +25,7 @@ pub(crate) async fn open_session(
     let server = ImapServer {
         host: endpoint.host,
         port: endpoint.port,
-        tls: match endpoint.security {
-            TransportSecurity::Ssl => ImapTls::Implicit,
-            TransportSecurity::Starttls => ImapTls::StartTls,
-            TransportSecurity::None => ImapTls::Plain,
-        },
+        tls: endpoint.security.into(),
         username: endpoint.username,
     };
     Ok(ImapSession::connect(policy, server, &credentials.imap_password).await?)

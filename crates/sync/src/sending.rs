@@ -2,8 +2,8 @@
 //! filed in Sent (unless the provider does that itself) and indexed, so it joins its
 //! thread at once. A message the SMTP server refused was not sent and is not filed.
 
-use mailroom_model::{GrantId, TransportSecurity, known_providers::saves_sent_copy};
-use mailroom_smtp::{SmtpServer, SmtpSession, SmtpTls};
+use mailroom_model::{GrantId, known_providers::saves_sent_copy};
+use mailroom_smtp::{SmtpServer, SmtpSession};
 
 use crate::{
     engine::SyncEngine, error::SyncError, idle_pool::fresh_enough, mail_append::AppendTarget,
@@ -67,11 +67,7 @@ impl SyncEngine {
         let server = SmtpServer {
             host: endpoint.host,
             port: endpoint.port,
-            tls: match endpoint.security {
-                TransportSecurity::Ssl => SmtpTls::Implicit,
-                TransportSecurity::Starttls => SmtpTls::StartTls,
-                TransportSecurity::None => SmtpTls::Plain,
-            },
+            tls: endpoint.security.into(),
             username: endpoint.username,
         };
         // Bcc recipients are in the envelope; the header would tell everyone.
