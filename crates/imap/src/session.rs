@@ -131,11 +131,7 @@ impl ImapSession {
                 ImapAuth::Password(password) => client.login(server.username, password).await,
                 ImapAuth::Bearer(token) => {
                     // OAUTHBEARER where offered (Yahoo takes nothing else), else XOAUTH2.
-                    let offered = match pre_auth_capabilities(&mut client).await {
-                        Ok(offered) => offered,
-                        Err(e) => return Err(e),
-                    };
-                    let (mechanism, response) = if offered.iter().any(|c| c == "AUTH=OAUTHBEARER") {
+                    let (mechanism, response) = if offers_oauthbearer(&mut client).await? {
                         let response = crate::oauth_sasl::oauthbearer_response(
                             server.username,
                             server.host,
@@ -226,34 +222,32 @@ impl ImapSession {
     }
 }
 
-/// The capabilities the server announces before login (after STARTTLS, where that
-/// changes them): which SASL mechanisms it takes. Asked with a tag of mailroom's own,
-/// apart from async-imap's numbering, since async-imap asks nothing before login.
-async fn pre_auth_capabilities(client: &mut Client<ImapStream>) -> Result<Vec<String>, ImapError> {
+/// Whether the server offers OAUTHBEARER before login (after STARTTLS, where that
+/// changes what it offers). Asked with a tag of mailroom's own, apart from async-imap's
+/// numbering, since async-imap asks nothing before login. A server that answers with
+/// more than a few lines is not answering CAPABILITY, and is refused.
+async fn offers_oauthbearer(client: &mut Client<ImapStream>) -> Result<bool, ImapError> {
     use async_imap::imap_proto::{Capability as Announced, Response, Status};
     use tokio::io::AsyncWriteExt;
     const TAG: &str = "mrcap";
+    const MAX_LINES: usize = 64;
     let stream = client.get_mut();
     stream
         .write_all(format!("{TAG} CAPABILITY\r\n").as_bytes())
         .await?;
     stream.flush().await?;
-    let mut announced = Vec::new();
-    loop {
+    let mut offered = false;
+    for _ in 0..MAX_LINES {
         let response = client.read_response().await?.ok_or(ImapError::Closed)?;
         match response.parsed() {
             Response::Capabilities(capabilities) => {
-                announced.extend(capabilities.iter().map(|c| match c {
-                    Announced::Imap4rev1 => "IMAP4rev1".to_owned(),
-                    Announced::Auth(mechanism) => {
-                        format!("AUTH={}", mechanism.to_ascii_uppercase())
-                    }
-                    Announced::Atom(atom) => atom.to_string(),
-                }));
+                offered |= capabilities.iter().any(
+                    |c| matches!(c, Announced::Auth(m) if m.eq_ignore_ascii_case("OAUTHBEARER")),
+                );
             }
             Response::Done { tag, status, .. } if tag.0 == TAG => {
                 return match status {
-                    Status::Ok => Ok(announced),
+                    Status::Ok => Ok(offered),
                     _ => Err(ImapError::Protocol(
                         "CAPABILITY was refused before login".into(),
                     )),
@@ -262,6 +256,9 @@ async fn pre_auth_capabilities(client: &mut Client<ImapStream>) -> Result<Vec<St
             _ => {}
         }
     }
+    Err(ImapError::Protocol(format!(
+        "no end to the answer to CAPABILITY after {MAX_LINES} lines"
+    )))
 }
 
 async fn read_greeting(client: &mut Client<ImapStream>) -> Result<(), ImapError> {

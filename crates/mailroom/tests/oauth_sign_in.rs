@@ -274,3 +274,60 @@ async fn tokens_from_a_code_sign_in_to_imap_and_smtp_until_expired_or_revoked() 
         again.err()
     );
 }
+
+/// A server that answers the CAPABILITY asked before a token sign-in with lines that
+/// never end is refused with a clear error, promptly, and never sees the token.
+#[tokio::test]
+async fn a_flood_of_capabilities_before_sign_in_is_refused() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (stream, _) = listener.accept().await.unwrap();
+        let (read, mut write) = stream.into_split();
+        write.write_all(b"* OK hostile ready\r\n").await.unwrap();
+        let mut lines = BufReader::new(read).lines();
+        let mut heard = Vec::new();
+        if let Ok(Some(line)) = lines.next_line().await {
+            heard.push(line);
+        }
+        // Until mailroom hangs up: its token would come next, if it went on.
+        let flood = "* CAPABILITY IMAP4rev1 AUTH=PLAIN AUTH=OAUTHBEARER\r\n".repeat(100);
+        while write.write_all(flood.as_bytes()).await.is_ok() {}
+        while let Ok(Some(line)) = lines.next_line().await {
+            heard.push(line);
+        }
+        heard
+    });
+    let policy = OutboundPolicy::new(PolicySettings {
+        allow_private_hosts: true,
+        allow_insecure_transport: true,
+        bind_address: None,
+        timeout: Duration::from_secs(10),
+        extra_ca_pem: None,
+        max_message_bytes: mailroom_net::DEFAULT_MAX_MESSAGE_BYTES,
+    })
+    .unwrap();
+    let refused = ImapSession::connect_with(
+        &policy,
+        ImapServer {
+            host: "127.0.0.1",
+            port,
+            tls: ImapTls::Plain,
+            username: "someone@example.test",
+        },
+        ImapAuth::Bearer("secret-token-never-sent"),
+    )
+    .await;
+    let error = refused.err().expect("refused");
+    assert!(
+        error.to_string().contains("CAPABILITY"),
+        "a clear error, not a timeout: {error}"
+    );
+    let heard = server.await.unwrap();
+    assert_eq!(heard.first().map(String::as_str), Some("mrcap CAPABILITY"));
+    assert!(
+        heard.iter().all(|line| !line.contains("AUTHENTICATE")),
+        "{heard:?}"
+    );
+}
