@@ -6,7 +6,7 @@
 //! every check before it passed.
 
 use mailroom_model::{
-    ApplicationId, EmailAddress, MailServerSettings, Provider, SettingsError,
+    ApplicationId, EmailAddress, GrantSecret, MailServerSettings, Provider, SettingsError,
     mail_settings::{ResolvedSettings, SettingsFields, SettingsInput},
 };
 use mailroom_store::{GrantRecord, GrantRefused, GrantScope, GrantUpsert, GrantWrite, StoreError};
@@ -171,7 +171,7 @@ pub async fn connect_grant(
             name: request.name,
             scope: request.scope,
             settings: &resolved.servers,
-            credentials: &resolved.credentials,
+            credentials: &GrantSecret::Password(resolved.credentials.clone()),
             email_verified,
             max_grants: state.sign_in.settings.max_grants_per_application,
             state: request.state,
@@ -205,10 +205,15 @@ async fn resolve(
     match request.origin {
         SignInOrigin::CustomAuth => {
             let previous = match existing {
-                Some(grant) => Some((
-                    &grant.settings,
-                    state.store.grant_credentials(&grant.id).await?,
-                )),
+                // Only passwords fill in for what is left out: a grant that signs in
+                // with tokens has none to lend.
+                Some(grant) => state
+                    .store
+                    .grant_secret(&grant.id)
+                    .await?
+                    .passwords()
+                    .cloned()
+                    .map(|credentials| (&grant.settings, credentials)),
                 None => None,
             };
             SettingsInput {

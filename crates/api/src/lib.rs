@@ -14,6 +14,7 @@ mod http_limits;
 mod id_token;
 mod mailboxes;
 mod oauth_error;
+mod oauth_mailbox;
 mod provider_check;
 mod request_id;
 mod router;

@@ -1,11 +1,12 @@
 //! Proving a mailbox's settings work before anything is stored: log in to the IMAP
-//! server and authenticate to the SMTP server, concurrently, each bounded in time.
+//! server and authenticate to the SMTP server, concurrently, each bounded in time, with
+//! the passwords, or with an OAuth access token (XOAUTH2, or OAUTHBEARER where offered).
 
 use axum::http::StatusCode;
-use mailroom_imap::{ImapError, ImapServer, ImapSession};
+use mailroom_imap::{ImapAuth, ImapError, ImapServer, ImapSession};
 use mailroom_model::{MailCredentials, MailServerSettings, ServerEndpoint};
 use mailroom_net::{NetError, OutboundPolicy};
-use mailroom_smtp::{SmtpError, SmtpServer};
+use mailroom_smtp::{SmtpAuth, SmtpError, SmtpServer};
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -46,8 +47,28 @@ pub async fn verify_mailbox(
     settings: &MailServerSettings,
     credentials: &MailCredentials,
 ) -> Result<(), CheckFailure> {
-    let imap = verify_imap(policy, settings.imap(), &credentials.imap_password);
-    let smtp = verify_smtp(policy, settings.smtp(), &credentials.smtp_password);
+    let imap = verify_imap(
+        policy,
+        settings.imap(),
+        ImapAuth::Password(&credentials.imap_password),
+    );
+    let smtp = verify_smtp(
+        policy,
+        settings.smtp(),
+        SmtpAuth::Password(&credentials.smtp_password),
+    );
+    let (imap, smtp) = tokio::join!(imap, smtp);
+    imap.and(smtp)
+}
+
+/// As [`verify_mailbox`], with an OAuth access token on both servers.
+pub async fn verify_token_mailbox(
+    policy: &OutboundPolicy,
+    settings: &MailServerSettings,
+    access_token: &str,
+) -> Result<(), CheckFailure> {
+    let imap = verify_imap(policy, settings.imap(), ImapAuth::Bearer(access_token));
+    let smtp = verify_smtp(policy, settings.smtp(), SmtpAuth::Bearer(access_token));
     let (imap, smtp) = tokio::join!(imap, smtp);
     imap.and(smtp)
 }
@@ -55,7 +76,7 @@ pub async fn verify_mailbox(
 async fn verify_imap(
     policy: &OutboundPolicy,
     endpoint: ServerEndpoint<'_>,
-    password: &str,
+    auth: ImapAuth<'_>,
 ) -> Result<(), CheckFailure> {
     let server = ImapServer {
         host: endpoint.host,
@@ -63,7 +84,7 @@ async fn verify_imap(
         tls: endpoint.security.into(),
         username: endpoint.username,
     };
-    let session = ImapSession::connect(policy, server, password)
+    let session = ImapSession::connect_with(policy, server, auth)
         .await
         .map_err(imap_failure)?;
     session.logout().await;
@@ -73,7 +94,7 @@ async fn verify_imap(
 async fn verify_smtp(
     policy: &OutboundPolicy,
     endpoint: ServerEndpoint<'_>,
-    password: &str,
+    auth: SmtpAuth<'_>,
 ) -> Result<(), CheckFailure> {
     let server = SmtpServer {
         host: endpoint.host,
@@ -81,7 +102,7 @@ async fn verify_smtp(
         tls: endpoint.security.into(),
         username: endpoint.username,
     };
-    mailroom_smtp::verify_login(policy, server, password)
+    mailroom_smtp::verify_login_with(policy, server, auth)
         .await
         .map_err(smtp_failure)
 }

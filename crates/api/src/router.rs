@@ -32,6 +32,11 @@ pub struct AppState {
     pub discovery: mailroom_net::MailDiscovery,
     /// Throttling of sign-ins, and the grant cap.
     pub sign_in: Arc<crate::sign_in_limits::SignInLimits>,
+    /// Where Google's, Microsoft's and Yahoo's authorization and mail servers are.
+    pub providers: mailroom_model::ProviderTable,
+    /// The URL browsers and providers reach this server at, if configured; otherwise
+    /// the provider's return address is made from the sign-in request's `Host`.
+    pub public_url: Option<String>,
 }
 
 pub use crate::http_limits::{HttpLimits, MAX_BODY_BYTES, MAX_MAIL_BODY_BYTES};

@@ -134,7 +134,7 @@ async fn bench_grant(
             name: Some("Bench"),
             scope: GrantScope::Unchanged,
             settings: &settings,
-            credentials: &credentials,
+            credentials: &credentials.into(),
             email_verified: false,
             max_grants: i64::MAX,
             state: None,

@@ -40,8 +40,8 @@ pub async fn rotate(settings: Settings) -> anyhow::Result<()> {
     };
     store.close().await;
     println!(
-        "Sealed {} grant credential(s) and {} webhook secret(s) again under a new secret key.",
-        report.grant_credentials, report.webhook_secrets
+        "Sealed {} grant credential(s), {} webhook secret(s) and {} connector client secret(s) again under a new secret key.",
+        report.grant_credentials, report.webhook_secrets, report.connector_secrets
     );
     match source {
         KeySource::File(path) => {

@@ -97,6 +97,8 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         }),
         discovery,
         sign_in: Arc::new(mailroom_api::SignInLimits::new(settings.sign_in.clone())),
+        providers: settings.providers.clone(),
+        public_url: settings.public_url.clone(),
     };
 
     {

@@ -25,6 +25,10 @@ struct FileSettings {
     allow_private_hosts: Option<bool>,
     outbound_bind_address: Option<String>,
     dns_server: Option<String>,
+    public_url: Option<String>,
+    test_oauth_base_url: Option<String>,
+    test_oauth_imap: Option<String>,
+    test_oauth_smtp: Option<String>,
     provider_timeout_secs: Option<u64>,
     sync_poll_secs: Option<u64>,
     sync_status_poll_millis: Option<u64>,
@@ -72,6 +76,12 @@ pub struct Settings {
     pub outbound_bind_address: Option<IpAddr>,
     /// The DNS server mail-server discovery asks (`HOST:PORT`); the system's by default.
     pub dns_server: Option<SocketAddr>,
+    /// The URL browsers and OAuth providers reach this server at (`https://…`): the
+    /// return address registered at Google, Microsoft and Yahoo is under it.
+    pub public_url: Option<String>,
+    /// Where Google's, Microsoft's and Yahoo's servers are: their own, unless a test
+    /// moves them all (`test_oauth_base_url` with `test_oauth_imap`/`test_oauth_smtp`).
+    pub providers: mailroom_model::ProviderTable,
     pub provider_timeout: Duration,
     pub sync_poll_interval: Duration,
     /// How long a node's grant leases last without a heartbeat (README.md, "Running a
@@ -189,6 +199,15 @@ impl Settings {
                         .with_context(|| format!("dns_server '{a}' is not IP:PORT"))
                 })
                 .transpose()?,
+            public_url: env("PUBLIC_URL")
+                .or(file.public_url)
+                .map(|url| public_url(&url))
+                .transpose()?,
+            providers: provider_table(
+                env("TEST_OAUTH_BASE_URL").or(file.test_oauth_base_url),
+                env("TEST_OAUTH_IMAP").or(file.test_oauth_imap),
+                env("TEST_OAUTH_SMTP").or(file.test_oauth_smtp),
+            )?,
             // A provider deadline is doubled and added to instants by its users: an hour
             // at most keeps that far from overflow.
             provider_timeout: seconds(
@@ -423,6 +442,56 @@ fn count(value: Option<u64>, default: usize) -> usize {
 
 fn sqlite_url(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("mailroom.db").display())
+}
+
+/// `public_url`: an absolute http(s) URL with no query, kept without a trailing slash.
+fn public_url(text: &str) -> anyhow::Result<String> {
+    let parsed = url::Url::parse(text.trim())
+        .with_context(|| format!("public_url '{text}' is not a URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https")
+        || parsed.host().is_none()
+        || parsed.query().is_some()
+    {
+        bail!("public_url '{text}' must be an http:// or https:// URL without a query");
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// The providers' table: their own servers, or (tests only) all of them moved to the
+/// testbed: `test_oauth_base_url` and both mail servers as `HOST:PORT:SECURITY`.
+fn provider_table(
+    base_url: Option<String>,
+    imap: Option<String>,
+    smtp: Option<String>,
+) -> anyhow::Result<mailroom_model::ProviderTable> {
+    use mailroom_model::{MovedProviders, ProviderMailServer, ProviderTable};
+    let server = |name: &str, text: &str| -> anyhow::Result<ProviderMailServer> {
+        let mut parts = text.rsplitn(3, ':');
+        let (security, port, host) = (parts.next(), parts.next(), parts.next());
+        let (Some(security), Some(port), Some(host)) = (security, port, host) else {
+            bail!("{name} '{text}' is not HOST:PORT:SECURITY");
+        };
+        Ok(ProviderMailServer {
+            host: host.to_owned(),
+            port: port
+                .parse()
+                .with_context(|| format!("{name} '{text}': the port"))?,
+            security: security.parse().map_err(|_| {
+                anyhow::anyhow!("{name} '{text}': security is ssl, starttls or none")
+            })?,
+        })
+    };
+    match (base_url, imap, smtp) {
+        (None, None, None) => Ok(ProviderTable::real()),
+        (Some(base_url), Some(imap), Some(smtp)) => Ok(ProviderTable::moved(MovedProviders {
+            base_url,
+            imap: server("test_oauth_imap", &imap)?,
+            smtp: server("test_oauth_smtp", &smtp)?,
+        })),
+        _ => bail!(
+            "test_oauth_base_url, test_oauth_imap and test_oauth_smtp go together (tests only)"
+        ),
+    }
 }
 
 fn env(name: &str) -> Option<String> {

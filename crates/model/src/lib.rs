@@ -4,6 +4,7 @@
 //! providers, security modes) and serde types for requests and responses. No I/O.
 
 pub mod email_address;
+pub mod grant_secret;
 pub mod ids;
 pub mod known_providers;
 pub mod mail_settings;
@@ -16,11 +17,14 @@ pub mod time;
 pub mod v3;
 
 pub use email_address::EmailAddress;
+pub use grant_secret::{GrantSecret, OAuthTokens};
 pub use ids::{ApiKeyId, ApplicationId, CallbackUriId, GrantId, WebhookId};
 pub use mail_settings::{
     MailCredentials, MailServerSettings, ServerEndpoint, SettingsError, SettingsFields,
 };
-pub use oauth_providers::{OAuthEndpoints, OAuthProvider, ProviderMailServer};
+pub use oauth_providers::{
+    MovedProviders, OAuthEndpoints, OAuthProvider, ProviderMailServer, ProviderTable,
+};
 pub use provider::Provider;
 pub use redirect_url::{RedirectPlatform, RedirectUrl, RedirectUrlError};
 pub use scope::{ALL_SCOPES, Scope};

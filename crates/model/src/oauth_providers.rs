@@ -14,10 +14,16 @@ pub enum OAuthProvider {
     Yahoo,
 }
 
+impl std::fmt::Display for OAuthProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A mail server of a provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderMailServer {
-    pub host: &'static str,
+    pub host: String,
     pub port: u16,
     pub security: TransportSecurity,
 }
@@ -30,6 +36,10 @@ pub struct OAuthEndpoints {
     pub userinfo: Option<String>,
     pub jwks: String,
     pub revocation: Option<String>,
+    /// Microsoft's OpenID configuration for the tenant: it answers `invalid_tenant`
+    /// for a tenant that does not exist, which the authorization page would only show
+    /// to the user.
+    pub tenant_configuration: Option<String>,
 }
 
 impl OAuthProvider {
@@ -63,6 +73,7 @@ impl OAuthProvider {
                 userinfo: Some(place("openidconnect.googleapis.com", "/v1/userinfo".into())),
                 jwks: place("www.googleapis.com", "/oauth2/v3/certs".into()),
                 revocation: Some(place("oauth2.googleapis.com", "/revoke".into())),
+                tenant_configuration: None,
             },
             OAuthProvider::Microsoft => {
                 let host = "login.microsoftonline.com";
@@ -73,6 +84,10 @@ impl OAuthProvider {
                     userinfo: None,
                     jwks: place(host, format!("/{tenant}/discovery/v2.0/keys")),
                     revocation: None,
+                    tenant_configuration: Some(place(
+                        host,
+                        format!("/{tenant}/v2.0/.well-known/openid-configuration"),
+                    )),
                 }
             }
             OAuthProvider::Yahoo => {
@@ -83,6 +98,7 @@ impl OAuthProvider {
                     userinfo: Some(place(host, "/openid/v1/userinfo".into())),
                     jwks: place(host, "/openid/v1/certs".into()),
                     revocation: Some(place(host, "/oauth2/revoke".into())),
+                    tenant_configuration: None,
                 }
             }
         }
@@ -117,7 +133,7 @@ impl OAuthProvider {
             OAuthProvider::Yahoo => "imap.mail.yahoo.com",
         };
         ProviderMailServer {
-            host,
+            host: host.to_owned(),
             port: 993,
             security: TransportSecurity::Ssl,
         }
@@ -126,20 +142,93 @@ impl OAuthProvider {
     pub fn smtp(self) -> ProviderMailServer {
         match self {
             OAuthProvider::Google => ProviderMailServer {
-                host: "smtp.gmail.com",
+                host: "smtp.gmail.com".into(),
                 port: 465,
                 security: TransportSecurity::Ssl,
             },
             OAuthProvider::Microsoft => ProviderMailServer {
-                host: "smtp.office365.com",
+                host: "smtp.office365.com".into(),
                 port: 587,
                 security: TransportSecurity::Starttls,
             },
             OAuthProvider::Yahoo => ProviderMailServer {
-                host: "smtp.mail.yahoo.com",
+                host: "smtp.mail.yahoo.com".into(),
                 port: 465,
                 security: TransportSecurity::Ssl,
             },
+        }
+    }
+}
+
+/// Where mailroom finds the providers: at their own hosts, or, for tests only, every
+/// endpoint under one base URL and every mailbox on one IMAP and one SMTP server (the
+/// testbed's, `testbed/README.md`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderTable {
+    moved: Option<MovedProviders>,
+}
+
+/// The providers as a test places them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovedProviders {
+    pub base_url: String,
+    pub imap: ProviderMailServer,
+    pub smtp: ProviderMailServer,
+}
+
+impl ProviderTable {
+    /// The providers at their own hosts.
+    pub fn real() -> Self {
+        Self::default()
+    }
+
+    pub fn moved(to: MovedProviders) -> Self {
+        Self { moved: Some(to) }
+    }
+
+    pub fn is_moved(&self) -> bool {
+        self.moved.is_some()
+    }
+
+    pub fn endpoints(&self, provider: OAuthProvider, tenant: &str) -> OAuthEndpoints {
+        provider.endpoints_at(self.moved.as_ref().map(|m| m.base_url.as_str()), tenant)
+    }
+
+    pub fn imap(&self, provider: OAuthProvider) -> ProviderMailServer {
+        match &self.moved {
+            Some(moved) => moved.imap.clone(),
+            None => provider.imap(),
+        }
+    }
+
+    pub fn smtp(&self, provider: OAuthProvider) -> ProviderMailServer {
+        match &self.moved {
+            Some(moved) => moved.smtp.clone(),
+            None => provider.smtp(),
+        }
+    }
+
+    /// The `iss` of the provider's ID tokens (OpenID Connect Core, section 2). Microsoft
+    /// names the tenant the user belongs to (`tid`), whatever tenant the flow went to.
+    pub fn issuer(&self, provider: OAuthProvider, tenant_id: &str) -> String {
+        let microsoft_path = format!("/{tenant_id}/v2.0");
+        match (&self.moved, provider) {
+            (Some(moved), OAuthProvider::Microsoft) => format!(
+                "{}/microsoft{microsoft_path}",
+                moved.base_url.trim_end_matches('/')
+            ),
+            (Some(moved), other) => {
+                format!(
+                    "{}/{}",
+                    moved.base_url.trim_end_matches('/'),
+                    other.as_str()
+                )
+            }
+            (None, OAuthProvider::Google) => "https://accounts.google.com".into(),
+            (None, OAuthProvider::Microsoft) => {
+                format!("https://login.microsoftonline.com{microsoft_path}")
+            }
+            (None, OAuthProvider::Yahoo) => "https://api.login.yahoo.com".into(),
         }
     }
 }

@@ -8,6 +8,7 @@ mod autoconfig;
 mod discovery;
 mod oauth_token;
 mod outbound;
+mod provider_id_token;
 mod tls;
 pub mod webhook_http;
 
@@ -20,7 +21,8 @@ pub use oauth_token::{
     ClientAuth, TokenEndpoint, TokenError, TokenGrant, TokenResponse, request_token,
 };
 pub use outbound::{DEFAULT_MAX_MESSAGE_BYTES, NetError, OutboundPolicy, PolicySettings};
+pub use provider_id_token::{IdTokenError, ProviderIdentity, verify_id_token};
 pub use webhook_http::{
     ChallengeError, HttpReply, SIGNATURE_HEADER, WEBHOOK_TIMEOUT, WebhookHttpError, WebhookUrl,
-    run_challenge, webhook_get, webhook_post, webhook_signature,
+    run_challenge, webhook_get, webhook_get_with, webhook_post, webhook_signature,
 };

@@ -149,6 +149,17 @@ pub async fn webhook_get(
     exchange(policy, url, "GET", &[], Bytes::new(), timeout, max_body).await
 }
 
+/// `GET url` with extra `headers` (a provider's userinfo endpoint: its access token).
+pub async fn webhook_get_with(
+    policy: &OutboundPolicy,
+    url: &WebhookUrl,
+    headers: &[(&str, &str)],
+    timeout: Duration,
+    max_body: usize,
+) -> Result<HttpReply, WebhookHttpError> {
+    exchange(policy, url, "GET", headers, Bytes::new(), timeout, max_body).await
+}
+
 /// `POST url` with `body` and extra `headers` (a delivery: content type, signature).
 pub async fn webhook_post(
     policy: &OutboundPolicy,

@@ -1,8 +1,16 @@
 //! Hosted sign-in flows in progress: what the application asked for (redirect URI, state,
 //! scopes, PKCE challenge), the CSRF token of the page, and how many passwords failed.
 //! A flow ends by issuing a one-time authorization code for the grant it created.
+//!
+//! A flow for a Google, Microsoft or Yahoo mailbox passes through the provider: it
+//! keeps the hash of the `state` mailroom sent there (by which the provider's answer
+//! finds it) and the redirect URI it named; its PKCE verifier towards the provider is
+//! derived from the secret key and the flow's id, so it is stored nowhere.
 
-use mailroom_model::{ApplicationId, GrantId, Scope, time::unix_now};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use mailroom_model::{ApplicationId, GrantId, Provider, Scope, time::unix_now};
+use sha2::Sha256;
 use sqlx::Row;
 
 use crate::{
@@ -28,6 +36,12 @@ pub struct NewAuthFlow<'a> {
     pub smtp_required: bool,
     pub code_challenge: Option<&'a str>,
     pub code_challenge_method: Option<&'a str>,
+    /// `Imap`: mailroom's own sign-in page; otherwise the provider signs the user in.
+    pub provider: Provider,
+    /// The `state` sent to the provider (stored hashed).
+    pub provider_state: Option<&'a str>,
+    /// The redirect URI named to the provider: mailroom's `/v3/connect/callback`.
+    pub provider_redirect_uri: Option<&'a str>,
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +58,8 @@ pub struct AuthFlowRecord {
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
     pub failed_attempts: i64,
+    pub provider: Provider,
+    pub provider_redirect_uri: Option<String>,
 }
 
 impl AuthFlowRecord {
@@ -66,8 +82,9 @@ impl Store {
         sqlx::query(
             "INSERT INTO auth_flows (id, application_id, csrf_hash, redirect_uri, state, scope, \
                  access_type, login_hint, smtp_required, code_challenge, code_challenge_method, \
-                 failed_attempts, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13)",
+                 failed_attempts, created_at, expires_at, provider, provider_state_hash, \
+                 provider_redirect_uri) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $14, $15, $16)",
         )
         .bind(&id)
         .bind(flow.application_id.as_str())
@@ -82,6 +99,9 @@ impl Store {
         .bind(flow.code_challenge_method)
         .bind(now)
         .bind(now + FLOW_LIFETIME_SECS)
+        .bind(flow.provider.as_str())
+        .bind(flow.provider_state.map(hash_secret))
+        .bind(flow.provider_redirect_uri)
         .execute(&self.pool)
         .await?;
         let record = self
@@ -93,16 +113,47 @@ impl Store {
 
     /// A flow that is neither finished nor expired.
     pub async fn auth_flow(&self, id: &str) -> Result<Option<AuthFlowRecord>, StoreError> {
-        let row = sqlx::query(
+        self.find_auth_flow("id", id).await
+    }
+
+    /// The open flow that sent the provider this `state`.
+    pub async fn auth_flow_by_provider_state(
+        &self,
+        provider_state: &str,
+    ) -> Result<Option<AuthFlowRecord>, StoreError> {
+        self.find_auth_flow("provider_state_hash", &hash_secret(provider_state))
+            .await
+    }
+
+    /// The PKCE verifier (RFC 7636, section 4.1) of a flow towards its provider: 43
+    /// base64url characters, HMAC-SHA256 of the flow's id under a key derived from the
+    /// secret key.
+    pub fn provider_code_verifier(&self, flow_id: &str) -> String {
+        let key = self.secrets.derive_key("provider pkce verifier");
+        // HMAC takes keys of any length; this cannot fail.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(flow_id.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    async fn find_auth_flow(
+        &self,
+        column: &str,
+        value: &str,
+    ) -> Result<Option<AuthFlowRecord>, StoreError> {
+        let row = sqlx::query(&format!(
             "SELECT id, application_id, csrf_hash, redirect_uri, state, scope, access_type, \
-                 login_hint, smtp_required, code_challenge, code_challenge_method, failed_attempts \
-             FROM auth_flows WHERE id = $1 AND finished_at IS NULL AND expires_at > $2",
-        )
-        .bind(id)
+                 login_hint, smtp_required, code_challenge, code_challenge_method, failed_attempts, \
+                 provider, provider_redirect_uri \
+             FROM auth_flows WHERE {column} = $1 AND finished_at IS NULL AND expires_at > $2"
+        ))
+        .bind(value)
         .bind(unix_now())
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
+        let provider: String = row.try_get("provider")?;
         let scope: String = row.try_get("scope")?;
         let smtp_required: i64 = row.try_get("smtp_required")?;
         Ok(Some(AuthFlowRecord {
@@ -118,6 +169,8 @@ impl Store {
             code_challenge: row.try_get("code_challenge")?,
             code_challenge_method: row.try_get("code_challenge_method")?,
             failed_attempts: row.try_get("failed_attempts")?,
+            provider: provider.parse().map_err(StoreError::corrupt)?,
+            provider_redirect_uri: row.try_get("provider_redirect_uri")?,
         }))
     }
 

@@ -1,10 +1,12 @@
 //! Grants: one connected mailbox per email per application. Credentials are sealed with
 //! the store's secret box before they are written and never leave it unsealed except
-//! through `grant_credentials`.
+//! through `grant_secret`.
 
 use mailroom_model::{
-    ApplicationId, EmailAddress, GrantId, MailCredentials, MailServerSettings, Provider, Scope,
-    time::unix_now, v3::GrantStatus,
+    ApplicationId, EmailAddress, GrantId, GrantSecret, MailServerSettings, OAuthTokens, Provider,
+    Scope,
+    time::{unix_millis, unix_now},
+    v3::GrantStatus,
 };
 use sqlx::{Any, Row, Transaction};
 
@@ -49,7 +51,7 @@ pub struct GrantWrite<'a> {
     pub name: Option<&'a str>,
     pub scope: GrantScope<'a>,
     pub settings: &'a MailServerSettings,
-    pub credentials: &'a MailCredentials,
+    pub credentials: &'a GrantSecret,
     /// Whether the servers belong to the email's domain.
     pub email_verified: bool,
     /// The most grants the application may have; a new grant beyond it is refused.
@@ -226,13 +228,14 @@ impl Store {
                 let credentials_changed = stored != *write.settings
                     || self
                         .open_credentials(&id, &row.try_get::<String, _>("credentials")?)
-                        .map(|stored| stored != *write.credentials)
+                        .map(|stored| !stored.same_login(write.credentials))
                         .unwrap_or(true);
                 sqlx::query(
                     "UPDATE grants SET provider = $1, name = COALESCE($2, name), \
                          grant_status = 'valid', scope = $3, credentials = $4, \
                          email_verified = $5, state = COALESCE($6, state), ip = COALESCE($7, ip), \
-                         user_agent = COALESCE($8, user_agent), updated_at = $9, settings = $11 \
+                         user_agent = COALESCE($8, user_agent), updated_at = $9, settings = $11, \
+                         token_refresh_until = 0 \
                      WHERE id = $10",
                 )
                 .bind(write.provider.as_str())
@@ -359,6 +362,51 @@ impl Store {
         Ok(())
     }
 
+    /// Claims the refresh of the grant's access token for `hold_millis`, unless another
+    /// caller (in this process or another node) holds the claim: of many callers that
+    /// find the token stale, one asks the provider and the others wait for its result.
+    pub async fn claim_token_refresh(
+        &self,
+        id: &GrantId,
+        hold_millis: i64,
+    ) -> Result<bool, StoreError> {
+        let now = unix_millis();
+        let claimed = sqlx::query(
+            "UPDATE grants SET token_refresh_until = $1 WHERE id = $2 AND token_refresh_until < $3",
+        )
+        .bind(now + hold_millis)
+        .bind(id.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(claimed.rows_affected() > 0)
+    }
+
+    /// Ends a refresh claim, storing the tokens it obtained if it did, so that the
+    /// callers waiting on it find them. Writing under the grant's lock keeps a token
+    /// from a refresh that began before a re-authentication from overwriting the
+    /// re-authentication's (whose write resets the claim).
+    pub async fn finish_token_refresh(
+        &self,
+        id: &GrantId,
+        refreshed: Option<&OAuthTokens>,
+    ) -> Result<(), StoreError> {
+        let sealed = refreshed
+            .map(|tokens| self.seal_credentials(id, &GrantSecret::OAuth(tokens.clone())))
+            .transpose()?;
+        let mut tx = self.begin_grant_write(id).await?;
+        sqlx::query(
+            "UPDATE grants SET credentials = COALESCE($1, credentials), token_refresh_until = 0 \
+             WHERE id = $2 AND token_refresh_until > 0",
+        )
+        .bind(sealed)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Every grant of every application, for the operator's CLI.
     pub async fn all_grants(&self) -> Result<Vec<GrantRecord>, StoreError> {
         let rows = sqlx::query(&format!(
@@ -397,7 +445,7 @@ impl Store {
             .collect()
     }
 
-    pub async fn grant_credentials(&self, id: &GrantId) -> Result<MailCredentials, StoreError> {
+    pub async fn grant_secret(&self, id: &GrantId) -> Result<GrantSecret, StoreError> {
         let row = sqlx::query("SELECT credentials FROM grants WHERE id = $1")
             .bind(id.as_str())
             .fetch_one(&self.pool)
@@ -407,7 +455,7 @@ impl Store {
 
     /// Opens a grant's credentials, sealed for that grant alone (or in the first format,
     /// bound to no grant, until a key rotation seals them again).
-    fn open_credentials(&self, id: &GrantId, sealed: &str) -> Result<MailCredentials, StoreError> {
+    fn open_credentials(&self, id: &GrantId, sealed: &str) -> Result<GrantSecret, StoreError> {
         let plain = self
             .secrets
             .open_bound(GRANT_CREDENTIALS_PURPOSE, id.as_str(), sealed)?;
@@ -514,7 +562,7 @@ impl Store {
         let credentials_changed = match update.credentials {
             Some(new) => self
                 .open_credentials(id, &current.try_get::<String, _>("credentials")?)
-                .map(|stored| stored != *new)
+                .map(|stored| !stored.same_login(new))
                 .unwrap_or(true),
             None => false,
         };
@@ -585,7 +633,7 @@ impl Store {
     fn seal_credentials(
         &self,
         id: &GrantId,
-        credentials: &MailCredentials,
+        credentials: &GrantSecret,
     ) -> Result<String, StoreError> {
         let plain = serde_json::to_vec(credentials).map_err(StoreError::corrupt)?;
         Ok(self
@@ -598,7 +646,7 @@ impl Store {
 #[derive(Default)]
 pub struct GrantUpdate<'a> {
     pub settings: Option<&'a MailServerSettings>,
-    pub credentials: Option<&'a MailCredentials>,
+    pub credentials: Option<&'a GrantSecret>,
     pub scope: Option<&'a [Scope]>,
     pub name: Option<&'a str>,
     pub status: Option<GrantStatus>,

@@ -57,7 +57,7 @@ pub use auth_flows::{AuthFlowRecord, CODE_LIFETIME_SECS, FLOW_LIFETIME_SECS, New
 pub use callback_uris::{CallbackUriRecord, CallbackUriUpdate};
 pub use cluster_events::{ClusterEvent, ClusterListener, Heard};
 pub use cluster_nodes::NodeRecord;
-pub use connectors::ConnectorRecord;
+pub use connectors::{ConnectorRecord, ConnectorWrite};
 pub use contacts::{ContactChange, ContactQuery, ContactRecord};
 pub use error::StoreError;
 pub use events::{EventChange, EventQuery, EventRecord};

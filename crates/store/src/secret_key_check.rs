@@ -7,8 +7,8 @@ use mailroom_model::time::unix_now;
 use sqlx::Row;
 
 use crate::{
-    error::StoreError, grants::GRANT_CREDENTIALS_PURPOSE, open::Store, secret_box::SecretBox,
-    webhooks::WEBHOOK_SECRET_PURPOSE,
+    connectors::CONNECTOR_SECRET_PURPOSE, error::StoreError, grants::GRANT_CREDENTIALS_PURPOSE,
+    open::Store, secret_box::SecretBox, webhooks::WEBHOOK_SECRET_PURPOSE,
 };
 
 /// The purpose the check value is derived for: HMAC-SHA256(key, this).
@@ -37,6 +37,12 @@ const SEALED_COLUMNS: &[SealedColumn] = &[
         column: "secret_sealed",
         bound_to: WEBHOOK_SECRET_PURPOSE,
     },
+    SealedColumn {
+        table: "connector_secrets",
+        key: "id",
+        column: "client_secret_sealed",
+        bound_to: CONNECTOR_SECRET_PURPOSE,
+    },
 ];
 
 impl SealedColumn {
@@ -54,6 +60,7 @@ impl SealedColumn {
 pub struct ResealReport {
     pub grant_credentials: u64,
     pub webhook_secrets: u64,
+    pub connector_secrets: u64,
 }
 
 fn check_value(secrets: &SecretBox) -> String {
@@ -166,6 +173,7 @@ impl Store {
         Ok(ResealReport {
             grant_credentials: counts.first().copied().unwrap_or(0),
             webhook_secrets: counts.get(1).copied().unwrap_or(0),
+            connector_secrets: counts.get(2).copied().unwrap_or(0),
         })
     }
 }

@@ -5,7 +5,7 @@
 
 mod support;
 
-use mailroom_model::{ApplicationId, GrantId, Scope};
+use mailroom_model::{ApplicationId, GrantId, Provider, Scope};
 use mailroom_store::{
     ACCESS_TOKEN_LIFETIME_SECS, AuthFlowRecord, CodeExchange, IssuedTokens, NewAuthFlow, Store,
     TokenError,
@@ -49,6 +49,9 @@ impl Fixture {
                 smtp_required: false,
                 code_challenge: challenge.map(|c| c.0),
                 code_challenge_method: challenge.map(|c| c.1),
+                provider: Provider::Imap,
+                provider_state: None,
+                provider_redirect_uri: None,
             })
             .await
             .unwrap();

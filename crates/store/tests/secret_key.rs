@@ -3,8 +3,8 @@
 
 mod support;
 
-use mailroom_model::v3::TriggerType;
-use mailroom_store::{Migrations, NewWebhook, SecretBox, Store, StoreError};
+use mailroom_model::{Provider, v3::TriggerType};
+use mailroom_store::{ConnectorWrite, Migrations, NewWebhook, SecretBox, Store, StoreError};
 use support::{Engine, Place, clean_up, execute_raw, new_grant, on_both_engines, open_store};
 
 /// The URL of the store `open_store` made, to open it again with another key.
@@ -41,6 +41,23 @@ async fn another_key_is_refused_and_rotation_moves_every_secret(engine: Engine) 
         )
         .await
         .unwrap();
+    let connector_settings = serde_json::Map::from_iter([(
+        "client_id".to_owned(),
+        serde_json::Value::String("client".into()),
+    )]);
+    store
+        .create_connector(
+            &app,
+            Provider::Google,
+            ConnectorWrite {
+                settings: Some(&connector_settings),
+                client_secret: Some("client-secret"),
+                ..ConnectorWrite::default()
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
     let url = url_of(&place);
     let old_key = SecretBox::new(&[7; 32]);
     let new_key = SecretBox::new(&[9; 32]);
@@ -49,7 +66,14 @@ async fn another_key_is_refused_and_rotation_moves_every_secret(engine: Engine) 
     assert!(matches!(refused, Err(StoreError::WrongSecretKey)));
 
     let report = store.reseal_all(&new_key).await.unwrap();
-    assert_eq!((report.grant_credentials, report.webhook_secrets), (1, 1));
+    assert_eq!(
+        (
+            report.grant_credentials,
+            report.webhook_secrets,
+            report.connector_secrets
+        ),
+        (1, 1, 1)
+    );
     store.close().await;
 
     let refused = Store::open_with(&url, old_key, Migrations::RequireCurrent).await;
@@ -57,8 +81,16 @@ async fn another_key_is_refused_and_rotation_moves_every_secret(engine: Engine) 
     let reopened = Store::open_with(&url, new_key, Migrations::RequireCurrent)
         .await
         .unwrap();
-    let credentials = reopened.grant_credentials(&grant.id).await.unwrap();
-    assert_eq!(credentials.imap_password, "p");
+    let secret = reopened.grant_secret(&grant.id).await.unwrap();
+    assert_eq!(secret.passwords().unwrap().imap_password, "p");
+    assert_eq!(
+        reopened
+            .connector_client_secret(&app, Provider::Google)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("client-secret")
+    );
     assert_eq!(
         reopened
             .webhook_secret(&hook.webhook.id)
@@ -144,13 +176,15 @@ async fn sealed_credentials_open_only_in_their_own_grant(engine: Engine) {
     )
     .await;
     assert!(matches!(
-        store.grant_credentials(&grants[1]).await,
+        store.grant_secret(&grants[1]).await,
         Err(StoreError::Secret(_))
     ));
     assert_eq!(
         store
-            .grant_credentials(&grants[0])
+            .grant_secret(&grants[0])
             .await
+            .unwrap()
+            .passwords()
             .unwrap()
             .imap_password,
         "p"

@@ -8,9 +8,11 @@ use mailroom_model::GrantId;
 use mailroom_net::OutboundPolicy;
 use mailroom_store::{FolderListing, Store};
 
-use crate::error::SyncError;
+use crate::{error::SyncError, grant_login::grant_login};
 
-/// Logs in with the grant's stored settings and credentials.
+/// Logs in with the grant's stored settings and credentials. An access token the
+/// server refuses is refreshed once and tried again (it may have been revoked early,
+/// or the clocks disagree about its expiry).
 pub(crate) async fn open_session(
     store: &Store,
     policy: &OutboundPolicy,
@@ -20,7 +22,6 @@ pub(crate) async fn open_session(
         .grant_by_id(grant_id)
         .await?
         .ok_or(SyncError::GrantGone)?;
-    let credentials = store.grant_credentials(grant_id).await?;
     let endpoint = grant.settings.imap();
     let server = ImapServer {
         host: endpoint.host,
@@ -28,7 +29,14 @@ pub(crate) async fn open_session(
         tls: endpoint.security.into(),
         username: endpoint.username,
     };
-    Ok(ImapSession::connect(policy, server, &credentials.imap_password).await?)
+    let login = grant_login(store, policy, &grant, None).await?;
+    match ImapSession::connect_with(policy, server, login.imap()).await {
+        Err(e) if e.is_authentication() && login.refusable_token().is_some() => {
+            let fresh = grant_login(store, policy, &grant, login.refusable_token()).await?;
+            Ok(ImapSession::connect_with(policy, server, fresh.imap()).await?)
+        }
+        result => Ok(result?),
+    }
 }
 
 pub(crate) fn listings(listed: &[ListedFolder]) -> Vec<FolderListing> {

@@ -27,12 +27,24 @@ pub enum SyncError {
     /// The grant's on-demand sessions are all in use.
     #[error("the grant already has {0} reads from its mail server in progress; try again")]
     Busy(usize),
+    /// The provider no longer accepts the grant's refresh token (revoked, expired), or
+    /// the application's connector to refresh it with is gone: the user must sign in again.
+    #[error("the grant's OAuth authorization is no longer valid: {0}")]
+    TokenRevoked(String),
+    /// The grant's access token could not be refreshed this time (the provider is
+    /// down or slow); a later attempt may succeed.
+    #[error("the grant's access token could not be refreshed: {0}")]
+    Token(String),
 }
 
 impl SyncError {
     /// The server refused the credentials: retrying will not help until re-auth.
     pub fn is_authentication(&self) -> bool {
-        matches!(self, SyncError::Imap(e) if e.is_authentication())
+        match self {
+            SyncError::Imap(e) => e.is_authentication(),
+            SyncError::TokenRevoked(_) => true,
+            _ => false,
+        }
     }
 
     /// The grant's lease passed to another node: this node's actor must stop.

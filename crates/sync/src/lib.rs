@@ -11,7 +11,8 @@
 //! - `grant_actor`: one grant's passes, idling between them;
 //! - `folder_sync`, `body_sync`, `idle_watch`: a folder's messages, the body backlog,
 //!   watchers on Inbox; `body_fetch`: bodies read for them and for the API;
-//! - `connection`: logging in with the grant's settings, and shared IMAP syntax.
+//! - `connection`: logging in with the grant's settings, and shared IMAP syntax;
+//! - `grant_login`: the grant's passwords or a fresh OAuth access token.
 
 mod actor_context;
 mod body_fetch;
@@ -23,6 +24,7 @@ mod folder_changes;
 mod folder_check;
 mod folder_sync;
 mod grant_actor;
+mod grant_login;
 mod idle_pool;
 mod idle_watch;
 mod mail_append;

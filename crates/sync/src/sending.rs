@@ -4,9 +4,11 @@
 
 use mailroom_model::{GrantId, known_providers::saves_sent_copy};
 use mailroom_smtp::{SmtpServer, SmtpSession};
+use mailroom_store::GrantRecord;
 
 use crate::{
-    engine::SyncEngine, error::SyncError, idle_pool::fresh_enough, mail_append::AppendTarget,
+    engine::SyncEngine, error::SyncError, grant_login::grant_login, idle_pool::fresh_enough,
+    mail_append::AppendTarget,
 };
 
 /// A message ready to go: its bytes and its SMTP envelope.
@@ -33,7 +35,7 @@ impl SyncEngine {
         &self,
         grant_id: &GrantId,
         server: SmtpServer<'_>,
-        password: &str,
+        grant: &GrantRecord,
     ) -> Result<SmtpSession, SyncError> {
         while let Some((mut session, since)) = self.idle_smtp().take(grant_id) {
             match fresh_enough(since) {
@@ -46,7 +48,16 @@ impl SyncEngine {
                 }
             }
         }
-        Ok(SmtpSession::open(self.policy(), server, password).await?)
+        let (store, policy) = (self.store(), self.policy());
+        let login = grant_login(store, policy, grant, None).await?;
+        // A refused access token is refreshed once and tried again, as for IMAP.
+        match SmtpSession::open_with(policy, server, login.smtp()).await {
+            Err(e) if e.is_authentication() && login.refusable_token().is_some() => {
+                let fresh = grant_login(store, policy, grant, login.refusable_token()).await?;
+                Ok(SmtpSession::open_with(policy, server, fresh.smtp()).await?)
+            }
+            result => Ok(result?),
+        }
     }
 
     /// Submits a message; on success files it in Sent and marks `answering` (the message
@@ -62,7 +73,7 @@ impl SyncEngine {
             .grant_by_id(grant_id)
             .await?
             .ok_or(SyncError::GrantGone)?;
-        let credentials = self.store().grant_credentials(grant_id).await?;
+        self.refuse_invalid(&grant)?;
         let endpoint = grant.settings.smtp();
         let server = SmtpServer {
             host: endpoint.host,
@@ -72,9 +83,7 @@ impl SyncEngine {
         };
         // Bcc recipients are in the envelope; the header would tell everyone.
         let wire = mailroom_mime::without_bcc(&submission.message);
-        let mut session = self
-            .smtp_session(grant_id, server, &credentials.smtp_password)
-            .await?;
+        let mut session = self.smtp_session(grant_id, server, &grant).await?;
         let (outcome, reusable) = session
             .submit(
                 self.policy(),

@@ -7,7 +7,8 @@
 use std::{future::Future, time::Duration};
 
 use mailroom_imap::{ImapError, ImapSession};
-use mailroom_model::GrantId;
+use mailroom_model::{GrantId, v3::GrantStatus};
+use mailroom_store::GrantRecord;
 
 use crate::{
     connection::open_session, engine::SyncEngine, error::SyncError, idle_pool::fresh_enough,
@@ -21,6 +22,12 @@ impl SyncEngine {
     /// Capabilities the settings say to ignore are ignored, so changes take the same
     /// paths as sync on a server without them.
     pub(crate) async fn write_session(&self, grant_id: &GrantId) -> Result<ImapSession, SyncError> {
+        let grant = self
+            .store()
+            .grant_by_id(grant_id)
+            .await?
+            .ok_or(SyncError::GrantGone)?;
+        self.refuse_invalid(&grant)?;
         while let Some((mut session, since)) = self.idle_imap().take(grant_id) {
             match fresh_enough(since) {
                 None => {
@@ -37,6 +44,18 @@ impl SyncEngine {
         let mut session = open_session(self.store(), self.policy(), grant_id).await?;
         session.ignore_capabilities(&self.settings().ignore_capabilities);
         Ok(session)
+    }
+
+    /// Refuses changes for a grant whose credentials were refused, and drops its kept
+    /// sessions: logged in before, they would still work, though its user withdrew them.
+    pub(crate) fn refuse_invalid(&self, grant: &GrantRecord) -> Result<(), SyncError> {
+        if grant.status != GrantStatus::Invalid {
+            return Ok(());
+        }
+        self.close_idle_sessions(&grant.id);
+        Err(SyncError::Invalid(
+            "the grant is invalid: its mail server or provider refused its credentials; its user must sign in again".into(),
+        ))
     }
 
     /// Hands a session back after a change: kept for the next one if the change left it

@@ -1,12 +1,17 @@
 //! `/v3/connectors`: one connector per provider per application. IMAP connectors have
-//! no settings and no scopes.
+//! no settings and no scopes. Google, Microsoft and Yahoo connectors carry the
+//! application's OAuth client at that provider (`client_id`, `client_secret`, and for
+//! Microsoft the `tenant`, `common` unless set) and the scopes its sign-ins ask for (by
+//! default the provider's IMAP, SMTP and identity scopes with offline access). The
+//! client secret is sealed like a mailbox password and never returned.
 
 use axum::extract::{Path, State};
 use mailroom_model::{
-    Provider,
+    OAuthProvider, Provider,
     v3::{Connector, ConnectorInput},
 };
-use mailroom_store::ConnectorRecord;
+use mailroom_store::{ConnectorRecord, ConnectorWrite};
+use serde_json::{Map, Value};
 
 use crate::{
     auth::AppAuth,
@@ -25,10 +30,16 @@ pub async fn create_connector(
         ApiError::invalid_payload("'provider' is required, e.g. {\"provider\": \"imap\"}")
     })?;
     let provider = parse_provider(provider)?;
-    check_imap_input(&input)?;
+    let checked = match provider.oauth() {
+        None => {
+            check_imap_input(&input)?;
+            CheckedInput::default()
+        }
+        Some(oauth) => check_oauth_input(oauth, &input, None)?,
+    };
     let record = state
         .store
-        .create_connector(&auth.application_id, provider, input.name.as_deref())
+        .create_connector(&auth.application_id, provider, checked.write(&input))
         .await?
         .ok_or_else(|| {
             ApiError::conflict(format!(
@@ -84,10 +95,23 @@ pub async fn update_connector(
             "a connector's provider cannot be changed; create a connector for the other provider",
         ));
     }
-    check_imap_input(&input)?;
+    let checked = match provider.oauth() {
+        None => {
+            check_imap_input(&input)?;
+            CheckedInput::default()
+        }
+        Some(oauth) => {
+            let current = state
+                .store
+                .connector(&auth.application_id, provider)
+                .await?
+                .ok_or_else(|| missing(provider))?;
+            check_oauth_input(oauth, &input, Some(&current))?
+        }
+    };
     let record = state
         .store
-        .rename_connector(&auth.application_id, provider, input.name.as_deref())
+        .update_connector(&auth.application_id, provider, checked.write(&input))
         .await?
         .ok_or_else(|| missing(provider))?;
     Ok(Item::ok(to_v3(record)))
@@ -152,6 +176,140 @@ fn check_imap_input(input: &ConnectorInput) -> Result<(), ApiError> {
         ));
     }
     Ok(())
+}
+
+/// An OAuth connector's input, checked: the settings and scopes to store, and the
+/// client secret to seal.
+#[derive(Default)]
+struct CheckedInput {
+    settings: Option<Map<String, Value>>,
+    scope: Option<Vec<String>>,
+    client_secret: Option<String>,
+}
+
+impl CheckedInput {
+    fn write<'a>(&'a self, input: &'a ConnectorInput) -> ConnectorWrite<'a> {
+        ConnectorWrite {
+            name: input.name.as_deref(),
+            settings: self.settings.as_ref(),
+            scope: self.scope.as_deref(),
+            client_secret: self.client_secret.as_deref(),
+        }
+    }
+}
+
+/// The settings an OAuth provider's connector takes.
+fn known_settings(provider: OAuthProvider) -> &'static [&'static str] {
+    match provider {
+        OAuthProvider::Microsoft => &["client_id", "client_secret", "tenant"],
+        OAuthProvider::Google | OAuthProvider::Yahoo => &["client_id", "client_secret"],
+    }
+}
+
+/// The most scopes a connector may name, and the longest scope.
+const MAX_SCOPES: usize = 50;
+const MAX_SETTING_LEN: usize = 2048;
+
+/// Checks a Google, Microsoft or Yahoo connector's input. Creating one needs the
+/// client's id and secret; a change keeps what it leaves out. `current` is the stored
+/// connector on a change.
+fn check_oauth_input(
+    provider: OAuthProvider,
+    input: &ConnectorInput,
+    current: Option<&ConnectorRecord>,
+) -> Result<CheckedInput, ApiError> {
+    if input.active_credential_id.is_some() {
+        return Err(ApiError::invalid_payload(
+            "mailroom keeps one client per connector, in its settings; leave 'active_credential_id' out",
+        ));
+    }
+    let known = known_settings(provider);
+    let given = input.settings.clone().unwrap_or_default();
+    if let Some(unknown) = given.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(ApiError::invalid_payload(format!(
+            "a {provider} connector's settings take {}; '{}' is not one of them",
+            known.join(", "),
+            unknown.chars().take(64).collect::<String>()
+        )));
+    }
+    let text = |key: &str| -> Result<Option<String>, ApiError> {
+        match given.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(value))
+                if !value.trim().is_empty() && value.len() <= MAX_SETTING_LEN =>
+            {
+                Ok(Some(value.trim().to_owned()))
+            }
+            Some(_) => Err(ApiError::invalid_payload(format!(
+                "settings.{key} must be a non-empty string of at most {MAX_SETTING_LEN} bytes"
+            ))),
+        }
+    };
+    let client_id = text("client_id")?;
+    let client_secret = text("client_secret")?;
+    let tenant = text("tenant")?;
+    if let Some(tenant) = &tenant
+        && !tenant
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+    {
+        return Err(ApiError::invalid_payload(
+            "settings.tenant must be a tenant id or domain, 'common', 'organizations' or 'consumers'",
+        ));
+    }
+    if current.is_none() && (client_id.is_none() || client_secret.is_none()) {
+        return Err(ApiError::invalid_payload(format!(
+            "a {provider} connector needs settings.client_id and settings.client_secret: the OAuth client registered for mailroom at the provider (README.md, \"Connecting Google, Microsoft and Yahoo mailboxes\")"
+        )));
+    }
+    let mut settings = current.map(|c| c.settings.clone()).unwrap_or_default();
+    if let Some(client_id) = client_id {
+        settings.insert("client_id".into(), Value::String(client_id));
+    }
+    if provider == OAuthProvider::Microsoft {
+        let tenant = tenant
+            .or_else(|| {
+                settings
+                    .get("tenant")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_else(|| "common".into());
+        settings.insert("tenant".into(), Value::String(tenant));
+    }
+    let scope = match &input.scope {
+        Some(scope) => {
+            if scope.len() > MAX_SCOPES
+                || scope
+                    .iter()
+                    .any(|s| s.trim().is_empty() || s.len() > MAX_SETTING_LEN || s.contains(' '))
+            {
+                return Err(ApiError::invalid_payload(format!(
+                    "scope must be a list of at most {MAX_SCOPES} provider scopes, each without spaces"
+                )));
+            }
+            Some(if scope.is_empty() {
+                default_scope(provider)
+            } else {
+                scope.clone()
+            })
+        }
+        None if current.is_none() => Some(default_scope(provider)),
+        None => None,
+    };
+    Ok(CheckedInput {
+        settings: Some(settings),
+        scope,
+        client_secret,
+    })
+}
+
+fn default_scope(provider: OAuthProvider) -> Vec<String> {
+    provider
+        .default_scopes()
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
 }
 
 fn to_v3(record: ConnectorRecord) -> Connector {

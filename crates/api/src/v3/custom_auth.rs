@@ -1,5 +1,6 @@
 //! `POST /v3/connect/custom`: create (or re-authenticate) an IMAP grant from settings
-//! and a password. Nothing is stored until both the IMAP and the SMTP server accept
+//! and a password (Google, Microsoft and Yahoo grants from a refresh token:
+//! `custom_oauth`). Nothing is stored until both the IMAP and the SMTP server accept
 //! the credentials; an existing grant stays on the servers it has.
 
 use axum::{
@@ -21,7 +22,7 @@ use crate::{
     extract::JsonBody,
     router::AppState,
     sign_in_limits::Throttled,
-    v3::{client_info::ClientInfo, grants::to_v3},
+    v3::{client_info::ClientInfo, custom_oauth::custom_oauth, grants::to_v3},
 };
 
 /// The longest `state` kept, as for the hosted flow.
@@ -65,6 +66,13 @@ pub async fn custom_auth(
             "'state' may be at most {MAX_STATE_LEN} characters"
         )));
     }
+    let grant_scope = match &scope {
+        Some(scope) => GrantScope::Set(scope),
+        None => GrantScope::Unchanged,
+    };
+    if let Some(oauth) = provider.oauth() {
+        return custom_oauth(&state, &auth, &client, oauth, &request, grant_scope).await;
+    }
     let fields = SettingsFields::from_json(&request.settings)
         .map_err(|e| ApiError::invalid_payload(e.to_string()))?;
 
@@ -77,10 +85,7 @@ pub async fn custom_auth(
             suggested: None,
             domain: None,
             origin: SignInOrigin::CustomAuth,
-            scope: match &scope {
-                Some(scope) => GrantScope::Set(scope),
-                None => GrantScope::Unchanged,
-            },
+            scope: grant_scope,
             name: request.name.as_deref(),
             state: request.state.as_deref(),
             client: &client,

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use mailroom_model::{
-    GrantId, Provider, Scope, SettingsFields,
+    GrantId, GrantSecret, Provider, Scope, SettingsFields,
     mail_settings::SettingsInput,
     v3::{Grant, GrantStatus, SyncProgress, UpdateGrantRequest},
 };
@@ -134,7 +134,18 @@ pub async fn update_grant(
         Some(settings) => {
             let fields = SettingsFields::from_json(settings)
                 .map_err(|e| ApiError::invalid_payload(e.to_string()))?;
-            let previous_credentials = state.store.grant_credentials(&grant.id).await?;
+            let Some(previous_credentials) = state
+                .store
+                .grant_secret(&grant.id)
+                .await?
+                .passwords()
+                .cloned()
+            else {
+                return Err(ApiError::invalid_payload(format!(
+                    "a {} grant signs in with OAuth tokens; its settings cannot be changed. Re-authenticate it through the hosted sign-in or custom auth with a new refresh token",
+                    grant.provider
+                )));
+            };
             let resolved = SettingsInput {
                 fields: &fields,
                 previous: Some((&grant.settings, &previous_credentials)),
@@ -173,6 +184,9 @@ pub async fn update_grant(
         state.mailboxes.grant_removed(&grant.id);
     }
 
+    let secret = resolved
+        .as_ref()
+        .map(|r| GrantSecret::Password(r.credentials.clone()));
     let updated = state
         .store
         .update_grant(
@@ -180,7 +194,7 @@ pub async fn update_grant(
             &grant.id,
             GrantUpdate {
                 settings: resolved.as_ref().map(|r| &r.servers),
-                credentials: resolved.as_ref().map(|r| &r.credentials),
+                credentials: secret.as_ref(),
                 scope: scope.as_deref(),
                 name: request.name.as_deref(),
                 // Credentials that were just proven make the grant valid again.

@@ -9,6 +9,7 @@ mod connect_token;
 mod connectors;
 pub(crate) mod contacts;
 mod custom_auth;
+mod custom_oauth;
 mod drafts;
 pub(crate) mod events;
 mod folder_changes;
@@ -66,6 +67,7 @@ pub fn routes() -> Router<AppState> {
             "/v3/connect/auth",
             get(hosted_auth::sign_in_page).post(hosted_auth::sign_in_submit),
         )
+        .route("/v3/connect/callback", get(hosted_auth::provider_callback))
         .route("/v3/grants", get(grants::list_grants))
         .route(
             "/v3/grants/{grant_id}",

@@ -7,6 +7,7 @@ pub mod cluster_nodes;
 pub mod database;
 pub mod hostile_server;
 pub mod imap_peer;
+pub mod oauth_provider;
 pub mod webhook_receiver;
 
 use std::{

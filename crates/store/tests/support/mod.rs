@@ -97,7 +97,7 @@ pub async fn new_grant(store: &Store, application_id: &ApplicationId) -> GrantRe
             name: None,
             scope: GrantScope::Unchanged,
             settings: &settings,
-            credentials: &credentials,
+            credentials: &credentials.into(),
             email_verified: false,
             max_grants: 10,
             state: None,

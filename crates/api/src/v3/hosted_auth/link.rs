@@ -23,6 +23,7 @@ pub struct AuthQuery {
     pub options: Option<String>,
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
+    pub prompt: Option<String>,
 }
 
 /// Who the link is for and where it returns: checked against the store before anything
@@ -45,6 +46,12 @@ pub struct SignInRequest {
     pub code_challenge: Option<String>,
     /// Lower case: `plain` or `s256`; set only with a challenge.
     pub code_challenge_method: Option<String>,
+    /// `imap` (mailroom's own page) unless the link names an OAuth provider.
+    pub provider: Provider,
+    /// What the provider's page should do (OpenID Connect Core, section 3.1.2.1:
+    /// `none`, `login`, `consent`, `select_account`); Nylas's page prompts
+    /// (`select_provider`, `detect`) are mailroom's page's business and not passed on.
+    pub prompt: Option<&'static str>,
 }
 
 /// An OAuth error for the application's redirect URI (RFC 6749 §4.1.2.1).
@@ -91,14 +98,24 @@ fn read_request(query: &AuthQuery) -> Result<SignInRequest, LinkRefusal> {
             "response_type must be 'code'",
         ));
     }
-    if let Some(provider) = non_empty(&query.provider)
-        && provider.parse::<Provider>().is_err()
-    {
-        return Err(refuse(
-            "invalid_request",
-            &format!("mailroom signs in IMAP mailboxes only, not '{provider}'"),
-        ));
-    }
+    let provider = match non_empty(&query.provider) {
+        None => Provider::Imap,
+        Some(name) => name
+            .parse::<Provider>()
+            .map_err(|e| refuse("invalid_request", &e.to_string()))?,
+    };
+    let prompt = query
+        .prompt
+        .as_deref()
+        .unwrap_or_default()
+        .split([',', ' '])
+        .find_map(|p| match p.trim() {
+            "none" => Some("none"),
+            "login" => Some("login"),
+            "consent" => Some("consent"),
+            "select_account" => Some("select_account"),
+            _ => None,
+        });
     let scope_names: Vec<&str> = query
         .scope
         .as_deref()
@@ -142,6 +159,8 @@ fn read_request(query: &AuthQuery) -> Result<SignInRequest, LinkRefusal> {
         smtp_required,
         code_challenge_method: query.code_challenge.as_ref().and(method),
         code_challenge: query.code_challenge.clone(),
+        provider,
+        prompt,
     })
 }
 

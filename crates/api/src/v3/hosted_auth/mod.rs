@@ -15,6 +15,9 @@
 mod form;
 mod link;
 mod page;
+mod provider_flow;
+
+pub use provider_flow::provider_callback;
 
 use axum::{
     Form,
@@ -48,12 +51,13 @@ const DATABASE_TROUBLE: &str = "mailroom could not read or write its database; t
 pub async fn sign_in_page(
     State(state): State<AppState>,
     client: ClientInfo,
+    headers: HeaderMap,
     Query(query): Query<AuthQuery>,
 ) -> Response {
     if let Err(throttled) = state.sign_in.open_page(client.ip.as_deref()) {
         return throttled_page(throttled.retry_after_secs());
     }
-    match start_flow(&state, &query).await {
+    match start_flow(&state, &headers, &query).await {
         Ok(response) => response,
         Err(message) => error_page(StatusCode::BAD_REQUEST, &message),
     }
@@ -61,7 +65,11 @@ pub async fn sign_in_page(
 
 /// Checks the link and opens a flow. `Err` is shown on an error page: the redirect URI
 /// is not (yet) known to be safe to send the browser to.
-async fn start_flow(state: &AppState, query: &AuthQuery) -> Result<Response, String> {
+async fn start_flow(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &AuthQuery,
+) -> Result<Response, String> {
     let (target, request) = read_link(query)?;
     let application = state
         .store
@@ -93,6 +101,10 @@ async fn start_flow(state: &AppState, query: &AuthQuery) -> Result<Response, Str
         Ok(request) => request,
         Err(refusal) => return refuse(refusal.error, &refusal.description),
     };
+    if let Some(provider) = request.provider.oauth() {
+        return provider_flow::start_provider_flow(state, headers, &target, &request, provider)
+            .await;
+    }
     let connector = state
         .store
         .connector(&target.application_id, Provider::Imap)
@@ -116,6 +128,9 @@ async fn start_flow(state: &AppState, query: &AuthQuery) -> Result<Response, Str
             smtp_required: request.smtp_required,
             code_challenge: request.code_challenge.as_deref(),
             code_challenge_method: request.code_challenge_method.as_deref(),
+            provider: Provider::Imap,
+            provider_state: None,
+            provider_redirect_uri: None,
         })
         .await
         .map_err(|_| DATABASE_TROUBLE)?;

@@ -196,7 +196,11 @@ fn with_csrf_cookie(mut response: Response, flow_id: &str, csrf: &str) -> Respon
 
 /// The CSRF token the browser holds for `flow_id`.
 pub fn csrf_cookie(headers: &HeaderMap, flow_id: &str) -> Option<String> {
-    let name = format!("{CSRF_COOKIE_PREFIX}{flow_id}");
+    cookie_value(headers, &format!("{CSRF_COOKIE_PREFIX}{flow_id}"))
+}
+
+/// The value of the cookie `name`, if the browser sent it.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
