@@ -52,6 +52,8 @@ pub struct DomainServers {
     host_domains: Vec<String>,
     /// Whether the autoconfiguration document was read already.
     autoconfig_read: bool,
+    /// The OAuth provider of the known provider hosting the domain, if any.
+    oauth: Option<mailroom_model::OAuthProvider>,
 }
 
 impl DomainServers {
@@ -154,7 +156,14 @@ impl DomainServers {
         }
     }
 
+    /// The OAuth provider the domain's mailboxes sign in with (Gmail and Google
+    /// Workspace, Outlook.com and Microsoft 365, Yahoo), if mailroom knows one.
+    pub fn oauth_provider(&self) -> Option<mailroom_model::OAuthProvider> {
+        self.oauth
+    }
+
     fn add_provider(&mut self, provider: known_providers::KnownProvider) {
+        self.oauth = self.oauth.or(provider.oauth);
         self.imap.push(NamedServer {
             host: provider.imap_host.to_owned(),
             port: provider.imap_port,

@@ -1,7 +1,10 @@
 //! Server settings of well-known mailbox providers, so a grant can be created from an
 //! email address and a password alone.
 
-use crate::security::TransportSecurity::{self, Ssl, Starttls};
+use crate::{
+    oauth_providers::OAuthProvider,
+    security::TransportSecurity::{self, Ssl, Starttls},
+};
 
 /// Where one provider's IMAP and SMTP servers live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +16,9 @@ pub struct KnownProvider {
     pub smtp_host: &'static str,
     pub smtp_port: u16,
     pub smtp_security: TransportSecurity,
+    /// The OAuth provider its mailboxes sign in with, where passwords are refused
+    /// (Microsoft) or need an app password many accounts cannot make (Google, Yahoo).
+    pub oauth: Option<OAuthProvider>,
 }
 
 const fn provider(
@@ -30,6 +36,14 @@ const fn provider(
         smtp_host,
         smtp_port,
         smtp_security,
+        oauth: None,
+    }
+}
+
+const fn with_oauth(provider: KnownProvider, oauth: OAuthProvider) -> KnownProvider {
+    KnownProvider {
+        oauth: Some(oauth),
+        ..provider
     }
 }
 
@@ -41,12 +55,15 @@ const ICLOUD: KnownProvider = provider(
     587,
     Starttls,
 );
-const YAHOO: KnownProvider = provider(
-    "Yahoo",
-    "imap.mail.yahoo.com",
-    "smtp.mail.yahoo.com",
-    465,
-    Ssl,
+const YAHOO: KnownProvider = with_oauth(
+    provider(
+        "Yahoo",
+        "imap.mail.yahoo.com",
+        "smtp.mail.yahoo.com",
+        465,
+        Ssl,
+    ),
+    OAuthProvider::Yahoo,
 );
 const FASTMAIL: KnownProvider = provider(
     "Fastmail",
@@ -60,14 +77,20 @@ const GMX_NET: KnownProvider = provider("GMX", "imap.gmx.net", "mail.gmx.net", 5
 const WEB_DE: KnownProvider = provider("WEB.DE", "imap.web.de", "smtp.web.de", 587, Starttls);
 const ZOHO: KnownProvider = provider("Zoho", "imap.zoho.com", "smtp.zoho.com", 465, Ssl);
 const YANDEX: KnownProvider = provider("Yandex", "imap.yandex.com", "smtp.yandex.com", 465, Ssl);
-const OUTLOOK: KnownProvider = provider(
-    "Outlook.com",
-    "outlook.office365.com",
-    "smtp-mail.outlook.com",
-    587,
-    Starttls,
+const OUTLOOK: KnownProvider = with_oauth(
+    provider(
+        "Outlook.com",
+        "outlook.office365.com",
+        "smtp-mail.outlook.com",
+        587,
+        Starttls,
+    ),
+    OAuthProvider::Microsoft,
 );
-const GMAIL: KnownProvider = provider("Gmail", "imap.gmail.com", "smtp.gmail.com", 465, Ssl);
+const GMAIL: KnownProvider = with_oauth(
+    provider("Gmail", "imap.gmail.com", "smtp.gmail.com", 465, Ssl),
+    OAuthProvider::Google,
+);
 const MAIL_COM: KnownProvider =
     provider("mail.com", "imap.mail.com", "smtp.mail.com", 587, Starttls);
 const COMCAST: KnownProvider = provider(

@@ -26,17 +26,19 @@ use axum::{
     response::Response,
 };
 use mailroom_model::{
-    EmailAddress, MailServerSettings, Provider, SettingsFields, mail_settings::SettingsInput,
+    EmailAddress, MailServerSettings, OAuthProvider, Provider, SettingsFields,
+    mail_settings::SettingsInput,
 };
 use mailroom_store::{GrantScope, NewAuthFlow};
 
 use self::{
     form::{SignInForm, fill_servers},
-    link::{AuthQuery, read_link},
+    link::{AuthQuery, LinkTarget, SignInRequest, read_link},
     page::{FormFields, csrf_cookie, error_page, error_redirect, redirect_with, throttled_page},
 };
 use crate::{
     connect_grant::{ConnectError, ConnectRequest, SignInOrigin, connect_grant},
+    oauth_mailbox::ProviderClient,
     provider_check::CheckFailure,
     router::AppState,
     server_origin::DomainServers,
@@ -105,6 +107,17 @@ async fn start_flow(
         return provider_flow::start_provider_flow(state, headers, &target, &request, provider)
             .await;
     }
+    // An address of Gmail, Outlook.com or Yahoo goes to its provider's sign-in when the
+    // application can do that.
+    if let Some(provider) = hinted_oauth_provider(state, request.login_hint.as_deref()).await
+        && ProviderClient::load(state, &target.application_id, provider)
+            .await
+            .map_err(|_| DATABASE_TROUBLE)?
+            .is_some()
+    {
+        return provider_flow::start_provider_flow(state, headers, &target, &request, provider)
+            .await;
+    }
     let connector = state
         .store
         .connector(&target.application_id, Provider::Imap)
@@ -143,6 +156,15 @@ async fn start_flow(
         fields,
         None,
     ))
+}
+
+/// The OAuth provider of a login hint's domain, if mailroom knows one.
+async fn hinted_oauth_provider(
+    state: &AppState,
+    login_hint: Option<&str>,
+) -> Option<OAuthProvider> {
+    let email = EmailAddress::parse(login_hint?).ok()?;
+    DomainServers::look_up(state, &email).await.oauth_provider()
 }
 
 /// The page's fields for a login hint: the servers mailroom would use for that address.
@@ -210,6 +232,13 @@ pub async fn sign_in_submit(
     let (suggested, domain) = match EmailAddress::parse(form.email.trim()) {
         Ok(email) => {
             let mut domain = DomainServers::look_up(&state, &email).await;
+            if let Some(provider) = domain.oauth_provider() {
+                match oauth_instead(&state, &headers, &flow, &email, provider).await {
+                    OAuthRoute::Password => {}
+                    OAuthRoute::Go(response) => return response,
+                    OAuthRoute::Refuse(message) => return again(typed.opened(), message),
+                }
+            }
             let (imap, smtp) = domain.suggestion(&state).await;
             let suggested = suggested_servers(&fields, &imap, &smtp);
             fill_servers(&mut fields, &imap, &smtp);
@@ -218,6 +247,18 @@ pub async fn sign_in_submit(
         Err(_) => (None, None),
     };
 
+    // Google and Yahoo take app passwords only: said when a password is refused.
+    let password_hint = match domain.as_ref().and_then(DomainServers::oauth_provider) {
+        Some(OAuthProvider::Google) => Some(
+            " Gmail accepts an app password here (Google Account, Security, App passwords), \
+             not your Google password.",
+        ),
+        Some(OAuthProvider::Yahoo) => Some(
+            " Yahoo Mail accepts an app password here (Account security, Generate app \
+             password), not your Yahoo password.",
+        ),
+        _ => None,
+    };
     let connected = connect_grant(
         &state,
         ConnectRequest {
@@ -275,9 +316,14 @@ pub async fn sign_in_submit(
             );
         }
         Err(ConnectError::Check { failure, servers }) => {
-            return check_failed(&state, &flow, failure, &servers, |message, open| {
-                again(if open { typed.opened() } else { typed }, message)
-            })
+            return check_failed(
+                &state,
+                &flow,
+                failure,
+                &servers,
+                password_hint,
+                |message, open| again(if open { typed.opened() } else { typed }, message),
+            )
             .await;
         }
         Err(ConnectError::TooManyGrants { .. }) => {
@@ -304,6 +350,74 @@ pub async fn sign_in_submit(
     }
 }
 
+/// What becomes of a typed address whose provider signs in with OAuth.
+enum OAuthRoute {
+    /// Try the password (an app password may work).
+    Password,
+    /// The provider's sign-in, in place of the page.
+    Go(Response),
+    /// Say why the page cannot sign it in.
+    Refuse(String),
+}
+
+async fn oauth_instead(
+    state: &AppState,
+    headers: &HeaderMap,
+    flow: &mailroom_store::AuthFlowRecord,
+    email: &EmailAddress,
+    provider: OAuthProvider,
+) -> OAuthRoute {
+    let client = match ProviderClient::load(state, &flow.application_id, provider).await {
+        Ok(client) => client,
+        Err(_) => {
+            return OAuthRoute::Go(error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                DATABASE_TROUBLE,
+            ));
+        }
+    };
+    let company = match provider {
+        OAuthProvider::Google => "Google",
+        OAuthProvider::Microsoft => "Microsoft",
+        OAuthProvider::Yahoo => "Yahoo",
+    };
+    if client.is_none() {
+        // Microsoft refuses passwords for IMAP and SMTP altogether.
+        return if provider == OAuthProvider::Microsoft {
+            OAuthRoute::Refuse(format!(
+                "Outlook.com, Hotmail and Microsoft 365 mailboxes sign in with {company} only, \
+                 and this application has not set up {company} sign-in. Ask its makers to add it."
+            ))
+        } else {
+            OAuthRoute::Password
+        };
+    }
+    let _ = state.store.finish_auth_flow(&flow.id).await;
+    let target = LinkTarget {
+        application_id: flow.application_id.clone(),
+        redirect_uri: flow.redirect_uri.clone(),
+        state: flow.state.clone(),
+    };
+    let request = SignInRequest {
+        scope: flow.scope.clone(),
+        access_type: if flow.access_type == "offline" {
+            "offline"
+        } else {
+            "online"
+        },
+        login_hint: Some(email.to_string()),
+        smtp_required: flow.smtp_required,
+        code_challenge: flow.code_challenge.clone(),
+        code_challenge_method: flow.code_challenge_method.clone(),
+        provider: provider.into(),
+        prompt: None,
+    };
+    match provider_flow::start_provider_flow(state, headers, &target, &request, provider).await {
+        Ok(response) => OAuthRoute::Go(response),
+        Err(message) => OAuthRoute::Go(error_page(StatusCode::BAD_REQUEST, &message)),
+    }
+}
+
 /// The page after a server refused or could not be used. The page says which server and
 /// whether it refused the password, nothing more: what a connection attempt learnt about
 /// a host (its address, whether a port is open) stays in the log.
@@ -312,6 +426,7 @@ async fn check_failed(
     flow: &mailroom_store::AuthFlowRecord,
     failure: CheckFailure,
     servers: &MailServerSettings,
+    password_hint: Option<&str>,
     again: impl FnOnce(String, bool) -> Response,
 ) -> Response {
     let role = failure.role();
@@ -335,8 +450,10 @@ async fn check_failed(
                 );
             }
             again(
-                "Your mail server refused that email address and password. Check them and try again."
-                    .into(),
+                format!(
+                    "Your mail server refused that email address and password. Check them and try again.{}",
+                    password_hint.unwrap_or_default()
+                ),
                 false,
             )
         }
