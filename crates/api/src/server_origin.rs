@@ -226,6 +226,7 @@ mod tests {
             smtp: vec![],
             host_domains: vec!["example.com".into(), "mxhost.example".into()],
             autoconfig_read: true,
+            oauth: None,
         }
     }
 
