@@ -116,11 +116,15 @@ async fn imap_connectors_refuse_scopes_settings_and_duplicates() {
         .await;
     assert_eq!(patch_scope.status, 400);
 
+    let exchange = api.post("/v3/connectors", json!({"provider": "ews"})).await;
+    assert_eq!(exchange.status, 400);
+    assert!(exchange.error_message().contains("not supported"));
+    // An OAuth provider's connector needs the application's client at the provider.
     let google = api
         .post("/v3/connectors", json!({"provider": "google"}))
         .await;
     assert_eq!(google.status, 400);
-    assert!(google.error_message().contains("not supported"));
+    assert!(google.error_message().contains("client_id"));
 
     let missing_provider = api.post("/v3/connectors", json!({"name": "x"})).await;
     assert_eq!(missing_provider.status, 400);

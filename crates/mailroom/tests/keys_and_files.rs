@@ -201,7 +201,7 @@ async fn after_secret_key_rotate_grants_still_sync_and_webhooks_still_sign() {
     assert!(rotated.status.success(), "{rotated:?}");
     let said = String::from_utf8_lossy(&rotated.stdout);
     assert!(
-        said.contains("1 grant credential(s) and 1 webhook secret(s)"),
+        said.contains("1 grant credential(s), 1 webhook secret(s) and 0 connector"),
         "{said}"
     );
     let new_key = std::fs::read_to_string(&key_file).unwrap();

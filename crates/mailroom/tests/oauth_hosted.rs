@@ -14,8 +14,8 @@ use support::{
     testbed_env,
 };
 
-/// A testbed user no other test signs in as.
-const USER: u32 = 40;
+/// A testbed user no other test signs in as (testbed/README.md, "Users").
+const USER: u32 = 68;
 const REDIRECT: &str = "http://localhost:9000/oauth/exchange";
 
 struct Setup {

@@ -17,10 +17,10 @@ use support::{
     webhook_receiver::Receiver,
 };
 
-/// Testbed users no other test signs in as.
-const GOOGLE_USER: u32 = 63;
-const MICROSOFT_USER: u32 = 64;
-const YAHOO_USER: u32 = 61;
+/// Testbed users no other test signs in as (testbed/README.md, "Users").
+const GOOGLE_USER: u32 = 65;
+const MICROSOFT_USER: u32 = 66;
+const YAHOO_USER: u32 = 67;
 
 fn server() -> Mailroom {
     let mut env = testbed_env();
