@@ -20,7 +20,7 @@ CLIENT_SECRET = "sdk-python-client-secret"
 HTTP_TIMEOUT = 30
 
 # The scopes each consent asks for: the provider's IMAP, SMTP and identity scopes with
-# offline access (mailroom's defaults, README.md "OAuth mailboxes").
+# offline access (the defaults of mailroom's connectors).
 SCOPES = {
     "google": "https://mail.google.com/ openid email",
     "microsoft": (

@@ -20,10 +20,16 @@ user41 and wipes it before each sign-in.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+from types import SimpleNamespace
+from typing import List, Tuple
+from urllib.parse import urlparse
 
 import pytest
+import requests
+from nylas.handler import http_client
 from nylas.models.connectors import Connector
 from nylas.models.errors import NylasApiError
 from nylas.models.grants import Grant
@@ -36,7 +42,8 @@ from conftest import MailroomServer, _mailroom_binary, wait_until
 
 USER = 41
 
-# mailroom's default scopes per provider (README.md, "OAuth mailboxes").
+# What a connector asks for unless told otherwise: the mailbox over IMAP and SMTP, offline
+# access, and who the user is.
 DEFAULT_SCOPES = {
     "google": ["https://mail.google.com/", "openid", "email"],
     "microsoft": [
@@ -86,6 +93,21 @@ def new_app(server: MailroomServer, name: str):
         pytest.fail(str(e), pytrace=False)
 
 
+@pytest.fixture
+def wire(monkeypatch) -> List[Tuple[str, str, object]]:
+    """(method, path, JSON body) of every request the SDK sends during the test."""
+    sent: List[Tuple[str, str, object]] = []
+
+    def record(method, url, **kwargs):
+        data = kwargs.get("data")
+        sent.append((method, urlparse(url).path, json.loads(data) if data else None))
+        return requests.request(method, url, **kwargs)
+
+    # Only the SDK's module sees the recorder; the test's own requests go out unrecorded.
+    monkeypatch.setattr(http_client, "requests", SimpleNamespace(request=record, exceptions=requests.exceptions))
+    return sent
+
+
 def assert_api_error(excinfo, status: int, error_type: str, *words: str) -> None:
     error = excinfo.value
     assert isinstance(error, NylasApiError), repr(error)
@@ -99,7 +121,7 @@ def assert_api_error(excinfo, status: int, error_type: str, *words: str) -> None
 # --------------------------------------------------------------------------- connectors
 
 
-def test_oauth_connectors_are_created_found_listed_updated_and_destroyed(server):
+def test_oauth_connectors_are_created_found_listed_updated_and_destroyed(server, wire):
     app = new_app(server, "connectors")
     nylas = app.client
     secret = f"sdk-secret-{secrets.token_hex(8)}"
@@ -114,6 +136,12 @@ def test_oauth_connectors_are_created_found_listed_updated_and_destroyed(server)
         assert isinstance(response.data, Connector)
         assert response.request_id
         created[provider] = response.data
+    # The SDK sends the request body exactly as given.
+    assert wire == [
+        ("POST", "/v3/connectors",
+         {"provider": p, "settings": {"client_id": ids[p], "client_secret": secret}})
+        for p in ("google", "microsoft", "yahoo")
+    ]
     assert created["google"] == Connector(
         provider="google", settings={"client_id": ids["google"]}, scope=DEFAULT_SCOPES["google"]
     )
@@ -153,9 +181,13 @@ def test_oauth_connectors_are_created_found_listed_updated_and_destroyed(server)
 
     # Microsoft: another tenant and fewer scopes; the client id and secret are kept.
     scope = ["https://outlook.office.com/IMAP.AccessAsUser.All", "offline_access"]
+    wire.clear()
     updated = nylas.connectors.update(
         "microsoft", {"settings": {"tenant": "contoso.onmicrosoft.com"}, "scope": scope}
     )
+    # Python updates with PATCH (the Node SDK with PUT); mailroom takes both as a change.
+    assert wire == [("PATCH", "/v3/connectors/microsoft",
+                     {"settings": {"tenant": "contoso.onmicrosoft.com"}, "scope": scope})]
     assert isinstance(updated.data, Connector)
     assert updated.data == Connector(
         provider="microsoft",
@@ -189,7 +221,7 @@ def test_oauth_connectors_are_created_found_listed_updated_and_destroyed(server)
 
 
 @pytest.mark.parametrize("provider", ["google", "microsoft", "yahoo"])
-def test_custom_authentication_with_a_refresh_token_connects_a_mailbox(server, testbed, provider):
+def test_custom_authentication_with_a_refresh_token_connects_a_mailbox(server, testbed, wire, provider):
     mailbox_seed.wipe_user(USER)
     email = testbed.email(USER)
     client_id = oauth_provider.new_client(testbed, provider)
@@ -201,7 +233,9 @@ def test_custom_authentication_with_a_refresh_token_connects_a_mailbox(server, t
     )
     refresh = oauth_provider.refresh_token(testbed, provider, client_id, email)
 
+    wire.clear()
     response = nylas.auth.custom_authentication({"provider": provider, "settings": {"refresh_token": refresh}})
+    assert wire == [("POST", "/v3/connect/custom", {"provider": provider, "settings": {"refresh_token": refresh}})]
     assert isinstance(response, Response)
     grant = response.data
     assert isinstance(grant, Grant)
