@@ -15,7 +15,7 @@
 //   * refusals as the SDK's NylasApiError: a refresh token the provider does not know (401)
 //     and custom auth without the provider's connector (400).
 //
-// This file owns testbed user42 (its own lock) and wipes it before signing in. It runs its
+// This file owns testbed user70 (its own lock) and wipes it before signing in. It runs its
 // own `mailroom serve` with the three MAILROOM_TEST_OAUTH_* settings that move mailroom's
 // provider table to the testbed, and a 1 s sync poll. Waits poll every 50 ms with a 60 s
 // deadline; nothing sleeps a fixed time.
@@ -37,7 +37,7 @@ import {
   startTestbed,
 } from '../../support/mailroom_process.js';
 
-const USER = 'user42';
+const USER = 'user70';
 const EMAIL = `${USER}@example.test`;
 
 const POLL_MS = 50;
@@ -352,7 +352,7 @@ describe('custom authentication with a refresh token', () => {
       const inbox = await nylas.messages.list({ identifier: grant.id, queryParams: { in: folders.INBOX, limit: 50 } });
       assert.deepEqual(inbox.data.map((m) => m.subject), [subject]);
     } finally {
-      // No sync left on user42 once the file is done.
+      // No sync left on user70 once the file is done.
       await nylas.grants.destroy({ grantId: grant.id });
     }
   });

@@ -15,7 +15,7 @@ server and Dovecot and Postfix taking its tokens (testbed/README.md, "OAuth mail
 
 The module runs its own ``mailroom serve`` with the three ``MAILROOM_TEST_OAUTH_*`` settings
 that move mailroom's provider table to the testbed, and a 1 s sync poll. It owns testbed
-user41 and wipes it before each sign-in.
+user69 and wipes it before each sign-in.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import mailbox_seed
 import oauth_provider
 from conftest import MailroomServer, _mailroom_binary, wait_until
 
-USER = 41
+USER = 69
 
 # What a connector asks for unless told otherwise: the mailbox over IMAP and SMTP, offline
 # access, and who the user is.
@@ -282,7 +282,7 @@ def test_custom_authentication_with_a_refresh_token_connects_a_mailbox(server, t
         inbox = nylas.messages.list(grant.id, query_params={"in": folders["INBOX"], "limit": 50}).data
         assert [m.subject for m in inbox] == [subject]
     finally:
-        # No sync left on user41 for the next sign-in's wipe.
+        # No sync left on user69 for the next sign-in's wipe.
         nylas.grants.destroy(grant.id)
 
 
