@@ -54,7 +54,7 @@ pub enum IdTokenError {
     Expired,
     #[error("the provider's keys could not be fetched: {0}")]
     Keys(String),
-    #[error(transparent)]
+    #[error("the provider's keys could not be fetched: {0}")]
     Http(#[from] WebhookHttpError),
 }
 

@@ -36,11 +36,11 @@ pub enum WebhookHttpError {
     InsecureUrl,
     #[error(transparent)]
     Net(#[from] NetError),
-    #[error("the receiver did not answer within {seconds} s")]
+    #[error("the HTTP server did not answer within {seconds} s")]
     Timeout { seconds: u64 },
-    #[error("HTTP exchange with the receiver failed: {0}")]
+    #[error("the HTTP exchange failed: {0}")]
     Protocol(String),
-    #[error("the receiver's answer is longer than {limit} bytes")]
+    #[error("the HTTP answer is longer than {limit} bytes")]
     BodyTooLarge { limit: usize },
 }
 
