@@ -10,7 +10,9 @@ mod support;
 
 use serde_json::json;
 use support::{
-    Api, Mailroom, Testbed, eventually,
+    Api, Mailroom, Testbed,
+    cluster_nodes::{Cluster, Schema, cluster_env, postgres_url},
+    eventually,
     imap_peer::{ImapPeer, reset_user},
     oauth_provider::{CLIENT_SECRET, control, provider_env, refresh_token, register_client},
     testbed_env,
@@ -21,6 +23,7 @@ use support::{
 const GOOGLE_USER: u32 = 65;
 const MICROSOFT_USER: u32 = 66;
 const YAHOO_USER: u32 = 67;
+const CLUSTER_USER: u32 = 75;
 
 fn server() -> Mailroom {
     let mut env = testbed_env();
@@ -404,4 +407,64 @@ async fn a_yahoo_mailbox_signs_in_with_the_client_as_basic_auth() {
     wait_indexed(&api, &grant, "Yahoo OAuth").await;
     let listed = api.get("/v3/grants?provider=yahoo").await;
     assert_eq!(support::data_len(&listed.body), 1, "{}", listed.text);
+}
+
+/// Two nodes on one PostgreSQL (cluster mode) answer sends for one grant while its
+/// access token has just expired at the provider: every send's new SMTP session needs a
+/// fresh token, and with rotating refresh tokens a second refresh racing the first would
+/// spend a dead token and leave the grant invalid.
+#[tokio::test]
+async fn two_nodes_refresh_a_rotating_token_once_between_them() {
+    reset_user(CLUSTER_USER, true);
+    let client = client_id("microsoft");
+    register_client("microsoft", &client, &[("rotate", "always")]).await;
+    let schema = Schema::create(&postgres_url(), "mr_test_oauth");
+    let mut env = cluster_env(&schema.url, 15);
+    env.extend(provider_env());
+    let cluster = Cluster::start(2, env);
+    let output = cluster.cli(&["app", "create", "--name", "oauth cluster", "--json"]);
+    assert!(output.status.success(), "app create: {output:?}");
+    let app: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let key = app["api_key"].as_str().expect("api_key").to_owned();
+    let apis: Vec<Api> = cluster
+        .nodes
+        .iter()
+        .map(|node| Api {
+            base_url: node.base_url.clone(),
+            api_key: Some(key.clone()),
+            http: reqwest::Client::new(),
+        })
+        .collect();
+    connector(&apis[0], "microsoft", &client).await;
+    let refresh = refresh_token(
+        "microsoft",
+        &client,
+        CLUSTER_USER,
+        "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access openid email",
+    )
+    .await;
+    let created = custom_auth(&apis[1], "microsoft", &refresh).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let grant = created.body["data"]["id"].as_str().unwrap().to_owned();
+    let email = Testbed::user(CLUSTER_USER).0;
+    for round in 0..3 {
+        control("expire", &[("email", email.as_str())]).await;
+        kick(CLUSTER_USER);
+        let sends = (0..6).map(|i| {
+            let (api, grant) = (&apis[i % 2], &grant);
+            async move {
+                send_to_self(api, grant, CLUSTER_USER, &format!("two nodes {round}.{i}")).await
+            }
+        });
+        futures::future::join_all(sends).await;
+        for api in &apis {
+            let status = api.get(&format!("/v3/grants/{grant}")).await;
+            assert_eq!(
+                status.body["data"]["grant_status"], "valid",
+                "round {round}: {}",
+                status.text
+            );
+        }
+    }
+    wait_indexed(&apis[0], &grant, "two nodes 2.5").await;
 }
