@@ -267,6 +267,45 @@ mod tests {
     }
 
     #[test]
+    fn issuers_are_the_providers_own_or_the_moved_ones() {
+        let real = ProviderTable::real();
+        let consumers = "9188040d-6c67-4c5b-b112-36a304b66dad";
+        assert_eq!(
+            real.issuer(OAuthProvider::Microsoft, consumers),
+            format!("https://login.microsoftonline.com/{consumers}/v2.0")
+        );
+        assert_eq!(
+            real.issuer(OAuthProvider::Google, "common"),
+            "https://accounts.google.com"
+        );
+        assert_eq!(
+            real.issuer(OAuthProvider::Yahoo, "common"),
+            "https://api.login.yahoo.com"
+        );
+        let server = ProviderMailServer {
+            host: "localhost".into(),
+            port: 1143,
+            security: TransportSecurity::Starttls,
+        };
+        let moved = ProviderTable::moved(MovedProviders {
+            base_url: "http://127.0.0.1:31080/".into(),
+            imap: server.clone(),
+            smtp: server,
+        });
+        assert_eq!(
+            moved.issuer(OAuthProvider::Microsoft, consumers),
+            format!("http://127.0.0.1:31080/microsoft/{consumers}/v2.0")
+        );
+        assert_eq!(
+            moved.issuer(OAuthProvider::Yahoo, "x"),
+            "http://127.0.0.1:31080/yahoo"
+        );
+        assert_eq!(moved.imap(OAuthProvider::Google).host, "localhost");
+        assert_eq!(real.imap(OAuthProvider::Google).host, "imap.gmail.com");
+        assert!(moved.is_moved() && !real.is_moved());
+    }
+
+    #[test]
     fn every_provider_asks_for_mail_and_identity() {
         for provider in [
             OAuthProvider::Google,

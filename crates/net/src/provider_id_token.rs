@@ -222,6 +222,117 @@ mod tests {
         assert!(decode_json::<Header>("!!!").is_err());
     }
 
+    /// A 2048-bit RSA key made for these tests only (`openssl genpkey`, PKCS #8 DER),
+    /// standing for a provider's signing key.
+    const SIGNING_KEY: &[u8] = include_bytes!("../testdata/id-token-signing-key.pk8");
+
+    /// An ID token signed RS256 with the test key, and the key set that publishes it.
+    fn signed(kid: &str, claims: serde_json::Value) -> (String, KeySet) {
+        use ring::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+        let pair = RsaKeyPair::from_pkcs8(SIGNING_KEY).expect("test key");
+        let signing_input = format!(
+            "{}.{}",
+            b64(&serde_json::json!({"alg": "RS256", "kid": kid}).to_string()),
+            b64(&claims.to_string())
+        );
+        let mut signature = vec![0; pair.public().modulus_len()];
+        pair.sign(
+            &RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            signing_input.as_bytes(),
+            &mut signature,
+        )
+        .expect("signing");
+        let public = pair.public();
+        let components: RsaPublicKeyComponents<Vec<u8>> = public.into();
+        let keys = KeySet {
+            keys: vec![Key {
+                kty: "RSA".into(),
+                kid: Some(kid.into()),
+                n: Some(URL_SAFE_NO_PAD.encode(components.n)),
+                e: Some(URL_SAFE_NO_PAD.encode(components.e)),
+            }],
+        };
+        (
+            format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)),
+            keys,
+        )
+    }
+
+    fn header(kid: &str) -> Header {
+        Header {
+            alg: "RS256".into(),
+            kid: Some(kid.into()),
+        }
+    }
+
+    #[test]
+    fn a_token_signed_by_the_published_key_says_who_signed_in() {
+        // Microsoft's shape: no `email` claim, the tenant, no `email_verified`.
+        let claims = serde_json::json!({
+            "iss": "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
+            "sub": "s", "aud": "client", "exp": 2_000, "nonce": "n",
+            "preferred_username": "someone@outlook.com",
+            "tid": "9188040d-6c67-4c5b-b112-36a304b66dad",
+        });
+        let (token, keys) = signed("k1", claims);
+        let identity = verify_with_keys(&keys, &header("k1"), &token, "client", 1_000).unwrap();
+        assert_eq!(identity.email.as_deref(), Some("someone@outlook.com"));
+        assert_eq!(identity.email_verified, None);
+        assert_eq!(identity.nonce.as_deref(), Some("n"));
+        assert_eq!(
+            identity.tenant_id.as_deref(),
+            Some("9188040d-6c67-4c5b-b112-36a304b66dad")
+        );
+        // Yahoo has sent `email_verified` as a string; an `aud` list names the client.
+        let claims = serde_json::json!({
+            "iss": "https://api.login.yahoo.com", "sub": "s", "aud": ["other", "client"],
+            "exp": 2_000, "email": "someone@yahoo.com", "email_verified": "true",
+        });
+        let (token, keys) = signed("k2", claims);
+        let identity = verify_with_keys(&keys, &header("k2"), &token, "client", 1_000).unwrap();
+        assert_eq!(identity.email_verified, Some(true));
+        assert_eq!(identity.issuer, "https://api.login.yahoo.com");
+    }
+
+    #[test]
+    fn a_signed_token_for_another_client_or_past_its_expiry_is_refused() {
+        let claims = serde_json::json!({"iss": "i", "sub": "s", "aud": "client", "exp": 2_000});
+        let (token, keys) = signed("k1", claims);
+        assert!(matches!(
+            verify_with_keys(&keys, &header("k1"), &token, "another", 1_000),
+            Err(IdTokenError::Audience)
+        ));
+        // Past its expiry and the tolerated clock difference.
+        assert!(matches!(
+            verify_with_keys(
+                &keys,
+                &header("k1"),
+                &token,
+                "client",
+                2_000 + CLOCK_SKEW_SECS + 1
+            ),
+            Err(IdTokenError::Expired)
+        ));
+        assert!(verify_with_keys(&keys, &header("k1"), &token, "client", 2_100).is_ok());
+        // Another key id than the published one.
+        assert!(matches!(
+            verify_with_keys(&keys, &header("k9"), &token, "client", 1_000),
+            Err(IdTokenError::UnknownKey)
+        ));
+        // The claims changed after signing.
+        let (head, rest) = token.split_once('.').unwrap();
+        let (_, signature) = rest.split_once('.').unwrap();
+        let altered = format!(
+            "{head}.{}.{signature}",
+            b64(r#"{"iss":"i","sub":"s","aud":"client","exp":9999999999}"#)
+        );
+        assert!(matches!(
+            verify_with_keys(&keys, &header("k1"), &altered, "client", 1_000),
+            Err(IdTokenError::Signature)
+        ));
+    }
+
     #[test]
     fn a_forged_signature_or_missing_key_is_refused() {
         let header = Header {
