@@ -228,7 +228,7 @@ mod tests {
 
     /// An ID token signed RS256 with the test key, and the key set that publishes it.
     fn signed(kid: &str, claims: serde_json::Value) -> (String, KeySet) {
-        use ring::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+        use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
         let pair = RsaKeyPair::from_pkcs8(SIGNING_KEY).expect("test key");
         let signing_input = format!(
             "{}.{}",
