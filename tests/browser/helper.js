@@ -6,8 +6,9 @@
 // awaits the same promise, so a setup that fails (testbed, server, Chromium) fails each
 // test with its reason and the server log instead of skipping it:
 //
-//   1. an exclusive lock on testbed user17 (the only user this suite touches);
-//   2. `testbed/start`, its env file, then `testbed/reset-user --wipe user17`;
+//   1. an exclusive lock on each testbed user the file touches (user17 unless it names
+//      others);
+//   2. `testbed/start`, its env file, then `testbed/reset-user --wipe` for each user;
 //   3. `mailroom serve --listen 127.0.0.1:0` in a fresh temp data dir (the port read from
 //      its "listening on" line), through tests/support/mailroom_process.js, which
 //      tests/sdk/node shares;
@@ -101,6 +102,47 @@ export class MailroomServer extends MailroomServerProcess {
     }
     return url.toString();
   }
+}
+
+// --------------------------------------------------------------------------- OAuth providers
+
+/**
+ * What moves mailroom's Google, Microsoft and Yahoo endpoints to the testbed's
+ * authorization server, and their IMAP and SMTP servers to Dovecot and Postfix, which take
+ * its tokens (testbed/README.md, "OAuth mailboxes"). The authorization server speaks plain
+ * HTTP on 127.0.0.1, hence insecure transport allowed.
+ */
+export function oauthProviderEnv(testbed) {
+  return {
+    MAILROOM_TEST_OAUTH_BASE_URL: testbed.TESTBED_OAUTH_URL,
+    MAILROOM_TEST_OAUTH_IMAP: `localhost:${testbed.TESTBED_IMAP_PORT}:starttls`,
+    MAILROOM_TEST_OAUTH_SMTP: `localhost:${testbed.TESTBED_SUBMISSION_PORT}:starttls`,
+    MAILROOM_ALLOW_INSECURE_TRANSPORT: 'true',
+  };
+}
+
+/**
+ * POSTs a form to the testbed authorization server's control channel
+ * (`/control/<what>`, tests only); returns its JSON answer.
+ */
+export async function oauthControl(testbed, what, params) {
+  const response = await fetch(`${testbed.TESTBED_OAUTH_URL}/control/${what}`, {
+    method: 'POST',
+    body: new URLSearchParams(params),
+    signal: AbortSignal.timeout(HTTP_TIMEOUT_MS),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`control/${what} answered ${response.status}: ${text}`);
+  return JSON.parse(text);
+}
+
+/**
+ * Registers a client of `provider` (google, microsoft, yahoo) at the testbed's
+ * authorization server; without redirect_uris it accepts any loopback URI, such as
+ * mailroom's /v3/connect/callback on its random port.
+ */
+export async function registerOAuthClient(testbed, { provider, clientId, clientSecret }) {
+  return oauthControl(testbed, 'client', { client_id: clientId, client_secret: clientSecret, provider });
 }
 
 // --------------------------------------------------------------------------- the application
@@ -238,8 +280,13 @@ export async function newPage(browser) {
 
 // --------------------------------------------------------------------------- the whole setup
 
-export async function startSuite(name) {
-  const release = await acquireLock(`mailroom-browser-${USER}`);
+export async function startSuite(name, { users = [USER], env = {}, testbedKeys = [] } = {}) {
+  // One lock per user, always taken in the same order, so two files cannot deadlock.
+  const releases = [];
+  for (const user of [...users].sort()) releases.push(await acquireLock(`mailroom-browser-${user}`));
+  const release = () => {
+    for (const r of releases.splice(0).reverse()) r();
+  };
   const cleanup = [];
   const closeAll = async () => {
     for (const fn of cleanup.splice(0).reverse()) {
@@ -253,9 +300,13 @@ export async function startSuite(name) {
   };
   let server;
   try {
-    const testbed = startTestbed({ user: USER });
-    resetUser(USER);
-    server = new MailroomServer(testbed, name);
+    const highest = users.reduce((a, b) => (Number(b.replace(/^user/, '')) > Number(a.replace(/^user/, '')) ? b : a));
+    const testbed = startTestbed({ user: highest });
+    for (const key of testbedKeys) {
+      if (!testbed[key]) throw new Error(`the testbed's env file lacks ${key}`);
+    }
+    for (const user of users) resetUser(user);
+    server = new MailroomServer(testbed, name, typeof env === 'function' ? env(testbed) : env);
     cleanup.push(() => server.stop());
     await server.start();
     const appServer = new AppServer();
@@ -316,8 +367,11 @@ export async function startSuite(name) {
  * For a test file: `const suite = sharedSuite('name')` at the top level, then
  * `const s = await suite()` in each test. The first call runs `startSuite`; a setup that
  * fails fails every test with its reason (nothing is skipped). Everything is stopped and
- * the user17 lock released after the file's last test.
+ * the users' locks released after the file's last test. `options`: `users` (testbed users
+ * the file locks and wipes; default user17), `env` (added to the server's environment; an
+ * object, or a function of the testbed's env file), `testbedKeys` (settings the testbed's
+ * env file must have).
  */
-export function sharedSuite(name) {
-  return sharedSetup(() => startSuite(name));
+export function sharedSuite(name, options) {
+  return sharedSetup(() => startSuite(name, options));
 }
