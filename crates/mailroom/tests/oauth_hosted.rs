@@ -326,4 +326,39 @@ async fn the_sign_in_page_sends_provider_addresses_to_their_providers() {
     // The page's flow ended there: it cannot be submitted again.
     let again = submit("someone@gmail.com").await.unwrap();
     assert_eq!(again.status(), 400);
+
+    // An application with a Google connector alone is told to name it in the link.
+    let google_only = setup.server.create_app("Google only");
+    let api = setup.server.client(&google_only.api_key);
+    let registered = api
+        .post("/v3/applications/redirect-uris", json!({"url": REDIRECT}))
+        .await;
+    assert!(registered.status < 300, "{}", registered.text);
+    let client = format!("hosted-only-{}", rand::random::<u64>());
+    register_client("google", &client, &[]).await;
+    let created = api
+        .post(
+            "/v3/connectors",
+            json!({"provider": "google",
+                   "settings": {"client_id": client, "client_secret": CLIENT_SECRET}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let plain = setup
+        .browser
+        .get(format!("{}/v3/connect/auth", setup.server.base_url))
+        .query(&[
+            ("client_id", google_only.application_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let refused = location(&plain);
+    assert_eq!(param(&refused, "error").as_deref(), Some("invalid_request"));
+    assert!(
+        param(&refused, "error_description").is_some_and(|d| d.contains("provider=google")),
+        "{refused}"
+    );
 }

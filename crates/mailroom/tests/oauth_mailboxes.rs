@@ -235,7 +235,8 @@ async fn a_google_refresh_token_connects_a_mailbox_that_syncs_sends_and_outlives
     let hook = api
         .post(
             "/v3/webhooks",
-            json!({"trigger_types": ["grant.expired"], "webhook_url": receiver.url}),
+            json!({"trigger_types": ["grant.expired", "message.created"],
+                   "webhook_url": receiver.url}),
         )
         .await;
     assert!(hook.status < 300, "{}", hook.text);
@@ -292,6 +293,12 @@ async fn a_google_refresh_token_connects_a_mailbox_that_syncs_sends_and_outlives
         |body| support::data_len(body) == 1,
     )
     .await;
+    // Announced like any grant's mail.
+    receiver
+        .wait_for("message.created", |o| {
+            o["grant_id"] == grant.as_str() && o["subject"] == "OAuth two"
+        })
+        .await;
     send_to_self(&api, &grant, GOOGLE_USER, "OAuth three").await;
     let status = api.get(&format!("/v3/grants/{grant}")).await;
     assert_eq!(

@@ -124,10 +124,24 @@ async fn start_flow(
         .await
         .map_err(|_| DATABASE_TROUBLE)?;
     if connector.is_none() {
-        return refuse(
-            "invalid_request",
-            "the application has no IMAP connector; create one with POST /v3/connectors",
-        );
+        let others: Vec<String> = state
+            .store
+            .list_connectors(&target.application_id, 10, 0)
+            .await
+            .map_err(|_| DATABASE_TROUBLE)?
+            .into_iter()
+            .map(|c| c.provider.to_string())
+            .collect();
+        let description = if others.is_empty() {
+            "the application has no IMAP connector; create one with POST /v3/connectors".to_owned()
+        } else {
+            format!(
+                "the application has no IMAP connector; it signs in {} mailboxes: name one with provider={}",
+                others.join(", "),
+                others.join("|provider=")
+            )
+        };
+        return refuse("invalid_request", &description);
     }
     let (flow, csrf) = state
         .store
