@@ -3,7 +3,9 @@
 //! with what no provider should send: a huge answer, silence, nonsense, a token that is
 //! not a Bearer token, an unsigned or forged ID token, a huge key set, an error with an
 //! enormous description. Each sign-in fails with a clear error within the provider
-//! timeout, no grant is written, and the server goes on serving.
+//! timeout, no grant is written, and the server goes on serving. And a provider that
+//! is down while a grant's token needs refreshing: the grant stays valid, its sync
+//! retries, and it carries on once the provider is back.
 
 mod support;
 
@@ -14,7 +16,12 @@ use std::{
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde_json::json;
-use support::{Mailroom, Testbed, oauth_provider::CLIENT_SECRET, testbed_env};
+use support::{
+    Mailroom, Testbed, eventually,
+    imap_peer::{ImapPeer, end_sessions, reset_user},
+    oauth_provider::{CLIENT_SECRET, control, refresh_token, register_client},
+    testbed_env,
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,
@@ -203,4 +210,130 @@ async fn a_hostile_token_endpoint_fails_each_sign_in_clearly_and_writes_nothing(
     }
     let health = server.anonymous().get("/healthz").await;
     assert_eq!(health.status, 200);
+}
+
+/// A testbed user no other test signs in as (testbed/README.md).
+const DOWN_USER: u32 = 76;
+
+/// Forwards every connection to the testbed's authorization server, or while `down`
+/// answers 503 at once; returns its base URL.
+async fn switchable_provider(down: Arc<Mutex<bool>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = Testbed::get()
+        .oauth_url
+        .trim_start_matches("http://")
+        .to_owned();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let (down, upstream) = (*down.lock().unwrap(), upstream.clone());
+            tokio::spawn(async move {
+                if down {
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                    return;
+                }
+                if let Ok(mut provider) = tokio::net::TcpStream::connect(&upstream).await {
+                    let _ = tokio::io::copy_bidirectional(&mut stream, &mut provider).await;
+                }
+            });
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn a_provider_down_at_refresh_time_leaves_the_grant_valid_until_it_is_back() {
+    reset_user(DOWN_USER, true);
+    let down = Arc::new(Mutex::new(false));
+    let base = switchable_provider(down.clone()).await;
+    let testbed = Testbed::get();
+    let mut env = testbed_env();
+    env.extend([
+        ("MAILROOM_TEST_OAUTH_BASE_URL".to_owned(), base),
+        (
+            "MAILROOM_TEST_OAUTH_IMAP".to_owned(),
+            format!("localhost:{}:starttls", testbed.imap_port),
+        ),
+        (
+            "MAILROOM_TEST_OAUTH_SMTP".to_owned(),
+            format!("localhost:{}:starttls", testbed.submission_port),
+        ),
+        ("MAILROOM_SYNC_POLL_SECS".to_owned(), "1".to_owned()),
+    ]);
+    let server = Mailroom::start_with(env);
+    let app = server.create_app("provider down");
+    let api = server.client(&app.api_key);
+    let client = format!("down-{}", rand::random::<u64>());
+    register_client("google", &client, &[]).await;
+    let created = api
+        .post(
+            "/v3/connectors",
+            json!({"provider": "google",
+                   "settings": {"client_id": client, "client_secret": CLIENT_SECRET}}),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    // Google's shape: no ID token on a refresh, so the email comes from userinfo.
+    let refresh = refresh_token(
+        "google",
+        &client,
+        DOWN_USER,
+        "https://mail.google.com/ email",
+    )
+    .await;
+    let connected = api
+        .post(
+            "/v3/connect/custom",
+            json!({"provider": "google", "settings": {"refresh_token": refresh}}),
+        )
+        .await;
+    assert_eq!(connected.status, 201, "{}", connected.text);
+    let grant = connected.body["data"]["id"].as_str().unwrap().to_owned();
+
+    // The provider goes down; the access token expires; the sync must sign in again.
+    *down.lock().unwrap() = true;
+    let email = Testbed::user(DOWN_USER).0;
+    control("expire", &[("email", email.as_str())]).await;
+    end_sessions(DOWN_USER);
+    eventually(
+        &api,
+        &format!("/v3/grants/{grant}"),
+        "the sync retrying for want of a token",
+        |body| body["data"]["sync_state"] == "retrying",
+    )
+    .await;
+    let status = api.get(&format!("/v3/grants/{grant}")).await;
+    assert_eq!(
+        status.body["data"]["grant_status"], "valid",
+        "{}",
+        status.text
+    );
+
+    // Back: the sync refreshes and reads new mail.
+    *down.lock().unwrap() = false;
+    let mut peer = ImapPeer::login(DOWN_USER).await;
+    peer.append(
+        "INBOX",
+        "",
+        &format!("From: a@example.test\r\nTo: {email}\r\nSubject: after the outage\r\nMessage-ID: <outage-{}@example.test>\r\n\r\nhi\r\n", rand::random::<u64>()),
+    )
+    .await;
+    eventually(
+        &api,
+        &format!("/v3/grants/{grant}/messages?subject=after%20the%20outage"),
+        "mail read after the provider came back",
+        |body| support::data_len(body) == 1,
+    )
+    .await;
+    let status = api.get(&format!("/v3/grants/{grant}")).await;
+    assert_eq!(
+        status.body["data"]["grant_status"], "valid",
+        "{}",
+        status.text
+    );
 }

@@ -13,7 +13,7 @@ use support::{
     Api, Mailroom, Testbed,
     cluster_nodes::{Cluster, Schema, cluster_env, postgres_url},
     eventually,
-    imap_peer::{ImapPeer, reset_user},
+    imap_peer::{ImapPeer, end_sessions, reset_user},
     oauth_provider::{CLIENT_SECRET, control, provider_env, refresh_token, register_client},
     testbed_env,
     webhook_receiver::Receiver,
@@ -97,18 +97,6 @@ async fn deliver(user: u32, subject: &str) {
         rand::random::<u64>()
     );
     peer.append("INBOX", "", &message).await;
-}
-
-/// Ends the user's IMAP sessions, if it has any, so that the sync must sign in again.
-fn kick(user: u32) {
-    let conf = Testbed::get().dir.join("dovecot/dovecot.conf");
-    let _ = std::process::Command::new("doveadm")
-        .arg("-c")
-        .arg(conf)
-        .args(["kick", &Testbed::user(user).0])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
 }
 
 fn urlencode(text: &str) -> String {
@@ -280,7 +268,7 @@ async fn a_google_refresh_token_connects_a_mailbox_that_syncs_sends_and_outlives
     // must sign in again: it refreshes, and nothing shows an error.
     let expired = control("expire", &[("email", email.as_str())]).await;
     assert!(expired["expired"].as_u64().unwrap_or(0) >= 1, "{expired}");
-    kick(GOOGLE_USER);
+    end_sessions(GOOGLE_USER);
     deliver(GOOGLE_USER, "OAuth two").await;
     let path = format!(
         "/v3/grants/{grant}/messages?subject={}",
@@ -310,7 +298,7 @@ async fn a_google_refresh_token_connects_a_mailbox_that_syncs_sends_and_outlives
     // The user revokes mailroom at the provider: the grant is invalid, once.
     let revoked = control("revoke-refresh", &[("email", email.as_str())]).await;
     assert!(revoked["revoked"].as_u64().unwrap_or(0) >= 1, "{revoked}");
-    kick(GOOGLE_USER);
+    end_sessions(GOOGLE_USER);
     let notice = receiver
         .wait_for("grant.expired", |o| o["grant_id"] == grant.as_str())
         .await;
@@ -329,7 +317,7 @@ async fn a_google_refresh_token_connects_a_mailbox_that_syncs_sends_and_outlives
         )
         .await;
     assert!(refused_send.status >= 400, "{}", refused_send.text);
-    kick(GOOGLE_USER);
+    end_sessions(GOOGLE_USER);
     // A fresh consent makes the same grant valid again.
     let renewed = refresh_token(
         "google",
@@ -378,7 +366,7 @@ async fn rotating_refresh_tokens_are_refreshed_once_for_many_requests() {
     for round in 0..3 {
         let email = Testbed::user(MICROSOFT_USER).0;
         control("expire", &[("email", email.as_str())]).await;
-        kick(MICROSOFT_USER);
+        end_sessions(MICROSOFT_USER);
         let sends = (0..4).map(|i| {
             let (api, grant) = (&api, &grant);
             async move {
@@ -456,7 +444,7 @@ async fn two_nodes_refresh_a_rotating_token_once_between_them() {
     let email = Testbed::user(CLUSTER_USER).0;
     for round in 0..3 {
         control("expire", &[("email", email.as_str())]).await;
-        kick(CLUSTER_USER);
+        end_sessions(CLUSTER_USER);
         let sends = (0..6).map(|i| {
             let (api, grant) = (&apis[i % 2], &grant);
             async move {

@@ -25,6 +25,19 @@ pub fn reset_user(user: u32, wipe: bool) {
     assert!(status.success(), "testbed/reset-user failed");
 }
 
+/// Ends the user's IMAP sessions if it has any (`kick_user` insists on some), so that
+/// a grant's sync must sign in again.
+pub fn end_sessions(user: u32) {
+    let conf = Testbed::get().dir.join("dovecot/dovecot.conf");
+    let _ = std::process::Command::new("doveadm")
+        .arg("-c")
+        .arg(conf)
+        .args(["kick", &Testbed::user(user).0])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
 /// Ends every IMAP session of a testbed user at the server, as a network drop or a
 /// server restart would.
 pub fn kick_user(user: u32) {
