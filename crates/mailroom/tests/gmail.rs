@@ -155,6 +155,39 @@ async fn a_gmail_mailbox_is_indexed_once_with_its_threads_and_labels_as_folders(
         threads.text
     );
 
+    // A draft reply, saved twice: each save is a new Gmail message with the draft's
+    // Message-ID; the draft keeps its id, joins the conversation and is indexed once,
+    // in Drafts and All Mail.
+    let drafts = format!("/v3/grants/{grant}/drafts");
+    let draft = api
+        .post(
+            &drafts,
+            json!({"to": [{"email": "ann@gmail.test"}], "subject": "Draft reply",
+                   "body": "Maybe Tuesday?", "reply_to_message_id": again["id"]}),
+        )
+        .await;
+    assert_eq!(draft.status, 200, "{}", draft.text);
+    let draft_id = draft.body["data"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(draft.body["data"]["thread_id"], thread, "{}", draft.text);
+    let saved = api
+        .send(
+            "PUT",
+            &format!("{drafts}/{draft_id}"),
+            Some(json!({"body": "Tuesday, then."})),
+        )
+        .await;
+    assert_eq!(saved.status, 200, "{}", saved.text);
+    assert_eq!(saved.body["data"]["id"], draft_id.as_str());
+    let path = format!("/v3/grants/{grant}/messages/{draft_id}");
+    eventually(&api, &path, "the draft in Drafts and All Mail", |b| {
+        folder_set(&b["data"]) == set(&["Drafts", "All Mail"])
+    })
+    .await;
+    assert_eq!(
+        server.database_scalar("SELECT COUNT(*) FROM messages WHERE subject = 'Draft reply'"),
+        1
+    );
+
     // A reply sent through the grant: Gmail files it in Sent itself; mailroom appends
     // nothing and answers with the server's copy, in the thread.
     let sent = api
@@ -168,7 +201,12 @@ async fn a_gmail_mailbox_is_indexed_once_with_its_threads_and_labels_as_folders(
     let sent_id = sent.body["data"]["id"].as_str().expect("id").to_owned();
     assert_eq!(sent.body["data"]["thread_id"], thread, "{}", sent.text);
     assert_eq!(folder_set(&sent.body["data"]), set(&["Sent Mail"]));
-    assert_eq!(gmail.count(" APPEND "), 0, "{}", gmail.log());
+    assert_eq!(
+        gmail.count(" APPEND \"[Gmail]/Sent Mail\""),
+        0,
+        "{}",
+        gmail.log()
+    );
     // The next pass finds it in All Mail too: the same message.
     let path = format!("/v3/grants/{grant}/messages/{sent_id}");
     eventually(&api, &path, "the sent copy in All Mail", |b| {
@@ -178,7 +216,13 @@ async fn a_gmail_mailbox_is_indexed_once_with_its_threads_and_labels_as_folders(
     let list = api
         .get(&format!("/v3/grants/{grant}/messages?limit=50"))
         .await;
-    assert_eq!(data_len(&list.body), 8, "{}", list.text);
+    assert_eq!(
+        server.database_scalar(
+            "SELECT COUNT(*) FROM messages m WHERE EXISTS \
+             (SELECT 1 FROM message_locations l WHERE l.message_id = m.id)"
+        ),
+        9
+    );
 }
 
 #[tokio::test]
