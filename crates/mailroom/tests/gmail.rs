@@ -213,9 +213,11 @@ async fn a_gmail_mailbox_is_indexed_once_with_its_threads_and_labels_as_folders(
         folder_set(&b["data"]) == set(&["Sent Mail", "All Mail"])
     })
     .await;
+    // Seven, the draft and the sent reply: each once.
     let list = api
         .get(&format!("/v3/grants/{grant}/messages?limit=50"))
         .await;
+    assert_eq!(data_len(&list.body), 9, "{}", list.text);
     assert_eq!(
         server.database_scalar(
             "SELECT COUNT(*) FROM messages m WHERE EXISTS \
