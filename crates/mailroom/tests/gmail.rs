@@ -188,6 +188,31 @@ async fn a_gmail_mailbox_is_indexed_once_with_its_threads_and_labels_as_folders(
         1
     );
 
+    // Sent: Gmail files a new message in Sent; it takes the draft over, so the draft's id
+    // is the sent message's, as on any server. The message replied to is found by its
+    // Message-ID and marked answered.
+    let answered_before = gmail.count("\\Answered");
+    let sent_draft = api
+        .raw(
+            "POST",
+            &format!("{drafts}/{draft_id}"),
+            "application/json",
+            "{}",
+        )
+        .await;
+    assert_eq!(sent_draft.status, 200, "{}", sent_draft.text);
+    assert_eq!(sent_draft.body["data"]["id"], draft_id.as_str());
+    assert_eq!(sent_draft.body["data"]["thread_id"], thread);
+    assert!(
+        gmail.count("\\Answered") > answered_before,
+        "{}",
+        gmail.log()
+    );
+    eventually(&api, &path, "the sent draft in Sent and All Mail", |b| {
+        folder_set(&b["data"]) == set(&["Sent Mail", "All Mail"])
+    })
+    .await;
+
     // A reply sent through the grant: Gmail files it in Sent itself; mailroom appends
     // nothing and answers with the server's copy, in the thread.
     let sent = api
@@ -213,7 +238,7 @@ async fn a_gmail_mailbox_is_indexed_once_with_its_threads_and_labels_as_folders(
         folder_set(&b["data"]) == set(&["Sent Mail", "All Mail"])
     })
     .await;
-    // Seven, the draft and the sent reply: each once.
+    // Seven, the sent draft and the sent reply: each once.
     let list = api
         .get(&format!("/v3/grants/{grant}/messages?limit=50"))
         .await;

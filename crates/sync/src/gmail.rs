@@ -6,7 +6,9 @@
 //! - identity: `X-GM-MSGID`, the same in every folder, so the message in Inbox, in a
 //!   label's folder and in All Mail is one message of the index, with all of them in its
 //!   `folders`. Drafts keep the identity of their Message-ID: each save is a new Gmail
-//!   message, and a draft keeps its id across saves (`mail_append`);
+//!   message, and a draft keeps its id across saves (`mail_append`). A message the index
+//!   knew by its Message-ID (read before Gmail's ids were, or the draft it was sent
+//!   from) is taken over by its Gmail id and keeps its id;
 //! - thread: `X-GM-THRID`, Gmail's own conversation, instead of the reference headers;
 //! - labels: each label shown over IMAP is a folder, read like any other, so a message's
 //!   `folders` include its labels' folders;

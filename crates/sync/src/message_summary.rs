@@ -26,8 +26,12 @@ pub fn to_new_message(summary: &FetchedSummary) -> NewMessage {
             thread_keys.push(format!("subject:{subject}"));
         }
     }
+    let mut adopts_identity = None;
     let identity_key = match (gmail::identity_key(summary), &headers.message_id) {
-        (Some(gmail_id), _) => gmail_id,
+        (Some(gmail_id), header) => {
+            adopts_identity = header.as_ref().map(|id| format!("mid:{id}"));
+            gmail_id
+        }
         (None, Some(id)) => format!("mid:{id}"),
         // No Message-ID: what the message says about itself stays the same across moves.
         (None, None) => {
@@ -81,6 +85,7 @@ pub fn to_new_message(summary: &FetchedSummary) -> NewMessage {
         // A hint until the body is read: mixed multiparts usually carry attachments.
         has_attachments: content_type.starts_with("multipart/mixed"),
         in_reply_to: headers.in_reply_to.first().cloned(),
+        adopts_identity,
     }
 }
 
@@ -116,6 +121,12 @@ mod tests {
         assert_eq!(in_inbox.identity_key, "gm:901");
         assert_eq!(in_all_mail.identity_key, in_inbox.identity_key);
         assert_eq!(in_inbox.thread_keys, ["gmthread:900"]);
+        // Indexed before by its Message-ID, or as the draft it was sent from: it takes
+        // that message over.
+        assert_eq!(
+            in_inbox.adopts_identity.as_deref(),
+            Some("mid:one@example.test")
+        );
         // Headers still fill the message.
         assert_eq!(
             in_inbox.message_id_header.as_deref(),
@@ -142,6 +153,7 @@ mod tests {
         let header = "Message-ID: <a@example.test>\r\nReferences: <root@example.test>\r\n\r\n";
         let plain = to_new_message(&summary(1, header, None));
         assert_eq!(plain.identity_key, "mid:a@example.test");
+        assert_eq!(plain.adopts_identity, None);
         assert!(
             plain
                 .thread_keys
