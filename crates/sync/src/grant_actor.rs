@@ -432,7 +432,7 @@ async fn select_inbox(
     Ok(inbox.is_some_and(|f| f.uid_next != i64::from(selected.uid_next)))
 }
 
-/// Inbox first, then Sent, then the rest by name, and All Mail (`\\All`, RFC 6154)
+/// Inbox first, then Sent, then the rest by name, and All Mail (`\All`, RFC 6154)
 /// last: what it shows again of the other folders is then known when it is read.
 fn sync_order(folders: &[FolderRecord]) -> Vec<&FolderRecord> {
     let rank = |f: &FolderRecord| {

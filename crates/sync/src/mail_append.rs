@@ -111,8 +111,11 @@ impl SyncEngine {
         target: AppendTarget,
         message: &[u8],
     ) -> Result<String, SyncError> {
-        let folder = self.folder_for(session, grant_id, target).await?;
         let filed_by_server = target == AppendTarget::Sent && files_sent_mail(session);
+        // Where the server files sent mail, a Sent it does not show is not made here.
+        let folder = self
+            .folder_for(session, grant_id, target, !filed_by_server)
+            .await?;
         let appended = if filed_by_server {
             None
         } else {
@@ -190,12 +193,13 @@ impl SyncEngine {
     }
 
     /// The folder with the role: from the index, else from a fresh LIST (sync may not
-    /// have listed the folders of a new grant yet), else created.
+    /// have listed the folders of a new grant yet), else created if `create`.
     async fn folder_for(
         &self,
         session: &mut ImapSession,
         grant_id: &GrantId,
         target: AppendTarget,
+        create: bool,
     ) -> Result<FolderRecord, SyncError> {
         let pick = |folders: Vec<FolderRecord>| {
             let by_role = folders
@@ -213,6 +217,12 @@ impl SyncEngine {
         }
         if let Some(folder) = pick(self.relist_folders(session, grant_id).await?) {
             return Ok(folder);
+        }
+        if !create {
+            return Err(SyncError::Invalid(format!(
+                "the mail server shows no {} folder",
+                target.fallback_name()
+            )));
         }
         session.create_mailbox(target.fallback_name()).await?;
         pick(self.relist_folders(session, grant_id).await?).ok_or_else(|| {
