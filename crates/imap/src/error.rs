@@ -59,11 +59,32 @@ impl From<async_imap::error::Error> for ImapError {
 impl From<std::io::Error> for ImapError {
     fn from(e: std::io::Error) -> Self {
         if e.kind() == std::io::ErrorKind::TimedOut {
-            ImapError::Timeout(e.to_string())
-        } else {
-            ImapError::Protocol(format!("I/O: {e}"))
+            return ImapError::Timeout(e.to_string());
+        }
+        let text = e.to_string();
+        match unparsable_response(&text) {
+            Some(start) => ImapError::Protocol(format!(
+                "the server sent a response that cannot be parsed: {start}"
+            )),
+            None => ImapError::Protocol(format!("I/O: {text}")),
         }
     }
+}
+
+/// The most of an unparsable response an error quotes.
+const QUOTED_RESPONSE_CHARS: usize = 200;
+
+/// The start of the response async-imap could not parse, from its error text
+/// (`<parser state> during parsing of "<everything buffered>"`), which can be megabytes
+/// long: the parser's state lists every byte as a number.
+fn unparsable_response(text: &str) -> Option<String> {
+    const MARK: &str = " during parsing of ";
+    let buffered = &text[text.find(MARK)? + MARK.len()..];
+    let mut start: String = buffered.chars().take(QUOTED_RESPONSE_CHARS).collect();
+    if buffered.chars().nth(QUOTED_RESPONSE_CHARS).is_some() {
+        start.push('…');
+    }
+    Some(start)
 }
 
 /// The server's own words from an async-imap NO error, which async-imap renders as
@@ -82,6 +103,24 @@ pub(crate) fn server_text(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unparsable_response_is_quoted_briefly() {
+        let buffered = format!("\"* 1 FETCH (UID 1 X-GM-MSGID abc){}\"", "x".repeat(10_000));
+        let parser_state = format!("Error(Error {{ input: [{}] }})", "42, ".repeat(10_000));
+        let io = std::io::Error::other(format!("{parser_state} during parsing of {buffered}"));
+        let text = ImapError::from(io).to_string();
+        assert!(
+            text.starts_with(
+                "IMAP protocol error: the server sent a response that cannot be parsed: \
+                 \"* 1 FETCH (UID 1 X-GM-MSGID abc)"
+            ),
+            "{text}"
+        );
+        assert!(text.chars().count() < 400, "{}", text.len());
+        let other = ImapError::from(std::io::Error::other("connection reset")).to_string();
+        assert_eq!(other, "IMAP protocol error: I/O: connection reset");
+    }
 
     #[test]
     fn server_text_is_taken_from_debug_formatting() {

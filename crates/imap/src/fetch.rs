@@ -4,7 +4,7 @@
 use async_imap::types::Flag;
 use futures::{Stream, TryStreamExt};
 
-use crate::{error::ImapError, session::ImapSession};
+use crate::{error::ImapError, gmail::GmailAttributes, session::ImapSession};
 
 /// Responses a FETCH may carry beyond one per message asked for: servers may add
 /// unsolicited FETCHes for flag changes elsewhere (RFC 3501 §7.4.2).
@@ -18,6 +18,13 @@ pub fn max_responses(expected: usize) -> usize {
         .saturating_add(EXTRA_RESPONSES)
 }
 
+/// The header fields a summary carries: those the index files and threads by.
+pub(crate) const SUMMARY_HEADER_FIELDS: &str = "DATE FROM SENDER TO CC BCC REPLY-TO SUBJECT \
+     MESSAGE-ID IN-REPLY-TO REFERENCES CONTENT-TYPE";
+
+/// INTERNALDATE's date-time (RFC 3501 §9), as chrono reads it.
+pub(crate) const INTERNALDATE_FORMAT: &str = "%d-%b-%Y %H:%M:%S %z";
+
 /// What the index needs of a message before its body.
 #[derive(Debug, Clone)]
 pub struct FetchedSummary {
@@ -28,6 +35,8 @@ pub struct FetchedSummary {
     pub size: u32,
     pub modseq: Option<u64>,
     pub header: Vec<u8>,
+    /// What a Gmail server said of the message (`X-GM-EXT-1`), if it is one.
+    pub gmail: Option<GmailAttributes>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,15 +56,20 @@ impl ImapSession {
     /// Summaries of the messages in `uid_set` (e.g. `"100:200"`) of the selected mailbox:
     /// only the header fields the index files and threads by, a third of a full header
     /// block; the rest of the headers arrive with the body.
-    /// `expected` is how many messages `uid_set` names.
+    /// `expected` is how many messages `uid_set` names. A Gmail server adds its own
+    /// attributes ([`crate::GmailAttributes`]).
     pub async fn fetch_summaries(
         &mut self,
         uid_set: &str,
         expected: usize,
     ) -> Result<Vec<FetchedSummary>, ImapError> {
-        let query = "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS (DATE FROM \
-                     SENDER TO CC BCC REPLY-TO SUBJECT MESSAGE-ID IN-REPLY-TO REFERENCES \
-                     CONTENT-TYPE)])";
+        if self.gmail() {
+            return self.fetch_gmail_summaries(uid_set, expected).await;
+        }
+        let query = format!(
+            "(UID FLAGS INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS \
+             ({SUMMARY_HEADER_FIELDS})])"
+        );
         collect_capped(
             self.session.uid_fetch(uid_set, query).await?,
             max_responses(expected),
@@ -68,6 +82,7 @@ impl ImapSession {
                     size: f.size.unwrap_or(0),
                     modseq: f.modseq,
                     header: f.header().map(<[u8]>::to_vec).unwrap_or_default(),
+                    gmail: None,
                 })
             },
         )
@@ -236,7 +251,7 @@ pub(crate) async fn collect_capped<R, T>(
     Ok(items)
 }
 
-fn flag_name(flag: Flag<'_>) -> String {
+pub(crate) fn flag_name(flag: Flag<'_>) -> String {
     match flag {
         Flag::Seen => "\\Seen".into(),
         Flag::Answered => "\\Answered".into(),

@@ -112,13 +112,66 @@ pub(crate) fn quoted(name: &str) -> Result<String, ImapError> {
     ))
 }
 
-/// Modified UTF-7 (RFC 3501 §5.1.3) to UTF-8; names already in UTF-8 pass through.
+/// Modified UTF-7 (RFC 3501 §5.1.3) to UTF-8; names already in UTF-8 pass through. A
+/// shifted run (`&…-`) that is not modified BASE64 of UTF-16 is kept as sent: a server's
+/// name, or a Gmail label, is never a reason to fail.
 pub fn decode_mailbox_name(name: &str) -> String {
-    if name.contains('&') {
-        utf7_imap::decode_utf7_imap(name.to_owned())
-    } else {
-        name.to_owned()
+    if !name.contains('&') {
+        return name.to_owned();
     }
+    let mut decoded = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(start) = rest.find('&') {
+        decoded.push_str(&rest[..start]);
+        let shifted = &rest[start + 1..];
+        let Some(end) = shifted.find('-') else {
+            decoded.push_str(&rest[start..]);
+            return decoded;
+        };
+        match &shifted[..end] {
+            "" => decoded.push('&'),
+            run => match decode_utf16_run(run) {
+                Some(text) => decoded.push_str(&text),
+                None => decoded.push_str(&rest[start..start + end + 2]),
+            },
+        }
+        rest = &shifted[end + 1..];
+    }
+    decoded.push_str(rest);
+    decoded
+}
+
+/// One shifted run: modified BASE64 (`,` for `/`, no padding) of UTF-16BE.
+fn decode_utf16_run(run: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(run.len() * 3 / 4);
+    let (mut bits, mut held) = (0u32, 0u32);
+    for c in run.bytes() {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b',' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(value);
+        held += 6;
+        if held >= 8 {
+            held -= 8;
+            bytes.push((bits >> held) as u8);
+            bits &= (1 << held) - 1;
+        }
+    }
+    // Whole UTF-16 units, and no stray bits left over (fewer than a character's six).
+    if bits != 0 || held >= 6 || bytes.is_empty() || bytes.len() % 2 != 0 {
+        return None;
+    }
+    let units = bytes
+        .chunks_exact(2)
+        .map(|pair| u16::from_be_bytes([pair[0], pair[1]]));
+    char::decode_utf16(units)
+        .collect::<Result<String, _>>()
+        .ok()
 }
 
 /// Quirk: some servers (Cyrus) send special-use flags in lower case (`\sent`); mailroom
@@ -199,6 +252,27 @@ mod tests {
         assert_eq!(decode_mailbox_name("Entw&APw-rfe"), "Entwürfe");
         assert_eq!(decode_mailbox_name("INBOX"), "INBOX");
         assert_eq!(decode_mailbox_name("Caf&AOk- & Co"), "Café & Co");
+        assert_eq!(decode_mailbox_name("A&-B"), "A&B");
+        assert_eq!(decode_mailbox_name("&2D3eAA-"), "😀");
+        assert_eq!(
+            decode_mailbox_name("&AWA-iuk&AWE-liad&ARcBfgEX-"),
+            "Šiukšliadėžė"
+        );
+    }
+
+    #[test]
+    fn broken_modified_utf7_is_kept_as_sent() {
+        for name in [
+            "&A-",     // not a whole byte
+            "&AB*-",   // not BASE64
+            "&AMk",    // never shifted back
+            "&AM-",    // stray bits
+            "&2D0-",   // a lone surrogate
+            "&AAAA-&", // odd bytes, then an unfinished shift
+        ] {
+            assert_eq!(decode_mailbox_name(name), name);
+        }
+        assert_eq!(decode_mailbox_name("ok &A- &AMk-"), "ok &A- É");
     }
 
     #[test]

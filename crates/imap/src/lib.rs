@@ -7,6 +7,7 @@ mod error;
 mod fetch;
 mod folder_status;
 mod folders;
+mod gmail;
 mod idle;
 mod mailbox_admin;
 mod mailbox_state;
@@ -24,6 +25,10 @@ pub use error::ImapError;
 pub use fetch::{FetchedBody, FetchedSummary, UidFlags, check_search_criteria, max_responses};
 pub use folder_status::{FolderStatus, status_line};
 pub use folders::{ListedFolder, decode_mailbox_name, encode_mailbox_name};
+pub use gmail::{
+    GmailAttributes, MAX_LABEL_BYTES, MAX_LABELS, SummaryAnswer, X_GM_EXT_1, absorb_summary,
+    decode_label,
+};
 pub use idle::{IDLE_REARM, IdleOutcome};
 pub use mailbox_state::MailboxState;
 pub use message_writes::uid_list;

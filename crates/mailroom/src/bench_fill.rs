@@ -297,6 +297,7 @@ impl Mailbox {
             flags,
             has_attachments: self.rng.gen_bool(0.15),
             in_reply_to: refs.last().cloned(),
+            adopts_identity: None,
         };
         (folders, message)
     }

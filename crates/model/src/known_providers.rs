@@ -213,6 +213,16 @@ mod tests {
     }
 
     #[test]
+    fn gmail_and_microsoft_submission_servers_file_their_own_sent_copy() {
+        assert!(saves_sent_copy(GMAIL.smtp_host));
+        assert!(saves_sent_copy("SMTP.Gmail.com."));
+        assert!(saves_sent_copy(OUTLOOK.smtp_host));
+        assert!(saves_sent_copy("smtp.office365.com"));
+        assert!(!saves_sent_copy(YAHOO.smtp_host));
+        assert!(!saves_sent_copy("smtp.gmail.com.example.test"));
+    }
+
+    #[test]
     fn unknown_domains_do_not_resolve() {
         assert_eq!(lookup("example.test"), None);
     }

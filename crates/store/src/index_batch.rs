@@ -85,6 +85,7 @@ impl Store {
 
         let identities: Vec<String> = batch.iter().map(|m| m.identity_key.clone()).collect();
         let (mut ids, mut dates) = lookup_identities(&mut tx, grant_id, &identities).await?;
+        adopt_identities(&mut tx, grant_id, batch, &mut ids, &mut dates).await?;
 
         // Which messages are new (the first of each identity in the batch). New ids are
         // time-ordered (UUIDv7): rows and index entries then land at the end of their
@@ -487,6 +488,50 @@ async fn insert_locations(
         query.execute(&mut **tx).await?;
         count_locations(tx, folder_id, &uids, Count::In).await?;
         note_located_addresses(tx, folder_id, &uids).await?;
+    }
+    Ok(())
+}
+
+/// Messages of the batch the index knows by no identity of theirs take over the one they
+/// name in `adopts_identity`, if a message has it: that message is rekeyed and keeps its
+/// id. Each is taken over once, and not while the batch holds a message of its own.
+async fn adopt_identities(
+    tx: &mut Transaction<'_, Any>,
+    grant_id: &GrantId,
+    batch: &[NewMessage],
+    ids: &mut HashMap<String, String>,
+    dates: &mut HashMap<String, i64>,
+) -> Result<(), StoreError> {
+    let in_batch: HashSet<&str> = batch.iter().map(|m| m.identity_key.as_str()).collect();
+    let wanted: Vec<(&str, &str)> = batch
+        .iter()
+        .filter(|m| !ids.contains_key(&m.identity_key))
+        .filter_map(|m| Some((m.identity_key.as_str(), m.adopts_identity.as_deref()?)))
+        .filter(|(_, earlier)| !in_batch.contains(earlier))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let earlier: Vec<String> = wanted.iter().map(|(_, e)| (*e).to_owned()).collect();
+    let (found, found_dates) = lookup_identities(tx, grant_id, &earlier).await?;
+    let mut taken: HashSet<&str> = HashSet::new();
+    for (identity, earlier) in wanted {
+        let Some(id) = found.get(earlier) else {
+            continue;
+        };
+        if ids.contains_key(identity) || !taken.insert(earlier) {
+            continue;
+        }
+        sqlx::query("UPDATE messages SET identity_key = $1 WHERE id = $2 AND grant_id = $3")
+            .bind(identity)
+            .bind(id)
+            .bind(grant_id.as_str())
+            .execute(&mut **tx)
+            .await?;
+        if let Some(date) = found_dates.get(id) {
+            dates.insert(id.clone(), *date);
+        }
+        ids.insert(identity.to_owned(), id.clone());
     }
     Ok(())
 }

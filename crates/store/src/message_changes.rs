@@ -203,7 +203,10 @@ impl Store {
         Ok(())
     }
 
-    /// The id of the indexed message with this identity, located or not.
+    /// The id of the indexed message with this identity, located or not. A Message-ID
+    /// identity (`mid:…`) no message has is looked for among the messages known by
+    /// another identity with that Message-ID header (a Gmail message is known by its
+    /// Gmail id), the newest first.
     pub async fn message_id_by_identity(
         &self,
         grant_id: &GrantId,
@@ -214,7 +217,31 @@ impl Store {
             .bind(identity_key)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| r.try_get("id")).transpose()?)
+        if let Some(row) = row {
+            return Ok(Some(row.try_get("id")?));
+        }
+        let Some(header) = identity_key.strip_prefix("mid:") else {
+            return Ok(None);
+        };
+        // The condition is the partial index's (migration 0021), word for word; no ORDER
+        // BY, which would have SQLite walk the grant's date index instead. A header is
+        // shared by a few messages, not hundreds.
+        let rows = sqlx::query(
+            "SELECT id, date FROM messages WHERE grant_id = $1 AND message_id_header = $2 \
+             AND identity_key NOT LIKE 'mid:%' LIMIT 100",
+        )
+        .bind(grant_id.as_str())
+        .bind(header)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut newest: Option<(i64, String)> = None;
+        for row in rows {
+            let found = (row.try_get("date")?, row.try_get("id")?);
+            if newest.as_ref().is_none_or(|n| found > *n) {
+                newest = Some(found);
+            }
+        }
+        Ok(newest.map(|(_, id)| id))
     }
 }
 

@@ -43,6 +43,10 @@ pub struct NewMessage {
     pub flags: Vec<String>,
     pub has_attachments: bool,
     pub in_reply_to: Option<String>,
+    /// An identity this message takes over, keeping that message's id, when the index
+    /// knows none by its own: what it was known by before (a Gmail message by its
+    /// Message-ID, before its Gmail id was read, or as the draft it was sent from).
+    pub adopts_identity: Option<String>,
 }
 
 /// What reading a message's body adds to its index entry.

@@ -81,6 +81,7 @@ impl Mail {
             flags: vec![],
             has_attachments: false,
             in_reply_to: None,
+            adopts_identity: None,
         }
     }
 }

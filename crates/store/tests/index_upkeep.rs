@@ -74,6 +74,7 @@ fn random_message(rng: &mut StdRng, uid: i64) -> NewMessage {
         flags,
         has_attachments: rng.gen_bool(0.3),
         in_reply_to: None,
+        adopts_identity: None,
     }
 }
 
@@ -624,6 +625,7 @@ async fn thread_lists_by_a_frequent_address_match_their_messages(engine: Engine)
                     },
                     has_attachments: false,
                     in_reply_to: None,
+                    adopts_identity: None,
                 }
             })
             .collect();

@@ -13,7 +13,7 @@ use support::{
     Engine, Place, clean_up, execute_raw, grant_with_inbox, message, on_both_engines, open_store,
 };
 
-/// What migrations 0013 to 0019 added, taken away again: the schema of the release
+/// What migrations 0013 to 0021 added, taken away again: the schema of the release
 /// before them. The subject index is the engine's own.
 fn back_to_0012(engine: Engine) -> Vec<&'static str> {
     let subject_index: &[&str] = match engine {
@@ -25,13 +25,25 @@ fn back_to_0012(engine: Engine) -> Vec<&'static str> {
         ],
         Engine::Postgres => &["DROP INDEX messages_subject_trigrams"],
     };
-    let mut statements = CLUSTER_TABLES.to_vec();
+    let mut statements = AFTER_0019.to_vec();
+    statements.extend_from_slice(CLUSTER_TABLES);
     statements.push("DROP TABLE address_folders");
     statements.extend_from_slice(subject_index);
     statements.push("DROP TABLE thread_addresses");
     statements.extend_from_slice(BACK_FROM_0013);
     statements
 }
+
+/// What migrations 0020 (OAuth mailboxes) and 0021 (Gmail) added.
+const AFTER_0019: &[&str] = &[
+    "DROP INDEX messages_by_header",
+    "DROP TABLE connector_secrets",
+    "DROP INDEX auth_flows_provider_state",
+    "ALTER TABLE auth_flows DROP COLUMN provider_state_hash",
+    "ALTER TABLE auth_flows DROP COLUMN provider_redirect_uri",
+    "ALTER TABLE auth_flows DROP COLUMN provider",
+    "ALTER TABLE grants DROP COLUMN token_refresh_until",
+];
 
 /// What migration 0019 added: the cluster's node registry and grant leases.
 const CLUSTER_TABLES: &[&str] = &["DROP TABLE grant_leases", "DROP TABLE cluster_nodes"];
@@ -166,8 +178,9 @@ async fn an_older_database_is_upgraded_in_place(engine: Engine) {
     clean_up(place).await;
 }
 
-/// What migrations 0016 to 0018 added (and 0019's cluster tables), taken away again:
-/// threads without their members and subjects, and no address folders.
+/// What migrations 0016 to 0018 added (and 0019's cluster tables), taken away again
+/// after [`AFTER_0019`]: threads without their members and subjects, and no address
+/// folders.
 const BACK_TO_0015: &[&str] = &[
     "DROP TABLE grant_leases",
     "DROP TABLE cluster_nodes",
@@ -193,7 +206,7 @@ async fn threads_kept_before_their_members_get_them(engine: Engine) {
         .await
         .unwrap();
     store.close().await;
-    for sql in BACK_TO_0015 {
+    for sql in AFTER_0019.iter().chain(BACK_TO_0015) {
         execute_raw(&place, sql).await;
     }
 

@@ -17,6 +17,7 @@ use crate::{
     error::SyncError,
     folder_check::unchanged,
     folder_sync::{FlagRefresh, sync_folder},
+    gmail::counts_toward_total,
 };
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -315,7 +316,16 @@ async fn pass(
         });
     }
     tracing::debug!(%grant_id, ?kind, changed = changed_count, read = to_read.len(), "sync pass");
-    let mut messages_total: i64 = folders.iter().map(|f| f.server_total).sum();
+    let has_all_mail = folders
+        .iter()
+        .any(|f| f.attributes.iter().any(|a| a == "\\All"));
+    let gmail = session.gmail();
+    let counted = |f: &FolderRecord| counts_toward_total(f, gmail, has_all_mail);
+    let mut messages_total: i64 = folders
+        .iter()
+        .filter(|f| counted(f))
+        .map(|f| f.server_total)
+        .sum();
     for (done, folder) in to_read.iter().enumerate() {
         // Folder-by-folder progress is news only during the initial sync.
         if first_pass {
@@ -339,7 +349,9 @@ async fn pass(
             &context.settings,
         )
         .await?;
-        messages_total += pass.server_total as i64 - folder.server_total;
+        if counted(folder) {
+            messages_total += pass.server_total as i64 - folder.server_total;
+        }
         // The newest Inbox mail gets its snippets before other folders are read.
         if folder.imap_name.eq_ignore_ascii_case("INBOX") && pass.new_messages > 0 {
             read_newest(session, store, grant_id, &context.settings).await?;
@@ -420,13 +432,16 @@ async fn select_inbox(
     Ok(inbox.is_some_and(|f| f.uid_next != i64::from(selected.uid_next)))
 }
 
-/// Inbox first, then Sent, then the rest by name.
+/// Inbox first, then Sent, then the rest by name, and All Mail (`\All`, RFC 6154)
+/// last: what it shows again of the other folders is then known when it is read.
 fn sync_order(folders: &[FolderRecord]) -> Vec<&FolderRecord> {
     let rank = |f: &FolderRecord| {
         if f.imap_name.eq_ignore_ascii_case("INBOX") {
             0
         } else if f.attributes.iter().any(|a| a == "\\Sent") {
             1
+        } else if f.attributes.iter().any(|a| a == "\\All") {
+            3
         } else {
             2
         }
@@ -438,4 +453,51 @@ fn sync_order(folders: &[FolderRecord]) -> Vec<&FolderRecord> {
             .then_with(|| a.imap_name.cmp(&b.imap_name))
     });
     ordered
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(name: &str, attributes: &[&str]) -> FolderRecord {
+        FolderRecord {
+            id: name.into(),
+            grant_id: mailroom_model::GrantId::generate(),
+            imap_name: name.into(),
+            name: name.into(),
+            parent_id: None,
+            attributes: attributes.iter().map(|a| a.to_string()).collect(),
+            uid_validity: 0,
+            uid_next: 0,
+            highest_modseq: 0,
+            lowest_synced_uid: 0,
+            initial_sync_done: false,
+            server_total: 0,
+        }
+    }
+
+    #[test]
+    fn inbox_comes_first_and_all_mail_last() {
+        let folders = [
+            folder("[Gmail]/All Mail", &["\\HasNoChildren", "\\All"]),
+            folder("Archive", &[]),
+            folder("[Gmail]/Sent Mail", &["\\Sent"]),
+            folder("INBOX", &[]),
+            folder("Work", &[]),
+        ];
+        let order: Vec<&str> = sync_order(&folders)
+            .iter()
+            .map(|f| f.imap_name.as_str())
+            .collect();
+        assert_eq!(
+            order,
+            [
+                "INBOX",
+                "[Gmail]/Sent Mail",
+                "Archive",
+                "Work",
+                "[Gmail]/All Mail"
+            ]
+        );
+    }
 }

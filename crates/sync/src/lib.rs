@@ -11,6 +11,7 @@
 //! - `grant_actor`: one grant's passes, idling between them;
 //! - `folder_sync`, `body_sync`, `idle_watch`: a folder's messages, the body backlog,
 //!   watchers on Inbox; `body_fetch`: bodies read for them and for the API;
+//! - `gmail`: how a Gmail mailbox is indexed (identity, threads, All Mail, Sent);
 //! - `connection`: logging in with the grant's settings, and shared IMAP syntax;
 //! - `grant_login`: the grant's passwords or a fresh OAuth access token.
 
@@ -23,6 +24,7 @@ mod error;
 mod folder_changes;
 mod folder_check;
 mod folder_sync;
+mod gmail;
 mod grant_actor;
 mod grant_login;
 mod idle_pool;

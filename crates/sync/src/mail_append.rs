@@ -2,15 +2,16 @@
 //! at once (headers, body, thread), so the message can be read back immediately. Drafts
 //! live in the Drafts folder; saving a draft again appends the new version before the
 //! old one is expunged, so a failure never loses it, and a draft keeps its Message-ID
-//! and so its id across saves.
+//! and so its id across saves. A Gmail server files sent mail in Sent itself: its copy
+//! is found there and indexed, and none is appended (`gmail`).
 
 use mailroom_imap::{FetchedSummary, ImapSession};
 use mailroom_model::{GrantId, time::unix_now};
 use mailroom_store::FolderRecord;
 
 use crate::{
-    body_fetch::parse_body, engine::SyncEngine, error::SyncError, mail_changes::find_by_message_id,
-    message_summary::to_new_message, write_session::bounded,
+    body_fetch::parse_body, engine::SyncEngine, error::SyncError, gmail::files_sent_mail,
+    mail_changes::find_by_message_id, message_summary::to_new_message, write_session::bounded,
 };
 
 /// The role of the folder a message is appended to.
@@ -83,7 +84,8 @@ impl SyncEngine {
         Ok(id)
     }
 
-    /// Appends a message to the folder with `target`'s role and indexes it.
+    /// Appends a message to the folder with `target`'s role and indexes it (a sent
+    /// message on a server that files it itself: indexes the server's copy).
     pub async fn append_message(
         &self,
         grant_id: &GrantId,
@@ -109,10 +111,18 @@ impl SyncEngine {
         target: AppendTarget,
         message: &[u8],
     ) -> Result<String, SyncError> {
-        let folder = self.folder_for(session, grant_id, target).await?;
-        let appended = session
-            .append_message(&folder.imap_name, target.flags(), message)
+        let filed_by_server = target == AppendTarget::Sent && files_sent_mail(session);
+        // Where the server files sent mail, a Sent it does not show is not made here.
+        let folder = self
+            .folder_for(session, grant_id, target, !filed_by_server)
             .await?;
+        let appended = if filed_by_server {
+            None
+        } else {
+            session
+                .append_message(&folder.imap_name, target.flags(), message)
+                .await?
+        };
         let header_end = message
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
@@ -125,6 +135,7 @@ impl SyncEngine {
             size: u32::try_from(message.len()).unwrap_or(u32::MAX),
             modseq: None,
             header: message[..header_end].to_vec(),
+            gmail: None,
         };
         let mut new = to_new_message(&summary);
         let uid = match appended.and_then(|a| a.uids.first().copied()) {
@@ -137,11 +148,22 @@ impl SyncEngine {
         let Some(uid) = uid else {
             // Stored on the server, but its UID is unknown: the next pass indexes it.
             self.nudge(grant_id);
-            return Err(SyncError::Invalid(
-                "the message was stored, but the server did not say where; it will appear after the next sync".into(),
-            ));
+            return Err(SyncError::Invalid(if filed_by_server {
+                "the mail server files sent mail itself, and its copy was not in Sent yet; it will appear after the next sync".into()
+            } else {
+                "the message was stored, but the server did not say where; it will appear after the next sync".into()
+            }));
         };
         summary.uid = uid;
+        if session.gmail() {
+            // Gmail's ids give the identity and thread that sync will find (`gmail`).
+            session.select_folder(&folder.imap_name).await?;
+            let fetched = session.fetch_summaries(&uid.to_string(), 1).await?;
+            summary.gmail = fetched
+                .into_iter()
+                .find(|s| s.uid == uid)
+                .and_then(|s| s.gmail);
+        }
         new = to_new_message(&summary);
         let batch = std::slice::from_ref(&new);
         match target {
@@ -171,12 +193,13 @@ impl SyncEngine {
     }
 
     /// The folder with the role: from the index, else from a fresh LIST (sync may not
-    /// have listed the folders of a new grant yet), else created.
+    /// have listed the folders of a new grant yet), else created if `create`.
     async fn folder_for(
         &self,
         session: &mut ImapSession,
         grant_id: &GrantId,
         target: AppendTarget,
+        create: bool,
     ) -> Result<FolderRecord, SyncError> {
         let pick = |folders: Vec<FolderRecord>| {
             let by_role = folders
@@ -194,6 +217,12 @@ impl SyncEngine {
         }
         if let Some(folder) = pick(self.relist_folders(session, grant_id).await?) {
             return Ok(folder);
+        }
+        if !create {
+            return Err(SyncError::Invalid(format!(
+                "the mail server shows no {} folder",
+                target.fallback_name()
+            )));
         }
         session.create_mailbox(target.fallback_name()).await?;
         pick(self.relist_folders(session, grant_id).await?).ok_or_else(|| {

@@ -200,5 +200,6 @@ pub fn message(uid: i64, id: &str, refs: &[&str], subject: &str) -> NewMessage {
         flags: vec![],
         has_attachments: false,
         in_reply_to: refs.last().map(|r| r.to_string()),
+        adopts_identity: None,
     }
 }
