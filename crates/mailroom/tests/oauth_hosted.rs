@@ -175,6 +175,24 @@ async fn google_sign_in_through_the_provider_creates_and_keeps_a_grant() {
         );
         let cookie = flow_cookie(&start);
 
+        // The provider's flow takes no password on mailroom's own page, even with its
+        // cookie's value presented as the page's token.
+        let (name, csrf) = cookie.split_once('=').unwrap();
+        let flow = name.trim_start_matches("mailroom_oauth_");
+        let posted = setup
+            .browser
+            .post(format!("{}/v3/connect/auth", setup.server.base_url))
+            .header("cookie", format!("mailroom_csrf_{flow}={csrf}"))
+            .form(&[
+                ("flow", flow),
+                ("csrf", csrf),
+                ("email", email.as_str()),
+                ("password", "p"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status(), 400);
         let back = consent(&setup.browser, &authorize, &email, "allow").await;
         assert!(back.as_str().starts_with(&callback), "{back}");
         // Without the browser's cookie the callback is refused, and the flow stays open.

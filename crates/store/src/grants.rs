@@ -394,7 +394,12 @@ impl Store {
         let sealed = refreshed
             .map(|tokens| self.seal_credentials(id, &GrantSecret::OAuth(tokens.clone())))
             .transpose()?;
-        let mut tx = self.begin_grant_write(id).await?;
+        // Not fenced by a sync actor's lease: the tokens are the grant's credentials,
+        // not its index, and a refresh that happened must be kept whoever syncs the
+        // grant now (the provider may have rotated the refresh token it replaced).
+        let mut unfenced = self.clone();
+        unfenced.fence = None;
+        let mut tx = unfenced.begin_grant_write(id).await?;
         sqlx::query(
             "UPDATE grants SET credentials = COALESCE($1, credentials), token_refresh_until = 0 \
              WHERE id = $2 AND token_refresh_until > 0",

@@ -207,7 +207,14 @@ pub async fn sign_in_submit(
     Form(form): Form<SignInForm>,
 ) -> Response {
     let flow = match state.store.auth_flow(&form.flow).await {
-        Ok(Some(flow)) => flow,
+        // A flow through a provider takes no password on this page.
+        Ok(Some(flow)) if flow.provider == Provider::Imap => flow,
+        Ok(Some(_)) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in page has expired or was already used.",
+            );
+        }
         Ok(None) => {
             return error_page(
                 StatusCode::BAD_REQUEST,
