@@ -89,6 +89,13 @@ pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "MAILROOM_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
+    /// PEM certificate chain to serve HTTPS with (with --tls-key; reloaded on SIGHUP
+    /// and when the file changes).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]

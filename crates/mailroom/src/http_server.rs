@@ -1,6 +1,8 @@
-//! The HTTP/1.1 server loop: a cap on open connections, a deadline for each request
-//! head (which also closes idle keep-alive connections), and a shutdown that ends within
-//! a grace period even when a request hangs.
+//! The HTTP server loop: a cap on open connections, a deadline for each request head
+//! (which also closes idle keep-alive connections), and a shutdown that ends within a
+//! grace period even when a request hangs. Plain connections speak HTTP/1.1; with TLS
+//! (`tls_server`) the handshake has the same deadline as a request head, and HTTP/2 is
+//! spoken when the client offered it by ALPN.
 
 use std::{
     convert::Infallible,
@@ -14,15 +16,24 @@ use std::{
 };
 
 use axum::{Router, body::Body, extract::ConnectInfo};
-use hyper::{body::Incoming, server::conn::http1};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::body::Incoming;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::conn::auto,
+};
 use tokio::{
     net::{TcpListener, TcpStream},
     sync::{OwnedSemaphorePermit, Semaphore, watch},
 };
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-use crate::settings::HttpSettings;
+use crate::{settings::HttpSettings, tls_server::ServerTls};
+
+/// Requests one HTTP/2 connection may have in flight at once.
+const MAX_STREAMS_PER_CONNECTION: u32 = 32;
+/// An HTTP/2 peer that does not answer a ping within this is gone.
+const HTTP2_KEEP_ALIVE: Duration = Duration::from_secs(30);
 
 /// What a connection over the cap is told before it is closed.
 const OVER_CAPACITY_BODY: &str = r#"{"request_id":"","error":{"type":"api.internal_error","message":"too many open connections; try again"}}"#;
@@ -33,6 +44,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     settings: &HttpSettings,
+    tls: Option<ServerTls>,
     shutdown: impl Future<Output = ()>,
 ) -> bool {
     let capacity = settings.max_connections;
@@ -58,6 +70,7 @@ pub async fn serve(
         };
         tokio::spawn(serve_connection(
             stream,
+            tls.as_ref().map(ServerTls::acceptor),
             remote,
             router.clone(),
             settings.header_timeout,
@@ -100,22 +113,56 @@ fn refuse(stream: TcpStream) {
 
 async fn serve_connection(
     stream: TcpStream,
+    tls: Option<TlsAcceptor>,
     remote: SocketAddr,
     router: Router,
     header_timeout: Duration,
-    mut stopping: watch::Receiver<bool>,
+    stopping: watch::Receiver<bool>,
     permit: OwnedSemaphorePermit,
 ) {
     let _ = stream.set_nodelay(true);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    let Some(tls) = tls else {
+        let builder = builder.http1_only();
+        drive(&builder, TokioIo::new(stream), remote, router, stopping).await;
+        drop(permit);
+        return;
+    };
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .keep_alive_interval(HTTP2_KEEP_ALIVE)
+        .keep_alive_timeout(HTTP2_KEEP_ALIVE);
+    match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
+        Ok(Ok(stream)) => drive(&builder, TokioIo::new(stream), remote, router, stopping).await,
+        Ok(Err(e)) => tracing::debug!(%remote, error = %e, "TLS handshake failed"),
+        Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
+    }
+    drop(permit);
+}
+
+/// Serves one connection's requests until it ends, or, once the server stops, until
+/// the request under way is answered.
+async fn drive<I>(
+    builder: &auto::Builder<TokioExecutor>,
+    io: I,
+    remote: SocketAddr,
+    router: Router,
+    mut stopping: watch::Receiver<bool>,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(remote));
         let response = router.clone().oneshot(request.map(Body::new));
         async move { Ok::<_, Infallible>(response.await.unwrap_or_else(|e| match e {})) }
     });
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
-        .serve_connection(TokioIo::new(stream), service);
+    let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
     tokio::select! {
         result = connection.as_mut() => {
@@ -129,5 +176,4 @@ async fn serve_connection(
             let _ = connection.as_mut().await;
         }
     }
-    drop(permit);
 }

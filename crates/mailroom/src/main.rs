@@ -13,6 +13,7 @@ mod secret_key;
 mod serve;
 mod settings;
 mod sync_bridge;
+mod tls_server;
 
 use std::process::ExitCode;
 

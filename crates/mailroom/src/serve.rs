@@ -9,11 +9,14 @@ use mailroom_sync::{NodeIdentity, Ownership, SyncEngine, SyncSettings};
 
 use crate::{
     cli::ServeArgs, database, http_server, notification_objects::NotificationObjects,
-    settings::Settings, sync_bridge::SyncBridge,
+    settings::Settings, sync_bridge::SyncBridge, tls_server::ServerTls,
 };
 
 pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let listen = settings.listen_address(args.listen.as_deref())?;
+    let tls_files = settings.tls_files(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
+    // Checked before anything else starts: a bad certificate is a clear error at once.
+    let tls = tls_files.as_ref().map(ServerTls::load).transpose()?;
     let _serve_lock = database::serve_lock(&settings.data_dir)?;
     let _sqlite_lock = database::sqlite_serve_lock(&settings)?;
     let store = database::open_with(&settings, mailroom_store::Migrations::Apply).await?;
@@ -112,9 +115,13 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
+    if let (Some(tls), Some(files)) = (&tls, tls_files) {
+        tls.reload_on_change(files);
+    }
     println!(
-        "mailroom {} listening on http://{local}",
-        env!("CARGO_PKG_VERSION")
+        "mailroom {} listening on {}://{local}",
+        env!("CARGO_PKG_VERSION"),
+        if tls.is_some() { "https" } else { "http" }
     );
     println!("node {}", ownership.node().id);
     println!("data dir: {}", settings.data_dir.display());
@@ -139,7 +146,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         shutdown_signal().await;
         ownership.leave().await;
     };
-    if !http_server::serve(listener, app, &settings.http, leave).await {
+    if !http_server::serve(listener, app, &settings.http, tls, leave).await {
         tracing::warn!(
             grace_secs = settings.http.shutdown_grace.as_secs(),
             "requests still running at the end of the shutdown grace period were stopped"

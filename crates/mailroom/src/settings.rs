@@ -26,6 +26,8 @@ struct FileSettings {
     outbound_bind_address: Option<String>,
     dns_server: Option<String>,
     public_url: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     test_oauth_base_url: Option<String>,
     test_oauth_imap: Option<String>,
     test_oauth_smtp: Option<String>,
@@ -79,6 +81,10 @@ pub struct Settings {
     /// The URL browsers and OAuth providers reach this server at (`https://…`): the
     /// return address registered at Google, Microsoft and Yahoo is under it.
     pub public_url: Option<String>,
+    /// The PEM certificate chain and key the API serves HTTPS with (`tls_server`);
+    /// plain HTTP without them.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     /// Where Google's, Microsoft's and Yahoo's servers are: their own, unless a test
     /// moves them all (`test_oauth_base_url` with `test_oauth_imap`/`test_oauth_smtp`).
     pub providers: mailroom_model::ProviderTable,
@@ -203,6 +209,8 @@ impl Settings {
                 .or(file.public_url)
                 .map(|url| public_url(&url))
                 .transpose()?,
+            tls_cert: env("TLS_CERT").map(PathBuf::from).or(file.tls_cert),
+            tls_key: env("TLS_KEY").map(PathBuf::from).or(file.tls_key),
             providers: provider_table(
                 env("TEST_OAUTH_BASE_URL").or(file.test_oauth_base_url),
                 env("TEST_OAUTH_IMAP").or(file.test_oauth_imap),
@@ -359,6 +367,26 @@ impl Settings {
     }
 
     /// The address to listen on: flag or `MAILROOM_LISTEN`, then the file, then the default.
+    /// The certificate and key files to serve HTTPS with, the flags' over the settings';
+    /// `None` for plain HTTP. One without the other is refused.
+    pub fn tls_files(
+        &self,
+        cert_flag: Option<&Path>,
+        key_flag: Option<&Path>,
+    ) -> anyhow::Result<Option<crate::tls_server::TlsFiles>> {
+        let cert = cert_flag
+            .map(Path::to_path_buf)
+            .or_else(|| self.tls_cert.clone());
+        let key = key_flag
+            .map(Path::to_path_buf)
+            .or_else(|| self.tls_key.clone());
+        match (cert, key) {
+            (None, None) => Ok(None),
+            (Some(cert), Some(key)) => Ok(Some(crate::tls_server::TlsFiles { cert, key })),
+            _ => bail!("tls_cert and tls_key go together: give both for HTTPS, or neither"),
+        }
+    }
+
     pub fn listen_address(&self, flag: Option<&str>) -> anyhow::Result<SocketAddr> {
         let text = flag
             .map(str::to_owned)
