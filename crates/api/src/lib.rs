@@ -20,6 +20,7 @@ mod request_id;
 mod router;
 mod server_origin;
 mod sign_in_limits;
+mod v2;
 mod v3;
 
 pub use error::ApiError;

@@ -45,6 +45,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
     Router::new()
         .route("/healthz", get(health))
         .merge(v3::routes())
+        .merge(crate::v2::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -23,6 +23,8 @@ pub const REFRESH_TOKEN_PREFIX: &str = "mrrt_";
 pub const ACCESS_TOKEN_LIFETIME_SECS: i64 = 60 * 60;
 /// How long a refresh token stays usable; each use replaces it with a new one.
 pub const REFRESH_TOKEN_LIFETIME_SECS: i64 = 90 * 24 * 60 * 60;
+/// How long a Nylas v2 access token lives: v2 tokens lasted until revoked, so ten years.
+pub const V2_ACCESS_TOKEN_LIFETIME_SECS: i64 = 10 * 365 * 24 * 60 * 60;
 /// What the id_token signing key is derived for, from the server's secret key.
 const ID_TOKEN_KEY_PURPOSE: &str = "mailroom id_token v1";
 
@@ -170,7 +172,8 @@ impl Store {
             (None, None) => {}
         }
         let offline = code.access_type == "offline";
-        self.spend_and_issue(&code, offline).await
+        self.spend_and_issue(&code, offline, ACCESS_TOKEN_LIFETIME_SECS)
+            .await
     }
 
     /// Redeems a refresh token, once: a new access token and a new refresh token in its
@@ -188,7 +191,58 @@ impl Store {
         if refresh.application_id != *application_id {
             return Err(invalid("the refresh token was issued to another client_id"));
         }
-        self.spend_and_issue(&refresh, true).await
+        self.spend_and_issue(&refresh, true, ACCESS_TOKEN_LIFETIME_SECS)
+            .await
+    }
+
+    /// Redeems an authorization code at Nylas v2's `/oauth/token` or `/connect/token`,
+    /// once, for a client that proved itself with its secret: v2 names no redirect URI
+    /// and has no PKCE there. The access token lasts until revoked (ten years), with no
+    /// refresh token, as v2's did.
+    pub async fn redeem_v2_code(
+        &self,
+        application_id: &ApplicationId,
+        code: &str,
+    ) -> Result<IssuedTokens, TokenError> {
+        let code = self
+            .redeemable(Spendable::Code, code)
+            .await?
+            .ok_or_else(|| invalid("the authorization code is unknown"))?;
+        self.refuse_spent(&code).await?;
+        if code.application_id != *application_id {
+            return Err(invalid(
+                "the authorization code was issued to another client_id",
+            ));
+        }
+        self.spend_and_issue(&code, false, V2_ACCESS_TOKEN_LIFETIME_SECS)
+            .await
+    }
+
+    /// A code for a grant that native authentication (v2's `/connect/authorize`) just
+    /// proved, for the application to trade at `/connect/token`. Returns the code.
+    pub async fn issue_native_code(
+        &self,
+        application_id: &ApplicationId,
+        grant_id: &GrantId,
+        scope: &[Scope],
+    ) -> Result<String, StoreError> {
+        let code = generate_secret("code_");
+        let now = unix_now();
+        let scope = serde_json::to_string(scope).map_err(StoreError::corrupt)?;
+        sqlx::query(
+            "INSERT INTO oauth_tokens (token_hash, kind, application_id, grant_id, access_type, \
+                 scope, created_at, expires_at) \
+             VALUES ($1, 'code', $2, $3, 'online', $4, $5, $6)",
+        )
+        .bind(hash_secret(&code))
+        .bind(application_id.as_str())
+        .bind(grant_id.as_str())
+        .bind(scope)
+        .bind(now)
+        .bind(now + crate::auth_flows::CODE_LIFETIME_SECS)
+        .execute(&self.pool)
+        .await?;
+        Ok(code)
     }
 
     /// A live access token.
@@ -293,6 +347,7 @@ impl Store {
         &self,
         parent: &Redeemable,
         with_refresh_token: bool,
+        access_lifetime_secs: i64,
     ) -> Result<IssuedTokens, TokenError> {
         let now = unix_now();
         let mut tx = self.begin_write().await?;
@@ -309,7 +364,7 @@ impl Store {
             return Err(self.replayed(parent).await);
         }
         let access_token = generate_secret(ACCESS_TOKEN_PREFIX);
-        let expires_at = now + ACCESS_TOKEN_LIFETIME_SECS;
+        let expires_at = now + access_lifetime_secs;
         insert_child(&mut tx, parent, "access", &access_token, now, expires_at).await?;
         let refresh_token = if with_refresh_token {
             let token = generate_secret(REFRESH_TOKEN_PREFIX);

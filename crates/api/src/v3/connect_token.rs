@@ -211,7 +211,7 @@ fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, OAuthE
 }
 
 /// The application a `client_id` names.
-async fn client(state: &AppState, client_id: &str) -> Result<ApplicationId, OAuthError> {
+pub(crate) async fn client(state: &AppState, client_id: &str) -> Result<ApplicationId, OAuthError> {
     let unknown = || OAuthError::invalid_client("client_id names no application of this server");
     let id = ApplicationId::parse(client_id).map_err(|_| unknown())?;
     state.store.application(&id).await?.ok_or_else(unknown)?;
@@ -220,7 +220,7 @@ async fn client(state: &AppState, client_id: &str) -> Result<ApplicationId, OAut
 
 /// A confidential client proves itself with its client secret or one of its API keys
 /// (the Nylas SDKs send the API key when no secret is given).
-async fn authenticate_client(
+pub(crate) async fn authenticate_client(
     state: &AppState,
     application_id: &ApplicationId,
     secret: &str,

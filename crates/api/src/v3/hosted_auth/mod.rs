@@ -17,6 +17,7 @@ mod link;
 mod page;
 mod provider_flow;
 
+pub(crate) use link::AuthQuery as SignInQuery;
 pub use provider_flow::provider_callback;
 
 use axum::{
@@ -56,10 +57,21 @@ pub async fn sign_in_page(
     headers: HeaderMap,
     Query(query): Query<AuthQuery>,
 ) -> Response {
+    open_sign_in(&state, &client, &headers, &query).await
+}
+
+/// The sign-in link's answer: the page, the provider's sign-in, or an error; for v3's
+/// link and v2's `/oauth/authorize` alike.
+pub(crate) async fn open_sign_in(
+    state: &AppState,
+    client: &ClientInfo,
+    headers: &HeaderMap,
+    query: &AuthQuery,
+) -> Response {
     if let Err(throttled) = state.sign_in.open_page(client.ip.as_deref()) {
         return throttled_page(throttled.retry_after_secs());
     }
-    match start_flow(&state, &headers, &query).await {
+    match start_flow(state, headers, query).await {
         Ok(response) => response,
         Err(message) => error_page(StatusCode::BAD_REQUEST, &message),
     }

@@ -1,0 +1,27 @@
+//! Nylas API v2, for applications still written against it (README.md, "Nylas v2
+//! applications"): an account there is a v3 grant (`account_id` is the grant's id), its
+//! access tokens are the same token store's, and the scopes are the same table's.
+//! Errors take v2's shape, `{"message", "type"}` (`error`).
+
+mod account;
+mod account_auth;
+mod error;
+mod native_auth;
+mod oauth;
+
+use axum::{
+    Router,
+    routing::{get, post},
+};
+
+use crate::router::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/oauth/authorize", get(oauth::authorize))
+        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/revoke", post(oauth::revoke))
+        .route("/connect/authorize", post(native_auth::authorize))
+        .route("/connect/token", post(native_auth::token))
+        .route("/account", get(account::account))
+}

@@ -1,0 +1,307 @@
+//! Nylas v2 authentication for IMAP accounts: `/oauth/authorize` serving the same
+//! sign-in page as v3 from v2's parameters, `/oauth/token` in v2's body, `/account` with
+//! the token as Bearer or as Basic user, native authentication (`/connect/authorize`,
+//! `/connect/token`) with v2's settings names and scopes, v2's error bodies, and
+//! `/oauth/revoke`. A v2 account is a v3 grant.
+
+mod support;
+
+use base64::Engine;
+use serde_json::{Value, json};
+use support::{
+    Mailroom, Testbed, csrf_cookie, hidden_input, hosted_auth_app, imap_peer::reset_user,
+    testbed_env,
+};
+
+/// Testbed users no other test signs in as (testbed/README.md).
+const HOSTED_USER: u32 = 79;
+const NATIVE_USER: u32 = 80;
+const REDIRECT: &str = "http://localhost:9000/v2/callback";
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn json_reply(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+fn basic(token: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{token}:"))
+    )
+}
+
+#[tokio::test]
+async fn hosted_v2_sign_in_yields_a_long_lived_token_for_the_account() {
+    reset_user(HOSTED_USER, true);
+    let server = Mailroom::start_with(testbed_env());
+    let (app, api) = hosted_auth_app(&server, "v2 app", REDIRECT).await;
+    let browser = http();
+    let (email, password) = Testbed::user(HOSTED_USER);
+
+    let page = browser
+        .get(format!("{}/oauth/authorize", server.base_url))
+        .query(&[
+            ("client_id", app.application_id.as_str()),
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("scopes", "email.read_only,email.send"),
+            ("login_hint", email.as_str()),
+            ("state", "v2-state"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let cookie = csrf_cookie(page.headers()).expect("the page's cookie");
+    let html = page.text().await.unwrap();
+    let testbed = Testbed::get();
+    let submitted = browser
+        .post(format!("{}/v3/connect/auth", server.base_url))
+        .header("cookie", cookie)
+        .form(&[
+            ("flow", hidden_input(&html, "flow").unwrap().as_str()),
+            ("csrf", hidden_input(&html, "csrf").unwrap().as_str()),
+            ("email", email.as_str()),
+            ("password", password.as_str()),
+            ("imap_host", "localhost"),
+            ("imap_port", &testbed.imap_port.to_string()),
+            ("imap_security", "starttls"),
+            ("smtp_host", "localhost"),
+            ("smtp_port", &testbed.submission_port.to_string()),
+            ("smtp_security", "starttls"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submitted.status(), 303);
+    let location = url::Url::parse(
+        submitted
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap(),
+    )
+    .unwrap();
+    let param = |key: &str| {
+        location
+            .query_pairs()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.into_owned())
+    };
+    assert_eq!(param("state").as_deref(), Some("v2-state"));
+    let code = param("code").unwrap_or_else(|| panic!("no code: {location}"));
+
+    // A wrong client secret is refused in v2's words.
+    let (status, body) = json_reply(
+        browser
+            .post(format!("{}/oauth/token", server.base_url))
+            .form(&[
+                ("client_id", app.application_id.as_str()),
+                ("client_secret", "wrong"),
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        body,
+        json!({"message": "Could not verify access credential.", "type": "invalid_request_error"})
+    );
+    let (status, body) = json_reply(
+        browser
+            .post(format!("{}/oauth/token", server.base_url))
+            .json(
+                &json!({"client_id": app.application_id, "client_secret": app.client_secret,
+                          "grant_type": "authorization_code", "code": code}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["provider"], "imap");
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["email_address"], email.as_str());
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let account_id = body["account_id"].as_str().unwrap().to_owned();
+    // A v2 account is the v3 grant, with the scopes the link asked for.
+    let grant = api.get(&format!("/v3/grants/{account_id}")).await;
+    assert_eq!(grant.status, 200, "{}", grant.text);
+    assert_eq!(
+        grant.body["data"]["scope"],
+        json!(["email.read_only", "email.send"])
+    );
+    for authorization in [format!("Bearer {token}"), basic(&token)] {
+        let (status, account) = json_reply(
+            browser
+                .get(format!("{}/account", server.base_url))
+                .header("authorization", authorization.as_str())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 200, "{authorization}: {account}");
+        assert_eq!(account["object"], "account");
+        assert_eq!(account["id"], account_id.as_str());
+        assert_eq!(account["email_address"], email.as_str());
+        assert_eq!(account["organization_unit"], "folder");
+    }
+
+    // Revoked with the token as Basic user: it no longer works.
+    let (status, body) = json_reply(
+        browser
+            .post(format!("{}/oauth/revoke", server.base_url))
+            .header("authorization", basic(&token))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body), (200, json!({"success": true})));
+    let (status, body) = json_reply(
+        browser
+            .get(format!("{}/account", server.base_url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert_eq!(body["type"], "invalid_request_error");
+    // The code works once.
+    let (status, body) = json_reply(
+        browser
+            .post(format!("{}/oauth/token", server.base_url))
+            .json(
+                &json!({"client_id": app.application_id, "client_secret": app.client_secret,
+                          "grant_type": "authorization_code", "code": code}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["type"], "invalid_request_error");
+}
+
+#[tokio::test]
+async fn native_v2_authentication_proves_the_password_and_trades_a_code() {
+    reset_user(NATIVE_USER, true);
+    let server = Mailroom::start_with(testbed_env());
+    let (app, _api) = support::imap_app(&server, "v2 native").await;
+    let http = http();
+    let testbed = Testbed::get();
+    let (email, password) = Testbed::user(NATIVE_USER);
+    let settings = |password: &str| {
+        json!({
+            "imap_host": "localhost", "imap_port": testbed.imap_port,
+            "imap_username": email, "imap_password": password,
+            "smtp_host": "localhost", "smtp_port": testbed.submission_port,
+            "smtp_username": email, "smtp_password": password,
+            "ssl_required": false,
+        })
+    };
+    let authorize = |body: Value| {
+        http.post(format!("{}/connect/authorize", server.base_url))
+            .json(&body)
+            .send()
+    };
+
+    let (status, body) = json_reply(
+        authorize(
+            json!({"client_id": app.application_id, "name": "Nat", "email_address": email,
+                         "provider": "imap", "settings": settings("wrong password"),
+                         "scopes": "calendar"}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["type"], "api_error");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("refused")
+    );
+
+    let (status, body) = json_reply(
+        authorize(
+            json!({"client_id": app.application_id, "email_address": email,
+                         "provider": "imap", "settings": settings(&password),
+                         "scopes": "email.nonsense"}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["type"], "invalid_request_error");
+    let (status, _) = json_reply(
+        authorize(
+            json!({"client_id": app.application_id, "email_address": email,
+                         "provider": "gmail", "settings": {"google_refresh_token": "x"}}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+
+    let (status, body) = json_reply(
+        authorize(
+            json!({"client_id": app.application_id, "name": "Nat", "email_address": email,
+                         "provider": "imap", "settings": settings(&password),
+                         "scopes": "calendar"}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let code = body["code"].as_str().unwrap().to_owned();
+    let (status, account) = json_reply(
+        http.post(format!("{}/connect/token", server.base_url))
+            .json(
+                &json!({"client_id": app.application_id, "client_secret": app.client_secret,
+                          "code": code}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{account}");
+    assert_eq!(account["email_address"], email.as_str());
+    assert_eq!(account["name"], "Nat");
+    assert_eq!(account["provider"], "imap");
+    let token = account["access_token"].as_str().unwrap();
+    let (status, me) = json_reply(
+        http.get(format!("{}/account", server.base_url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(me["id"], account["id"]);
+    assert!(me.get("access_token").is_none());
+}
