@@ -9,7 +9,8 @@ mod support;
 use base64::Engine;
 use serde_json::{Value, json};
 use support::{
-    Mailroom, Testbed, csrf_cookie, hidden_input, hosted_auth_app, imap_peer::reset_user,
+    Api, Mailroom, Testbed, csrf_cookie, eventually, hidden_input, hosted_auth_app,
+    imap_peer::{ImapPeer, reset_user},
     testbed_env,
 };
 
@@ -41,6 +42,15 @@ fn basic(token: &str) -> String {
 #[tokio::test]
 async fn hosted_v2_sign_in_yields_a_long_lived_token_for_the_account() {
     reset_user(HOSTED_USER, true);
+    let mut peer = ImapPeer::login(HOSTED_USER).await;
+    for (subject, flags) in [("v2 first", "(\\Seen)"), ("v2 second", "()")] {
+        let message = format!(
+            "From: Ann <ann@example.test>\r\nTo: {}\r\nSubject: {subject}\r\nMessage-ID: <{}@example.test>\r\nDate: Tue, 21 Nov 2023 10:00:00 +0000\r\n\r\nhello from v2\r\n",
+            Testbed::user(HOSTED_USER).0,
+            subject.replace(' ', "-")
+        );
+        peer.append("INBOX", flags, &message).await;
+    }
     let server = Mailroom::start_with(testbed_env());
     let (app, api) = hosted_auth_app(&server, "v2 app", REDIRECT).await;
     let browser = http();
@@ -160,6 +170,59 @@ async fn hosted_v2_sign_in_yields_a_long_lived_token_for_the_account() {
         assert_eq!(account["email_address"], email.as_str());
         assert_eq!(account["organization_unit"], "folder");
     }
+
+    // The mail, in v2's shapes and paging.
+    let v2 = Api {
+        base_url: server.base_url.clone(),
+        api_key: Some(token.clone()),
+        http: reqwest::Client::new(),
+    };
+    eventually(&v2, "/messages?view=count", "both messages synced", |b| {
+        b["count"] == 2
+    })
+    .await;
+    let listed = v2.get("/messages?in=inbox&limit=1&offset=1").await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let messages = listed.body.as_array().unwrap();
+    assert_eq!(messages.len(), 1);
+    let message = &messages[0];
+    assert_eq!(message["object"], "message");
+    assert_eq!(message["account_id"], account_id.as_str());
+    assert_eq!(message["folder"]["name"], "inbox");
+    assert_eq!(message["folder"]["display_name"], "INBOX");
+    assert!(message["files"].is_array());
+    let unread = v2.get("/messages?unread=true&view=ids").await;
+    assert_eq!(
+        unread.body.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        unread.text
+    );
+    let id = unread.body[0].as_str().unwrap();
+    let one = v2.get(&format!("/messages/{id}")).await;
+    assert_eq!(one.body["subject"], "v2 second", "{}", one.text);
+    assert!(one.body["body"].as_str().unwrap_or_default().contains("hello from v2"));
+    let threads = v2.get("/threads").await;
+    assert_eq!(threads.status, 200, "{}", threads.text);
+    assert_eq!(threads.body.as_array().map(Vec::len), Some(2));
+    assert_eq!(threads.body[0]["object"], "thread");
+    let thread_id = threads.body[0]["id"].as_str().unwrap();
+    let thread = v2.get(&format!("/threads/{thread_id}")).await;
+    assert_eq!(thread.body["id"], thread_id);
+    let folders = v2.get("/folders").await;
+    assert!(
+        folders
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == "sent" && f["object"] == "folder"),
+        "{}",
+        folders.text
+    );
+    let missing = v2.get("/messages/nope").await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.body["type"], "invalid_request_error");
 
     // Revoked with the token as Basic user: it no longer works.
     let (status, body) = json_reply(
@@ -304,4 +367,26 @@ async fn native_v2_authentication_proves_the_password_and_trades_a_code() {
     assert_eq!(status, 200);
     assert_eq!(me["id"], account["id"]);
     assert!(me.get("access_token").is_none());
+
+    // A calendar-only account reads no mail: seed 004's 403, word for word in form.
+    for path in ["/messages", "/threads"] {
+        let (status, body) = json_reply(
+            http.get(format!("{}{path}", server.base_url))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 403, "{path}: {body}");
+        assert_eq!(body["type"], "api_error");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(
+                "You do not have access to the required scopes. You provided a token which has the following scopes: ['calendar']. You would need a token with at least one of the following scopes: ['"
+            ),
+            "{message}"
+        );
+        assert!(message.contains("'email.read_only'"), "{message}");
+    }
 }

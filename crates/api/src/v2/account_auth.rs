@@ -1,8 +1,12 @@
 //! The v2 caller: an access token as `Authorization: Bearer TOKEN`, or as the user of
-//! HTTP Basic (`TOKEN:`, as the v2 SDKs send it). Its account is the token's grant.
+//! HTTP Basic (`TOKEN:`, as the v2 SDKs send it). Its account is the token's grant; its
+//! scopes are the grant's narrowed to those the token was issued for, checked per route
+//! against the same scopes as v3's routes (`crate::v3::grant_routes`), with seed 004's
+//! 403 body when they fall short.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use base64::{Engine, engine::general_purpose::STANDARD};
+use mailroom_model::Scope;
 use mailroom_store::GrantRecord;
 
 use super::error::V2Error;
@@ -10,6 +14,9 @@ use crate::router::AppState;
 
 pub struct V2Account {
     pub grant: GrantRecord,
+    /// What the token may do with the grant (empty: every scope); `None` when the grant
+    /// no longer holds any scope the token was issued for, so that it reaches nothing.
+    pub scope: Option<Vec<Scope>>,
 }
 
 /// The token of an `Authorization` header, Bearer or Basic.
@@ -48,6 +55,42 @@ impl FromRequestParts<AppState> for V2Account {
             .grant(&record.application_id, &record.grant_id)
             .await?
             .ok_or_else(V2Error::unauthorized)?;
-        Ok(V2Account { grant })
+        let scope = Scope::narrowed(&grant.scope, &record.scope);
+        Ok(V2Account { grant, scope })
     }
+}
+
+impl V2Account {
+    /// Admits a call that any one of `any_of` allows; otherwise the 403 of v2.
+    pub fn require(&self, any_of: &[Scope]) -> Result<(), V2Error> {
+        match &self.scope {
+            Some(scope) if Scope::allows(scope, any_of) => Ok(()),
+            held => Err(out_of_scope(held.as_deref().unwrap_or_default(), any_of)),
+        }
+    }
+
+    /// Whether bodies, snippets and attachment content may be seen (not with
+    /// `email.metadata` alone).
+    pub fn may_read_content(&self) -> bool {
+        self.scope
+            .as_ref()
+            .is_some_and(|scope| Scope::allows(scope, crate::v3::grant_routes::CONTENT_SCOPES))
+    }
+}
+
+/// v2's answer to a call outside the token's scopes, word for word as v2 gave it.
+fn out_of_scope(held: &[Scope], any_of: &[Scope]) -> V2Error {
+    let list = |scopes: &[Scope]| {
+        let names: Vec<String> = scopes.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        format!("[{}]", names.join(", "))
+    };
+    V2Error::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "api_error",
+        format!(
+            "You do not have access to the required scopes. You provided a token which has the following scopes: {}. You would need a token with at least one of the following scopes: {}",
+            list(held),
+            list(&Scope::sufficient_for(any_of))
+        ),
+    )
 }

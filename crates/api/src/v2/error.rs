@@ -43,6 +43,18 @@ impl V2Error {
     }
 }
 
+impl V2Error {
+    /// An error the v3 helpers raised, in v2's shape.
+    pub fn from_api(e: crate::error::ApiError) -> Self {
+        let kind = if e.status.is_client_error() {
+            "invalid_request_error"
+        } else {
+            "api_error"
+        };
+        Self::new(e.status, kind, e.message)
+    }
+}
+
 impl From<StoreError> for V2Error {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "database error");

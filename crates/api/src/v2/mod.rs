@@ -6,8 +6,12 @@
 mod account;
 mod account_auth;
 mod error;
+mod folders;
+mod listing;
+mod messages;
 mod native_auth;
 mod oauth;
+mod threads;
 
 use axum::{
     Router,
@@ -24,4 +28,10 @@ pub fn routes() -> Router<AppState> {
         .route("/connect/authorize", post(native_auth::authorize))
         .route("/connect/token", post(native_auth::token))
         .route("/account", get(account::account))
+        .route("/messages", get(messages::list_messages))
+        .route("/messages/{id}", get(messages::get_message))
+        .route("/threads", get(threads::list_threads))
+        .route("/threads/{id}", get(threads::get_thread))
+        .route("/folders", get(folders::list_folders))
+        .route("/folders/{id}", get(folders::get_folder))
 }

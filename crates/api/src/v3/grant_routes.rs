@@ -32,11 +32,11 @@ pub struct GrantRoute {
 /// Reading mail: `email.metadata` and every scope above it (read_only, modify, email).
 /// What metadata alone may not see (bodies, snippets, attachment content, raw MIME,
 /// searches of the text) is withheld by the handlers.
-const READ: &[Scope] = &[Scope::EmailMetadata];
+pub(crate) const READ: &[Scope] = &[Scope::EmailMetadata];
 /// Content beyond metadata: `email.read_only` and above.
 const READ_CONTENT: &[Scope] = &[Scope::EmailReadOnly];
 /// Folders are metadata, and the business of `email.folders_and_labels`.
-const READ_FOLDERS: &[Scope] = &[Scope::EmailMetadata, Scope::EmailFoldersAndLabels];
+pub(crate) const READ_FOLDERS: &[Scope] = &[Scope::EmailMetadata, Scope::EmailFoldersAndLabels];
 /// Changing messages and threads: flags, folders, metadata, deletion.
 const MODIFY: &[Scope] = &[Scope::EmailModify];
 /// Creating, renaming and deleting folders (`email.modify` includes it).

@@ -19,13 +19,13 @@ pub(crate) mod grants;
 pub(crate) mod hosted_auth;
 pub(crate) mod message_json;
 mod message_updates;
-mod messages;
+pub(crate) mod messages;
 mod outgoing_mail;
 mod redirect_uris;
 mod schedules;
 mod send;
 mod thread_updates;
-mod threads;
+pub(crate) mod threads;
 mod webhooks;
 
 use axum::{

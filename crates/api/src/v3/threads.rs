@@ -110,7 +110,7 @@ pub(crate) async fn thread_object(
 /// `page`: the thread's kept row (its folders, the union of its messages', its
 /// participants, flags and dates), its located messages, oldest first, the subject of the
 /// earliest, and its latest message whole with that message's folders.
-fn build_thread(grant_id: &GrantId, thread_id: &str, page: ThreadPage) -> Thread {
+pub(crate) fn build_thread(grant_id: &GrantId, thread_id: &str, page: ThreadPage) -> Thread {
     let ThreadPage {
         row,
         members,
