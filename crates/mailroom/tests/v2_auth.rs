@@ -62,7 +62,7 @@ async fn hosted_v2_sign_in_yields_a_long_lived_token_for_the_account() {
             ("client_id", app.application_id.as_str()),
             ("response_type", "code"),
             ("redirect_uri", REDIRECT),
-            ("scopes", "email.read_only,email.send"),
+            ("scopes", "email.modify,email.send"),
             ("login_hint", email.as_str()),
             ("state", "v2-state"),
         ])
@@ -152,7 +152,7 @@ async fn hosted_v2_sign_in_yields_a_long_lived_token_for_the_account() {
     assert_eq!(grant.status, 200, "{}", grant.text);
     assert_eq!(
         grant.body["data"]["scope"],
-        json!(["email.read_only", "email.send"])
+        json!(["email.modify", "email.send"])
     );
     for authorization in [format!("Bearer {token}"), basic(&token)] {
         let (status, account) = json_reply(
@@ -201,7 +201,12 @@ async fn hosted_v2_sign_in_yields_a_long_lived_token_for_the_account() {
     let id = unread.body[0].as_str().unwrap();
     let one = v2.get(&format!("/messages/{id}")).await;
     assert_eq!(one.body["subject"], "v2 second", "{}", one.text);
-    assert!(one.body["body"].as_str().unwrap_or_default().contains("hello from v2"));
+    assert!(
+        one.body["body"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("hello from v2")
+    );
     let threads = v2.get("/threads").await;
     assert_eq!(threads.status, 200, "{}", threads.text);
     assert_eq!(threads.body.as_array().map(Vec::len), Some(2));
@@ -220,6 +225,60 @@ async fn hosted_v2_sign_in_yields_a_long_lived_token_for_the_account() {
         "{}",
         folders.text
     );
+    // Changed and sent through v2.
+    let inbox_id = message["folder"]["id"].as_str().unwrap().to_owned();
+    let archive = folders
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "archive")
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .expect("an Archive folder");
+    let changed = v2
+        .send(
+            "PUT",
+            &format!("/messages/{id}"),
+            Some(json!({"unread": false, "starred": true, "folder_id": archive})),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    assert_eq!(changed.body["unread"], false);
+    assert_eq!(changed.body["starred"], true);
+    assert_eq!(changed.body["folder"]["id"], archive.as_str());
+    assert_ne!(archive, inbox_id);
+    let unknown_field = v2
+        .send(
+            "PUT",
+            &format!("/messages/{id}"),
+            Some(json!({"labels": []})),
+        )
+        .await;
+    assert_eq!(unknown_field.status, 400, "{}", unknown_field.text);
+    let sent = v2
+        .post(
+            "/send",
+            json!({"to": [{"email": email, "name": "Me"}], "subject": "v2 sent", "body": "<p>from v2</p>"}),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    assert_eq!(sent.body["subject"], "v2 sent");
+    assert_eq!(sent.body["folder"]["name"], "sent");
+    let raw = format!(
+        "From: {email}\r\nTo: {email}\r\nSubject: v2 raw\r\nMessage-ID: <v2-raw-{}@example.test>\r\n\r\nraw body\r\n",
+        rand::random::<u64>()
+    );
+    let raw_sent = v2.raw("POST", "/send", "message/rfc822", &raw).await;
+    assert_eq!(raw_sent.status, 200, "{}", raw_sent.text);
+    assert_eq!(raw_sent.body["subject"], "v2 raw");
+    let with_files = v2
+        .post(
+            "/send",
+            json!({"to": [{"email": email}], "file_ids": ["f1"]}),
+        )
+        .await;
+    assert_eq!(with_files.status, 400, "{}", with_files.text);
+
     let missing = v2.get("/messages/nope").await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.body["type"], "invalid_request_error");

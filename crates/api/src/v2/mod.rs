@@ -5,6 +5,7 @@
 
 mod account;
 mod account_auth;
+mod changes;
 mod error;
 mod folders;
 mod listing;
@@ -29,7 +30,11 @@ pub fn routes() -> Router<AppState> {
         .route("/connect/token", post(native_auth::token))
         .route("/account", get(account::account))
         .route("/messages", get(messages::list_messages))
-        .route("/messages/{id}", get(messages::get_message))
+        .route(
+            "/messages/{id}",
+            get(messages::get_message).put(changes::update_message),
+        )
+        .route("/send", post(changes::send))
         .route("/threads", get(threads::list_threads))
         .route("/threads/{id}", get(threads::get_thread))
         .route("/folders", get(folders::list_folders))

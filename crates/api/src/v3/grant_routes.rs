@@ -38,11 +38,11 @@ const READ_CONTENT: &[Scope] = &[Scope::EmailReadOnly];
 /// Folders are metadata, and the business of `email.folders_and_labels`.
 pub(crate) const READ_FOLDERS: &[Scope] = &[Scope::EmailMetadata, Scope::EmailFoldersAndLabels];
 /// Changing messages and threads: flags, folders, metadata, deletion.
-const MODIFY: &[Scope] = &[Scope::EmailModify];
+pub(crate) const MODIFY: &[Scope] = &[Scope::EmailModify];
 /// Creating, renaming and deleting folders (`email.modify` includes it).
 const CHANGE_FOLDERS: &[Scope] = &[Scope::EmailFoldersAndLabels];
 /// Sending, sending a draft, and the schedule of sends.
-const SEND: &[Scope] = &[Scope::EmailSend];
+pub(crate) const SEND: &[Scope] = &[Scope::EmailSend];
 /// Reading drafts: `email.drafts`, or reading mail at all.
 const READ_DRAFTS: &[Scope] = &[Scope::EmailDrafts, Scope::EmailReadOnly];
 /// Writing drafts.
