@@ -448,4 +448,88 @@ async fn native_v2_authentication_proves_the_password_and_trades_a_code() {
         );
         assert!(message.contains("'email.read_only'"), "{message}");
     }
+
+    // The application's view of its accounts, with its client secret as Basic user.
+    let admin = |path: &str, secret: &str| {
+        let url = format!(
+            "{}/a/{}/accounts{path}",
+            server.base_url, app.application_id
+        );
+        (url, basic(secret))
+    };
+    let (url, auth) = admin("", "wrong");
+    let (status, _) = json_reply(
+        http.get(url)
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (url, auth) = admin("", &app.client_secret);
+    let (status, accounts) = json_reply(
+        http.get(url)
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{accounts}");
+    let listed = accounts.as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["email"], email.as_str());
+    let account_id = listed[0]["id"].as_str().unwrap().to_owned();
+    // Revoking every token keeps the account.
+    let (url, auth) = admin(&format!("/{account_id}/revoke-all"), &app.client_secret);
+    let (status, body) = json_reply(
+        http.post(url)
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body), (200, json!({"success": true})));
+    let (status, _) = json_reply(
+        http.get(format!("{}/account", server.base_url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (url, auth) = admin(&format!("/{account_id}"), &app.client_secret);
+    let (status, one) = json_reply(
+        http.get(url)
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(one["sync_state"], "running");
+    let (url, auth) = admin(&format!("/{account_id}"), &app.client_secret);
+    let (status, _) = json_reply(
+        http.delete(url)
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (url, auth) = admin(&format!("/{account_id}"), &app.client_secret);
+    let (status, gone) = json_reply(
+        http.get(url)
+            .header("authorization", auth)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 404, "{gone}");
 }

@@ -412,6 +412,14 @@ impl Store {
         Ok(())
     }
 
+    /// Revokes every code and token of the grant (v2's `revoke-all`); returns how many.
+    pub async fn revoke_all_grant_tokens(&self, id: &GrantId) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let revoked = revoke_grant_tokens(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
     /// Every grant of every application, for the operator's CLI.
     pub async fn all_grants(&self) -> Result<Vec<GrantRecord>, StoreError> {
         let rows = sqlx::query(&format!(

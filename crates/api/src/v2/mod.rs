@@ -5,6 +5,7 @@
 
 mod account;
 mod account_auth;
+mod accounts_admin;
 mod changes;
 mod error;
 mod folders;
@@ -35,6 +36,18 @@ pub fn routes() -> Router<AppState> {
             get(messages::get_message).put(changes::update_message),
         )
         .route("/send", post(changes::send))
+        .route(
+            "/a/{client_id}/accounts",
+            get(accounts_admin::list_accounts),
+        )
+        .route(
+            "/a/{client_id}/accounts/{account_id}",
+            get(accounts_admin::get_account).delete(accounts_admin::delete_account),
+        )
+        .route(
+            "/a/{client_id}/accounts/{account_id}/revoke-all",
+            post(accounts_admin::revoke_all),
+        )
         .route("/threads", get(threads::list_threads))
         .route("/threads/{id}", get(threads::get_thread))
         .route("/folders", get(folders::list_folders))
