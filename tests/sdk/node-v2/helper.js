@@ -206,6 +206,35 @@ export function account(token) {
   return sdk('Nylas.with(token).account.get (GET /account)', Nylas.with(token).account.get());
 }
 
+/** Hosted authentication end to end through the SDK; returns the AccessToken. */
+export async function hostedAuth(testbed, scopes) {
+  const authUrl = Nylas.urlForAuthentication({ loginHint: EMAIL, redirectURI: REDIRECT_URI, scopes, state: 's' });
+  const back = await signIn(authUrl, testbed);
+  return sdk('Nylas.exchangeCodeForToken (GET /oauth/token)', Nylas.exchangeCodeForToken(back.code));
+}
+
+// Seed 004: a token without the scope a call needs gets a 403 whose message starts so.
+const SCOPE_MESSAGE = (granted) =>
+  'You do not have access to the required scopes. You provided a token which has the ' +
+  `following scopes: [${granted.map((s) => `'${s}'`).join(', ')}]. You would need a token with ` +
+  'at least one of the following scopes: [';
+
+/**
+ * Checks seed 004's 403 for a token with the scopes `granted` on the SDK call `promise`:
+ * `type` `api_error`, the message naming them as a Python list does, then the scopes that
+ * would do. Returns those.
+ */
+export async function scopeRefusal(promise, granted) {
+  const error = await rejectsWithApiError(promise, 403);
+  assert.equal(error.type, 'api_error');
+  const prefix = SCOPE_MESSAGE(granted);
+  assert.ok(error.message.startsWith(prefix), `${JSON.stringify(error.message)} does not start with ${JSON.stringify(prefix)}`);
+  const needed = JSON.parse(error.message.slice(prefix.length - 1).replaceAll("'", '"'));
+  assert.ok(Array.isArray(needed) && needed.length > 0, error.message);
+  assert.ok(needed.every((scope) => typeof scope === 'string'), error.message);
+  return needed;
+}
+
 /** GET /oauth/token with `fields` as the query, as the SDK sends it; returns status and JSON. */
 export async function tokenByGet(baseUrl, fields) {
   const url = new URL(`${baseUrl}/oauth/token`);

@@ -1,8 +1,8 @@
 // v2 native authentication through the Nylas Node SDK 6.8.0, unchanged:
 // `Nylas.connect.authorize` (POST /connect/authorize, IMAP settings in v2's names, scopes
 // comma-joined) and `Nylas.connect.token` (POST /connect/token); its refusals as the SDK's
-// NylasApiError; `Nylas.revoke` (POST /oauth/revoke, the token as the Basic user); and
-// granular scopes (seed 004). Testbed user78.
+// NylasApiError; and `Nylas.revoke` (POST /oauth/revoke, the token as the Basic user).
+// Testbed user78.
 
 import assert from 'node:assert/strict';
 import test from 'node:test';
@@ -20,12 +20,6 @@ import {
 } from './helper.js';
 
 const suite = sharedSuite('native');
-
-// Seed 004: a token without the scope a call needs gets this 403.
-const SCOPE_MESSAGE_PREFIX =
-  "You do not have access to the required scopes. You provided a token which has the " +
-  "following scopes: ['calendar']. You would need a token with at least one of the " +
-  'following scopes: [';
 
 test('connect.authorize and connect.token', async () => {
   const s = await suite();
@@ -95,23 +89,4 @@ test('revoke ends that token only', async () => {
   await sdk('Nylas.revoke (POST /oauth/revoke)', Nylas.revoke(first));
   await rejectsWithApiError(Nylas.with(first).account.get(), 401);
   assert.equal((await accountOf(second)).emailAddress, EMAIL);
-});
-
-test('a calendar-only token cannot read messages or threads (seed 004)', async () => {
-  const s = await suite();
-  await s.newApp();
-  const account = await nativeAuth(s.testbed, ['calendar']);
-  const client = Nylas.with(account.accessToken);
-  assert.equal((await accountOf(account.accessToken)).emailAddress, EMAIL);
-
-  // Resources (may need the server's later v2 work): /messages and /threads need an email
-  // scope, and answer seed 004's 403.
-  for (const [name, collection] of [['messages', client.messages], ['threads', client.threads]]) {
-    const error = await rejectsWithApiError(collection.list(), 403);
-    assert.equal(error.type, 'api_error');
-    assert.ok(error.message.startsWith(SCOPE_MESSAGE_PREFIX), `/${name}: ${error.message}`);
-    const needed = JSON.parse(error.message.slice(SCOPE_MESSAGE_PREFIX.length - 1).replaceAll("'", '"'));
-    assert.ok(Array.isArray(needed) && needed.length > 0, error.message);
-    assert.ok(needed.every((scope) => typeof scope === 'string' && scope.startsWith('email')), error.message);
-  }
 });

@@ -23,6 +23,8 @@ Testbed user77 only (testbed/README.md lists which suite owns which user).
 
 from __future__ import annotations
 
+import ast
+import html
 import imaplib
 import json
 import os
@@ -552,7 +554,7 @@ def sign_in(auth_url: str, testbed: Testbed, password: Optional[str] = None) -> 
         "smtp_security": "starttls",
     }
     return requests.post(
-        urljoin(page.url, action.group(1)), data=form, cookies=cookies, allow_redirects=False, timeout=HTTP_TIMEOUT
+        urljoin(page.url, html.unescape(action.group(1))), data=form, cookies=cookies, allow_redirects=False, timeout=HTTP_TIMEOUT
     )
 
 
@@ -562,6 +564,14 @@ def redirect_query(response: requests.Response) -> Dict[str, str]:
     location = response.headers["location"]
     assert location.startswith(REDIRECT_URI + "?"), location
     return {k: v[0] for k, v in parse_qs(urlparse(location).query).items()}
+
+
+def hosted_auth(app: V2App, testbed: Testbed, scopes: str) -> dict:
+    """Hosted authentication end to end through the SDK; returns ``/oauth/token``'s JSON."""
+    client = app.client()
+    auth_url = client.authentication_url(REDIRECT_URI, login_hint=testbed.email(), scopes=scopes, state="s")
+    back = redirect_query(sign_in(auth_url, testbed))
+    return client.send_authorization(back["code"])
 
 
 def native_authorize(app: V2App, testbed: Testbed, scopes: str, **settings) -> requests.Response:
@@ -613,6 +623,28 @@ def v2_error(response: requests.Response, status: int) -> dict:
     assert isinstance(body.get("type"), str) and body["type"], body
     assert not isinstance(body.get("error"), dict), f"a v3 error envelope, not v2's: {body}"
     return body
+
+
+# Seed 004: a token without the scope a call needs gets a 403 whose message starts so.
+SCOPE_MESSAGE = (
+    "You do not have access to the required scopes. You provided a token which has the "
+    "following scopes: {}. You would need a token with at least one of the following scopes: ["
+)
+
+
+def scope_refusal(response: requests.Response, granted: List[str]) -> List[str]:
+    """Checks seed 004's 403 for a token with the scopes ``granted``: ``type`` ``api_error``,
+    the message naming them as a Python list does, then the scopes that would do. Returns
+    those."""
+    body = v2_error(response, 403)
+    assert body["type"] == "api_error", body
+    prefix = SCOPE_MESSAGE.format(repr(granted))
+    message = body["message"]
+    assert message.startswith(prefix), f"{message!r} does not start with {prefix!r}"
+    needed = ast.literal_eval(message[len(prefix) - 1 :])
+    assert isinstance(needed, list) and needed, message
+    assert all(isinstance(s, str) for s in needed), message
+    return needed
 
 
 def wait_until(what: str, probe: Callable[[], tuple], timeout: float = 60.0, poll: float = 0.1):

@@ -1,28 +1,19 @@
 """v2 native authentication (``POST /connect/authorize`` then ``POST /connect/token``) with
-IMAP settings in v2's names, its refusals, ``POST /oauth/revoke`` through the Python SDK
-5.14.1's ``revoke_token``, and granular scopes (seed 004). The 5.x SDK has no call for native
-authentication, so those two requests go out with ``requests`` (trusting the session's CA),
-as seed 004's curl does; everything after uses the SDK.
+IMAP settings in v2's names, its refusals, and ``POST /oauth/revoke`` through the Python SDK
+5.14.1's ``revoke_token``. The 5.x SDK has no call for native authentication, so those two
+requests go out with ``requests`` (trusting the session's CA), as seed 004's curl does;
+everything after uses the SDK.
 
 Testbed user77.
 """
 
 from __future__ import annotations
 
-import ast
-
 import pytest
 import requests
 from nylas.client.errors import NylasApiError
 
 from conftest import HTTP_TIMEOUT, native_auth, native_authorize, native_token, v2_error
-
-# Seed 004: a token without the scope a call needs gets this 403.
-SCOPE_MESSAGE_PREFIX = (
-    "You do not have access to the required scopes. You provided a token which has the "
-    "following scopes: ['calendar']. You would need a token with at least one of the "
-    "following scopes: ["
-)
 
 
 def test_native_authentication(new_app, testbed):
@@ -106,23 +97,3 @@ def test_revoke(new_app, testbed):
     with pytest.raises(NylasApiError) as revoked:
         app.client(second).account
     v2_error(revoked.value.response, 401)
-
-
-def test_calendar_only_token_cannot_read_messages(new_app, testbed):
-    app = new_app()
-    account = native_auth(app, testbed, "calendar")
-    client = app.client(account["access_token"])
-    assert client.account.email_address == testbed.email()
-
-    # Resources (may need the server's later v2 work): /messages and /threads need an email
-    # scope, and answer seed 004's 403.
-    for name, collection in (("messages", client.messages), ("threads", client.threads)):
-        with pytest.raises(NylasApiError) as forbidden:
-            collection.all()
-        body = v2_error(forbidden.value.response, 403)
-        assert body["type"] == "api_error", body
-        message = body["message"]
-        assert message.startswith(SCOPE_MESSAGE_PREFIX), f"/{name}: {message!r}"
-        needed = ast.literal_eval(message[len(SCOPE_MESSAGE_PREFIX) - 1 :])
-        assert isinstance(needed, list) and needed, message
-        assert all(isinstance(s, str) and s.startswith("email") for s in needed), message
