@@ -24,7 +24,7 @@ const CLI_TIMEOUT_MS = 60_000;
 const LOCK_TIMEOUT_MS = TESTBED_START_TIMEOUT_MS + 10 * 60_000; // the holder may be installing the testbed
 const LOCK_POLL_INTERVAL_MS = 100;
 
-const LISTENING_RE = /mailroom \S+ listening on (http:\/\/127\.0\.0\.1:(\d+))/;
+const LISTENING_RE = /mailroom \S+ listening on (https?:\/\/127\.0\.0\.1:(\d+))/;
 
 // --------------------------------------------------------------------------- lock
 
@@ -248,12 +248,13 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 /**
  * `mailroom serve --listen 127.0.0.1:0` in a fresh `$TMPDIR/<dirPrefix>XXXXXX/` (data dir
  * and mailroom-serve.log, kept for post-mortems; the next run with the same prefix removes
- * it), with the testbed CA trusted, private hosts allowed and `env` added. `httpTimeoutMs`
+ * it), with the testbed CA trusted, private hosts allowed and `env` added. `serveArgs` go
+ * after `serve` (e.g. `--tls-cert`/`--tls-key`: then `baseUrl` is https). `httpTimeoutMs`
  * bounds each `raw()` request. `start()` gives it a database of its own (ServerDatabase);
  * `stop()` drops it.
  */
 export class MailroomServerProcess {
-  constructor(testbed, { dirPrefix, env = {}, httpTimeoutMs }) {
+  constructor(testbed, { dirPrefix, env = {}, serveArgs = [], httpTimeoutMs }) {
     this.binary = mailroomBinary();
     for (const old of fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith(dirPrefix))) {
       fs.rmSync(path.join(os.tmpdir(), old), { recursive: true, force: true });
@@ -263,6 +264,7 @@ export class MailroomServerProcess {
     this.logPath = path.join(this.dir, 'mailroom-serve.log');
     this.stdoutLines = [];
     this.httpTimeoutMs = httpTimeoutMs;
+    this.serveArgs = serveArgs;
     const serverEnv = { ...process.env };
     // Hermetic: nothing from the caller's environment picks another database or config.
     for (const key of [
@@ -271,6 +273,8 @@ export class MailroomServerProcess {
       'MAILROOM_DATA_DIR',
       'MAILROOM_LISTEN',
       'MAILROOM_SECRET_KEY',
+      'MAILROOM_TLS_CERT',
+      'MAILROOM_TLS_KEY',
     ]) {
       delete serverEnv[key];
     }
@@ -288,7 +292,7 @@ export class MailroomServerProcess {
     // appCreate() runs with the same env, so on the same database.
     Object.assign(this.env, this.database.env());
     const log = fs.openSync(this.logPath, 'w');
-    this.proc = spawn(this.binary, ['--data-dir', this.dataDir, 'serve', '--listen', '127.0.0.1:0'], {
+    this.proc = spawn(this.binary, ['--data-dir', this.dataDir, 'serve', '--listen', '127.0.0.1:0', ...this.serveArgs], {
       env: this.env,
       stdio: ['ignore', 'pipe', log],
     });
