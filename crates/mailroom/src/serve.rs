@@ -270,6 +270,13 @@ async fn purge_expired_auth(store: mailroom_store::Store) {
             Ok(rows) => tracing::info!(rows, "purged delivered webhook notifications"),
             Err(e) => tracing::warn!(error = %e, "could not purge webhook notifications"),
         }
+        // The delta feed's change log is kept as long (README.md, "Nylas v2 applications").
+        let retention = mailroom_model::time::unix_now() - mailroom_store::CHANGE_RETENTION_SECS;
+        match store.purge_changes(retention).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "purged the change log"),
+            Err(e) => tracing::warn!(error = %e, "could not purge the change log"),
+        }
         // Deletions give their pages back as they happen; this catches the rest.
         if let Err(e) = store.reclaim_free_pages().await {
             tracing::warn!(error = %e, "could not give free database pages back");

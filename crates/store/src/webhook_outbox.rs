@@ -8,6 +8,7 @@ use mailroom_model::{GrantId, time::unix_now, v3::webhook::TriggerType};
 use sqlx::{Any, Row, Transaction};
 
 use crate::{
+    change_log::record_changes,
     error::StoreError,
     open::Store,
     sql_filter::{Bind, SqlFilter},
@@ -33,7 +34,8 @@ pub struct DueDelivery {
 }
 
 /// Records one notification per object for every webhook of the grant's application
-/// subscribed to `trigger` (and not paused). Nothing is written when none is.
+/// subscribed to `trigger` (and not paused), and the change in the grant's change log
+/// (`crate::change_log`).
 pub(crate) async fn record_notifications(
     tx: &mut Transaction<'_, Any>,
     grant_id: &GrantId,
@@ -43,6 +45,7 @@ pub(crate) async fn record_notifications(
     if objects.is_empty() {
         return Ok(0);
     }
+    record_changes(tx, grant_id, trigger, objects).await?;
     let pattern = format!("%\"{}\"%", trigger.as_str());
     let rows = sqlx::query(
         "SELECT w.id AS webhook_id, w.application_id AS application_id FROM webhooks w \

@@ -69,6 +69,16 @@ impl V2Account {
         }
     }
 
+    /// The account as v3's handlers' caller, for code shared with them. Only after
+    /// [`V2Account::require`] admitted the call (an account whose token reaches no scope
+    /// is stopped there).
+    pub fn access(&self) -> crate::grant_access::GrantAccess {
+        crate::grant_access::GrantAccess {
+            grant: self.grant.clone(),
+            scope: self.scope.clone().unwrap_or_default(),
+        }
+    }
+
     /// Whether bodies, snippets and attachment content may be seen (not with
     /// `email.metadata` alone).
     pub fn may_read_content(&self) -> bool {

@@ -8,11 +8,13 @@ use axum::{
     extract::{Path, State},
     http::{HeaderMap, header::CONTENT_TYPE},
 };
-use mailroom_model::v3::ComposeRequest;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{account_auth::V2Account, error::V2Error, folders::not_found, messages::message_json};
+use super::{
+    account_auth::V2Account, compose::V2Compose, error::V2Error, folders::not_found,
+    messages::message_json,
+};
 use crate::{
     error::ApiError,
     grant_access::GrantAccess,
@@ -88,32 +90,6 @@ pub async fn update_message(
     Ok(Json(message_json(&account, &record, &folder_ids, &folders)))
 }
 
-/// v2's send body: the fields v3's composition shares with it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SendRequest {
-    #[serde(default)]
-    subject: Option<String>,
-    #[serde(default)]
-    to: Option<Value>,
-    #[serde(default)]
-    cc: Option<Value>,
-    #[serde(default)]
-    bcc: Option<Value>,
-    #[serde(default)]
-    from: Option<Value>,
-    #[serde(default)]
-    reply_to: Option<Value>,
-    #[serde(default)]
-    body: Option<String>,
-    #[serde(default)]
-    reply_to_message_id: Option<String>,
-    #[serde(default)]
-    file_ids: Option<Vec<String>>,
-    #[serde(default)]
-    tracking: Option<Value>,
-}
-
 pub async fn send(
     State(state): State<AppState>,
     account: V2Account,
@@ -142,29 +118,13 @@ pub async fn send(
         };
         (mail, None)
     } else {
-        let request: SendRequest = serde_json::from_slice(&body)
-            .map_err(|e| V2Error::invalid_request(format!("the send body does not fit: {e}")))?;
-        if request.file_ids.as_ref().is_some_and(|ids| !ids.is_empty()) {
-            return Err(V2Error::invalid_request(
-                "file_ids: files uploaded through /files cannot be attached yet; send the message as raw MIME (Content-Type: message/rfc822) instead",
-            ));
+        let request = V2Compose::parse(&body)?;
+        if let Some(draft_id) = &request.draft_id {
+            let id = super::drafts::send_draft(&state, &account, draft_id, request.version).await?;
+            return sent(&state, &account, Some(id), None).await;
         }
-        if request.tracking.is_some() {
-            return Err(V2Error::invalid_request(
-                "tracking is not supported by this server",
-            ));
-        }
-        let compose_request: ComposeRequest = serde_json::from_value(json!({
-            "subject": request.subject,
-            "to": request.to,
-            "cc": request.cc,
-            "bcc": request.bcc,
-            "from": request.from,
-            "reply_to": request.reply_to,
-            "body": request.body,
-            "reply_to_message_id": request.reply_to_message_id,
-        }))
-        .map_err(|e| V2Error::invalid_request(format!("the send body does not fit: {e}")))?;
+        let attachments = super::uploads::attachments(&state, &account, request.file_ids()).await?;
+        let compose_request = request.compose_request()?;
         let reply = reply_context(
             &state,
             &access,
@@ -172,8 +132,15 @@ pub async fn send(
         )
         .await
         .map_err(api)?;
-        let composed =
-            compose(&access, &compose_request, &[], &reply, Purpose::Send, None).map_err(api)?;
+        let composed = compose(
+            &access,
+            &compose_request,
+            &attachments,
+            &reply,
+            Purpose::Send,
+            None,
+        )
+        .map_err(api)?;
         let mail = OutgoingMail {
             message: composed.built.bytes.clone(),
             envelope_from: composed.envelope_from.clone(),
@@ -186,13 +153,29 @@ pub async fn send(
         .send(&account.grant.id, &mail, answering.as_deref())
         .await
         .map_err(|e| api(ApiError::from(e)))?;
+    sent(
+        &state,
+        &account,
+        receipt.message_id,
+        receipt.sent_copy_error,
+    )
+    .await
+}
+
+/// The answer to a send: the sent message as filed in Sent.
+async fn sent(
+    state: &AppState,
+    account: &V2Account,
+    id: Option<String>,
+    sent_copy_error: Option<String>,
+) -> Result<Json<Value>, V2Error> {
     let grant_id = &account.grant.id;
-    let Some(id) = receipt.message_id else {
+    let Some(id) = id else {
         // Sent, but not filed in Sent: nothing in the index to show.
         return Ok(Json(json!({
             "object": "message",
             "account_id": grant_id.as_str(),
-            "sent_copy_error": receipt.sent_copy_error,
+            "sent_copy_error": sent_copy_error,
         })));
     };
     let record = state
@@ -207,5 +190,5 @@ pub async fn send(
         .await?
         .remove(&id)
         .unwrap_or_default();
-    Ok(Json(message_json(&account, &record, &folder_ids, &folders)))
+    Ok(Json(message_json(account, &record, &folder_ids, &folders)))
 }

@@ -1,5 +1,5 @@
 //! v2's paging over mailroom's newest-first lists: `limit` (default 100, at most 1,000)
-//! and `offset`, and `view=count|ids`. The index pages by position (date, id); an offset
+//! and `offset`, and `view=count|ids|expanded`. The index pages by position (date, id); an offset
 //! is reached by walking pages of it, which bounds offsets to [`MAX_OFFSET`].
 
 use mailroom_model::GrantId;
@@ -22,6 +22,9 @@ const STEP: i64 = 1000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
     Objects,
+    /// The objects with more of themselves: a message's threading headers, a
+    /// thread's messages.
+    Expanded,
     Count,
     Ids,
 }
@@ -45,9 +48,10 @@ impl Paging {
             None => View::Objects,
             Some("count") => View::Count,
             Some("ids") => View::Ids,
+            Some("expanded") => View::Expanded,
             Some(other) => {
                 return Err(V2Error::invalid_request(format!(
-                    "view must be 'count' or 'ids', not '{}'",
+                    "view must be 'count', 'ids' or 'expanded', not '{}'",
                     other.chars().take(32).collect::<String>()
                 )));
             }

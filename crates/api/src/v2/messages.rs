@@ -55,7 +55,7 @@ pub async fn list_messages(
             .await?;
             Value::Array(page.into_iter().map(|(m, _)| Value::String(m.id)).collect())
         }
-        View::Objects => {
+        view @ (View::Objects | View::Expanded) => {
             let page = walk_messages(
                 &state.store,
                 grant_id,
@@ -64,11 +64,17 @@ pub async fn list_messages(
                 Some(paging.limit),
             )
             .await?;
-            Value::Array(
-                page.iter()
-                    .map(|(record, ids)| message_json(&account, record, ids, &folders))
-                    .collect(),
-            )
+            let mut values = Vec::with_capacity(page.len());
+            for (record, ids) in &page {
+                let mut value = message_json(&account, record, ids, &folders);
+                if view == View::Expanded {
+                    // Lists leave the header block out; the expanded view reads it.
+                    let full = state.store.message(grant_id, &record.id).await?;
+                    expand(&mut value, full.as_ref().unwrap_or(record));
+                }
+                values.push(value);
+            }
+            Value::Array(values)
         }
     }))
 }
@@ -78,6 +84,7 @@ pub async fn get_message(
     account: V2Account,
     headers: HeaderMap,
     Path(message_id): Path<String>,
+    query: QueryParams,
 ) -> Result<Response, V2Error> {
     account.require(READ)?;
     let grant_id = &account.grant.id;
@@ -112,7 +119,35 @@ pub async fn get_message(
         .remove(&record.id)
         .unwrap_or_default();
     let folders = state.store.folders(grant_id).await?;
-    Ok(Json(message_json(&account, &record, &folder_ids, &folders)).into_response())
+    let mut value = message_json(&account, &record, &folder_ids, &folders);
+    if query.get("view") == Some("expanded") {
+        expand(&mut value, &record);
+    }
+    Ok(Json(value).into_response())
+}
+
+/// `view=expanded`: the threading headers v2 added to a message (RFC 5322 §3.6.4).
+pub fn expand(value: &mut Value, record: &MessageRecord) {
+    let header = |name: &str| {
+        record
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| Value::String(v.clone()))
+            .unwrap_or(Value::Null)
+    };
+    let message_id = match header("Message-Id") {
+        Value::Null => record
+            .message_id_header
+            .as_ref()
+            .map_or(Value::Null, |id| Value::String(format!("<{id}>"))),
+        found => found,
+    };
+    value["headers"] = json!({
+        "Message-Id": message_id,
+        "In-Reply-To": header("In-Reply-To"),
+        "References": header("References"),
+    });
 }
 
 /// v2's filters as the index's query.

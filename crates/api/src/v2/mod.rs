@@ -7,6 +7,9 @@ mod account;
 mod account_auth;
 mod accounts_admin;
 mod changes;
+mod compose;
+mod delta;
+mod drafts;
 mod error;
 mod folders;
 mod listing;
@@ -14,6 +17,7 @@ mod messages;
 mod native_auth;
 mod oauth;
 mod threads;
+mod uploads;
 
 use axum::{
     Router,
@@ -36,6 +40,20 @@ pub fn routes() -> Router<AppState> {
             get(messages::get_message).put(changes::update_message),
         )
         .route("/send", post(changes::send))
+        .route(
+            "/drafts",
+            get(drafts::list_drafts).post(drafts::create_draft),
+        )
+        .route(
+            "/drafts/{id}",
+            get(drafts::get_draft)
+                .put(drafts::update_draft)
+                .delete(drafts::delete_draft),
+        )
+        .route("/delta/latest_cursor", post(delta::latest_cursor))
+        .route("/delta", get(delta::deltas))
+        .route("/delta/longpoll", get(delta::longpoll))
+        .route("/delta/{kind}", get(delta::unsupported))
         .route(
             "/a/{client_id}/accounts",
             get(accounts_admin::list_accounts),

@@ -46,15 +46,19 @@ pub async fn list_threads(
                 .map(|(id, _, _)| Value::String(id))
                 .collect(),
         ),
-        View::Objects => Value::Array(
-            threads
-                .into_iter()
-                .filter_map(|(id, _, page)| {
-                    let thread = crate::v3::threads::build_thread(&account.grant.id, &id, page?);
-                    Some(thread_json(&account, thread, &folders))
-                })
-                .collect(),
-        ),
+        view @ (View::Objects | View::Expanded) => {
+            let mut values = Vec::with_capacity(threads.len());
+            for (id, _, page) in threads {
+                let Some(page) = page else { continue };
+                let thread = crate::v3::threads::build_thread(&account.grant.id, &id, page);
+                let mut value = thread_json(&account, thread, &folders);
+                if view == View::Expanded {
+                    expand(&state, &account, &mut value, &folders).await?;
+                }
+                values.push(value);
+            }
+            Value::Array(values)
+        }
     }))
 }
 
@@ -62,18 +66,72 @@ pub async fn get_thread(
     State(state): State<AppState>,
     account: V2Account,
     Path(thread_id): Path<String>,
+    query: QueryParams,
 ) -> Result<Json<Value>, V2Error> {
     account.require(READ)?;
+    let folders = state.store.folders(&account.grant.id).await?;
+    let mut value = thread_value(&state, &account, &thread_id, &folders)
+        .await?
+        .ok_or_else(|| not_found("thread", &thread_id))?;
+    if query.get("view") == Some("expanded") {
+        expand(&state, &account, &mut value, &folders).await?;
+    }
+    Ok(Json(value))
+}
+
+/// The thread in v2's shape, or `None` when the account has no such thread.
+pub(super) async fn thread_value(
+    state: &AppState,
+    account: &V2Account,
+    thread_id: &str,
+    folders: &[FolderRecord],
+) -> Result<Option<Value>, V2Error> {
     let mut pages = state
         .store
-        .thread_pages(&account.grant.id, std::slice::from_ref(&thread_id))
+        .thread_pages(&account.grant.id, &[thread_id.to_owned()])
         .await?;
-    let page = pages
-        .remove(&thread_id)
-        .ok_or_else(|| not_found("thread", &thread_id))?;
-    let folders = state.store.folders(&account.grant.id).await?;
-    let thread = crate::v3::threads::build_thread(&account.grant.id, &thread_id, page);
-    Ok(Json(thread_json(&account, thread, &folders)))
+    Ok(pages.remove(thread_id).map(|page| {
+        let thread = crate::v3::threads::build_thread(&account.grant.id, thread_id, page);
+        thread_json(account, thread, folders)
+    }))
+}
+
+/// `view=expanded`: the thread's messages and drafts as objects, without their bodies.
+async fn expand(
+    state: &AppState,
+    account: &V2Account,
+    value: &mut Value,
+    folders: &[FolderRecord],
+) -> Result<(), V2Error> {
+    for (ids_key, key) in [("message_ids", "messages"), ("draft_ids", "drafts")] {
+        let ids: Vec<String> = value[ids_key]
+            .as_array()
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|id| id.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut folder_ids = state.store.message_folders(&account.grant.id, &ids).await?;
+        let mut objects = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let Some(record) = state.store.message(&account.grant.id, id).await? else {
+                continue;
+            };
+            let mut object = super::messages::message_json(
+                account,
+                &record,
+                &folder_ids.remove(id).unwrap_or_default(),
+                folders,
+            );
+            if let Some(object) = object.as_object_mut() {
+                object.remove("body");
+            }
+            objects.push(object);
+        }
+        value[key] = Value::Array(objects);
+    }
+    Ok(())
 }
 
 /// Threads newest first from `offset`, at most `limit` (`None`: all, for a count),
@@ -114,7 +172,7 @@ async fn walk_threads(
 }
 
 /// A thread as v2 showed it.
-fn thread_json(account: &V2Account, thread: Thread, folders: &[FolderRecord]) -> Value {
+pub(super) fn thread_json(account: &V2Account, thread: Thread, folders: &[FolderRecord]) -> Value {
     let thread_folders: Vec<Value> = thread
         .folders
         .iter()

@@ -32,7 +32,10 @@ use crate::{
 };
 
 /// The ids of the grant's Drafts folders (by special use, else by name).
-async fn drafts_folders(state: &AppState, access: &GrantAccess) -> Result<Vec<String>, ApiError> {
+pub(crate) async fn drafts_folders(
+    state: &AppState,
+    access: &GrantAccess,
+) -> Result<Vec<String>, ApiError> {
     let folders = state.store.folders(&access.grant.id).await?;
     let by_role: Vec<String> = folders
         .iter()
@@ -50,7 +53,7 @@ async fn drafts_folders(state: &AppState, access: &GrantAccess) -> Result<Vec<St
 }
 
 /// A draft of the grant: a message located in its Drafts folder.
-async fn find_draft(
+pub(crate) async fn find_draft(
     state: &AppState,
     access: &GrantAccess,
     draft_id: &str,
@@ -158,16 +161,15 @@ async fn structured(
     }
 }
 
-/// Saves the composed draft and answers with it.
-async fn save(
+/// Composes and saves the draft (in place of `replaces`); returns its id.
+pub(crate) async fn store_draft(
     state: &AppState,
     access: &GrantAccess,
     request: &ComposeRequest,
     attachments: &[OutgoingAttachment],
     reply: &ReplyContext,
     replaces: Option<&MessageRecord>,
-    query: &QueryParams,
-) -> Result<Response, ApiError> {
+) -> Result<String, ApiError> {
     let message_id = replaces.and_then(|r| r.message_id_header.as_deref());
     let composed = compose(
         access,
@@ -203,6 +205,20 @@ async fn save(
             .set_message_metadata(&access.grant.id, &id, metadata)
             .await?;
     }
+    Ok(id)
+}
+
+/// Saves the composed draft and answers with it.
+async fn save(
+    state: &AppState,
+    access: &GrantAccess,
+    request: &ComposeRequest,
+    attachments: &[OutgoingAttachment],
+    reply: &ReplyContext,
+    replaces: Option<&MessageRecord>,
+    query: &QueryParams,
+) -> Result<Response, ApiError> {
+    let id = store_draft(state, access, request, attachments, reply, replaces).await?;
     let record = find(state, access, &id).await?;
     let data = draft_json(state, access, &record, query).await?;
     Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
@@ -239,12 +255,44 @@ pub async fn update_draft(
 ) -> Result<Response, ApiError> {
     let existing = find_draft(&state, &access, &draft_id).await?;
     let (mut request, mut attachments, had_files) = structured(request).await?;
+    let (existing, reply) = merge_with_saved(
+        &state,
+        &access,
+        &existing,
+        &mut request,
+        &mut attachments,
+        had_files,
+    )
+    .await?;
+    save(
+        &state,
+        &access,
+        &request,
+        &attachments,
+        &reply,
+        Some(&existing),
+        &query,
+    )
+    .await
+}
+
+/// Fills what an update leaves out from the saved draft: addresses, subject, body,
+/// attachments (unless the update carries files) and threading. Returns the saved
+/// draft with its body, and the reply context to compose with.
+pub(crate) async fn merge_with_saved(
+    state: &AppState,
+    access: &GrantAccess,
+    existing: &MessageRecord,
+    request: &mut ComposeRequest,
+    attachments: &mut Vec<OutgoingAttachment>,
+    had_files: bool,
+) -> Result<(MessageRecord, ReplyContext), ApiError> {
     let raw = state
         .mailboxes
         .fetch_raw_message(&access.grant.id, &existing.id)
         .await
         .map_err(fetch_error)?;
-    let existing = find(&state, &access, &existing.id).await?;
+    let existing = find(state, access, &existing.id).await?;
     let parsed = mailroom_mime::parse_message(&raw);
     let keep = |sent: &mut Vec<EmailName>, old: &[EmailName]| {
         if sent.is_empty() {
@@ -263,7 +311,7 @@ pub async fn update_draft(
         request.body = existing.body_html.clone();
     }
     if !had_files && request.attachments.is_empty() {
-        attachments = parsed
+        *attachments = parsed
             .attachments
             .iter()
             .filter_map(|info| mailroom_mime::attachment_content(&raw, info.index))
@@ -277,23 +325,14 @@ pub async fn update_draft(
             .collect();
     }
     let reply = match request.reply_to_message_id.as_deref() {
-        Some(_) => reply_context(&state, &access, request.reply_to_message_id.as_deref()).await?,
+        Some(_) => reply_context(state, access, request.reply_to_message_id.as_deref()).await?,
         None => ReplyContext {
             answering: None,
             in_reply_to: parsed.headers.in_reply_to.first().cloned(),
             references: parsed.headers.references.clone(),
         },
     };
-    save(
-        &state,
-        &access,
-        &request,
-        &attachments,
-        &reply,
-        Some(&existing),
-        &query,
-    )
-    .await
+    Ok((existing, reply))
 }
 
 pub async fn delete_draft(
@@ -317,6 +356,30 @@ pub async fn send_draft(
     Path((_, draft_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let draft = find_draft(&state, &access, &draft_id).await?;
+    let id = send_saved_draft(&state, &access, draft).await?;
+    let record = find(&state, &access, &id).await?;
+    let folders = state
+        .store
+        .message_folders(&access.grant.id, std::slice::from_ref(&record.id))
+        .await?
+        .remove(&record.id)
+        .unwrap_or_default();
+    let data =
+        serde_json::to_value(to_message(&record, folders, Fields::Standard)).unwrap_or(Value::Null);
+    Ok(Json(json!({
+        "request_id": current_request_id(),
+        "grant_id": access.grant.id.as_str(),
+        "data": data,
+    }))
+    .into_response())
+}
+
+/// Sends the draft as saved and removes it from Drafts; returns the sent message's id.
+pub(crate) async fn send_saved_draft(
+    state: &AppState,
+    access: &GrantAccess,
+    draft: MessageRecord,
+) -> Result<String, ApiError> {
     let raw = state
         .mailboxes
         .fetch_raw_message(&access.grant.id, &draft.id)
@@ -355,20 +418,5 @@ pub async fn send_draft(
     {
         tracing::warn!(grant_id = %access.grant.id, error = ?e, "sent a draft but could not remove it from Drafts");
     }
-    let id = receipt.message_id.unwrap_or(draft.id);
-    let record = find(&state, &access, &id).await?;
-    let folders = state
-        .store
-        .message_folders(&access.grant.id, std::slice::from_ref(&record.id))
-        .await?
-        .remove(&record.id)
-        .unwrap_or_default();
-    let data =
-        serde_json::to_value(to_message(&record, folders, Fields::Standard)).unwrap_or(Value::Null);
-    Ok(Json(json!({
-        "request_id": current_request_id(),
-        "grant_id": access.grant.id.as_str(),
-        "data": data,
-    }))
-    .into_response())
+    Ok(receipt.message_id.unwrap_or(draft.id))
 }

@@ -44,14 +44,14 @@ const CHANGE_FOLDERS: &[Scope] = &[Scope::EmailFoldersAndLabels];
 /// Sending, sending a draft, and the schedule of sends.
 pub(crate) const SEND: &[Scope] = &[Scope::EmailSend];
 /// Reading drafts: `email.drafts`, or reading mail at all.
-const READ_DRAFTS: &[Scope] = &[Scope::EmailDrafts, Scope::EmailReadOnly];
+pub(crate) const READ_DRAFTS: &[Scope] = &[Scope::EmailDrafts, Scope::EmailReadOnly];
 /// Writing drafts.
-const WRITE_DRAFTS: &[Scope] = &[Scope::EmailDrafts];
+pub(crate) const WRITE_DRAFTS: &[Scope] = &[Scope::EmailDrafts];
 /// Contacts derived from mail (`contacts` includes it); the handlers show them only
 /// where an email scope reads the mail too (API.md §11).
-const READ_CONTACTS: &[Scope] = &[Scope::ContactsReadOnly];
+pub(crate) const READ_CONTACTS: &[Scope] = &[Scope::ContactsReadOnly];
 /// The invitations calendar and its events (`calendar` includes it); likewise.
-const READ_CALENDAR: &[Scope] = &[Scope::CalendarReadOnly];
+pub(crate) const READ_CALENDAR: &[Scope] = &[Scope::CalendarReadOnly];
 
 /// Routes that take a message with its attachments as the body.
 fn mail_body(route: MethodRouter<AppState>) -> MethodRouter<AppState> {

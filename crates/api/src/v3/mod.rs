@@ -10,7 +10,7 @@ mod connectors;
 pub(crate) mod contacts;
 mod custom_auth;
 mod custom_oauth;
-mod drafts;
+pub(crate) mod drafts;
 pub(crate) mod events;
 mod folder_changes;
 pub(crate) mod folders;
