@@ -318,8 +318,8 @@ async fn hosted_v2_sign_in_yields_a_long_lived_token_for_the_account() {
             .unwrap(),
     )
     .await;
-    assert_eq!(status, 403, "{body}");
-    assert_eq!(body["type"], "invalid_request_error");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["type"], "api_error");
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ import test from 'node:test';
 import Nylas from 'nylas';
 
 import {
+  rejectsWithApiError,
   EMAIL,
   REDIRECT_URI,
   account as accountOf,
@@ -56,7 +57,18 @@ test('urlForAuthentication, the sign-in page, exchangeCodeForToken and the accou
   assert.ok(token.accountId);
   assert.equal(String(token.tokenType).toLowerCase(), 'bearer');
 
-  // A code redeems once: the SDK finds no token, and the wire shows v2's error body.
+  // GET /account with the token as the Basic user.
+  const account = await accountOf(token.accessToken);
+  assert.equal(account.object, 'account');
+  assert.equal(account.id, token.accountId);
+  assert.equal(account.accountId, token.accountId);
+  assert.equal(account.emailAddress, EMAIL);
+  assert.equal(account.provider, 'imap');
+  assert.equal(account.organizationUnit, 'folder');
+  assert.ok(account.syncState);
+
+  // A code redeems once: the SDK finds no token, and the wire shows v2's error body. A
+  // replay also revokes the token the code gave (RFC 6749 section 4.1.2).
   await assert.rejects(Nylas.exchangeCodeForToken(back.code), { message: 'No access token in response' });
   assertV2Error(
     await tokenByGet(s.baseUrl, {
@@ -67,16 +79,7 @@ test('urlForAuthentication, the sign-in page, exchangeCodeForToken and the accou
     }),
     400,
   );
-
-  // GET /account with the token as the Basic user.
-  const account = await accountOf(token.accessToken);
-  assert.equal(account.object, 'account');
-  assert.equal(account.id, token.accountId);
-  assert.equal(account.accountId, token.accountId);
-  assert.equal(account.emailAddress, EMAIL);
-  assert.equal(account.provider, 'imap');
-  assert.equal(account.organizationUnit, 'folder');
-  assert.ok(account.syncState);
+  await rejectsWithApiError(Nylas.with(token.accessToken).account.get(), 401);
 });
 
 test('the token endpoint refuses an unknown code (400) and a wrong client secret (401)', async () => {

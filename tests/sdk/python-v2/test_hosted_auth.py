@@ -53,11 +53,6 @@ def test_authentication_url_sign_in_and_token_for_code(new_app, testbed):
     assert str(results.get("token_type", "")).lower() == "bearer", results
     account_id = results["account_id"]
 
-    # A code redeems once.
-    with pytest.raises(NylasApiError) as reused:
-        app.client().send_authorization(back["code"])
-    v2_error(reused.value.response, 400)
-
     # GET /account with the token (Bearer).
     account = app.client(results["access_token"]).account
     assert account.object == "account"
@@ -67,6 +62,14 @@ def test_authentication_url_sign_in_and_token_for_code(new_app, testbed):
     assert account.provider == "imap"
     assert account.organization_unit == "folder"
     assert isinstance(account.sync_state, str) and account.sync_state
+
+    # A code redeems once; a replay also revokes the token it gave (RFC 6749 section 4.1.2).
+    with pytest.raises(NylasApiError) as reused:
+        app.client().send_authorization(back["code"])
+    v2_error(reused.value.response, 400)
+    with pytest.raises(NylasApiError) as revoked:
+        app.client(results["access_token"]).account
+    v2_error(revoked.value.response, 401)
 
     # Signing in again re-authenticates the same account; token_for_code returns the token.
     again = redirect_query(sign_in(client.authentication_url(REDIRECT_URI, login_hint=testbed.email(),

@@ -43,12 +43,15 @@ def test_native_authentication(new_app, testbed):
     assert account["organization_unit"] == "folder"
     assert account["billing_state"] in ("paid", "canceled", "trial"), account
 
-    # A code redeems once.
-    v2_error(native_token(app, code), 400)
-
     # The SDK reads the account with the token.
     me = app.client(account["access_token"]).account
     assert (me.id, me.email_address, me.provider) == (account["id"], testbed.email(), "imap")
+
+    # A code redeems once; a replay also revokes the token it gave (RFC 6749 section 4.1.2).
+    v2_error(native_token(app, code), 400)
+    with pytest.raises(NylasApiError) as revoked:
+        app.client(account["access_token"]).account
+    v2_error(revoked.value.response, 401)
 
     # Authenticating the same mailbox again keeps the account.
     again = native_auth(app, testbed, "email.read_only")

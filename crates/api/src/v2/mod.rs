@@ -29,7 +29,7 @@ use crate::router::AppState;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/oauth/authorize", get(oauth::authorize))
-        .route("/oauth/token", post(oauth::token))
+        .route("/oauth/token", get(oauth::token).post(oauth::token))
         .route("/oauth/revoke", post(oauth::revoke))
         .route("/connect/authorize", post(native_auth::authorize))
         .route("/connect/token", post(native_auth::token))

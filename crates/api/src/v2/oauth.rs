@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::{account_auth::presented_token, error::V2Error};
 use crate::{
+    extract::QueryParams,
     router::AppState,
     v3::{
         client_info::ClientInfo,
@@ -60,7 +61,8 @@ pub async fn authorize(
     open_sign_in(&state, &client_info, &headers, &link).await
 }
 
-/// The body of `POST /oauth/token` (form or JSON).
+/// The fields of `/oauth/token`: in the query (the v2 Node SDK sends a GET with them
+/// there), a form or a JSON body; a body's fields win.
 #[derive(Debug, Default, Deserialize)]
 struct TokenRequest {
     client_id: Option<String>,
@@ -69,12 +71,31 @@ struct TokenRequest {
     code: Option<String>,
 }
 
+impl TokenRequest {
+    fn or(self, other: Self) -> Self {
+        Self {
+            client_id: self.client_id.or(other.client_id),
+            client_secret: self.client_secret.or(other.client_secret),
+            grant_type: self.grant_type.or(other.grant_type),
+            code: self.code.or(other.code),
+        }
+    }
+}
+
 pub async fn token(
     State(state): State<AppState>,
+    query: QueryParams,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, V2Error> {
-    let request: TokenRequest = read_body(&headers, &body)?;
+    let in_body: TokenRequest = read_body(&headers, &body)?;
+    let field = |key: &str| query.get(key).map(str::to_owned);
+    let request = in_body.or(TokenRequest {
+        client_id: field("client_id"),
+        client_secret: field("client_secret"),
+        grant_type: field("grant_type"),
+        code: field("code"),
+    });
     if request.grant_type.as_deref() != Some("authorization_code") {
         return Err(V2Error::invalid_request(
             "grant_type must be 'authorization_code'",
@@ -113,9 +134,10 @@ pub(super) async fn redeem(
         .redeem_v2_code(&application_id, code)
         .await
         .map_err(|e| match e {
+            // v2 answered a used, expired or unknown code with a 400.
             TokenError::InvalidGrant(message) => V2Error::new(
-                StatusCode::FORBIDDEN,
-                "invalid_request_error",
+                StatusCode::BAD_REQUEST,
+                "api_error",
                 format!("Invalid code: {message}"),
             ),
             TokenError::Store(e) => e.into(),
