@@ -17,6 +17,7 @@ use support::{
 /// Testbed users no other test signs in as (testbed/README.md).
 const HOSTED_USER: u32 = 79;
 const NATIVE_USER: u32 = 80;
+const SEED_USER: u32 = 85;
 const REDIRECT: &str = "http://localhost:9000/v2/callback";
 
 fn http() -> reqwest::Client {
@@ -532,4 +533,205 @@ async fn native_v2_authentication_proves_the_password_and_trades_a_code() {
     )
     .await;
     assert_eq!(status, 404, "{gone}");
+}
+
+/// Runs curl with these arguments; its status line's code and the body.
+fn curl(args: &[&str]) -> (u16, String) {
+    let output = std::process::Command::new("curl")
+        .args(["--silent", "--show-error", "--include", "--max-time", "60"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    assert!(
+        output.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Fills the sign-in page `html` in as a browser would; the 303's Location.
+async fn submit_sign_in(server: &Mailroom, cookie: &str, html: &str, user: u32) -> url::Url {
+    let testbed = Testbed::get();
+    let (email, password) = Testbed::user(user);
+    let submitted = http()
+        .post(format!("{}/v3/connect/auth", server.base_url))
+        .header("cookie", cookie)
+        .form(&[
+            ("flow", hidden_input(html, "flow").unwrap().as_str()),
+            ("csrf", hidden_input(html, "csrf").unwrap().as_str()),
+            ("email", email.as_str()),
+            ("password", password.as_str()),
+            ("imap_host", "localhost"),
+            ("imap_port", &testbed.imap_port.to_string()),
+            ("imap_security", "starttls"),
+            ("smtp_host", "localhost"),
+            ("smtp_port", &testbed.submission_port.to_string()),
+            ("smtp_security", "starttls"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(submitted.status(), 303);
+    url::Url::parse(
+        submitted
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn seed_004_curl_requests_and_the_implicit_flow_work_as_written() {
+    reset_user(SEED_USER, true);
+    let server = Mailroom::start_with(testbed_env());
+    let (app, _api) = hosted_auth_app(&server, "seed 004", REDIRECT).await;
+    let (email, password) = Testbed::user(SEED_USER);
+    let testbed = Testbed::get();
+
+    // Seed 004's hosted request, as written: a GET whose parameters are a form body.
+    let authorize_url = format!("{}/oauth/authorize", server.base_url);
+    let fields = [
+        format!("client_id={}", app.application_id),
+        "response_type=code".to_owned(),
+        "scopes=email.send,email.read_only".to_owned(),
+        format!("login_hint={email}"),
+        format!("redirect_uri={REDIRECT}"),
+    ];
+    let mut args = vec!["--request", "GET", "--url", authorize_url.as_str()];
+    for field in &fields {
+        args.extend(["-d", field.as_str()]);
+    }
+    let (status, page) = curl(&args);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        hidden_input(&page, "flow").is_some(),
+        "not the sign-in page: {page}"
+    );
+
+    // Seed 004's native request, as written (the IMAP provider in place of gmail): JSON
+    // that curl labels as a form.
+    let native = json!({
+        "client_id": app.application_id,
+        "name": "Mike Pfister",
+        "email_address": email,
+        "provider": "imap",
+        "settings": {
+            "imap_host": "localhost", "imap_port": testbed.imap_port,
+            "imap_username": email, "imap_password": password,
+            "smtp_host": "localhost", "smtp_port": testbed.submission_port,
+            "smtp_username": email, "smtp_password": password,
+            "ssl_required": false,
+        },
+        "scopes": "email.send,email.read_only"
+    })
+    .to_string();
+    let connect_url = format!("{}/connect/authorize", server.base_url);
+    let (status, body) = curl(&[
+        "--request",
+        "POST",
+        "--url",
+        connect_url.as_str(),
+        "-d",
+        native.as_str(),
+    ]);
+    assert_eq!(status, 200, "{body}");
+    let code: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        code["code"].as_str().is_some_and(|c| !c.is_empty()),
+        "{body}"
+    );
+
+    // response_type=token: the token comes back in the fragment, never in a query.
+    let browser = http();
+    let page = browser
+        .get(&authorize_url)
+        .query(&[
+            ("client_id", app.application_id.as_str()),
+            ("response_type", "token"),
+            ("redirect_uri", REDIRECT),
+            ("scopes", "email.read_only"),
+            ("login_hint", email.as_str()),
+            ("state", "implicit-state"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let cookie = csrf_cookie(page.headers()).expect("the page's cookie");
+    let html = page.text().await.unwrap();
+    let back = submit_sign_in(&server, &cookie, &html, SEED_USER).await;
+    assert_eq!(back.query(), None, "{back}");
+    let fragment: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(back.fragment().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(
+        fragment.get("state").map(String::as_str),
+        Some("implicit-state")
+    );
+    assert_eq!(
+        fragment.get("token_type").map(String::as_str),
+        Some("bearer")
+    );
+    assert_eq!(fragment.get("email_address"), Some(&email));
+    let token = fragment.get("access_token").expect("an access token");
+    let (status, account) = json_reply(
+        browser
+            .get(format!("{}/account", server.base_url))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{account}");
+    assert_eq!(
+        Some(&account["id"]),
+        fragment.get("account_id").map(|id| json!(id)).as_ref()
+    );
+    // The token carries the link's scopes: reading, not sending.
+    let (status, refused) = json_reply(
+        browser
+            .post(format!("{}/send", server.base_url))
+            .bearer_auth(token)
+            .json(&json!({"to": [{"email": email}], "subject": "x", "body": "x"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["type"], "api_error");
+
+    // v3's link still takes only codes.
+    let v3_link = browser
+        .get(format!("{}/v3/connect/auth", server.base_url))
+        .query(&[
+            ("client_id", app.application_id.as_str()),
+            ("response_type", "token"),
+            ("redirect_uri", REDIRECT),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = v3_link
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(location.contains("unsupported_response_type"), "{location}");
 }

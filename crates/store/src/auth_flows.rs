@@ -42,6 +42,8 @@ pub struct NewAuthFlow<'a> {
     pub provider_state: Option<&'a str>,
     /// The redirect URI named to the provider: mailroom's `/v3/connect/callback`.
     pub provider_redirect_uri: Option<&'a str>,
+    /// `code`, or `token` for v2's implicit flow.
+    pub response_type: &'a str,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +62,8 @@ pub struct AuthFlowRecord {
     pub failed_attempts: i64,
     pub provider: Provider,
     pub provider_redirect_uri: Option<String>,
+    /// `code`, or `token` for v2's implicit flow.
+    pub response_type: String,
 }
 
 impl AuthFlowRecord {
@@ -83,8 +87,8 @@ impl Store {
             "INSERT INTO auth_flows (id, application_id, csrf_hash, redirect_uri, state, scope, \
                  access_type, login_hint, smtp_required, code_challenge, code_challenge_method, \
                  failed_attempts, created_at, expires_at, provider, provider_state_hash, \
-                 provider_redirect_uri) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $14, $15, $16)",
+                 provider_redirect_uri, response_type) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, $12, $13, $14, $15, $16, $17)",
         )
         .bind(&id)
         .bind(flow.application_id.as_str())
@@ -102,6 +106,7 @@ impl Store {
         .bind(flow.provider.as_str())
         .bind(flow.provider_state.map(hash_secret))
         .bind(flow.provider_redirect_uri)
+        .bind(flow.response_type)
         .execute(&self.pool)
         .await?;
         let record = self
@@ -145,7 +150,7 @@ impl Store {
         let row = sqlx::query(&format!(
             "SELECT id, application_id, csrf_hash, redirect_uri, state, scope, access_type, \
                  login_hint, smtp_required, code_challenge, code_challenge_method, failed_attempts, \
-                 provider, provider_redirect_uri \
+                 provider, provider_redirect_uri, response_type \
              FROM auth_flows WHERE {column} = $1 AND finished_at IS NULL AND expires_at > $2"
         ))
         .bind(value)
@@ -171,6 +176,7 @@ impl Store {
             failed_attempts: row.try_get("failed_attempts")?,
             provider: provider.parse().map_err(StoreError::corrupt)?,
             provider_redirect_uri: row.try_get("provider_redirect_uri")?,
+            response_type: row.try_get("response_type")?,
         }))
     }
 

@@ -6,7 +6,7 @@
 use axum::{
     Json,
     body::Bytes,
-    extract::{Query, State},
+    extract::{RawQuery, State},
     http::{HeaderMap, StatusCode, header::CONTENT_TYPE, request::Parts},
     response::Response,
 };
@@ -46,8 +46,20 @@ pub async fn authorize(
     State(state): State<AppState>,
     client_info: ClientInfo,
     headers: HeaderMap,
-    Query(query): Query<AuthorizeQuery>,
+    RawQuery(raw_query): RawQuery,
+    body: Bytes,
 ) -> Response {
+    // Seed 004's curl sends the parameters as a form body on a GET (`curl --request GET
+    // -d …`); a query, as browsers and the SDKs send, comes first.
+    let fields = match raw_query.as_deref().filter(|q| !q.is_empty()) {
+        Some(query) => query.as_bytes(),
+        None => &body[..],
+    };
+    let fields: serde_json::Map<String, Value> = url::form_urlencoded::parse(fields)
+        .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+        .collect();
+    // Every field is an optional string: any map of strings reads.
+    let query: AuthorizeQuery = serde_json::from_value(Value::Object(fields)).unwrap_or_default();
     let link = SignInQuery {
         client_id: query.client_id,
         redirect_uri: query.redirect_uri,
@@ -56,6 +68,7 @@ pub async fn authorize(
         login_hint: query.login_hint,
         state: query.state,
         scope: query.scopes.map(|s| s.replace(',', " ")),
+        implicit_allowed: true,
         ..SignInQuery::default()
     };
     open_sign_in(&state, &client_info, &headers, &link).await
@@ -160,15 +173,18 @@ pub async fn revoke(State(state): State<AppState>, parts: Parts) -> Result<Json<
     Ok(Json(json!({"success": true})))
 }
 
-/// A form or JSON body.
+/// A form or JSON body. A JSON object sent as a form is read as JSON: `curl -d '{…}'`,
+/// as seed 004 writes its requests, labels JSON that way.
 pub(super) fn read_body<T: serde::de::DeserializeOwned + Default>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<T, V2Error> {
-    let form = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let looks_like_json = body.trim_ascii_start().starts_with(b"{");
+    let form = !looks_like_json
+        && headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if form {
         let fields: serde_json::Map<String, Value> = url::form_urlencoded::parse(body)
             .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))

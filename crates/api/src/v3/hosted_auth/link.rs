@@ -24,6 +24,9 @@ pub struct AuthQuery {
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
     pub prompt: Option<String>,
+    /// Whether `response_type=token` may be asked (v2's `/oauth/authorize` only).
+    #[serde(skip)]
+    pub implicit_allowed: bool,
 }
 
 /// Who the link is for and where it returns: checked against the store before anything
@@ -52,6 +55,8 @@ pub struct SignInRequest {
     /// `none`, `login`, `consent`, `select_account`); Nylas's page prompts
     /// (`select_provider`, `detect`) are mailroom's page's business and not passed on.
     pub prompt: Option<&'static str>,
+    /// `code`, or `token` for v2's implicit flow (RFC 6749, section 4.2).
+    pub response_type: &'static str,
 }
 
 /// An OAuth error for the application's redirect URI (RFC 6749 §4.1.2.1).
@@ -92,12 +97,16 @@ fn read_request(query: &AuthQuery) -> Result<SignInRequest, LinkRefusal> {
         error,
         description: description.to_owned(),
     };
-    if query.response_type.as_deref() != Some("code") {
-        return Err(refuse(
-            "unsupported_response_type",
-            "response_type must be 'code'",
-        ));
-    }
+    let response_type = match query.response_type.as_deref() {
+        Some("code") => "code",
+        Some("token") if query.implicit_allowed => "token",
+        _ => {
+            return Err(refuse(
+                "unsupported_response_type",
+                "response_type must be 'code'",
+            ));
+        }
+    };
     let provider = match non_empty(&query.provider) {
         None => Provider::Imap,
         Some(name) => name
@@ -161,6 +170,7 @@ fn read_request(query: &AuthQuery) -> Result<SignInRequest, LinkRefusal> {
         code_challenge: query.code_challenge.clone(),
         provider,
         prompt,
+        response_type,
     })
 }
 

@@ -13,6 +13,7 @@
 //! redirected: problems are shown on an error page.
 
 mod form;
+mod hand_back;
 mod link;
 mod page;
 mod provider_flow;
@@ -170,6 +171,7 @@ async fn start_flow(
             provider: Provider::Imap,
             provider_state: None,
             provider_redirect_uri: None,
+            response_type: request.response_type,
         })
         .await
         .map_err(|_| DATABASE_TROUBLE)?;
@@ -370,11 +372,7 @@ pub async fn sign_in_submit(
         }
     };
     match state.store.issue_authorization_code(&flow, &grant.id).await {
-        Ok(Some(code)) => {
-            let mut params = vec![("code", code.as_str())];
-            params.extend(flow.state.as_deref().map(|state| ("state", state)));
-            redirect_with(&flow.redirect_uri, &params)
-        }
+        Ok(Some(code)) => hand_back::hand_back(&state, &flow, &code).await,
         Ok(None) => error_page(
             StatusCode::BAD_REQUEST,
             "This sign-in page has expired or was already used.",
@@ -444,6 +442,11 @@ async fn oauth_instead(
         code_challenge_method: flow.code_challenge_method.clone(),
         provider: provider.into(),
         prompt: None,
+        response_type: if flow.response_type == "token" {
+            "token"
+        } else {
+            "code"
+        },
     };
     match provider_flow::start_provider_flow(state, headers, &target, &request, provider).await {
         Ok(response) => OAuthRoute::Go(response),

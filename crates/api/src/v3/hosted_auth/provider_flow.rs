@@ -95,6 +95,7 @@ pub(super) async fn start_provider_flow(
             provider: Provider::from(provider),
             provider_state: Some(&provider_state),
             provider_redirect_uri: Some(&callback),
+            response_type: request.response_type,
         })
         .await
         .map_err(|_| DATABASE_TROUBLE)?;
@@ -275,11 +276,7 @@ pub async fn provider_callback(
         .await;
     };
     match finish(&state, &flow, provider, code, provider_state, &client_info).await {
-        Ok(code) => {
-            let mut params = vec![("code", code.as_str())];
-            params.extend(flow.state.as_deref().map(|state| ("state", state)));
-            redirect_with(&flow.redirect_uri, &params)
-        }
+        Ok(code) => super::hand_back::hand_back(&state, &flow, &code).await,
         Err(Finish::Page(status, message)) => error_page(status, &message),
         Err(Finish::Redirect(error, description)) => fail(error, &description).await,
     }
