@@ -52,6 +52,7 @@ impl Fixture {
                 provider: Provider::Imap,
                 provider_state: None,
                 provider_redirect_uri: None,
+                response_type: "code",
             })
             .await
             .unwrap();
