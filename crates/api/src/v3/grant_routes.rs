@@ -34,24 +34,24 @@ pub struct GrantRoute {
 /// searches of the text) is withheld by the handlers.
 pub(crate) const READ: &[Scope] = &[Scope::EmailMetadata];
 /// Content beyond metadata: `email.read_only` and above.
-const READ_CONTENT: &[Scope] = &[Scope::EmailReadOnly];
+pub(crate) const READ_CONTENT: &[Scope] = &[Scope::EmailReadOnly];
 /// Folders are metadata, and the business of `email.folders_and_labels`.
 pub(crate) const READ_FOLDERS: &[Scope] = &[Scope::EmailMetadata, Scope::EmailFoldersAndLabels];
 /// Changing messages and threads: flags, folders, metadata, deletion.
 pub(crate) const MODIFY: &[Scope] = &[Scope::EmailModify];
 /// Creating, renaming and deleting folders (`email.modify` includes it).
-const CHANGE_FOLDERS: &[Scope] = &[Scope::EmailFoldersAndLabels];
+pub(crate) const CHANGE_FOLDERS: &[Scope] = &[Scope::EmailFoldersAndLabels];
 /// Sending, sending a draft, and the schedule of sends.
 pub(crate) const SEND: &[Scope] = &[Scope::EmailSend];
 /// Reading drafts: `email.drafts`, or reading mail at all.
 const READ_DRAFTS: &[Scope] = &[Scope::EmailDrafts, Scope::EmailReadOnly];
 /// Writing drafts.
-const WRITE_DRAFTS: &[Scope] = &[Scope::EmailDrafts];
+pub(crate) const WRITE_DRAFTS: &[Scope] = &[Scope::EmailDrafts];
 /// Contacts derived from mail (`contacts` includes it); the handlers show them only
 /// where an email scope reads the mail too (API.md §11).
-const READ_CONTACTS: &[Scope] = &[Scope::ContactsReadOnly];
+pub(crate) const READ_CONTACTS: &[Scope] = &[Scope::ContactsReadOnly];
 /// The invitations calendar and its events (`calendar` includes it); likewise.
-const READ_CALENDAR: &[Scope] = &[Scope::CalendarReadOnly];
+pub(crate) const READ_CALENDAR: &[Scope] = &[Scope::CalendarReadOnly];
 
 /// Routes that take a message with its attachments as the body.
 fn mail_body(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
