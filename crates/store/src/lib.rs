@@ -88,8 +88,8 @@ pub use sync_status::SyncStatus;
 pub use thread_member_list::{KEPT_MEMBERS, MemberList};
 pub use thread_pages::{ListedThread, ThreadMember, ThreadPage, ThreadRow};
 pub use uploads::{
-    MAX_UPLOAD_BYTES_PER_GRANT, MAX_UPLOADS_PER_GRANT, UPLOAD_LIFETIME_SECS, UploadRecord,
-    UploadRefused,
+    MAX_UPLOAD_BYTES_PER_GRANT, MAX_UPLOADS_PER_GRANT, UPLOAD_LIFETIME_SECS, UploadQuota,
+    UploadRecord, UploadRefused,
 };
 pub use webhook_outbox::DueDelivery;
 pub use webhooks::{NewWebhook, WebhookChange, WebhookRecord, WebhookWithSecret};

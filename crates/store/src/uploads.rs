@@ -19,6 +19,22 @@ pub const MAX_UPLOAD_BYTES_PER_GRANT: i64 = 256 * 1024 * 1024;
 /// The most uploads a grant may hold at a time.
 pub const MAX_UPLOADS_PER_GRANT: i64 = 1000;
 
+/// What a grant's uploads may hold at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadQuota {
+    pub files: i64,
+    pub bytes: i64,
+}
+
+impl Default for UploadQuota {
+    fn default() -> Self {
+        Self {
+            files: MAX_UPLOADS_PER_GRANT,
+            bytes: MAX_UPLOAD_BYTES_PER_GRANT,
+        }
+    }
+}
+
 /// An upload, without its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadRecord {
@@ -33,23 +49,23 @@ pub struct UploadRecord {
 /// Why an upload was not kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UploadRefused {
-    /// The grant's uploads would hold more than [`MAX_UPLOAD_BYTES_PER_GRANT`] bytes or
-    /// [`MAX_UPLOADS_PER_GRANT`] files.
+    /// The grant's uploads would hold more than its quota's bytes or files.
     OverQuota(String),
 }
 
 const COLUMNS: &str = "id, grant_id, filename, content_type, size, created_at";
 
 impl Store {
-    /// Keeps a file the grant uploaded, unless its uploads would then exceed the
-    /// grant's bounds; its own uploads past their lifetime are dropped first. The check
-    /// and the insert are one transaction.
+    /// Keeps a file the grant uploaded, unless its uploads would then exceed `quota`;
+    /// its own uploads past their lifetime are dropped first. The check and the insert
+    /// are one transaction.
     pub async fn store_upload(
         &self,
         grant_id: &GrantId,
         filename: &str,
         content_type: &str,
         content: &[u8],
+        quota: &UploadQuota,
     ) -> Result<Result<UploadRecord, UploadRefused>, StoreError> {
         let id = uuid::Uuid::now_v7().simple().to_string();
         let now = unix_now();
@@ -75,15 +91,16 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let (files, bytes): (i64, i64) = (row.try_get("files")?, row.try_get("bytes")?);
-        let refused = if files >= MAX_UPLOADS_PER_GRANT {
+        let refused = if files >= quota.files {
             Some(format!(
                 "this account already holds {files} uploaded files, the most allowed; \
                  they are kept a day after their upload"
             ))
-        } else if bytes.saturating_add(size) > MAX_UPLOAD_BYTES_PER_GRANT {
+        } else if bytes.saturating_add(size) > quota.bytes {
             Some(format!(
-                "this account's uploaded files would hold more than {MAX_UPLOAD_BYTES_PER_GRANT} \
-                 bytes, the most allowed; they are kept a day after their upload"
+                "this account's uploaded files would hold more than {} bytes, the most \
+                 allowed; they are kept a day after their upload",
+                quota.bytes
             ))
         } else {
             None

@@ -16,7 +16,7 @@ use axum::{
     response::Response,
 };
 use mailroom_model::Scope;
-use mailroom_store::{MessageQuery, MessageRecord, UploadRecord, UploadRefused};
+use mailroom_store::{MessageQuery, MessageRecord, UploadQuota, UploadRecord, UploadRefused};
 use serde_json::{Value, json};
 
 use super::{
@@ -151,7 +151,13 @@ pub async fn upload_files(
         let content = field.bytes().await.map_err(unreadable)?;
         let stored = state
             .store
-            .store_upload(&account.grant.id, &filename, &content_type, &content)
+            .store_upload(
+                &account.grant.id,
+                &filename,
+                &content_type,
+                &content,
+                &UploadQuota::default(),
+            )
             .await?;
         match stored {
             Ok(upload) => made.push(upload_json(&upload)),
