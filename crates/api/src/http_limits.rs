@@ -60,6 +60,8 @@ pub fn body_limit(path: &str) -> usize {
     );
     let mail = path.starts_with("/v3/grants/")
         && (path.ends_with("/messages/send") || path.contains("/drafts"));
+    // v2's uploads, which drafts and sends attach (`crate::v2::files`).
+    let mail = mail || path.trim_end_matches('/') == "/files";
     if unauthenticated {
         MAX_UNAUTHENTICATED_BODY_BYTES
     } else if mail {
@@ -112,13 +114,17 @@ pub async fn refuse_oversized_bodies(request: Request, next: Next) -> Response {
 }
 
 /// A refused body, in the error shape of its route: the OAuth shape on the OAuth
-/// endpoints (API.md §1.6), the v3 envelope elsewhere.
+/// endpoints (API.md §1.6), v2's on v2's routes (every one outside `/v3/`), the v3
+/// envelope elsewhere.
 fn refusal(path: &str, error: ApiError) -> Response {
     let oauth = matches!(
         path.trim_end_matches('/'),
         "/v3/connect/token" | "/v3/connect/revoke" | "/v3/connect/tokeninfo"
     );
-    if oauth {
+    if !path.starts_with("/v3/") {
+        let body = serde_json::json!({"message": error.message, "type": "invalid_request_error"});
+        (error.status, axum::Json(body)).into_response()
+    } else if oauth {
         OAuthError {
             status: error.status,
             error: "invalid_request",
@@ -225,5 +231,11 @@ mod tests {
             MAX_MAIL_BODY_BYTES
         );
         assert_eq!(body_limit("/v3/grants/g/messages"), MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn v2_uploads_take_a_mail_body() {
+        assert_eq!(body_limit("/files"), MAX_MAIL_BODY_BYTES);
+        assert_eq!(body_limit("/files/f1"), MAX_BODY_BYTES);
     }
 }

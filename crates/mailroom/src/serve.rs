@@ -251,7 +251,8 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Hourly, deletes sign-in flows, codes and tokens long past their end.
+/// Hourly, deletes sign-in flows, codes and tokens long past their end, and what else
+/// is kept for a while only.
 async fn purge_expired_auth(store: mailroom_store::Store) {
     let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(60 * 60));
     loop {
@@ -276,6 +277,13 @@ async fn purge_expired_auth(store: mailroom_store::Store) {
             Ok(0) => {}
             Ok(rows) => tracing::info!(rows, "purged the change log"),
             Err(e) => tracing::warn!(error = %e, "could not purge the change log"),
+        }
+        // Files uploaded through v2 are kept a day for a draft or a send to attach.
+        let upload_end = mailroom_model::time::unix_now() - mailroom_store::UPLOAD_LIFETIME_SECS;
+        match store.purge_uploads(upload_end).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "purged uploaded files past their day"),
+            Err(e) => tracing::warn!(error = %e, "could not purge uploaded files"),
         }
         // Deletions give their pages back as they happen; this catches the rest.
         if let Err(e) = store.reclaim_free_pages().await {

@@ -404,6 +404,55 @@ async fn drafts_move_on_by_version_and_a_stale_version_is_refused() {
     )
     .await;
 
+    // Files uploaded through /files go with a draft by file_ids; unknown ids are named.
+    let boundary = "v2-mail-boundary";
+    let upload = v2
+        .http
+        .post(format!("{}/files", v2.base))
+        .bearer_auth(&v2.token)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"notes.txt\"\r\n\
+             Content-Type: text/plain\r\n\r\nthe attached words\r\n--{boundary}--\r\n"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 200);
+    let uploaded: Value = upload.json().await.unwrap();
+    let file_id = uploaded[0]["id"].as_str().unwrap().to_owned();
+    let (status, with_file) = v2
+        .call(
+            post.clone(),
+            "/drafts",
+            Some(
+                json!({"subject": "with a file", "to": [{"email": email}], "file_ids": [file_id]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{with_file}");
+    assert_eq!(
+        with_file["files"][0]["filename"], "notes.txt",
+        "{with_file}"
+    );
+    let (status, unknown_file) = v2
+        .call(
+            post.clone(),
+            "/drafts",
+            Some(json!({"subject": "x", "file_ids": ["no-such-upload"]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{unknown_file}");
+    assert!(
+        unknown_file["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no-such-upload")
+    );
+
     // A draft deleted at its version is gone; unknown drafts are 404 in v2's shape.
     let (_, second) = v2
         .call(

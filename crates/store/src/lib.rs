@@ -50,6 +50,7 @@ mod thread_pages;
 mod thread_participants;
 mod thread_replies;
 mod thread_summaries;
+mod uploads;
 mod webhook_outbox;
 mod webhooks;
 
@@ -89,5 +90,9 @@ pub use secret_key_check::ResealReport;
 pub use sync_status::SyncStatus;
 pub use thread_member_list::{KEPT_MEMBERS, MemberList};
 pub use thread_pages::{ListedThread, ThreadMember, ThreadPage, ThreadRow};
+pub use uploads::{
+    MAX_UPLOAD_BYTES_PER_GRANT, MAX_UPLOADS_PER_GRANT, UPLOAD_LIFETIME_SECS, UploadQuota,
+    UploadRecord, UploadRefused,
+};
 pub use webhook_outbox::DueDelivery;
 pub use webhooks::{NewWebhook, WebhookChange, WebhookRecord, WebhookWithSecret};

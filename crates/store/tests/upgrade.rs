@@ -13,7 +13,7 @@ use support::{
     Engine, Place, clean_up, execute_raw, grant_with_inbox, message, on_both_engines, open_store,
 };
 
-/// What migrations 0013 to 0021 added, taken away again: the schema of the release
+/// What migrations 0013 to 0023 added, taken away again: the schema of the release
 /// before them. The subject index is the engine's own.
 fn back_to_0012(engine: Engine) -> Vec<&'static str> {
     let subject_index: &[&str] = match engine {
@@ -34,8 +34,14 @@ fn back_to_0012(engine: Engine) -> Vec<&'static str> {
     statements
 }
 
-/// What migrations 0020 (OAuth mailboxes) and 0021 (Gmail) added.
+/// What migrations 0020 (OAuth mailboxes), 0021 (Gmail), 0022 (the change log), 0023
+/// (v2 uploads), 0024 (draft versions) and 0025 (implicit flows) added.
 const AFTER_0019: &[&str] = &[
+    "ALTER TABLE auth_flows DROP COLUMN response_type",
+    "DROP TABLE draft_versions",
+    "DROP TABLE v2_uploads",
+    "DROP INDEX grant_changes_by_age",
+    "DROP TABLE grant_changes",
     "DROP INDEX messages_by_header",
     "DROP TABLE connector_secrets",
     "DROP INDEX auth_flows_provider_state",

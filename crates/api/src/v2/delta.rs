@@ -287,8 +287,31 @@ async fn delta_json(
             };
             ("folder", attributes)
         }
-        "contact" => ("contact", None),
-        "event" => ("event", None),
+        "contact" => {
+            let attributes = match change.kind {
+                ChangeKind::Delete => None,
+                _ if !super::contacts::contacts_exist(account) => return Ok(None),
+                _ => match state.store.contact(grant_id, &change.object_id).await? {
+                    Some(contact) => Some(super::contacts::contact_json(&contact)),
+                    None => return Ok(None),
+                },
+            };
+            ("contact", attributes)
+        }
+        "event" => {
+            let attributes = match change.kind {
+                ChangeKind::Delete => None,
+                _ if !account.may_read_content() => return Ok(None),
+                _ => match state.store.event(grant_id, &change.object_id).await? {
+                    Some(event) => Some(super::calendars::event_json(
+                        &event,
+                        &crate::v3::calendars::calendar_id(&account.grant),
+                    )),
+                    None => return Ok(None),
+                },
+            };
+            ("event", attributes)
+        }
         _ => return Ok(None),
     };
     if !request.shown.contains(&object) {

@@ -6,11 +6,15 @@
 mod account;
 mod account_auth;
 mod accounts_admin;
+mod calendars;
 mod changes;
 mod compose;
+mod contacts;
 mod delta;
 mod drafts;
 mod error;
+mod files;
+mod folder_changes;
 mod folders;
 mod listing;
 mod messages;
@@ -70,4 +74,29 @@ pub fn routes() -> Router<AppState> {
         .route("/threads/{id}", get(threads::get_thread))
         .route("/folders", get(folders::list_folders))
         .route("/folders/{id}", get(folders::get_folder))
+        // v2 files, contacts, calendars (helper-v2files)
+        .route("/folders", post(folder_changes::create_folder))
+        .route(
+            "/folders/{id}",
+            axum::routing::put(folder_changes::update_folder).delete(folder_changes::delete_folder),
+        )
+        .route(
+            "/files",
+            post(files::upload_files)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::router::MAX_MAIL_BODY_BYTES,
+                ))
+                .get(files::list_files),
+        )
+        .route(
+            "/files/{id}",
+            get(files::get_file).delete(files::delete_file),
+        )
+        .route("/files/{id}/download", get(files::download_file))
+        .route("/contacts", get(contacts::list_contacts))
+        .route("/contacts/{id}", get(contacts::get_contact))
+        .route("/calendars", get(calendars::list_calendars))
+        .route("/calendars/{id}", get(calendars::get_calendar))
+        .route("/events", get(calendars::list_events))
+        .route("/events/{id}", get(calendars::get_event))
 }

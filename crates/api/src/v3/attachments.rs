@@ -79,12 +79,25 @@ pub async fn download_attachment(
         .map_err(fetch_error)?;
     let (info, bytes) =
         mailroom_mime::attachment_content(&raw, index).ok_or_else(|| not_found(&attachment_id))?;
+    Ok(attachment_response(
+        bytes,
+        &info.content_type,
+        info.filename.as_deref(),
+    ))
+}
+
+/// An attachment's bytes as a download: its type, and a disposition with its name.
+pub(crate) fn attachment_response(
+    bytes: Vec<u8>,
+    content_type: &str,
+    filename: Option<&str>,
+) -> Response {
     let mut response = Body::from(bytes).into_response();
     let headers = response.headers_mut();
-    let content_type = HeaderValue::from_str(&info.content_type)
+    let content_type = HeaderValue::from_str(content_type)
         .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
     headers.insert(header::CONTENT_TYPE, content_type);
-    let filename = info.filename.as_deref().map(safe_filename);
+    let filename = filename.map(safe_filename);
     headers.insert(
         header::CONTENT_DISPOSITION,
         content_disposition(filename.as_deref().unwrap_or("attachment")),
@@ -103,7 +116,7 @@ pub async fn download_attachment(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
     );
-    Ok(response)
+    response
 }
 
 /// A filename a client can save under without leaving its folder: the last path

@@ -34,13 +34,13 @@ pub struct GrantRoute {
 /// searches of the text) is withheld by the handlers.
 pub(crate) const READ: &[Scope] = &[Scope::EmailMetadata];
 /// Content beyond metadata: `email.read_only` and above.
-const READ_CONTENT: &[Scope] = &[Scope::EmailReadOnly];
+pub(crate) const READ_CONTENT: &[Scope] = &[Scope::EmailReadOnly];
 /// Folders are metadata, and the business of `email.folders_and_labels`.
 pub(crate) const READ_FOLDERS: &[Scope] = &[Scope::EmailMetadata, Scope::EmailFoldersAndLabels];
 /// Changing messages and threads: flags, folders, metadata, deletion.
 pub(crate) const MODIFY: &[Scope] = &[Scope::EmailModify];
 /// Creating, renaming and deleting folders (`email.modify` includes it).
-const CHANGE_FOLDERS: &[Scope] = &[Scope::EmailFoldersAndLabels];
+pub(crate) const CHANGE_FOLDERS: &[Scope] = &[Scope::EmailFoldersAndLabels];
 /// Sending, sending a draft, and the schedule of sends.
 pub(crate) const SEND: &[Scope] = &[Scope::EmailSend];
 /// Reading drafts: `email.drafts`, or reading mail at all.

@@ -1,7 +1,7 @@
 //! The Nylas v3 routes, one file per resource.
 
 mod applications;
-mod attachments;
+pub(crate) mod attachments;
 pub(crate) mod calendars;
 pub(crate) mod client_info;
 pub mod compose_body;
