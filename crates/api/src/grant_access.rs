@@ -11,7 +11,7 @@ use axum::{
 use mailroom_model::{GrantId, Scope};
 use mailroom_store::{ACCESS_TOKEN_PREFIX, GrantRecord};
 
-use crate::{auth::Caller, error::ApiError, router::AppState, v3::grant_routes};
+use crate::{auth::Caller, error::ApiError, grant_routes, router::AppState};
 
 pub struct GrantAccess {
     pub grant: GrantRecord,

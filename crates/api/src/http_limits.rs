@@ -60,8 +60,11 @@ pub fn body_limit(path: &str) -> usize {
     );
     let mail = path.starts_with("/v3/grants/")
         && (path.ends_with("/messages/send") || path.contains("/drafts"));
-    // v2's uploads, which drafts and sends attach (`crate::v2::files`).
-    let mail = mail || path.trim_end_matches('/') == "/files";
+    // v2's sends, drafts and uploads, which drafts and sends attach (`crate::v2`).
+    let v2_path = path.trim_end_matches('/');
+    let mail = mail
+        || matches!(v2_path, "/files" | "/send" | "/drafts")
+        || v2_path.starts_with("/drafts/");
     if unauthenticated {
         MAX_UNAUTHENTICATED_BODY_BYTES
     } else if mail {

@@ -10,6 +10,7 @@ mod error;
 mod extract;
 mod grant_access;
 mod grant_rate_limit;
+mod grant_routes;
 mod http_limits;
 mod id_token;
 mod mailboxes;

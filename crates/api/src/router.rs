@@ -46,6 +46,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .route("/healthz", get(health))
         .merge(v3::routes())
         .merge(crate::v2::routes())
+        .merge(crate::grant_routes::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

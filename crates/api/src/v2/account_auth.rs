@@ -1,10 +1,13 @@
 //! The v2 caller: an access token as `Authorization: Bearer TOKEN`, or as the user of
 //! HTTP Basic (`TOKEN:`, as the v2 SDKs send it). Its account is the token's grant; its
-//! scopes are the grant's narrowed to those the token was issued for, checked per route
-//! against the same scopes as v3's routes (`crate::v3::grant_routes`), with seed 004's
-//! 403 body when they fall short.
+//! scopes are the grant's narrowed to those the token was issued for, checked against
+//! the route's entry in the one table of grant routes (`crate::grant_routes`), with
+//! seed 004's 403 body when they fall short.
 
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::{FromRequestParts, MatchedPath},
+    http::{StatusCode, request::Parts},
+};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use mailroom_model::Scope;
 use mailroom_store::GrantRecord;
@@ -55,10 +58,35 @@ impl FromRequestParts<AppState> for V2Account {
             .grant(&record.application_id, &record.grant_id)
             .await?
             .ok_or_else(V2Error::unauthorized)?;
+        crate::grant_rate_limit::check(parts, &grant.id).map_err(V2Error::from_api)?;
         let scope = Scope::narrowed(&grant.scope, &record.scope);
-        Ok(V2Account { grant, scope })
+        let account = V2Account { grant, scope };
+        let path = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+        match crate::grant_routes::find(&parts.method, &path) {
+            Some(route) => account.require(route.any_of)?,
+            // The account itself is not the mailbox: any token of it may read it.
+            None if path == ACCOUNT_PATH => {}
+            None => {
+                return Err(V2Error::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "api_error",
+                    format!(
+                        "{} {path} has no entry in the grant route table",
+                        parts.method
+                    ),
+                ));
+            }
+        }
+        Ok(account)
     }
 }
+
+/// The one v2 route of an account outside the grant route table.
+pub const ACCOUNT_PATH: &str = "/account";
 
 impl V2Account {
     /// Admits a call that any one of `any_of` allows; otherwise the 403 of v2.
@@ -84,7 +112,7 @@ impl V2Account {
     pub fn may_read_content(&self) -> bool {
         self.scope
             .as_ref()
-            .is_some_and(|scope| Scope::allows(scope, crate::v3::grant_routes::CONTENT_SCOPES))
+            .is_some_and(|scope| Scope::allows(scope, crate::grant_routes::CONTENT_SCOPES))
     }
 }
 

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use super::{account_auth::V2Account, error::V2Error, folders::folder_json};
 use crate::{
     extract::QueryParams,
+    grant_routes::{READ, READ_CALENDAR, READ_CONTACTS, READ_FOLDERS},
     router::AppState,
-    v3::grant_routes::{READ, READ_CALENDAR, READ_CONTACTS, READ_FOLDERS},
 };
 
 /// Changes read per answer.

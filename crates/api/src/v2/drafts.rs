@@ -27,7 +27,6 @@ use crate::{
     router::AppState,
     v3::{
         drafts::{drafts_folders, find_draft, merge_with_saved, send_saved_draft, store_draft},
-        grant_routes::{READ_DRAFTS, SEND, WRITE_DRAFTS},
         messages::{find, with_body},
         outgoing_mail::reply_context,
     },
@@ -38,7 +37,6 @@ pub async fn list_drafts(
     account: V2Account,
     query: QueryParams,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(READ_DRAFTS)?;
     let access = account.access();
     let paging = Paging::from_query(&query)?;
     let folders = state.store.folders(&account.grant.id).await?;
@@ -77,7 +75,6 @@ pub async fn get_draft(
     account: V2Account,
     Path(draft_id): Path<String>,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(READ_DRAFTS)?;
     let access = account.access();
     let draft = saved(&state, &access, &draft_id).await?;
     let draft = if account.may_read_content() {
@@ -95,7 +92,6 @@ pub async fn create_draft(
     account: V2Account,
     body: Bytes,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(WRITE_DRAFTS)?;
     let access = account.access();
     let request = V2Compose::parse(&body)?;
     let attachments = super::uploads::attachments(&state, &account, request.file_ids()).await?;
@@ -131,7 +127,6 @@ pub async fn update_draft(
     Path(draft_id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(WRITE_DRAFTS)?;
     let access = account.access();
     let request = V2Compose::parse(&body)?;
     let existing = saved(&state, &access, &draft_id).await?;
@@ -174,7 +169,6 @@ pub async fn delete_draft(
     Path(draft_id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(WRITE_DRAFTS)?;
     let access = account.access();
     let draft = saved(&state, &access, &draft_id).await?;
     if !body.iter().all(u8::is_ascii_whitespace) {
@@ -202,7 +196,6 @@ pub(super) async fn send_draft(
     draft_id: &str,
     version: Option<i64>,
 ) -> Result<String, V2Error> {
-    account.require(SEND)?;
     let access = account.access();
     let draft = saved(state, &access, draft_id).await?;
     check_version(state, account, &draft.id, required_version(version)?).await?;

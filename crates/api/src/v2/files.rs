@@ -15,7 +15,6 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use mailroom_model::Scope;
 use mailroom_store::{MessageQuery, MessageRecord, UploadQuota, UploadRecord, UploadRefused};
 use serde_json::{Value, json};
 
@@ -27,23 +26,16 @@ use super::{
 };
 use crate::{
     extract::QueryParams,
+    grant_routes::{READ, READ_CONTENT},
     mailboxes::FetchFailure,
     router::AppState,
     v3::{
         attachments::{attachment_response, safe_filename},
-        grant_routes::{READ, READ_CONTENT},
         message_json::{Fields, to_message},
         messages::fetch_error,
     },
 };
 
-/// Uploading serves drafts and sends: either scope admits it.
-const UPLOAD: &[Scope] = &[Scope::EmailDrafts, Scope::EmailSend];
-/// Looking a file up by id, before knowing whether it is an attachment (reading mail)
-/// or an upload (drafts, sends).
-const SEE_FILE: &[Scope] = &[Scope::EmailMetadata, Scope::EmailDrafts, Scope::EmailSend];
-/// Downloading a file, likewise: an attachment's bytes are content.
-const FETCH_FILE: &[Scope] = &[Scope::EmailReadOnly, Scope::EmailDrafts, Scope::EmailSend];
 /// Messages read from the index per step of a list.
 const STEP: i64 = 200;
 /// Bodies one list request may read from the mail server; each is kept in the index, so
@@ -55,7 +47,6 @@ pub async fn list_files(
     account: V2Account,
     query: QueryParams,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(READ)?;
     let paging = Paging::from_query(&query)?;
     let wanted = Wanted {
         filename: query.get("filename").map(str::to_owned),
@@ -79,7 +70,6 @@ pub async fn get_file(
     account: V2Account,
     Path(file_id): Path<String>,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(SEE_FILE)?;
     if let Some(upload) = state.store.upload(&account.grant.id, &file_id).await? {
         return Ok(Json(upload_json(&upload)));
     }
@@ -99,7 +89,6 @@ pub async fn download_file(
     account: V2Account,
     Path(file_id): Path<String>,
 ) -> Result<Response, V2Error> {
-    account.require(FETCH_FILE)?;
     let grant_id = &account.grant.id;
     if let Some((filename, content_type, bytes)) =
         state.store.uploaded_file(grant_id, &file_id).await?
@@ -129,7 +118,6 @@ pub async fn upload_files(
     account: V2Account,
     request: Request,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(UPLOAD)?;
     let mut multipart = Multipart::from_request(request, &()).await.map_err(|_| {
         V2Error::invalid_request(
             "POST /files takes a multipart/form-data body with the file in a part named 'file'",
@@ -183,7 +171,6 @@ pub async fn delete_file(
     account: V2Account,
     Path(file_id): Path<String>,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(UPLOAD)?;
     if state
         .store
         .delete_upload(&account.grant.id, &file_id)

@@ -15,14 +15,13 @@ use super::{
     error::V2Error,
     folders::{folder_json, not_found},
 };
-use crate::{error::ApiError, router::AppState, v3::grant_routes::CHANGE_FOLDERS};
+use crate::{error::ApiError, router::AppState};
 
 pub async fn create_folder(
     State(state): State<AppState>,
     account: V2Account,
     body: Bytes,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(CHANGE_FOLDERS)?;
     let name = display_name(&body)?
         .ok_or_else(|| V2Error::invalid_request("'display_name' is required"))?;
     let grant_id = &account.grant.id;
@@ -40,7 +39,6 @@ pub async fn update_folder(
     Path(folder_id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(CHANGE_FOLDERS)?;
     let name = display_name(&body)?;
     current_folder(&state, &account, &folder_id).await?;
     if let Some(name) = &name {
@@ -58,7 +56,6 @@ pub async fn delete_folder(
     account: V2Account,
     Path(folder_id): Path<String>,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(CHANGE_FOLDERS)?;
     current_folder(&state, &account, &folder_id).await?;
     state
         .mailboxes

@@ -14,14 +14,13 @@ use super::{
     error::V2Error,
     listing::{Paging, View},
 };
-use crate::{extract::QueryParams, router::AppState, v3::grant_routes::READ_FOLDERS};
+use crate::{extract::QueryParams, router::AppState};
 
 pub async fn list_folders(
     State(state): State<AppState>,
     account: V2Account,
     query: QueryParams,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(READ_FOLDERS)?;
     let paging = Paging::from_query(&query)?;
     let folders = state.store.folders(&account.grant.id).await?;
     Ok(Json(match paging.view {
@@ -44,7 +43,6 @@ pub async fn get_folder(
     account: V2Account,
     Path(folder_id): Path<String>,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(READ_FOLDERS)?;
     let folder = state
         .store
         .folders(&account.grant.id)

@@ -23,7 +23,6 @@ use crate::{
     extract::QueryParams,
     router::AppState,
     v3::{
-        grant_routes::READ,
         message_json::{Fields, to_message, withhold_content},
         messages::{MAX_LIST_VALUES, fetch_error},
     },
@@ -34,7 +33,6 @@ pub async fn list_messages(
     account: V2Account,
     query: QueryParams,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(READ)?;
     let paging = Paging::from_query(&query)?;
     let folders = state.store.folders(&account.grant.id).await?;
     let filter = message_filter(&query, &folders)?;
@@ -86,7 +84,6 @@ pub async fn get_message(
     Path(message_id): Path<String>,
     query: QueryParams,
 ) -> Result<Response, V2Error> {
-    account.require(READ)?;
     let grant_id = &account.grant.id;
     let record = state
         .store
@@ -99,7 +96,7 @@ pub async fn get_message(
         .is_some_and(|v| v.contains("message/rfc822"));
     if raw {
         if !account.may_read_content() {
-            account.require(crate::v3::grant_routes::CONTENT_SCOPES)?;
+            account.require(crate::grant_routes::CONTENT_SCOPES)?;
         }
         let bytes = state
             .mailboxes

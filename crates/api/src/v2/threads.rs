@@ -15,14 +15,13 @@ use super::{
     folders::{folder_json, not_found},
     listing::{MAX_LIMIT, Paging, View},
 };
-use crate::{extract::QueryParams, router::AppState, v3::grant_routes::READ};
+use crate::{extract::QueryParams, router::AppState};
 
 pub async fn list_threads(
     State(state): State<AppState>,
     account: V2Account,
     query: QueryParams,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(READ)?;
     let paging = Paging::from_query(&query)?;
     let folders = state.store.folders(&account.grant.id).await?;
     let mut filter = super::messages::message_filter(&query, &folders)?;
@@ -68,7 +67,6 @@ pub async fn get_thread(
     Path(thread_id): Path<String>,
     query: QueryParams,
 ) -> Result<Json<Value>, V2Error> {
-    account.require(READ)?;
     let folders = state.store.folders(&account.grant.id).await?;
     let mut value = thread_value(&state, &account, &thread_id, &folders)
         .await?

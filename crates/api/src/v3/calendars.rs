@@ -14,8 +14,9 @@ use crate::{
     error::ApiError,
     extract::QueryParams,
     grant_access::GrantAccess,
+    grant_routes::CONTENT_SCOPES,
     request_id::current_request_id,
-    v3::{grant_routes::CONTENT_SCOPES, message_json::apply_select, messages::DEFAULT_LIMIT},
+    v3::{message_json::apply_select, messages::DEFAULT_LIMIT},
 };
 
 /// API.md §11: an IMAP grant's events exist only as read from its mail — from message

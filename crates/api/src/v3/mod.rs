@@ -12,9 +12,8 @@ mod custom_auth;
 mod custom_oauth;
 pub(crate) mod drafts;
 pub(crate) mod events;
-mod folder_changes;
+pub(crate) mod folder_changes;
 pub(crate) mod folders;
-pub(crate) mod grant_routes;
 pub(crate) mod grants;
 pub(crate) mod hosted_auth;
 pub(crate) mod message_json;
@@ -22,9 +21,9 @@ pub(crate) mod message_updates;
 pub(crate) mod messages;
 pub(crate) mod outgoing_mail;
 mod redirect_uris;
-mod schedules;
-mod send;
-mod thread_updates;
+pub(crate) mod schedules;
+pub(crate) mod send;
+pub(crate) mod thread_updates;
 pub(crate) mod threads;
 mod webhooks;
 
@@ -99,5 +98,4 @@ pub fn routes() -> Router<AppState> {
             "/v3/webhooks/{id}/rotate-secret",
             put(webhooks::rotate_secret),
         )
-        .merge(grant_routes::router())
 }

@@ -1,6 +1,7 @@
-//! Every route on a grant's mailbox and the scopes that admit it, in one table. The
-//! router is built from this table, so a grant route cannot exist without its entry, and
-//! [`GrantAccess`](crate::grant_access::GrantAccess) checks each call against it.
+//! Every route on a grant's mailbox, Nylas v3's and v2's, and the scopes that admit it,
+//! in one table. The router is built from this table, so a grant route cannot exist
+//! without its entry; [`GrantAccess`](crate::grant_access::GrantAccess) (v3) and
+//! [`V2Account`](crate::v2::account_auth::V2Account) (v2) check each call against it.
 
 use axum::{
     Router,
@@ -10,14 +11,12 @@ use axum::{
 };
 use mailroom_model::Scope;
 
-use crate::v3::{calendars, contacts, events};
-
 use crate::{
-    router::AppState,
-    router::MAX_MAIL_BODY_BYTES,
+    router::{AppState, MAX_MAIL_BODY_BYTES},
+    v2,
     v3::{
-        attachments, drafts, folder_changes, folders, message_updates, messages, schedules, send,
-        thread_updates, threads,
+        attachments, calendars, contacts, drafts, events, folder_changes, folders, message_updates,
+        messages, schedules, send, thread_updates, threads,
     },
 };
 
@@ -52,6 +51,21 @@ pub(crate) const WRITE_DRAFTS: &[Scope] = &[Scope::EmailDrafts];
 pub(crate) const READ_CONTACTS: &[Scope] = &[Scope::ContactsReadOnly];
 /// The invitations calendar and its events (`calendar` includes it); likewise.
 pub(crate) const READ_CALENDAR: &[Scope] = &[Scope::CalendarReadOnly];
+/// v2's uploads serve drafts and sends: either scope admits them.
+const UPLOAD: &[Scope] = &[Scope::EmailDrafts, Scope::EmailSend];
+/// A v2 file by id, before knowing whether it is an attachment (reading mail) or an
+/// upload (drafts, sends); the handler asks for reading mail when it is an attachment.
+const SEE_FILE: &[Scope] = &[Scope::EmailMetadata, Scope::EmailDrafts, Scope::EmailSend];
+/// A v2 file's bytes, likewise: an attachment's are content.
+const FETCH_FILE: &[Scope] = &[Scope::EmailReadOnly, Scope::EmailDrafts, Scope::EmailSend];
+/// v2's delta feed: any scope that reads some of what it reports; the feed shows only
+/// the object types the token may read.
+const DELTA: &[Scope] = &[
+    Scope::EmailMetadata,
+    Scope::EmailFoldersAndLabels,
+    Scope::ContactsReadOnly,
+    Scope::CalendarReadOnly,
+];
 
 /// Routes that take a message with its attachments as the body.
 fn mail_body(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
@@ -251,6 +265,193 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         any_of: READ_CALENDAR,
         handler: || get(events::get_event),
     },
+    // Nylas v2 (README.md, "Nylas v2 applications"): the account is the token's.
+    GrantRoute {
+        method: Method::GET,
+        path: "/messages",
+        any_of: READ,
+        handler: || get(v2::messages::list_messages),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/messages/{id}",
+        any_of: READ,
+        handler: || get(v2::messages::get_message),
+    },
+    GrantRoute {
+        method: Method::PUT,
+        path: "/messages/{id}",
+        any_of: MODIFY,
+        handler: || put(v2::changes::update_message),
+    },
+    GrantRoute {
+        method: Method::POST,
+        path: "/send",
+        any_of: SEND,
+        handler: || mail_body(post(v2::changes::send)),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/drafts",
+        any_of: READ_DRAFTS,
+        handler: || get(v2::drafts::list_drafts),
+    },
+    GrantRoute {
+        method: Method::POST,
+        path: "/drafts",
+        any_of: WRITE_DRAFTS,
+        handler: || mail_body(post(v2::drafts::create_draft)),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/drafts/{id}",
+        any_of: READ_DRAFTS,
+        handler: || get(v2::drafts::get_draft),
+    },
+    GrantRoute {
+        method: Method::PUT,
+        path: "/drafts/{id}",
+        any_of: WRITE_DRAFTS,
+        handler: || mail_body(put(v2::drafts::update_draft)),
+    },
+    GrantRoute {
+        method: Method::DELETE,
+        path: "/drafts/{id}",
+        any_of: WRITE_DRAFTS,
+        handler: || delete(v2::drafts::delete_draft),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/threads",
+        any_of: READ,
+        handler: || get(v2::threads::list_threads),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/threads/{id}",
+        any_of: READ,
+        handler: || get(v2::threads::get_thread),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/folders",
+        any_of: READ_FOLDERS,
+        handler: || get(v2::folders::list_folders),
+    },
+    GrantRoute {
+        method: Method::POST,
+        path: "/folders",
+        any_of: CHANGE_FOLDERS,
+        handler: || post(v2::folder_changes::create_folder),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/folders/{id}",
+        any_of: READ_FOLDERS,
+        handler: || get(v2::folders::get_folder),
+    },
+    GrantRoute {
+        method: Method::PUT,
+        path: "/folders/{id}",
+        any_of: CHANGE_FOLDERS,
+        handler: || put(v2::folder_changes::update_folder),
+    },
+    GrantRoute {
+        method: Method::DELETE,
+        path: "/folders/{id}",
+        any_of: CHANGE_FOLDERS,
+        handler: || delete(v2::folder_changes::delete_folder),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/files",
+        any_of: READ,
+        handler: || get(v2::files::list_files),
+    },
+    GrantRoute {
+        method: Method::POST,
+        path: "/files",
+        any_of: UPLOAD,
+        handler: || mail_body(post(v2::files::upload_files)),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/files/{id}",
+        any_of: SEE_FILE,
+        handler: || get(v2::files::get_file),
+    },
+    GrantRoute {
+        method: Method::DELETE,
+        path: "/files/{id}",
+        any_of: UPLOAD,
+        handler: || delete(v2::files::delete_file),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/files/{id}/download",
+        any_of: FETCH_FILE,
+        handler: || get(v2::files::download_file),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/contacts",
+        any_of: READ_CONTACTS,
+        handler: || get(v2::contacts::list_contacts),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/contacts/{id}",
+        any_of: READ_CONTACTS,
+        handler: || get(v2::contacts::get_contact),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/calendars",
+        any_of: READ_CALENDAR,
+        handler: || get(v2::calendars::list_calendars),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/calendars/{id}",
+        any_of: READ_CALENDAR,
+        handler: || get(v2::calendars::get_calendar),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/events",
+        any_of: READ_CALENDAR,
+        handler: || get(v2::calendars::list_events),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/events/{id}",
+        any_of: READ_CALENDAR,
+        handler: || get(v2::calendars::get_event),
+    },
+    GrantRoute {
+        method: Method::POST,
+        path: "/delta/latest_cursor",
+        any_of: DELTA,
+        handler: || post(v2::delta::latest_cursor),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/delta",
+        any_of: DELTA,
+        handler: || get(v2::delta::deltas),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/delta/longpoll",
+        any_of: DELTA,
+        handler: || get(v2::delta::longpoll),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/delta/{kind}",
+        any_of: DELTA,
+        handler: || get(v2::delta::unsupported),
+    },
 ];
 
 /// The scopes that admit reading content beyond metadata.
@@ -337,7 +538,102 @@ mod tests {
             "GET /v3/grants/{grant_id}/events",
             "GET /v3/grants/{grant_id}/events/{event_id}",
         ];
+        let v2_read = [
+            "GET /messages",
+            "GET /messages/{id}",
+            "GET /threads",
+            "GET /threads/{id}",
+            "GET /files",
+        ];
+        let v2_folders = ["GET /folders", "GET /folders/{id}"];
+        let v2_modify = ["PUT /messages/{id}"];
+        let v2_change_folders = ["POST /folders", "PUT /folders/{id}", "DELETE /folders/{id}"];
+        let v2_send = ["POST /send"];
+        let v2_read_drafts = ["GET /drafts", "GET /drafts/{id}"];
+        let v2_write_drafts = ["POST /drafts", "PUT /drafts/{id}", "DELETE /drafts/{id}"];
+        let v2_uploads = ["POST /files", "DELETE /files/{id}"];
+        let v2_file = ["GET /files/{id}"];
+        let v2_download = ["GET /files/{id}/download"];
+        let v2_contacts = ["GET /contacts", "GET /contacts/{id}"];
+        let v2_calendar = [
+            "GET /calendars",
+            "GET /calendars/{id}",
+            "GET /events",
+            "GET /events/{id}",
+        ];
+        let v2_delta = [
+            "POST /delta/latest_cursor",
+            "GET /delta",
+            "GET /delta/longpoll",
+            "GET /delta/{kind}",
+        ];
         let mut admitted: BTreeSet<&str> = BTreeSet::new();
+        match scope {
+            Scope::Email => {
+                admitted.extend(v2_read);
+                admitted.extend(v2_folders);
+                admitted.extend(v2_modify);
+                admitted.extend(v2_change_folders);
+                admitted.extend(v2_send);
+                admitted.extend(v2_read_drafts);
+                admitted.extend(v2_write_drafts);
+                admitted.extend(v2_uploads);
+                admitted.extend(v2_file);
+                admitted.extend(v2_download);
+                admitted.extend(v2_delta);
+            }
+            Scope::EmailModify => {
+                admitted.extend(v2_read);
+                admitted.extend(v2_folders);
+                admitted.extend(v2_modify);
+                admitted.extend(v2_change_folders);
+                admitted.extend(v2_read_drafts);
+                admitted.extend(v2_file);
+                admitted.extend(v2_download);
+                admitted.extend(v2_delta);
+            }
+            Scope::EmailReadOnly => {
+                admitted.extend(v2_read);
+                admitted.extend(v2_folders);
+                admitted.extend(v2_read_drafts);
+                admitted.extend(v2_file);
+                admitted.extend(v2_download);
+                admitted.extend(v2_delta);
+            }
+            Scope::EmailSend => {
+                admitted.extend(v2_send);
+                admitted.extend(v2_uploads);
+                admitted.extend(v2_file);
+                admitted.extend(v2_download);
+            }
+            Scope::EmailDrafts => {
+                admitted.extend(v2_read_drafts);
+                admitted.extend(v2_write_drafts);
+                admitted.extend(v2_uploads);
+                admitted.extend(v2_file);
+                admitted.extend(v2_download);
+            }
+            Scope::EmailMetadata => {
+                admitted.extend(v2_read);
+                admitted.extend(v2_folders);
+                admitted.extend(v2_file);
+                admitted.extend(v2_delta);
+            }
+            Scope::EmailFoldersAndLabels => {
+                admitted.extend(v2_folders);
+                admitted.extend(v2_change_folders);
+                admitted.extend(v2_delta);
+            }
+            Scope::Calendar | Scope::CalendarReadOnly => {
+                admitted.extend(v2_calendar);
+                admitted.extend(v2_delta);
+            }
+            Scope::Contacts | Scope::ContactsReadOnly => {
+                admitted.extend(v2_contacts);
+                admitted.extend(v2_delta);
+            }
+            Scope::RoomResourcesReadOnly => {}
+        }
         match scope {
             Scope::Email => {
                 admitted.extend(read);
@@ -411,7 +707,12 @@ mod tests {
                 route.method,
                 route.path
             );
-            assert!(route.path.starts_with("/v3/grants/{grant_id}/"));
+            // v3's routes name the grant; v2's are the token's account's.
+            assert!(
+                route.path.starts_with("/v3/grants/{grant_id}/") || !route.path.starts_with("/v3/"),
+                "{}",
+                route.path
+            );
             assert!(find(&route.method, route.path).is_some());
         }
     }
