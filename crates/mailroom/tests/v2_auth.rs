@@ -365,6 +365,54 @@ async fn native_v2_authentication_proves_the_password_and_trades_a_code() {
             .contains("refused")
     );
 
+    // Servers outside the email's domain are refused unless the application allows them.
+    let mut unreachable = settings(&password);
+    unreachable["imap_host"] = json!("127.0.0.1");
+    let (status, body) = json_reply(
+        authorize(json!({"client_id": app.application_id, "email_address": email,
+                         "provider": "imap", "settings": unreachable.clone(), "scopes": "calendar"}))
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["type"], "invalid_request_error");
+    let allowed = server.cli(&[
+        "app",
+        "update",
+        "--app",
+        &app.application_id,
+        "--allow-custom-servers",
+        "true",
+    ]);
+    assert!(allowed.status.success(), "{allowed:?}");
+    // A server nobody answers at: v2's error, naming the server, not the password.
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    unreachable["imap_port"] = json!(closed_port);
+    let (status, body) = json_reply(
+        authorize(
+            json!({"client_id": app.application_id, "email_address": email,
+                         "provider": "imap", "settings": unreachable, "scopes": "calendar"}),
+        )
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert!(
+        status == 400 || status == 502 || status == 504,
+        "{status} {body}"
+    );
+    assert_eq!(body["type"], "api_error", "{body}");
+    assert!(
+        !body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&password)
+    );
+
     let (status, body) = json_reply(
         authorize(
             json!({"client_id": app.application_id, "email_address": email,
