@@ -728,6 +728,15 @@ class Imap:
         finally:
             imap.logout()
 
+    def wait_count(self, folder: str, subject: str, count: int, timeout: float = 60.0) -> List[List[str]]:
+        """Waits until ``folder`` holds ``count`` messages whose subject contains ``subject``."""
+
+        def probe():
+            found = self.find(folder, subject)
+            return len(found) == count, found
+
+        return wait_until(f"{count} message(s) {subject!r} in {folder}", probe, timeout=timeout)
+
 
 @pytest.fixture
 def imap(testbed: Testbed) -> Imap:
