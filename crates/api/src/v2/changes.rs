@@ -314,7 +314,10 @@ mod tests {
                 .as_deref(),
             Some("f4")
         );
-        assert_eq!(parse(r#"{"metadata":null}"#).unwrap(), UpdateRequest::default());
+        assert_eq!(
+            parse(r#"{"metadata":null}"#).unwrap(),
+            UpdateRequest::default()
+        );
         for refused in [
             r#"{"labels":[]}"#,
             r#"{"label_ids":["l"]}"#,
