@@ -345,3 +345,99 @@ export async function waitUntil(what, probe, timeoutMs = 60_000) {
     await delay(100);
   }
 }
+
+// --------------------------------------------------------------------------- mail helpers
+
+/** A signed-in account for the mail resources: modify (read, flags, folders), send, drafts. */
+export const MAIL_SCOPES = ['email.modify', 'email.send', 'email.drafts'];
+
+/** Hosted authentication of user78 through the SDK; returns `{client, token}`. */
+export async function signedIn(testbed, scopes = MAIL_SCOPES) {
+  const token = await hostedAuth(testbed, scopes);
+  return { client: Nylas.with(token.accessToken), token };
+}
+
+/** A plain-text message (RFC 5322) for APPEND. */
+export function rfc822({ subject, from = 'Sender <sender@example.test>', to = EMAIL, date = new Date(), messageId, inReplyTo, body = 'A message for the v2 Node SDK suite.' }) {
+  const headers = [
+    `From: ${from}`,
+    `To: ${to}`,
+    `Subject: ${subject}`,
+    `Date: ${date.toUTCString()}`,
+    `Message-ID: ${messageId ?? `<${randomUUID()}@example.test>`}`,
+  ];
+  if (inReplyTo) headers.push(`In-Reply-To: ${inReplyTo}`, `References: ${inReplyTo}`);
+  headers.push('MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', body, '');
+  return headers.join('\r\n');
+}
+
+/**
+ * APPENDs `messages` ([{raw, folder = 'INBOX', flags = [], date = new Date()}]) to user78's
+ * mailbox over IMAP with ../node/seed_imap.py.
+ */
+export function imapAppend(testbed, messages) {
+  const spec = {
+    host: 'localhost',
+    port: Number(testbed.TESTBED_IMAP_PORT),
+    ca: testbed.TESTBED_CA,
+    user: EMAIL,
+    password: PASSWORD,
+    messages: messages.map(({ raw, folder = 'INBOX', flags = [], date = new Date() }) => ({
+      folder,
+      flags,
+      internaldate: Math.floor(date.getTime() / 1000),
+      raw_base64: Buffer.from(raw).toString('base64'),
+    })),
+  };
+  const out = run('python3', [path.join(HERE, '..', 'node', 'seed_imap.py')], {
+    input: JSON.stringify(spec),
+    timeout: SEED_TIMEOUT_MS,
+  });
+  const result = JSON.parse(out.trim().split('\n').pop());
+  if (result.appended !== messages.length) throw new Error(`seed_imap.py appended ${result.appended} of ${messages.length}`);
+}
+
+// A second IMAP client (python3 stdlib; Node has none): the flags of each message in a folder
+// whose subject contains the one asked for, as one JSON line.
+const IMAP_FIND = String.raw`
+import imaplib, json, re, ssl, sys
+spec = json.load(sys.stdin)
+imap = imaplib.IMAP4(spec["host"], int(spec["port"]), timeout=30)
+imap.starttls(ssl_context=ssl.create_default_context(cafile=spec["ca"]))
+imap.login(spec["user"], spec["password"])
+typ, _ = imap.select('"%s"' % spec["folder"], readonly=True)
+assert typ == "OK", spec["folder"]
+typ, data = imap.uid("SEARCH", "SUBJECT", '"%s"' % spec["subject"])
+found = []
+for uid in data[0].split():
+    typ, parts = imap.uid("FETCH", uid.decode(), "(FLAGS)")
+    m = re.search(rb"FLAGS \(([^)]*)\)", parts[0])
+    found.append(m.group(1).decode().split() if m else [])
+imap.logout()
+print(json.dumps(found))
+`;
+
+/** The flags of each message in `folder` of user78's mailbox whose subject contains `subject`. */
+export function imapFind(testbed, folder, subject) {
+  const spec = { host: 'localhost', port: Number(testbed.TESTBED_IMAP_PORT), ca: testbed.TESTBED_CA, user: EMAIL, password: PASSWORD, folder, subject };
+  const out = run('python3', ['-c', IMAP_FIND], { input: JSON.stringify(spec), timeout: SEED_TIMEOUT_MS });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+/** Waits until `folder` holds `count` messages whose subject contains `subject`; returns their flags. */
+export function imapCount(testbed, folder, subject, count) {
+  return waitUntil(`${count} message(s) ${JSON.stringify(subject)} in ${folder}`, async () => {
+    const found = imapFind(testbed, folder, subject);
+    return [found.length === count, found];
+  });
+}
+
+/** Waits until `collection.list(params)` lists `count` objects; returns them. */
+export async function listed(collection, what, count, params) {
+  let models = [];
+  await waitUntil(what, async () => {
+    models = await sdk(`list ${JSON.stringify(params)}`, collection.list(params));
+    return [models.length === count, models.map((m) => m.subject ?? m.id)];
+  });
+  return models;
+}

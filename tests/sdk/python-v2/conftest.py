@@ -522,10 +522,11 @@ def new_app(mailroom: MailroomServer, request: pytest.FixtureRequest) -> Callabl
 # --------------------------------------------------------------------------- v2 helpers
 
 
-def sign_in(auth_url: str, testbed: Testbed, password: Optional[str] = None) -> requests.Response:
+def sign_in(auth_url: str, testbed: Testbed, password: Optional[str] = None, hinted: bool = True) -> requests.Response:
     """Opens mailroom's sign-in page at ``auth_url`` and submits it as a browser would: the
     hidden ``flow`` and ``csrf`` inputs, the ``mailroom_csrf_<flow>`` cookie, the email,
-    password and the testbed's servers (STARTTLS). Returns the form's answer, unfollowed."""
+    password and the testbed's servers (STARTTLS). Returns the form's answer, unfollowed.
+    ``hinted``: the URL carries ``login_hint``, so the page has the email filled in."""
     page = requests.get(auth_url, allow_redirects=False, timeout=HTTP_TIMEOUT)
     assert page.status_code == 200, f"GET {auth_url} answered {page.status_code}: {page.text[:2000]}"
     assert "text/html" in page.headers.get("content-type", ""), page.headers
@@ -538,7 +539,8 @@ def sign_in(auth_url: str, testbed: Testbed, password: Optional[str] = None) -> 
     flow = hidden("flow")
     cookies = {k: v for k, v in page.cookies.items() if k.startswith("mailroom_csrf_")}
     assert list(cookies) == [f"mailroom_csrf_{flow}"], page.headers
-    assert f'value="{testbed.email()}"' in page.text, "the login_hint fills in the email"
+    if hinted:
+        assert f'value="{testbed.email()}"' in page.text, "the login_hint fills in the email"
     action = re.search(r'<form method="post" action="([^"]*)"', page.text)
     assert action, f"the sign-in page has no POST form:\n{page.text[:2000]}"
     form = {
@@ -657,3 +659,98 @@ def wait_until(what: str, probe: Callable[[], tuple], timeout: float = 60.0, pol
         if time.monotonic() >= deadline:
             pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; last seen: {observed!r}", pytrace=False)
         time.sleep(poll)
+
+
+# --------------------------------------------------------------------------- mail helpers
+
+# A signed-in account for the mail resources: modify (read, flags, folders), send, drafts.
+MAIL_SCOPES = "email.modify,email.send,email.drafts"
+
+
+def signed_in(app: V2App, testbed: Testbed, scopes: str = MAIL_SCOPES):
+    """Hosted authentication of user77 through the SDK; returns ``(client, token JSON)``."""
+    token = hosted_auth(app, testbed, scopes)
+    return app.client(token["access_token"]), token
+
+
+def rfc822(subject: str, *, sender: str = "Sender <sender@example.test>", to: str = "",
+           date: Optional[datetime] = None, message_id: Optional[str] = None,
+           in_reply_to: Optional[str] = None, body: str = "A message for the v2 SDK suite.\n") -> bytes:
+    """A plain-text message (RFC 5322) for APPEND."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(date or datetime.now(timezone.utc))
+    message["Message-ID"] = message_id or make_msgid(domain="example.test")
+    if in_reply_to:
+        message["In-Reply-To"] = in_reply_to
+        message["References"] = in_reply_to
+    message.set_content(body)
+    return message.as_bytes()
+
+
+class Imap:
+    """A second IMAP client on user77's mailbox (STARTTLS, verified with the testbed CA):
+    what the tests put there and what they check the API did there."""
+
+    def __init__(self, testbed: Testbed):
+        self.testbed = testbed
+
+    def _session(self) -> imaplib.IMAP4:
+        imap = imaplib.IMAP4("localhost", self.testbed.imap_port, timeout=30)
+        imap.starttls(ssl_context=ssl.create_default_context(cafile=self.testbed.ca))
+        imap.login(self.testbed.email(), self.testbed.password())
+        return imap
+
+    def append(self, raw: bytes, folder: str = "INBOX", flags: str = "",
+               date: Optional[datetime] = None) -> None:
+        imap = self._session()
+        try:
+            when = imaplib.Time2Internaldate(date.timestamp()) if date else None
+            typ, data = imap.append(folder, f"({flags})" if flags else None, when, raw)
+            assert typ == "OK", f"APPEND to {folder}: {typ} {data!r}"
+        finally:
+            imap.logout()
+
+    def find(self, folder: str, subject: str) -> List[List[str]]:
+        """The flags of each message in ``folder`` whose subject contains ``subject``."""
+        imap = self._session()
+        try:
+            typ, _ = imap.select(f'"{folder}"', readonly=True)
+            assert typ == "OK", folder
+            typ, data = imap.uid("SEARCH", "SUBJECT", f'"{subject}"')
+            assert typ == "OK", data
+            found = []
+            for uid in data[0].split():
+                typ, parts = imap.uid("FETCH", uid.decode(), "(FLAGS)")
+                flags = re.search(rb"FLAGS \(([^)]*)\)", parts[0])
+                found.append(flags.group(1).decode().split() if flags else [])
+            return found
+        finally:
+            imap.logout()
+
+    def wait_count(self, folder: str, subject: str, count: int, timeout: float = 60.0) -> List[List[str]]:
+        """Waits until ``folder`` holds ``count`` messages whose subject contains ``subject``."""
+
+        def probe():
+            found = self.find(folder, subject)
+            return len(found) == count, found
+
+        return wait_until(f"{count} message(s) {subject!r} in {folder}", probe, timeout=timeout)
+
+
+@pytest.fixture
+def imap(testbed: Testbed) -> Imap:
+    return Imap(testbed)
+
+
+def listed(collection, what: str, count: int, timeout: float = 60.0, **filters) -> list:
+    """Waits until ``collection.where(**filters).all()`` lists ``count`` objects (the account
+    has synced what the test put in the mailbox); returns them."""
+
+    def probe():
+        found = collection.where(**filters).all()
+        return len(found) == count, found
+
+    return wait_until(what, probe, timeout=timeout)
