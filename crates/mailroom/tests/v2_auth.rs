@@ -763,6 +763,25 @@ async fn seed_004_curl_requests_and_the_implicit_flow_work_as_written() {
     .await;
     assert_eq!(status, 403, "{refused}");
     assert_eq!(refused["type"], "api_error");
+    // A change needs email.modify: seed 004's body, word for word.
+    let (status, refused) = json_reply(
+        browser
+            .put(format!("{}/messages/any", server.base_url))
+            .bearer_auth(token)
+            .json(&json!({"unread": false}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(
+        refused,
+        json!({
+            "message": "You do not have access to the required scopes. You provided a token which has the following scopes: ['email.read_only']. You would need a token with at least one of the following scopes: ['email.modify']",
+            "type": "api_error",
+        })
+    );
 
     // v3's link still takes only codes.
     let v3_link = browser

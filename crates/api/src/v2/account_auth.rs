@@ -116,6 +116,18 @@ impl V2Account {
     }
 }
 
+/// The scopes v2 named as sufficient: those that admit the call, without the umbrella
+/// `email` that includes every email scope (seed 004: a change needs `['email.modify']`).
+fn named_for(any_of: &[Scope]) -> Vec<Scope> {
+    let sufficient = Scope::sufficient_for(any_of);
+    let named: Vec<Scope> = sufficient
+        .iter()
+        .copied()
+        .filter(|s| *s != Scope::Email)
+        .collect();
+    if named.is_empty() { sufficient } else { named }
+}
+
 /// v2's answer to a call outside the token's scopes, word for word as v2 gave it.
 fn out_of_scope(held: &[Scope], any_of: &[Scope]) -> V2Error {
     let list = |scopes: &[Scope]| {
@@ -128,7 +140,7 @@ fn out_of_scope(held: &[Scope], any_of: &[Scope]) -> V2Error {
         format!(
             "You do not have access to the required scopes. You provided a token which has the following scopes: {}. You would need a token with at least one of the following scopes: {}",
             list(held),
-            list(&Scope::sufficient_for(any_of))
+            list(&named_for(any_of))
         ),
     )
 }
