@@ -19,7 +19,7 @@ pub struct Cli {
 
 #[derive(Args, Clone, Default)]
 pub struct GlobalArgs {
-    /// TOML configuration file; every setting in it can also be given as MAILROOM_<NAME>.
+    /// TOML configuration file; every setting in it can also be given as `MAILROOM_<NAME>`.
     #[arg(long, global = true, env = "MAILROOM_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Where mailroom keeps its SQLite database and secret key [default: ./mailroom-data].

@@ -57,7 +57,7 @@ pub fn thread_keys(headers: &MessageHeaders) -> ThreadKeys {
 
 /// Lower case, whitespace collapsed, reply and forward prefixes removed
 /// (`Re:`, `RE[2]:`, `Fwd:`, `FW:`, `AW:`, `WG:`, `SV:`, `Antw:`, repeated), at most
-/// [`MAX_SUBJECT_KEY_BYTES`]. One pass over the subject: the prefixes are ASCII and are
+/// `MAX_SUBJECT_KEY_BYTES`. One pass over the subject: the prefixes are ASCII and are
 /// matched in place, case-insensitively.
 pub fn normalize_subject(subject: &str) -> String {
     let mut rest = subject.trim();

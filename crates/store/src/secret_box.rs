@@ -91,7 +91,7 @@ impl SecretBox {
     }
 
     /// Opens what [`SecretBox::seal_bound`] sealed for this purpose and context, and also
-    /// a value of the first format (from [`SecretBox::seal`]), which names no context.
+    /// a value of the first format (from `SecretBox::seal`), which names no context.
     pub fn open_bound(
         &self,
         purpose: &str,

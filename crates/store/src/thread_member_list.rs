@@ -26,7 +26,7 @@ pub struct MemberList {
     pub members: Vec<ThreadMember>,
     pub first_subject: Option<String>,
     /// Each lower-case subject once (as `messages.subject_lower`), `None` when they
-    /// would take more than [`KEPT_SUBJECT_BYTES`]: what a thread list filtered by
+    /// would take more than `KEPT_SUBJECT_BYTES`: what a thread list filtered by
     /// subject alone asks of the row instead of its messages (`threads.subjects_lower`,
     /// migration 0018).
     pub subjects: Option<BTreeSet<String>>,
