@@ -9,17 +9,27 @@ use serde::de::DeserializeOwned;
 
 use crate::{error::ApiError, router::MAX_BODY_BYTES};
 
-/// A JSON body; a parse failure says what is wrong and where.
+/// A JSON object as the body; a parse failure says what is wrong and where. Every body
+/// the API takes is an object: anything else (an array, which serde would otherwise read
+/// into a struct field by field) is refused.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let value = match axum::Json::<serde_json::Value>::from_request(request, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(rejection) => return Err(json_rejection(rejection)),
+        };
+        if !value.is_object() {
+            return Err(ApiError::invalid_payload(
+                "the request body must be a JSON object",
+            ));
         }
+        serde_json::from_value(value)
+            .map(JsonBody)
+            .map_err(|e| ApiError::invalid_payload(format!("the request body does not fit: {e}")))
     }
 }
 

@@ -1,0 +1,598 @@
+//! The in-process tier: the whole router on a temporary SQLite database, driven without
+//! a socket, a mail server, root or PostgreSQL. Mail comes from the index alone (the
+//! mailboxes answer that no server is reachable), so this tier covers what the API
+//! decides by itself: envelopes and error shapes of v3 and v2, authentication, scopes,
+//! paging, validation and limits. `cargo test -p mailroom-api` runs it in seconds; the
+//! testbed suites of crates/mailroom/tests remain the boundary with real servers.
+
+use axum::{
+    Router,
+    body::Body,
+    http::{Method, Request, StatusCode, header},
+};
+use http_body_util::BodyExt;
+use mailroom_api::{AppState, HttpLimits, NoMailboxes, SignInLimits, SignInSettings};
+use mailroom_model::{
+    EmailAddress, GrantId, MailCredentials, MailServerSettings, Provider, ProviderTable, Scope,
+    TransportSecurity,
+};
+use mailroom_store::{FolderListing, GrantScope, GrantWrite, NewMessage, SecretBox, Store};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+struct App {
+    router: Router,
+    store: Store,
+    api_key: String,
+    application_id: String,
+    grant_id: GrantId,
+    message_ids: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+struct Reply {
+    status: StatusCode,
+    body: Value,
+    request_id: Option<String>,
+}
+
+/// An application with one IMAP grant whose Inbox holds three indexed messages.
+async fn app() -> App {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("mailroom.db").display());
+    let store = Store::open(&url, SecretBox::new(&[9; 32]))
+        .await
+        .expect("the store opens");
+    let created = store
+        .create_application("in-process", &[])
+        .await
+        .expect("an application");
+    let email = EmailAddress::parse("ann@example.test").expect("an address");
+    let settings = MailServerSettings {
+        imap_username: "ann@example.test".into(),
+        imap_host: "imap.example.test".into(),
+        imap_port: 993,
+        imap_security: TransportSecurity::Ssl,
+        smtp_username: "ann@example.test".into(),
+        smtp_host: "smtp.example.test".into(),
+        smtp_port: 465,
+        smtp_security: TransportSecurity::Ssl,
+    };
+    let credentials = MailCredentials {
+        imap_password: "secret".into(),
+        smtp_password: "secret".into(),
+    };
+    let (grant, _) = store
+        .upsert_grant(GrantWrite {
+            application_id: &created.application.id,
+            provider: Provider::Imap,
+            email: &email,
+            name: Some("Ann"),
+            scope: GrantScope::Unchanged,
+            settings: &settings,
+            credentials: &credentials.into(),
+            email_verified: true,
+            max_grants: 10,
+            state: None,
+            ip: None,
+            user_agent: None,
+        })
+        .await
+        .expect("the grant is written")
+        .expect("the grant is admitted");
+    let folders = store
+        .reconcile_folders(
+            &grant.id,
+            &[FolderListing {
+                imap_name: "INBOX".into(),
+                name: "INBOX".into(),
+                parent_imap_name: None,
+                delimiter: Some("/".into()),
+                attributes: vec![],
+            }],
+        )
+        .await
+        .expect("the folders are written");
+    let messages: Vec<NewMessage> = (1..=3).map(message).collect();
+    store
+        .add_folder_messages(&grant.id, &folders[0].id, &messages)
+        .await
+        .expect("the messages are indexed");
+    let state = AppState {
+        store: store.clone(),
+        policy: mailroom_net::OutboundPolicy::new(Default::default()).expect("a policy"),
+        mailboxes: std::sync::Arc::new(NoMailboxes),
+        discovery: mailroom_net::MailDiscovery::new(None).expect("discovery"),
+        sign_in: std::sync::Arc::new(SignInLimits::new(SignInSettings::default())),
+        providers: ProviderTable::real(),
+        public_url: None,
+    };
+    let router = mailroom_api::router(state, HttpLimits::default());
+    let mut app = App {
+        router,
+        store,
+        api_key: created.api_key,
+        application_id: created.application.id.as_str().to_owned(),
+        grant_id: grant.id,
+        message_ids: Vec::new(),
+        _dir: dir,
+    };
+    let listed = app
+        .call(Method::GET, &app.grant_path("/messages"), None)
+        .await;
+    app.message_ids = listed.body["data"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|m| m["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(app.message_ids.len(), 3, "{}", listed.body);
+    app
+}
+
+fn message(uid: i64) -> NewMessage {
+    NewMessage {
+        uid,
+        identity_key: format!("mid:m{uid}@example.test"),
+        message_id_header: Some(format!("m{uid}@example.test")),
+        thread_keys: vec![format!("id:m{uid}@example.test")],
+        subject: Some(format!("Subject {uid}")),
+        from: vec![],
+        to: vec![],
+        cc: vec![],
+        bcc: vec![],
+        reply_to: vec![],
+        date: 1_700_000_000 + uid,
+        sent_date: None,
+        size: 100,
+        flags: if uid == 1 {
+            vec!["\\Seen".into()]
+        } else {
+            vec![]
+        },
+        has_attachments: false,
+        in_reply_to: None,
+        adopts_identity: None,
+    }
+}
+
+impl App {
+    fn grant_path(&self, rest: &str) -> String {
+        format!("/v3/grants/{}{rest}", self.grant_id)
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        let key = format!("Bearer {}", self.api_key);
+        self.send(method, path, Some(&key), body.map(|b| b.to_string()))
+            .await
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        authorization: Option<&str>,
+        body: Option<String>,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(authorization) = authorization {
+            request = request.header(header::AUTHORIZATION, authorization);
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body)),
+            None => request.body(Body::empty()),
+        }
+        .expect("a request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router answers");
+        let status = response.status();
+        let request_id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("the body is read")
+            .to_bytes();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            body,
+            request_id,
+        }
+    }
+
+    /// A v2 access token for the grant, issued for `scopes` (empty: all of the grant's).
+    async fn v2_token(&self, scopes: &[Scope]) -> String {
+        let application = mailroom_model::ApplicationId::parse(&self.application_id)
+            .expect("the application's id");
+        let code = self
+            .store
+            .issue_native_code(&application, &self.grant_id, scopes)
+            .await
+            .expect("a code");
+        self.store
+            .redeem_v2_code(&application, &code)
+            .await
+            .expect("a token")
+            .access_token
+    }
+}
+
+/// v3's error envelope: `request_id` and `error` with `type` and `message`.
+fn assert_v3_error(reply: &Reply, status: StatusCode, what: &str) {
+    assert_eq!(reply.status, status, "{what}: {}", reply.body);
+    assert!(
+        reply.body["request_id"].is_string(),
+        "{what}: {}",
+        reply.body
+    );
+    assert!(
+        reply.body["error"]["type"].is_string(),
+        "{what}: {}",
+        reply.body
+    );
+    assert!(
+        reply.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{what}: {}",
+        reply.body
+    );
+}
+
+/// v2's error body: exactly `message` and `type`.
+fn assert_v2_error(reply: &Reply, status: StatusCode, what: &str) {
+    assert_eq!(reply.status, status, "{what}: {}", reply.body);
+    let keys: Vec<&String> = reply
+        .body
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
+    assert_eq!(keys, ["message", "type"], "{what}: {}", reply.body);
+}
+
+#[tokio::test]
+async fn calls_without_credentials_are_refused_in_each_api_s_shape() {
+    let app = app().await;
+    let v3 = [
+        (Method::GET, "/v3/grants".to_owned()),
+        (Method::GET, app.grant_path("/messages")),
+        (Method::GET, app.grant_path("/threads")),
+        (Method::GET, app.grant_path("/folders")),
+        (Method::POST, app.grant_path("/messages/send")),
+        (Method::GET, "/v3/webhooks".to_owned()),
+        (Method::GET, "/v3/connectors".to_owned()),
+    ];
+    for (method, path) in v3 {
+        for authorization in [None, Some("Bearer mrk_not_a_key"), Some("Basic !!")] {
+            let reply = app.send(method.clone(), &path, authorization, None).await;
+            assert_v3_error(
+                &reply,
+                StatusCode::UNAUTHORIZED,
+                &format!("{method} {path}"),
+            );
+        }
+    }
+    for path in ["/messages", "/threads", "/folders", "/account", "/delta"] {
+        for authorization in [None, Some("Bearer not-a-token")] {
+            let reply = app.send(Method::GET, path, authorization, None).await;
+            assert_v2_error(&reply, StatusCode::UNAUTHORIZED, path);
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_methods_and_ids_are_told_apart() {
+    let app = app().await;
+    let cases = [
+        (
+            Method::GET,
+            "/v3/nothing-here".to_owned(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::GET,
+            "/v3/grants/not-a-grant".to_owned(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::GET,
+            app.grant_path("/messages/nope"),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::GET,
+            app.grant_path("/threads/nope"),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::GET,
+            app.grant_path("/folders/nope"),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::GET,
+            "/v3/webhooks/nope".to_owned(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::PATCH,
+            app.grant_path("/messages"),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (
+            Method::DELETE,
+            "/v3/grants".to_owned(),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+    ];
+    for (method, path, status) in cases {
+        let reply = app.call(method.clone(), &path, None).await;
+        assert_v3_error(&reply, status, &format!("{method} {path}"));
+    }
+    let token = app.v2_token(&[]).await;
+    let bearer = format!("Bearer {token}");
+    for path in [
+        "/messages/nope",
+        "/threads/nope",
+        "/folders/nope",
+        "/drafts/nope",
+    ] {
+        let reply = app.send(Method::GET, path, Some(&bearer), None).await;
+        assert_v2_error(&reply, StatusCode::NOT_FOUND, path);
+        assert_eq!(reply.body["type"], "invalid_request_error");
+    }
+}
+
+#[tokio::test]
+async fn answers_carry_the_envelope_and_the_request_id() {
+    let app = app().await;
+    let reply = app
+        .call(Method::GET, &app.grant_path("/messages"), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.body["request_id"].as_str(),
+        reply.request_id.as_deref(),
+        "the body's request id is the header's"
+    );
+    let subjects: Vec<&str> = reply.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["subject"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        subjects,
+        ["Subject 3", "Subject 2", "Subject 1"],
+        "newest first"
+    );
+    let health = app.send(Method::GET, "/healthz", None, None).await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.body["status"], "ok");
+}
+
+#[tokio::test]
+async fn lists_page_by_cursor_and_filter_by_query() {
+    let app = app().await;
+    let first = app
+        .call(Method::GET, &app.grant_path("/messages?limit=2"), None)
+        .await;
+    assert_eq!(first.body["data"].as_array().map(Vec::len), Some(2));
+    let cursor = first.body["next_cursor"]
+        .as_str()
+        .expect("a next cursor")
+        .to_owned();
+    let rest = app
+        .call(
+            Method::GET,
+            &app.grant_path(&format!("/messages?limit=2&page_token={cursor}")),
+            None,
+        )
+        .await;
+    assert_eq!(
+        rest.body["data"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        rest.body
+    );
+    assert!(rest.body.get("next_cursor").is_none_or(Value::is_null));
+    let cases = [
+        ("/messages?unread=true", 2),
+        ("/messages?unread=false", 1),
+        ("/messages?subject=Subject%202", 1),
+        ("/messages?received_after=1700000002", 1),
+        ("/threads", 3),
+        ("/folders", 1),
+    ];
+    for (query, count) in cases {
+        let reply = app.call(Method::GET, &app.grant_path(query), None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{query}: {}", reply.body);
+        assert_eq!(
+            reply.body["data"].as_array().map(Vec::len),
+            Some(count),
+            "{query}: {}",
+            reply.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn bad_query_values_and_bodies_are_400_and_change_nothing() {
+    let app = app().await;
+    for query in [
+        "/messages?limit=abc",
+        "/messages?limit=-1",
+        "/messages?unread=maybe",
+        "/messages?received_after=yesterday",
+        "/messages?page_token=not-a-cursor",
+        "/threads?limit=1.5",
+    ] {
+        let reply = app.call(Method::GET, &app.grant_path(query), None).await;
+        assert_v3_error(&reply, StatusCode::BAD_REQUEST, query);
+    }
+    let message = app.grant_path(&format!("/messages/{}", app.message_ids[0]));
+    for body in ["{", "[]", "{\"unread\": \"yes\"}", "{\"no_such_field\": 1}"] {
+        let key = format!("Bearer {}", app.api_key);
+        let reply = app
+            .send(Method::PUT, &message, Some(&key), Some(body.to_owned()))
+            .await;
+        assert_v3_error(&reply, StatusCode::BAD_REQUEST, body);
+    }
+    let unread = app
+        .call(Method::GET, &app.grant_path("/messages?unread=true"), None)
+        .await;
+    assert_eq!(unread.body["data"].as_array().map(Vec::len), Some(2));
+    // Over the 16 MiB bound of bodies other than mail (README.md).
+    let too_big = "x".repeat(17 * 1024 * 1024);
+    let key = format!("Bearer {}", app.api_key);
+    let reply = app
+        .send(
+            Method::POST,
+            "/v3/webhooks",
+            Some(&key),
+            Some(json!({"description": too_big}).to_string()),
+        )
+        .await;
+    assert_v3_error(&reply, StatusCode::PAYLOAD_TOO_LARGE, "an oversized body");
+}
+
+#[tokio::test]
+async fn scopes_govern_v3_and_v2_from_the_one_table() {
+    let app = app().await;
+    let narrowed = app
+        .call(
+            Method::PATCH,
+            &format!("/v3/grants/{}", app.grant_id),
+            Some(json!({"scope": ["email.read_only"]})),
+        )
+        .await;
+    assert_eq!(narrowed.status, StatusCode::OK, "{}", narrowed.body);
+    let message = app.grant_path(&format!("/messages/{}", app.message_ids[0]));
+    let cases = [
+        (Method::GET, app.grant_path("/messages"), StatusCode::OK),
+        (Method::GET, app.grant_path("/folders"), StatusCode::OK),
+        (Method::PUT, message.clone(), StatusCode::FORBIDDEN),
+        (Method::DELETE, message, StatusCode::FORBIDDEN),
+        (
+            Method::POST,
+            app.grant_path("/messages/send"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            Method::POST,
+            app.grant_path("/drafts"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            Method::GET,
+            app.grant_path("/events"),
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (method, path, status) in cases {
+        let body = (method != Method::GET && method != Method::DELETE).then(|| json!({}));
+        let reply = app.call(method.clone(), &path, body).await;
+        assert_eq!(reply.status, status, "{method} {path}: {}", reply.body);
+    }
+    // v2: a token issued for email.read_only reads, and seed 004's body refuses the rest.
+    let token = app.v2_token(&[Scope::EmailReadOnly]).await;
+    let bearer = format!("Bearer {token}");
+    let reply = app
+        .send(Method::GET, "/messages?view=count", Some(&bearer), None)
+        .await;
+    assert_eq!(reply.body, json!({"count": 3}));
+    let change = format!("/messages/{}", app.message_ids[0]);
+    let reply = app
+        .send(
+            Method::PUT,
+            &change,
+            Some(&bearer),
+            Some("{\"unread\":false}".into()),
+        )
+        .await;
+    assert_v2_error(&reply, StatusCode::FORBIDDEN, "PUT /messages/{id}");
+    assert_eq!(
+        reply.body["message"],
+        "You do not have access to the required scopes. You provided a token which has the \
+         following scopes: ['email.read_only']. You would need a token with at least one of \
+         the following scopes: ['email.modify']"
+    );
+    for (method, path) in [
+        (Method::POST, "/send"),
+        (Method::POST, "/drafts"),
+        (Method::GET, "/contacts"),
+        (Method::GET, "/events"),
+    ] {
+        let reply = app
+            .send(method.clone(), path, Some(&bearer), Some("{}".into()))
+            .await;
+        assert_v2_error(&reply, StatusCode::FORBIDDEN, path);
+        assert_eq!(reply.body["type"], "api_error");
+    }
+}
+
+#[tokio::test]
+async fn v2_lists_page_by_offset_and_views() {
+    let app = app().await;
+    let token = app.v2_token(&[]).await;
+    let bearer = format!("Bearer {token}");
+    let get = |path: &'static str| app.send(Method::GET, path, Some(&bearer), None);
+    assert_eq!(get("/messages?view=count").await.body, json!({"count": 3}));
+    assert_eq!(
+        get("/messages?view=ids")
+            .await
+            .body
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    let second = get("/messages?limit=1&offset=1").await.body;
+    assert_eq!(second[0]["subject"], "Subject 2", "{second}");
+    assert_eq!(second[0]["object"], "message");
+    assert_eq!(second[0]["folder"]["name"], "inbox");
+    assert_eq!(
+        get("/messages?unread=true&view=count").await.body,
+        json!({"count": 2})
+    );
+    assert_eq!(get("/threads?view=count").await.body, json!({"count": 3}));
+    assert_eq!(get("/folders?view=count").await.body, json!({"count": 1}));
+    for bad in [
+        "/messages?view=everything",
+        "/messages?offset=-1",
+        "/messages?in=nowhere",
+    ] {
+        let reply = get(bad).await;
+        assert_v2_error(&reply, StatusCode::BAD_REQUEST, bad);
+    }
+    let account = get("/account").await.body;
+    assert_eq!(account["email_address"], "ann@example.test");
+    assert_eq!(account["id"], app.grant_id.as_str());
+    // The delta feed starts empty at the latest cursor.
+    let latest = app
+        .send(Method::POST, "/delta/latest_cursor", Some(&bearer), None)
+        .await;
+    let cursor = latest.body["cursor"].as_str().expect("a cursor").to_owned();
+    let feed = app
+        .send(
+            Method::GET,
+            &format!("/delta?cursor={cursor}"),
+            Some(&bearer),
+            None,
+        )
+        .await;
+    assert_eq!(feed.body["deltas"], json!([]));
+    assert_eq!(feed.body["cursor_end"], cursor.as_str());
+}
