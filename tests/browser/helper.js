@@ -155,6 +155,8 @@ export class AppServer {
   constructor() {
     this.requests = [];
     this.waiters = [];
+    /** Pages of the application's own, by path (see `serve`). */
+    this.pages = new Map();
     this.server = http.createServer((req, res) => {
       const url = new URL(req.url, 'http://127.0.0.1');
       const record = {
@@ -166,7 +168,10 @@ export class AppServer {
       };
       this.requests.push(record);
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
-      res.end('<!doctype html><title>Back at the application</title><h1>Back at the application</h1>');
+      res.end(
+        this.pages.get(url.pathname) ??
+          '<!doctype html><title>Back at the application</title><h1>Back at the application</h1>',
+      );
       for (const waiter of this.waiters.splice(0)) waiter();
     });
   }
@@ -179,6 +184,11 @@ export class AppServer {
 
   url(urlPath) {
     return this.origin + urlPath;
+  }
+
+  /** Answers `urlPath` with `html` from now on (an application's own page). */
+  serve(urlPath, html) {
+    this.pages.set(urlPath, html);
   }
 
   /** The requests the browser made to `urlPath`. */

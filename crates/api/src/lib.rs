@@ -4,6 +4,7 @@
 
 mod auth;
 mod connect_grant;
+mod cors;
 mod cursor;
 mod envelope;
 mod error;

@@ -596,3 +596,144 @@ async fn v2_lists_page_by_offset_and_views() {
     assert_eq!(feed.body["deltas"], json!([]));
     assert_eq!(feed.body["cursor_end"], cursor.as_str());
 }
+
+#[tokio::test]
+async fn browsers_may_call_the_token_routes_from_the_application_s_js_origins_only() {
+    let app = app().await;
+    let registered = app
+        .call(
+            Method::POST,
+            "/v3/applications/redirect-uris",
+            Some(json!({"url": "http://spa.example.test:5173/callback", "platform": "js"})),
+        )
+        .await;
+    assert_eq!(registered.status, StatusCode::OK, "{}", registered.body);
+    let web = app
+        .call(
+            Method::POST,
+            "/v3/applications/redirect-uris",
+            Some(json!({"url": "https://web.example.test/callback", "platform": "web"})),
+        )
+        .await;
+    assert_eq!(web.status, StatusCode::OK, "{}", web.body);
+
+    let preflight = |origin: &'static str, path: &'static str| {
+        let request = Request::builder()
+            .method(Method::OPTIONS)
+            .uri(path)
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+            .body(Body::empty())
+            .expect("a request");
+        app.router.clone().oneshot(request)
+    };
+    let allowed = preflight("http://spa.example.test:5173", "/v3/connect/token")
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        allowed.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://spa.example.test:5173"
+    );
+    assert!(
+        allowed.headers()[header::ACCESS_CONTROL_ALLOW_HEADERS]
+            .to_str()
+            .unwrap()
+            .contains("authorization")
+    );
+    for (origin, path) in [
+        ("https://web.example.test", "/v3/connect/token"),
+        ("http://evil.example.test", "/v3/connect/token"),
+        ("http://spa.example.test:5174", "/v3/grants/me/messages"),
+    ] {
+        let refused = preflight(origin, path).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{origin} {path}");
+        assert!(
+            !refused
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        );
+    }
+    // Routes a browser has no business calling are not opened, even from a js origin.
+    let closed = preflight("http://spa.example.test:5173", "/v3/grants")
+        .await
+        .unwrap();
+    assert!(
+        !closed
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    );
+
+    // The call itself: allowed for the application that registered the origin.
+    let call = |path: String, authorization: Option<String>, body: Option<Value>| {
+        let mut request = Request::builder()
+            .method(if body.is_some() {
+                Method::POST
+            } else {
+                Method::GET
+            })
+            .uri(path)
+            .header(header::ORIGIN, "http://spa.example.test:5173");
+        if let Some(authorization) = authorization {
+            request = request.header(header::AUTHORIZATION, authorization);
+        }
+        let request = match body {
+            Some(body) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .expect("a request");
+        app.router.clone().oneshot(request)
+    };
+    let exchange = call(
+        "/v3/connect/token".into(),
+        None,
+        Some(json!({"client_id": app.application_id, "grant_type": "authorization_code",
+                    "code": "not-a-code", "code_verifier": "v", "redirect_uri": "http://spa.example.test:5173/callback"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        exchange.status(),
+        StatusCode::BAD_REQUEST,
+        "an unknown code"
+    );
+    assert_eq!(
+        exchange.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://spa.example.test:5173",
+        "the browser may read the refusal"
+    );
+    let token = app.v2_token(&[]).await;
+    let me = call(
+        "/v3/grants/me".into(),
+        Some(format!("Bearer {token}")),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+    assert_eq!(
+        me.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://spa.example.test:5173"
+    );
+    // Another application's client_id does not borrow this one's origin.
+    let other = app
+        .store
+        .create_application("other", &[])
+        .await
+        .expect("an application");
+    let borrowed = call(
+        "/v3/connect/token".into(),
+        None,
+        Some(json!({"client_id": other.application.id.as_str(), "grant_type": "authorization_code", "code": "x"})),
+    )
+    .await
+    .unwrap();
+    assert!(
+        !borrowed
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    );
+}

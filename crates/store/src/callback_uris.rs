@@ -68,6 +68,31 @@ impl Store {
         rows.iter().map(callback_uri_from_row).collect()
     }
 
+    /// The URLs of the redirect URIs registered for the `js` platform, of one application
+    /// or of all: the origins browsers may call from (crate `mailroom-api`, `cors`).
+    pub async fn js_redirect_urls(
+        &self,
+        application_id: Option<&ApplicationId>,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows =
+            match application_id {
+                Some(id) => sqlx::query(
+                    "SELECT url FROM callback_uris WHERE platform = 'js' AND application_id = $1",
+                )
+                .bind(id.as_str())
+                .fetch_all(&self.pool)
+                .await?,
+                None => {
+                    sqlx::query("SELECT DISTINCT url FROM callback_uris WHERE platform = 'js'")
+                        .fetch_all(&self.pool)
+                        .await?
+                }
+            };
+        rows.iter()
+            .map(|row| row.try_get("url").map_err(StoreError::from))
+            .collect()
+    }
+
     pub async fn callback_uri(
         &self,
         application_id: &ApplicationId,
