@@ -69,8 +69,7 @@ pub async fn cors(State(state): State<AppState>, request: Request, next: Next) -
     let allowed = match &application {
         Some(application) => js_origins(&state, Some(application))
             .await
-            .iter()
-            .any(|o| *o == origin),
+            .contains(&origin),
         None => false,
     };
     let mut response = next.run(request).await;
@@ -90,7 +89,10 @@ async fn answer_preflight(state: &AppState, origin: &str) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
     headers.insert(VARY, HeaderValue::from_static("Origin"));
-    let known = js_origins(state, None).await.iter().any(|o| o == origin);
+    let known = js_origins(state, None)
+        .await
+        .iter()
+        .any(|known| known == origin);
     match HeaderValue::from_str(origin) {
         Ok(value) if known => {
             headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, value);
