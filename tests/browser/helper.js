@@ -94,7 +94,7 @@ export class MailroomServer extends MailroomServerProcess {
     return response.json.data;
   }
 
-  /** The hosted-auth URL an application sends the browser to (API.md §2.2). */
+  /** The hosted-auth URL an application sends the browser to (docs/API.md §2.2). */
   authUrl(params) {
     const url = new URL('/v3/connect/auth', this.baseUrl);
     for (const [key, value] of Object.entries({ response_type: 'code', provider: 'imap', ...params })) {

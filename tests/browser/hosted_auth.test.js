@@ -1,5 +1,5 @@
-// mailroom's hosted sign-in page (GET/POST /v3/connect/auth, API.md §2.2-2.3 and the
-// "Error handling for IMAP Hosted authentication" part of seed 000), driven by headless
+// mailroom's hosted sign-in page (GET/POST /v3/connect/auth, docs/API.md §2.2-2.3, its
+// error outcomes included), driven by headless
 // Chromium as a user would: typing, clicking, and in one test the keyboard only.
 // The application's side is helper.js's AppServer: it serves every redirect_uri and
 // records what the browser arrives with.

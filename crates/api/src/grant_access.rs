@@ -112,7 +112,7 @@ async fn by_api_key(
         .map(|grant| (Caller::Application(grant.application_id.clone()), grant)))
 }
 
-/// The 403 of API.md §11: the scopes held and the scopes that would do.
+/// The 403 of docs/API.md §11: the scopes held and the scopes that would do.
 pub fn out_of_scope(held: &[Scope], any_of: &[Scope]) -> ApiError {
     let list = |scopes: &[Scope]| {
         scopes

@@ -47,7 +47,7 @@ pub(crate) const READ_DRAFTS: &[Scope] = &[Scope::EmailDrafts, Scope::EmailReadO
 /// Writing drafts.
 pub(crate) const WRITE_DRAFTS: &[Scope] = &[Scope::EmailDrafts];
 /// Contacts derived from mail (`contacts` includes it); the handlers show them only
-/// where an email scope reads the mail too (API.md §11).
+/// where an email scope reads the mail too (docs/API.md §11).
 pub(crate) const READ_CONTACTS: &[Scope] = &[Scope::ContactsReadOnly];
 /// The invitations calendar and its events (`calendar` includes it); likewise.
 pub(crate) const READ_CALENDAR: &[Scope] = &[Scope::CalendarReadOnly];

@@ -117,7 +117,7 @@ pub async fn refuse_oversized_bodies(request: Request, next: Next) -> Response {
 }
 
 /// A refused body, in the error shape of its route: the OAuth shape on the OAuth
-/// endpoints (API.md §1.6), v2's on v2's routes (every one outside `/v3/`), the v3
+/// endpoints (docs/API.md §1.6), v2's on v2's routes (every one outside `/v3/`), the v3
 /// envelope elsewhere.
 fn refusal(path: &str, error: ApiError) -> Response {
     let oauth = matches!(

@@ -1,6 +1,10 @@
-//! mailroom's HTTP API: the Nylas v3 routes, their envelopes and errors, and
-//! authentication. Handlers translate between the wire shapes of `mailroom-model` and
-//! the store; they hold no state of their own.
+//! mailroom's HTTP API (docs/API.md): the Nylas v3 routes (`v3/`, hosted sign-in in
+//! `v3/hosted_auth/`) and the Nylas v2 routes (`v2/`, v2 accounts being v3 grants), their
+//! envelopes and errors, and authentication. `router` assembles the surface;
+//! `grant_routes` is the one table of mailbox routes, v3's and v2's, with their scopes.
+//! Handlers translate between the wire shapes and the store; what they need of a mail
+//! server they ask through [`Mailboxes`], which the binary implements over the sync
+//! engine (only `provider_check` opens IMAP and SMTP sessions itself).
 
 mod auth;
 mod connect_grant;

@@ -1,6 +1,6 @@
 //! The error shape of the OAuth endpoints (`/v3/connect/token`, `/tokeninfo`, `/revoke`):
 //! `{"error", "error_code", "error_description", "error_uri", "request_id"}`, which the
-//! Python SDK needs whole to raise a typed `NylasOAuthError` (API.md §1.6).
+//! Python SDK needs whole to raise a typed `NylasOAuthError` (docs/API.md §1.6).
 
 use axum::{
     Json,
@@ -36,7 +36,7 @@ impl OAuthError {
         Self::bad_request("invalid_request", description)
     }
 
-    /// The client is unknown or did not authenticate. HTTP 400, as API.md §2.4 has every
+    /// The client is unknown or did not authenticate. HTTP 400, as docs/API.md §2.4 has every
     /// token-endpoint error (RFC 6749 §5.2 allows it).
     pub fn invalid_client(description: impl Into<String>) -> Self {
         Self::bad_request("invalid_client", description)

@@ -1,3 +1,6 @@
+//! The IMAP crate's one error type: the network, a refused login, a server that closed,
+//! refused, sent too much or stayed silent. The caller decides what each means.
+
 use mailroom_net::NetError;
 
 #[derive(Debug, thiserror::Error)]

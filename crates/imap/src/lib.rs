@@ -1,6 +1,17 @@
-//! mailroom's IMAP session: connecting under the outbound policy, TLS or STARTTLS,
-//! logging in (a password, or an OAuth 2.0 token) and reading capabilities, on top of
-//! async-imap.
+//! mailroom's IMAP client, on async-imap. It knows mailboxes, not grants or the store:
+//!
+//! - `session`, `stream`, `oauth_sasl`, `capabilities`: connecting under the outbound
+//!   policy (TLS or STARTTLS), logging in with a password or an OAuth 2.0 token (XOAUTH2,
+//!   OAUTHBEARER), and what the server offers; a cap on line length bounds what a server
+//!   can make mailroom hold;
+//! - `folders`, `folder_status`, `mailbox_state`, `mailbox_admin`: listing folders (names
+//!   in modified UTF-7), STATUS, SELECT, and creating, renaming and deleting folders;
+//! - `fetch`, `qresync`, `uid_ranges`: message summaries and bodies, and what changed
+//!   since the last visit (QRESYNC, CONDSTORE);
+//! - `idle`, `notify`: waiting for the server to report a change;
+//! - `message_writes`, `write_report`: flags, copies, moves, expunges and appends, with
+//!   the new UIDs the server reports (UIDPLUS);
+//! - `gmail`: Gmail's X-GM-EXT-1 (message and thread ids, labels).
 
 mod capabilities;
 mod error;

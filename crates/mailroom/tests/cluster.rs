@@ -1,4 +1,4 @@
-//! Cluster mode (issue 13, README "Running a cluster"): several real `mailroom serve`
+//! Cluster mode (README "Running a cluster"): several real `mailroom serve`
 //! processes on one real PostgreSQL share the grants of the real testbed. Each grant is
 //! synced by exactly one live node; a killed node's grants are taken over once its lease
 //! runs out; a paused node that lost its leases writes nothing for those grants and then
@@ -39,7 +39,8 @@ use tokio::time::Instant;
 /// The lease the nodes run with: short, so that a takeover fits the suite's budget.
 const LEASE_SECS: u64 = 5;
 /// Testbed users these tests need: they use user101–user200, which no other suite takes
-/// (testbed/README.md lists the others, all ≤ 61; bench/cluster.py starts at user201).
+/// (ARCHITECTURE.md, "Testbed users"; the others stay below 101; bench/cluster.py starts at
+/// user201).
 const TESTBED_USERS: u32 = 200;
 const SIXTY: std::ops::RangeInclusive<u32> = 101..=160;
 const PAUSE_USERS: std::ops::RangeInclusive<u32> = 161..=172;

@@ -1,5 +1,5 @@
 //! The hosted sign-in flow over plain HTTP, as a browser would drive it: the page, its
-//! CSRF protection and headers, and every outcome of seed 000 against the real testbed.
+//! CSRF protection and headers, and every outcome of docs/API.md §2.3 against the testbed.
 //! (The same flow in headless Chromium lives in tests/browser.)
 
 mod support;

@@ -14,7 +14,7 @@ use support::{
     testbed_env,
 };
 
-/// A testbed user no other test signs in as (testbed/README.md, "Users").
+/// A testbed user no other test signs in as (ARCHITECTURE.md, "Testbed users").
 const USER: u32 = 68;
 const REDIRECT: &str = "http://localhost:9000/oauth/exchange";
 

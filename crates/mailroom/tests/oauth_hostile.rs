@@ -212,7 +212,7 @@ async fn a_hostile_token_endpoint_fails_each_sign_in_clearly_and_writes_nothing(
     assert_eq!(health.status, 200);
 }
 
-/// A testbed user no other test signs in as (testbed/README.md).
+/// A testbed user no other test signs in as (ARCHITECTURE.md, "Testbed users").
 const DOWN_USER: u32 = 76;
 
 /// Forwards every connection to the testbed's authorization server, or while `down`

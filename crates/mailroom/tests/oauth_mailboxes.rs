@@ -19,7 +19,7 @@ use support::{
     webhook_receiver::Receiver,
 };
 
-/// Testbed users no other test signs in as (testbed/README.md, "Users").
+/// Testbed users no other test signs in as (ARCHITECTURE.md, "Testbed users").
 const GOOGLE_USER: u32 = 65;
 const MICROSOFT_USER: u32 = 66;
 const YAHOO_USER: u32 = 67;

@@ -19,7 +19,7 @@ use mailroom_smtp::{SmtpAuth, SmtpServer, SmtpTls, verify_login_with};
 use sha2::{Digest, Sha256};
 use support::Testbed;
 
-/// Users no other test signs in as (testbed/README.md).
+/// Users no other test signs in as (ARCHITECTURE.md, "Testbed users").
 const USER: u32 = 62;
 const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 const TIMEOUT: Duration = Duration::from_secs(15);

@@ -158,7 +158,7 @@ impl Setup {
     }
 }
 
-/// An OAuth error as API.md §1.6 shapes it.
+/// An OAuth error as docs/API.md §1.6 shapes it.
 #[track_caller]
 fn assert_oauth_error(reply: &Reply, error: &str) {
     assert_eq!(reply.status, 400, "{}", reply.text);
@@ -191,7 +191,7 @@ fn jwt_claims(id_token: &str) -> Value {
 async fn code_exchange_refresh_tokeninfo_revoke_and_bearer_access() {
     let setup = setup().await;
 
-    // Exchange with the client secret: the bare response of API.md §2.4.
+    // Exchange with the client secret: the bare response of docs/API.md §2.4.
     let code = setup.sign_in(&[("access_type", "offline")]).await;
     let first = setup.exchange(&code, Some(&setup.client_secret)).await;
     assert_eq!(first.status, 200, "{}", first.text);

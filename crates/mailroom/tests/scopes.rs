@@ -1,5 +1,5 @@
 //! Granular scopes on a real, synced grant: what each scope lets through, the 403 body
-//! of API.md §11, `email.metadata` without bodies, and scopes changed by PATCH.
+//! of docs/API.md §11, `email.metadata` without bodies, and scopes changed by PATCH.
 
 mod support;
 

@@ -14,7 +14,7 @@ use support::{
     testbed_env,
 };
 
-/// Testbed users no other test signs in as (testbed/README.md).
+/// Testbed users no other test signs in as (ARCHITECTURE.md, "Testbed users").
 const HOSTED_USER: u32 = 79;
 const NATIVE_USER: u32 = 80;
 const SEED_USER: u32 = 85;
@@ -476,7 +476,7 @@ async fn native_v2_authentication_proves_the_password_and_trades_a_code() {
     assert_eq!(me["id"], account["id"]);
     assert!(me.get("access_token").is_none());
 
-    // A calendar-only account reads no mail: seed 004's 403, word for word in form.
+    // A calendar-only account reads no mail: v2's 403 (docs/API.md §11), word for word.
     for path in ["/messages", "/threads"] {
         let (status, body) = json_reply(
             http.get(format!("{}{path}", server.base_url))
@@ -763,7 +763,7 @@ async fn seed_004_curl_requests_and_the_implicit_flow_work_as_written() {
     .await;
     assert_eq!(status, 403, "{refused}");
     assert_eq!(refused["type"], "api_error");
-    // A change needs email.modify: seed 004's body, word for word.
+    // A change needs email.modify: v2's 403 body (docs/API.md §11), word for word.
     let (status, refused) = json_reply(
         browser
             .put(format!("{}/messages/any", server.base_url))

@@ -12,7 +12,7 @@ use support::{
     testbed_env,
 };
 
-/// Testbed users no other test signs in as (testbed/README.md).
+/// Testbed users no other test signs in as (ARCHITECTURE.md, "Testbed users").
 const DELTA_USER: u32 = 83;
 const DRAFTS_USER: u32 = 84;
 

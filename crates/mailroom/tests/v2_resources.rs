@@ -1,7 +1,7 @@
 //! Nylas v2 resources beyond mail: `/folders` created, renamed and deleted on the mail
 //! server, `/files` (a real attachment listed, shown and downloaded; uploads kept for
 //! the account alone, bounded in size), `/contacts`, `/calendars` and `/events` in v2's
-//! shapes, each under the scopes of its v3 counterpart with seed 004's 403 body, and
+//! shapes, each under the scopes of its v3 counterpart with v2's 403 body, and
 //! unknown ids answered 404 in v2's error shape.
 
 mod support;
@@ -14,7 +14,7 @@ use support::{
     testbed_env,
 };
 
-/// Testbed users no other test signs in as (testbed/README.md).
+/// Testbed users no other test signs in as (ARCHITECTURE.md, "Testbed users").
 const RESOURCES_USER: u32 = 81;
 const ISOLATION_USER: u32 = 82;
 /// The router's bound on a mail body, which uploads share (`MAX_MAIL_BODY_BYTES`).

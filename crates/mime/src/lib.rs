@@ -1,7 +1,9 @@
 //! MIME messages to mailroom's model, on mail-parser: header summaries (participants,
 //! dates, thread references), bodies as HTML and text, snippets, attachments with their
-//! decoded bytes, and the keys that thread messages together. No I/O; garbage in gives
-//! whatever could be read, never a panic.
+//! decoded bytes, and the keys that thread messages together; events from iCalendar
+//! parts (`calendar`, on calcard); and outgoing messages built and checked on
+//! mail-builder (`outgoing`). No I/O; garbage in gives whatever could be read, never a
+//! panic.
 
 mod bcc;
 mod calendar;

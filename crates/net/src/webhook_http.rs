@@ -17,7 +17,7 @@ use url::{Position, Url};
 
 use crate::outbound::{NetError, OutboundPolicy};
 
-/// How long a receiver has to answer the challenge (API.md §6.4), and a delivery.
+/// How long a receiver has to answer the challenge (docs/API.md §6.4), and a delivery.
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// The header that carries the signature of a delivery.
 pub const SIGNATURE_HEADER: &str = "X-Nylas-Signature";

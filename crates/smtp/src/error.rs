@@ -1,3 +1,6 @@
+//! The SMTP crate's one error type: the network, a refused login, a refused step of the
+//! mail transaction (nothing sent), or a message whose fate the server did not confirm.
+
 use mailroom_net::NetError;
 
 #[derive(Debug, thiserror::Error)]

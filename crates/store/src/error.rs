@@ -1,3 +1,6 @@
+//! The store's one error type: the database, a migration, stored data that does not
+//! parse, a sealed secret that does not open. Its text is for the log, not for clients.
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]

@@ -1,3 +1,6 @@
+//! The sync engine's one error type, over the IMAP, SMTP and store errors, with the
+//! questions the actor and the API ask of a failure (refused credentials, a lost lease…).
+
 use mailroom_imap::ImapError;
 use mailroom_store::StoreError;
 

@@ -71,9 +71,9 @@ pub(crate) async fn run(context: ActorContext, mut stop: watch::Receiver<bool>) 
     }
 }
 
-/// How the actor hears of changes between full passes (DESIGN.md, "Sync"). Either way
-/// it leaves IDLE every `status_poll_interval` to compare every folder's STATUS with
-/// the index: Dovecot 2.3's NOTIFY goes silent for good once its mailbox list index log
+/// How the actor hears of changes between full passes (ARCHITECTURE.md, "A sync pass").
+/// Either way it leaves IDLE every `status_poll_interval` to compare every folder's STATUS
+/// with the index: Dovecot 2.3's NOTIFY goes silent for good once its mailbox list index log
 /// rotates (bench/README.md, `change_latency.py`), so NOTIFY alone cannot be trusted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ChangeWatch {

@@ -1,7 +1,10 @@
-//! The sync engine: one actor per valid grant keeps that grant's folders and messages in
-//! the store in step with its IMAP server. Initial sync runs newest first, folder by
-//! folder (Inbox first); then the actor polls for changes. Bodies are read in the
-//! background, newest first, and on demand.
+//! The sync engine: one actor per valid grant this node owns keeps that grant's folders
+//! and messages in the store in step with its IMAP server. Initial sync runs newest
+//! first, folder by folder (Inbox first); between passes the actor idles on Inbox (IDLE,
+//! and NOTIFY where offered) and compares every folder's STATUS with the index now and
+//! then. Bodies are read in the background, newest first, and on demand. The changes the
+//! API asks for are made on the mail server first and recorded in the store after
+//! (ARCHITECTURE.md, "crates/sync").
 //!
 //! Read top-down; no module uses one above it:
 //! - `ownership`: which grants this node syncs (leases shared by the nodes of a cluster);
@@ -14,6 +17,11 @@
 //! - `gmail`: how a Gmail mailbox is indexed (identity, threads, All Mail, Sent);
 //! - `connection`: logging in with the grant's settings, and shared IMAP syntax;
 //! - `grant_login`: the grant's passwords or a fresh OAuth access token.
+//!
+//! Beside them: `actor_context` (what an actor shares with its work), `folder_check`
+//! (which folders a pass reads), `message_summary` (a fetched message as the index keeps
+//! it), `idle_pool` (sessions kept for the next change), `settings` and `sync_scope` (what
+//! to sync, and since when), `error`.
 
 mod actor_context;
 mod body_fetch;

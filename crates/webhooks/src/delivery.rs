@@ -39,7 +39,7 @@ pub trait ObjectRenderer: Send + Sync {
 pub struct RenderedObject {
     pub object: Value,
     /// The body could not be read in time: the notification goes out without it, as
-    /// `<trigger>.truncated` (API.md §6.3).
+    /// `<trigger>.truncated` (docs/API.md §6.3).
     pub body_left_out: bool,
 }
 

@@ -1,4 +1,4 @@
-//! The body POSTed for a notification (API.md §6.3).
+//! The body POSTed for a notification (docs/API.md §6.3).
 
 use mailroom_model::v3::{TriggerType, WebhookNotification};
 use serde_json::Value;

@@ -38,7 +38,7 @@ async function corpusMessage(key) {
   return c;
 }
 
-/** Rejects with the SDK's NylasApiError carrying this status and the §1.6 type. */
+/** Rejects with the SDK's NylasApiError carrying this status and the type of docs/API.md §1.6. */
 async function assertApiError(promise, statusCode, type) {
   await assert.rejects(promise, (error) => {
     assert.ok(error instanceof NylasApiError, `expected NylasApiError, got ${error?.constructor?.name}: ${error}`);

@@ -1,5 +1,5 @@
 """Changing and sending mail through the official Nylas Python SDK (nylas==6.18.0), unchanged,
-against a real mailroom and the testbed's Dovecot + Postfix (API.md §5.1–5.5).
+against a real mailroom and the testbed's Dovecot + Postfix (docs/API.md §5.1–5.5).
 
 Every effect is checked twice: in what the SDK returns, and with a second IMAP client
 (`imaplib`, STARTTLS with the testbed CA) that looks at the mailbox itself — flags, which
@@ -594,7 +594,7 @@ def test_folder_create_with_parent_rename_move_and_destroy(grant):
 
 
 def test_folder_destroy_takes_its_messages(grant):
-    """API.md §5.5: deleting a folder deletes it with its messages."""
+    """docs/API.md §5.5: deleting a folder deletes it with its messages."""
     folder = grant.nylas.folders.create(grant.grant_id, {"name": f"Doomed {token()[:6]}"}).data
     # A fresh message, sent to ourselves, then moved into the folder through the API.
     subject = f"Doomed message {token()}"
@@ -786,7 +786,7 @@ def test_send_json_with_a_small_attachment(grant, monkeypatch):
     assert delivered.parsed["From"].addresses[0].addr_spec == grant.email
     assert "<b>small</b>" in delivered.parsed.get_body(("html",)).get_content()
 
-    # The message the SDK got back is the one filed in Sent (API.md §5.2: data is the
+    # The message the SDK got back is the one filed in Sent (docs/API.md §5.2: data is the
     # Message). Sent to oneself, the INBOX copy has the same Message-ID, and mailroom
     # indexes the two copies as one message in two folders.
     sent_folder = grant.folder_ids[grant.imap.special("\\Sent")]

@@ -36,13 +36,13 @@ FLAG_USER = 7  # changed by another IMAP client during a test
 SYNC_DEADLINE = 60.0
 CATCH_UP_DEADLINE = 45.0  # a flag change made elsewhere; Inbox is watched with IDLE
 
-# API.md §5.1 / §9: a message always carries these keys (null, [] or false when empty).
+# docs/API.md §5.1 / §9: a message always carries these keys (null, [] or false when empty).
 MESSAGE_KEYS = {
     "id", "grant_id", "object", "thread_id", "subject", "from", "to", "cc", "bcc", "reply_to",
     "date", "unread", "starred", "snippet", "body", "attachments", "folders", "created_at",
     "schedule_id", "send_at", "metadata", "tracking_options",
 }
-# API.md §5.4.
+# docs/API.md §5.4.
 THREAD_KEYS = {
     "id", "grant_id", "object", "latest_draft_or_message", "has_attachments", "has_drafts",
     "starred", "unread", "earliest_message_date", "latest_message_received_date",
@@ -319,13 +319,13 @@ MESSAGE_FILTERS = [
 
 @pytest.mark.parametrize("build, expected", [pytest.param(b, e, id=i) for i, b, e in MESSAGE_FILTERS])
 def test_messages_list_filters(mailbox, build, expected):
-    """Each filter of API.md §5.1 lists exactly the seeded messages it describes, newest first."""
+    """Each filter of docs/API.md §5.1 lists the seeded messages it describes, newest first."""
     want = newest_first(m for m in mailbox.seed.messages if expected(m))
     assert mailbox.listed_keys(**build(mailbox)) == want
 
 
 def test_messages_filter_in_takes_folder_ids_not_names(mailbox):
-    """API.md §5.5: `in` is a folder id; a name or keyword such as INBOX is refused."""
+    """docs/API.md §5.5: `in` is a folder id; a name or keyword such as INBOX is refused."""
     for keyword in ("INBOX", "inbox"):
         with pytest.raises(NylasApiError) as refused:
             mailbox.list_messages(**{"in": keyword})
@@ -379,7 +379,7 @@ def test_message_raw_mime_is_base64url_of_the_stored_bytes(mailbox):
 
 
 def test_messages_list_with_raw_mime(mailbox):
-    """API.md §5.1 lists raw_mime among the list's `fields`: every listed message carries it."""
+    """docs/API.md §5.1: with `fields=raw_mime` every listed message carries raw_mime."""
     listed = mailbox.list_messages(fields="raw_mime", limit=3).data
     assert [mailbox.keys[m.id] for m in listed] == newest_first(mailbox.seed.messages)[:3]
     for message in listed:
@@ -399,7 +399,7 @@ def test_messages_list_with_raw_mime(mailbox):
     ],
 )
 def test_messages_search_query_native_runs_an_imap_search(mailbox, native, expected):
-    """search_query_native is an IMAP SEARCH over every folder (API.md §5.1)."""
+    """search_query_native is an IMAP SEARCH over every folder (docs/API.md §5.1)."""
     assert mailbox.listed_keys(search_query_native=native) == newest_first(mailbox.seed[k] for k in expected)
 
 
@@ -460,7 +460,7 @@ def test_find_sent_reply_is_in_the_inbox_thread(mailbox):
 
 
 def test_find_message_with_attachment(mailbox):
-    """The invoice lists its PDF with the metadata of API.md §5.0."""
+    """The invoice lists its PDF with the metadata of docs/API.md §5.0."""
     found = mailbox.message("c")
     assert len(found.attachments) == 1
     pdf = found.attachments[0]
@@ -504,7 +504,7 @@ def test_find_messages_in_non_ascii_and_child_folders(mailbox):
 
 @pytest.mark.parametrize("message_id", ["does-not-exist", "0" * 32, "with/slash"])
 def test_find_unknown_message_is_a_404(mailbox, message_id):
-    """An unknown id raises NylasApiError 404 built from the envelope of API.md §1.6."""
+    """An unknown id raises NylasApiError 404 built from the envelope of docs/API.md §1.6."""
     with pytest.raises(NylasApiError) as excinfo:
         mailbox.nylas.messages.find(mailbox.grant_id, message_id)
     err = excinfo.value
@@ -525,7 +525,7 @@ def test_unknown_message_raw_error_envelope(mailbox):
 
 
 def test_message_always_carries_every_field(mailbox):
-    """API.md §9: a message with no cc/bcc/reply_to/attachments still has every key, as
+    """docs/API.md §9: a message with no cc/bcc/reply_to/attachments still has every key, as
     [] / null / false, in the single-object and the list response."""
     raw = mailbox.raw(f"/messages/{mailbox.ids['g']}")
     assert raw.status_code == 200, raw.text
@@ -612,7 +612,7 @@ def test_thread_find_has_every_field_the_sdk_requires(mailbox):
 
 
 def test_thread_raw_carries_every_field(mailbox):
-    """API.md §5.4 / §9: every thread key is present, also in lists."""
+    """docs/API.md §5.4 / §9: every thread key is present, also in lists."""
     thread_id = mailbox.message("g").thread_id
     raw = mailbox.raw(f"/threads/{thread_id}")
     assert raw.status_code == 200, raw.text
@@ -684,7 +684,7 @@ THREAD_FILTERS = [
 
 @pytest.mark.parametrize("build, expected", [pytest.param(b, e, id=i) for i, b, e in THREAD_FILTERS])
 def test_threads_list_filters(mailbox, build, expected):
-    """Each thread filter of API.md §5.4 lists exactly the conversations it describes."""
+    """Each thread filter of docs/API.md §5.4 lists exactly the conversations it describes."""
     groups = mailbox.seed.threads()
     want = {frozenset(keys) for keys in groups.values() if expected([mailbox.seed[k] for k in keys])}
     got = [mailbox.thread_keys(t) for t in mailbox.list_threads(**build(mailbox))]

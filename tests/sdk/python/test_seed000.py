@@ -79,7 +79,7 @@ def test_applications_info_returns_the_application(app, nylas, mailroom):
     assert details.application_id == app.application_id
     assert details.organization_id
     assert details.branding.name == app.name
-    # API.md §1.4: the request id also travels as a header (Node reads it from there).
+    # docs/API.md §1.4: the request id also travels as a header (Node reads it from there).
     assert response.headers.get("x-request-id") == response.request_id
     # The raw body has the SDK's required keys, in the v3 envelope.
     raw = mailroom.raw("GET", "/v3/applications", app.api_key)
@@ -354,7 +354,7 @@ def test_grants_list_with_query_params(imap_app, testbed, mailroom):
     assert set(grant_ids(page1)) | set(grant_ids(page2)) == all_ids
     assert not set(grant_ids(page1)) & set(grant_ids(page2))
     assert nylas.grants.list(query_params={"offset": 3}).data == []
-    # The envelope echoes limit and offset (API.md §1.4).
+    # The envelope echoes limit and offset (docs/API.md §1.4).
     raw = mailroom.raw("GET", "/v3/grants?limit=2&offset=1", imap_app.api_key).json()
     assert (raw["limit"], raw["offset"], len(raw["data"])) == (2, 1, 2)
 

@@ -2,7 +2,7 @@
 //! HTTP Basic (`TOKEN:`, as the v2 SDKs send it). Its account is the token's grant; its
 //! scopes are the grant's narrowed to those the token was issued for, checked against
 //! the route's entry in the one table of grant routes (`crate::grant_routes`), with
-//! seed 004's 403 body when they fall short.
+//! the 403 body of docs/API.md §11 when they fall short.
 
 use axum::{
     extract::{FromRequestParts, MatchedPath},
@@ -117,7 +117,7 @@ impl V2Account {
 }
 
 /// The scopes v2 named as sufficient: those that admit the call, without the umbrella
-/// `email` that includes every email scope (seed 004: a change needs `['email.modify']`).
+/// `email` that includes every email scope (a change needs `['email.modify']`, docs/API.md §11).
 fn named_for(any_of: &[Scope]) -> Vec<Scope> {
     let sufficient = Scope::sufficient_for(any_of);
     let named: Vec<Scope> = sufficient

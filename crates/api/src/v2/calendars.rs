@@ -29,7 +29,7 @@ pub async fn list_calendars(
     query: QueryParams,
 ) -> Result<Json<Value>, V2Error> {
     let paging = Paging::from_query(&query)?;
-    // API.md §11: the calendar holds what message bodies say, so it exists only where
+    // docs/API.md §11: the calendar holds what message bodies say, so it exists only where
     // the token reads content too.
     let calendars: Vec<Value> = if account.may_read_content() {
         vec![calendar_json(&account.grant)]

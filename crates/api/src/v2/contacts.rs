@@ -21,7 +21,7 @@ use crate::{extract::QueryParams, router::AppState};
 /// Contacts read per step of a walk.
 const STEP: i64 = 1000;
 
-/// API.md §11: contacts exist only as derived from mail, so only where a scope that
+/// docs/API.md §11: contacts exist only as derived from mail, so only where a scope that
 /// reads mail comes with the contacts scope; otherwise the call finds none.
 pub(super) fn contacts_exist(account: &V2Account) -> bool {
     account

@@ -174,7 +174,7 @@ pub async fn revoke(State(state): State<AppState>, parts: Parts) -> Result<Json<
 }
 
 /// A form or JSON body. A JSON object sent as a form is read as JSON: `curl -d '{…}'`,
-/// as seed 004 writes its requests, labels JSON that way.
+/// as v2's own examples write their requests, labels JSON that way.
 pub(super) fn read_body<T: serde::de::DeserializeOwned + Default>(
     headers: &HeaderMap,
     body: &[u8],

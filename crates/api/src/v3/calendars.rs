@@ -19,7 +19,7 @@ use crate::{
     v3::{message_json::apply_select, messages::DEFAULT_LIMIT},
 };
 
-/// API.md §11: an IMAP grant's events exist only as read from its mail — from message
+/// docs/API.md §11: an IMAP grant's events exist only as read from its mail — from message
 /// bodies, so only where a scope that reads content (`email.read_only` and above) comes
 /// with the calendar scope. Without one the calendar scope still admits the call, which
 /// finds no calendar: an empty list, a 404 for an id.

@@ -1,4 +1,4 @@
-//! The body of a send or draft request, in each form the SDKs use (API.md §5.2):
+//! The body of a send or draft request, in each form the SDKs use (docs/API.md §5.2):
 //! JSON with base64 attachment `content`; `multipart/form-data` with the JSON in a
 //! `message` (or `draft`) part and one part per attachment; raw MIME in a `mime` part
 //! (`?type=mime`). An empty body is an empty request (sending a draft as it is).

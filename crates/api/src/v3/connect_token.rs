@@ -38,8 +38,8 @@ pub async fn token(
         )
     })?;
     let application_id = client(&state, required(&request.client_id, "client_id")?).await?;
-    // The Python SDK sends its API key as client_secret; seed 000's own example builds
-    // the client with the client id in that place. A client id proves nothing, so such a
+    // The Python SDK sends its API key as client_secret; some applications build the
+    // client with the client id in that place (README.md, "Tokens"). A client id proves nothing, so such a
     // request is a public client: it may redeem a code (bound to the registered redirect
     // URI, single use, ten minutes), never refresh a token.
     let secret =

@@ -27,7 +27,7 @@ use crate::{
     },
 };
 
-/// API.md §11: an IMAP grant's contacts exist only as derived from its mail, so only
+/// docs/API.md §11: an IMAP grant's contacts exist only as derived from its mail, so only
 /// where a scope that reads mail (participants are metadata) comes with the contacts
 /// scope. Without one the call is allowed — the contacts scope admits it — and finds
 /// nothing: an empty list, a 404 for an id.

@@ -1,4 +1,6 @@
-//! The Nylas v3 routes, one file per resource.
+//! The Nylas v3 handlers, one file per resource. `routes` serves the application's routes
+//! (applications, connectors, sign-in, tokens, grants, webhooks); the routes on a grant's
+//! mailbox are in the one table of `crate::grant_routes`.
 
 mod applications;
 pub(crate) mod attachments;

@@ -1,4 +1,4 @@
-//! Several `mailroom serve` processes on one PostgreSQL (cluster mode, issue 13): a schema
+//! Several `mailroom serve` processes on one PostgreSQL (cluster mode): a schema
 //! of their own on the test server or a private PostgreSQL the test may restart, nodes
 //! started, signalled and restarted as an operator would, the operator's CLI views
 //! (`mailroom nodes --json`, `mailroom grants status --json`), the IMAP sessions Dovecot

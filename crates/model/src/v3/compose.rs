@@ -1,4 +1,4 @@
-//! The body of `POST …/messages/send` and of drafts create/update (API.md §5.2, §5.3).
+//! The body of `POST …/messages/send` and of drafts create/update (docs/API.md §5.2, §5.3).
 //! Lenient on purpose: unknown fields are ignored and `null` is accepted wherever a field
 //! is optional or a list, because the SDKs send nulls for unset values.
 

@@ -1,4 +1,4 @@
-//! Webhook destinations and the notifications POSTed to them (API.md §6).
+//! Webhook destinations and the notifications POSTed to them (docs/API.md §6).
 
 use std::{fmt, str::FromStr};
 
@@ -53,7 +53,7 @@ trigger_types! {
 }
 
 impl TriggerType {
-    /// The notification's `source` (`/<provider>/<product>/<sync_type>`, §6.3).
+    /// The notification's `source` (`/<provider>/<product>/<sync_type>`, docs/API.md §6.3).
     pub fn source(self) -> &'static str {
         match self {
             TriggerType::GrantCreated
@@ -200,7 +200,7 @@ pub struct WebhookIpAddresses {
     pub updated_at: i64,
 }
 
-/// A notification as POSTed to a webhook (CloudEvents 1.0 style, §6.3).
+/// A notification as POSTed to a webhook (CloudEvents 1.0 style, docs/API.md §6.3).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WebhookNotification {
     pub specversion: String,

@@ -1,4 +1,4 @@
-//! The sign-in link, `GET /v3/connect/auth?…` (API.md §2.2), read without I/O. What is
+//! The sign-in link, `GET /v3/connect/auth?…` (docs/API.md §2.2), read without I/O. What is
 //! wrong with it is either shown on an error page (as long as the redirect URI is not
 //! known to be the application's, nothing may be sent there) or, once it is, sent back
 //! to the application as an OAuth error.

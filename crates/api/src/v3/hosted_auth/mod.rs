@@ -2,7 +2,7 @@
 //! an IMAP mailbox, `POST /v3/connect/auth` takes its form. On success the grant is
 //! created (or the existing one for that email re-authenticated, on the servers it has)
 //! and the browser goes back to the application's `redirect_uri` with a one-time `code`;
-//! the outcomes of API.md §2.3 and seed 000 otherwise: a wrong password shows the page
+//! the outcomes of docs/API.md §2.3 otherwise: a wrong password shows the page
 //! again, the third ends the flow with `error_type=auth_limit_reached`, a silent server
 //! with `error_type=provider_not_responding`.
 //!

@@ -211,7 +211,7 @@ pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// The end of a failed flow, as seed 000 says: `error_type` beside the OAuth fields.
+/// The end of a failed flow (docs/API.md §2.3): `error_type` beside the OAuth fields.
 pub fn error_redirect(flow: &AuthFlowRecord, error_type: &str, description: &str) -> Response {
     let code = match error_type {
         "auth_limit_reached" => "45003",

@@ -6,7 +6,7 @@
 //! proves the token on the mailbox's IMAP and SMTP servers and creates or
 //! re-authenticates the grant. The application then gets mailroom's own `code`, as
 //! after the IMAP page; the provider's refusals reach it as `error` and
-//! `error_description` (API.md §2.3).
+//! `error_description` (docs/API.md §2.3).
 
 use axum::{
     extract::{Query, State},
@@ -416,7 +416,7 @@ fn oauth_error_name(error: &str) -> String {
     }
 }
 
-/// The end of a flow the provider or the sign-in refused, as API.md §2.3 shapes it.
+/// The end of a flow the provider or the sign-in refused, as docs/API.md §2.3 shapes it.
 fn provider_error_redirect(flow: &AuthFlowRecord, error: &str, description: &str) -> Response {
     let description: String = description.chars().take(500).collect();
     let mut params = vec![
