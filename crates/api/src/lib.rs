@@ -10,6 +10,7 @@ mod auth;
 mod connect_grant;
 mod cors;
 mod cursor;
+mod dashboard;
 mod envelope;
 mod error;
 mod extract;

@@ -47,6 +47,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .merge(v3::routes())
         .merge(crate::v2::routes())
         .merge(crate::grant_routes::router())
+        .merge(crate::dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -737,3 +737,112 @@ async fn browsers_may_call_the_token_routes_from_the_application_s_js_origins_on
             .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
     );
 }
+
+/// A form POST with an optional cookie; the status, the headers and the body's text.
+async fn post_form(
+    app: &App,
+    path: &str,
+    cookie: Option<&str>,
+    form: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let request = request
+        .body(Body::from(form.to_owned()))
+        .expect("a request");
+    let response = app
+        .router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("an answer");
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.expect("the body").to_bytes();
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+async fn get_page(app: &App, path: &str, cookie: Option<&str>) -> (StatusCode, String) {
+    let mut request = Request::builder().method(Method::GET).uri(path);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let response = app
+        .router
+        .clone()
+        .oneshot(request.body(Body::empty()).expect("a request"))
+        .await
+        .expect("an answer");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn the_dashboard_needs_an_admin_session_and_its_forms_their_csrf_token() {
+    let app = app().await;
+    let (status, page) = get_page(&app, "/admin", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Admin token"), "the sign-in form");
+    assert!(
+        !page.contains("in-process"),
+        "no application shown before signing in"
+    );
+
+    let (status, _, page) = post_form(&app, "/admin/login", None, "token=mra_guess").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("unknown or revoked"));
+
+    let (record, token) = app.store.create_admin_token().await.expect("a token");
+    let (status, headers, _) =
+        post_form(&app, "/admin/login", None, &format!("token={token}")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let set_cookie = headers[header::SET_COOKIE].to_str().unwrap().to_owned();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
+    assert!(
+        !set_cookie.contains(&token),
+        "the cookie is a session, not the token"
+    );
+    let cookie = set_cookie.split(';').next().unwrap().to_owned();
+
+    let (status, page) = get_page(&app, "/admin", Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("in-process") && page.contains("ann@example.test"),
+        "{page}"
+    );
+
+    // A retry without the page's CSRF token does nothing.
+    let path = "/admin/webhooks/any/retry";
+    let form = format!("csrf=forged&application={}", app.application_id);
+    let (status, headers, _) = post_form(&app, path, Some(&cookie), &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/admin?outcome=stale");
+    // Nor does one without a session.
+    let (status, headers, _) = post_form(&app, path, None, &form).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers[header::LOCATION], "/admin");
+
+    // A revoked token closes its sessions.
+    assert!(
+        app.store
+            .revoke_admin_token(&record.id)
+            .await
+            .expect("revoked")
+    );
+    let (_, page) = get_page(&app, "/admin", Some(&cookie)).await;
+    assert!(page.contains("Admin token") && !page.contains("ann@example.test"));
+}

@@ -40,6 +40,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Manage the operator dashboard's admin tokens (`/admin`).
+    #[command(subcommand, name = "admin-token")]
+    AdminToken(AdminTokenCommand),
     /// Inspect grants.
     #[command(subcommand)]
     Grants(GrantsCommand),
@@ -163,6 +166,25 @@ pub enum CallbackUriCommand {
         #[arg(long = "app", value_name = "ID")]
         application_id: String,
         #[arg(value_name = "CALLBACK_URI_ID")]
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AdminTokenCommand {
+    /// Create an admin token for the dashboard (shown once).
+    Create {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the admin tokens (their ids, never the tokens).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an admin token by its id; its dashboard sessions end.
+    Revoke {
+        #[arg(value_name = "TOKEN_ID")]
         id: String,
     },
 }

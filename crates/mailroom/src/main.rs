@@ -1,5 +1,6 @@
 //! `mailroom`: a self-hosted, Nylas-compatible email API server.
 
+mod admin_tokens;
 mod app_commands;
 mod bench_fill;
 mod cli;
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(settings, args).await,
             Command::App(command) => app_commands::app(settings, command).await,
             Command::ApiKey(command) => app_commands::api_key(settings, command).await,
+            Command::AdminToken(command) => admin_tokens::run(settings, command).await,
             Command::Grants(command) => grants_status::run(settings, command).await,
             Command::Nodes { json } => cluster_nodes::run(settings, json).await,
             Command::Migrate => database::migrate(settings).await,

@@ -4,6 +4,7 @@
 //! under `migrations/`, one set for both.
 
 mod address_folders;
+mod admin_tokens;
 mod api_keys;
 mod applications;
 mod auth_flows;
@@ -33,6 +34,7 @@ mod message_row;
 mod messages;
 mod oauth_tokens;
 mod open;
+mod operator_views;
 mod pkce;
 mod scheduled_sends;
 mod secret_box;
@@ -54,6 +56,7 @@ mod uploads;
 mod webhook_outbox;
 mod webhooks;
 
+pub use admin_tokens::{ADMIN_SESSION_SECS, AdminTokenRecord};
 pub use api_keys::ApiKeyRecord;
 pub use applications::{ApplicationRecord, NewApplication};
 pub use auth_flows::{AuthFlowRecord, CODE_LIFETIME_SECS, FLOW_LIFETIME_SECS, NewAuthFlow};
@@ -79,6 +82,7 @@ pub use oauth_tokens::{
     REFRESH_TOKEN_LIFETIME_SECS, REFRESH_TOKEN_PREFIX, TokenError,
 };
 pub use open::{Migrations, Store};
+pub use operator_views::{FailingDeliveries, PendingSend};
 pub use pkce::PkceMethod;
 pub use scheduled_sends::{
     DueSend, NewScheduledSend, ScheduleQuota, ScheduleStatus, ScheduledSend, Scheduling,

@@ -35,8 +35,11 @@ fn back_to_0012(engine: Engine) -> Vec<&'static str> {
 }
 
 /// What migrations 0020 (OAuth mailboxes), 0021 (Gmail), 0022 (the change log), 0023
-/// (v2 uploads), 0024 (draft versions) and 0025 (implicit flows) added.
+/// (v2 uploads), 0024 (draft versions), 0025 (implicit flows) and 0026 (admin tokens)
+/// added.
 const AFTER_0019: &[&str] = &[
+    "DROP TABLE admin_sessions",
+    "DROP TABLE admin_tokens",
     "ALTER TABLE auth_flows DROP COLUMN response_type",
     "DROP TABLE draft_versions",
     "DROP TABLE v2_uploads",

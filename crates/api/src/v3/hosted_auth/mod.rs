@@ -19,6 +19,7 @@ mod page;
 mod provider_flow;
 
 pub(crate) use link::AuthQuery as SignInQuery;
+pub(crate) use page::{cookie_value, nonce};
 pub use provider_flow::provider_callback;
 
 use axum::{

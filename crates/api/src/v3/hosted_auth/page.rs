@@ -251,7 +251,7 @@ pub fn redirect_with(uri: &str, params: &[(&str, &str)]) -> Response {
     response
 }
 
-fn nonce() -> String {
+pub fn nonce() -> String {
     let mut bytes = [0u8; 18];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
