@@ -7,7 +7,7 @@ use mailroom_imap::{ImapSession, encode_mailbox_name};
 use mailroom_model::GrantId;
 use mailroom_store::FolderRecord;
 
-use crate::{connection::listings, engine::SyncEngine, error::SyncError, write_session::bounded};
+use crate::{connection::listings, engine::SyncEngine, error::SyncError};
 
 /// Attributes that mark a folder mail clients rely on.
 const SPECIAL_USE: &[&str] = &[
@@ -43,14 +43,13 @@ impl SyncEngine {
         let folders = self.store().folders(grant_id).await?;
         let parent = parent_id.map(|id| find(&folders, id)).transpose()?;
         let lock = self.folder_lock(grant_id);
-        let imap_name = bounded(async {
-            let mut session = self.write_session(grant_id).await?;
-            let _folders_held = lock.lock().await;
-            let result = async {
-                let delimiter = delimiter(&mut session).await?;
+        let imap_name = self
+            .with_write_session(grant_id, async |session| {
+                let _folders_held = lock.lock().await;
+                let delimiter = delimiter(session).await?;
                 let imap_name = child_name(parent, name, &delimiter)?;
                 // The index may not have seen another client's folders yet: ask the server.
-                self.relist(&mut session, grant_id).await?;
+                self.relist(session, grant_id).await?;
                 let exists = self
                     .store()
                     .folders(grant_id)
@@ -63,14 +62,10 @@ impl SyncEngine {
                     )));
                 }
                 session.create_mailbox(&imap_name).await?;
-                self.relist(&mut session, grant_id).await?;
+                self.relist(session, grant_id).await?;
                 Ok(imap_name)
-            }
-            .await;
-            self.release_session(grant_id, session, &result).await;
-            result
-        })
-        .await?;
+            })
+            .await?;
         self.nudge(grant_id);
         self.store()
             .folders(grant_id)
@@ -116,30 +111,24 @@ impl SyncEngine {
             ));
         }
         let lock = self.folder_lock(grant_id);
-        bounded(async {
-            let mut session = self.write_session(grant_id).await?;
+        self.with_write_session(grant_id, async |session| {
             let _folders_held = lock.lock().await;
-            let result = async {
-                let delimiter = delimiter(&mut session).await?;
-                let new_name = child_name(parent, name.unwrap_or(&folder.name), &delimiter)?;
-                if new_name == folder.imap_name {
-                    return Ok(());
-                }
-                if folders.iter().any(|f| f.imap_name == new_name) {
-                    return Err(SyncError::Invalid(format!(
-                        "a folder named '{}' exists already there",
-                        name.unwrap_or(&folder.name)
-                    )));
-                }
-                session.rename_mailbox(&folder.imap_name, &new_name).await?;
-                self.store()
-                    .rename_folder_tree(grant_id, &folder.imap_name, &new_name, Some(&delimiter))
-                    .await?;
-                self.relist(&mut session, grant_id).await
+            let delimiter = delimiter(session).await?;
+            let new_name = child_name(parent, name.unwrap_or(&folder.name), &delimiter)?;
+            if new_name == folder.imap_name {
+                return Ok(());
             }
-            .await;
-            self.release_session(grant_id, session, &result).await;
-            result
+            if folders.iter().any(|f| f.imap_name == new_name) {
+                return Err(SyncError::Invalid(format!(
+                    "a folder named '{}' exists already there",
+                    name.unwrap_or(&folder.name)
+                )));
+            }
+            session.rename_mailbox(&folder.imap_name, &new_name).await?;
+            self.store()
+                .rename_folder_tree(grant_id, &folder.imap_name, &new_name, Some(&delimiter))
+                .await?;
+            self.relist(session, grant_id).await
         })
         .await?;
         self.nudge(grant_id);
@@ -177,16 +166,10 @@ impl SyncEngine {
             )));
         }
         let lock = self.folder_lock(grant_id);
-        bounded(async {
-            let mut session = self.write_session(grant_id).await?;
+        self.with_write_session(grant_id, async |session| {
             let _folders_held = lock.lock().await;
-            let result = async {
-                session.delete_mailbox(&folder.imap_name).await?;
-                self.relist(&mut session, grant_id).await
-            }
-            .await;
-            self.release_session(grant_id, session, &result).await;
-            result
+            session.delete_mailbox(&folder.imap_name).await?;
+            self.relist(session, grant_id).await
         })
         .await?;
         self.nudge(grant_id);

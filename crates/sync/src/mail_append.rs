@@ -11,7 +11,7 @@ use mailroom_store::FolderRecord;
 
 use crate::{
     body_fetch::parse_body, engine::SyncEngine, error::SyncError, gmail::files_sent_mail,
-    mail_changes::find_by_message_id, message_summary::to_new_message, write_session::bounded,
+    mail_changes::find_by_message_id, message_summary::to_new_message,
 };
 
 /// The role of the folder a message is appended to.
@@ -57,11 +57,10 @@ impl SyncEngine {
             Some(id) => self.store().message_locations(grant_id, id).await?,
             None => Vec::new(),
         };
-        let id = bounded(async {
-            let mut session = self.write_session(grant_id).await?;
-            let result = async {
+        let id = self
+            .with_write_session(grant_id, async |session| {
                 let id = self
-                    .append_and_index(&mut session, grant_id, AppendTarget::Drafts, message)
+                    .append_and_index(session, grant_id, AppendTarget::Drafts, message)
                     .await?;
                 // The new version is safe on the server: now the old one goes.
                 for location in old_locations {
@@ -75,12 +74,8 @@ impl SyncEngine {
                         .await?;
                 }
                 Ok(id)
-            }
-            .await;
-            self.release_session(grant_id, session, &result).await;
-            result
-        })
-        .await?;
+            })
+            .await?;
         Ok(id)
     }
 
@@ -92,15 +87,12 @@ impl SyncEngine {
         target: AppendTarget,
         message: &[u8],
     ) -> Result<String, SyncError> {
-        let id = bounded(async {
-            let mut session = self.write_session(grant_id).await?;
-            let result = self
-                .append_and_index(&mut session, grant_id, target, message)
-                .await;
-            self.release_session(grant_id, session, &result).await;
-            result
-        })
-        .await?;
+        let id = self
+            .with_write_session(grant_id, async |session| {
+                self.append_and_index(session, grant_id, target, message)
+                    .await
+            })
+            .await?;
         Ok(id)
     }
 

@@ -10,7 +10,7 @@ use mailroom_imap::{ImapSession, UidMapping};
 use mailroom_model::GrantId;
 use mailroom_store::{FolderRecord, MessageLocation};
 
-use crate::{engine::SyncEngine, error::SyncError, write_session::bounded};
+use crate::{engine::SyncEngine, error::SyncError};
 
 /// What `PUT …/messages/{id}` (or a thread) asks to change.
 #[derive(Debug, Clone, Default)]
@@ -51,20 +51,16 @@ impl SyncEngine {
             None => None,
         };
         let messages = self.locate(grant_id, message_ids).await?;
-        bounded(async {
-            let mut session = self.write_session(grant_id).await?;
-            let result = self
-                .apply_change(
-                    &mut session,
-                    grant_id,
-                    &folders,
-                    &messages,
-                    change,
-                    targets.as_deref(),
-                )
-                .await;
-            self.release_session(grant_id, session, &result).await;
-            result
+        self.with_write_session(grant_id, async |session| {
+            self.apply_change(
+                session,
+                grant_id,
+                &folders,
+                &messages,
+                change,
+                targets.as_deref(),
+            )
+            .await
         })
         .await?;
         Ok(())
@@ -81,43 +77,36 @@ impl SyncEngine {
             .iter()
             .find(|f| f.attributes.iter().any(|a| a == "\\Trash"));
         let messages = self.locate(grant_id, message_ids).await?;
-        bounded(async {
-            let mut session = self.write_session(grant_id).await?;
-            let result = async {
-                for message in &messages {
-                    let outside: Vec<&MessageLocation> = message
-                        .locations
-                        .iter()
-                        .filter(|l| Some(l.folder_id.as_str()) != trash.map(|t| t.id.as_str()))
-                        .collect();
-                    match trash {
-                        Some(trash) if !outside.is_empty() => {
-                            // One copy goes to Trash; any others are removed.
-                            let (first, rest) =
-                                outside.split_first().ok_or(SyncError::MessageGone)?;
-                            self.move_one(&mut session, grant_id, message, first, trash)
-                                .await?;
-                            for location in rest {
-                                self.expunge_one(&mut session, grant_id, location).await?;
-                            }
-                        }
-                        _ => {
-                            for location in &message.locations {
-                                self.expunge_one(&mut session, grant_id, location).await?;
-                            }
-                            // Gone for good, by mailroom's hand: no need to wait for
-                            // sync to tell a deletion from a move.
-                            self.store()
-                                .settle_deletion_now(grant_id, &message.id)
-                                .await?;
+        self.with_write_session(grant_id, async |session| {
+            for message in &messages {
+                let outside: Vec<&MessageLocation> = message
+                    .locations
+                    .iter()
+                    .filter(|l| Some(l.folder_id.as_str()) != trash.map(|t| t.id.as_str()))
+                    .collect();
+                match trash {
+                    Some(trash) if !outside.is_empty() => {
+                        // One copy goes to Trash; any others are removed.
+                        let (first, rest) = outside.split_first().ok_or(SyncError::MessageGone)?;
+                        self.move_one(session, grant_id, message, first, trash)
+                            .await?;
+                        for location in rest {
+                            self.expunge_one(session, grant_id, location).await?;
                         }
                     }
+                    _ => {
+                        for location in &message.locations {
+                            self.expunge_one(session, grant_id, location).await?;
+                        }
+                        // Gone for good, by mailroom's hand: no need to wait for
+                        // sync to tell a deletion from a move.
+                        self.store()
+                            .settle_deletion_now(grant_id, &message.id)
+                            .await?;
+                    }
                 }
-                Ok(())
             }
-            .await;
-            self.release_session(grant_id, session, &result).await;
-            result
+            Ok(())
         })
         .await?;
         Ok(())
@@ -139,21 +128,15 @@ impl SyncEngine {
             .map(|f| f.id)
             .collect();
         let messages = self.locate(grant_id, message_ids).await?;
-        bounded(async {
-            let mut session = self.write_session(grant_id).await?;
-            let result = async {
-                for location in messages
-                    .iter()
-                    .flat_map(|m| &m.locations)
-                    .filter(|l| drafts.contains(&l.folder_id))
-                {
-                    self.expunge_one(&mut session, grant_id, location).await?;
-                }
-                Ok(())
+        self.with_write_session(grant_id, async |session| {
+            for location in messages
+                .iter()
+                .flat_map(|m| &m.locations)
+                .filter(|l| drafts.contains(&l.folder_id))
+            {
+                self.expunge_one(session, grant_id, location).await?;
             }
-            .await;
-            self.release_session(grant_id, session, &result).await;
-            result
+            Ok(())
         })
         .await?;
         Ok(())
@@ -166,20 +149,14 @@ impl SyncEngine {
         message_id: &str,
     ) -> Result<(), SyncError> {
         let messages = self.locate(grant_id, &[message_id.to_owned()]).await?;
-        bounded(async {
-            let mut session = self.write_session(grant_id).await?;
-            let result = async {
-                for location in messages.iter().flat_map(|m| &m.locations) {
-                    session.select_folder(&location.imap_name).await?;
-                    session
-                        .store_flags(&location.uid.to_string(), &["\\Answered"], &[])
-                        .await?;
-                }
-                Ok(())
+        self.with_write_session(grant_id, async |session| {
+            for location in messages.iter().flat_map(|m| &m.locations) {
+                session.select_folder(&location.imap_name).await?;
+                session
+                    .store_flags(&location.uid.to_string(), &["\\Answered"], &[])
+                    .await?;
             }
-            .await;
-            self.release_session(grant_id, session, &result).await;
-            result
+            Ok(())
         })
         .await
     }

@@ -18,6 +18,22 @@ use crate::{
 const CHANGE_TIMEOUT: Duration = Duration::from_secs(120);
 
 impl SyncEngine {
+    /// Runs one change on the grant's mailbox: a write session taken, `change` run on it,
+    /// the session handed back as the outcome allows, the whole under [`CHANGE_TIMEOUT`].
+    pub(crate) async fn with_write_session<T>(
+        &self,
+        grant_id: &GrantId,
+        change: impl AsyncFnOnce(&mut ImapSession) -> Result<T, SyncError>,
+    ) -> Result<T, SyncError> {
+        bounded(async {
+            let mut session = self.write_session(grant_id).await?;
+            let result = change(&mut session).await;
+            self.release_session(grant_id, session, &result).await;
+            result
+        })
+        .await
+    }
+
     /// A logged-in session for a change: an idle one that still answers, or a new one.
     /// Capabilities the settings say to ignore are ignored, so changes take the same
     /// paths as sync on a server without them.
@@ -88,7 +104,7 @@ impl SyncEngine {
 }
 
 /// Runs a change under [`CHANGE_TIMEOUT`].
-pub(crate) async fn bounded<T>(
+async fn bounded<T>(
     change: impl Future<Output = Result<T, SyncError>>,
 ) -> Result<T, SyncError> {
     tokio::time::timeout(CHANGE_TIMEOUT, change)
