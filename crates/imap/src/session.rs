@@ -15,27 +15,8 @@ use crate::{
 /// message is one literal of RFC822.SIZE bytes).
 const LITERAL_SLACK: u64 = 1024 * 1024;
 
-/// How the connection is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImapTls {
-    /// TLS from the first byte (IMAPS).
-    Implicit,
-    /// Plain greeting, then STARTTLS, which must succeed.
-    StartTls,
-    /// No TLS at all; only where the policy allows plaintext.
-    Plain,
-}
-
-impl From<mailroom_model::TransportSecurity> for ImapTls {
-    fn from(security: mailroom_model::TransportSecurity) -> Self {
-        use mailroom_model::TransportSecurity;
-        match security {
-            TransportSecurity::Ssl => ImapTls::Implicit,
-            TransportSecurity::Starttls => ImapTls::StartTls,
-            TransportSecurity::None => ImapTls::Plain,
-        }
-    }
-}
+/// How the connection is protected (one name with SMTP's).
+pub use mailroom_net::ConnectionTls as ImapTls;
 
 /// Where to connect and as whom.
 #[derive(Debug, Clone, Copy)]

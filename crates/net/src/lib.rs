@@ -5,6 +5,7 @@
 
 mod address_policy;
 mod autoconfig;
+mod connection_tls;
 mod discovery;
 mod oauth_token;
 mod outbound;
@@ -14,6 +15,7 @@ pub mod webhook_http;
 
 pub use address_policy::is_public_address;
 pub use autoconfig::{fetch_autoconfig, parse_autoconfig};
+pub use connection_tls::ConnectionTls;
 pub use discovery::{
     AnnouncedServers, DiscoveredServer, DiscoveredServers, DiscoveredTls, MailDiscovery,
 };

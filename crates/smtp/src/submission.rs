@@ -12,26 +12,8 @@ use crate::{
     transport::{BoundedReplies, ImplicitTls},
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SmtpTls {
-    /// TLS from the first byte (SMTPS, usually port 465).
-    Implicit,
-    /// STARTTLS, which must succeed.
-    StartTls,
-    /// No TLS; only where the policy allows plaintext.
-    Plain,
-}
-
-impl From<mailroom_model::TransportSecurity> for SmtpTls {
-    fn from(security: mailroom_model::TransportSecurity) -> Self {
-        use mailroom_model::TransportSecurity;
-        match security {
-            TransportSecurity::Ssl => SmtpTls::Implicit,
-            TransportSecurity::Starttls => SmtpTls::StartTls,
-            TransportSecurity::None => SmtpTls::Plain,
-        }
-    }
-}
+/// How the connection is protected (one name with IMAP's).
+pub use mailroom_net::ConnectionTls as SmtpTls;
 
 #[derive(Debug, Clone, Copy)]
 pub struct SmtpServer<'a> {

@@ -104,9 +104,7 @@ impl SyncEngine {
 }
 
 /// Runs a change under [`CHANGE_TIMEOUT`].
-async fn bounded<T>(
-    change: impl Future<Output = Result<T, SyncError>>,
-) -> Result<T, SyncError> {
+async fn bounded<T>(change: impl Future<Output = Result<T, SyncError>>) -> Result<T, SyncError> {
     tokio::time::timeout(CHANGE_TIMEOUT, change)
         .await
         .map_err(|_| SyncError::TimedOut(CHANGE_TIMEOUT.as_secs()))?
