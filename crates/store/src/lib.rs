@@ -33,6 +33,7 @@ mod message_row;
 mod messages;
 mod oauth_tokens;
 mod open;
+mod operator_figures;
 mod pkce;
 mod scheduled_sends;
 mod secret_box;
@@ -79,6 +80,7 @@ pub use oauth_tokens::{
     REFRESH_TOKEN_LIFETIME_SECS, REFRESH_TOKEN_PREFIX, TokenError,
 };
 pub use open::{Migrations, Store};
+pub use operator_figures::OutboxFigures;
 pub use pkce::PkceMethod;
 pub use scheduled_sends::{
     DueSend, NewScheduledSend, ScheduleQuota, ScheduleStatus, ScheduledSend, Scheduling,

@@ -13,7 +13,8 @@
 //!   watchers on Inbox; `body_fetch`: bodies read for them and for the API;
 //! - `gmail`: how a Gmail mailbox is indexed (identity, threads, All Mail, Sent);
 //! - `connection`: logging in with the grant's settings, and shared IMAP syntax;
-//! - `grant_login`: the grant's passwords or a fresh OAuth access token.
+//! - `grant_login`: the grant's passwords or a fresh OAuth access token;
+//! - `sync_metrics`: the series all of these count into.
 
 mod actor_context;
 mod body_fetch;
@@ -36,6 +37,7 @@ mod ownership;
 mod scheduled_sender;
 mod sending;
 mod settings;
+mod sync_metrics;
 mod sync_scope;
 mod write_session;
 
@@ -52,4 +54,5 @@ pub use ownership::{NodeIdentity, Ownership};
 pub use scheduled_sender::{ScheduledSendSettings, run_scheduled_sends};
 pub use sending::{SentMessage, Submission};
 pub use settings::SyncSettings;
+pub use sync_metrics::{describe_sync_metrics, observe_grant_states};
 pub use sync_scope::{BodySync, SyncSince};
