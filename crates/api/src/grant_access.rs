@@ -148,6 +148,8 @@ impl FromRequestParts<AppState> for GrantAccess {
                 (caller, grant)
             }
         };
+        crate::request_id::note_application(grant.application_id.as_str());
+        crate::request_id::note_grant(grant.id.as_str());
         crate::grant_rate_limit::check(parts, &grant.id)?;
         let path = parts
             .extensions

@@ -33,14 +33,14 @@ pub fn current_request_id() -> String {
 /// Adds the application the caller authenticated as to the request's log lines.
 pub(crate) fn note_application(application_id: &str) {
     let _ = REQUEST_SPAN.try_with(|span| {
-        span.record("application_id", application_id);
+        span.record("application_id", tracing::field::display(application_id));
     });
 }
 
 /// Adds the grant the request acts on to the request's log lines.
 pub(crate) fn note_grant(grant_id: &str) {
     let _ = REQUEST_SPAN.try_with(|span| {
-        span.record("grant_id", grant_id);
+        span.record("grant_id", tracing::field::display(grant_id));
     });
 }
 
