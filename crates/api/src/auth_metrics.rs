@@ -41,16 +41,19 @@ fn sign_in_outcome(result: &Result<Connected, ConnectError>) -> &'static str {
         ConnectError::ForeignServers => "foreign_servers",
         ConnectError::Throttled(_) => "throttled",
         ConnectError::AttemptsExhausted => "locked_out",
-        ConnectError::Check { failure, .. } => match failure {
-            CheckFailure::Authentication { .. } => "wrong_password",
-            CheckFailure::UnknownHost { .. } | CheckFailure::Unreachable { .. } => {
-                "server_unreachable"
-            }
-            CheckFailure::Policy { .. } => "server_forbidden",
-            CheckFailure::Failed { .. } => "server_failed",
-        },
+        ConnectError::Check { failure, .. } => check_outcome(failure),
         ConnectError::TooManyGrants { .. } => "too_many_grants",
         ConnectError::Store(_) => "error",
+    }
+}
+
+/// How the mail servers' check of the password went wrong.
+fn check_outcome(failure: &CheckFailure) -> &'static str {
+    match failure {
+        CheckFailure::Authentication { .. } => "wrong_password",
+        CheckFailure::UnknownHost { .. } | CheckFailure::Unreachable { .. } => "server_unreachable",
+        CheckFailure::Policy { .. } => "server_forbidden",
+        CheckFailure::Failed { .. } => "server_failed",
     }
 }
 
@@ -58,4 +61,37 @@ fn sign_in_outcome(result: &Result<Connected, ConnectError>) -> &'static str {
 /// type it was issued for (RFC 6749, section 4.1.3 and section 6).
 pub(crate) fn token_issued(api: &'static str, grant_type: &'static str) {
     metrics::counter!(TOKENS_ISSUED, "api" => api, "grant_type" => grant_type).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::provider_check::ServerRole;
+
+    use super::*;
+
+    #[test]
+    fn refusals_are_told_apart() {
+        assert_eq!(
+            check_outcome(&CheckFailure::Authentication {
+                role: ServerRole::Imap,
+                response: "NO".into()
+            }),
+            "wrong_password"
+        );
+        assert_eq!(
+            check_outcome(&CheckFailure::Unreachable {
+                role: ServerRole::Smtp,
+                reason: "timed out".into()
+            }),
+            "server_unreachable"
+        );
+        assert_eq!(
+            sign_in_outcome(&Err(ConnectError::AttemptsExhausted)),
+            "locked_out"
+        );
+        assert_eq!(
+            sign_in_outcome(&Err(ConnectError::TooManyGrants { limit: 1 })),
+            "too_many_grants"
+        );
+    }
 }

@@ -592,3 +592,32 @@ fn env_u64(name: &str) -> anyhow::Result<Option<u64>> {
         })
         .transpose()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_formats_are_text_or_json() {
+        assert_eq!("json".parse::<LogFormat>().ok(), Some(LogFormat::Json));
+        assert_eq!(" Text ".parse::<LogFormat>().ok(), Some(LogFormat::Text));
+        assert!("yaml".parse::<LogFormat>().is_err());
+        assert_eq!(LogFormat::default(), LogFormat::Text);
+    }
+
+    #[test]
+    fn the_metrics_address_is_the_flags_then_the_settings() {
+        let mut settings = Settings::load(&GlobalArgs::default()).expect("defaults load");
+        assert_eq!(settings.metrics_listen_address(None).ok(), Some(None));
+        settings.metrics_listen = Some("127.0.0.1:9100".into());
+        assert_eq!(
+            settings.metrics_listen_address(None).ok(),
+            Some(Some(SocketAddr::from(([127, 0, 0, 1], 9100))))
+        );
+        assert_eq!(
+            settings.metrics_listen_address(Some("0.0.0.0:9200")).ok(),
+            Some(Some(SocketAddr::from(([0, 0, 0, 0], 9200))))
+        );
+        assert!(settings.metrics_listen_address(Some("nowhere")).is_err());
+    }
+}
