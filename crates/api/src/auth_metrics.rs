@@ -58,7 +58,7 @@ fn check_outcome(failure: &CheckFailure) -> &'static str {
 }
 
 /// Counts an access token issued: `api` is `v3` or `v2`, `grant_type` the OAuth grant
-/// type it was issued for (RFC 6749, section 4.1.3 and section 6).
+/// type it was issued for (RFC 6749, sections 4.1.3, 4.2 and 6).
 pub(crate) fn token_issued(api: &'static str, grant_type: &'static str) {
     metrics::counter!(TOKENS_ISSUED, "api" => api, "grant_type" => grant_type).increment(1);
 }

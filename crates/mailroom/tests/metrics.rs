@@ -18,7 +18,8 @@ use std::{
 
 use serde_json::{Value, json};
 use support::{
-    Database, Mailroom, Process, Testbed, connect_grant, eventually,
+    Database, Mailroom, Process, Testbed, connect_grant, csrf_cookie, eventually, hidden_input,
+    hosted_auth_app,
     imap_peer::{ImapPeer, message, reset_user},
     mailroom_command, testbed_env,
     webhook_receiver::Receiver,
@@ -362,6 +363,123 @@ async fn a_sync_a_refused_sign_in_and_a_webhook_delivery_move_their_series() {
         assert!(after.declares(gauge, "gauge"), "{gauge}:\n{}", after.text);
     }
     assert!(after.has("mailroom_webhook_deliveries_total"));
+}
+
+/// Where the hosted sign-in test's application sends the browser back.
+const REDIRECT: &str = "http://localhost:9087/oauth/exchange";
+
+#[tokio::test]
+async fn a_hosted_sign_in_and_its_token_exchange_and_refresh_are_counted() {
+    let server = Mailroom::start();
+    let (app, _) = hosted_auth_app(&server, "tokens", REDIRECT).await;
+    let metrics_url = format!("{}/metrics", server.base_url);
+    let before = scrape(&metrics_url).await;
+
+    // The hosted page, as a browser fills it in.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a browser");
+    let (email, password) = Testbed::user(OTHER_USER);
+    let url = format!("{}/v3/connect/auth", server.base_url);
+    let page = browser
+        .get(&url)
+        .query(&[
+            ("client_id", app.application_id.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("access_type", "offline"),
+            ("provider", "imap"),
+            ("login_hint", email.as_str()),
+        ])
+        .send()
+        .await
+        .expect("the sign-in page");
+    assert_eq!(page.status(), 200);
+    let cookie = csrf_cookie(page.headers()).expect("the CSRF cookie");
+    let html = page.text().await.expect("the page");
+    let hidden = |name: &str| hidden_input(&html, name).expect(name);
+    let testbed = Testbed::get();
+    let form = [
+        ("flow", hidden("flow")),
+        ("csrf", hidden("csrf")),
+        ("email", email.clone()),
+        ("password", password),
+        ("imap_host", "localhost".into()),
+        ("imap_port", testbed.imap_port.to_string()),
+        ("imap_security", "starttls".into()),
+        ("smtp_host", "localhost".into()),
+        ("smtp_port", testbed.submission_port.to_string()),
+        ("smtp_security", "starttls".into()),
+    ];
+    let done = browser
+        .post(&url)
+        .header("cookie", cookie)
+        .form(&form)
+        .send()
+        .await
+        .expect("the sign-in");
+    assert_eq!(done.status(), 303);
+    let back = done
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .and_then(|l| url::Url::parse(l).ok())
+        .expect("sent back");
+    let code = back
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .expect("a code");
+
+    // The code exchanged, then the refresh token used.
+    let token = server.anonymous();
+    let issued = token
+        .post(
+            "/v3/connect/token",
+            json!({"grant_type": "authorization_code", "client_id": app.application_id,
+                   "client_secret": app.client_secret, "code": code, "redirect_uri": REDIRECT}),
+        )
+        .await;
+    assert_eq!(issued.status, 200, "{}", issued.text);
+    let refresh_token = issued.body["refresh_token"].as_str().unwrap_or_default();
+    let refreshed = token
+        .post(
+            "/v3/connect/token",
+            json!({"grant_type": "refresh_token", "client_id": app.application_id,
+                   "client_secret": app.api_key, "refresh_token": refresh_token}),
+        )
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+
+    let after = scrape(&metrics_url).await;
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        after.value(name, labels) - before.value(name, labels)
+    };
+    assert_eq!(
+        moved(
+            "mailroom_sign_ins_total",
+            &[("origin", "hosted_page"), ("outcome", "success")]
+        ),
+        1.0
+    );
+    for grant_type in ["authorization_code", "refresh_token"] {
+        assert_eq!(
+            moved(
+                "mailroom_tokens_issued_total",
+                &[("api", "v3"), ("grant_type", grant_type)]
+            ),
+            1.0,
+            "{grant_type}:\n{}",
+            after.text
+        );
+    }
+    assert!(
+        moved(
+            "mailroom_http_requests_total",
+            &[("route", "/v3/connect/token"), ("status", "200")]
+        ) == 2.0
+    );
 }
 
 /// A `mailroom serve` started by the test with `args`, its stdout announcements (the
