@@ -269,13 +269,33 @@ async fn a_sync_a_refused_sign_in_and_a_webhook_delivery_move_their_series() {
     receiver
         .wait_for("message.created", |m| m["subject"] == "Fresh")
         .await;
+    // The receiver refuses one: a failure to be tried again, then delivered.
+    receiver.set_down(true);
+    peer.append(
+        "INBOX",
+        "()",
+        &message("later@metrics", "Later", "bob@example.test", None, "new"),
+    )
+    .await;
+    let retrying = [("outcome", "retrying")];
+    scrape_until(&metrics_url, "a delivery to retry", |s| {
+        s.value("mailroom_webhook_deliveries_total", &retrying)
+            > before.value("mailroom_webhook_deliveries_total", &retrying)
+            && s.value("mailroom_webhook_deliveries_pending", &[]) >= 1.0
+    })
+    .await;
+    receiver.set_down(false);
+    receiver
+        .wait_for("message.created", |m| m["subject"] == "Later")
+        .await;
 
     let delivered = [("outcome", "delivered")];
     let after = scrape_until(&metrics_url, "the figures after sync and delivery", |s| {
         s.value("mailroom_webhook_deliveries_total", &delivered)
             > before.value("mailroom_webhook_deliveries_total", &delivered)
-            && s.value("mailroom_sync_messages_indexed_total", &[]) >= 4.0
-            && s.value("mailroom_sync_bodies_read_total", &[]) >= 4.0
+            && s.value("mailroom_webhook_deliveries_pending", &[]) == 0.0
+            && s.value("mailroom_sync_messages_indexed_total", &[]) >= 5.0
+            && s.value("mailroom_sync_bodies_read_total", &[]) >= 5.0
             && s.value("mailroom_grants", &[("state", "running")]) == 1.0
     })
     .await;
