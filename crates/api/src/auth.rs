@@ -6,7 +6,11 @@ use axum::{extract::FromRequestParts, http::request::Parts};
 use mailroom_model::ApplicationId;
 use mailroom_store::{ACCESS_TOKEN_PREFIX, AccessTokenRecord};
 
-use crate::{error::ApiError, router::AppState};
+use crate::{
+    error::ApiError,
+    request_id::{note_application, note_grant},
+    router::AppState,
+};
 
 /// The credential of a request.
 pub enum Caller {
@@ -35,14 +39,21 @@ impl FromRequestParts<AppState> for Caller {
         let credential = bearer_credential(parts)?;
         if credential.starts_with(ACCESS_TOKEN_PREFIX) {
             return match state.store.access_token(credential).await? {
-                Some(token) => Ok(Caller::GrantToken(token)),
+                Some(token) => {
+                    note_application(token.application_id.as_str());
+                    note_grant(token.grant_id.as_str());
+                    Ok(Caller::GrantToken(token))
+                }
                 None => Err(ApiError::unauthorized(
                     "the access token is unknown, has expired or has been revoked",
                 )),
             };
         }
         match state.store.application_for_api_key(credential).await? {
-            Some(application_id) => Ok(Caller::Application(application_id)),
+            Some(application_id) => {
+                note_application(application_id.as_str());
+                Ok(Caller::Application(application_id))
+            }
             None => Err(ApiError::unauthorized(
                 "the API key is unknown or has been revoked",
             )),

@@ -86,6 +86,16 @@ pub async fn connect_grant(
     state: &AppState,
     request: ConnectRequest<'_>,
 ) -> Result<Connected, ConnectError> {
+    let origin = request.origin;
+    let result = check_and_connect(state, request).await;
+    crate::auth_metrics::sign_in_finished(origin, &result);
+    result
+}
+
+async fn check_and_connect(
+    state: &AppState,
+    request: ConnectRequest<'_>,
+) -> Result<Connected, ConnectError> {
     let claimed = claimed_email(&request.fields);
     let existing = match &claimed {
         Some(email) => {

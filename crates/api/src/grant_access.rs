@@ -64,11 +64,13 @@ pub async fn resolve_grant(
     {
         return Err(not_found());
     }
-    state
+    let grant = state
         .store
         .grant(caller.application_id(), &id)
         .await?
-        .ok_or_else(not_found)
+        .ok_or_else(not_found)?;
+    crate::request_id::note_grant(grant.id.as_str());
+    Ok(grant)
 }
 
 /// The path's `{grant_id}`.
@@ -146,6 +148,8 @@ impl FromRequestParts<AppState> for GrantAccess {
                 (caller, grant)
             }
         };
+        crate::request_id::note_application(grant.application_id.as_str());
+        crate::request_id::note_grant(grant.id.as_str());
         crate::grant_rate_limit::check(parts, &grant.id)?;
         let path = parts
             .extensions

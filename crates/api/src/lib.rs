@@ -7,6 +7,7 @@
 //! engine (only `provider_check` opens IMAP and SMTP sessions itself).
 
 mod auth;
+mod auth_metrics;
 mod connect_grant;
 mod cors;
 mod cursor;
@@ -18,6 +19,7 @@ mod grant_access;
 mod grant_rate_limit;
 mod grant_routes;
 mod http_limits;
+mod http_metrics;
 mod id_token;
 mod mailboxes;
 mod oauth_error;
@@ -25,18 +27,22 @@ mod oauth_mailbox;
 mod provider_check;
 mod request_id;
 mod router;
+mod schedule_metrics;
 mod server_origin;
 mod sign_in_limits;
 mod v2;
 mod v3;
 
+pub use auth_metrics::describe_auth_metrics;
 pub use error::ApiError;
 pub use grant_rate_limit::GrantRateLimit;
+pub use http_metrics::describe_http_metrics;
 pub use mailboxes::{
     BoxFuture, ChangeFailure, FetchFailure, Mailboxes, MessageUpdate, NoMailboxes, OutgoingMail,
     RawMessages, SendReceipt,
 };
 pub use router::{AppState, HttpLimits, router};
+pub use schedule_metrics::{describe_schedule_metrics, observe_scheduled_sends};
 pub use sign_in_limits::{SignInLimits, SignInSettings};
 
 /// The v3 Message object of an indexed message, as webhook notifications carry it.

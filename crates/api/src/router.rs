@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::{
     error::ApiError,
     http_limits::{enforce_limits, refuse_oversized_bodies},
+    http_metrics::record_http_metrics,
     mailboxes::Mailboxes,
     request_id::assign_request_id,
     v3,
@@ -53,6 +54,7 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(refuse_oversized_bodies))
         .layer(middleware::from_fn_with_state(limits, enforce_limits))
+        .layer(middleware::from_fn(record_http_metrics))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::cors::cors,

@@ -50,6 +50,7 @@ impl ImapSession {
             qresync,
             timeout: silence_limit,
             max_message_bytes,
+            open,
         } = self;
         let mut handle = session.idle();
         // Entering and leaving IDLE are boxed: a session idles for most of its life,
@@ -96,6 +97,7 @@ impl ImapSession {
                 qresync,
                 timeout: silence_limit,
                 max_message_bytes,
+                open,
             },
             outcome,
         ))

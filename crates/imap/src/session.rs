@@ -8,6 +8,7 @@ use mailroom_net::OutboundPolicy;
 use crate::{
     capabilities::Capabilities,
     error::ImapError,
+    open_sessions::OpenSession,
     stream::{ImapStream, Transport},
 };
 
@@ -56,6 +57,8 @@ pub struct ImapSession {
     pub(crate) timeout: std::time::Duration,
     /// The largest message read whole.
     pub(crate) max_message_bytes: u64,
+    /// Counts the session among those open while it lives.
+    pub(crate) open: OpenSession,
 }
 
 impl ImapSession {
@@ -156,6 +159,7 @@ impl ImapSession {
             qresync: false,
             timeout: policy.timeout(),
             max_message_bytes: policy.max_message_bytes(),
+            open: OpenSession::count(),
         })
     }
 

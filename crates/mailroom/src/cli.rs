@@ -99,6 +99,12 @@ pub struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<std::path::PathBuf>,
+    /// Serve /metrics on this address (plain HTTP) instead of on the API's listener.
+    #[arg(long, env = "MAILROOM_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
+    /// How log lines are written: text or json (one object a line) [default: text].
+    #[arg(long, env = "MAILROOM_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
 }
 
 #[derive(Subcommand)]

@@ -9,7 +9,9 @@ mod database;
 mod grants_status;
 mod http_server;
 mod key_rotation;
+mod metrics_endpoint;
 mod notification_objects;
+mod readiness;
 mod secret_key;
 mod serve;
 mod settings;
@@ -42,7 +44,14 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         let settings = settings::Settings::load(&cli.global)?;
-        init_logging(&settings.log_filter);
+        let log_format = match &cli.command {
+            Command::Serve(args) => args.log_format.as_deref().map(str::parse).transpose()?,
+            _ => None,
+        };
+        init_logging(
+            &settings.log_filter,
+            log_format.unwrap_or(settings.log_format),
+        );
         match cli.command {
             Command::Serve(args) => serve::run(settings, args).await,
             Command::App(command) => app_commands::app(settings, command).await,
@@ -70,16 +79,27 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr so that `--json` output on stdout stays machine-readable.
-fn init_logging(filter: &str) {
+fn init_logging(filter: &str, format: settings::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(wire_safe_filter(filter))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(wire_safe_filter("info")));
-    // Colours only for a person at a terminal, not in log files.
-    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colours)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        // One object a line: the event's fields beside `message`, and the fields of the
+        // span it was logged in (a request's `request_id`, `application_id`,
+        // `grant_id`) under `span`.
+        settings::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        // Colours only for a person at a terminal, not in log files.
+        settings::LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
 }
 
 /// Crates that log protocol bytes, LOGIN and AUTHENTICATE included, below `info`.

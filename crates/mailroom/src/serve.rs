@@ -8,18 +8,22 @@ use mailroom_net::{OutboundPolicy, PolicySettings};
 use mailroom_sync::{NodeIdentity, Ownership, SyncEngine, SyncSettings};
 
 use crate::{
-    cli::ServeArgs, database, http_server, notification_objects::NotificationObjects,
-    settings::Settings, sync_bridge::SyncBridge, tls_server::ServerTls,
+    cli::ServeArgs, database, http_server, metrics_endpoint::Metrics,
+    notification_objects::NotificationObjects, readiness::Readiness, settings::Settings,
+    sync_bridge::SyncBridge, tls_server::ServerTls,
 };
 
 pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     let listen = settings.listen_address(args.listen.as_deref())?;
+    let metrics_listen = settings.metrics_listen_address(args.metrics_listen.as_deref())?;
     let tls_files = settings.tls_files(args.tls_cert.as_deref(), args.tls_key.as_deref())?;
     // Checked before anything else starts: a bad certificate is a clear error at once.
     let tls = tls_files.as_ref().map(ServerTls::load).transpose()?;
     let _serve_lock = database::serve_lock(&settings.data_dir)?;
     let _sqlite_lock = database::sqlite_serve_lock(&settings)?;
     let store = database::open_with(&settings, mailroom_store::Migrations::Apply).await?;
+    // Before anything records: what is recorded without a recorder is lost.
+    let metrics = Metrics::install(store.clone())?;
     let policy = outbound_policy(&settings)?;
     let engine = SyncEngine::new(
         store.clone(),
@@ -115,6 +119,28 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
+    // `/metrics` on a listener of its own when asked, else beside the API.
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics_routes = match metrics_listen {
+        Some(address) => {
+            let metrics_listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} for metrics"))?;
+            println!(
+                "metrics on http://{}/metrics",
+                metrics_listener.local_addr()?
+            );
+            let (routes, http) = (metrics.routes(), settings.http.clone());
+            tokio::spawn(async move {
+                let stopped = async {
+                    let _ = metrics_stopped.await;
+                };
+                http_server::serve(metrics_listener, routes, &http, None, stopped).await
+            });
+            None
+        }
+        None => Some(metrics.routes()),
+    };
     if let (Some(tls), Some(files)) = (&tls, tls_files) {
         tls.reload_on_change(files);
     }
@@ -140,7 +166,14 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
             settings.http.grant_request_burst,
         ),
     };
-    let app = router(state, limits);
+    let readiness = Readiness {
+        store: store.clone(),
+        ownership: ownership.clone(),
+    };
+    let mut app = router(state, limits).merge(readiness.routes());
+    if let Some(metrics_routes) = metrics_routes {
+        app = app.merge(metrics_routes);
+    }
     // At SIGTERM the node hands its grants over at once, then stops taking requests.
     let leave = async {
         shutdown_signal().await;
@@ -152,6 +185,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
             "requests still running at the end of the shutdown grace period were stopped"
         );
     }
+    let _ = stop_metrics.send(());
     // A request stopped mid-transaction may still hold a connection: do not wait for it.
     if tokio::time::timeout(CLOSE_GRACE, store.close())
         .await

@@ -17,6 +17,8 @@ use crate::cli::GlobalArgs;
 #[serde(deny_unknown_fields)]
 struct FileSettings {
     listen: Option<String>,
+    metrics_listen: Option<String>,
+    log_format: Option<String>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     secret_key: Option<String>,
@@ -69,6 +71,11 @@ struct FileSettings {
 
 pub struct Settings {
     pub listen: Option<String>,
+    /// Where `/metrics` is served instead of on the API's listener (README.md,
+    /// "Monitoring").
+    pub metrics_listen: Option<String>,
+    /// How log lines are written.
+    pub log_format: LogFormat,
     pub data_dir: PathBuf,
     pub database_url: String,
     pub secret_key: Option<String>,
@@ -131,6 +138,27 @@ pub struct Settings {
     pub schedule_quota: mailroom_store::ScheduleQuota,
 }
 
+/// How log lines are written: for a person (`text`), or one JSON object a line for a
+/// log collector (`json`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = anyhow::Error;
+
+    fn from_str(text: &str) -> anyhow::Result<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => bail!("log_format '{text}' is neither text nor json"),
+        }
+    }
+}
+
 /// Limits of the HTTP server.
 #[derive(Clone, Debug)]
 pub struct HttpSettings {
@@ -178,6 +206,12 @@ impl Settings {
         };
         Ok(Self {
             listen: env("LISTEN").or(file.listen),
+            metrics_listen: env("METRICS_LISTEN").or(file.metrics_listen),
+            log_format: env("LOG_FORMAT")
+                .or(file.log_format)
+                .map(|v| v.parse())
+                .transpose()?
+                .unwrap_or_default(),
             data_dir,
             database_url,
             secret_key: env("SECRET_KEY").or(file.secret_key),
@@ -387,6 +421,18 @@ impl Settings {
         }
     }
 
+    /// The address to serve `/metrics` on apart from the API: flag or
+    /// `MAILROOM_METRICS_LISTEN`, then the file; `None` to serve it on the API's listener.
+    pub fn metrics_listen_address(&self, flag: Option<&str>) -> anyhow::Result<Option<SocketAddr>> {
+        flag.map(str::to_owned)
+            .or_else(|| self.metrics_listen.clone())
+            .map(|text| {
+                text.parse()
+                    .with_context(|| format!("metrics listen address '{text}' is not HOST:PORT"))
+            })
+            .transpose()
+    }
+
     pub fn listen_address(&self, flag: Option<&str>) -> anyhow::Result<SocketAddr> {
         let text = flag
             .map(str::to_owned)
@@ -545,4 +591,33 @@ fn env_u64(name: &str) -> anyhow::Result<Option<u64>> {
                 .with_context(|| format!("MAILROOM_{name}='{v}' is not a whole number"))
         })
         .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_formats_are_text_or_json() {
+        assert_eq!("json".parse::<LogFormat>().ok(), Some(LogFormat::Json));
+        assert_eq!(" Text ".parse::<LogFormat>().ok(), Some(LogFormat::Text));
+        assert!("yaml".parse::<LogFormat>().is_err());
+        assert_eq!(LogFormat::default(), LogFormat::Text);
+    }
+
+    #[test]
+    fn the_metrics_address_is_the_flags_then_the_settings() {
+        let mut settings = Settings::load(&GlobalArgs::default()).expect("defaults load");
+        assert_eq!(settings.metrics_listen_address(None).ok(), Some(None));
+        settings.metrics_listen = Some("127.0.0.1:9100".into());
+        assert_eq!(
+            settings.metrics_listen_address(None).ok(),
+            Some(Some(SocketAddr::from(([127, 0, 0, 1], 9100))))
+        );
+        assert_eq!(
+            settings.metrics_listen_address(Some("0.0.0.0:9200")).ok(),
+            Some(Some(SocketAddr::from(([0, 0, 0, 0], 9200))))
+        );
+        assert!(settings.metrics_listen_address(Some("nowhere")).is_err());
+    }
 }

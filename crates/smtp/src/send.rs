@@ -26,6 +26,7 @@ use mailroom_net::{NetError, OutboundPolicy};
 
 use crate::{
     error::SmtpError,
+    open_sessions::OpenConnection,
     submission::{SmtpAuth, SmtpServer, authenticated_connection, classify, source_chain},
 };
 
@@ -56,6 +57,7 @@ pub async fn submit(
     let message = crlf_line_endings(message);
     let mut connection =
         authenticated_connection(policy, server, SmtpAuth::Password(password)).await?;
+    let _open = OpenConnection::count();
     let outcome = send_transaction(&mut connection, policy, server, &envelope, &message).await;
     // After a success or a refusal the server is answering and a QUIT ends the session
     // cleanly; after anything else the connection's state is unknown and it is dropped.

@@ -11,12 +11,15 @@ use mailroom_net::OutboundPolicy;
 
 use crate::{
     error::SmtpError,
+    open_sessions::OpenConnection,
     send::{SmtpEnvelope, SubmitReceipt, crlf_line_endings, send_transaction},
     submission::{SmtpAuth, SmtpServer, authenticated_connection},
 };
 
 pub struct SmtpSession {
     connection: AsyncSmtpConnection,
+    /// Counts the connection among those open while it lives.
+    _open: OpenConnection,
 }
 
 impl SmtpSession {
@@ -41,7 +44,10 @@ impl SmtpSession {
         )
         .await
         .map_err(|_| SmtpError::Net(policy.timeout_error(server.host, server.port)))??;
-        Ok(Self { connection })
+        Ok(Self {
+            connection,
+            _open: OpenConnection::count(),
+        })
     }
 
     /// Submits one message (see [`crate::submit`]). Returns whether the session may carry

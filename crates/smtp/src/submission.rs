@@ -9,6 +9,7 @@ use mailroom_net::OutboundPolicy;
 
 use crate::{
     error::SmtpError,
+    open_sessions::OpenConnection,
     transport::{BoundedReplies, ImplicitTls},
 };
 
@@ -59,6 +60,7 @@ pub async fn verify_login_with(
     auth: SmtpAuth<'_>,
 ) -> Result<(), SmtpError> {
     let mut connection = authenticated_connection(policy, server, auth).await?;
+    let _open = OpenConnection::count();
     let _ = tokio::time::timeout(policy.timeout(), connection.quit()).await;
     Ok(())
 }

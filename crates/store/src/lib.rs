@@ -34,6 +34,7 @@ mod message_row;
 mod messages;
 mod oauth_tokens;
 mod open;
+mod operator_figures;
 mod operator_views;
 mod pkce;
 mod scheduled_sends;
@@ -82,6 +83,7 @@ pub use oauth_tokens::{
     REFRESH_TOKEN_LIFETIME_SECS, REFRESH_TOKEN_PREFIX, TokenError,
 };
 pub use open::{Migrations, Store};
+pub use operator_figures::OutboxFigures;
 pub use operator_views::{FailingDeliveries, PendingSend};
 pub use pkce::PkceMethod;
 pub use scheduled_sends::{

@@ -24,6 +24,7 @@ use tokio::sync::Semaphore;
 use crate::{
     connection::{open_session, uid_set},
     error::SyncError,
+    sync_metrics,
 };
 
 /// Indexed bytes of bodies asked for in one FETCH (a larger message goes alone).
@@ -191,6 +192,7 @@ async fn read_each(
         store
             .store_message_bodies(grant_id, &[parse_body(grant_id, id, &raw)])
             .await?;
+        sync_metrics::bodies_read(1);
         raws.push((id.clone(), raw));
     }
     Ok(raws)
@@ -294,6 +296,7 @@ pub(crate) async fn read_bodies_in_selected(
         store.store_message_bodies(grant_id, &bodies).await?;
         stored += bodies.len();
     }
+    sync_metrics::bodies_read(stored);
     Ok(stored)
 }
 

@@ -37,6 +37,7 @@ use crate::{
     error::SyncError,
     idle_watch::watch,
     settings::SyncSettings,
+    sync_metrics,
 };
 
 /// Bodies read on a first sync once the Inbox is indexed, before the other folders.
@@ -384,6 +385,7 @@ async fn store_parsed(
         }
         let writing = Instant::now();
         store.store_message_bodies(grant_id, &bodies).await?;
+        sync_metrics::bodies_read(bodies.len());
         Timings::add(&timings.writing, writing);
         stored += bodies.len();
     }

@@ -23,6 +23,7 @@ use crate::{
     error::SyncError,
     message_summary::to_new_message,
     settings::SyncSettings,
+    sync_metrics,
 };
 
 /// The first batch is small so the newest mail shows at once; later ones are larger.
@@ -507,6 +508,7 @@ async fn fetch_new(
     if let Some(last) = writing {
         added += finish(last).await?;
     }
+    sync_metrics::messages_indexed(added);
     Ok(added)
 }
 

@@ -18,6 +18,7 @@ use crate::{
     folder_check::unchanged,
     folder_sync::{FlagRefresh, sync_folder},
     gmail::counts_toward_total,
+    sync_metrics,
 };
 
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
@@ -35,6 +36,9 @@ pub(crate) async fn run(context: ActorContext, mut stop: watch::Receiver<bool>) 
         };
         let store = &context.store;
         let grant_id = &context.grant_id;
+        if let Err(e) = &result {
+            sync_metrics::session_interrupted(e);
+        }
         // The store's futures are boxed, as in `session_loop`: room for them in the
         // task would be held for the grant's whole life.
         match result {
@@ -179,6 +183,7 @@ async fn pass_and_bodies(
         state.next_full = Instant::now() + context.settings.poll_interval;
     }
     let pass_started_ms = mailroom_model::time::unix_millis();
+    let pass_started = Instant::now();
     let outcome = pass(
         session,
         context,
@@ -213,7 +218,18 @@ async fn pass_and_bodies(
         state.inbox_selected = false;
     }
     state.first_pass = false;
+    sync_metrics::pass_done(kind.label(), pass_started.elapsed());
     Ok(outcome.changed)
+}
+
+impl PassKind {
+    /// The kind as the pass metrics label it.
+    fn label(self) -> &'static str {
+        match self {
+            PassKind::Full => "full",
+            PassKind::Changed => "changed",
+        }
+    }
 }
 
 /// What the actor carries from one pass to the next.

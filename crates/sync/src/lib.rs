@@ -16,7 +16,8 @@
 //!   watchers on Inbox; `body_fetch`: bodies read for them and for the API;
 //! - `gmail`: how a Gmail mailbox is indexed (identity, threads, All Mail, Sent);
 //! - `connection`: logging in with the grant's settings, and shared IMAP syntax;
-//! - `grant_login`: the grant's passwords or a fresh OAuth access token.
+//! - `grant_login`: the grant's passwords or a fresh OAuth access token;
+//! - `sync_metrics`: the series all of these count into.
 //!
 //! Beside them: `actor_context` (what an actor shares with its work), `folder_check`
 //! (which folders a pass reads), `message_summary` (a fetched message as the index keeps
@@ -44,6 +45,7 @@ mod ownership;
 mod scheduled_sender;
 mod sending;
 mod settings;
+mod sync_metrics;
 mod sync_scope;
 mod write_session;
 
@@ -60,4 +62,5 @@ pub use ownership::{NodeIdentity, Ownership};
 pub use scheduled_sender::{ScheduledSendSettings, run_scheduled_sends};
 pub use sending::{SentMessage, Submission};
 pub use settings::SyncSettings;
+pub use sync_metrics::{describe_sync_metrics, observe_grant_states};
 pub use sync_scope::{BodySync, SyncSince};

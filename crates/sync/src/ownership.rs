@@ -83,6 +83,9 @@ struct Inner {
     /// after the database itself was out of reach for longer than a lease, every node
     /// finds the others silent, and the first back would otherwise take every grant.
     healthy_since: Mutex<tokio::time::Instant>,
+    /// When the last round reached the database and did its work (`None` before the
+    /// first): what tells that the node's sync is alive ([`Ownership::is_running`]).
+    last_round: Mutex<Option<tokio::time::Instant>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +105,7 @@ impl Ownership {
                 round_due: Notify::new(),
                 leaving: AtomicBool::new(false),
                 healthy_since: Mutex::new(tokio::time::Instant::now()),
+                last_round: Mutex::new(None),
             }),
         }
     }
@@ -109,6 +113,18 @@ impl Ownership {
     /// Whether the node has begun to leave (it is shutting down).
     pub fn is_leaving(&self) -> bool {
         self.inner.leaving.load(Ordering::SeqCst)
+    }
+
+    /// Whether the node's sync is alive: it is not leaving, and a round has reached the
+    /// database within the lease time (a node silent for longer is taken for dead by
+    /// the others, and its grants with it).
+    pub fn is_running(&self) -> bool {
+        let last_round = *self
+            .inner
+            .last_round
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        !self.is_leaving() && last_round.is_some_and(|at| at.elapsed() < self.inner.lease)
     }
 
     pub fn node(&self) -> &NodeIdentity {
@@ -133,6 +149,7 @@ impl Ownership {
         }
         store.publish(&ClusterEvent::Rebalance).await?;
         self.round().await?;
+        self.note_round_done();
         Ok(self.held_count())
     }
 
@@ -151,7 +168,11 @@ impl Ownership {
             if self.inner.leaving.load(Ordering::SeqCst) || self.store().is_closed() {
                 return;
             }
-            next = match self.round().await {
+            let round = self.round().await;
+            if round.is_ok() {
+                self.note_round_done();
+            }
+            next = match round {
                 Ok(Some(expiry)) => interval.min(expiry + EXPIRY_MARGIN),
                 Ok(None) => interval,
                 Err(e) => {
@@ -258,6 +279,14 @@ impl Ownership {
     /// Grants whose actor runs on this node.
     pub fn held_count(&self) -> usize {
         self.held_lock().len()
+    }
+
+    fn note_round_done(&self) {
+        *self
+            .inner
+            .last_round
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(tokio::time::Instant::now());
     }
 
     fn healthy_since(&self) -> std::sync::MutexGuard<'_, tokio::time::Instant> {

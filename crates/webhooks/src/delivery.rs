@@ -18,7 +18,10 @@ use mailroom_store::{DueDelivery, Store};
 use serde_json::{Value, json};
 use tokio::{sync::Semaphore, time::Instant};
 
-use crate::payload::notification_body;
+use crate::{
+    delivery_metrics::{DeliveryOutcome, delivery_recorded},
+    payload::notification_body,
+};
 
 /// Reads the object a notification reports, as it is when the notification goes out.
 pub trait ObjectRenderer: Send + Sync {
@@ -165,10 +168,17 @@ impl Deliverer {
             tokio::time::timeout_at(deadline + DEADLINE_GRACE, self.attempt(&delivery, deadline))
                 .await
                 .unwrap_or_else(|_| Err("the delivery ran out of time".to_owned()));
-        let recorded = match outcome {
-            Ok(()) => self.store.delivery_succeeded(&delivery).await,
+        let (recorded, counted) = match outcome {
+            Ok(()) => (
+                self.store.delivery_succeeded(&delivery).await,
+                DeliveryOutcome::Delivered,
+            ),
             Err(reason) => {
                 let retry_at = self.retry_at(&delivery);
+                let counted = match retry_at {
+                    Some(_) => DeliveryOutcome::Retrying,
+                    None => DeliveryOutcome::Abandoned,
+                };
                 tracing::info!(
                     webhook_id = %delivery.webhook_id,
                     notification_id = %delivery.notification_id,
@@ -177,11 +187,14 @@ impl Deliverer {
                     %reason,
                     "webhook delivery failed"
                 );
-                self.store
+                let recorded = self
+                    .store
                     .delivery_failed(&delivery, retry_at, &reason)
-                    .await
+                    .await;
+                (recorded, counted)
             }
         };
+        delivery_recorded(counted);
         if let Err(e) = recorded {
             // The lease runs out and the delivery is tried again: at least once.
             tracing::warn!(error = %e, "webhooks: could not record a delivery's outcome");

@@ -7,7 +7,9 @@
 //! receivers deduplicate on the notification `id`.
 
 mod delivery;
+mod delivery_metrics;
 mod payload;
 
 pub use delivery::{Deliverer, DeliverySettings, ObjectRenderer, RenderedObject};
+pub use delivery_metrics::{describe_webhook_metrics, observe_outbox};
 pub use payload::{MAX_OBJECT_BYTES, notification_body};

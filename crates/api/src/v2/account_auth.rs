@@ -58,6 +58,7 @@ impl FromRequestParts<AppState> for V2Account {
             .grant(&record.application_id, &record.grant_id)
             .await?
             .ok_or_else(V2Error::unauthorized)?;
+        crate::request_id::note_grant(grant.id.as_str());
         crate::grant_rate_limit::check(parts, &grant.id).map_err(V2Error::from_api)?;
         let scope = Scope::narrowed(&grant.scope, &record.scope);
         let account = V2Account { grant, scope };

@@ -261,12 +261,21 @@ async fn sent(
         .await?
         .ok_or_else(|| not_found("message", &id))?;
     let folders = state.store.folders(grant_id).await?;
-    let folder_ids = state
+    let mut folder_ids = state
         .store
         .message_folders(grant_id, std::slice::from_ref(&id))
         .await?
         .remove(&id)
         .unwrap_or_default();
+    // v2 shows one folder: for a message just sent, Sent, even when it also arrived in
+    // the sender's own Inbox (mail to oneself is one message in both).
+    folder_ids.sort_by_key(|folder_id| {
+        folders
+            .iter()
+            .find(|f| &f.id == folder_id)
+            .and_then(super::folders::role)
+            != Some("sent")
+    });
     Ok(Json(message_json(account, &record, &folder_ids, &folders)))
 }
 

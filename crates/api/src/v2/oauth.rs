@@ -155,6 +155,7 @@ pub(super) async fn redeem(
             ),
             TokenError::Store(e) => e.into(),
         })?;
+    crate::auth_metrics::token_issued("v2", "authorization_code");
     let grant = state
         .store
         .grant(&application_id, &issued.grant_id)

@@ -52,7 +52,7 @@ pub async fn token(
         }
         None => false,
     };
-    let issued = match grant_type {
+    let (issued, counted_as) = match grant_type {
         GrantType::AuthorizationCode => {
             let code_verifier = non_empty(&request.code_verifier);
             if !client_authenticated && !public_client && code_verifier.is_none() {
@@ -61,7 +61,7 @@ pub async fn token(
                      is required, unless the code is redeemed with a PKCE code_verifier",
                 ));
             }
-            state
+            let issued = state
                 .store
                 .redeem_authorization_code(CodeExchange {
                     application_id: &application_id,
@@ -69,7 +69,8 @@ pub async fn token(
                     redirect_uri: required(&request.redirect_uri, "redirect_uri")?,
                     code_verifier,
                 })
-                .await?
+                .await?;
+            (issued, "authorization_code")
         }
         GrantType::RefreshToken => {
             if !client_authenticated {
@@ -79,12 +80,14 @@ pub async fn token(
                 ));
             }
             let refresh_token = required(&request.refresh_token, "refresh_token")?;
-            state
+            let issued = state
                 .store
                 .refresh_access_token(&application_id, refresh_token)
-                .await?
+                .await?;
+            (issued, "refresh_token")
         }
     };
+    crate::auth_metrics::token_issued("v3", counted_as);
     let grant = state
         .store
         .grant(&issued.application_id, &issued.grant_id)

@@ -27,6 +27,7 @@ pub async fn hand_back(state: &AppState, flow: &AuthFlowRecord, code: &str) -> R
     let Ok(issued) = state.store.redeem_v2_code(&flow.application_id, code).await else {
         return error_page(StatusCode::INTERNAL_SERVER_ERROR, DATABASE_TROUBLE);
     };
+    crate::auth_metrics::token_issued("v2", "implicit");
     let Ok(Some(grant)) = state
         .store
         .grant(&flow.application_id, &issued.grant_id)
