@@ -743,6 +743,7 @@ fn error_responses(
                 html("The request cannot be served; the page says why"),
             ),
             ("403", html("The sign-in is not allowed")),
+            ("429", html("Too many sign-in attempts; see `Retry-After`")),
             ("500", html("mailroom's own failure")),
             (
                 "504",
