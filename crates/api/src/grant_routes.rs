@@ -9,9 +9,13 @@ use axum::{
     http::Method,
     routing::{MethodRouter, delete, get, post, put},
 };
-use mailroom_model::Scope;
+use mailroom_model::{
+    Scope,
+    v3::{Attachment, Calendar, Contact, ContactGroup, Event, Folder, Message, Thread},
+};
 
 use crate::{
+    openapi::{self, Answer, Body, Kind, Param, RouteDoc, schema, shapes},
     router::{AppState, MAX_MAIL_BODY_BYTES},
     v2,
     v3::{
@@ -26,6 +30,8 @@ pub struct GrantRoute {
     /// Any one of these, or a scope that includes it, admits the call.
     pub any_of: &'static [Scope],
     pub handler: fn() -> MethodRouter<AppState>,
+    /// What the route is for, for the OpenAPI document (`crate::openapi`).
+    pub doc: RouteDoc,
 }
 
 /// Reading mail: `email.metadata` and every scope above it (read_only, modify, email).
@@ -67,6 +73,121 @@ const DELTA: &[Scope] = &[
     Scope::CalendarReadOnly,
 ];
 
+/// Cursor paging (docs/API.md §1.5).
+const PAGE: &[Param] = &[
+    Param::new(
+        "limit",
+        Kind::Integer {
+            min: 1,
+            max: i64::MAX,
+        },
+        "At most this many (default 50; more than 200 is capped)",
+    ),
+    Param::new(
+        "page_token",
+        Kind::Text,
+        "The previous page's `next_cursor`",
+    ),
+];
+const FIELDS: Param = Param::new(
+    "fields",
+    Kind::OneOf(&[
+        "standard",
+        "include_headers",
+        "include_basic_headers",
+        "include_tracking_options",
+        "raw_mime",
+    ]),
+    "`include_headers` adds `headers`; `raw_mime` answers only the raw message",
+);
+const MESSAGE_FIELDS: &[Param] = &[FIELDS];
+/// The filters of messages and threads (docs/API.md §5.1).
+macro_rules! message_filters {
+    ($($more:expr),* $(,)?) => {
+        &[
+            PAGE[0],
+            PAGE[1],
+            Param::new("subject", Kind::Text, "Case-insensitive substring of the subject"),
+            Param::new("any_email", Kind::List, "Any participant"),
+            Param::new("from", Kind::List, "A sender"),
+            Param::new("to", Kind::List, "A recipient"),
+            Param::new("cc", Kind::List, "A Cc recipient"),
+            Param::new("bcc", Kind::List, "A Bcc recipient"),
+            Param::new("in", Kind::List, "A folder id"),
+            Param::new("unread", Kind::Boolean, "Unread or not"),
+            Param::new("starred", Kind::Boolean, "Starred or not"),
+            Param::new("thread_id", Kind::Text, "In this thread"),
+            Param::new("has_attachment", Kind::Boolean, "With attachments or not"),
+            Param::new("metadata_pair", Kind::List, "`key:value` of the metadata"),
+            Param::new("search_query_native", Kind::Text, "An IMAP SEARCH run on the server"),
+            $($more),*
+        ]
+    };
+}
+const MESSAGE_LIST: &[Param] = message_filters![
+    Param::new("received_before", Kind::Time, "Received before"),
+    Param::new("received_after", Kind::Time, "Received after"),
+    FIELDS,
+];
+const THREAD_LIST: &[Param] = message_filters![
+    Param::new("latest_message_before", Kind::Time, "Latest message before"),
+    Param::new("latest_message_after", Kind::Time, "Latest message after"),
+];
+const SEND_QUERY: &[Param] = &[Param::new(
+    "type",
+    Kind::OneOf(&["mime"]),
+    "`mime`: the multipart part `mime` is the whole message, sent as it is",
+)];
+const FOLDER_LIST: &[Param] = &[
+    Param::new(
+        "limit",
+        Kind::Integer { min: 1, max: 1000 },
+        "At most this many (default 200)",
+    ),
+    PAGE[1],
+    Param::new("parent_id", Kind::Text, "Only the children of this folder"),
+    Param::new(
+        "single_level",
+        Kind::Boolean,
+        "With `parent_id`: only its direct children",
+    ),
+];
+const ATTACHMENT: &[Param] = &[Param::new(
+    "message_id",
+    Kind::Text,
+    "The message holding the attachment",
+)
+.required()];
+const CONTACT_LIST: &[Param] = &[
+    PAGE[0],
+    PAGE[1],
+    Param::new("email", Kind::Text, "Only the contact of this address"),
+    Param::new(
+        "source",
+        Kind::OneOf(&["address_book", "inbox", "domain"]),
+        "Where contacts come from (`inbox` for IMAP)",
+    ),
+];
+const CALENDAR: Param =
+    Param::new("calendar_id", Kind::Text, "The calendar, or `primary`").required();
+const EVENT_ONE: &[Param] = &[CALENDAR];
+const EVENT_LIST: &[Param] = &[
+    CALENDAR,
+    PAGE[0],
+    PAGE[1],
+    Param::new("start", Kind::Time, "Events ending after"),
+    Param::new("end", Kind::Time, "Events starting before"),
+    Param::new("title", Kind::Text, "Title substring"),
+    Param::new("ical_uid", Kind::Text, "The event's iCalendar UID"),
+    Param::new("busy", Kind::Boolean, "Busy or not"),
+    Param::new(
+        "master_event_id",
+        Kind::Text,
+        "Occurrences of this recurring event",
+    ),
+    Param::new("show_cancelled", Kind::Boolean, "Cancelled events too"),
+];
+
 /// Routes that take a message with its attachments as the body.
 fn mail_body(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
     route.layer(DefaultBodyLimit::max(MAX_MAIL_BODY_BYTES))
@@ -78,192 +199,224 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/messages",
         any_of: READ,
         handler: || get(messages::list_messages),
+        doc: RouteDoc::new("The grant's messages, newest first", "5.1").describe("`select` keeps only the named top-level fields; a metadata-only grant sees no body or snippet.").query(MESSAGE_LIST).answer(Answer::Cursor(openapi::message_or_raw_mime)),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/messages/{message_id}",
         any_of: READ,
         handler: || get(messages::get_message),
+        doc: RouteDoc::new("One message; a body not yet read is read on demand", "5.1").query(MESSAGE_FIELDS).answer(Answer::Item(openapi::message_or_raw_mime)),
     },
     GrantRoute {
         method: Method::POST,
         path: "/v3/grants/{grant_id}/messages/send",
         any_of: SEND,
         handler: || mail_body(post(send::send_message)),
+        doc: RouteDoc::new("Send a message, now or at `send_at`", "5.2").query(SEND_QUERY).body(Body::ComposeOrMime).answer(Answer::Sent { scheduled: true }),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/messages/schedules",
         any_of: SEND,
         handler: || get(schedules::list_schedules),
+        doc: RouteDoc::new("The grant's scheduled sends", "5.2").answer(Answer::List(schema::<shapes::Schedule>)),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/messages/schedules/{schedule_id}",
         any_of: SEND,
         handler: || get(schedules::get_schedule),
+        doc: RouteDoc::new("One scheduled send", "5.2").answer(Answer::Item(schema::<shapes::Schedule>)),
     },
     GrantRoute {
         method: Method::DELETE,
         path: "/v3/grants/{grant_id}/messages/schedules/{schedule_id}",
         any_of: SEND,
         handler: || delete(schedules::cancel_schedule),
+        doc: RouteDoc::new("Cancel a scheduled send", "5.2").answer(Answer::Item(schema::<shapes::ScheduleCancelled>)),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/drafts",
         any_of: READ_DRAFTS,
         handler: || get(drafts::list_drafts),
+        doc: RouteDoc::new("The grant's drafts", "5.3").query(MESSAGE_LIST).answer(Answer::Cursor(schema::<Message>)),
     },
     GrantRoute {
         method: Method::POST,
         path: "/v3/grants/{grant_id}/drafts",
         any_of: WRITE_DRAFTS,
         handler: || mail_body(post(drafts::create_draft)),
+        doc: RouteDoc::new("Save a new draft in Drafts", "5.3").body(Body::Compose).answer(Answer::Item(schema::<Message>)),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/drafts/{draft_id}",
         any_of: READ_DRAFTS,
         handler: || get(drafts::get_draft),
+        doc: RouteDoc::new("One draft", "5.3").answer(Answer::Item(schema::<Message>)),
     },
     GrantRoute {
         method: Method::PUT,
         path: "/v3/grants/{grant_id}/drafts/{draft_id}",
         any_of: WRITE_DRAFTS,
         handler: || mail_body(put(drafts::update_draft)),
+        doc: RouteDoc::new("Replace a draft", "5.3").body(Body::Compose).answer(Answer::Item(schema::<Message>)),
     },
     GrantRoute {
         method: Method::DELETE,
         path: "/v3/grants/{grant_id}/drafts/{draft_id}",
         any_of: WRITE_DRAFTS,
         handler: || delete(drafts::delete_draft),
+        doc: RouteDoc::new("Delete a draft", "5.3"),
     },
     GrantRoute {
         method: Method::POST,
         path: "/v3/grants/{grant_id}/drafts/{draft_id}",
         any_of: SEND,
         handler: || post(drafts::send_draft),
+        doc: RouteDoc::new("Send a draft as saved", "5.3").body(Body::OptionalJson(schema::<shapes::AnyObject>)).answer(Answer::Sent { scheduled: false }),
     },
     GrantRoute {
         method: Method::PUT,
         path: "/v3/grants/{grant_id}/messages/{message_id}",
         any_of: MODIFY,
         handler: || put(message_updates::update_message),
+        doc: RouteDoc::new("Change a message's flags, folders or metadata", "5.1").body(Body::Json(schema::<message_updates::UpdateRequest>)).answer(Answer::Item(schema::<Message>)),
     },
     GrantRoute {
         method: Method::DELETE,
         path: "/v3/grants/{grant_id}/messages/{message_id}",
         any_of: MODIFY,
         handler: || delete(message_updates::delete_message),
+        doc: RouteDoc::new("Move a message to Trash, or remove it from there", "5.1"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/threads",
         any_of: READ,
         handler: || get(threads::list_threads),
+        doc: RouteDoc::new("The grant's threads, latest first", "5.4").describe("`select` keeps only the named top-level fields.").query(THREAD_LIST).answer(Answer::Cursor(schema::<Thread>)),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/threads/{thread_id}",
         any_of: READ,
         handler: || get(threads::get_thread),
+        doc: RouteDoc::new("One thread", "5.4").answer(Answer::Item(schema::<Thread>)),
     },
     GrantRoute {
         method: Method::PUT,
         path: "/v3/grants/{grant_id}/threads/{thread_id}",
         any_of: MODIFY,
         handler: || put(thread_updates::update_thread),
+        doc: RouteDoc::new("Change every message of a thread", "5.4").body(Body::Json(schema::<message_updates::UpdateRequest>)).answer(Answer::Item(schema::<Thread>)),
     },
     GrantRoute {
         method: Method::DELETE,
         path: "/v3/grants/{grant_id}/threads/{thread_id}",
         any_of: MODIFY,
         handler: || delete(thread_updates::delete_thread),
+        doc: RouteDoc::new("Delete every message of a thread", "5.4"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/folders",
         any_of: READ_FOLDERS,
         handler: || get(folders::list_folders),
+        doc: RouteDoc::new("The grant's folders", "5.5").query(FOLDER_LIST).answer(Answer::Cursor(schema::<Folder>)),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/folders/{folder_id}",
         any_of: READ_FOLDERS,
         handler: || get(folders::get_folder),
+        doc: RouteDoc::new("One folder", "5.5").answer(Answer::Item(schema::<Folder>)),
     },
     GrantRoute {
         method: Method::POST,
         path: "/v3/grants/{grant_id}/folders",
         any_of: CHANGE_FOLDERS,
         handler: || post(folder_changes::create_folder),
+        doc: RouteDoc::new("Create a folder on the mail server", "5.5").body(Body::Json(schema::<shapes::FolderInput>)).answer(Answer::Item(schema::<Folder>)),
     },
     GrantRoute {
         method: Method::PUT,
         path: "/v3/grants/{grant_id}/folders/{folder_id}",
         any_of: CHANGE_FOLDERS,
         handler: || put(folder_changes::update_folder),
+        doc: RouteDoc::new("Rename or move a folder", "5.5").body(Body::Json(schema::<shapes::FolderInput>)).answer(Answer::Item(schema::<Folder>)),
     },
     GrantRoute {
         method: Method::DELETE,
         path: "/v3/grants/{grant_id}/folders/{folder_id}",
         any_of: CHANGE_FOLDERS,
         handler: || delete(folder_changes::delete_folder),
+        doc: RouteDoc::new("Delete a folder and its messages", "5.5"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/attachments/{attachment_id}",
         any_of: READ,
         handler: || get(attachments::get_attachment),
+        doc: RouteDoc::new("An attachment's metadata", "5.6").query(ATTACHMENT).answer(Answer::Item(schema::<Attachment>)),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/attachments/{attachment_id}/download",
         any_of: READ_CONTENT,
         handler: || get(attachments::download_attachment),
+        doc: RouteDoc::new("An attachment's bytes", "5.6").query(ATTACHMENT).answer(Answer::Bytes),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/contacts",
         any_of: READ_CONTACTS,
         handler: || get(contacts::list_contacts),
+        doc: RouteDoc::new("The people the grant's mail is with", "5.7").query(CONTACT_LIST).answer(Answer::Cursor(schema::<Contact>)),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/contacts/groups",
         any_of: READ_CONTACTS,
         handler: || get(contacts::list_contact_groups),
+        doc: RouteDoc::new("Contact groups (none for IMAP)", "5.7").answer(Answer::List(schema::<ContactGroup>)),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/contacts/{contact_id}",
         any_of: READ_CONTACTS,
         handler: || get(contacts::get_contact),
+        doc: RouteDoc::new("One contact", "5.7").answer(Answer::Item(schema::<Contact>)),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/calendars",
         any_of: READ_CALENDAR,
         handler: || get(calendars::list_calendars),
+        doc: RouteDoc::new("The grant's calendar of invitations", "5.8").query(PAGE).answer(Answer::Cursor(schema::<Calendar>)),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/calendars/{calendar_id}",
         any_of: READ_CALENDAR,
         handler: || get(calendars::get_calendar),
+        doc: RouteDoc::new("One calendar (`primary` names it)", "5.8").answer(Answer::Item(schema::<Calendar>)),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/events",
         any_of: READ_CALENDAR,
         handler: || get(events::list_events),
+        doc: RouteDoc::new("The events of the grant's invitations", "5.8").query(EVENT_LIST).answer(Answer::Cursor(schema::<Event>)),
     },
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/events/{event_id}",
         any_of: READ_CALENDAR,
         handler: || get(events::get_event),
+        doc: RouteDoc::new("One event", "5.8").query(EVENT_ONE).answer(Answer::Item(schema::<Event>)),
     },
     // Nylas v2 (README.md, "Nylas v2 applications"): the account is the token's.
     GrantRoute {
@@ -271,186 +424,217 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/messages",
         any_of: READ,
         handler: || get(v2::messages::list_messages),
+        doc: RouteDoc::new("List messages", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/messages/{id}",
         any_of: READ,
         handler: || get(v2::messages::get_message),
+        doc: RouteDoc::new("One message", "8.3"),
     },
     GrantRoute {
         method: Method::PUT,
         path: "/messages/{id}",
         any_of: MODIFY,
         handler: || put(v2::changes::update_message),
+        doc: RouteDoc::new("Change a message", "8.3"),
     },
     GrantRoute {
         method: Method::POST,
         path: "/send",
         any_of: SEND,
         handler: || mail_body(post(v2::changes::send)),
+        doc: RouteDoc::new("Send a message or a draft", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/drafts",
         any_of: READ_DRAFTS,
         handler: || get(v2::drafts::list_drafts),
+        doc: RouteDoc::new("List drafts", "8.3"),
     },
     GrantRoute {
         method: Method::POST,
         path: "/drafts",
         any_of: WRITE_DRAFTS,
         handler: || mail_body(post(v2::drafts::create_draft)),
+        doc: RouteDoc::new("Save a draft", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/drafts/{id}",
         any_of: READ_DRAFTS,
         handler: || get(v2::drafts::get_draft),
+        doc: RouteDoc::new("One draft", "8.3"),
     },
     GrantRoute {
         method: Method::PUT,
         path: "/drafts/{id}",
         any_of: WRITE_DRAFTS,
         handler: || mail_body(put(v2::drafts::update_draft)),
+        doc: RouteDoc::new("Replace a draft", "8.3"),
     },
     GrantRoute {
         method: Method::DELETE,
         path: "/drafts/{id}",
         any_of: WRITE_DRAFTS,
         handler: || delete(v2::drafts::delete_draft),
+        doc: RouteDoc::new("Delete a draft", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/threads",
         any_of: READ,
         handler: || get(v2::threads::list_threads),
+        doc: RouteDoc::new("List threads", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/threads/{id}",
         any_of: READ,
         handler: || get(v2::threads::get_thread),
+        doc: RouteDoc::new("One thread", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/folders",
         any_of: READ_FOLDERS,
         handler: || get(v2::folders::list_folders),
+        doc: RouteDoc::new("List folders", "8.3"),
     },
     GrantRoute {
         method: Method::POST,
         path: "/folders",
         any_of: CHANGE_FOLDERS,
         handler: || post(v2::folder_changes::create_folder),
+        doc: RouteDoc::new("Create a folder", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/folders/{id}",
         any_of: READ_FOLDERS,
         handler: || get(v2::folders::get_folder),
+        doc: RouteDoc::new("One folder", "8.3"),
     },
     GrantRoute {
         method: Method::PUT,
         path: "/folders/{id}",
         any_of: CHANGE_FOLDERS,
         handler: || put(v2::folder_changes::update_folder),
+        doc: RouteDoc::new("Rename a folder", "8.3"),
     },
     GrantRoute {
         method: Method::DELETE,
         path: "/folders/{id}",
         any_of: CHANGE_FOLDERS,
         handler: || delete(v2::folder_changes::delete_folder),
+        doc: RouteDoc::new("Delete a folder", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/files",
         any_of: READ,
         handler: || get(v2::files::list_files),
+        doc: RouteDoc::new("List files", "8.3"),
     },
     GrantRoute {
         method: Method::POST,
         path: "/files",
         any_of: UPLOAD,
         handler: || mail_body(post(v2::files::upload_files)),
+        doc: RouteDoc::new("Upload files", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/files/{id}",
         any_of: SEE_FILE,
         handler: || get(v2::files::get_file),
+        doc: RouteDoc::new("One file", "8.3"),
     },
     GrantRoute {
         method: Method::DELETE,
         path: "/files/{id}",
         any_of: UPLOAD,
         handler: || delete(v2::files::delete_file),
+        doc: RouteDoc::new("Delete an upload", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/files/{id}/download",
         any_of: FETCH_FILE,
         handler: || get(v2::files::download_file),
+        doc: RouteDoc::new("A file's bytes", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/contacts",
         any_of: READ_CONTACTS,
         handler: || get(v2::contacts::list_contacts),
+        doc: RouteDoc::new("List contacts", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/contacts/{id}",
         any_of: READ_CONTACTS,
         handler: || get(v2::contacts::get_contact),
+        doc: RouteDoc::new("One contact", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/calendars",
         any_of: READ_CALENDAR,
         handler: || get(v2::calendars::list_calendars),
+        doc: RouteDoc::new("List calendars", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/calendars/{id}",
         any_of: READ_CALENDAR,
         handler: || get(v2::calendars::get_calendar),
+        doc: RouteDoc::new("One calendar", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/events",
         any_of: READ_CALENDAR,
         handler: || get(v2::calendars::list_events),
+        doc: RouteDoc::new("List events", "8.3"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/events/{id}",
         any_of: READ_CALENDAR,
         handler: || get(v2::calendars::get_event),
+        doc: RouteDoc::new("One event", "8.3"),
     },
     GrantRoute {
         method: Method::POST,
         path: "/delta/latest_cursor",
         any_of: DELTA,
         handler: || post(v2::delta::latest_cursor),
+        doc: RouteDoc::new("The delta feed's latest cursor", "8.4"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/delta",
         any_of: DELTA,
         handler: || get(v2::delta::deltas),
+        doc: RouteDoc::new("Changes since a cursor", "8.4"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/delta/longpoll",
         any_of: DELTA,
         handler: || get(v2::delta::longpoll),
+        doc: RouteDoc::new("Changes since a cursor, waiting for one", "8.4"),
     },
     GrantRoute {
         method: Method::GET,
         path: "/delta/{kind}",
         any_of: DELTA,
         handler: || get(v2::delta::unsupported),
+        doc: RouteDoc::new("The streaming delta feed (not offered)", "8.4"),
     },
 ];
 

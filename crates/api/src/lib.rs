@@ -24,6 +24,7 @@ mod id_token;
 mod mailboxes;
 mod oauth_error;
 mod oauth_mailbox;
+pub mod openapi;
 mod provider_check;
 mod request_id;
 mod router;

@@ -45,6 +45,7 @@ pub use crate::http_limits::{HttpLimits, MAX_BODY_BYTES, MAX_MAIL_BODY_BYTES};
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
     Router::new()
         .route("/healthz", get(health))
+        .route("/openapi.json", get(crate::openapi::serve))
         .merge(v3::routes())
         .merge(crate::v2::routes())
         .merge(crate::grant_routes::router())

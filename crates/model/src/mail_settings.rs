@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::{email_address::EmailAddress, known_providers, security::TransportSecurity};
 
 /// Resolved, storable server settings. This is also the `settings` object of a grant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MailServerSettings {
     pub imap_username: String,
     pub imap_host: String,

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 const MAX_URL_LEN: usize = 2048;
 
 /// Where the application that receives the redirect runs (Nylas's `platform`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RedirectPlatform {
     #[default]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// `ssl`: TLS from the first byte (IMAPS 993, SMTPS 465). `starttls`: plain greeting, then
 /// an upgrade that must succeed. `none`: plaintext, refused unless the server allows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TransportSecurity {
     Ssl,

@@ -23,8 +23,9 @@ use crate::{
 };
 
 /// The body of `PUT …/messages/{id}` and `PUT …/threads/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MessageUpdate)]
 pub struct UpdateRequest {
     #[serde(default)]
     pub unread: Option<bool>,

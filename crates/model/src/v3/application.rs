@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::RedirectUri;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Application {
     pub application_id: String,
     pub organization_id: String,
@@ -22,7 +22,7 @@ pub struct Application {
     pub allow_custom_servers: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Branding {
     pub name: String,
     pub icon_url: Option<String>,

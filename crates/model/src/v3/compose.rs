@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::message::EmailName;
 
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
 pub struct ComposeRequest {
     #[serde(default, deserialize_with = "null_as_default")]
     pub to: Vec<EmailName>,
@@ -50,7 +50,7 @@ pub struct ComposeRequest {
 
 /// An attachment as the request describes it. `content` (standard base64) is present in
 /// JSON requests; in multipart requests the bytes come in their own part.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 pub struct ComposeAttachment {
     #[serde(default)]
     pub filename: Option<String>,
@@ -68,7 +68,7 @@ pub struct ComposeAttachment {
     pub is_inline: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 pub struct CustomHeader {
     pub name: String,
     pub value: String,

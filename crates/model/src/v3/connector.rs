@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Connector {
     pub provider: String,
     pub name: Option<String>,
@@ -15,7 +15,7 @@ pub struct Connector {
 }
 
 /// The body of `POST /v3/connectors` and of `PATCH`/`PUT /v3/connectors/{provider}`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectorInput {
     pub provider: Option<String>,

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::mail_settings::MailServerSettings;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum GrantStatus {
     Valid,
@@ -30,7 +30,7 @@ impl GrantStatus {
 }
 
 /// The grant object. `settings` never holds a password.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Grant {
     pub id: String,
     pub provider: String,
@@ -53,7 +53,7 @@ pub struct Grant {
 }
 
 /// Initial-sync progress, shown on the grant.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SyncProgress {
     pub folders_total: i64,
     pub folders_done: i64,
@@ -63,7 +63,7 @@ pub struct SyncProgress {
 }
 
 /// `POST /v3/connect/custom`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomAuthRequest {
     pub provider: String,
@@ -74,7 +74,7 @@ pub struct CustomAuthRequest {
 }
 
 /// `PATCH /v3/grants/{id}`.
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateGrantRequest {
     pub settings: Option<Map<String, Value>>,

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A participant: `{"name", "email"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EmailName {
     pub name: Option<String>,
     pub email: String,
@@ -16,7 +16,7 @@ pub struct EmailName {
 // bytes, their fields are declared in that order, and participants are written as
 // `{"email", "name"}` (see `sorted_key_order_matches_a_value` below).
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Attachment {
     pub content_disposition: Option<String>,
     pub content_id: Option<String>,
@@ -28,13 +28,13 @@ pub struct Attachment {
     pub size: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Header {
     pub name: String,
     pub value: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Message {
     pub attachments: Vec<Attachment>,
     #[serde(serialize_with = "sorted_names")]
@@ -68,7 +68,7 @@ pub struct Message {
 }
 
 /// A conversation: what its messages share, and its latest message whole.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Thread {
     pub draft_ids: Vec<String>,
     pub earliest_message_date: i64,
@@ -108,7 +108,7 @@ fn sorted_names<S: serde::Serializer>(
     }))
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Folder {
     pub id: String,
     pub grant_id: String,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// A code exchange or a refresh. Every field is optional here: which ones are required
 /// depends on `grant_type`, and a missing one is an OAuth `invalid_request`, not a
 /// parse failure.
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct TokenRequest {
     pub grant_type: Option<String>,
     pub client_id: Option<String>,
@@ -36,7 +36,7 @@ impl GrantType {
 
 /// The bare token response. `refresh_token` is left out unless the authorization asked
 /// for `access_type=offline`.
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
@@ -71,7 +71,7 @@ pub struct IdTokenClaims {
 }
 
 /// `GET /v3/connect/tokeninfo`: what an access token or id_token stands for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     pub iss: String,
     pub aud: String,

@@ -10,7 +10,7 @@ macro_rules! trigger_types {
         /// What a webhook can subscribe to: the triggers that concern an IMAP mailbox and
         /// that the Python SDK 6.18 can parse (it raises on any string outside its enum,
         /// so e.g. `grant.imap_sync_completed` is left out).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
         pub enum TriggerType {
             $(#[serde(rename = $text)] $variant,)*
         }
@@ -104,7 +104,7 @@ impl FromStr for TriggerType {
 }
 
 /// `active` and `pause` are set by the application; `failing` and `failed` by delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum WebhookStatus {
     Active,
@@ -145,7 +145,7 @@ impl FromStr for WebhookStatus {
 
 /// A webhook destination. `webhook_secret` is present only in the answers to create and
 /// rotate-secret, the two moments the secret is shown.
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct Webhook {
     pub id: String,
     pub description: Option<String>,
@@ -162,7 +162,7 @@ pub struct Webhook {
 
 /// The body of `POST /v3/webhooks`. Trigger types stay strings here so that an unknown
 /// one is answered with a 400 naming it rather than a generic parse error.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct CreateWebhookRequest {
     pub trigger_types: Option<Vec<String>>,
     pub webhook_url: Option<String>,
@@ -171,7 +171,7 @@ pub struct CreateWebhookRequest {
 }
 
 /// The body of `PUT /v3/webhooks/{id}`: any subset of the fields.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct UpdateWebhookRequest {
     pub trigger_types: Option<Vec<String>>,
     pub webhook_url: Option<String>,
@@ -181,27 +181,27 @@ pub struct UpdateWebhookRequest {
 }
 
 /// The body of `POST /v3/webhooks/mock-payload`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct MockPayloadRequest {
     pub trigger_type: Option<String>,
 }
 
 /// The body of `POST /v3/webhooks/send-test-event`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct SendTestEventRequest {
     pub trigger_type: Option<String>,
     pub webhook_url: Option<String>,
 }
 
 /// `GET /v3/webhooks/ip-addresses`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WebhookIpAddresses {
     pub ip_addresses: Vec<String>,
     pub updated_at: i64,
 }
 
 /// A notification as POSTed to a webhook (CloudEvents 1.0 style, docs/API.md §6.3).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WebhookNotification {
     pub specversion: String,
     #[serde(rename = "type")]
@@ -214,7 +214,7 @@ pub struct WebhookNotification {
     pub data: NotificationData,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NotificationData {
     pub application_id: String,
     pub object: Value,

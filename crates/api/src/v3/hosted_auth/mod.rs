@@ -24,7 +24,10 @@ pub use provider_flow::provider_callback;
 
 use axum::{
     Form,
-    extract::{Query, State},
+    extract::{
+        Query, State,
+        rejection::{FormRejection, QueryRejection},
+    },
     http::{HeaderMap, StatusCode},
     response::Response,
 };
@@ -53,12 +56,27 @@ const MAX_ATTEMPTS: i64 = 3;
 
 const DATABASE_TROUBLE: &str = "mailroom could not read or write its database; try again later.";
 
+/// The page for a request whose query or form cannot be read (axum's own answer would
+/// be plain text, with 415 or 422): a 400, like every other refusal of these pages.
+pub(crate) fn malformed(why: &str) -> Response {
+    let why: String = why.chars().take(300).collect();
+    error_page(
+        StatusCode::BAD_REQUEST,
+        &format!("This sign-in request is malformed: {why}"),
+    )
+}
+
 pub async fn sign_in_page(
     State(state): State<AppState>,
     client: ClientInfo,
     headers: HeaderMap,
-    Query(query): Query<AuthQuery>,
+    query: Result<Query<AuthQuery>, QueryRejection>,
 ) -> Response {
+    // A link the page cannot read is answered with the page's own error, in HTML.
+    let Query(query) = match query {
+        Ok(query) => query,
+        Err(rejection) => return malformed(&rejection.body_text()),
+    };
     open_sign_in(&state, &client, &headers, &query).await
 }
 
@@ -219,8 +237,12 @@ pub async fn sign_in_submit(
     State(state): State<AppState>,
     client: ClientInfo,
     headers: HeaderMap,
-    Form(form): Form<SignInForm>,
+    form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
+    let Form(form) = match form {
+        Ok(form) => form,
+        Err(rejection) => return malformed(&rejection.body_text()),
+    };
     let flow = match state.store.auth_flow(&form.flow).await {
         // A flow through a provider takes no password on this page.
         Ok(Some(flow)) if flow.provider == Provider::Imap => flow,

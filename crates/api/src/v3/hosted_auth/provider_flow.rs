@@ -9,7 +9,7 @@
 //! `error_description` (docs/API.md §2.3).
 
 use axum::{
-    extract::{Query, State},
+    extract::{Query, State, rejection::QueryRejection},
     http::{HeaderMap, HeaderValue, StatusCode, header::SET_COOKIE},
     response::Response,
 };
@@ -214,8 +214,12 @@ pub async fn provider_callback(
     State(state): State<AppState>,
     client_info: ClientInfo,
     headers: HeaderMap,
-    Query(query): Query<CallbackQuery>,
+    query: Result<Query<CallbackQuery>, QueryRejection>,
 ) -> Response {
+    let Query(query) = match query {
+        Ok(query) => query,
+        Err(rejection) => return super::malformed(&rejection.body_text()),
+    };
     if let Err(throttled) = state.sign_in.open_page(client_info.ip.as_deref()) {
         return super::page::throttled_page(throttled.retry_after_secs());
     }
