@@ -28,7 +28,7 @@ pub async fn run(settings: Settings, command: GrantsCommand) -> anyhow::Result<(
                     "grant_id": grant.id.to_string(),
                     "email": grant.email.to_string(),
                     "grant_status": grant.status.as_str(),
-                    "sync_state": status.state,
+                    "sync_state": status.state.map(|s| s.as_str()),
                     "folders_done": status.folders_done,
                     "folders_total": status.folders_total,
                     "messages_synced": status.messages_synced,
@@ -48,11 +48,7 @@ pub async fn run(settings: Settings, command: GrantsCommand) -> anyhow::Result<(
                 "{:<36} {:<30} {:<12} {} {}/{} messages, {}/{} folders, node {}",
                 grant.id,
                 grant.email,
-                if status.state.is_empty() {
-                    "pending"
-                } else {
-                    &status.state
-                },
+                status.state.map_or("pending", |s| s.as_str()),
                 progress_bar(status.messages_synced, total),
                 status.messages_synced,
                 total,

@@ -13,6 +13,7 @@ pub mod provider;
 pub mod redirect_url;
 pub mod scope;
 pub mod security;
+pub mod sync_state;
 pub mod time;
 pub mod v3;
 
@@ -29,3 +30,4 @@ pub use provider::Provider;
 pub use redirect_url::{RedirectPlatform, RedirectUrl, RedirectUrlError};
 pub use scope::{ALL_SCOPES, Scope};
 pub use security::TransportSecurity;
+pub use sync_state::SyncState;

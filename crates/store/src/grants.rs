@@ -350,7 +350,7 @@ impl Store {
         mark_invalid(&mut tx, id).await?;
         sqlx::query(UPSERT_SYNC_STATUS)
             .bind(id.as_str())
-            .bind("invalid")
+            .bind(mailroom_model::SyncState::Invalid.as_str())
             .bind(0_i64)
             .bind(0_i64)
             .bind(0_i64)

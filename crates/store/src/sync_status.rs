@@ -1,14 +1,15 @@
 //! Sync progress of a grant, shown on the grant object and by `mailroom grants status`.
 
-use mailroom_model::{GrantId, time::unix_now};
+use mailroom_model::{GrantId, SyncState, time::unix_now};
 use sqlx::Row;
 
 use crate::{error::StoreError, open::Store};
 
 #[derive(Debug, Clone, Default)]
 pub struct SyncStatus {
-    /// `connecting`, `initial_sync`, `running`, `retrying`, `invalid`, `stopped`.
-    pub state: String,
+    /// `None` until the grant's sync has begun (or for a state this version does not
+    /// know).
+    pub state: Option<SyncState>,
     pub folders_total: i64,
     pub folders_done: i64,
     pub messages_total: i64,
@@ -23,7 +24,7 @@ impl Store {
     pub async fn set_sync_status(
         &self,
         grant_id: &GrantId,
-        state: &str,
+        state: SyncState,
         folders_total: i64,
         folders_done: i64,
         messages_total: i64,
@@ -31,7 +32,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         sqlx::query(UPSERT_SYNC_STATUS)
             .bind(grant_id.as_str())
-            .bind(state)
+            .bind(state.as_str())
             .bind(folders_total)
             .bind(folders_done)
             .bind(messages_total)
@@ -53,7 +54,7 @@ impl Store {
         .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(SyncStatus {
-            state: row.try_get("state")?,
+            state: SyncState::parse(&row.try_get::<String, _>("state")?),
             folders_total: row.try_get("folders_total")?,
             folders_done: row.try_get("folders_done")?,
             messages_total: row.try_get("messages_total")?,

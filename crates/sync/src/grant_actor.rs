@@ -6,6 +6,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use mailroom_imap::{IDLE_REARM, IdleOutcome, ImapSession, ListedFolder};
+use mailroom_model::SyncState;
 use mailroom_store::FolderRecord;
 use rand::Rng;
 use tokio::{sync::watch, time::Instant};
@@ -56,7 +57,7 @@ pub(crate) async fn run(context: ActorContext, mut stop: watch::Receiver<bool>) 
                 tracing::warn!(%grant_id, error = %e, retry_in = ?backoff, "sync interrupted");
                 let _ = Box::pin(store.set_sync_status(
                     grant_id,
-                    "retrying",
+                    SyncState::Retrying,
                     0,
                     0,
                     0,
@@ -144,7 +145,7 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
 async fn connect(context: &ActorContext) -> Result<(ImapSession, ChangeWatch), SyncError> {
     let store = &context.store;
     store
-        .set_sync_status(&context.grant_id, "connecting", 0, 0, 0, None)
+        .set_sync_status(&context.grant_id, SyncState::Connecting, 0, 0, 0, None)
         .await?;
     let mut session = open_session(store, &context.policy, &context.grant_id).await?;
     session.ignore_capabilities(&context.settings.ignore_capabilities);
@@ -348,7 +349,7 @@ async fn pass(
             store
                 .set_sync_status(
                     grant_id,
-                    "initial_sync",
+                    SyncState::InitialSync,
                     folders_total,
                     done as i64,
                     messages_total,
@@ -376,7 +377,7 @@ async fn pass(
     store
         .set_sync_status(
             grant_id,
-            "running",
+            SyncState::Running,
             folders_total,
             folders_total,
             messages_total,

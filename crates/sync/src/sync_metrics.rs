@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use mailroom_imap::ImapError;
+use mailroom_model::SyncState;
 use mailroom_store::{Store, StoreError};
 
 use crate::error::SyncError;
@@ -16,18 +17,10 @@ const PASS_DURATION: &str = "mailroom_sync_pass_duration_seconds";
 const IMAP_ERRORS: &str = "mailroom_sync_imap_errors_total";
 const GRANTS: &str = "mailroom_grants";
 
-/// Sync states a grant can be in (`mailroom_store::SyncStatus::state`), and
-/// `not_started` for one whose sync has not begun: each is reported, at zero when no
-/// grant is in it, so that a state emptied since the last scrape does not keep its count.
-const SYNC_STATES: &[&str] = &[
-    "not_started",
-    "connecting",
-    "initial_sync",
-    "running",
-    "retrying",
-    "invalid",
-    "stopped",
-];
+/// Grants whose sync has not begun, beside the [`SyncState`]s: each is reported, at
+/// zero when no grant is in it, so that a state emptied since the last scrape does not
+/// keep its count.
+const NOT_STARTED: &str = "not_started";
 
 /// Gives each series its help text; once, after the recorder is installed.
 pub fn describe_sync_metrics() {
@@ -103,9 +96,10 @@ fn imap_error_kind(error: &SyncError) -> Option<&'static str> {
 /// Sets the grants-by-state gauge from the store (one GROUP BY).
 pub async fn observe_grant_states(store: &Store) -> Result<(), StoreError> {
     let counts = store.grants_by_sync_state().await?;
-    for state in SYNC_STATES {
+    let states = std::iter::once(NOT_STARTED).chain(SyncState::ALL.map(SyncState::as_str));
+    for state in states {
         if !counts.iter().any(|(s, _)| s == state) {
-            metrics::gauge!(GRANTS, "state" => *state).set(0.0);
+            metrics::gauge!(GRANTS, "state" => state).set(0.0);
         }
     }
     for (state, grants) in counts {

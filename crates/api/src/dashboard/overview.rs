@@ -55,7 +55,7 @@ struct ApplicationView {
 struct GrantView {
     email: String,
     status: &'static str,
-    sync_state: String,
+    sync_state: &'static str,
     messages: String,
     last_error: Option<String>,
 }
@@ -185,11 +185,7 @@ async fn applications(state: &AppState) -> Result<Vec<ApplicationView>, StoreErr
             grant_views.push(GrantView {
                 email: grant.email.to_string(),
                 status: grant.status.as_str(),
-                sync_state: if status.state.is_empty() {
-                    "pending".to_owned()
-                } else {
-                    status.state.clone()
-                },
+                sync_state: status.state.map_or("pending", |s| s.as_str()),
                 messages: format!(
                     "{} of {}",
                     status.messages_synced,

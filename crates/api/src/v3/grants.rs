@@ -251,7 +251,7 @@ pub(crate) async fn grant_json(state: &AppState, grant: GrantRecord) -> Result<G
     let status = state.store.sync_status(&grant.id).await?;
     let mut json = to_v3(grant);
     if let Some(status) = status {
-        json.sync_state = Some(status.state);
+        json.sync_state = status.state.map(|s| s.as_str().to_owned());
         json.sync_progress = Some(SyncProgress {
             folders_total: status.folders_total,
             folders_done: status.folders_done,
