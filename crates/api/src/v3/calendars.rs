@@ -2,20 +2,19 @@
 //! read-only, holding the events of the invitations in its mail.
 
 use axum::{
-    Json,
     extract::Path,
     response::{IntoResponse, Response},
 };
 use mailroom_model::{Scope, v3::Calendar};
 use mailroom_store::GrantRecord;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::{
+    envelope::Item,
     error::ApiError,
     extract::QueryParams,
     grant_access::GrantAccess,
     grant_routes::CONTENT_SCOPES,
-    request_id::current_request_id,
     v3::{message_json::apply_select, messages::DEFAULT_LIMIT},
 };
 
@@ -55,7 +54,7 @@ pub async fn list_calendars(access: GrantAccess, query: QueryParams) -> Result<R
     } else {
         Vec::new()
     };
-    Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+    Ok(Item::ok(data).into_response())
 }
 
 pub async fn get_calendar(
@@ -64,7 +63,7 @@ pub async fn get_calendar(
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     let data = apply_select(calendar_json(&find_calendar(&access, &id)?), &query);
-    Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+    Ok(Item::ok(data).into_response())
 }
 
 fn calendar_json(calendar: &Calendar) -> Value {

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     cursor,
+    envelope::Item,
     error::ApiError,
     extract::QueryParams,
     grant_access::GrantAccess,
@@ -114,7 +115,7 @@ pub async fn get_contact(
         }
     };
     let data = apply_select(contact_json(&record), &query);
-    Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+    Ok(Item::ok(data).into_response())
 }
 
 /// No contact groups: derived contacts belong to none.
@@ -124,7 +125,7 @@ pub async fn list_contact_groups(
 ) -> Result<Response, ApiError> {
     query.bounded("limit", DEFAULT_LIMIT, 1, i64::MAX)?;
     let data: Vec<ContactGroup> = Vec::new();
-    Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+    Ok(Item::ok(data).into_response())
 }
 
 fn contact_json(record: &ContactRecord) -> Value {

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use crate::{
     cursor,
+    envelope::{CursorPage, Item},
     error::ApiError,
     extract::QueryParams,
     grant_access::GrantAccess,
@@ -121,11 +122,11 @@ pub async fn list_drafts(
     for record in &records {
         data.push(draft_json(&state, &access, record, &query).await?);
     }
-    let mut body = json!({"request_id": current_request_id(), "data": data});
-    if let (true, Some(last)) = (more, records.last()) {
-        body["next_cursor"] = Value::String(cursor::encode(last.date, &last.id));
-    }
-    Ok(Json(body).into_response())
+    let next_cursor = records
+        .last()
+        .filter(|_| more)
+        .map(|last| cursor::encode(last.date, &last.id));
+    Ok(CursorPage { data, next_cursor }.into_response())
 }
 
 pub async fn get_draft(
@@ -141,7 +142,7 @@ pub async fn get_draft(
         record
     };
     let data = draft_json(&state, &access, &record, &query).await?;
-    Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+    Ok(Item::ok(data).into_response())
 }
 
 async fn structured(
@@ -221,7 +222,7 @@ async fn save(
     let id = store_draft(state, access, request, attachments, reply, replaces).await?;
     let record = find(state, access, &id).await?;
     let data = draft_json(state, access, &record, query).await?;
-    Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+    Ok(Item::ok(data).into_response())
 }
 
 pub async fn create_draft(

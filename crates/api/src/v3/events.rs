@@ -2,20 +2,20 @@
 //! invitations in the grant's mail, on its one read-only calendar.
 
 use axum::{
-    Json,
     extract::{Path, State},
     response::{IntoResponse, Response},
 };
 use mailroom_model::v3::Event;
 use mailroom_store::{EventQuery, EventRecord};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::{
     cursor,
+    envelope::CursorPage,
+    envelope::Item,
     error::ApiError,
     extract::QueryParams,
     grant_access::GrantAccess,
-    request_id::current_request_id,
     router::AppState,
     v3::{
         calendars::find_calendar,
@@ -62,11 +62,11 @@ pub async fn list_events(
         .iter()
         .map(|r| apply_select(event_json(r, &calendar_id), &query))
         .collect();
-    let mut body = json!({"request_id": current_request_id(), "data": data});
-    if let (true, Some(last)) = (more, records.last()) {
-        body["next_cursor"] = Value::String(cursor::encode(last.start_time, &last.id));
-    }
-    Ok(Json(body).into_response())
+    let next_cursor = records
+        .last()
+        .filter(|_| more)
+        .map(|last| cursor::encode(last.start_time, &last.id));
+    Ok(CursorPage { data, next_cursor }.into_response())
 }
 
 pub async fn get_event(
@@ -87,7 +87,7 @@ pub async fn get_event(
             ))
         })?;
     let data = apply_select(event_json(&record, &calendar_id), &query);
-    Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+    Ok(Item::ok(data).into_response())
 }
 
 fn event_json(record: &EventRecord, calendar_id: &str) -> Value {

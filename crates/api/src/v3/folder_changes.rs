@@ -11,8 +11,8 @@ use axum::{
 use serde_json::{Map, Value, json};
 
 use crate::{
-    error::ApiError, extract::JsonBody, grant_access::GrantAccess, request_id::current_request_id,
-    router::AppState, v3::folders::to_v3,
+    envelope::Item, error::ApiError, extract::JsonBody, grant_access::GrantAccess,
+    request_id::current_request_id, router::AppState, v3::folders::to_v3,
 };
 
 /// An optional string field; `Some(None)` when sent as `null`.
@@ -105,7 +105,7 @@ pub async fn update_folder(
         )
         .await?;
     let data = folder_json(&state, &access, &folder_id).await?;
-    Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+    Ok(Item::ok(data).into_response())
 }
 
 pub async fn delete_folder(

@@ -1,17 +1,20 @@
 //! `GET /v3/grants/{grant_id}/folders[/{folder_id}]`.
 
 use axum::{
-    Json,
     extract::{Path, State},
     response::{IntoResponse, Response},
 };
 use mailroom_model::v3::Folder;
 use mailroom_store::FolderWithCounts;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::{
-    error::ApiError, extract::QueryParams, grant_access::GrantAccess,
-    request_id::current_request_id, router::AppState, v3::message_json::apply_select,
+    envelope::{CursorPage, Item},
+    error::ApiError,
+    extract::QueryParams,
+    grant_access::GrantAccess,
+    router::AppState,
+    v3::message_json::apply_select,
 };
 
 const SYSTEM_ATTRIBUTES: &[&str] = &[
@@ -59,11 +62,12 @@ pub async fn list_folders(
             )
         })
         .collect();
-    let mut body = json!({"request_id": current_request_id(), "data": page});
-    if offset + limit < folders.len() {
-        body["next_cursor"] = Value::String((offset + limit).to_string());
+    let next_cursor = (offset + limit < folders.len()).then(|| (offset + limit).to_string());
+    Ok(CursorPage {
+        data: page,
+        next_cursor,
     }
-    Ok(Json(body).into_response())
+    .into_response())
 }
 
 pub async fn get_folder(
@@ -88,7 +92,7 @@ pub async fn get_folder(
         serde_json::to_value(to_v3(&folder)).unwrap_or(Value::Null),
         &query,
     );
-    Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+    Ok(Item::ok(data).into_response())
 }
 
 pub fn to_v3(f: &FolderWithCounts) -> Folder {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{
+    envelope::Item,
     error::ApiError,
     extract::{JsonBody, QueryParams},
     grant_access::GrantAccess,
@@ -114,7 +115,7 @@ pub async fn update_message(
         withhold_content(&mut json);
     }
     let data = apply_select(json, &query);
-    Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+    Ok(Item::ok(data).into_response())
 }
 
 pub async fn delete_message(

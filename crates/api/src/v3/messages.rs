@@ -1,7 +1,6 @@
 //! `GET /v3/grants/{grant_id}/messages[/{message_id}]`, answered from the local index.
 
 use axum::{
-    Json,
     extract::{Path, State},
     response::{IntoResponse, Response},
 };
@@ -13,11 +12,11 @@ use serde_json::{Value, json};
 use crate::{
     cursor,
     envelope::CursorPage,
+    envelope::Item,
     error::ApiError,
     extract::QueryParams,
     grant_access::GrantAccess,
     mailboxes::FetchFailure,
-    request_id::current_request_id,
     router::AppState,
     v3::message_json::{Fields, apply_select, to_message, withhold_content},
 };
@@ -228,7 +227,7 @@ pub async fn get_message(
     if fields == Fields::RawMime {
         access.require_content()?;
         let data = raw_mime_json(&state, &access, &record).await?;
-        return Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response());
+        return Ok(Item::ok(data).into_response());
     }
     // Metadata alone never sees the body, but the full header list comes with it.
     let record = if access.may_read_content() || fields == Fields::IncludeHeaders {
@@ -248,7 +247,7 @@ pub async fn get_message(
         withhold_content(&mut json);
     }
     let data = apply_select(json, &query);
-    Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+    Ok(Item::ok(data).into_response())
 }
 
 /// `fields=raw_mime`: the whole message as base64url, with only the ids beside it.

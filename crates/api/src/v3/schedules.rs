@@ -10,7 +10,8 @@ use mailroom_store::{ScheduleStatus, ScheduledSend};
 use serde_json::{Value, json};
 
 use crate::{
-    error::ApiError, grant_access::GrantAccess, request_id::current_request_id, router::AppState,
+    envelope::Item, error::ApiError, grant_access::GrantAccess, request_id::current_request_id,
+    router::AppState,
 };
 
 fn schedule_json(send: &ScheduledSend) -> Value {
@@ -57,7 +58,7 @@ pub async fn list_schedules(
         .iter()
         .map(schedule_json)
         .collect();
-    Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+    Ok(Item::ok(data).into_response())
 }
 
 pub async fn get_schedule(

@@ -10,6 +10,7 @@ use mailroom_store::MessageRecord;
 use serde_json::json;
 
 use crate::{
+    envelope::Item,
     error::ApiError,
     extract::{JsonBody, QueryParams},
     grant_access::GrantAccess,
@@ -62,7 +63,7 @@ pub async fn update_thread(
         .await?
         .ok_or_else(|| ApiError::not_found("the thread is no longer on the mail server"))?;
     let data = apply_select(visible(&access, thread), &query);
-    Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+    Ok(Item::ok(data).into_response())
 }
 
 pub async fn delete_thread(

@@ -2,22 +2,21 @@
 //! indexed messages that share a thread id.
 
 use axum::{
-    Json,
     extract::{Path, State},
     response::{IntoResponse, Response},
 };
 
 use mailroom_model::{GrantId, v3::Thread};
 use mailroom_store::{ThreadMember, ThreadPage};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::{
     cursor,
     envelope::CursorPage,
+    envelope::Item,
     error::ApiError,
     extract::QueryParams,
     grant_access::GrantAccess,
-    request_id::current_request_id,
     router::AppState,
     v3::{
         message_json::{Fields, apply_select, to_message, withhold_content},
@@ -85,7 +84,7 @@ pub async fn get_thread(
             ))
         })?;
     let data = apply_select(visible(&access, thread), &query);
-    Ok(Json(json!({"request_id": current_request_id(), "data": data})).into_response())
+    Ok(Item::ok(data).into_response())
 }
 
 fn to_value(thread: Thread) -> Value {
