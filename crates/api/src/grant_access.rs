@@ -11,6 +11,7 @@ use axum::{
 use mailroom_model::{GrantId, Scope};
 use mailroom_store::{ACCESS_TOKEN_PREFIX, GrantRecord};
 
+use crate::clip::clip;
 use crate::{auth::Caller, error::ApiError, grant_routes, router::AppState};
 
 pub struct GrantAccess {
@@ -44,12 +45,7 @@ pub async fn resolve_grant(
     caller: &Caller,
     raw_id: &str,
 ) -> Result<GrantRecord, ApiError> {
-    let not_found = || {
-        ApiError::not_found(format!(
-            "no grant with id '{}'",
-            raw_id.chars().take(128).collect::<String>()
-        ))
-    };
+    let not_found = || ApiError::not_found(format!("no grant with id '{}'", clip(raw_id, 128)));
     let id = match (caller, raw_id) {
         (Caller::Application(_), "me") => {
             return Err(ApiError::bad_request(

@@ -8,6 +8,7 @@
 
 mod auth;
 mod auth_metrics;
+mod clip;
 mod connect_grant;
 mod cors;
 mod cursor;

@@ -20,6 +20,7 @@ use mailroom_net::{
 use mailroom_store::{GrantRefused, GrantScope, GrantWrite, StoreError};
 use serde::Deserialize;
 
+use crate::clip::clip;
 use crate::{
     connect_grant::{ConnectError, Connected},
     provider_check::verify_token_mailbox,
@@ -148,7 +149,7 @@ pub async fn identify(
         if identity.issuer != expected && !google_short {
             return Err(identity_error(format!(
                 "the ID token was issued by '{}', not by {}",
-                identity.issuer.chars().take(200).collect::<String>(),
+                clip(&identity.issuer, 200),
                 client.provider
             )));
         }

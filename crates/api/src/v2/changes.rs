@@ -15,6 +15,7 @@ use super::{
     account_auth::V2Account, compose::V2Compose, error::V2Error, folders::not_found,
     messages::message_json,
 };
+use crate::clip::clip;
 use crate::{
     error::ApiError,
     grant_access::GrantAccess,
@@ -100,7 +101,7 @@ impl UpdateRequest {
         {
             return Err(refuse(format!(
                 "only unread, starred and folder_id can be changed, not '{}'",
-                unknown.chars().take(64).collect::<String>()
+                clip(unknown, 64)
             )));
         }
         Ok(Self {

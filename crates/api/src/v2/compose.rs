@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::error::V2Error;
+use crate::clip::clip;
 
 /// Fields the v2 objects show but a client cannot set; a body may carry them back.
 const READ_ONLY: &[&str] = &[
@@ -74,7 +75,7 @@ impl V2Compose {
         {
             return Err(V2Error::invalid_request(format!(
                 "unknown field '{}'",
-                unknown.chars().take(64).collect::<String>()
+                clip(unknown, 64)
             )));
         }
         if parsed.tracking.as_ref().is_some_and(|t| !t.is_null()) {

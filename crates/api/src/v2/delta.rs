@@ -15,6 +15,7 @@ use mailroom_store::{ChangeCursor, ChangeKind, ChangeRecord, FolderRecord};
 use serde_json::{Value, json};
 
 use super::{account_auth::V2Account, error::V2Error, folders::folder_json};
+use crate::clip::clip;
 use crate::{
     extract::QueryParams,
     grant_routes::{READ, READ_CALENDAR, READ_CONTACTS, READ_FOLDERS},
@@ -87,7 +88,7 @@ pub async fn unsupported(Path(kind): Path<String>) -> V2Error {
         "invalid_request_error",
         format!(
             "/delta/{} is not offered: read the feed with /delta or /delta/longpoll",
-            kind.chars().take(32).collect::<String>()
+            clip(&kind, 32)
         ),
     )
 }
@@ -128,7 +129,7 @@ impl DeltaRequest {
             Some(other) => {
                 return Err(V2Error::invalid_request(format!(
                     "view takes 'expanded', not '{}'",
-                    other.chars().take(32).collect::<String>()
+                    clip(other, 32)
                 )));
             }
         };
@@ -148,7 +149,7 @@ fn type_list(query: &QueryParams, keys: &[&str]) -> Result<Vec<&'static str>, V2
             let known = TYPES.iter().find(|t| **t == name).ok_or_else(|| {
                 V2Error::invalid_request(format!(
                     "'{}' is not a type of the delta feed (one of {})",
-                    name.chars().take(32).collect::<String>(),
+                    clip(&name, 32),
                     TYPES.join(", ")
                 ))
             })?;

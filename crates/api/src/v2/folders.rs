@@ -14,6 +14,7 @@ use super::{
     error::V2Error,
     listing::{Paging, View},
 };
+use crate::clip::clip;
 use crate::{extract::QueryParams, router::AppState};
 
 pub async fn list_folders(
@@ -83,9 +84,6 @@ pub fn not_found(what: &str, id: &str) -> V2Error {
     V2Error::new(
         axum::http::StatusCode::NOT_FOUND,
         "invalid_request_error",
-        format!(
-            "Couldn't find {what} `{}`",
-            id.chars().take(128).collect::<String>()
-        ),
+        format!("Couldn't find {what} `{}`", clip(id, 128)),
     )
 }

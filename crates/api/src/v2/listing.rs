@@ -9,6 +9,7 @@ use mailroom_store::{MessageQuery, MessageRecord, Store};
 pub type Listed = (MessageRecord, Vec<String>);
 
 use super::error::V2Error;
+use crate::clip::clip;
 use crate::extract::QueryParams;
 
 pub const DEFAULT_LIMIT: i64 = 100;
@@ -52,7 +53,7 @@ impl Paging {
             Some(other) => {
                 return Err(V2Error::invalid_request(format!(
                     "view must be 'count', 'ids' or 'expanded', not '{}'",
-                    other.chars().take(32).collect::<String>()
+                    clip(other, 32)
                 )));
             }
         };

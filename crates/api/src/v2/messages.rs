@@ -19,6 +19,7 @@ use super::{
     folders::{folder_json, not_found, role},
     listing::{Paging, View, walk_messages},
 };
+use crate::clip::clip;
 use crate::{
     extract::QueryParams,
     router::AppState,
@@ -196,7 +197,7 @@ fn folder_id(wanted: &str, folders: &[FolderRecord]) -> Result<String, V2Error> 
         .ok_or_else(|| {
             V2Error::invalid_request(format!(
                 "'in' names no folder of this account: '{}'",
-                wanted.chars().take(128).collect::<String>()
+                clip(wanted, 128)
             ))
         })
 }

@@ -20,6 +20,7 @@ use super::{
     error::V2Error,
     oauth::{read_body, redeem, required},
 };
+use crate::clip::clip;
 use crate::{
     connect_grant::{ConnectError, ConnectRequest, SignInOrigin, connect_grant},
     router::AppState,
@@ -76,7 +77,7 @@ pub async fn authorize(
     if provider != "imap" {
         return Err(V2Error::invalid_request(format!(
             "native authentication signs in IMAP mailboxes ('provider': 'imap'), not '{}'; Google, Microsoft and Yahoo mailboxes connect through the v3 connectors",
-            provider.chars().take(64).collect::<String>()
+            clip(provider, 64)
         )));
     }
     let email = required(&request.email_address, "email_address")?;
@@ -166,7 +167,7 @@ fn settings(email: &str, settings: &Map<String, Value>) -> Result<SettingsFields
         return Err(V2Error::invalid_request(format!(
             "settings take {}; '{}' is not one of them",
             SETTINGS_KEYS.join(", "),
-            unknown.chars().take(64).collect::<String>()
+            clip(unknown, 64)
         )));
     }
     let mut fields =

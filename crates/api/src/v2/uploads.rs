@@ -3,6 +3,7 @@
 use mailroom_mime::OutgoingAttachment;
 
 use super::{account_auth::V2Account, error::V2Error};
+use crate::clip::clip;
 use crate::router::AppState;
 
 /// The most files one message may name.
@@ -29,7 +30,7 @@ pub async fn attachments(
             .ok_or_else(|| {
                 V2Error::invalid_request(format!(
                     "file_ids: no file uploaded to this account has the id '{}'",
-                    id.chars().take(128).collect::<String>()
+                    clip(id, 128)
                 ))
             })?;
         attachments.push(OutgoingAttachment {

@@ -8,6 +8,7 @@ use axum::{
 };
 use serde_json::Value;
 
+use crate::clip::clip;
 use crate::{
     envelope::Item,
     error::ApiError,
@@ -39,7 +40,7 @@ fn message_id_param(query: &QueryParams) -> Result<String, ApiError> {
 fn not_found(attachment_id: &str) -> ApiError {
     ApiError::not_found(format!(
         "no attachment with id '{}' in that message",
-        attachment_id.chars().take(128).collect::<String>()
+        clip(attachment_id, 128)
     ))
 }
 

@@ -9,6 +9,7 @@ use mailroom_model::{Scope, v3::Calendar};
 use mailroom_store::GrantRecord;
 use serde_json::{Map, Value};
 
+use crate::clip::clip;
 use crate::{
     envelope::Item,
     error::ApiError,
@@ -38,7 +39,7 @@ pub fn find_calendar(access: &GrantAccess, id: &str) -> Result<Calendar, ApiErro
     } else {
         Err(ApiError::not_found(format!(
             "no calendar with id '{}'",
-            id.chars().take(128).collect::<String>()
+            clip(id, 128)
         )))
     }
 }

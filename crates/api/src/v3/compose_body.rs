@@ -16,6 +16,7 @@ use base64::{
 };
 use mailroom_model::v3::{ComposeAttachment, ComposeRequest};
 
+use crate::clip::clip;
 use crate::error::ApiError;
 
 /// How errors name a multipart body.
@@ -389,10 +390,7 @@ fn non_empty(value: Option<String>) -> Option<String> {
 /// "0 ('report.pdf')" for error messages.
 fn label(index: usize, attachment: &ComposeAttachment) -> String {
     match attachment.filename.as_deref().filter(|f| !f.is_empty()) {
-        Some(filename) => format!(
-            "{index} ('{}')",
-            filename.chars().take(200).collect::<String>()
-        ),
+        Some(filename) => format!("{index} ('{}')", clip(filename, 200)),
         None => index.to_string(),
     }
 }

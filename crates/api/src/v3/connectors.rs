@@ -13,6 +13,7 @@ use mailroom_model::{
 use mailroom_store::{ConnectorRecord, ConnectorWrite};
 use serde_json::{Map, Value};
 
+use crate::clip::clip;
 use crate::{
     auth::AppAuth,
     envelope::{Done, Item, OffsetPage},
@@ -145,10 +146,7 @@ fn parse_provider(value: &str) -> Result<Provider, ApiError> {
 /// A provider named in a path: unknown providers simply have no connector.
 fn existing_provider(value: &str) -> Result<Provider, ApiError> {
     value.parse().map_err(|_| {
-        ApiError::not_found(format!(
-            "no connector for provider '{}'",
-            value.chars().take(64).collect::<String>()
-        ))
+        ApiError::not_found(format!("no connector for provider '{}'", clip(value, 64)))
     })
 }
 
@@ -229,7 +227,7 @@ fn check_oauth_input(
         return Err(ApiError::invalid_payload(format!(
             "a {provider} connector's settings take {}; '{}' is not one of them",
             known.join(", "),
-            unknown.chars().take(64).collect::<String>()
+            clip(unknown, 64)
         )));
     }
     let text = |key: &str| -> Result<Option<String>, ApiError> {

@@ -14,6 +14,7 @@ use mailroom_model::{
 use mailroom_store::{ContactQuery, ContactRecord};
 use serde_json::{Map, Value, json};
 
+use crate::clip::clip;
 use crate::{
     cursor,
     envelope::Item,
@@ -92,12 +93,8 @@ pub async fn get_contact(
     Path((_, contact_id)): Path<(String, String)>,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let not_found = || {
-        ApiError::not_found(format!(
-            "no contact with id '{}'",
-            contact_id.chars().take(128).collect::<String>()
-        ))
-    };
+    let not_found =
+        || ApiError::not_found(format!("no contact with id '{}'", clip(&contact_id, 128)));
     if !contacts_exist(&access) {
         return Err(not_found());
     }

@@ -9,6 +9,7 @@ use mailroom_net::{TokenError, TokenGrant, request_token};
 use mailroom_store::{GrantScope, GrantUpsert};
 use serde_json::Value;
 
+use crate::clip::clip;
 use crate::{
     auth::AppAuth,
     envelope::Item,
@@ -39,7 +40,7 @@ pub(crate) async fn custom_oauth(
     {
         return Err(ApiError::invalid_payload(format!(
             "a {provider} grant's settings take refresh_token (and optionally email); '{}' is not one of them",
-            unknown.chars().take(64).collect::<String>()
+            clip(unknown, 64)
         )));
     }
     let text = |key: &str| match request.settings.get(key) {

@@ -13,6 +13,7 @@ use mailroom_model::v3::{ComposeRequest, EmailName};
 use mailroom_store::MessageRecord;
 use serde_json::{Value, json};
 
+use crate::clip::clip;
 use crate::{
     cursor,
     envelope::{CursorPage, Item},
@@ -59,12 +60,7 @@ pub(crate) async fn find_draft(
     access: &GrantAccess,
     draft_id: &str,
 ) -> Result<MessageRecord, ApiError> {
-    let not_found = || {
-        ApiError::not_found(format!(
-            "no draft with id '{}'",
-            draft_id.chars().take(128).collect::<String>()
-        ))
-    };
+    let not_found = || ApiError::not_found(format!("no draft with id '{}'", clip(draft_id, 128)));
     let record = find(state, access, draft_id)
         .await
         .map_err(|_| not_found())?;

@@ -9,6 +9,7 @@ use mailroom_model::v3::Event;
 use mailroom_store::{EventQuery, EventRecord};
 use serde_json::{Map, Value};
 
+use crate::clip::clip;
 use crate::{
     cursor,
     envelope::CursorPage,
@@ -81,10 +82,7 @@ pub async fn get_event(
         .event(&access.grant.id, &event_id)
         .await?
         .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "no event with id '{}'",
-                event_id.chars().take(128).collect::<String>()
-            ))
+            ApiError::not_found(format!("no event with id '{}'", clip(&event_id, 128)))
         })?;
     let data = apply_select(event_json(&record, &calendar_id), &query);
     Ok(Item::ok(data).into_response())

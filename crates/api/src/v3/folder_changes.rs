@@ -10,6 +10,7 @@ use axum::{
 };
 use serde_json::{Map, Value, json};
 
+use crate::clip::clip;
 use crate::{
     envelope::Item, error::ApiError, extract::JsonBody, grant_access::GrantAccess,
     request_id::current_request_id, router::AppState, v3::folders::to_v3,
@@ -90,10 +91,7 @@ pub async fn update_folder(
     folder_json(&state, &access, &folder_id)
         .await
         .map_err(|_| {
-            ApiError::not_found(format!(
-                "no folder with id '{}'",
-                folder_id.chars().take(128).collect::<String>()
-            ))
+            ApiError::not_found(format!("no folder with id '{}'", clip(&folder_id, 128)))
         })?;
     state
         .mailboxes
@@ -116,10 +114,7 @@ pub async fn delete_folder(
     folder_json(&state, &access, &folder_id)
         .await
         .map_err(|_| {
-            ApiError::not_found(format!(
-                "no folder with id '{}'",
-                folder_id.chars().take(128).collect::<String>()
-            ))
+            ApiError::not_found(format!("no folder with id '{}'", clip(&folder_id, 128)))
         })?;
     state
         .mailboxes

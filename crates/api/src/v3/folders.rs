@@ -8,6 +8,7 @@ use mailroom_model::v3::Folder;
 use mailroom_store::FolderWithCounts;
 use serde_json::Value;
 
+use crate::clip::clip;
 use crate::{
     envelope::{CursorPage, Item},
     error::ApiError,
@@ -83,10 +84,7 @@ pub async fn get_folder(
         .into_iter()
         .find(|f| f.folder.id == folder_id)
         .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "no folder with id '{}'",
-                folder_id.chars().take(128).collect::<String>()
-            ))
+            ApiError::not_found(format!("no folder with id '{}'", clip(&folder_id, 128)))
         })?;
     let data = apply_select(
         serde_json::to_value(to_v3(&folder)).unwrap_or(Value::Null),

@@ -8,6 +8,7 @@ use mailroom_model::{
 };
 use mailroom_store::{GrantListQuery, GrantOrder, GrantRecord, GrantUpdate, SortField};
 
+use crate::clip::clip;
 use crate::{
     auth::{AppAuth, Caller},
     envelope::{Done, Item, OffsetPage},
@@ -240,10 +241,7 @@ async fn find_grant(
 }
 
 fn grant_not_found(raw_id: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "no grant with id '{}'",
-        raw_id.chars().take(128).collect::<String>()
-    ))
+    ApiError::not_found(format!("no grant with id '{}'", clip(raw_id, 128)))
 }
 
 /// The grant object with its sync progress.

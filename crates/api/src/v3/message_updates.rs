@@ -9,6 +9,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::clip::clip;
 use crate::{
     envelope::Item,
     error::ApiError,
@@ -62,7 +63,7 @@ pub fn check_metadata(metadata: &Value) -> Result<(), ApiError> {
         if key.len() > 40 {
             return Err(ApiError::invalid_payload(format!(
                 "metadata key '{}' is longer than 40 characters",
-                key.chars().take(64).collect::<String>()
+                clip(key, 64)
             )));
         }
         match value {

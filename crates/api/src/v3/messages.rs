@@ -9,6 +9,7 @@ use mailroom_model::v3::Message;
 use mailroom_store::{MessageQuery, MessageRecord};
 use serde_json::{Value, json};
 
+use crate::clip::clip;
 use crate::{
     cursor,
     envelope::CursorPage,
@@ -84,7 +85,7 @@ fn metadata_pairs(query: &QueryParams) -> Result<Vec<(String, String)>, ApiError
                 .ok_or_else(|| {
                     ApiError::bad_request(format!(
                         "metadata_pair takes key:value, not '{}'",
-                        pair.chars().take(128).collect::<String>()
+                        clip(pair, 128)
                     ))
                 })
         })
@@ -109,7 +110,7 @@ pub async fn check_folder_filter(
     {
         return Err(ApiError::bad_request(format!(
             "'in' takes folder ids (see GET /v3/grants/{{grant_id}}/folders); '{}' is not one",
-            unknown.chars().take(128).collect::<String>()
+            clip(unknown, 128)
         )));
     }
     Ok(())
@@ -281,10 +282,7 @@ pub async fn find(
         .message(&access.grant.id, message_id)
         .await?
         .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "no message with id '{}'",
-                message_id.chars().take(128).collect::<String>()
-            ))
+            ApiError::not_found(format!("no message with id '{}'", clip(message_id, 128)))
         })
 }
 

@@ -9,6 +9,7 @@ use mailroom_model::{
 };
 use mailroom_store::MessageRecord;
 
+use crate::clip::clip;
 use crate::{
     error::ApiError,
     grant_access::GrantAccess,
@@ -69,7 +70,7 @@ pub async fn reply_context(
                 .ok_or_else(|| {
                     ApiError::invalid_payload(format!(
                         "reply_to_message_id '{}' is not a message of this grant",
-                        wanted.chars().take(128).collect::<String>()
+                        clip(wanted, 128)
                     ))
                 })?;
             find(state, access, &id).await?

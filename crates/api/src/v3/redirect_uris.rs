@@ -9,6 +9,7 @@ use mailroom_model::{
 };
 use mailroom_store::{CallbackUriRecord, CallbackUriUpdate};
 
+use crate::clip::clip;
 use crate::{
     auth::AppAuth,
     envelope::{Done, Item, List},
@@ -149,12 +150,8 @@ fn invalid(e: RedirectUrlError) -> ApiError {
 
 /// An id named in a path: one that cannot be ours names no redirect URI.
 fn existing_id(value: &str) -> Result<CallbackUriId, ApiError> {
-    CallbackUriId::parse(value).map_err(|_| {
-        ApiError::not_found(format!(
-            "no redirect URI with id '{}'",
-            value.chars().take(64).collect::<String>()
-        ))
-    })
+    CallbackUriId::parse(value)
+        .map_err(|_| ApiError::not_found(format!("no redirect URI with id '{}'", clip(value, 64))))
 }
 
 fn missing(id: &CallbackUriId) -> ApiError {

@@ -9,6 +9,7 @@ use axum::{
 use mailroom_store::{ScheduleStatus, ScheduledSend};
 use serde_json::{Value, json};
 
+use crate::clip::clip;
 use crate::{
     envelope::Item, error::ApiError, grant_access::GrantAccess, request_id::current_request_id,
     router::AppState,
@@ -40,10 +41,7 @@ async fn find(state: &AppState, access: &GrantAccess, id: &str) -> Result<Schedu
         .scheduled_send(&access.grant.id, id)
         .await?
         .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "no scheduled message with id '{}'",
-                id.chars().take(128).collect::<String>()
-            ))
+            ApiError::not_found(format!("no scheduled message with id '{}'", clip(id, 128)))
         })
 }
 

@@ -9,6 +9,7 @@ use axum::{
 use mailroom_store::MessageRecord;
 use serde_json::json;
 
+use crate::clip::clip;
 use crate::{
     envelope::Item,
     error::ApiError,
@@ -35,7 +36,7 @@ async fn thread_messages(
     if messages.is_empty() {
         return Err(ApiError::not_found(format!(
             "no thread with id '{}'",
-            thread_id.chars().take(128).collect::<String>()
+            clip(thread_id, 128)
         )));
     }
     Ok(messages)

@@ -10,6 +10,7 @@ use mailroom_model::{GrantId, v3::Thread};
 use mailroom_store::{ThreadMember, ThreadPage};
 use serde_json::Value;
 
+use crate::clip::clip;
 use crate::{
     cursor,
     envelope::CursorPage,
@@ -78,10 +79,7 @@ pub async fn get_thread(
     let thread = thread_object(&state, &access.grant.id, &thread_id)
         .await?
         .ok_or_else(|| {
-            ApiError::not_found(format!(
-                "no thread with id '{}'",
-                thread_id.chars().take(128).collect::<String>()
-            ))
+            ApiError::not_found(format!("no thread with id '{}'", clip(&thread_id, 128)))
         })?;
     let data = apply_select(visible(&access, thread), &query);
     Ok(Item::ok(data).into_response())

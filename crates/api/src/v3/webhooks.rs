@@ -19,6 +19,7 @@ use mailroom_net::{
 use mailroom_store::{NewWebhook, WebhookChange, WebhookRecord, WebhookWithSecret};
 use serde_json::{Value, json};
 
+use crate::clip::clip;
 use crate::{
     auth::AppAuth,
     envelope::{Item, List},
@@ -387,7 +388,7 @@ fn parse_status(value: &str) -> Result<WebhookStatus, ApiError> {
         Ok(status @ (WebhookStatus::Active | WebhookStatus::Pause)) => Ok(status),
         _ => Err(ApiError::invalid_payload(format!(
             "'status' must be 'active' or 'pause', not '{}'",
-            value.chars().take(50).collect::<String>()
+            clip(value, 50)
         ))),
     }
 }

@@ -42,6 +42,7 @@ use self::{
     link::{AuthQuery, LinkTarget, SignInRequest, read_link},
     page::{FormFields, csrf_cookie, error_page, error_redirect, redirect_with, throttled_page},
 };
+use crate::clip::clip;
 use crate::{
     connect_grant::{ConnectError, ConnectRequest, SignInOrigin, connect_grant},
     oauth_mailbox::ProviderClient,
@@ -119,7 +120,7 @@ async fn start_flow(
     if !registered.iter().any(|uri| uri.url == target.redirect_uri) {
         return Err(format!(
             "The redirect_uri '{}' is not registered for this application.",
-            target.redirect_uri.chars().take(200).collect::<String>()
+            clip(&target.redirect_uri, 200)
         ));
     }
     let refuse = |error: &str, description: &str| {

@@ -25,6 +25,7 @@ use super::{
     link::{LinkTarget, SignInRequest},
     page::{error_page, redirect_with},
 };
+use crate::clip::clip;
 use crate::{
     connect_grant::ConnectError,
     oauth_mailbox::{
@@ -172,7 +173,7 @@ async fn tenant_refusal(state: &AppState, client: &ProviderClient) -> Option<Str
             .unwrap_or_else(|| format!("HTTP {}", reply.status));
         return Some(format!(
             "Microsoft does not know the connector's tenant: {}",
-            description.chars().take(300).collect::<String>()
+            clip(&description, 300)
         ));
     }
     None
