@@ -898,3 +898,115 @@ async fn the_openapi_document_describes_exactly_the_routes_served() {
     }
     assert!(operations > 60, "{operations}");
 }
+
+#[tokio::test]
+async fn what_the_application_sends_is_validated_with_a_clear_400() {
+    let app = app().await;
+    let grant = format!("/v3/grants/{}", app.grant_id);
+    let cases: Vec<(Method, &str, Value)> = vec![
+        (Method::POST, "/v3/webhooks", json!({})),
+        (
+            Method::POST,
+            "/v3/webhooks",
+            json!({"trigger_types": ["message.exploded"], "webhook_url": "https://hooks.example.test/x"}),
+        ),
+        (
+            Method::POST,
+            "/v3/webhooks",
+            json!({"trigger_types": [], "webhook_url": "https://hooks.example.test/x"}),
+        ),
+        (
+            Method::POST,
+            "/v3/webhooks",
+            json!({"trigger_types": ["message.created"], "webhook_url": "not a url"}),
+        ),
+        (
+            Method::POST,
+            "/v3/webhooks",
+            json!({"trigger_types": ["message.created"], "webhook_url": "ftp://hooks.example.test/x"}),
+        ),
+        (Method::POST, "/v3/applications/redirect-uris", json!({})),
+        (
+            Method::POST,
+            "/v3/applications/redirect-uris",
+            json!({"url": "javascript:alert(1)"}),
+        ),
+        (
+            Method::POST,
+            "/v3/applications/redirect-uris",
+            json!({"url": "https://app.example.test/cb#fragment"}),
+        ),
+        (
+            Method::POST,
+            "/v3/applications/redirect-uris",
+            json!({"url": "https://app.example.test/cb", "platform": "toaster"}),
+        ),
+        (
+            Method::POST,
+            "/v3/connectors",
+            json!({"provider": "carrier-pigeon"}),
+        ),
+        (
+            Method::POST,
+            "/v3/connect/custom",
+            json!({"provider": "imap"}),
+        ),
+        (
+            Method::POST,
+            "/v3/connect/custom",
+            json!({"provider": "imap", "settings": {"imap_username": "x"}}),
+        ),
+        (
+            Method::PATCH,
+            &grant,
+            json!({"scope": ["email.everything"]}),
+        ),
+    ];
+    for (method, path, body) in cases {
+        let reply = app.call(method.clone(), path, Some(body.clone())).await;
+        assert_v3_error(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            &format!("{method} {path} {body}"),
+        );
+    }
+    // Nothing was made by the refused calls.
+    let hooks = app.call(Method::GET, "/v3/webhooks", None).await;
+    assert_eq!(hooks.body["data"], json!([]), "{}", hooks.body);
+    let uris = app
+        .call(Method::GET, "/v3/applications/redirect-uris", None)
+        .await;
+    assert_eq!(uris.body["data"], json!([]), "{}", uris.body);
+}
+
+#[tokio::test]
+async fn grants_list_by_offset_with_filters() {
+    let app = app().await;
+    let cases = [
+        ("/v3/grants", StatusCode::OK, Some(1)),
+        ("/v3/grants?email=ann@example.test", StatusCode::OK, Some(1)),
+        ("/v3/grants?email=bob@example.test", StatusCode::OK, Some(0)),
+        ("/v3/grants?provider=imap", StatusCode::OK, Some(1)),
+        ("/v3/grants?grant_status=invalid", StatusCode::OK, Some(0)),
+        ("/v3/grants?limit=1&offset=1", StatusCode::OK, Some(0)),
+        ("/v3/grants?limit=0", StatusCode::OK, Some(0)),
+        ("/v3/grants?offset=-5", StatusCode::BAD_REQUEST, None),
+        ("/v3/grants?provider=telegraph", StatusCode::OK, Some(0)),
+        ("/v3/grants?sort_by=mood", StatusCode::BAD_REQUEST, None),
+    ];
+    for (path, status, count) in cases {
+        let reply = app.call(Method::GET, path, None).await;
+        match count {
+            Some(count) => {
+                assert_eq!(reply.status, status, "{path}: {}", reply.body);
+                assert_eq!(
+                    reply.body["data"].as_array().map(Vec::len),
+                    Some(count),
+                    "{path}: {}",
+                    reply.body
+                );
+            }
+            None => assert_v3_error(&reply, status, path),
+        }
+    }
+}
