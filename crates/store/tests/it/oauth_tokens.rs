@@ -3,14 +3,12 @@
 //! refresh token revokes what it issued; revoking a token revokes its descendants — on
 //! both engines.
 
-mod support;
-
+use crate::support::{Engine, clean_up, execute_raw, new_grant, on_both_engines, open_store};
 use mailroom_model::{ApplicationId, GrantId, Provider, Scope};
 use mailroom_store::{
     ACCESS_TOKEN_LIFETIME_SECS, AuthFlowRecord, CodeExchange, IssuedTokens, NewAuthFlow, Store,
     TokenError,
 };
-use support::{Engine, clean_up, execute_raw, new_grant, on_both_engines, open_store};
 
 const REDIRECT: &str = "https://app.example.test/callback";
 /// RFC 7636 Appendix B.

@@ -4,12 +4,10 @@
 //! (1,000 messages) and waiting for the tables to be vacuumed and analyzed. SQLite has
 //! nothing of the kind.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{Engine, Place, clean_up, grant_with_inbox, message, open_store};
 use sqlx::{Connection, Row};
-use support::{Engine, Place, clean_up, grant_with_inbox, message, open_store};
 
 #[tokio::test]
 async fn a_growing_index_is_vacuumed_and_analyzed_on_postgres() {
@@ -26,7 +24,7 @@ async fn a_growing_index_is_vacuumed_and_analyzed_on_postgres() {
         .await
         .unwrap();
 
-    let mut admin = sqlx::PgConnection::connect(&support::postgres_url())
+    let mut admin = sqlx::PgConnection::connect(&crate::support::postgres_url())
         .await
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -2,14 +2,12 @@
 //! `webhook_secret` opens, confined to their application, updated, rotated, deleted,
 //! and picked by trigger for delivery — on both engines.
 
-mod support;
-
+use crate::support::{Engine, Place, clean_up, new_grant, on_both_engines, open_store};
 use mailroom_model::{
     ApplicationId, WebhookId,
     v3::{TriggerType, WebhookStatus},
 };
 use mailroom_store::{NewWebhook, Store, WebhookChange};
-use support::{Engine, Place, clean_up, new_grant, on_both_engines, open_store};
 
 async fn new_app(store: &Store, name: &str) -> ApplicationId {
     store
@@ -209,7 +207,7 @@ async fn updates_change_only_what_is_given(engine: Engine) {
     assert_eq!(changed.status_updated_at, webhook.status_updated_at);
 
     // Age the row so a status change visibly moves status_updated_at.
-    support::execute_raw(
+    crate::support::execute_raw(
         &place,
         "UPDATE webhooks SET status_updated_at = 1, created_at = 1",
     )

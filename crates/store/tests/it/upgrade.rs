@@ -5,13 +5,11 @@
 //! after which lists and filters read the old mail; likewise a database from before
 //! thread rows kept their members. Both engines.
 
-mod support;
-
-use mailroom_model::v3::EmailName;
-use mailroom_store::{MessageQuery, SecretBox, Store};
-use support::{
+use crate::support::{
     Engine, Place, clean_up, execute_raw, grant_with_inbox, message, on_both_engines, open_store,
 };
+use mailroom_model::v3::EmailName;
+use mailroom_store::{MessageQuery, SecretBox, Store};
 
 /// What migrations 0013 to 0023 added, taken away again: the schema of the release
 /// before them. The subject index is the engine's own.

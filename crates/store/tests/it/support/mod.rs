@@ -8,7 +8,6 @@ use mailroom_model::{
 use mailroom_store::{GrantRecord, GrantScope, GrantWrite, NewMessage, SecretBox, Store};
 
 #[derive(Clone, Copy)]
-#[allow(dead_code)] // a test binary of one engine's behaviour names only that engine
 pub enum Engine {
     Sqlite,
     Postgres,
@@ -22,7 +21,6 @@ pub enum Place {
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 
-#[allow(dead_code)] // not every test binary needs it
 pub fn postgres_url() -> String {
     std::env::var("MAILROOM_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned())
 }
@@ -72,7 +70,6 @@ pub async fn clean_up(place: Place) {
 }
 
 /// An IMAP grant for `a@example.test` in the application, with every scope.
-#[allow(dead_code)] // not every test binary needs it
 pub async fn new_grant(store: &Store, application_id: &ApplicationId) -> GrantRecord {
     let settings = MailServerSettings {
         imap_username: "a@example.test".into(),
@@ -112,7 +109,6 @@ pub async fn new_grant(store: &Store, application_id: &ApplicationId) -> GrantRe
 
 /// An application, its grant (see [`new_grant`]) and the grant's Inbox folder: what most
 /// index scenarios start from. Returns the grant's id and the folder's id.
-#[allow(dead_code)] // not every test binary needs it
 pub async fn grant_with_inbox(store: &Store) -> (mailroom_model::GrantId, String) {
     let app = store.create_application("t", &[]).await.unwrap();
     let grant = new_grant(store, &app.application.id).await.id;
@@ -134,7 +130,6 @@ pub async fn grant_with_inbox(store: &Store) -> (mailroom_model::GrantId, String
 }
 
 /// Runs a statement on the store's database behind its back (to age rows, say).
-#[allow(dead_code)] // not every test binary needs it
 pub async fn execute_raw(place: &Place, sql: &str) {
     use sqlx::Connection;
     match place {
@@ -155,7 +150,6 @@ pub async fn execute_raw(place: &Place, sql: &str) {
 }
 
 /// Each scenario once per engine.
-#[allow(unused_macros)] // not every test binary needs it
 macro_rules! on_both_engines {
     ($($scenario:ident),* $(,)?) => {
         mod sqlite {
@@ -172,11 +166,9 @@ macro_rules! on_both_engines {
         }
     };
 }
-#[allow(unused_imports)] // not every test binary needs it
 pub(crate) use on_both_engines;
 
 /// A message as sync would read it: `id` is its Message-ID, `refs` its references.
-#[allow(dead_code)] // not every test binary needs it
 pub fn message(uid: i64, id: &str, refs: &[&str], subject: &str) -> NewMessage {
     let mut thread_keys = vec![format!("id:{id}")];
     thread_keys.extend(refs.iter().map(|r| format!("id:{r}")));

@@ -2,10 +2,10 @@
 //! grant, dropped past their day. Every scenario runs on the embedded SQLite and on
 //! PostgreSQL.
 
-mod support;
-
+use crate::support::{
+    Engine, clean_up, execute_raw, grant_with_inbox, on_both_engines, open_store,
+};
 use mailroom_store::{UPLOAD_LIFETIME_SECS, UploadQuota, UploadRefused};
-use support::{Engine, clean_up, execute_raw, grant_with_inbox, on_both_engines, open_store};
 
 async fn uploads_belong_to_their_grant(engine: Engine) {
     let (store, place) = open_store(engine).await;

@@ -3,15 +3,13 @@
 //! the epoch, and a store fenced with a lease that has moved on writes nothing. Every
 //! scenario runs on the embedded SQLite and on PostgreSQL.
 
-mod support;
-
 use std::time::Duration;
 
-use mailroom_model::GrantId;
-use mailroom_store::{Fence, FolderListing, Store, StoreError};
-use support::{
+use crate::support::{
     Engine, Place, clean_up, execute_raw, grant_with_inbox, on_both_engines, open_store,
 };
+use mailroom_model::GrantId;
+use mailroom_store::{Fence, FolderListing, Store, StoreError};
 
 const LEASE: Duration = Duration::from_secs(15);
 
@@ -227,7 +225,7 @@ async fn a_takeover_skips_a_lease_locked_by_a_write_in_flight() {
     let Place::Schema(schema) = &place else {
         unreachable!("a PostgreSQL store lives in a schema")
     };
-    let mut writer = sqlx::PgConnection::connect(&support::postgres_url())
+    let mut writer = sqlx::PgConnection::connect(&crate::support::postgres_url())
         .await
         .unwrap();
     sqlx::query(&format!("SET search_path TO {schema}"))

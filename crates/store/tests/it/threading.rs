@@ -3,10 +3,8 @@
 //! on the embedded SQLite and on PostgreSQL (`MAILROOM_TEST_POSTGRES`, by default the
 //! local server's `test` database, each run in a schema of its own).
 
-mod support;
-
+use crate::support::{Engine, Place, clean_up, message, new_grant, on_both_engines, open_store};
 use mailroom_store::{FolderListing, MessageQuery, Store};
-use support::{Engine, Place, clean_up, message, new_grant, on_both_engines, open_store};
 
 async fn store_with_grant(engine: Engine) -> (Store, mailroom_model::GrantId, String, Place) {
     let (store, place) = open_store(engine).await;

@@ -5,16 +5,14 @@
 //! UIDVALIDITY resets, folders deleted, deletions settled. Thread lists agree with the
 //! recomputed order. Every scenario runs on the embedded SQLite and on PostgreSQL.
 
-mod support;
-
 use std::collections::HashMap;
 
+use crate::support::{Engine, clean_up, new_grant, on_both_engines, open_store};
 use mailroom_model::{GrantId, v3::EmailName};
 use mailroom_store::{
     FolderListing, KEPT_MEMBERS, MemberList, MessageQuery, NewMessage, Store, ThreadPage,
 };
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::SliceRandom};
-use support::{Engine, clean_up, new_grant, on_both_engines, open_store};
 
 /// Operations per sequence, and sequences (seeds) per engine.
 const STEPS: usize = 120;
@@ -894,7 +892,7 @@ async fn subject_filters_match_substrings(engine: Engine) {
     let threads = store.list_threads(&grant, &everything).await.unwrap();
     check_subjects(&store, &grant, &all, &threads).await;
 
-    if let support::Place::Dir(dir) = &place {
+    if let crate::support::Place::Dir(dir) = &place {
         use sqlx::{Connection, Executor};
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
@@ -920,7 +918,7 @@ async fn a_thread_too_large_for_its_row_is_read_from_the_index(engine: Engine) {
     let large = KEPT_MEMBERS as i64 + 1;
     // Newest first, as a first sync reads: growth puts each batch before the last.
     let all: Vec<NewMessage> = (1..=large)
-        .map(|uid| support::message(uid, &format!("m{uid}@x"), &[], "Weekly report"))
+        .map(|uid| crate::support::message(uid, &format!("m{uid}@x"), &[], "Weekly report"))
         .collect();
     for batch in all.rchunks(200) {
         store
@@ -1006,10 +1004,10 @@ async fn an_address_absent_from_a_folder_lists_nothing_until_one_arrives(engine:
         name: None,
         email: email.into(),
     };
-    let mut received = support::message(1, "in@x", &[], "Hello");
+    let mut received = crate::support::message(1, "in@x", &[], "Hello");
     received.from = vec![address("Alice@Example.test")];
     received.to = vec![address("owner@example.test")];
-    let mut reply = support::message(1, "out@x", &["in@x"], "Re: Hello");
+    let mut reply = crate::support::message(1, "out@x", &["in@x"], "Re: Hello");
     reply.from = vec![address("owner@example.test")];
     reply.to = vec![address("alice@example.test")];
     store

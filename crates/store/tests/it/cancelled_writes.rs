@@ -4,12 +4,10 @@
 //! lock, so does another process's store (the CLI beside a server). A leaked transaction
 //! fails this test through the busy timeout.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{Engine, Place, clean_up, new_grant, on_both_engines, open_store};
 use mailroom_store::{SecretBox, Store};
-use support::{Engine, Place, clean_up, new_grant, on_both_engines, open_store};
 
 async fn cancelled_writers_leave_no_transaction_open(engine: Engine) {
     let (store, place) = open_store(engine).await;

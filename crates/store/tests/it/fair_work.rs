@@ -6,15 +6,13 @@
 //! back), and server-side search results of any length. Every scenario runs on the
 //! embedded SQLite and on PostgreSQL.
 
-mod support;
-
+use crate::support::{
+    Engine, Place, clean_up, execute_raw, message, new_grant, on_both_engines, open_store,
+};
 use mailroom_model::{ApplicationId, GrantId, v3::TriggerType};
 use mailroom_store::{
     FolderListing, MessageBody, MessageQuery, NewScheduledSend, NewWebhook, ScheduleQuota,
     ScheduleStatus, Scheduling, Store,
-};
-use support::{
-    Engine, Place, clean_up, execute_raw, message, new_grant, on_both_engines, open_store,
 };
 
 async fn app_with_hook(store: &Store, name: &str) -> ApplicationId {

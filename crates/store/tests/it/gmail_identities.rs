@@ -3,11 +3,9 @@
 //! Gmail message by its header. Every scenario runs on the embedded SQLite and on
 //! PostgreSQL (`MAILROOM_TEST_POSTGRES`).
 
-mod support;
-
+use crate::support::{Engine, Place, clean_up, message, new_grant, on_both_engines, open_store};
 use mailroom_model::GrantId;
 use mailroom_store::{FolderListing, MessageQuery, NewMessage, Store};
-use support::{Engine, Place, clean_up, message, new_grant, on_both_engines, open_store};
 
 /// A store with a grant and its folders INBOX and Work.
 async fn store_with_folders(engine: Engine) -> (Store, GrantId, String, String, Place) {

@@ -3,10 +3,8 @@
 //! sees what the other wrote. On PostgreSQL they once both inserted the location and the
 //! second failed on its primary key.
 
-mod support;
-
+use crate::support::{Engine, clean_up, message, new_grant, on_both_engines, open_store};
 use mailroom_store::{FolderListing, MessageQuery};
-use support::{Engine, clean_up, message, new_grant, on_both_engines, open_store};
 
 fn listing(name: &str) -> FolderListing {
     FolderListing {

@@ -1,13 +1,11 @@
 //! Redirect URIs in the store: each URL once per application, kept in creation order,
 //! updated and deleted only through their own application — on both engines.
 
-mod support;
-
+use crate::support::{Engine, clean_up, on_both_engines, open_store};
 use mailroom_model::{
     ApplicationId, CallbackUriId, RedirectPlatform, RedirectUrl, v3::RedirectUriSettings,
 };
 use mailroom_store::{CallbackUriRecord, CallbackUriUpdate, Store};
-use support::{Engine, clean_up, on_both_engines, open_store};
 
 fn web(url: &str) -> RedirectUrl {
     RedirectUrl::parse(url, RedirectPlatform::Web).unwrap()

@@ -1,11 +1,11 @@
 //! The secret key and the database, on both engines: another key is refused at open,
 //! and `reseal_all` moves every sealed secret to a new key in one go.
 
-mod support;
-
+use crate::support::{
+    Engine, Place, clean_up, execute_raw, new_grant, on_both_engines, open_store,
+};
 use mailroom_model::{Provider, v3::TriggerType};
 use mailroom_store::{ConnectorWrite, Migrations, NewWebhook, SecretBox, Store, StoreError};
-use support::{Engine, Place, clean_up, execute_raw, new_grant, on_both_engines, open_store};
 
 /// The URL of the store `open_store` made, to open it again with another key.
 fn url_of(place: &Place) -> String {

@@ -3,14 +3,12 @@
 //! changes once, folder changes (but not a new grant's first listing; a deleted folder's
 //! messages), and a grant's lifecycle. Every scenario runs on the embedded SQLite and on PostgreSQL.
 
-mod support;
-
+use crate::support::{Engine, clean_up, message, new_grant, on_both_engines, open_store};
 use mailroom_model::{
     ApplicationId, GrantId,
     v3::{EmailName, TriggerType},
 };
 use mailroom_store::{FolderListing, GrantUpdate, NewWebhook, Store};
-use support::{Engine, clean_up, message, new_grant, on_both_engines, open_store};
 
 /// An application with a webhook on every trigger these scenarios produce.
 async fn subscribed_app(store: &Store) -> ApplicationId {

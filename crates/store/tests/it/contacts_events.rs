@@ -3,8 +3,9 @@
 //! whatever order bodies are read in, and the list filters. Every scenario runs on the
 //! embedded SQLite and on PostgreSQL.
 
-mod support;
-
+use crate::support::{
+    Engine, Place, clean_up, execute_raw, new_grant, on_both_engines, open_store,
+};
 use mailroom_model::{
     GrantId,
     v3::{EmailName, EventStatus, ParticipantStatus, When},
@@ -12,7 +13,6 @@ use mailroom_model::{
 use mailroom_store::{
     ContactQuery, EventQuery, FolderListing, MessageBody, MessageQuery, NewMessage, Store,
 };
-use support::{Engine, Place, clean_up, execute_raw, new_grant, on_both_engines, open_store};
 
 async fn store_with_grant(engine: Engine) -> (Store, GrantId, String, Place) {
     let (store, place) = open_store(engine).await;
