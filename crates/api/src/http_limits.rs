@@ -54,10 +54,20 @@ pub const MAX_UNAUTHENTICATED_BODY_BYTES: usize = 8 * 1024;
 
 /// The limit for a request path.
 pub fn body_limit(path: &str) -> usize {
+    // Routes that read a body before any credential is checked: v3's and v2's sign-in
+    // and token routes, and the dashboard's forms (crate::dashboard).
     let unauthenticated = matches!(
         path.trim_end_matches('/'),
-        "/v3/connect/token" | "/v3/connect/revoke" | "/v3/connect/tokeninfo" | "/v3/connect/auth"
-    );
+        "/v3/connect/token"
+            | "/v3/connect/revoke"
+            | "/v3/connect/tokeninfo"
+            | "/v3/connect/auth"
+            | "/oauth/authorize"
+            | "/oauth/token"
+            | "/oauth/revoke"
+            | "/connect/authorize"
+            | "/connect/token"
+    ) || path.starts_with("/admin");
     let mail = path.starts_with("/v3/grants/")
         && (path.ends_with("/messages/send") || path.contains("/drafts"));
     // v2's sends, drafts and uploads, which drafts and sends attach (`crate::v2`).
@@ -240,5 +250,21 @@ mod tests {
     fn v2_uploads_take_a_mail_body() {
         assert_eq!(body_limit("/files"), MAX_MAIL_BODY_BYTES);
         assert_eq!(body_limit("/files/f1"), MAX_BODY_BYTES);
+    }
+
+    #[test]
+    fn routes_read_before_credentials_take_small_bodies() {
+        for path in [
+            "/oauth/token",
+            "/oauth/authorize",
+            "/oauth/revoke",
+            "/connect/authorize",
+            "/connect/token",
+            "/admin/login",
+            "/admin/webhooks/w1/retry",
+        ] {
+            assert_eq!(body_limit(path), MAX_UNAUTHENTICATED_BODY_BYTES, "{path}");
+        }
+        assert_eq!(body_limit("/send"), MAX_MAIL_BODY_BYTES);
     }
 }

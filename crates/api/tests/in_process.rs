@@ -802,6 +802,13 @@ async fn the_dashboard_needs_an_admin_session_and_its_forms_their_csrf_token() {
         "no application shown before signing in"
     );
 
+    // A sign-in form is small: a huge one is refused before it is read whole.
+    let huge = format!("token={}", "a".repeat(64 * 1024));
+    let (status, _, _) = post_form(&app, "/admin/login", None, &huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, _, _) = post_form(&app, "/connect/authorize", None, &huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
     let (status, _, page) = post_form(&app, "/admin/login", None, "token=mra_guess").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(page.contains("unknown or revoked"));

@@ -25,21 +25,18 @@ pub struct PendingSend {
 }
 
 impl Store {
-    /// The application's webhooks that have deliveries failed at least once and not given
-    /// up, with how many and the latest error.
-    pub async fn failing_deliveries(
-        &self,
-        application_id: &ApplicationId,
-    ) -> Result<Vec<FailingDeliveries>, StoreError> {
+    /// The webhooks (of every application: a webhook's id is its own) that have
+    /// deliveries failed at least once and not given up, with how many and one of their
+    /// errors. One pass over the pending deliveries, whatever the number of applications.
+    pub async fn failing_deliveries(&self) -> Result<Vec<FailingDeliveries>, StoreError> {
         let rows = sqlx::query(
             "SELECT d.webhook_id AS webhook_id, COUNT(*) AS pending, MIN(n.created_at) AS oldest, \
                     MIN(d.next_attempt_at) AS next_attempt_at, MAX(d.last_error) AS last_error \
              FROM webhook_deliveries d \
              JOIN webhook_notifications n ON n.id = d.notification_id \
-             WHERE n.application_id = $1 AND d.state = 'pending' AND d.attempts > 0 \
+             WHERE d.state = 'pending' AND d.attempts > 0 \
              GROUP BY d.webhook_id ORDER BY d.webhook_id",
         )
-        .bind(application_id.as_str())
         .fetch_all(&self.pool)
         .await?;
         rows.iter()

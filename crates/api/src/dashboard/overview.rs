@@ -173,6 +173,7 @@ async fn dashboard(state: &AppState, session: &str, notice: Option<&str>) -> Res
 async fn applications(state: &AppState) -> Result<Vec<ApplicationView>, StoreError> {
     let store = &state.store;
     let all_grants = store.all_grants().await?;
+    let failing = store.failing_deliveries().await?;
     let mut views = Vec::new();
     for application in store.list_applications().await? {
         let grants: Vec<_> = all_grants
@@ -194,7 +195,6 @@ async fn applications(state: &AppState) -> Result<Vec<ApplicationView>, StoreErr
                 last_error: status.last_error.clone(),
             });
         }
-        let failing = store.failing_deliveries(&application.id).await?;
         let webhooks = store
             .list_webhooks(&application.id)
             .await?
