@@ -5,7 +5,6 @@
 
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
     http::Method,
     routing::{MethodRouter, delete, get, post, put},
 };
@@ -15,8 +14,9 @@ use mailroom_model::{
 };
 
 use crate::{
+    http_limits::{RefusalShape, RouteBody},
     openapi::{self, Answer, Body, Kind, Param, RouteDoc, schema, shapes},
-    router::{AppState, MAX_MAIL_BODY_BYTES},
+    router::AppState,
     v2,
     v3::{
         attachments, calendars, contacts, drafts, events, folder_changes, folders, message_updates,
@@ -30,6 +30,8 @@ pub struct GrantRoute {
     /// Any one of these, or a scope that includes it, admits the call.
     pub any_of: &'static [Scope],
     pub handler: fn() -> MethodRouter<AppState>,
+    /// What it reads as its body, which sets the largest body it accepts.
+    pub body: RouteBody,
     /// What the route is for, for the OpenAPI document (`crate::openapi`).
     pub doc: RouteDoc,
 }
@@ -188,17 +190,13 @@ const EVENT_LIST: &[Param] = &[
     Param::new("show_cancelled", Kind::Boolean, "Cancelled events too"),
 ];
 
-/// Routes that take a message with its attachments as the body.
-fn mail_body(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
-    route.layer(DefaultBodyLimit::max(MAX_MAIL_BODY_BYTES))
-}
-
 pub static GRANT_ROUTES: &[GrantRoute] = &[
     GrantRoute {
         method: Method::GET,
         path: "/v3/grants/{grant_id}/messages",
         any_of: READ,
         handler: || get(messages::list_messages),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("The grant's messages, newest first", "5.1").describe("`select` keeps only the named top-level fields; a metadata-only grant sees no body or snippet.").query(MESSAGE_LIST).answer(Answer::Cursor(openapi::message_or_raw_mime)),
     },
     GrantRoute {
@@ -206,13 +204,15 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/messages/{message_id}",
         any_of: READ,
         handler: || get(messages::get_message),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One message; a body not yet read is read on demand", "5.1").query(MESSAGE_FIELDS).answer(Answer::Item(openapi::message_or_raw_mime)),
     },
     GrantRoute {
         method: Method::POST,
         path: "/v3/grants/{grant_id}/messages/send",
         any_of: SEND,
-        handler: || mail_body(post(send::send_message)),
+        handler: || post(send::send_message),
+        body: RouteBody::Mail,
         doc: RouteDoc::new("Send a message, now or at `send_at`", "5.2").query(SEND_QUERY).body(Body::ComposeOrMime).answer(Answer::Sent { scheduled: true }),
     },
     GrantRoute {
@@ -220,6 +220,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/messages/schedules",
         any_of: SEND,
         handler: || get(schedules::list_schedules),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("The grant's scheduled sends", "5.2").answer(Answer::List(schema::<shapes::Schedule>)),
     },
     GrantRoute {
@@ -227,6 +228,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/messages/schedules/{schedule_id}",
         any_of: SEND,
         handler: || get(schedules::get_schedule),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One scheduled send", "5.2").answer(Answer::Item(schema::<shapes::Schedule>)),
     },
     GrantRoute {
@@ -234,6 +236,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/messages/schedules/{schedule_id}",
         any_of: SEND,
         handler: || delete(schedules::cancel_schedule),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Cancel a scheduled send", "5.2").answer(Answer::Item(schema::<shapes::ScheduleCancelled>)),
     },
     GrantRoute {
@@ -241,13 +244,15 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/drafts",
         any_of: READ_DRAFTS,
         handler: || get(drafts::list_drafts),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("The grant's drafts", "5.3").query(MESSAGE_LIST).answer(Answer::Cursor(schema::<Message>)),
     },
     GrantRoute {
         method: Method::POST,
         path: "/v3/grants/{grant_id}/drafts",
         any_of: WRITE_DRAFTS,
-        handler: || mail_body(post(drafts::create_draft)),
+        handler: || post(drafts::create_draft),
+        body: RouteBody::Mail,
         doc: RouteDoc::new("Save a new draft in Drafts", "5.3").body(Body::Compose).answer(Answer::Item(schema::<Message>)),
     },
     GrantRoute {
@@ -255,13 +260,15 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/drafts/{draft_id}",
         any_of: READ_DRAFTS,
         handler: || get(drafts::get_draft),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One draft", "5.3").answer(Answer::Item(schema::<Message>)),
     },
     GrantRoute {
         method: Method::PUT,
         path: "/v3/grants/{grant_id}/drafts/{draft_id}",
         any_of: WRITE_DRAFTS,
-        handler: || mail_body(put(drafts::update_draft)),
+        handler: || put(drafts::update_draft),
+        body: RouteBody::Mail,
         doc: RouteDoc::new("Replace a draft", "5.3").body(Body::Compose).answer(Answer::Item(schema::<Message>)),
     },
     GrantRoute {
@@ -269,6 +276,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/drafts/{draft_id}",
         any_of: WRITE_DRAFTS,
         handler: || delete(drafts::delete_draft),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Delete a draft", "5.3"),
     },
     GrantRoute {
@@ -276,6 +284,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/drafts/{draft_id}",
         any_of: SEND,
         handler: || post(drafts::send_draft),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Send a draft as saved", "5.3").body(Body::OptionalJson(schema::<shapes::AnyObject>)).answer(Answer::Sent { scheduled: false }),
     },
     GrantRoute {
@@ -283,6 +292,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/messages/{message_id}",
         any_of: MODIFY,
         handler: || put(message_updates::update_message),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Change a message's flags, folders or metadata", "5.1").body(Body::Json(schema::<message_updates::UpdateRequest>)).answer(Answer::Item(schema::<Message>)),
     },
     GrantRoute {
@@ -290,6 +300,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/messages/{message_id}",
         any_of: MODIFY,
         handler: || delete(message_updates::delete_message),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Move a message to Trash, or remove it from there", "5.1"),
     },
     GrantRoute {
@@ -297,6 +308,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/threads",
         any_of: READ,
         handler: || get(threads::list_threads),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("The grant's threads, latest first", "5.4").describe("`select` keeps only the named top-level fields.").query(THREAD_LIST).answer(Answer::Cursor(schema::<Thread>)),
     },
     GrantRoute {
@@ -304,6 +316,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/threads/{thread_id}",
         any_of: READ,
         handler: || get(threads::get_thread),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One thread", "5.4").answer(Answer::Item(schema::<Thread>)),
     },
     GrantRoute {
@@ -311,6 +324,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/threads/{thread_id}",
         any_of: MODIFY,
         handler: || put(thread_updates::update_thread),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Change every message of a thread", "5.4").body(Body::Json(schema::<message_updates::UpdateRequest>)).answer(Answer::Item(schema::<Thread>)),
     },
     GrantRoute {
@@ -318,6 +332,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/threads/{thread_id}",
         any_of: MODIFY,
         handler: || delete(thread_updates::delete_thread),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Delete every message of a thread", "5.4"),
     },
     GrantRoute {
@@ -325,6 +340,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/folders",
         any_of: READ_FOLDERS,
         handler: || get(folders::list_folders),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("The grant's folders", "5.5").query(FOLDER_LIST).answer(Answer::Cursor(schema::<Folder>)),
     },
     GrantRoute {
@@ -332,6 +348,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/folders/{folder_id}",
         any_of: READ_FOLDERS,
         handler: || get(folders::get_folder),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One folder", "5.5").answer(Answer::Item(schema::<Folder>)),
     },
     GrantRoute {
@@ -339,6 +356,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/folders",
         any_of: CHANGE_FOLDERS,
         handler: || post(folder_changes::create_folder),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Create a folder on the mail server", "5.5").body(Body::Json(schema::<shapes::FolderInput>)).answer(Answer::Item(schema::<Folder>)),
     },
     GrantRoute {
@@ -346,6 +364,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/folders/{folder_id}",
         any_of: CHANGE_FOLDERS,
         handler: || put(folder_changes::update_folder),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Rename or move a folder", "5.5").body(Body::Json(schema::<shapes::FolderInput>)).answer(Answer::Item(schema::<Folder>)),
     },
     GrantRoute {
@@ -353,6 +372,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/folders/{folder_id}",
         any_of: CHANGE_FOLDERS,
         handler: || delete(folder_changes::delete_folder),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Delete a folder and its messages", "5.5"),
     },
     GrantRoute {
@@ -360,6 +380,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/attachments/{attachment_id}",
         any_of: READ,
         handler: || get(attachments::get_attachment),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("An attachment's metadata", "5.6").query(ATTACHMENT).answer(Answer::Item(schema::<Attachment>)),
     },
     GrantRoute {
@@ -367,6 +388,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/attachments/{attachment_id}/download",
         any_of: READ_CONTENT,
         handler: || get(attachments::download_attachment),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("An attachment's bytes", "5.6").query(ATTACHMENT).answer(Answer::Bytes),
     },
     GrantRoute {
@@ -374,6 +396,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/contacts",
         any_of: READ_CONTACTS,
         handler: || get(contacts::list_contacts),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("The people the grant's mail is with", "5.7").query(CONTACT_LIST).answer(Answer::Cursor(schema::<Contact>)),
     },
     GrantRoute {
@@ -381,6 +404,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/contacts/groups",
         any_of: READ_CONTACTS,
         handler: || get(contacts::list_contact_groups),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Contact groups (none for IMAP)", "5.7").answer(Answer::List(schema::<ContactGroup>)),
     },
     GrantRoute {
@@ -388,6 +412,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/contacts/{contact_id}",
         any_of: READ_CONTACTS,
         handler: || get(contacts::get_contact),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One contact", "5.7").answer(Answer::Item(schema::<Contact>)),
     },
     GrantRoute {
@@ -395,6 +420,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/calendars",
         any_of: READ_CALENDAR,
         handler: || get(calendars::list_calendars),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("The grant's calendar of invitations", "5.8").query(PAGE).answer(Answer::Cursor(schema::<Calendar>)),
     },
     GrantRoute {
@@ -402,6 +428,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/calendars/{calendar_id}",
         any_of: READ_CALENDAR,
         handler: || get(calendars::get_calendar),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One calendar (`primary` names it)", "5.8").answer(Answer::Item(schema::<Calendar>)),
     },
     GrantRoute {
@@ -409,6 +436,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/events",
         any_of: READ_CALENDAR,
         handler: || get(events::list_events),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("The events of the grant's invitations", "5.8").query(EVENT_LIST).answer(Answer::Cursor(schema::<Event>)),
     },
     GrantRoute {
@@ -416,6 +444,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/v3/grants/{grant_id}/events/{event_id}",
         any_of: READ_CALENDAR,
         handler: || get(events::get_event),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One event", "5.8").query(EVENT_ONE).answer(Answer::Item(schema::<Event>)),
     },
     // Nylas v2 (README.md, "Nylas v2 applications"): the account is the token's.
@@ -424,6 +453,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/messages",
         any_of: READ,
         handler: || get(v2::messages::list_messages),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("List messages", "8.3"),
     },
     GrantRoute {
@@ -431,6 +461,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/messages/{id}",
         any_of: READ,
         handler: || get(v2::messages::get_message),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One message", "8.3"),
     },
     GrantRoute {
@@ -438,13 +469,15 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/messages/{id}",
         any_of: MODIFY,
         handler: || put(v2::changes::update_message),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Change a message", "8.3"),
     },
     GrantRoute {
         method: Method::POST,
         path: "/send",
         any_of: SEND,
-        handler: || mail_body(post(v2::changes::send)),
+        handler: || post(v2::changes::send),
+        body: RouteBody::Mail,
         doc: RouteDoc::new("Send a message or a draft", "8.3"),
     },
     GrantRoute {
@@ -452,13 +485,15 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/drafts",
         any_of: READ_DRAFTS,
         handler: || get(v2::drafts::list_drafts),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("List drafts", "8.3"),
     },
     GrantRoute {
         method: Method::POST,
         path: "/drafts",
         any_of: WRITE_DRAFTS,
-        handler: || mail_body(post(v2::drafts::create_draft)),
+        handler: || post(v2::drafts::create_draft),
+        body: RouteBody::Mail,
         doc: RouteDoc::new("Save a draft", "8.3"),
     },
     GrantRoute {
@@ -466,13 +501,15 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/drafts/{id}",
         any_of: READ_DRAFTS,
         handler: || get(v2::drafts::get_draft),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One draft", "8.3"),
     },
     GrantRoute {
         method: Method::PUT,
         path: "/drafts/{id}",
         any_of: WRITE_DRAFTS,
-        handler: || mail_body(put(v2::drafts::update_draft)),
+        handler: || put(v2::drafts::update_draft),
+        body: RouteBody::Mail,
         doc: RouteDoc::new("Replace a draft", "8.3"),
     },
     GrantRoute {
@@ -480,6 +517,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/drafts/{id}",
         any_of: WRITE_DRAFTS,
         handler: || delete(v2::drafts::delete_draft),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Delete a draft", "8.3"),
     },
     GrantRoute {
@@ -487,6 +525,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/threads",
         any_of: READ,
         handler: || get(v2::threads::list_threads),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("List threads", "8.3"),
     },
     GrantRoute {
@@ -494,6 +533,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/threads/{id}",
         any_of: READ,
         handler: || get(v2::threads::get_thread),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One thread", "8.3"),
     },
     GrantRoute {
@@ -501,6 +541,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/folders",
         any_of: READ_FOLDERS,
         handler: || get(v2::folders::list_folders),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("List folders", "8.3"),
     },
     GrantRoute {
@@ -508,6 +549,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/folders",
         any_of: CHANGE_FOLDERS,
         handler: || post(v2::folder_changes::create_folder),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Create a folder", "8.3"),
     },
     GrantRoute {
@@ -515,6 +557,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/folders/{id}",
         any_of: READ_FOLDERS,
         handler: || get(v2::folders::get_folder),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One folder", "8.3"),
     },
     GrantRoute {
@@ -522,6 +565,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/folders/{id}",
         any_of: CHANGE_FOLDERS,
         handler: || put(v2::folder_changes::update_folder),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Rename a folder", "8.3"),
     },
     GrantRoute {
@@ -529,6 +573,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/folders/{id}",
         any_of: CHANGE_FOLDERS,
         handler: || delete(v2::folder_changes::delete_folder),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Delete a folder", "8.3"),
     },
     GrantRoute {
@@ -536,13 +581,15 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/files",
         any_of: READ,
         handler: || get(v2::files::list_files),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("List files", "8.3"),
     },
     GrantRoute {
         method: Method::POST,
         path: "/files",
         any_of: UPLOAD,
-        handler: || mail_body(post(v2::files::upload_files)),
+        handler: || post(v2::files::upload_files),
+        body: RouteBody::Mail,
         doc: RouteDoc::new("Upload files", "8.3"),
     },
     GrantRoute {
@@ -550,6 +597,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/files/{id}",
         any_of: SEE_FILE,
         handler: || get(v2::files::get_file),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One file", "8.3"),
     },
     GrantRoute {
@@ -557,6 +605,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/files/{id}",
         any_of: UPLOAD,
         handler: || delete(v2::files::delete_file),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Delete an upload", "8.3"),
     },
     GrantRoute {
@@ -564,6 +613,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/files/{id}/download",
         any_of: FETCH_FILE,
         handler: || get(v2::files::download_file),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("A file's bytes", "8.3"),
     },
     GrantRoute {
@@ -571,6 +621,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/contacts",
         any_of: READ_CONTACTS,
         handler: || get(v2::contacts::list_contacts),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("List contacts", "8.3"),
     },
     GrantRoute {
@@ -578,6 +629,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/contacts/{id}",
         any_of: READ_CONTACTS,
         handler: || get(v2::contacts::get_contact),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One contact", "8.3"),
     },
     GrantRoute {
@@ -585,6 +637,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/calendars",
         any_of: READ_CALENDAR,
         handler: || get(v2::calendars::list_calendars),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("List calendars", "8.3"),
     },
     GrantRoute {
@@ -592,6 +645,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/calendars/{id}",
         any_of: READ_CALENDAR,
         handler: || get(v2::calendars::get_calendar),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One calendar", "8.3"),
     },
     GrantRoute {
@@ -599,6 +653,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/events",
         any_of: READ_CALENDAR,
         handler: || get(v2::calendars::list_events),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("List events", "8.3"),
     },
     GrantRoute {
@@ -606,6 +661,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/events/{id}",
         any_of: READ_CALENDAR,
         handler: || get(v2::calendars::get_event),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("One event", "8.3"),
     },
     GrantRoute {
@@ -613,6 +669,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/delta/latest_cursor",
         any_of: DELTA,
         handler: || post(v2::delta::latest_cursor),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("The delta feed's latest cursor", "8.4"),
     },
     GrantRoute {
@@ -620,6 +677,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/delta",
         any_of: DELTA,
         handler: || get(v2::delta::deltas),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Changes since a cursor", "8.4"),
     },
     GrantRoute {
@@ -627,6 +685,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/delta/longpoll",
         any_of: DELTA,
         handler: || get(v2::delta::longpoll),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("Changes since a cursor, waiting for one", "8.4"),
     },
     GrantRoute {
@@ -634,6 +693,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         path: "/delta/{kind}",
         any_of: DELTA,
         handler: || get(v2::delta::unsupported),
+        body: RouteBody::Standard,
         doc: RouteDoc::new("The streaming delta feed (not offered)", "8.4"),
     },
 ];
@@ -642,6 +702,17 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
 pub const CONTENT_SCOPES: &[Scope] = READ_CONTENT;
 
 /// The table's entry for a routed request.
+impl GrantRoute {
+    /// v3's routes answer in the envelope, v2's (every one outside `/v3/`) in v2's shape.
+    pub fn refusal_shape(&self) -> RefusalShape {
+        if self.path.starts_with("/v3/") {
+            RefusalShape::Envelope
+        } else {
+            RefusalShape::V2
+        }
+    }
+}
+
 pub fn find(method: &Method, path: &str) -> Option<&'static GrantRoute> {
     GRANT_ROUTES
         .iter()
@@ -656,7 +727,9 @@ pub fn router() -> Router<AppState> {
         let methods = GRANT_ROUTES
             .iter()
             .filter(|r| r.path == path)
-            .fold(MethodRouter::new(), |merged, r| merged.merge((r.handler)()));
+            .fold(MethodRouter::new(), |merged, r| {
+                merged.merge(r.body.apply((r.handler)(), r.refusal_shape()))
+            });
         router = router.route(path, methods);
     }
     router
@@ -667,6 +740,36 @@ mod tests {
     use std::collections::BTreeSet;
 
     use mailroom_model::ALL_SCOPES;
+
+    #[test]
+    fn the_routes_that_take_a_message_take_the_mail_limit() {
+        let mail: BTreeSet<(String, &str)> = GRANT_ROUTES
+            .iter()
+            .filter(|route| route.body == RouteBody::Mail)
+            .map(|route| (route.method.to_string(), route.path))
+            .collect();
+        let expected: BTreeSet<(String, &str)> = [
+            ("POST", "/v3/grants/{grant_id}/messages/send"),
+            ("POST", "/v3/grants/{grant_id}/drafts"),
+            ("PUT", "/v3/grants/{grant_id}/drafts/{draft_id}"),
+            ("POST", "/send"),
+            ("POST", "/drafts"),
+            ("PUT", "/drafts/{id}"),
+            ("POST", "/files"),
+        ]
+        .into_iter()
+        .map(|(method, path)| (method.to_owned(), path))
+        .collect();
+        assert_eq!(mail, expected);
+        assert_eq!(
+            find(&Method::POST, "/send").map(GrantRoute::refusal_shape),
+            Some(RefusalShape::V2)
+        );
+        assert_eq!(
+            find(&Method::POST, "/v3/grants/{grant_id}/drafts").map(GrantRoute::refusal_shape),
+            Some(RefusalShape::Envelope)
+        );
+    }
 
     use super::*;
 

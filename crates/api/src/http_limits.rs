@@ -10,10 +10,11 @@ use std::{
 
 use axum::{
     body::{Body, Bytes},
-    extract::{Request, State},
+    extract::{DefaultBodyLimit, Request, State},
     http::{StatusCode, header::CONTENT_LENGTH},
-    middleware::Next,
+    middleware::{self, Next},
     response::{IntoResponse, Response},
+    routing::MethodRouter,
 };
 use http_body::{Frame, SizeHint};
 use http_body_util::{BodyExt, Limited};
@@ -52,35 +53,53 @@ pub const MAX_MAIL_BODY_BYTES: usize = 32 * 1024 * 1024;
 /// tokeninfo, the sign-in form): their fields fit in a few hundred bytes.
 pub const MAX_UNAUTHENTICATED_BODY_BYTES: usize = 8 * 1024;
 
-/// The limit for a request path.
-pub fn body_limit(path: &str) -> usize {
-    // Routes that read a body before any credential is checked: v3's and v2's sign-in
-    // and token routes, and the dashboard's forms (crate::dashboard).
-    let unauthenticated = matches!(
-        path.trim_end_matches('/'),
-        "/v3/connect/token"
-            | "/v3/connect/revoke"
-            | "/v3/connect/tokeninfo"
-            | "/v3/connect/auth"
-            | "/oauth/authorize"
-            | "/oauth/token"
-            | "/oauth/revoke"
-            | "/connect/authorize"
-            | "/connect/token"
-    ) || path.starts_with("/admin");
-    let mail = path.starts_with("/v3/grants/")
-        && (path.ends_with("/messages/send") || path.contains("/drafts"));
-    // v2's sends, drafts and uploads, which drafts and sends attach (`crate::v2`).
-    let v2_path = path.trim_end_matches('/');
-    let mail = mail
-        || matches!(v2_path, "/files" | "/send" | "/drafts")
-        || v2_path.starts_with("/drafts/");
-    if unauthenticated {
-        MAX_UNAUTHENTICATED_BODY_BYTES
-    } else if mail {
-        MAX_MAIL_BODY_BYTES
-    } else {
-        MAX_BODY_BYTES
+/// What a route reads as its body, which decides the largest one it accepts. Each
+/// route of the tables (`crate::grant_routes`, `crate::v3`) and each route listed by
+/// hand (`crate::v2`, `crate::dashboard`) says which it is, through [`RouteBody::apply`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteBody {
+    /// JSON of a few fields, read after the credentials are checked.
+    Standard,
+    /// A message with its attachments (sends, drafts, v2's uploads).
+    Mail,
+    /// Read before any credential is checked (the sign-in and token routes, the
+    /// dashboard's forms): small, and read here up to the limit and no further.
+    BeforeCredentials,
+}
+
+/// The error shape a refused body takes: the route's own (docs/API.md §1.6, §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefusalShape {
+    /// The v3 envelope.
+    Envelope,
+    /// The OAuth shape of the token endpoints, which the SDKs read.
+    OAuth,
+    /// v2's `{"message", "type"}`.
+    V2,
+}
+
+impl RouteBody {
+    pub fn limit(self) -> usize {
+        match self {
+            RouteBody::Standard => MAX_BODY_BYTES,
+            RouteBody::Mail => MAX_MAIL_BODY_BYTES,
+            RouteBody::BeforeCredentials => MAX_UNAUTHENTICATED_BODY_BYTES,
+        }
+    }
+
+    /// The route with this body limit: extractors stop at it, a body declared longer is
+    /// refused at once, and a body read before credentials is read here, up to it.
+    pub fn apply<S: Clone + Send + Sync + 'static>(
+        self,
+        route: MethodRouter<S>,
+        shape: RefusalShape,
+    ) -> MethodRouter<S> {
+        route
+            .layer::<_, std::convert::Infallible>(middleware::from_fn_with_state(
+                (self, shape),
+                refuse_oversized_bodies,
+            ))
+            .layer(DefaultBodyLimit::max(self.limit()))
     }
 }
 
@@ -88,25 +107,28 @@ pub fn body_limit(path: &str) -> usize {
 /// and on the routes without credentials also a body sent without a length, read up to
 /// the limit and no further. Other routes check credentials before reading their body,
 /// and their extractors stop at the limit.
-pub async fn refuse_oversized_bodies(request: Request, next: Next) -> Response {
+async fn refuse_oversized_bodies(
+    State((body_kind, shape)): State<(RouteBody, RefusalShape)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = body_kind.limit();
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let path = request.uri().path().to_owned();
-    let limit = body_limit(&path);
     if declared.is_some_and(|length| length > limit as u64) {
-        return refusal(&path, ApiError::payload_too_large(limit));
+        return refusal(shape, ApiError::payload_too_large(limit));
     }
-    if limit != MAX_UNAUTHENTICATED_BODY_BYTES {
+    if body_kind != RouteBody::BeforeCredentials {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
     let bytes: Bytes = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return refusal(&path, ApiError::payload_too_large(limit));
+            return refusal(shape, ApiError::payload_too_large(limit));
         }
         Err(e) if timed_out(&*e) => {
             let late = ApiError::new(
@@ -114,38 +136,33 @@ pub async fn refuse_oversized_bodies(request: Request, next: Next) -> Response {
                 "api.invalid_request_payload",
                 "the request body did not arrive in time",
             );
-            return refusal(&path, late);
+            return refusal(shape, late);
         }
         Err(e) => {
             let unreadable =
                 ApiError::invalid_payload(format!("the request body could not be read: {e}"));
-            return refusal(&path, unreadable);
+            return refusal(shape, unreadable);
         }
     };
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }
 
-/// A refused body, in the error shape of its route: the OAuth shape on the OAuth
-/// endpoints (docs/API.md §1.6), v2's on v2's routes (every one outside `/v3/`), the v3
-/// envelope elsewhere.
-fn refusal(path: &str, error: ApiError) -> Response {
-    let oauth = matches!(
-        path.trim_end_matches('/'),
-        "/v3/connect/token" | "/v3/connect/revoke" | "/v3/connect/tokeninfo"
-    );
-    if !path.starts_with("/v3/") {
-        let body = serde_json::json!({"message": error.message, "type": "invalid_request_error"});
-        (error.status, axum::Json(body)).into_response()
-    } else if oauth {
-        OAuthError {
+/// A refused body, in the route's error shape.
+fn refusal(shape: RefusalShape, error: ApiError) -> Response {
+    match shape {
+        RefusalShape::V2 => {
+            let body =
+                serde_json::json!({"message": error.message, "type": "invalid_request_error"});
+            (error.status, axum::Json(body)).into_response()
+        }
+        RefusalShape::OAuth => OAuthError {
             status: error.status,
             error: "invalid_request",
             description: error.message,
         }
-        .into_response()
-    } else {
-        error.into_response()
+        .into_response(),
+        RefusalShape::Envelope => error.into_response(),
     }
 }
 
@@ -221,50 +238,5 @@ impl http_body::Body for DeadlineBody {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_without_credentials_take_small_bodies_only() {
-        assert_eq!(
-            body_limit("/v3/connect/token"),
-            MAX_UNAUTHENTICATED_BODY_BYTES
-        );
-        assert_eq!(
-            body_limit("/v3/connect/auth"),
-            MAX_UNAUTHENTICATED_BODY_BYTES
-        );
-        assert_eq!(body_limit("/v3/connect/custom"), MAX_BODY_BYTES);
-        assert_eq!(
-            body_limit("/v3/grants/g/messages/send"),
-            MAX_MAIL_BODY_BYTES
-        );
-        assert_eq!(body_limit("/v3/grants/g/messages"), MAX_BODY_BYTES);
-    }
-
-    #[test]
-    fn v2_uploads_take_a_mail_body() {
-        assert_eq!(body_limit("/files"), MAX_MAIL_BODY_BYTES);
-        assert_eq!(body_limit("/files/f1"), MAX_BODY_BYTES);
-    }
-
-    #[test]
-    fn routes_read_before_credentials_take_small_bodies() {
-        for path in [
-            "/oauth/token",
-            "/oauth/authorize",
-            "/oauth/revoke",
-            "/connect/authorize",
-            "/connect/token",
-            "/admin/login",
-            "/admin/webhooks/w1/retry",
-        ] {
-            assert_eq!(body_limit(path), MAX_UNAUTHENTICATED_BODY_BYTES, "{path}");
-        }
-        assert_eq!(body_limit("/send"), MAX_MAIL_BODY_BYTES);
     }
 }

@@ -15,12 +15,8 @@ use serde_json::json;
 use std::sync::Arc;
 
 use crate::{
-    error::ApiError,
-    http_limits::{enforce_limits, refuse_oversized_bodies},
-    http_metrics::record_http_metrics,
-    mailboxes::Mailboxes,
-    request_id::assign_request_id,
-    v3,
+    error::ApiError, http_limits::enforce_limits, http_metrics::record_http_metrics,
+    mailboxes::Mailboxes, request_id::assign_request_id, v3,
 };
 
 /// What every handler shares.
@@ -53,7 +49,6 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(refuse_oversized_bodies))
         .layer(middleware::from_fn_with_state(limits, enforce_limits))
         .layer(middleware::from_fn(record_http_metrics))
         .layer(middleware::from_fn_with_state(

@@ -184,6 +184,12 @@ impl ImapSession {
         while self.session.unsolicited_responses.try_recv().is_ok() {}
     }
 
+    /// Whether the server has said something since the last command, or closed the
+    /// connection: a session kept idle should then be checked with NOOP before reuse.
+    pub fn server_has_spoken(&self) -> bool {
+        self.session.get_ref().peer_has_spoken()
+    }
+
     /// Checks that the server still answers (and collects what it has to say).
     pub async fn noop(&mut self) -> Result<(), ImapError> {
         self.session.noop().await?;

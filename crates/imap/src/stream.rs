@@ -81,6 +81,23 @@ impl ImapStream {
     pub fn set_max_literal(&mut self, max_literal: u64) {
         self.framing.max_literal = max_literal;
     }
+
+    /// Whether the server has sent something (or hung up) that nobody has read yet.
+    /// Between commands a server has nothing to say unless it is going away (`* BYE`,
+    /// TLS close_notify, FIN), so a kept session for which this holds must be checked
+    /// before it serves again. Peeks at the socket (MSG_PEEK) without waiting or
+    /// consuming anything.
+    pub fn peer_has_spoken(&self) -> bool {
+        let tcp = match &self.transport {
+            Transport::Plain(s) => s,
+            Transport::Tls(s) => s.get_ref().0,
+        };
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut byte = [0u8; 1];
+        let mut peeked = ReadBuf::new(&mut byte);
+        // Ready: a byte waits, the server hung up (0 bytes), or the socket failed.
+        tcp.poll_peek(&mut cx, &mut peeked).is_ready()
+    }
 }
 
 fn timed_out(what: &str) -> io::Error {
@@ -295,6 +312,39 @@ fn announced_literal(tail: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_goodbye_between_commands_is_seen_without_being_consumed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let mut stream = ImapStream::new(Transport::Plain(client), Duration::from_secs(5), 1024);
+        assert!(!stream.peer_has_spoken(), "the server has said nothing yet");
+
+        server.write_all(b"* BYE going away\r\n").await.unwrap();
+        drop(server);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !stream.peer_has_spoken() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the goodbye never showed"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let mut said = String::new();
+        stream.read_to_string(&mut said).await.unwrap();
+        assert_eq!(
+            said, "* BYE going away\r\n",
+            "peeking left the bytes in place"
+        );
+        assert!(
+            stream.peer_has_spoken(),
+            "a closed connection stays noticed"
+        );
+    }
 
     #[test]
     fn literals_within_the_cap_are_skipped_whole() {

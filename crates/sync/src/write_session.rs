@@ -49,8 +49,10 @@ impl SyncEngine {
                 None => {
                     tokio::spawn(session.logout());
                 }
-                Some(true) => return Ok(session),
-                Some(false) => {
+                // A server that spoke since is most likely saying goodbye (a restart,
+                // a kick): NOOP tells.
+                Some(true) if !session.server_has_spoken() => return Ok(session),
+                Some(_) => {
                     if session.noop().await.is_ok() {
                         return Ok(session);
                     }

@@ -13,12 +13,20 @@ use axum::{
     routing::{get, post},
 };
 
-use crate::router::AppState;
+use crate::{
+    http_limits::{RefusalShape, RouteBody},
+    router::AppState,
+};
 
 pub fn routes() -> Router<AppState> {
+    // Its forms are read before the session is checked: small bodies only.
+    let form = |route| RouteBody::BeforeCredentials.apply(route, RefusalShape::Envelope);
     Router::new()
         .route("/admin", get(overview::show))
-        .route("/admin/login", post(session::login))
-        .route("/admin/logout", post(session::logout))
-        .route("/admin/webhooks/{id}/retry", post(overview::retry_webhook))
+        .route("/admin/login", form(post(session::login)))
+        .route("/admin/logout", form(post(session::logout)))
+        .route(
+            "/admin/webhooks/{id}/retry",
+            form(post(overview::retry_webhook)),
+        )
 }

@@ -28,29 +28,35 @@ use axum::{
     routing::{get, post},
 };
 
-use crate::router::AppState;
+use crate::{
+    http_limits::{RefusalShape, RouteBody},
+    router::AppState,
+};
 
 /// v2's routes outside the mailbox: sign-in, tokens, the account and the application's
 /// accounts. The mailbox's routes are in the one table of grant routes
 /// (`crate::grant_routes`), with their scopes.
 pub fn routes() -> Router<AppState> {
+    // The sign-in and token routes read their body before any credential.
+    let open = |route| RouteBody::BeforeCredentials.apply(route, RefusalShape::V2);
+    let standard = |route| RouteBody::Standard.apply(route, RefusalShape::V2);
     Router::new()
-        .route("/oauth/authorize", get(oauth::authorize))
-        .route("/oauth/token", get(oauth::token).post(oauth::token))
-        .route("/oauth/revoke", post(oauth::revoke))
-        .route("/connect/authorize", post(native_auth::authorize))
-        .route("/connect/token", post(native_auth::token))
-        .route("/account", get(account::account))
+        .route("/oauth/authorize", open(get(oauth::authorize)))
+        .route("/oauth/token", open(get(oauth::token).post(oauth::token)))
+        .route("/oauth/revoke", open(post(oauth::revoke)))
+        .route("/connect/authorize", open(post(native_auth::authorize)))
+        .route("/connect/token", open(post(native_auth::token)))
+        .route("/account", standard(get(account::account)))
         .route(
             "/a/{client_id}/accounts",
-            get(accounts_admin::list_accounts),
+            standard(get(accounts_admin::list_accounts)),
         )
         .route(
             "/a/{client_id}/accounts/{account_id}",
-            get(accounts_admin::get_account).delete(accounts_admin::delete_account),
+            standard(get(accounts_admin::get_account).delete(accounts_admin::delete_account)),
         )
         .route(
             "/a/{client_id}/accounts/{account_id}/revoke-all",
-            post(accounts_admin::revoke_all),
+            standard(post(accounts_admin::revoke_all)),
         )
 }

@@ -43,6 +43,7 @@ use mailroom_model::v3::{
 };
 
 use crate::{
+    http_limits::{RefusalShape, RouteBody},
     openapi::{Answer, Auth, Body, Errors, Kind, Param, RouteDoc, schema, shapes},
     router::AppState,
 };
@@ -467,6 +468,24 @@ pub static V3_ROUTES: &[V3Route] = &[
     },
 ];
 
+impl V3Route {
+    /// A route anyone may call reads its (small) body before any credential; the rest
+    /// check credentials first.
+    fn body(&self) -> RouteBody {
+        match self.auth {
+            Auth::None => RouteBody::BeforeCredentials,
+            _ => RouteBody::Standard,
+        }
+    }
+
+    fn refusal_shape(&self) -> RefusalShape {
+        match self.errors {
+            Errors::OAuth => RefusalShape::OAuth,
+            Errors::Envelope | Errors::Page => RefusalShape::Envelope,
+        }
+    }
+}
+
 /// The routes of [`V3_ROUTES`], methods of one path merged.
 pub fn routes() -> Router<AppState> {
     let paths: std::collections::BTreeSet<&str> = V3_ROUTES.iter().map(|r| r.path).collect();
@@ -475,7 +494,9 @@ pub fn routes() -> Router<AppState> {
         let methods = V3_ROUTES
             .iter()
             .filter(|r| r.path == path)
-            .fold(MethodRouter::new(), |merged, r| merged.merge((r.handler)()));
+            .fold(MethodRouter::new(), |merged, r| {
+                merged.merge(r.body().apply((r.handler)(), r.refusal_shape()))
+            });
         router = router.route(path, methods);
     }
     router
