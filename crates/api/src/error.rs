@@ -18,6 +18,9 @@ pub struct ApiError {
     pub provider_error: Option<Value>,
     /// Seconds after which a retry may succeed: the `Retry-After` header of a 429 or 503.
     pub retry_after: Option<u64>,
+    /// A send failed in a way that leaves open whether the message went out (its final
+    /// reply never came): it must not be sent again blindly (`crate::idempotency`).
+    pub may_have_sent: bool,
 }
 
 impl ApiError {
@@ -28,6 +31,7 @@ impl ApiError {
             message: message.into(),
             provider_error: None,
             retry_after: None,
+            may_have_sent: false,
         }
     }
 
@@ -158,6 +162,15 @@ impl From<crate::mailboxes::ChangeFailure> for ApiError {
                 format!("the message was not sent: {reply}"),
             )
             .with_provider_error(json!({"error": reply})),
+            ChangeFailure::SendUnconfirmed(reason) => {
+                let mut error = ApiError::new(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "api.provider_error",
+                    format!("the message may or may not have been sent: {reason}"),
+                );
+                error.may_have_sent = true;
+                error
+            }
             ChangeFailure::Provider(reason) => ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 "api.provider_error",

@@ -213,7 +213,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         any_of: SEND,
         handler: || post(send::send_message),
         body: RouteBody::Mail,
-        doc: RouteDoc::new("Send a message, now or at `send_at`", "5.2").query(SEND_QUERY).body(Body::ComposeOrMime).answer(Answer::Sent { scheduled: true }),
+        doc: RouteDoc::new("Send a message, now or at `send_at`", "5.2").query(SEND_QUERY).headers(openapi::IDEMPOTENT_SEND).body(Body::ComposeOrMime).answer(Answer::Sent { scheduled: true }),
     },
     GrantRoute {
         method: Method::GET,
@@ -285,7 +285,7 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         any_of: SEND,
         handler: || post(drafts::send_draft),
         body: RouteBody::Standard,
-        doc: RouteDoc::new("Send a draft as saved", "5.3").body(Body::OptionalJson(schema::<shapes::AnyObject>)).answer(Answer::Sent { scheduled: false }),
+        doc: RouteDoc::new("Send a draft as saved", "5.3").headers(openapi::IDEMPOTENT_SEND).body(Body::OptionalJson(schema::<shapes::AnyObject>)).answer(Answer::Sent { scheduled: false }),
     },
     GrantRoute {
         method: Method::PUT,

@@ -22,6 +22,7 @@ mod grant_routes;
 mod http_limits;
 mod http_metrics;
 mod id_token;
+mod idempotency;
 mod mailboxes;
 mod oauth_error;
 mod oauth_mailbox;

@@ -38,6 +38,8 @@ pub enum ChangeFailure {
     Refused(String),
     /// The SMTP server refused the message: it was not sent.
     SendRefused(String),
+    /// The SMTP server never confirmed the message: it may or may not have been sent.
+    SendUnconfirmed(String),
     /// The mail server could not be reached or failed.
     Provider(String),
     /// mailroom's own database failed: answered as an internal error, the detail logged.

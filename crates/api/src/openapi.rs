@@ -56,6 +56,8 @@ pub struct RouteDoc {
     /// More words, when the summary and the section do not say enough.
     pub description: &'static str,
     pub query: &'static [Param],
+    /// Request headers the route reads beyond authentication.
+    pub headers: &'static [Param],
     pub body: Body,
     pub answer: Answer,
 }
@@ -67,6 +69,7 @@ impl RouteDoc {
             section,
             description: "",
             query: &[],
+            headers: &[],
             body: Body::None,
             answer: Answer::Done,
         }
@@ -82,6 +85,11 @@ impl RouteDoc {
         self
     }
 
+    pub const fn headers(mut self, headers: &'static [Param]) -> Self {
+        self.headers = headers;
+        self
+    }
+
     pub const fn body(mut self, body: Body) -> Self {
         self.body = body;
         self
@@ -92,6 +100,17 @@ impl RouteDoc {
         self
     }
 }
+
+/// The header of a send that must not be sent twice (`crate::idempotency`).
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+/// The headers of such a send, for its [`RouteDoc`].
+pub const IDEMPOTENT_SEND: &[Param] = &[Param::new(
+    IDEMPOTENCY_KEY_HEADER,
+    Kind::Text,
+    "A key of the client's (1 to 255 visible ASCII characters): a repeat within a day \
+     answers the first request's answer (with `Idempotent-Replayed: true`) and sends nothing \
+     (docs/API.md §5.2)",
+)];
 
 /// A query parameter.
 #[derive(Clone, Copy)]
@@ -465,7 +484,10 @@ fn build_operation(
         builder = builder.parameter(parameter);
     }
     for param in doc.query {
-        builder = builder.parameter(query_parameter(param));
+        builder = builder.parameter(query_parameter(param, ParameterIn::Query));
+    }
+    for param in doc.headers {
+        builder = builder.parameter(query_parameter(param, ParameterIn::Header));
     }
     if let Some(body) = request_body(doc.body, schemas) {
         builder = builder.request_body(Some(body));
@@ -519,7 +541,8 @@ fn path_parameters(path: &str) -> Vec<Parameter> {
         .collect()
 }
 
-fn query_parameter(param: &Param) -> Parameter {
+/// A query parameter, or a header (`ParameterIn::Header`).
+fn query_parameter(param: &Param, place: ParameterIn) -> Parameter {
     let schema: RefOr<Schema> = match param.kind {
         Kind::Text => String::schema(),
         Kind::Integer { min, max } => ObjectBuilder::new()
@@ -544,7 +567,7 @@ fn query_parameter(param: &Param) -> Parameter {
     }
     ParameterBuilder::new()
         .name(param.name)
-        .parameter_in(ParameterIn::Query)
+        .parameter_in(place)
         .required(if param.required {
             Required::True
         } else {
@@ -796,10 +819,29 @@ fn error_responses(
             if operation.path.contains('{') || !matches!(operation.auth, Auth::None) {
                 errors.push(("404", "No such object"));
             }
+            let idempotent = operation
+                .doc
+                .headers
+                .iter()
+                .any(|header| header.name == IDEMPOTENCY_KEY_HEADER);
             if has_body {
                 errors.push(("408", "The body did not arrive in time"));
-                errors.push(("409", "The change conflicts with what exists"));
+            }
+            if has_body || idempotent {
+                errors.push((
+                    "409",
+                    "The change conflicts with what exists, or the first request with this \
+                     Idempotency-Key has not finished",
+                ));
+            }
+            if has_body {
                 errors.push(("413", "The body is larger than the limit"));
+            }
+            if idempotent {
+                errors.push((
+                    "422",
+                    "The Idempotency-Key was used with a different request",
+                ));
             }
             if let Auth::Scoped(_) = operation.auth {
                 errors.push(("429", "Too many requests for the grant; see `Retry-After`"));

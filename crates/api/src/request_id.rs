@@ -44,6 +44,18 @@ pub(crate) fn note_grant(grant_id: &str) {
     });
 }
 
+/// `work` with the current request's id and log span, for a task spawned to finish it
+/// whatever becomes of the request (`crate::idempotency`).
+pub(crate) fn within_request<F: std::future::Future>(
+    work: F,
+) -> impl std::future::Future<Output = F::Output> {
+    let id = current_request_id();
+    let span = REQUEST_SPAN
+        .try_with(Span::clone)
+        .unwrap_or_else(|_| Span::none());
+    REQUEST_SPAN.scope(span.clone(), REQUEST_ID.scope(id, work.instrument(span)))
+}
+
 pub async fn assign_request_id(request: Request, next: Next) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!(

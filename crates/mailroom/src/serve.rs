@@ -84,6 +84,8 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
             workers: settings.scheduled_send_workers,
             per_application: settings.scheduled_sends_per_application,
             send_timeout: settings.scheduled_send_timeout,
+            attempts: settings.scheduled_send_attempts,
+            first_retry: settings.scheduled_send_first_retry,
         };
         supervise("scheduled sends", stopped(&store), move || {
             mailroom_sync::run_scheduled_sends(
@@ -318,6 +320,14 @@ async fn purge_expired_auth(store: mailroom_store::Store) {
             Ok(0) => {}
             Ok(rows) => tracing::info!(rows, "purged uploaded files past their day"),
             Err(e) => tracing::warn!(error = %e, "could not purge uploaded files"),
+        }
+        // The answers kept for a send's Idempotency-Key, a day.
+        let keys_end =
+            mailroom_model::time::unix_now() - mailroom_store::IDEMPOTENCY_KEY_LIFETIME_SECS;
+        match store.purge_idempotency_keys(keys_end).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "purged Idempotency-Keys past their day"),
+            Err(e) => tracing::warn!(error = %e, "could not purge Idempotency-Keys"),
         }
         // Deletions give their pages back as they happen; this catches the rest.
         if let Err(e) = store.reclaim_free_pages().await {

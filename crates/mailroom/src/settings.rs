@@ -65,6 +65,8 @@ struct FileSettings {
     scheduled_send_workers: Option<u64>,
     scheduled_sends_per_application: Option<u64>,
     scheduled_send_timeout_secs: Option<u64>,
+    scheduled_send_attempts: Option<u64>,
+    scheduled_send_retry_secs: Option<u64>,
     scheduled_sends_per_grant: Option<u64>,
     scheduled_send_bytes_per_grant: Option<u64>,
 }
@@ -134,6 +136,10 @@ pub struct Settings {
     pub scheduled_sends_per_application: usize,
     /// The longest one scheduled submission may take.
     pub scheduled_send_timeout: Duration,
+    /// Tries of a scheduled send refused for now, and the wait before the second (each
+    /// later wait three times longer, at most six hours).
+    pub scheduled_send_attempts: u32,
+    pub scheduled_send_first_retry: Duration,
     /// What one grant may have waiting to be sent: sends and their bytes.
     pub schedule_quota: mailroom_store::ScheduleQuota,
 }
@@ -381,6 +387,19 @@ impl Settings {
                 env_u64("SCHEDULED_SEND_TIMEOUT_SECS")?
                     .or(file.scheduled_send_timeout_secs)
                     .unwrap_or(600)
+                    .clamp(1, 86_400),
+            ),
+            scheduled_send_attempts: u32::try_from(
+                env_u64("SCHEDULED_SEND_ATTEMPTS")?
+                    .or(file.scheduled_send_attempts)
+                    .unwrap_or(10)
+                    .clamp(1, 100),
+            )
+            .unwrap_or(10),
+            scheduled_send_first_retry: Duration::from_secs(
+                env_u64("SCHEDULED_SEND_RETRY_SECS")?
+                    .or(file.scheduled_send_retry_secs)
+                    .unwrap_or(60)
                     .clamp(1, 86_400),
             ),
             schedule_quota: mailroom_store::ScheduleQuota {

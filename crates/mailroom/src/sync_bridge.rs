@@ -39,6 +39,9 @@ fn change_failure(e: SyncError) -> ChangeFailure {
         SyncError::Imap(ImapError::Refused(words)) => ChangeFailure::Refused(words),
         SyncError::Smtp(e @ SmtpError::Refused { .. }) => ChangeFailure::SendRefused(e.to_string()),
         SyncError::Smtp(SmtpError::InvalidEnvelope(reason)) => ChangeFailure::Invalid(reason),
+        SyncError::Smtp(e @ SmtpError::Unconfirmed(_)) => {
+            ChangeFailure::SendUnconfirmed(e.to_string())
+        }
         SyncError::Store(e) => ChangeFailure::Database(e),
         other => ChangeFailure::Provider(other.to_string()),
     }

@@ -60,4 +60,22 @@ impl SmtpError {
     pub fn is_refusal(&self) -> bool {
         matches!(self, SmtpError::Refused { .. })
     }
+
+    /// Whether the message was not sent and the same submission may succeed later: a
+    /// 4xx reply (RFC 5321 §4.2.1: "transient negative completion"; after the data too,
+    /// the server then took no responsibility for it), or the connection failing before
+    /// the message was handed over. Never a message whose fate is unconfirmed: sending
+    /// it again might deliver it twice.
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            SmtpError::Refused { permanent, .. } => !permanent,
+            SmtpError::Net(e) => e.is_unreachable(),
+            SmtpError::Protocol(_) => true,
+            SmtpError::AuthenticationFailed(_)
+            | SmtpError::StartTlsUnavailable
+            | SmtpError::NoAuthMechanism
+            | SmtpError::Unconfirmed(_)
+            | SmtpError::InvalidEnvelope(_) => false,
+        }
+    }
 }

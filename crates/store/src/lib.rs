@@ -25,6 +25,7 @@ mod grant_leases;
 mod grant_notices;
 mod grant_reset;
 mod grants;
+mod idempotency_keys;
 mod index_batch;
 mod index_check;
 mod message_addresses;
@@ -75,6 +76,7 @@ pub use grants::{
     GrantListQuery, GrantOrder, GrantRecord, GrantRefused, GrantScope, GrantUpdate, GrantUpsert,
     GrantWrite, SortField,
 };
+pub use idempotency_keys::{IDEMPOTENCY_KEY_LIFETIME_SECS, IdempotencyClaim};
 pub use messages::{
     MessageBody, MessageLocation, MessageQuery, MessageRecord, MissingBody, NewMessage,
 };

@@ -111,10 +111,17 @@ pub struct ScheduledSend {
     pub error: Option<String>,
     pub close_time: Option<i64>,
     pub created_at: i64,
+    /// Tries begun, the one under way included.
+    pub attempts: i64,
+    /// When the next try is due: `send_at`, or later after a temporary refusal.
+    pub due_at: i64,
+    /// Why the last try failed, while the send waits to be tried again.
+    pub last_error: Option<String>,
 }
 
 const COLUMNS: &str = "id, grant_id, status, send_at, raw_mime, envelope_from, recipients_json, \
-                       message_json, sent_message_id, error, close_time, created_at";
+                       message_json, sent_message_id, error, close_time, created_at, attempts, \
+                       due_at, last_error";
 
 impl Store {
     /// Keeps a send for later, unless the grant's pending sends would then exceed
@@ -163,9 +170,9 @@ impl Store {
             )));
         }
         sqlx::query(
-            "INSERT INTO scheduled_sends (id, grant_id, status, send_at, raw_mime, envelope_from, \
-                 recipients_json, message_json, message_bytes, created_at, updated_at) \
-             VALUES ($1, $2, 'pending', $3, $4, $5, $6, $7, $8, $9, $9)",
+            "INSERT INTO scheduled_sends (id, grant_id, status, send_at, due_at, raw_mime, \
+                 envelope_from, recipients_json, message_json, message_bytes, created_at, updated_at) \
+             VALUES ($1, $2, 'pending', $3, $3, $4, $5, $6, $7, $8, $9, $9)",
         )
         .bind(&id)
         .bind(new.grant_id.as_str())
@@ -243,7 +250,7 @@ impl Store {
     ) -> Result<Vec<DueSend>, StoreError> {
         let mut filter = SqlFilter::default();
         filter.clause("s.status = 'pending'".into());
-        filter.compare("s.send_at", "<=", Bind::Int(now));
+        filter.compare("s.due_at", "<=", Bind::Int(now));
         if !skip_grants.is_empty() {
             let skipped: Vec<String> = skip_grants
                 .iter()
@@ -257,7 +264,7 @@ impl Store {
         let sql = format!(
             "SELECT s.id AS id, s.grant_id AS grant_id, g.application_id AS application_id \
              FROM scheduled_sends s JOIN grants g ON g.id = s.grant_id{where_sql} \
-             ORDER BY s.send_at, s.id LIMIT {limit}"
+             ORDER BY s.due_at, s.id LIMIT {limit}"
         );
         let rows = filter
             .bind_to(sqlx::query(&sql))
@@ -276,16 +283,15 @@ impl Store {
 
     /// When the next pending send is due.
     pub async fn next_scheduled_send_at(&self) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query(
-            "SELECT MIN(send_at) AS next FROM scheduled_sends WHERE status = 'pending'",
-        )
-        .fetch_one(&self.pool)
-        .await?;
+        let row =
+            sqlx::query("SELECT MIN(due_at) AS next FROM scheduled_sends WHERE status = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(row.try_get::<Option<i64>, _>("next")?)
     }
 
-    /// Takes a pending send for sending, for `lease_secs`. Only one caller ever gets
-    /// the claim id, which renewing and finishing the send then need.
+    /// Takes a pending send for sending, for `lease_secs`, counting the try. Only one
+    /// caller ever gets the claim id, which renewing and finishing the send then need.
     pub async fn claim_scheduled_send(
         &self,
         id: &str,
@@ -294,7 +300,8 @@ impl Store {
         let claim = uuid::Uuid::new_v4().simple().to_string();
         let now = unix_now();
         let done = sqlx::query(
-            "UPDATE scheduled_sends SET status = 'sending', claim_id = $1, lease_until = $2, updated_at = $3 \
+            "UPDATE scheduled_sends SET status = 'sending', claim_id = $1, lease_until = $2, \
+                 updated_at = $3, attempts = attempts + 1 \
              WHERE id = $4 AND status = 'pending'",
         )
         .bind(&claim)
@@ -341,6 +348,31 @@ impl Store {
         let finished = finish(&mut tx, id, outcome, Guard::Claim(claim)).await?;
         tx.commit().await?;
         Ok(finished)
+    }
+
+    /// Puts a claimed send back to wait for another try at `due_at`, after a temporary
+    /// refusal (`error`); nothing is announced. Only the holder of `claim` can, while
+    /// the send is `sending`: false otherwise.
+    pub async fn retry_scheduled_send(
+        &self,
+        id: &str,
+        claim: &str,
+        error: &str,
+        due_at: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE scheduled_sends SET status = 'pending', claim_id = NULL, lease_until = NULL, \
+                 due_at = $1, last_error = $2, updated_at = $3 \
+             WHERE id = $4 AND claim_id = $5 AND status = 'sending'",
+        )
+        .bind(due_at)
+        .bind(error)
+        .bind(unix_now())
+        .bind(id)
+        .bind(claim)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Sends left `sending` past their lease by a process that stopped mid-way: whether
@@ -487,5 +519,10 @@ fn schedule_from_row(row: &sqlx::any::AnyRow) -> Result<ScheduledSend, StoreErro
         error: row.try_get("error")?,
         close_time: row.try_get("close_time")?,
         created_at: row.try_get("created_at")?,
+        attempts: row.try_get("attempts")?,
+        due_at: row
+            .try_get::<Option<i64>, _>("due_at")?
+            .map_or_else(|| row.try_get("send_at"), Ok)?,
+        last_error: row.try_get("last_error")?,
     })
 }

@@ -50,6 +50,17 @@ impl SyncError {
         }
     }
 
+    /// A send that failed without the message going out, and may go out if tried again
+    /// later: the SMTP server refused it for now or could not be reached, or the grant's
+    /// token could not be refreshed this time.
+    pub fn is_temporary_send_failure(&self) -> bool {
+        match self {
+            SyncError::Smtp(e) => e.is_temporary(),
+            SyncError::TimedOut(_) | SyncError::Token(_) | SyncError::Busy(_) => true,
+            _ => false,
+        }
+    }
+
     /// The grant's lease passed to another node: this node's actor must stop.
     pub fn is_lease_lost(&self) -> bool {
         matches!(self, SyncError::Store(StoreError::LeaseLost(_)))

@@ -16,7 +16,7 @@ use mailroom_model::{GrantId, time::unix_now};
 use mailroom_store::{DueSend, Store};
 use tokio::sync::{Notify, Semaphore};
 
-use crate::{engine::SyncEngine, sending::Submission};
+use crate::{engine::SyncEngine, error::SyncError, sending::Submission};
 
 /// The longest sleep between looks at the table (other processes may add sends).
 const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -37,7 +37,17 @@ pub struct ScheduledSendSettings {
     /// The longest one submission (SMTP and filing the copy in Sent) may take; past it
     /// the send is failed as "may or may not have been sent".
     pub send_timeout: Duration,
+    /// Tries of a send refused for now (a 4xx reply, a server out of reach) before it
+    /// is failed; the first try counts.
+    pub attempts: u32,
+    /// The wait before the second try; each later wait is three times the one before,
+    /// up to [`MAX_RETRY_WAIT`]. With the defaults (10 tries, 60 s) the last try comes
+    /// about a day after the first.
+    pub first_retry: Duration,
 }
+
+/// The longest wait between two tries of a send.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(6 * 3600);
 
 impl Default for ScheduledSendSettings {
     fn default() -> Self {
@@ -45,6 +55,8 @@ impl Default for ScheduledSendSettings {
             workers: 16,
             per_application: 4,
             send_timeout: Duration::from_secs(600),
+            attempts: 10,
+            first_retry: Duration::from_secs(60),
         }
     }
 }
@@ -127,10 +139,10 @@ impl Pool {
                 continue;
             };
             let engine = engine.clone();
-            let send_timeout = self.settings.send_timeout;
+            let settings = self.settings.clone();
             let ended = self.ended.clone();
             tokio::spawn(async move {
-                send_one(&engine, &due, &claim, send_timeout).await;
+                send_one(&engine, &due, &claim, &settings).await;
                 drop((worker, taken));
                 ended.notify_one();
             });
@@ -190,10 +202,25 @@ impl Drop for Taken {
     }
 }
 
+/// How one try of a send ended.
+enum Attempt {
+    /// Sent; the id of the copy filed in Sent, if there is one.
+    Sent(Option<String>),
+    /// Refused for now: to be tried again at `due_at`.
+    Retry { error: String, due_at: i64 },
+    /// Given up on.
+    Failed(String),
+}
+
 /// Submits one claimed send, renewing its lease meanwhile, and records how it ended.
-async fn send_one(engine: &SyncEngine, due: &DueSend, claim: &str, send_timeout: Duration) {
+async fn send_one(
+    engine: &SyncEngine,
+    due: &DueSend,
+    claim: &str,
+    settings: &ScheduledSendSettings,
+) {
     let store = engine.store();
-    let outcome = match store.scheduled_send(&due.grant_id, &due.id).await {
+    let attempt = match store.scheduled_send(&due.grant_id, &due.id).await {
         Ok(Some(send)) => {
             let submission = Submission {
                 message: send.raw_mime,
@@ -201,37 +228,43 @@ async fn send_one(engine: &SyncEngine, due: &DueSend, claim: &str, send_timeout:
                 recipients: send.recipients,
             };
             let sending = tokio::time::timeout(
-                send_timeout,
+                settings.send_timeout,
                 engine.send_message(&due.grant_id, &submission, None),
             );
             tokio::select! {
                 sent = sending => match sent {
-                    Ok(Ok(sent)) => Ok(sent.message_id),
-                    Ok(Err(e)) => Err(e.to_string()),
-                    Err(_) => Err(format!(
+                    Ok(Ok(sent)) => Attempt::Sent(sent.message_id),
+                    Ok(Err(e)) => after_failure(&e, send.attempts, settings),
+                    Err(_) => Attempt::Failed(format!(
                         "the submission did not finish within {} s; it may or may not have been sent",
-                        send_timeout.as_secs()
+                        settings.send_timeout.as_secs()
                     )),
                 },
                 never = keep_lease(store, &due.id, claim) => match never {},
             }
         }
         Ok(None) => return,
-        Err(e) => Err(format!("the scheduled message could not be read: {e}")),
+        Err(e) => Attempt::Failed(format!("the scheduled message could not be read: {e}")),
     };
-    if let Err(reason) = &outcome {
-        tracing::warn!(grant_id = %due.grant_id, schedule_id = %due.id, error = %reason, "scheduled send failed");
-    }
-    let recorded = store
-        .finish_scheduled_send(
-            &due.id,
-            claim,
-            outcome
-                .as_ref()
-                .map(|id| id.as_deref())
-                .map_err(String::as_str),
-        )
-        .await;
+    let recorded = match &attempt {
+        Attempt::Sent(message_id) => {
+            store
+                .finish_scheduled_send(&due.id, claim, Ok(message_id.as_deref()))
+                .await
+        }
+        Attempt::Retry { error, due_at } => {
+            tracing::info!(grant_id = %due.grant_id, schedule_id = %due.id, %error, retry_at = due_at, "scheduled send refused for now; it will be tried again");
+            store
+                .retry_scheduled_send(&due.id, claim, error, *due_at)
+                .await
+        }
+        Attempt::Failed(reason) => {
+            tracing::warn!(grant_id = %due.grant_id, schedule_id = %due.id, error = %reason, "scheduled send failed");
+            store
+                .finish_scheduled_send(&due.id, claim, Err(reason))
+                .await
+        }
+    };
     match recorded {
         Ok(true) => {}
         Ok(false) => tracing::warn!(
@@ -242,6 +275,30 @@ async fn send_one(engine: &SyncEngine, due: &DueSend, claim: &str, send_timeout:
             tracing::warn!(schedule_id = %due.id, error = %e, "could not record how a scheduled send ended")
         }
     }
+}
+
+/// What follows a failed try (`attempts` begun so far): another try later when the
+/// failure is temporary and tries are left, else the end.
+fn after_failure(error: &SyncError, attempts: i64, settings: &ScheduledSendSettings) -> Attempt {
+    let made = u32::try_from(attempts.max(1)).unwrap_or(u32::MAX);
+    if !error.is_temporary_send_failure() {
+        return Attempt::Failed(error.to_string());
+    }
+    if made >= settings.attempts {
+        return Attempt::Failed(format!("gave up after {made} tries; the last one: {error}"));
+    }
+    let wait = retry_wait(settings.first_retry, made);
+    Attempt::Retry {
+        error: error.to_string(),
+        due_at: unix_now().saturating_add(i64::try_from(wait.as_secs()).unwrap_or(i64::MAX)),
+    }
+}
+
+/// The wait after the `made`-th try: `first`, then three times the wait before, at most
+/// [`MAX_RETRY_WAIT`].
+fn retry_wait(first: Duration, made: u32) -> Duration {
+    let factor = 3u32.saturating_pow(made.saturating_sub(1));
+    first.saturating_mul(factor).min(MAX_RETRY_WAIT)
 }
 
 /// Renews the claim's lease every third of it, for as long as it is polled.
@@ -261,5 +318,69 @@ async fn keep_lease(store: &Store, id: &str, claim: &str) -> std::convert::Infal
                 tracing::warn!(schedule_id = %id, error = %e, "could not renew a scheduled send's lease")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_threefold_to_a_cap_and_ten_tries_span_about_a_day() {
+        let first = Duration::from_secs(60);
+        assert_eq!(retry_wait(first, 1), Duration::from_secs(60));
+        assert_eq!(retry_wait(first, 2), Duration::from_secs(180));
+        assert_eq!(retry_wait(first, 3), Duration::from_secs(540));
+        assert_eq!(retry_wait(first, 9), MAX_RETRY_WAIT);
+        assert_eq!(retry_wait(first, 60), MAX_RETRY_WAIT, "no overflow");
+        let defaults = ScheduledSendSettings::default();
+        let span: Duration = (1..defaults.attempts)
+            .map(|made| retry_wait(defaults.first_retry, made))
+            .sum();
+        assert!(
+            span > Duration::from_secs(20 * 3600) && span < Duration::from_secs(28 * 3600),
+            "{span:?}"
+        );
+    }
+
+    #[test]
+    fn only_temporary_failures_are_tried_again_and_only_while_tries_are_left() {
+        let settings = ScheduledSendSettings::default();
+        let greylisted = SyncError::Smtp(mailroom_smtp::SmtpError::Refused {
+            code: "451".into(),
+            text: "4.7.1 try again later".into(),
+            permanent: false,
+            recipient: Some("a@example.test".into()),
+        });
+        assert!(matches!(
+            after_failure(&greylisted, 1, &settings),
+            Attempt::Retry { .. }
+        ));
+        match after_failure(&greylisted, 10, &settings) {
+            Attempt::Failed(reason) => {
+                assert!(reason.contains("gave up after 10 tries"), "{reason}")
+            }
+            _ => panic!("the tenth try is the last"),
+        }
+        let refused = SyncError::Smtp(mailroom_smtp::SmtpError::Refused {
+            code: "550".into(),
+            text: "5.1.1 no such user".into(),
+            permanent: true,
+            recipient: None,
+        });
+        assert!(matches!(
+            after_failure(&refused, 1, &settings),
+            Attempt::Failed(_)
+        ));
+        let unconfirmed = SyncError::Smtp(mailroom_smtp::SmtpError::Unconfirmed(
+            "connection reset after the data".into(),
+        ));
+        assert!(
+            matches!(
+                after_failure(&unconfirmed, 1, &settings),
+                Attempt::Failed(_)
+            ),
+            "a message that may have gone out is never sent again"
+        );
     }
 }

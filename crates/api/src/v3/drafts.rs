@@ -20,6 +20,7 @@ use crate::{
     error::ApiError,
     extract::QueryParams,
     grant_access::GrantAccess,
+    idempotency::{IdempotencyKey, at_most_once},
     mailboxes::{MessageUpdate, OutgoingMail},
     request_id::current_request_id,
     router::AppState,
@@ -351,6 +352,21 @@ pub async fn send_draft(
     State(state): State<AppState>,
     access: GrantAccess,
     Path((_, draft_id)): Path<(String, String)>,
+    key: IdempotencyKey,
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let grant_id = access.grant.id.clone();
+    let sending = state.clone();
+    at_most_once(&state, &grant_id, key, request, move |_| {
+        send_draft_now(sending, access, draft_id)
+    })
+    .await
+}
+
+async fn send_draft_now(
+    state: AppState,
+    access: GrantAccess,
+    draft_id: String,
 ) -> Result<Response, ApiError> {
     let draft = find_draft(&state, &access, &draft_id).await?;
     let id = send_saved_draft(&state, &access, draft).await?;

@@ -16,6 +16,7 @@ use crate::{
     error::ApiError,
     extract::QueryParams,
     grant_access::GrantAccess,
+    idempotency::{IdempotencyKey, at_most_once},
     mailboxes::OutgoingMail,
     request_id::current_request_id,
     router::AppState,
@@ -35,6 +36,21 @@ const SCHEDULE_LIMIT_SECS: i64 = 2 * 365 * 86_400;
 
 pub async fn send_message(
     State(state): State<AppState>,
+    access: GrantAccess,
+    query: QueryParams,
+    key: IdempotencyKey,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let grant_id = access.grant.id.clone();
+    let sending = state.clone();
+    at_most_once(&state, &grant_id, key, request, move |request| {
+        send_now_or_later(sending, access, query, request)
+    })
+    .await
+}
+
+async fn send_now_or_later(
+    state: AppState,
     access: GrantAccess,
     query: QueryParams,
     request: Request,

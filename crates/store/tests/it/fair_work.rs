@@ -453,7 +453,86 @@ async fn a_search_may_find_any_number_of_messages(engine: Engine) {
     clean_up(place).await;
 }
 
+async fn a_send_refused_for_now_waits_for_its_next_try_unannounced(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = app_with_hook(&store, "a").await;
+    let grant = new_grant(&store, &app).await.id;
+    take_triggers(&store).await;
+    let id = scheduled(&store, &grant, 0).await;
+    let now = mailroom_model::time::unix_now();
+    let claim = store.claim_scheduled_send(&id, 60).await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .scheduled_send(&grant, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .attempts,
+        1,
+        "a claim counts the try"
+    );
+    // Only the claim's holder may put it back.
+    assert!(
+        !store
+            .retry_scheduled_send(&id, "another", "451 later", now + 100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .retry_scheduled_send(&id, &claim, "451 4.7.1 greylisted", now + 100)
+            .await
+            .unwrap()
+    );
+    let waiting = store.scheduled_send(&grant, &id).await.unwrap().unwrap();
+    assert_eq!(waiting.status, ScheduleStatus::Pending);
+    assert_eq!(waiting.due_at, now + 100);
+    assert_eq!(waiting.send_at, 0, "the time asked for stays as asked");
+    assert_eq!(waiting.last_error.as_deref(), Some("451 4.7.1 greylisted"));
+    // Not due before its next try, nor announced meanwhile.
+    assert!(
+        store
+            .due_scheduled_sends(now + 99, 10, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.next_scheduled_send_at().await.unwrap(),
+        Some(now + 100)
+    );
+    assert!(take_triggers(&store).await.is_empty());
+    // Its old claim is gone: it cannot finish the send now.
+    assert!(
+        !store
+            .finish_scheduled_send(&id, &claim, Ok(None))
+            .await
+            .unwrap()
+    );
+    let due = store.due_scheduled_sends(now + 100, 10, &[]).await.unwrap();
+    assert_eq!(due.len(), 1);
+    let second = store.claim_scheduled_send(&id, 60).await.unwrap().unwrap();
+    assert_eq!(
+        store
+            .scheduled_send(&grant, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .attempts,
+        2
+    );
+    assert!(
+        store
+            .finish_scheduled_send(&id, &second, Ok(Some("m1")))
+            .await
+            .unwrap()
+    );
+    assert_eq!(take_triggers(&store).await, ["message.send_success"]);
+    clean_up(place).await;
+}
+
 on_both_engines!(
+    a_send_refused_for_now_waits_for_its_next_try_unannounced,
     finishing_needs_the_claim_and_the_sending_state,
     only_a_send_past_its_lease_counts_as_interrupted,
     pending_sends_are_limited_per_grant,

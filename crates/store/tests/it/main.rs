@@ -12,6 +12,7 @@ mod contacts_events;
 mod fair_work;
 mod gmail_identities;
 mod grant_leases;
+mod idempotency_keys;
 mod index_upkeep;
 mod oauth_tokens;
 mod secret_key;
