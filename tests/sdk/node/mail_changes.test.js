@@ -6,6 +6,8 @@
 //   * messages.update: unread/starred become \Seen/\Flagged on the server, folders moves the
 //     message, metadata keys come back exactly as written (the SDK leaves them alone);
 //   * drafts.create + drafts.send: the draft is delivered with its Message-ID and leaves Drafts;
+//   * an Idempotency-Key (SDK overrides): a multipart send and a draft send, each asked for
+//     twice, go out once and answer the first answer; another request under a key is a 422;
 //   * folders.create (top level and with parentId) and folders.destroy show in the server's
 //     LIST; a special folder is refused with a 400.
 //
@@ -338,6 +340,62 @@ describe('messages.send with a large attachment', () => {
     const [filed] = await waitForSubject(testbed, 'Sent', t, { timeoutMs: IMAP_TIMEOUT_MS });
     assert.deepEqual(filed.attachments, expected);
     assert.equal(filed.message_id, delivered.message_id);
+  });
+});
+
+describe('Idempotency-Key', () => {
+  it('a multipart send repeated under one key (a new boundary each time) goes out once', async () => {
+    const { nylas, grantId, testbed } = await suite();
+    const t = tag();
+    const subject = `Node idempotent send ${t}`;
+    // Over 3 MB of attachments: the SDK sends multipart/form-data, with a fresh boundary
+    // on every call.
+    const data = largeBytes(3_200_000, 'node-idempotent');
+    const send = () =>
+      nylas.messages.send({
+        identifier: grantId,
+        requestBody: {
+          to: [{ email: EMAIL }],
+          subject,
+          body: 'Sent once, asked for twice.',
+          attachments: [{ filename: 'once.bin', contentType: 'application/octet-stream', content: data, size: data.length }],
+        },
+        overrides: { headers: { 'Idempotency-Key': `node-send-${t}` } },
+      });
+    const first = await send();
+    const again = await send();
+    assert.equal(again.data.id, first.data.id);
+    assert.equal(again.data.subject, subject);
+    await waitForSubject(testbed, 'INBOX', t);
+    await waitForSubject(testbed, 'Sent', t, { timeoutMs: IMAP_TIMEOUT_MS });
+    // A later message arriving alone shows no second copy was on its way.
+    const marker = `Node marker ${tag()}`;
+    await nylas.messages.send({ identifier: grantId, requestBody: { to: [{ email: EMAIL }], subject: marker, body: 'after' } });
+    await waitForSubject(testbed, 'INBOX', marker);
+    assert.equal(imapSearch(testbed, 'INBOX', t).length, 1);
+  });
+
+  it('drafts.send repeated under one key sends the draft once; another request under it is refused', async () => {
+    const { nylas, grantId, testbed } = await suite();
+    const t = tag();
+    const subject = `Node idempotent draft ${t}`;
+    const draft = await nylas.drafts.create({
+      identifier: grantId,
+      requestBody: { subject, body: 'Drafted once.', to: [{ email: EMAIL }] },
+    });
+    const overrides = { headers: { 'Idempotency-Key': `node-draft-${t}` } };
+    const first = await nylas.drafts.send({ identifier: grantId, draftId: draft.data.id, overrides });
+    const again = await nylas.drafts.send({ identifier: grantId, draftId: draft.data.id, overrides });
+    assert.equal(again.data.id, first.data.id);
+    await assert.rejects(
+      nylas.messages.send({ identifier: grantId, requestBody: { to: [{ email: EMAIL }], subject: 'other', body: 'x' }, overrides }),
+      (e) => e instanceof NylasApiError && e.statusCode === 422,
+    );
+    await waitForSubject(testbed, 'INBOX', t);
+    const marker = `Node marker ${tag()}`;
+    await nylas.messages.send({ identifier: grantId, requestBody: { to: [{ email: EMAIL }], subject: marker, body: 'after' } });
+    await waitForSubject(testbed, 'INBOX', marker);
+    assert.equal(imapSearch(testbed, 'INBOX', t).length, 1);
   });
 });
 

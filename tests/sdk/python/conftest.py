@@ -416,6 +416,8 @@ def mailroom(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory):
             # silent for over 3 s on a folder DELETE while the Rust suites ran); no test
             # here waits for it: an unreachable server refuses at once.
             "MAILROOM_PROVIDER_TIMEOUT_SECS": "15",
+            # A scheduled send refused for now is tried again after 1 s, not a minute.
+            "MAILROOM_SCHEDULED_SEND_RETRY_SECS": "1",
             # The testbed's DNS announces its servers (SRV) for the users' domain, so that
             # sign-ins on them prove the address (email_verified).
             "MAILROOM_DNS_SERVER": f"127.0.0.1:{testbed.env['TESTBED_DNS_PORT']}",
