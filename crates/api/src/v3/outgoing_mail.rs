@@ -48,6 +48,34 @@ pub fn compose_error(e: ComposeError) -> ApiError {
     ApiError::invalid_payload(e.to_string())
 }
 
+/// Fields of a send or a draft that mailroom would otherwise accept and do nothing with:
+/// refused with a clear 400 rather than ignored (docs/API.md §5.2).
+fn refuse_what_is_not_done(request: &ComposeRequest, purpose: Purpose) -> Result<(), ApiError> {
+    if let Some(tracking) = &request.tracking_options {
+        let asked = ["opens", "links", "thread_replies"]
+            .iter()
+            .any(|option| tracking.get(option).and_then(|v| v.as_bool()) == Some(true));
+        if asked {
+            return Err(ApiError::invalid_payload(
+                "tracking_options: this server does not track opens, link clicks or replies; \
+                 leave them out or set them false",
+            ));
+        }
+    }
+    if request.use_draft {
+        return Err(ApiError::invalid_payload(
+            "use_draft is not supported: create the draft (POST …/drafts) and send it \
+             (POST …/drafts/{draft_id})",
+        ));
+    }
+    if purpose == Purpose::Send && (request.starred.is_some() || request.unread.is_some()) {
+        return Err(ApiError::invalid_payload(
+            "starred and unread belong to drafts; a send takes neither",
+        ));
+    }
+    Ok(())
+}
+
 /// Finds the message replied to by mailroom id, or by its Message-ID header (which is
 /// what Nylas takes for IMAP), and the headers a reply to it carries.
 pub async fn reply_context(
@@ -134,6 +162,7 @@ pub fn compose(
     purpose: Purpose,
     message_id: Option<&str>,
 ) -> Result<ComposedMail, ApiError> {
+    refuse_what_is_not_done(request, purpose)?;
     let grant_email = access.grant.email.as_str();
     let names = |list: &[EmailName]| -> Vec<mailroom_mime::EmailName> {
         list.iter()
@@ -212,4 +241,61 @@ pub fn outgoing_attachments(
             content_id: a.content_id,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn request(fields: serde_json::Value) -> ComposeRequest {
+        serde_json::from_value(fields).expect("a compose request")
+    }
+
+    #[test]
+    fn fields_this_server_would_ignore_are_refused_by_name() {
+        for (fields, named) in [
+            (
+                json!({"tracking_options": {"opens": true}}),
+                "tracking_options",
+            ),
+            (
+                json!({"tracking_options": {"links": true, "label": "x"}}),
+                "tracking_options",
+            ),
+            (json!({"use_draft": true}), "use_draft"),
+            (json!({"starred": true}), "starred"),
+        ] {
+            let refused = refuse_what_is_not_done(&request(fields.clone()), Purpose::Send)
+                .expect_err("refused");
+            assert_eq!(
+                refused.status,
+                axum::http::StatusCode::BAD_REQUEST,
+                "{fields}"
+            );
+            assert!(
+                refused.message.contains(named),
+                "{fields}: {}",
+                refused.message
+            );
+        }
+    }
+
+    #[test]
+    fn what_the_sdks_send_when_unset_is_accepted() {
+        for fields in [
+            json!({}),
+            json!({"tracking_options": null, "use_draft": null, "starred": null}),
+            json!({"tracking_options": {"opens": false, "links": false, "thread_replies": false}}),
+        ] {
+            assert!(
+                refuse_what_is_not_done(&request(fields.clone()), Purpose::Send).is_ok(),
+                "{fields}"
+            );
+        }
+        // Drafts keep their flags.
+        let draft = request(json!({"starred": true, "unread": false}));
+        assert!(refuse_what_is_not_done(&draft, Purpose::Draft).is_ok());
+    }
 }
