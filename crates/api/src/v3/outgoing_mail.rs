@@ -52,13 +52,15 @@ pub fn compose_error(e: ComposeError) -> ApiError {
 /// refused with a clear 400 rather than ignored (docs/API.md §5.2).
 fn refuse_what_is_not_done(request: &ComposeRequest, purpose: Purpose) -> Result<(), ApiError> {
     if let Some(tracking) = &request.tracking_options {
-        let asked = ["opens", "links", "thread_replies"]
+        // Replies need nothing in the message: `thread.replied` announces them whatever
+        // was asked (crates/store/src/thread_replies.rs). Opens and clicks would.
+        let asked = ["opens", "links"]
             .iter()
             .any(|option| tracking.get(option).and_then(|v| v.as_bool()) == Some(true));
         if asked {
             return Err(ApiError::invalid_payload(
-                "tracking_options: this server does not track opens, link clicks or replies; \
-                 leave them out or set them false",
+                "tracking_options: this server does not track opens or link clicks; \
+                 leave them out or set them false (replies are announced as thread.replied)",
             ));
         }
     }
@@ -288,6 +290,7 @@ mod tests {
             json!({}),
             json!({"tracking_options": null, "use_draft": null, "starred": null}),
             json!({"tracking_options": {"opens": false, "links": false, "thread_replies": false}}),
+            json!({"tracking_options": {"thread_replies": true, "label": "follow-up"}}),
         ] {
             assert!(
                 refuse_what_is_not_done(&request(fields.clone()), Purpose::Send).is_ok(),
