@@ -82,7 +82,7 @@ pub async fn longpoll(
 
 /// `GET /delta/{anything}` other than the routes above: v2's streaming form is not
 /// offered; say so rather than answer an empty feed.
-pub async fn unsupported(Path(kind): Path<String>) -> V2Error {
+pub async fn unsupported(_account: V2Account, Path(kind): Path<String>) -> V2Error {
     V2Error::new(
         axum::http::StatusCode::NOT_FOUND,
         "invalid_request_error",

@@ -197,7 +197,6 @@ pub(crate) async fn store_draft(
             .await?;
     }
     if let Some(metadata) = &request.metadata {
-        crate::v3::message_updates::check_metadata(metadata)?;
         state
             .store
             .set_message_metadata(&access.grant.id, &id, metadata)

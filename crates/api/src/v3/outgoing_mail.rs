@@ -165,6 +165,10 @@ pub fn compose(
     message_id: Option<&str>,
 ) -> Result<ComposedMail, ApiError> {
     refuse_what_is_not_done(request, purpose)?;
+    // Before anything is sent, scheduled or saved.
+    if let Some(metadata) = &request.metadata {
+        crate::v3::message_updates::check_metadata(metadata)?;
+    }
     let grant_email = access.grant.email.as_str();
     let names = |list: &[EmailName]| -> Vec<mailroom_mime::EmailName> {
         list.iter()
