@@ -59,6 +59,28 @@ impl Store {
         Ok(advanced)
     }
 
+    /// Takes back a move to `advanced` whose save did not happen, unless the draft has
+    /// moved on since.
+    pub async fn withdraw_draft_version(
+        &self,
+        grant_id: &GrantId,
+        draft_id: &str,
+        advanced: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE draft_versions SET version = version - 1 \
+             WHERE grant_id = $1 AND draft_id = $2 AND version = $3",
+        )
+        .bind(grant_id.as_str())
+        .bind(draft_id)
+        .bind(advanced)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Forgets a draft's version once it is sent or deleted.
     pub async fn forget_draft_version(
         &self,

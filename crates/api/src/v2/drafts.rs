@@ -133,28 +133,40 @@ pub async fn update_draft(
     let mut attachments = super::uploads::attachments(&state, &account, request.file_ids()).await?;
     let mut compose_request = request.compose_request()?;
     let version = required_version(request.version)?;
-    claim(&state, &account, &existing.id, version).await?;
+    let advanced = claim(&state, &account, &existing.id, version).await?;
     let had_files = request.file_ids.is_some();
-    let (existing, reply) = merge_with_saved(
-        &state,
-        &access,
-        &existing,
-        &mut compose_request,
-        &mut attachments,
-        had_files,
-    )
-    .await
-    .map_err(V2Error::from_api)?;
-    let id = store_draft(
-        &state,
-        &access,
-        &compose_request,
-        &attachments,
-        &reply,
-        Some(&existing),
-    )
-    .await
-    .map_err(V2Error::from_api)?;
+    let saved = async {
+        let (existing, reply) = merge_with_saved(
+            &state,
+            &access,
+            &existing,
+            &mut compose_request,
+            &mut attachments,
+            had_files,
+        )
+        .await?;
+        store_draft(
+            &state,
+            &access,
+            &compose_request,
+            &attachments,
+            &reply,
+            Some(&existing),
+        )
+        .await
+    }
+    .await;
+    let id = match saved {
+        Ok(id) => id,
+        Err(e) => {
+            // Not saved: the version it claimed is given back, so a retry is not a 409.
+            state
+                .store
+                .withdraw_draft_version(&account.grant.id, &existing.id, advanced)
+                .await?;
+            return Err(V2Error::from_api(e));
+        }
+    };
     let draft = find(&state, &access, &id)
         .await
         .map_err(V2Error::from_api)?;
@@ -257,14 +269,14 @@ async fn claim(
     account: &V2Account,
     draft_id: &str,
     version: i64,
-) -> Result<(), V2Error> {
+) -> Result<i64, V2Error> {
     let grant_id = &account.grant.id;
     match state
         .store
         .advance_draft_version(grant_id, draft_id, version)
         .await?
     {
-        Some(_) => Ok(()),
+        Some(advanced) => Ok(advanced),
         None => Err(conflict(
             state.store.draft_version(grant_id, draft_id).await?,
         )),

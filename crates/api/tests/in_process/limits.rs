@@ -213,8 +213,8 @@ const UNAUTHENTICATED: &[(&str, &str)] = &[
     ("/oauth/revoke", "v2"),
     ("/connect/authorize", "v2"),
     ("/connect/token", "v2"),
-    ("/admin/login", "v2"),
-    ("/admin/logout", "v2"),
+    ("/admin/login", "v3"),
+    ("/admin/logout", "v3"),
 ];
 
 fn assert_too_large(reply: &Reply, shape: &str, what: &str) {

@@ -291,11 +291,10 @@ async fn a_v2_draft_carries_its_version_and_a_stale_one_is_a_conflict() {
     assert_eq!(notes(&app, &bearer).await, draft, "nothing changed");
 }
 
-/// A known bug: `update_draft` (crates/api/src/v2/drafts.rs) claims the next version
-/// before it writes the draft, and keeps it when the write fails, so the client that
-/// tries its update again is told the draft changed though it did not.
+/// `update_draft` (crates/api/src/v2/drafts.rs) claims the next version before it writes
+/// the draft: when the write fails the version is given back, so the client that tries
+/// its update again is not told the draft changed.
 #[tokio::test]
-#[ignore = "bug: a v2 draft update the server did not take still moves the draft's version"]
 async fn a_v2_draft_update_the_server_did_not_take_leaves_its_version() {
     let app = App::with_mailbox().await;
     let bearer = bearer(&app).await;
