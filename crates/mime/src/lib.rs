@@ -1,22 +1,28 @@
 //! MIME messages to mailroom's model, on mail-parser: header summaries (participants,
 //! dates, thread references), bodies as HTML and text, snippets, attachments with their
 //! decoded bytes, and the keys that thread messages together; events from iCalendar
-//! parts (`calendar`, on calcard); and outgoing messages built and checked on
-//! mail-builder (`outgoing`). No I/O; garbage in gives whatever could be read, never a
-//! panic.
+//! parts (`calendar`, on calcard); non-delivery reports and their failed recipients
+//! (`bounce_report`); the new part of a message body without quotes, signatures and
+//! closings, as text or Markdown (`clean_conversation`, HTML read with html5gum's
+//! tokenizer); and outgoing messages built and checked on mail-builder (`outgoing`).
+//! No I/O; garbage in gives whatever could be read, never a panic.
 
 mod bcc;
+mod bounce_report;
 mod calendar;
+mod clean_conversation;
 mod headers;
 mod message;
 mod outgoing;
 mod threading;
 
 pub use bcc::without_bcc;
+pub use bounce_report::{BounceKind, BounceReport, BouncedRecipient, bounce_report};
 pub use calendar::{
     Attendee, AttendeeStatus, CalendarEvent, CalendarMethod, EventStatus, EventTime,
     EventVisibility, calendar_events, parse_calendar,
 };
+pub use clean_conversation::{CleanOptions, clean_conversation};
 pub use headers::{EmailName, MessageHeaders, parse_headers};
 pub use message::{AttachmentInfo, ParsedMessage, attachment_content, parse_message};
 pub use outgoing::{
