@@ -9,6 +9,7 @@ mod api_keys;
 mod applications;
 mod auth_flows;
 mod backfills;
+mod bounces;
 mod callback_uris;
 mod change_log;
 mod cluster_events;

@@ -60,6 +60,8 @@ pub struct MessageBody {
     pub headers: Vec<(String, String)>,
     /// The events of its invitations (`text/calendar` parts, `.ics` files).
     pub calendar: Vec<mailroom_mime::CalendarEvent>,
+    /// The non-delivery report it is, if it is one: announced when first stored.
+    pub bounce: Option<mailroom_mime::BounceReport>,
 }
 
 #[derive(Debug, Clone)]
@@ -451,6 +453,9 @@ impl Store {
             .await?;
             if stored.rows_affected() > 0 {
                 first_reads += 1;
+                if let Some(report) = &body.bounce {
+                    crate::bounces::announce_bounce(&mut tx, grant_id, &body.id, report).await?;
+                }
             } else {
                 stored = update(
                     "UPDATE messages SET body_html = $1, snippet = $2, attachments_json = $3, \

@@ -331,6 +331,7 @@ pub(crate) fn header_only_body(grant_id: &GrantId, message_id: &str, header: &[u
     body.snippet = String::new();
     body.attachments = Value::Array(Vec::new());
     body.calendar = Vec::new();
+    body.bounce = None;
     body
 }
 
@@ -360,6 +361,7 @@ pub(crate) fn parse_body(grant_id: &GrantId, message_id: &str, raw: &[u8]) -> Me
         attachments: Value::Array(attachments),
         headers: parsed.headers.headers,
         calendar: mailroom_mime::calendar_events(&parsed.calendar_parts),
+        bounce: mailroom_mime::bounce_report(raw),
     }
 }
 

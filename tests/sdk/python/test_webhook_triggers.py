@@ -21,7 +21,10 @@ What is covered, each against real Dovecot + Postfix (the testbed):
   and ``event.updated`` (its next SEQUENCE);
 * scheduled sends -- ``message.send_success`` with the sent message under ``object``,
   and ``message.send_failed`` (``reason``, ``error`` and the message) for one Postfix
-  refuses at RCPT, shaped as Nylas documents them.
+  refuses at RCPT, shaped as Nylas documents them;
+* bounces -- ``message.bounce_detected`` for a message Postfix accepts and then returns
+  with a real delivery status notification (the testbed's ``@bounces.example.test``),
+  matched to the sent message, once per failed recipient.
 
 Every notification must be signed: the header is the lowercase hex HMAC-SHA256 of the raw
 body keyed with the webhook's secret, checked with ``hmac`` as Nylas documents it (the SDK
@@ -83,6 +86,7 @@ MAIL_TRIGGERS = [
     "message.send_success", "message.send_failed",
     "folder.created", "folder.updated", "folder.deleted",
     "contact.updated", "event.created", "event.updated", "thread.replied",
+    "message.bounce_detected",
 ]
 GRANT_TRIGGERS = ["grant.created", "grant.updated", "grant.deleted"]
 
@@ -725,4 +729,45 @@ def test_scheduled_sends_report_success_and_failure(mailbox, users):
     # Each send ends once, in the one way it ended.
     assert [subject(p.object) for p in receiver.posts("message.send_success")] == [f"Later {tag}"]
     assert [subject(p.object) for p in receiver.posts("message.send_failed")] == [f"Nowhere {tag}"]
+    mailbox.check_everything()
+
+
+def test_a_real_bounce_is_announced_once_and_matched_to_the_sent_message(mailbox, users):
+    """Sent to an address the testbed's Postfix accepts, then cannot deliver (550 5.1.1 at
+    the next hop): Postfix's RFC 3464 report lands in the Inbox, and mailroom announces
+    message.bounce_detected for the message it sent, as Nylas shapes it."""
+    testbed = users
+    nylas, grant_id, receiver, hooks = mailbox.nylas, mailbox.grant_id, mailbox.receiver, mailbox.hooks
+    tag = token()
+    nowhere = f"nobody-{tag}@bounces.{testbed.domain}"
+    sent = nylas.messages.send(grant_id, request_body={
+        "to": [{"email": nowhere}, {"email": testbed.email(OTHER)}],
+        "subject": f"Returned {tag}", "body": "This one comes back.",
+    }).data
+
+    bounce = receiver.wait_for(
+        "message.bounce_detected",
+        lambda o: (o.get("object") or {}).get("bounced_addresses") == nowhere,
+    )
+    hooks.check(bounce, "message.bounce_detected")
+    assert bounce.object["grant_id"] == grant_id
+    details = bounce.object["object"]
+    assert details["grant_id"] == grant_id
+    assert details["type"] == "mailbox_unavailable", details
+    assert details["code"] == "550", details
+    assert "User unknown" in details["bounce_reason"], details
+    assert details["bounce_date"].endswith("Z"), details
+    assert details["message_id"] == sent.id, "matched to the message sent"
+    origin = details["origin"]
+    assert origin["id"] == sent.id and origin["subject"] == f"Returned {tag}", origin
+    assert origin["from"] == mailbox.email
+    assert sorted(origin["to"]) == sorted([nowhere, testbed.email(OTHER)])
+    # The report is a message of the Inbox like any other.
+    reports = [m for m in nylas.messages.list(grant_id, query_params={"limit": 50}).data
+               if m.subject == "Undelivered Mail Returned to Sender"]
+    assert any(m.id == details["report_message_id"] for m in reports), details
+    # Once: the recipient who got it is not a bounce, and nothing repeats.
+    bounces = [p for p in receiver.posts("message.bounce_detected")
+               if (p.object.get("object") or {}).get("message_id") == sent.id]
+    assert len(bounces) == 1, [p.object for p in bounces]
     mailbox.check_everything()

@@ -292,6 +292,7 @@ fn body(id: &str, ics: &[String]) -> MessageBody {
         attachments: serde_json::json!([]),
         headers: vec![],
         calendar: mailroom_mime::calendar_events(&parts),
+        bounce: None,
     }
 }
 

@@ -365,6 +365,7 @@ async fn deleted_messages_leave_the_index(engine: Engine) {
             attachments: serde_json::json!([{"id": "a1", "filename": "plan.pdf"}]),
             headers: vec![],
             calendar: vec![],
+            bounce: None,
         })
         .collect();
     store.store_message_bodies(&grant, &bodies).await.unwrap();

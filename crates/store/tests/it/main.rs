@@ -4,6 +4,7 @@
 
 mod support;
 
+mod bounces;
 mod callback_uris;
 mod cancelled_writes;
 mod change_notifications;

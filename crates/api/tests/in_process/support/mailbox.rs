@@ -464,5 +464,6 @@ fn message_body(grant_id: &GrantId, id: &str, raw: &[u8]) -> MessageBody {
         attachments: Value::Array(attachments),
         headers: parsed.headers.headers,
         calendar: mailroom_mime::calendar_events(&parsed.calendar_parts),
+        bounce: None,
     }
 }
