@@ -10,7 +10,10 @@ use axum::{
 };
 use mailroom_model::{
     Scope,
-    v3::{Attachment, Calendar, Contact, ContactGroup, Event, Folder, Message, Thread},
+    v3::{
+        Attachment, Calendar, Contact, ContactGroup, Event, Folder, Message, RenderHtmlRequest,
+        RenderTemplateRequest, RenderedHtml, RenderedTemplate, Template, TemplateInput, Thread,
+    },
 };
 
 use crate::{
@@ -19,8 +22,9 @@ use crate::{
     router::AppState,
     v2,
     v3::{
-        attachments, calendars, contacts, drafts, events, folder_changes, folders, message_updates,
-        messages, schedules, send, thread_updates, threads,
+        CURSOR_PAGE, attachments, calendars, contacts, drafts, events, folder_changes, folders,
+        message_updates, messages, schedules, send, template_renders, templates, thread_updates,
+        threads,
     },
 };
 
@@ -50,6 +54,10 @@ pub(crate) const MODIFY: &[Scope] = &[Scope::EmailModify];
 pub(crate) const CHANGE_FOLDERS: &[Scope] = &[Scope::EmailFoldersAndLabels];
 /// Sending, sending a draft, and the schedule of sends.
 pub(crate) const SEND: &[Scope] = &[Scope::EmailSend];
+/// A grant's templates. Nylas documents templates as the content of a send (a send's
+/// `template`; drafts take none), so the scope that sends admits them, as it admits the
+/// schedule of sends (docs/API.md §5.10).
+pub(crate) const TEMPLATES: &[Scope] = &[Scope::EmailSend];
 /// Reading drafts: `email.drafts`, or reading mail at all.
 pub(crate) const READ_DRAFTS: &[Scope] = &[Scope::EmailDrafts, Scope::EmailReadOnly];
 /// Writing drafts.
@@ -238,6 +246,62 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         handler: || delete(schedules::cancel_schedule),
         body: RouteBody::Standard,
         doc: RouteDoc::new("Cancel a scheduled send", "5.2").answer(Answer::Item(schema::<shapes::ScheduleCancelled>)),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/templates",
+        any_of: TEMPLATES,
+        handler: || get(templates::list_grant_templates),
+        body: RouteBody::Standard,
+        doc: RouteDoc::new("The grant's templates", "5.10").query(CURSOR_PAGE).answer(Answer::Cursor(schema::<Template>)),
+    },
+    GrantRoute {
+        method: Method::POST,
+        path: "/v3/grants/{grant_id}/templates",
+        any_of: TEMPLATES,
+        handler: || post(templates::create_grant_template),
+        body: RouteBody::Standard,
+        doc: RouteDoc::new("Create a template of the grant", "5.10").describe("`name`, `subject` and `body` are required; `engine` is `mustache` unless named. Subject and body must compile in the engine.").body(Body::Json(schema::<TemplateInput>)).answer(Answer::Item(schema::<Template>)),
+    },
+    GrantRoute {
+        method: Method::POST,
+        path: "/v3/grants/{grant_id}/templates/render",
+        any_of: TEMPLATES,
+        handler: || post(template_renders::render_grant_html),
+        body: RouteBody::Standard,
+        doc: RouteDoc::new("Render a body given in the request", "5.10").body(Body::Json(schema::<RenderHtmlRequest>)).answer(Answer::Item(schema::<RenderedHtml>)),
+    },
+    GrantRoute {
+        method: Method::GET,
+        path: "/v3/grants/{grant_id}/templates/{template_id}",
+        any_of: TEMPLATES,
+        handler: || get(templates::get_grant_template),
+        body: RouteBody::Standard,
+        doc: RouteDoc::new("One template of the grant", "5.10").answer(Answer::Item(schema::<Template>)),
+    },
+    GrantRoute {
+        method: Method::PUT,
+        path: "/v3/grants/{grant_id}/templates/{template_id}",
+        any_of: TEMPLATES,
+        handler: || put(templates::update_grant_template),
+        body: RouteBody::Standard,
+        doc: RouteDoc::new("Change a template of the grant", "5.10").describe("The fields given replace the stored ones; the result must compile.").body(Body::Json(schema::<TemplateInput>)).answer(Answer::Item(schema::<Template>)),
+    },
+    GrantRoute {
+        method: Method::DELETE,
+        path: "/v3/grants/{grant_id}/templates/{template_id}",
+        any_of: TEMPLATES,
+        handler: || delete(templates::delete_grant_template),
+        body: RouteBody::Standard,
+        doc: RouteDoc::new("Delete a template of the grant", "5.10"),
+    },
+    GrantRoute {
+        method: Method::POST,
+        path: "/v3/grants/{grant_id}/templates/{template_id}/render",
+        any_of: TEMPLATES,
+        handler: || post(template_renders::render_grant_template),
+        body: RouteBody::Standard,
+        doc: RouteDoc::new("Render a template of the grant", "5.10").describe("`strict` (default true): a variable missing from `variables` is a 400 naming it.").body(Body::Json(schema::<RenderTemplateRequest>)).answer(Answer::Item(schema::<RenderedTemplate>)),
     },
     GrantRoute {
         method: Method::GET,
@@ -804,6 +868,13 @@ mod tests {
             "GET /v3/grants/{grant_id}/messages/schedules/{schedule_id}",
             "DELETE /v3/grants/{grant_id}/messages/schedules/{schedule_id}",
             "POST /v3/grants/{grant_id}/drafts/{draft_id}",
+            "GET /v3/grants/{grant_id}/templates",
+            "POST /v3/grants/{grant_id}/templates",
+            "POST /v3/grants/{grant_id}/templates/render",
+            "GET /v3/grants/{grant_id}/templates/{template_id}",
+            "PUT /v3/grants/{grant_id}/templates/{template_id}",
+            "DELETE /v3/grants/{grant_id}/templates/{template_id}",
+            "POST /v3/grants/{grant_id}/templates/{template_id}/render",
         ];
         let read_drafts = [
             "GET /v3/grants/{grant_id}/drafts",

@@ -33,6 +33,7 @@ mod router;
 mod schedule_metrics;
 mod server_origin;
 mod sign_in_limits;
+mod template_engines;
 mod v2;
 mod v3;
 

@@ -88,6 +88,10 @@ id_type!(
     /// A webhook destination of an application.
     WebhookId
 );
+id_type!(
+    /// A message template of an application or of one of its grants.
+    TemplateId
+);
 
 #[cfg(test)]
 mod tests {

@@ -19,7 +19,7 @@ pub mod v3;
 
 pub use email_address::EmailAddress;
 pub use grant_secret::{GrantSecret, OAuthTokens};
-pub use ids::{ApiKeyId, ApplicationId, CallbackUriId, GrantId, WebhookId};
+pub use ids::{ApiKeyId, ApplicationId, CallbackUriId, GrantId, TemplateId, WebhookId};
 pub use mail_settings::{
     MailCredentials, MailServerSettings, ServerEndpoint, SettingsError, SettingsFields,
 };

@@ -49,6 +49,7 @@ mod sql_filter;
 mod subject_index;
 mod sync_status;
 mod table_statistics;
+mod templates;
 mod thread_addresses;
 mod thread_member_list;
 mod thread_pages;
@@ -97,6 +98,10 @@ pub use secret_box::{SecretBox, SecretBoxError};
 pub use secret_hash::{generate_secret, hash_secret};
 pub use secret_key_check::ResealReport;
 pub use sync_status::SyncStatus;
+pub use templates::{
+    MAX_TEMPLATES_PER_OWNER, NewTemplate, TemplateChange, TemplateCreation, TemplateOwner,
+    TemplateRecord,
+};
 pub use thread_member_list::{KEPT_MEMBERS, MemberList};
 pub use thread_pages::{ListedThread, ThreadMember, ThreadPage, ThreadRow};
 pub use uploads::{

@@ -150,6 +150,13 @@ async fn structured(
             request,
             attachments,
         } => {
+            if request.template.is_some() {
+                // docs/API.md §5.10: a template fills a send; a draft is saved as given.
+                return Err(ApiError::bad_request(
+                    "'template' is taken by POST /v3/grants/{grant_id}/messages/send only; \
+                     render it first (POST …/templates/{template_id}/render) to save a draft",
+                ));
+            }
             let had_files = !attachments.is_empty();
             Ok((request, outgoing_attachments(attachments), had_files))
         }

@@ -26,6 +26,8 @@ pub(crate) mod outgoing_mail;
 mod redirect_uris;
 pub(crate) mod schedules;
 pub(crate) mod send;
+pub(crate) mod template_renders;
+pub(crate) mod templates;
 pub(crate) mod thread_updates;
 pub(crate) mod threads;
 mod webhooks;
@@ -37,7 +39,8 @@ use axum::{
 };
 use mailroom_model::v3::{
     Application, Connector, ConnectorInput, CreateWebhookRequest, CustomAuthRequest, Grant,
-    MockPayloadRequest, RedirectUri, RedirectUriInput, SendTestEventRequest, TokenInfo,
+    MockPayloadRequest, RedirectUri, RedirectUriInput, RenderHtmlRequest, RenderTemplateRequest,
+    RenderedHtml, RenderedTemplate, SendTestEventRequest, Template, TemplateInput, TokenInfo,
     TokenRequest, TokenResponse, UpdateGrantRequest, UpdateWebhookRequest, Webhook,
     WebhookIpAddresses, WebhookNotification,
 };
@@ -72,6 +75,23 @@ const PAGE: &[Param] = &[
             max: i64::MAX,
         },
         "Skip this many",
+    ),
+];
+
+/// Cursor paging (docs/API.md §1.5), as the templates page.
+pub(crate) const CURSOR_PAGE: &[Param] = &[
+    Param::new(
+        "limit",
+        Kind::Integer {
+            min: 1,
+            max: i64::MAX,
+        },
+        "At most this many (default 50; more than 200 is capped)",
+    ),
+    Param::new(
+        "page_token",
+        Kind::Text,
+        "The previous page's `next_cursor`",
     ),
 ];
 
@@ -456,6 +476,76 @@ pub static V3_ROUTES: &[V3Route] = &[
         handler: || delete(webhooks::delete_webhook),
         doc: RouteDoc::new("Remove a webhook", "6.1")
             .answer(Answer::Item(schema::<shapes::WebhookDeleted>)),
+    },
+    V3Route {
+        method: Method::GET,
+        path: "/v3/templates",
+        auth: Auth::ApiKey,
+        errors: Errors::Envelope,
+        handler: || get(templates::list_app_templates),
+        doc: RouteDoc::new("The application's templates", "5.10")
+            .query(CURSOR_PAGE)
+            .answer(Answer::Cursor(schema::<Template>)),
+    },
+    V3Route {
+        method: Method::POST,
+        path: "/v3/templates",
+        auth: Auth::ApiKey,
+        errors: Errors::Envelope,
+        handler: || post(templates::create_app_template),
+        doc: RouteDoc::new("Create a template of the application", "5.10")
+            .describe("`name`, `subject` and `body` are required; `engine` is `mustache` unless named. Subject and body must compile in the engine.")
+            .body(Body::Json(schema::<TemplateInput>))
+            .answer(Answer::Item(schema::<Template>)),
+    },
+    V3Route {
+        method: Method::POST,
+        path: "/v3/templates/render",
+        auth: Auth::ApiKey,
+        errors: Errors::Envelope,
+        handler: || post(template_renders::render_app_html),
+        doc: RouteDoc::new("Render a body given in the request", "5.10")
+            .body(Body::Json(schema::<RenderHtmlRequest>))
+            .answer(Answer::Item(schema::<RenderedHtml>)),
+    },
+    V3Route {
+        method: Method::GET,
+        path: "/v3/templates/{template_id}",
+        auth: Auth::ApiKey,
+        errors: Errors::Envelope,
+        handler: || get(templates::get_app_template),
+        doc: RouteDoc::new("One template of the application", "5.10")
+            .answer(Answer::Item(schema::<Template>)),
+    },
+    V3Route {
+        method: Method::PUT,
+        path: "/v3/templates/{template_id}",
+        auth: Auth::ApiKey,
+        errors: Errors::Envelope,
+        handler: || put(templates::update_app_template),
+        doc: RouteDoc::new("Change a template of the application", "5.10")
+            .describe("The fields given replace the stored ones; the result must compile.")
+            .body(Body::Json(schema::<TemplateInput>))
+            .answer(Answer::Item(schema::<Template>)),
+    },
+    V3Route {
+        method: Method::DELETE,
+        path: "/v3/templates/{template_id}",
+        auth: Auth::ApiKey,
+        errors: Errors::Envelope,
+        handler: || delete(templates::delete_app_template),
+        doc: RouteDoc::new("Delete a template of the application", "5.10"),
+    },
+    V3Route {
+        method: Method::POST,
+        path: "/v3/templates/{template_id}/render",
+        auth: Auth::ApiKey,
+        errors: Errors::Envelope,
+        handler: || post(template_renders::render_app_template),
+        doc: RouteDoc::new("Render a template of the application", "5.10")
+            .describe("`strict` (default true): a variable missing from `variables` is a 400 naming it.")
+            .body(Body::Json(schema::<RenderTemplateRequest>))
+            .answer(Answer::Item(schema::<RenderedTemplate>)),
     },
     V3Route {
         method: Method::PUT,

@@ -26,6 +26,7 @@ use crate::{
         outgoing_mail::{
             ComposedMail, Purpose, compose, compose_error, outgoing_attachments, reply_context,
         },
+        template_renders::apply_send_template,
     },
 };
 
@@ -71,9 +72,10 @@ async fn send_now_or_later(
             Ok(answer(StatusCode::OK, &access, data))
         }
         ComposeInput::Structured {
-            request,
+            mut request,
             attachments,
         } => {
+            apply_send_template(&state, &access, &mut request).await?;
             let reply =
                 reply_context(&state, &access, request.reply_to_message_id.as_deref()).await?;
             let attachments = outgoing_attachments(attachments);

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::message::EmailName;
+use super::{message::EmailName, template::TemplateUse};
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
 pub struct ComposeRequest {
@@ -46,6 +46,10 @@ pub struct ComposeRequest {
     pub starred: Option<bool>,
     #[serde(default)]
     pub unread: Option<bool>,
+    /// A send's stored template, rendered into `subject` and `body` where the request
+    /// gives none (docs/API.md §5.10).
+    #[serde(default)]
+    pub template: Option<TemplateUse>,
 }
 
 /// An attachment as the request describes it. `content` (standard base64) is present in
@@ -144,7 +148,7 @@ mod tests {
             "subject": null, "body": null, "attachments": null, "send_at": null,
             "reply_to_message_id": null, "tracking_options": null, "custom_headers": null,
             "metadata": null, "is_plaintext": null, "use_draft": null, "starred": null,
-            "unread": null,
+            "unread": null, "template": null,
         }));
         assert_eq!(request, ComposeRequest::default());
         let attachment: ComposeAttachment = serde_json::from_value(json!({

@@ -11,6 +11,7 @@ pub mod grant;
 pub mod message;
 pub mod oauth;
 pub mod redirect_uri;
+pub mod template;
 pub mod webhook;
 
 pub use application::{Application, Branding};
@@ -24,6 +25,10 @@ pub use grant::{CustomAuthRequest, Grant, GrantStatus, SyncProgress, UpdateGrant
 pub use message::{Attachment, EmailName, Folder, Header, Message, Thread};
 pub use oauth::{GrantType, IdTokenClaims, TokenInfo, TokenRequest, TokenResponse};
 pub use redirect_uri::{RedirectUri, RedirectUriInput, RedirectUriSettings};
+pub use template::{
+    RenderHtmlRequest, RenderTemplateRequest, RenderedHtml, RenderedTemplate, Template,
+    TemplateEngine, TemplateInput, TemplateUse, UnknownEngine,
+};
 pub use webhook::{
     CreateWebhookRequest, MockPayloadRequest, NotificationData, SendTestEventRequest, TriggerType,
     UnknownTriggerType, UpdateWebhookRequest, Webhook, WebhookIpAddresses, WebhookNotification,

@@ -18,6 +18,7 @@ mod index_upkeep;
 mod oauth_tokens;
 mod secret_key;
 mod table_statistics;
+mod templates;
 mod threading;
 mod upgrade;
 mod uploads;
