@@ -33,6 +33,7 @@ enum Family {
     Attachments,
     Contacts,
     CalendarsAndEvents,
+    Templates,
 }
 
 /// The family of a v3 mailbox route.
@@ -58,6 +59,8 @@ fn family(method: &Method, path: &str) -> Family {
         Family::Contacts
     } else if rest.starts_with("calendars") || rest.starts_with("events") {
         Family::CalendarsAndEvents
+    } else if rest.starts_with("templates") {
+        Family::Templates
     } else {
         panic!("a mailbox route of no family: {method} {path}")
     }
@@ -172,6 +175,7 @@ async fn every_v3_mailbox_route_of_the_table_belongs_to_a_family_tested_here() {
         Family::Attachments,
         Family::Contacts,
         Family::CalendarsAndEvents,
+        Family::Templates,
     ] {
         assert!(
             routes.iter().any(|r| family(&r.method, r.path) == wanted),
@@ -223,6 +227,11 @@ async fn contact_routes_admit_exactly_their_scopes() {
 #[tokio::test]
 async fn calendar_and_event_routes_admit_exactly_their_scopes() {
     every_scope_is_checked_on(Family::CalendarsAndEvents).await;
+}
+
+#[tokio::test]
+async fn template_routes_admit_exactly_their_scopes() {
+    every_scope_is_checked_on(Family::Templates).await;
 }
 
 /// v2's mailbox routes as the grant route table has them. The table is private to the
