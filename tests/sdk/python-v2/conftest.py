@@ -217,7 +217,7 @@ class Certificates:
 
 def make_certificates(directory: Path) -> Certificates:
     """A test CA and a certificate it signed for localhost and 127.0.0.1 (as
-    crates/mailroom/tests/https.rs makes them)."""
+    crates/mailroom/tests/it/https.rs makes them)."""
 
     def openssl(*args: str) -> None:
         _run(["openssl", *args], OPENSSL_TIMEOUT, f"openssl {args[0]}", cwd=directory)
