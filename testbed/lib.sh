@@ -17,7 +17,7 @@ TESTBED_OAUTH_PORT=${TESTBED_OAUTH_PORT:-31080} # testbed/oauth-server (HTTP)
 # access-token lifetime in seconds, and refresh-token rotation provider|always|never.
 TESTBED_OAUTH_ACCESS_TTL=${TESTBED_OAUTH_ACCESS_TTL:-3600}
 TESTBED_OAUTH_ROTATE=${TESTBED_OAUTH_ROTATE:-provider}
-TESTBED_USERS=${TESTBED_USERS:-100}
+TESTBED_USERS=${TESTBED_USERS:-520}
 TESTBED_MAIL_USER=${TESTBED_MAIL_USER:-mailroomtb}
 
 # Layout of the state dir.

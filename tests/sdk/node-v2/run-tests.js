@@ -1,5 +1,5 @@
 // Runs this suite: makes a test CA and a certificate for localhost/127.0.0.1 with openssl
-// (as crates/mailroom/tests/https.rs does), then `node --test --test-concurrency=1` with
+// (as crates/mailroom/tests/it/https.rs does), then `node --test --test-concurrency=1` with
 // NODE_EXTRA_CA_CERTS naming the CA. Node reads that variable only when it starts, and the
 // v2 SDK talks to mailroom over https only, so the tests run in a child process.
 //

@@ -5,7 +5,7 @@
 // snake_case already). The message is read back through the API from the recipient's
 // INBOX, with its rendered subject and body.
 //
-// This file owns testbed user92 (its own lock, its own mailroom) and wipes it first. Every
+// This file owns testbed user517 (its own lock, its own mailroom) and wipes it first. Every
 // wait polls with a deadline.
 
 import assert from 'node:assert/strict';
@@ -18,8 +18,8 @@ import { NylasApiError } from 'nylas';
 import { MailroomServer } from './helper.js';
 import { acquireLock, resetUser, sharedSetup, startTestbed } from '../../support/mailroom_process.js';
 
-const USER = 'user92';
-const PASSWORD = 'pass92';
+const USER = 'user517';
+const PASSWORD = 'pass517';
 const EMAIL = `${USER}@example.test`;
 const DEADLINE_MS = 60_000;
 const POLL_MS = 100;

@@ -161,7 +161,7 @@ def testbed() -> Testbed:
     if int(env["TESTBED_USERS"]) < USER:
         pytest.fail(
             f"the testbed has {env['TESTBED_USERS']} users; this suite needs user{USER} "
-            f"(TESTBED_USERS=100 testbed/start)",
+            f"(testbed/start starts 520 by default)",
             pytrace=False,
         )
     if not Path(env["TESTBED_CA"]).is_file():
@@ -217,7 +217,7 @@ class Certificates:
 
 def make_certificates(directory: Path) -> Certificates:
     """A test CA and a certificate it signed for localhost and 127.0.0.1 (as
-    crates/mailroom/tests/https.rs makes them)."""
+    crates/mailroom/tests/it/https.rs makes them)."""
 
     def openssl(*args: str) -> None:
         _run(["openssl", *args], OPENSSL_TIMEOUT, f"openssl {args[0]}", cwd=directory)

@@ -2,7 +2,7 @@
 SDK has no templates resource, so the template calls go over HTTP with ``requests`` and
 the application's API key, as Nylas' own guide does; the send that uses a template is the
 SDK's ``messages.send``, unchanged. The message is then read back through the API, from
-the recipient's Inbox, with its rendered subject and body. Testbed user 91.
+the recipient's Inbox, with its rendered subject and body. Testbed user 516.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from nylas.models.errors import NylasApiError
 import mailbox_seed
 from conftest import wait_until
 
-USER = 91
+USER = 516
 SYNC_DEADLINE = 60.0
 DELIVERY_DEADLINE = 60.0
 
 
 @pytest.fixture(scope="module")
 def grant(mailroom, testbed):
-    """User 91 wiped, a grant on it, synced."""
+    """User 516 wiped, a grant on it, synced."""
     mailbox_seed.wipe_user(USER)
     app = mailroom.create_app("sdk-python-templates")
     app.client.connectors.create(request_body={"provider": "imap"})
