@@ -41,7 +41,7 @@ pub struct ScheduledSendSettings {
     /// is failed; the first try counts.
     pub attempts: u32,
     /// The wait before the second try; each later wait is three times the one before,
-    /// up to [`MAX_RETRY_WAIT`]. With the defaults (10 tries, 60 s) the last try comes
+    /// up to six hours. With the defaults (10 tries, 60 s) the last try comes
     /// about a day after the first.
     pub first_retry: Duration,
 }
