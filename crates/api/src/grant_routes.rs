@@ -11,8 +11,9 @@ use axum::{
 use mailroom_model::{
     Scope,
     v3::{
-        Attachment, Calendar, Contact, ContactGroup, Event, Folder, Message, RenderHtmlRequest,
-        RenderTemplateRequest, RenderedHtml, RenderedTemplate, Template, TemplateInput, Thread,
+        Attachment, Calendar, CleanedMessage, Contact, ContactGroup, Event, Folder, Message,
+        RenderHtmlRequest, RenderTemplateRequest, RenderedHtml, RenderedTemplate, Template,
+        TemplateInput, Thread,
     },
 };
 
@@ -23,8 +24,8 @@ use crate::{
     v2,
     v3::{
         CURSOR_PAGE, attachments, calendars, contacts, drafts, events, folder_changes, folders,
-        message_updates, messages, schedules, send, template_renders, templates, thread_updates,
-        threads,
+        message_cleaning, message_updates, messages, schedules, send, template_renders, templates,
+        thread_updates, threads,
     },
 };
 
@@ -206,6 +207,14 @@ pub static GRANT_ROUTES: &[GrantRoute] = &[
         handler: || get(messages::list_messages),
         body: RouteBody::Standard,
         doc: RouteDoc::new("The grant's messages, newest first", "5.1").describe("`select` keeps only the named top-level fields; a metadata-only grant sees no body or snippet.").query(MESSAGE_LIST).answer(Answer::Cursor(openapi::message_or_raw_mime)),
+    },
+    GrantRoute {
+        method: Method::PUT,
+        path: "/v3/grants/{grant_id}/messages/clean",
+        any_of: READ_CONTENT,
+        handler: || put(message_cleaning::clean_messages),
+        body: RouteBody::Standard,
+        doc: RouteDoc::new("Messages without quoted replies, signatures and boilerplate, in `conversation`", "5.1").body(Body::Json(schema::<message_cleaning::CleanRequest>)).answer(Answer::List(schema::<CleanedMessage>)),
     },
     GrantRoute {
         method: Method::GET,
@@ -850,7 +859,10 @@ mod tests {
             "GET /v3/grants/{grant_id}/folders",
             "GET /v3/grants/{grant_id}/folders/{folder_id}",
         ];
-        let content = ["GET /v3/grants/{grant_id}/attachments/{attachment_id}/download"];
+        let content = [
+            "GET /v3/grants/{grant_id}/attachments/{attachment_id}/download",
+            "PUT /v3/grants/{grant_id}/messages/clean",
+        ];
         let modify = [
             "PUT /v3/grants/{grant_id}/messages/{message_id}",
             "DELETE /v3/grants/{grant_id}/messages/{message_id}",

@@ -533,6 +533,47 @@ describe('messages.update', () => {
   });
 });
 
+describe('messages.cleanMessages', () => {
+  it('answers an Outlook reply with only its new text in conversation', async () => {
+    const { nylas, grantId, testbed } = await suite();
+    const t = tag();
+    const subject = `RE: Budget ${t}`;
+    // As Outlook on the desktop writes a reply: the new text, a sign-off, then the
+    // separator and the quoted message's header block.
+    const body = [
+      '<div class="WordSection1"><p class="MsoNormal">Approved, go ahead with the second quote.</p>',
+      '<p class="MsoNormal">Thanks,</p><p class="MsoNormal">Ruth</p>',
+      '<div style="border:none;border-top:solid #E1E1E1 1.0pt;padding:3.0pt 0cm 0cm 0cm">',
+      '<p class="MsoNormal"><b>From:</b> Ola &lt;ola@example.test&gt;<br><b>Sent:</b> Tuesday, December 3, 2024 10:00 AM<br>',
+      '<b>To:</b> Ruth &lt;ruth@example.test&gt;<br><b>Subject:</b> Budget</p></div>',
+      '<p class="MsoNormal">Which of the two quotes should we take?</p></div>',
+    ].join('\n');
+    await nylas.messages.send({ identifier: grantId, requestBody: { to: [{ email: EMAIL }], subject, body } });
+    await waitForSubject(testbed, 'INBOX', t);
+    const indexed = await until(
+      `"${subject}" in the index`,
+      async () => {
+        const found = (await nylas.messages.list({ identifier: grantId, queryParams: { subject, limit: 10 } })).data;
+        return [found.length >= 1, found];
+      },
+      DELIVERY_TIMEOUT_MS,
+    );
+    const ids = indexed.map((m) => m.id);
+    const cleaned = await nylas.messages.cleanMessages({ identifier: grantId, requestBody: { messageId: ids } });
+    assert.deepEqual(cleaned.data.map((m) => m.id), ids);
+    for (const message of cleaned.data) {
+      assert.match(message.conversation, /Approved, go ahead with the second quote\./);
+      for (const gone of ['Which of the two quotes', 'From:', 'Thanks,', 'Ruth']) {
+        assert.ok(!message.conversation.includes(gone), `${gone} in ${JSON.stringify(message.conversation)}`);
+      }
+    }
+    await assert.rejects(
+      nylas.messages.cleanMessages({ identifier: grantId, requestBody: { messageId: [] } }),
+      (e) => e instanceof NylasApiError && e.statusCode === 400,
+    );
+  });
+});
+
 describe('folders', () => {
   it('folders.create (with parentId) and folders.destroy show in the server LIST', async () => {
     const { nylas, grantId, testbed } = await suite();

@@ -1086,3 +1086,46 @@ def test_a_send_refused_for_now_frees_its_idempotency_key_for_the_retry(grant):
     retried = grant.nylas.messages.send(grant.grant_id, body, **headers).data
     assert retried.subject == f"Retried {tag}"
     grant.imap.wait_for("the retried send", "INBOX", tag)
+
+
+# --------------------------------------------------------------------------- clean conversation
+
+GMAIL_REPLY = """<div dir="ltr">Thursday at noon works for me. I'll book the room.<br><br>Best regards,<br>Ruth</div>
+<br><div class="gmail_quote"><div dir="ltr" class="gmail_attr">On Tue, 3 Dec 2024 at 10:00, Ola &lt;ola@example.test&gt; wrote:<br></div>
+<blockquote class="gmail_quote" style="margin:0px 0px 0px 0.8ex;border-left:1px solid rgb(204,204,204);padding-left:1ex">
+<div dir="ltr">Shall we meet on Thursday? <a href="https://example.test/agenda">The agenda</a> is ready.</div></blockquote></div>"""
+
+
+def test_clean_messages_answers_the_new_text_without_the_quote_or_sign_off(grant):
+    """A reply written as Gmail writes one, delivered to the Inbox: `messages.clean_messages`
+    answers it with `conversation` holding only what is new."""
+    tag = token()
+    grant.nylas.messages.send(grant.grant_id, {
+        "to": [{"email": grant.email}], "subject": f"Re: Thursday {tag}", "body": GMAIL_REPLY,
+    })
+    grant.imap.wait_for("the reply", "INBOX", tag)
+    inbox = grant.folder_ids["INBOX"]
+
+    def indexed():
+        found = grant.nylas.messages.list(grant.grant_id, query_params={"in": inbox, "subject": f"Re: Thursday {tag}"}).data
+        return len(found) == 1, [m.id for m in found]
+
+    (message_id,) = wait_until("the reply in the index", indexed, API_DEADLINE)
+    cleaned = grant.nylas.messages.clean_messages(grant.grant_id, {"message_id": [message_id]})
+    assert [m.id for m in cleaned.data] == [message_id]
+    conversation = cleaned.data[0].conversation
+    assert "Thursday at noon works for me." in conversation, conversation
+    for gone in ("wrote:", "Shall we meet", "agenda", "Best regards", "Ruth"):
+        assert gone not in conversation, (gone, conversation)
+    # Links kept as Markdown when asked: the quote still goes.
+    kept = grant.nylas.messages.clean_messages(grant.grant_id, {
+        "message_id": [message_id], "remove_conclusion_phrases": False,
+    }).data[0].conversation
+    assert "Best regards" in kept and "Shall we meet" not in kept, kept
+
+    with pytest.raises(NylasApiError) as unknown:
+        grant.nylas.messages.clean_messages(grant.grant_id, {"message_id": ["no-such-message"]})
+    assert unknown.value.status_code == 404
+    with pytest.raises(NylasApiError) as too_many:
+        grant.nylas.messages.clean_messages(grant.grant_id, {"message_id": [message_id] * 21})
+    assert too_many.value.status_code == 400

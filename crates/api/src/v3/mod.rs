@@ -19,6 +19,7 @@ pub(crate) mod folder_changes;
 pub(crate) mod folders;
 pub(crate) mod grants;
 pub(crate) mod hosted_auth;
+pub(crate) mod message_cleaning;
 pub(crate) mod message_json;
 pub(crate) mod message_updates;
 pub(crate) mod messages;

@@ -34,6 +34,7 @@ mod grants;
 mod health;
 mod limits;
 mod mail_validation;
+mod message_cleaning;
 mod messages;
 mod oauth_endpoints;
 mod openapi;

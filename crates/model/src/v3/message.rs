@@ -67,6 +67,15 @@ pub struct Message {
     pub unread: bool,
 }
 
+/// A message as `PUT …/messages/clean` answers it: the message, and in `conversation`
+/// its body without quoted replies, signatures and boilerplate.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CleanedMessage {
+    #[serde(flatten)]
+    pub message: Message,
+    pub conversation: String,
+}
+
 /// A conversation: what its messages share, and its latest message whole.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Thread {

@@ -22,7 +22,7 @@ pub use contact::{
 };
 pub use event::{Calendar, Event, EventStatus, Participant, ParticipantStatus, Visibility, When};
 pub use grant::{CustomAuthRequest, Grant, GrantStatus, SyncProgress, UpdateGrantRequest};
-pub use message::{Attachment, EmailName, Folder, Header, Message, Thread};
+pub use message::{Attachment, CleanedMessage, EmailName, Folder, Header, Message, Thread};
 pub use oauth::{GrantType, IdTokenClaims, TokenInfo, TokenRequest, TokenResponse};
 pub use redirect_uri::{RedirectUri, RedirectUriInput, RedirectUriSettings};
 pub use template::{
