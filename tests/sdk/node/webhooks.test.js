@@ -14,7 +14,9 @@
 //     gets `message.created` whose X-Nylas-Signature is the lowercase hex HMAC-SHA256 of the
 //     raw body keyed with the webhook secret (checked with node:crypto; the SDK has no helper
 //     for it); after rotateSecret, starring the message with messages.update gets
-//     `message.updated` with `starred: true`, signed with the new secret and not the old one.
+//     `message.updated` with `starred: true`, signed with the new secret and not the old one;
+//   * a real bounce: a message to @bounces.example.test comes back as Postfix's RFC 3464
+//     report, announced once as `message.bounce_detected`, matched to the message sent.
 //
 // This file owns testbed users user47 (the grant) and user48 (who writes to it), takes a lock
 // on each, and wipes both first. It runs its own `mailroom serve` (MailroomServerProcess from
@@ -544,6 +546,55 @@ describe('webhook delivery', () => {
       for (const post of receiver.posts) {
         assert.ok(['message.created', 'message.updated'].includes(post.body.type), `not subscribed: ${post.body.type}`);
       }
+    });
+  });
+
+  it('announces a real bounce once, matched to the message sent', async () => {
+    const s = await suite();
+    const { nylas, raw } = s.newApp('bounces');
+    await nylas.connectors.create({ requestBody: { provider: 'imap' } });
+    await withReceiver(nylas, async (receiver) => {
+      const hook = (
+        await nylas.webhooks.create({ requestBody: { triggerTypes: ['message.bounce_detected'], webhookUrl: receiver.url } })
+      ).data;
+      const grant = await nylas.auth.customAuthentication({
+        requestBody: {
+          provider: 'imap',
+          settings: {
+            imap_username: email(USER),
+            imap_password: password(USER),
+            imap_host: 'localhost',
+            imap_port: Number(s.testbed.TESTBED_IMAP_PORT),
+            smtp_host: 'localhost',
+            smtp_port: Number(s.testbed.TESTBED_SUBMISSION_PORT),
+          },
+        },
+      });
+      const grantId = grant.data.id;
+      await until("the grant's first sync pass", async () => {
+        const reply = await raw('GET', `/v3/grants/${encodeURIComponent(grantId)}`);
+        return [reply.status === 200 && reply.json?.data?.sync_state === 'running', `${reply.status} ${reply.text}`];
+      });
+      // Accepted at submission, refused with 550 5.1.1 by the next hop: Postfix returns an
+      // RFC 3464 report to user47's Inbox (testbed/README.md, "Bounces").
+      const nowhere = `nobody-${tag()}@bounces.example.test`;
+      const sent = await nylas.messages.send({
+        identifier: grantId,
+        requestBody: { to: [{ email: nowhere }], subject: `Returned ${tag()}`, body: 'This one comes back.' },
+      });
+      const bounce = await receiver.waitFor('message.bounce_detected', (o) => o.object?.bounced_addresses === nowhere);
+      assert.equal(bounce.signature, signatureOf(hook.webhookSecret, bounce.raw));
+      const details = bounce.body.data.object.object;
+      assert.equal(bounce.body.data.object.grant_id, grantId);
+      assert.equal(details.type, 'mailbox_unavailable');
+      assert.equal(details.code, '550');
+      assert.equal(details.message_id, sent.data.id);
+      assert.equal(details.origin.id, sent.data.id);
+      assert.equal(details.origin.subject, sent.data.subject);
+      assert.deepEqual(details.origin.to, [nowhere]);
+      assert.match(details.bounce_reason, /User unknown/);
+      const forIt = receiver.posts.filter((p) => p.body.data?.object?.object?.message_id === sent.data.id);
+      assert.equal(forIt.length, 1, `announced once: ${JSON.stringify(receiver.summary())}`);
     });
   });
 });
