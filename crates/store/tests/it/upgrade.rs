@@ -33,9 +33,16 @@ fn back_to_0012(engine: Engine) -> Vec<&'static str> {
 }
 
 /// What migrations 0020 (OAuth mailboxes), 0021 (Gmail), 0022 (the change log), 0023
-/// (v2 uploads), 0024 (draft versions), 0025 (implicit flows) and 0026 (admin tokens)
-/// added.
+/// (v2 uploads), 0024 (draft versions), 0025 (implicit flows), 0026 (admin tokens), 0027
+/// (templates), 0028 (send retries) and 0029 (idempotency keys) added.
 const AFTER_0019: &[&str] = &[
+    "DROP TABLE idempotency_keys",
+    "DROP INDEX scheduled_sends_due",
+    "ALTER TABLE scheduled_sends DROP COLUMN last_error",
+    "ALTER TABLE scheduled_sends DROP COLUMN due_at",
+    "ALTER TABLE scheduled_sends DROP COLUMN attempts",
+    "CREATE INDEX scheduled_sends_due ON scheduled_sends (status, send_at)",
+    "DROP TABLE templates",
     "DROP TABLE admin_sessions",
     "DROP TABLE admin_tokens",
     "ALTER TABLE auth_flows DROP COLUMN response_type",
@@ -104,6 +111,25 @@ async fn an_older_database_is_upgraded_in_place(engine: Engine) {
         .add_folder_messages(&grant, &inbox, &[first, reply, other])
         .await
         .unwrap();
+    let send_at = mailroom_model::time::unix_now() + 1000;
+    let scheduled = match store
+        .schedule_send(
+            mailroom_store::NewScheduledSend {
+                grant_id: grant.clone(),
+                send_at,
+                raw_mime: b"Subject: later\r\n\r\nx\r\n".to_vec(),
+                envelope_from: "a@example.test".into(),
+                recipients: vec!["b@example.test".into()],
+                message: serde_json::json!({"subject": "later"}),
+            },
+            &mailroom_store::ScheduleQuota::default(),
+        )
+        .await
+        .unwrap()
+    {
+        mailroom_store::Scheduling::Scheduled(send) => send.id,
+        mailroom_store::Scheduling::OverQuota(reason) => panic!("{reason}"),
+    };
     store.close().await;
     for sql in back_to_0012(engine) {
         execute_raw(&place, sql).await;
@@ -114,6 +140,14 @@ async fn an_older_database_is_upgraded_in_place(engine: Engine) {
         store.index_drift(&grant).await.unwrap(),
         Vec::<String>::new()
     );
+    // A send scheduled before tries were counted is due at its send_at, untried.
+    let waiting = store
+        .scheduled_send(&grant, &scheduled)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((waiting.due_at, waiting.attempts), (send_at, 0));
+    assert_eq!(store.next_scheduled_send_at().await.unwrap(), Some(send_at));
     let all = MessageQuery {
         limit: 10,
         ..Default::default()
