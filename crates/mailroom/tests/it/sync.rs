@@ -480,7 +480,12 @@ async fn ids_survive_a_uidvalidity_reset_and_a_restart() {
     )
     .await;
     peer.logout().await;
-    let server = fast_server();
+    // A short lease: the restarted node takes the grant over once the killed node's
+    // lease runs out, well inside the wait below even on a loaded machine.
+    let mut env = testbed_env();
+    env.push(("MAILROOM_SYNC_POLL_SECS".into(), "1".into()));
+    env.push(("MAILROOM_LEASE_SECS".into(), "3".into()));
+    let server = Mailroom::start_with(env);
     let (api, grant) = connect_grant(&server, 3).await;
     let messages = format!("/v3/grants/{grant}/messages");
     let before = eventually(&api, &messages, "one message", |b| data_len(b) == 1).await;
