@@ -413,9 +413,9 @@ def mailroom(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory):
             "MAILROOM_ALLOW_INSECURE_TRANSPORT": "true",
             "MAILROOM_EXTRA_CA_FILE": testbed.ca,
             # Long enough for the testbed's Dovecot on a loaded machine (it once stayed
-            # silent for over 3 s on a folder DELETE while the Rust suites ran); no test
-            # here waits for it: an unreachable server refuses at once.
-            "MAILROOM_PROVIDER_TIMEOUT_SECS": "15",
+            # silent for over 15 s on a folder DELETE); no test here waits for it: an
+            # unreachable server refuses at once. Under the SDK's own 60 s.
+            "MAILROOM_PROVIDER_TIMEOUT_SECS": "30",
             # A scheduled send refused for now is tried again after 1 s, not a minute.
             "MAILROOM_SCHEDULED_SEND_RETRY_SECS": "1",
             # The testbed's DNS announces its servers (SRV) for the users' domain, so that
