@@ -329,6 +329,14 @@ async fn purge_expired_auth(store: mailroom_store::Store) {
             Ok(rows) => tracing::info!(rows, "purged Idempotency-Keys past their day"),
             Err(e) => tracing::warn!(error = %e, "could not purge Idempotency-Keys"),
         }
+        // UIDs that left a folder are remembered a day against late writes of a pass.
+        let uids_end =
+            mailroom_model::time::unix_now() - mailroom_store::EXPUNGED_UID_LIFETIME_SECS;
+        match store.purge_expunged_uids(uids_end).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "purged the UIDs remembered as expunged"),
+            Err(e) => tracing::warn!(error = %e, "could not purge the UIDs remembered as expunged"),
+        }
         // Deletions give their pages back as they happen; this catches the rest.
         if let Err(e) = store.reclaim_free_pages().await {
             tracing::warn!(error = %e, "could not give free database pages back");

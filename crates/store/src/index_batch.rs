@@ -82,6 +82,24 @@ impl Store {
         }
         let now = unix_now();
         let mut tx = self.begin_grant_write(grant_id).await?;
+        // What left the folder since the pass listed it stays out (crate::expunged_uids).
+        let uids: Vec<i64> = batch.iter().map(|m| m.uid).collect();
+        let gone = crate::expunged_uids::expunged_among(&mut tx, folder_id, &uids).await?;
+        let kept: Vec<NewMessage>;
+        let batch = if gone.is_empty() {
+            batch
+        } else {
+            kept = batch
+                .iter()
+                .filter(|m| !gone.contains(&m.uid))
+                .cloned()
+                .collect();
+            &kept[..]
+        };
+        if batch.is_empty() {
+            tx.commit().await?;
+            return Ok(0);
+        }
 
         let identities: Vec<String> = batch.iter().map(|m| m.identity_key.clone()).collect();
         let (mut ids, mut dates) = lookup_identities(&mut tx, grant_id, &identities).await?;

@@ -20,6 +20,7 @@ mod deletions;
 mod draft_versions;
 mod error;
 mod events;
+mod expunged_uids;
 mod folder_counts;
 mod folders;
 mod grant_leases;
@@ -72,6 +73,7 @@ pub use connectors::{ConnectorRecord, ConnectorWrite};
 pub use contacts::{ContactChange, ContactQuery, ContactRecord};
 pub use error::StoreError;
 pub use events::{EventChange, EventQuery, EventRecord};
+pub use expunged_uids::EXPUNGED_UID_LIFETIME_SECS;
 pub use folders::{FolderListing, FolderRecord, FolderSyncState, FolderWithCounts};
 pub use grant_leases::{Fence, GrantLease};
 pub use grants::{

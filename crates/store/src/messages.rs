@@ -193,6 +193,8 @@ impl Store {
                 .map(|r| r.try_get("message_id"))
                 .collect::<Result<_, _>>()?;
             count_locations(&mut tx, folder_id, chunk, Count::Out).await?;
+            crate::expunged_uids::remember_expunged(&mut tx, folder_id, chunk, now_ms / 1000)
+                .await?;
             let sql = format!("DELETE FROM message_locations{}", filter.where_sql());
             filter.bind_to(sqlx::query(&sql)).execute(&mut *tx).await?;
             touched.messages(&leaving);
@@ -241,6 +243,11 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query("DELETE FROM message_locations WHERE folder_id = $1")
+            .bind(folder_id)
+            .execute(&mut *tx)
+            .await?;
+        // The old UIDs mean nothing now, and the new ones may repeat their numbers.
+        sqlx::query("DELETE FROM expunged_uids WHERE folder_id = $1")
             .bind(folder_id)
             .execute(&mut *tx)
             .await?;
