@@ -9,7 +9,8 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::{
     error::StoreError,
-    open::Store,
+    open::{Engine, Store},
+    sql_batch::value_rows,
     sql_filter::{Bind, SqlFilter},
 };
 
@@ -19,21 +20,34 @@ pub const EXPUNGED_UID_LIFETIME_SECS: i64 = 24 * 60 * 60;
 /// Remembers that these UIDs left the folder, under its current UIDVALIDITY.
 pub(crate) async fn remember_expunged(
     tx: &mut Transaction<'_, Any>,
+    engine: Engine,
     folder_id: &str,
     uids: &[i64],
     now: i64,
 ) -> Result<(), StoreError> {
-    for uid in uids {
-        sqlx::query(
-            "INSERT INTO expunged_uids (folder_id, uid_validity, uid, expunged_at) \
-             SELECT id, uid_validity, $1, $2 FROM folders WHERE id = $3 \
-             ON CONFLICT (folder_id, uid_validity, uid) DO NOTHING",
-        )
-        .bind(*uid)
-        .bind(now)
+    let Some(folder) = sqlx::query("SELECT uid_validity FROM folders WHERE id = $1")
         .bind(folder_id)
-        .execute(&mut **tx)
-        .await?;
+        .fetch_optional(&mut **tx)
+        .await?
+    else {
+        return Ok(());
+    };
+    let uid_validity: i64 = folder.try_get("uid_validity")?;
+    for chunk in uids.chunks(250) {
+        let sql = format!(
+            "INSERT INTO expunged_uids (folder_id, uid_validity, uid, expunged_at) VALUES {} \
+             ON CONFLICT (folder_id, uid_validity, uid) DO NOTHING",
+            value_rows(engine, chunk.len(), 4)
+        );
+        let mut insert = sqlx::query(&sql);
+        for uid in chunk {
+            insert = insert
+                .bind(folder_id)
+                .bind(uid_validity)
+                .bind(*uid)
+                .bind(now);
+        }
+        insert.execute(&mut **tx).await?;
     }
     Ok(())
 }

@@ -193,8 +193,14 @@ impl Store {
                 .map(|r| r.try_get("message_id"))
                 .collect::<Result<_, _>>()?;
             count_locations(&mut tx, folder_id, chunk, Count::Out).await?;
-            crate::expunged_uids::remember_expunged(&mut tx, folder_id, chunk, now_ms / 1000)
-                .await?;
+            crate::expunged_uids::remember_expunged(
+                &mut tx,
+                self.engine,
+                folder_id,
+                chunk,
+                now_ms / 1000,
+            )
+            .await?;
             let sql = format!("DELETE FROM message_locations{}", filter.where_sql());
             filter.bind_to(sqlx::query(&sql)).execute(&mut *tx).await?;
             touched.messages(&leaving);

@@ -67,10 +67,35 @@ async fn a_late_write_does_not_bring_back_what_left_the_folder(engine: Engine) {
         .unwrap();
     assert_eq!(at(&store, &inbox, 1).await.len(), 1);
 
+    // Many at once (a folder emptied elsewhere): all remembered, none written back.
+    let many: Vec<_> = (100..1100)
+        .map(|uid| message(uid, &format!("m{uid}@x"), &[], "Many"))
+        .collect();
+    store
+        .add_folder_messages(&grant, &inbox, &many)
+        .await
+        .unwrap();
+    let uids: Vec<i64> = (100..1100).collect();
+    store.remove_locations(&grant, &inbox, &uids).await.unwrap();
+    assert_eq!(
+        store
+            .add_folder_messages(&grant, &inbox, &many)
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        store
+            .messages_at_uids(&inbox, &uids)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
     // Remembered a day at most.
     let later = mailroom_model::time::unix_now() + 1;
     store.remove_locations(&grant, &inbox, &[1]).await.unwrap();
-    assert_eq!(store.purge_expunged_uids(later).await.unwrap(), 1);
+    assert_eq!(store.purge_expunged_uids(later).await.unwrap(), 1001);
     store.close().await;
     clean_up(place).await;
 }
