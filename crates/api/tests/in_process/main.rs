@@ -32,6 +32,7 @@ mod filters;
 mod folders;
 mod grants;
 mod health;
+mod idempotency;
 mod limits;
 mod mail_validation;
 mod message_cleaning;
