@@ -199,6 +199,10 @@ pub enum Answer {
     Bytes,
     /// An HTML page, or a redirect (303) to the application or the provider.
     Page,
+    /// 200 with a GIF image.
+    Image,
+    /// 302 to the address in `Location`.
+    Redirect,
 }
 
 /// Who may call a route.
@@ -727,6 +731,28 @@ fn answers(answer: Answer, schemas: &mut Schemas) -> Vec<(&'static str, ApiRespo
                         ))
                         .build(),
                 )
+                .build(),
+        )],
+        Answer::Image => vec![(
+            "200",
+            ResponseBuilder::new()
+                .description("A transparent 1×1 GIF")
+                .content(
+                    "image/gif",
+                    ContentBuilder::new()
+                        .schema(Some(
+                            ObjectBuilder::new()
+                                .schema_type(SchemaType::Type(Type::String))
+                                .content_media_type("image/gif"),
+                        ))
+                        .build(),
+                )
+                .build(),
+        )],
+        Answer::Redirect => vec![(
+            "302",
+            ResponseBuilder::new()
+                .description("On to the link's address, in `Location`")
                 .build(),
         )],
         Answer::Page => vec![

@@ -15,6 +15,7 @@ mod headers;
 mod message;
 mod outgoing;
 mod threading;
+mod tracking_html;
 
 pub use bcc::without_bcc;
 pub use bounce_report::{BounceKind, BounceReport, BouncedRecipient, bounce_report};
@@ -30,3 +31,4 @@ pub use outgoing::{
     envelope_recipients, raw_envelope,
 };
 pub use threading::{ThreadKeys, normalize_subject, thread_keys};
+pub use tracking_html::{MAX_TRACKED_LINKS, TrackedHtml, TrackingPlan, track_html};

@@ -101,6 +101,7 @@ fn logged_as(trigger: TriggerType) -> Option<(&'static str, ChangeKind)> {
         T::CalendarCreated | T::CalendarUpdated | T::CalendarDeleted => return None,
         T::GrantCreated | T::GrantUpdated | T::GrantDeleted | T::GrantExpired => return None,
         T::MessageSendSuccess | T::MessageSendFailed | T::MessageBounceDetected => return None,
+        T::MessageOpened | T::MessageLinkClicked => return None,
     })
 }
 

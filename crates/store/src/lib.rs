@@ -34,6 +34,7 @@ mod message_addresses;
 mod message_changes;
 mod message_lists;
 mod message_row;
+mod message_tracking;
 mod messages;
 mod oauth_tokens;
 mod open;
@@ -81,6 +82,10 @@ pub use grants::{
     GrantWrite, SortField,
 };
 pub use idempotency_keys::{IDEMPOTENCY_KEY_LIFETIME_SECS, IdempotencyClaim};
+pub use message_tracking::{
+    HitOutcome, MAX_ANNOUNCED_HITS_PER_HOUR, NewTrackedMessage, TRACKING_REPEAT_WINDOW_SECS,
+    TrackingHit, generate_tracking_token,
+};
 pub use messages::{
     MessageBody, MessageLocation, MessageQuery, MessageRecord, MissingBody, NewMessage,
 };

@@ -11,17 +11,20 @@ use crate::{error::ApiError, extract::QueryParams};
 pub enum Fields {
     Standard,
     IncludeHeaders,
+    /// With `tracking_options` as the message was sent with them (docs/API.md §5.2).
+    IncludeTrackingOptions,
     RawMime,
 }
 
 impl Fields {
     pub fn from_query(query: &QueryParams) -> Result<Self, ApiError> {
         match query.get("fields") {
-            None | Some("standard") | Some("include_tracking_options") => Ok(Fields::Standard),
+            None | Some("standard") => Ok(Fields::Standard),
+            Some("include_tracking_options") => Ok(Fields::IncludeTrackingOptions),
             Some("include_headers") | Some("include_basic_headers") => Ok(Fields::IncludeHeaders),
             Some("raw_mime") => Ok(Fields::RawMime),
             Some(other) => Err(ApiError::bad_request(format!(
-                "'fields' must be standard, include_headers or raw_mime, not '{other}'"
+                "'fields' must be standard, include_headers, include_tracking_options or raw_mime, not '{other}'"
             ))),
         }
     }

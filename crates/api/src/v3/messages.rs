@@ -197,9 +197,15 @@ pub async fn list_messages(
             .collect();
         return Ok(CursorPage { data, next_cursor }.into_response());
     }
-    let messages = records
-        .into_iter()
-        .map(|(record, folders)| to_message(&record, folders, fields));
+    let mut messages = Vec::with_capacity(records.len());
+    for (record, folders) in records {
+        let mut message = to_message(&record, folders, fields);
+        if fields == Fields::IncludeTrackingOptions {
+            message.tracking_options = tracking_options_of(&state, &access, &record).await?;
+        }
+        messages.push(message);
+    }
+    let messages = messages.into_iter();
     if access.may_read_content() && query.list("select").is_empty() {
         // Nothing to take out: written straight from the structs.
         let data: Vec<Message> = messages.collect();
@@ -242,13 +248,31 @@ pub async fn get_message(
         .await?
         .remove(&record.id)
         .unwrap_or_default();
-    let message = to_message(&record, folders, fields);
+    let mut message = to_message(&record, folders, fields);
+    if fields == Fields::IncludeTrackingOptions {
+        message.tracking_options = tracking_options_of(&state, &access, &record).await?;
+    }
     let mut json = serde_json::to_value(message).unwrap_or(Value::Null);
     if !access.may_read_content() {
         withhold_content(&mut json);
     }
     let data = apply_select(json, &query);
     Ok(Item::ok(data).into_response())
+}
+
+/// The tracking a message was sent with, found by its Message-ID.
+async fn tracking_options_of(
+    state: &AppState,
+    access: &GrantAccess,
+    record: &MessageRecord,
+) -> Result<Option<Value>, ApiError> {
+    let Some(header) = record.message_id_header.as_deref() else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .tracking_options(&access.grant.id, header)
+        .await?)
 }
 
 /// `fields=raw_mime`: the whole message as base64url, with only the ids beside it.

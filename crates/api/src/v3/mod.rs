@@ -31,6 +31,8 @@ pub(crate) mod template_renders;
 pub(crate) mod templates;
 pub(crate) mod thread_updates;
 pub(crate) mod threads;
+pub(crate) mod tracked_sends;
+mod tracking;
 mod webhooks;
 
 use axum::{
@@ -547,6 +549,26 @@ pub static V3_ROUTES: &[V3Route] = &[
             .describe("`strict` (default true): a variable missing from `variables` is a 400 naming it.")
             .body(Body::Json(schema::<RenderTemplateRequest>))
             .answer(Answer::Item(schema::<RenderedTemplate>)),
+    },
+    V3Route {
+        method: Method::GET,
+        path: "/v3/tracking/{token}/open.gif",
+        auth: Auth::None,
+        errors: Errors::Envelope,
+        handler: || get(tracking::open_image),
+        doc: RouteDoc::new("A tracked message's image: loading it is an open", "5.2")
+            .describe("Counts an open of the message sent with `tracking_options.opens` (a repeat from the same client within a minute is not counted) and announces `message.opened`. Answers the image whatever the token.")
+            .answer(Answer::Image),
+    },
+    V3Route {
+        method: Method::GET,
+        path: "/v3/tracking/{token}/links/{index}",
+        auth: Auth::None,
+        errors: Errors::Envelope,
+        handler: || get(tracking::follow_link),
+        doc: RouteDoc::new("A tracked message's link: following it is a click", "5.2")
+            .describe("Redirects to the address the link had when the message was sent (never another), counts the click and announces `message.link_clicked`.")
+            .answer(Answer::Redirect),
     },
     V3Route {
         method: Method::PUT,

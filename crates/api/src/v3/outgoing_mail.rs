@@ -51,16 +51,19 @@ pub fn compose_error(e: ComposeError) -> ApiError {
 /// Fields of a send or a draft that mailroom would otherwise accept and do nothing with:
 /// refused with a clear 400 rather than ignored (docs/API.md §5.2).
 fn refuse_what_is_not_done(request: &ComposeRequest, purpose: Purpose) -> Result<(), ApiError> {
-    if let Some(tracking) = &request.tracking_options {
-        // Replies need nothing in the message: `thread.replied` announces them whatever
-        // was asked (crates/store/src/thread_replies.rs). Opens and clicks would.
+    if purpose == Purpose::Draft
+        && let Some(tracking) = &request.tracking_options
+    {
+        // A send rewrites its body for opens and links (crate::v3::tracked_sends); a
+        // draft is kept as written and sent later as saved. Replies need nothing in the
+        // message: `thread.replied` announces them whatever was asked.
         let asked = ["opens", "links"]
             .iter()
             .any(|option| tracking.get(option).and_then(|v| v.as_bool()) == Some(true));
         if asked {
             return Err(ApiError::invalid_payload(
-                "tracking_options: this server does not track opens or link clicks; \
-                 leave them out or set them false (replies are announced as thread.replied)",
+                "tracking_options: opens and links are tracked on sends (POST …/messages/send); \
+                 a draft is sent as saved, so leave them out or set them false here",
             ));
         }
     }
@@ -261,20 +264,22 @@ mod tests {
 
     #[test]
     fn fields_this_server_would_ignore_are_refused_by_name() {
-        for (fields, named) in [
+        for (fields, purpose, named) in [
             (
                 json!({"tracking_options": {"opens": true}}),
+                Purpose::Draft,
                 "tracking_options",
             ),
             (
                 json!({"tracking_options": {"links": true, "label": "x"}}),
+                Purpose::Draft,
                 "tracking_options",
             ),
-            (json!({"use_draft": true}), "use_draft"),
-            (json!({"starred": true}), "starred"),
+            (json!({"use_draft": true}), Purpose::Send, "use_draft"),
+            (json!({"starred": true}), Purpose::Send, "starred"),
         ] {
-            let refused = refuse_what_is_not_done(&request(fields.clone()), Purpose::Send)
-                .expect_err("refused");
+            let refused =
+                refuse_what_is_not_done(&request(fields.clone()), purpose).expect_err("refused");
             assert_eq!(
                 refused.status,
                 axum::http::StatusCode::BAD_REQUEST,
@@ -295,6 +300,8 @@ mod tests {
             json!({"tracking_options": null, "use_draft": null, "starred": null}),
             json!({"tracking_options": {"opens": false, "links": false, "thread_replies": false}}),
             json!({"tracking_options": {"thread_replies": true, "label": "follow-up"}}),
+            // Opens and links are prepared before composing (crate::v3::tracked_sends).
+            json!({"tracking_options": {"opens": true, "links": true}}),
         ] {
             assert!(
                 refuse_what_is_not_done(&request(fields.clone()), Purpose::Send).is_ok(),

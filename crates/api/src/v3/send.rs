@@ -27,6 +27,7 @@ use crate::{
             ComposedMail, Purpose, compose, compose_error, outgoing_attachments, reply_context,
         },
         template_renders::apply_send_template,
+        tracked_sends::{prepare_tracking, record_tracking},
     },
 };
 
@@ -76,15 +77,24 @@ async fn send_now_or_later(
             attachments,
         } => {
             apply_send_template(&state, &access, &mut request).await?;
+            let tracking = prepare_tracking(&state, &mut request)?;
             let reply =
                 reply_context(&state, &access, request.reply_to_message_id.as_deref()).await?;
             let attachments = outgoing_attachments(attachments);
             let composed = compose(&access, &request, &attachments, &reply, Purpose::Send, None)?;
             let now = unix_now();
-            match request.send_at {
-                Some(at) if at > now + SCHEDULE_LIMIT_SECS => Err(ApiError::invalid_payload(
+            if request
+                .send_at
+                .is_some_and(|at| at > now + SCHEDULE_LIMIT_SECS)
+            {
+                return Err(ApiError::invalid_payload(
                     "'send_at' may be at most two years ahead",
-                )),
+                ));
+            }
+            if let Some(tracking) = &tracking {
+                record_tracking(&state, &access, tracking, &composed).await?;
+            }
+            match request.send_at {
                 Some(at) if at > now + SCHEDULE_AFTER_SECS => {
                     schedule(&state, &access, &request, composed, at).await
                 }
@@ -94,10 +104,25 @@ async fn send_now_or_later(
                         envelope_from: composed.envelope_from.clone(),
                         recipients: composed.recipients.clone(),
                     };
-                    let receipt = state
+                    let sent = state
                         .mailboxes
                         .send(&access.grant.id, &mail, composed.answering.as_deref())
-                        .await?;
+                        .await
+                        .map_err(ApiError::from);
+                    let receipt = match (sent, &tracking) {
+                        (Ok(receipt), _) => receipt,
+                        (Err(e), Some(tracking)) if !e.may_have_sent => {
+                            state.store.forget_tracked_message(tracking.token()).await?;
+                            return Err(e);
+                        }
+                        (Err(e), _) => return Err(e),
+                    };
+                    if let (Some(tracking), Some(id)) = (&tracking, &receipt.message_id) {
+                        state
+                            .store
+                            .set_tracked_message_id(tracking.token(), id)
+                            .await?;
+                    }
                     if let Some(metadata) = &request.metadata
                         && let Some(id) = &receipt.message_id
                     {

@@ -43,6 +43,7 @@ mod paging;
 mod schedules;
 mod scopes;
 mod threads;
+mod tracking;
 mod unreachable_server;
 mod v2_delta;
 mod v2_resources;

@@ -46,6 +46,8 @@ trigger_types! {
     MessageSendSuccess => "message.send_success",
     MessageSendFailed => "message.send_failed",
     MessageBounceDetected => "message.bounce_detected",
+    MessageOpened => "message.opened",
+    MessageLinkClicked => "message.link_clicked",
     ThreadReplied => "thread.replied",
     FolderCreated => "folder.created",
     FolderUpdated => "folder.updated",
@@ -61,7 +63,9 @@ impl TriggerType {
             | TriggerType::GrantDeleted
             | TriggerType::GrantExpired => "/nylas/system",
             TriggerType::MessageSendSuccess | TriggerType::MessageSendFailed => "/nylas/send",
-            TriggerType::ThreadReplied => "/com/nylas/tracking",
+            TriggerType::ThreadReplied
+            | TriggerType::MessageOpened
+            | TriggerType::MessageLinkClicked => "/com/nylas/tracking",
             _ => "/imap/emails/realtime",
         }
     }

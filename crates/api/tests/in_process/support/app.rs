@@ -45,18 +45,28 @@ impl App {
 
     /// As [`App::new`], under other request limits.
     pub async fn with_limits(limits: HttpLimits) -> App {
-        App::from_seed(Contents::ThreeMessages, limits).await
+        App::from_seed(Contents::ThreeMessages, limits, None).await
+    }
+
+    /// As [`App::new`], with `public_url` configured (what open and link tracking need).
+    pub async fn with_public_url(public_url: &str) -> App {
+        App::from_seed(
+            Contents::ThreeMessages,
+            HttpLimits::default(),
+            Some(public_url.to_owned()),
+        )
+        .await
     }
 
     /// The application with its grant, whose mailbox is the varied one of
     /// `support::mailbox` (senders, flags, dates, folders, attachments, a thread, an
     /// invitation) instead of the three messages.
     pub async fn with_mailbox() -> App {
-        App::from_seed(Contents::VariedMailbox, HttpLimits::default()).await
+        App::from_seed(Contents::VariedMailbox, HttpLimits::default(), None).await
     }
 
     /// A database of its own, copied from the seed, under the whole router.
-    async fn from_seed(contents: Contents, limits: HttpLimits) -> App {
+    async fn from_seed(contents: Contents, limits: HttpLimits, public_url: Option<String>) -> App {
         let seed = seed(contents);
         let dir = tempfile::tempdir().expect("a temporary directory");
         for (name, bytes) in &seed.files {
@@ -74,7 +84,7 @@ impl App {
             discovery: mailroom_net::MailDiscovery::new(None).expect("discovery"),
             sign_in: std::sync::Arc::new(SignInLimits::new(SignInSettings::default())),
             providers: ProviderTable::real(),
-            public_url: None,
+            public_url,
         };
         App {
             router: mailroom_api::router(state, limits),
