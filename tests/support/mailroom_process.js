@@ -254,8 +254,9 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
  * `stop()` drops it.
  */
 export class MailroomServerProcess {
-  constructor(testbed, { dirPrefix, env = {}, serveArgs = [], httpTimeoutMs }) {
+  constructor(testbed, { dirPrefix, env = {}, serveArgs = [], httpTimeoutMs, listen = '127.0.0.1:0' }) {
     this.binary = mailroomBinary();
+    this.listen = listen;
     for (const old of fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith(dirPrefix))) {
       fs.rmSync(path.join(os.tmpdir(), old), { recursive: true, force: true });
     }
@@ -292,7 +293,7 @@ export class MailroomServerProcess {
     // appCreate() runs with the same env, so on the same database.
     Object.assign(this.env, this.database.env());
     const log = fs.openSync(this.logPath, 'w');
-    this.proc = spawn(this.binary, ['--data-dir', this.dataDir, 'serve', '--listen', '127.0.0.1:0', ...this.serveArgs], {
+    this.proc = spawn(this.binary, ['--data-dir', this.dataDir, 'serve', '--listen', this.listen, ...this.serveArgs], {
       env: this.env,
       stdio: ['ignore', 'pipe', log],
     });

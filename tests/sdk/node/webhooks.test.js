@@ -16,7 +16,11 @@
 //     for it); after rotateSecret, starring the message with messages.update gets
 //     `message.updated` with `starred: true`, signed with the new secret and not the old one;
 //   * a real bounce: a message to @bounces.example.test comes back as Postfix's RFC 3464
-//     report, announced once as `message.bounce_detected`, matched to the message sent.
+//     report, announced once as `message.bounce_detected`, matched to the message sent;
+//   * tracking: a message sent to the grant itself with `trackingOptions` is read back from
+//     its Inbox with the SDK; loading its image and following its link fire
+//     `message.opened` and `message.link_clicked` (the server's public_url is its own
+//     address, chosen before it starts).
 //
 // This file owns testbed users user47 (the grant) and user48 (who writes to it), takes a lock
 // on each, and wipes both first. It runs its own `mailroom serve` (MailroomServerProcess from
@@ -29,6 +33,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
+import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 
@@ -185,6 +190,17 @@ class Receiver {
 
 // --------------------------------------------------------------------------- setup
 
+/** A port free on 127.0.0.1 right now, for a server that must know its address first. */
+async function freePort() {
+  const probe = net.createServer();
+  probe.listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address();
+  probe.close();
+  await once(probe, 'close');
+  return port;
+}
+
 async function start() {
   const releases = [];
   let server;
@@ -194,9 +210,12 @@ async function start() {
     resetUser(USER);
     resetUser(SENDER);
 
+    const port = await freePort();
     server = new MailroomServerProcess(testbed, {
       dirPrefix: 'mailroom-sdk-node-webhooks-',
+      listen: `127.0.0.1:${port}`,
       env: {
+        MAILROOM_PUBLIC_URL: `http://127.0.0.1:${port}`, // where tracking URLs point
         MAILROOM_ALLOW_PRIVATE_HOSTS: 'true', // the receiver is on 127.0.0.1 ...
         MAILROOM_ALLOW_INSECURE_TRANSPORT: 'true', // ... and speaks plain http
         MAILROOM_PROVIDER_TIMEOUT_SECS: '3',
@@ -595,6 +614,91 @@ describe('webhook delivery', () => {
       assert.match(details.bounce_reason, /User unknown/);
       const forIt = receiver.posts.filter((p) => p.body.data?.object?.object?.message_id === sent.data.id);
       assert.equal(forIt.length, 1, `announced once: ${JSON.stringify(receiver.summary())}`);
+    });
+  });
+  it('announces an open and a click on a tracked message read back from the Inbox', async () => {
+    const s = await suite();
+    const { nylas, raw } = s.newApp('tracking');
+    await nylas.connectors.create({ requestBody: { provider: 'imap' } });
+    await withReceiver(nylas, async (receiver) => {
+      const hook = (
+        await nylas.webhooks.create({
+          requestBody: { triggerTypes: ['message.opened', 'message.link_clicked'], webhookUrl: receiver.url },
+        })
+      ).data;
+      const grant = await nylas.auth.customAuthentication({
+        requestBody: {
+          provider: 'imap',
+          settings: {
+            imap_username: email(USER),
+            imap_password: password(USER),
+            imap_host: 'localhost',
+            imap_port: Number(s.testbed.TESTBED_IMAP_PORT),
+            smtp_host: 'localhost',
+            smtp_port: Number(s.testbed.TESTBED_SUBMISSION_PORT),
+          },
+        },
+      });
+      const grantId = grant.data.id;
+      await until("the grant's first sync pass", async () => {
+        const reply = await raw('GET', `/v3/grants/${encodeURIComponent(grantId)}`);
+        return [reply.status === 200 && reply.json?.data?.sync_state === 'running', `${reply.status} ${reply.text}`];
+      });
+      const mark = tag();
+      const offer = `https://shop.example.com/spring?c=${mark}&utm=mail`;
+      const subject = `Tracked ${mark}`;
+      const sent = await nylas.messages.send({
+        identifier: grantId,
+        requestBody: {
+          to: [{ email: email(USER) }],
+          subject,
+          body: `<p>New: <a href="${offer.replace('&', '&amp;')}">the spring range</a></p>`,
+          trackingOptions: { opens: true, links: true, label: `spring ${mark}` },
+        },
+      });
+      const inbox = (await nylas.folders.list({ identifier: grantId })).data.find((f) => f.name === 'INBOX');
+      const delivered = await until('the tracked message in the Inbox', async () => {
+        const listed = await nylas.messages.list({ identifier: grantId, queryParams: { in: [inbox.id], subject } });
+        return [listed.data.length === 1, listed.data];
+      });
+      const body = (await nylas.messages.find({ identifier: grantId, messageId: delivered[0].id })).data.body;
+      const base = s.server.baseUrl.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const image = body.match(new RegExp(`<img src="(${base}/v3/tracking/[A-Za-z0-9_-]+/open\\.gif)"`));
+      const link = body.match(new RegExp(`href="(${base}/v3/tracking/[A-Za-z0-9_-]+/links/0)"`));
+      assert.ok(image && link, body);
+      assert.ok(!body.includes(offer), body);
+
+      const loaded = await fetch(image[1], { headers: { 'User-Agent': `AppleMail ${mark}` } });
+      assert.equal(loaded.status, 200);
+      assert.equal(loaded.headers.get('content-type'), 'image/gif');
+      assert.equal(Buffer.from(await loaded.arrayBuffer()).subarray(0, 6).toString(), 'GIF89a');
+      const followed = await fetch(link[1], { redirect: 'manual', headers: { 'User-Agent': `Chrome ${mark}` } });
+      assert.equal(followed.status, 302);
+      assert.equal(followed.headers.get('location'), offer);
+
+      const ours = (o) => o.message_id === sent.data.id;
+      const opened = await receiver.waitFor('message.opened', ours);
+      assert.equal(opened.signature, signatureOf(hook.webhookSecret, opened.raw));
+      assert.equal(opened.body.source, '/com/nylas/tracking');
+      const open = opened.body.data.object;
+      assert.equal(open.object, 'message');
+      assert.equal(open.grant_id, grantId);
+      assert.equal(open.label, `spring ${mark}`);
+      assert.equal(open.message_data.count, 1);
+      assert.deepEqual(
+        open.recents.map((r) => [r.opened_id, r.ip, r.user_agent]),
+        [[1, '127.0.0.0', `AppleMail ${mark}`]],
+      );
+      const clicked = await receiver.waitFor('message.link_clicked', ours);
+      assert.equal(clicked.signature, signatureOf(hook.webhookSecret, clicked.raw));
+      const click = clicked.body.data.object;
+      assert.deepEqual(click.link_data, [{ url: offer, count: 1 }]);
+      assert.deepEqual(
+        click.recents.map((r) => [r.click_id, r.link_index, r.user_agent]),
+        [[1, '0', `Chrome ${mark}`]],
+      );
+      const forIt = receiver.posts.filter((p) => p.body.data?.object?.message_id === sent.data.id);
+      assert.equal(forIt.length, 2, `one open and one click: ${JSON.stringify(receiver.summary())}`);
     });
   });
 });

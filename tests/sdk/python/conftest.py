@@ -234,11 +234,13 @@ class MailroomServer:
     """``mailroom serve`` with ``env`` and a database of its own (``ServerDatabase``), made by
     ``start()`` and dropped by ``stop()``."""
 
-    def __init__(self, binary: Path, data_dir: Path, env: Dict[str, str], log_path: Path):
+    def __init__(self, binary: Path, data_dir: Path, env: Dict[str, str], log_path: Path,
+                 listen: str = "127.0.0.1:0"):
         self.binary = binary
         self.data_dir = data_dir
         self.env = env
         self.log_path = log_path
+        self.listen = listen
         self.base_url: Optional[str] = None
         self.port: Optional[int] = None
         self.proc: Optional[subprocess.Popen] = None
@@ -266,7 +268,7 @@ class MailroomServer:
         self.env = {**self.env, **self.database.env()}
         self._stderr = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            [str(self.binary), "--data-dir", str(self.data_dir), "serve", "--listen", "127.0.0.1:0"],
+            [str(self.binary), "--data-dir", str(self.data_dir), "serve", "--listen", self.listen],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

@@ -24,7 +24,11 @@ What is covered, each against real Dovecot + Postfix (the testbed):
   refuses at RCPT, shaped as Nylas documents them;
 * bounces -- ``message.bounce_detected`` for a message Postfix accepts and then returns
   with a real delivery status notification (the testbed's ``@bounces.example.test``),
-  matched to the sent message, once per failed recipient.
+  matched to the sent message, once per failed recipient;
+* tracking -- a message sent with ``tracking_options`` is read from the recipient's
+  mailbox over IMAP; loading its image and following its link as a mail client and a
+  browser would fire ``message.opened`` and ``message.link_clicked`` (the server's
+  ``public_url`` is its own address).
 
 Every notification must be signed: the header is the lowercase hex HMAC-SHA256 of the raw
 body keyed with the webhook's secret, checked with ``hmac`` as Nylas documents it (the SDK
@@ -46,18 +50,23 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import smtplib
+import socket
 import ssl
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+import email
+import email.policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional
 
 import pytest
+import requests
 from nylas import Client
 from nylas.models.contacts import Contact
 from nylas.models.events import Event
@@ -78,6 +87,8 @@ SOURCES = {
     "message.send_success": "/nylas/send",
     "message.send_failed": "/nylas/send",
     "thread.replied": "/com/nylas/tracking",
+    "message.opened": "/com/nylas/tracking",
+    "message.link_clicked": "/com/nylas/tracking",
 }
 DEFAULT_SOURCE = "/imap/emails/realtime"
 
@@ -86,7 +97,7 @@ MAIL_TRIGGERS = [
     "message.send_success", "message.send_failed",
     "folder.created", "folder.updated", "folder.deleted",
     "contact.updated", "event.created", "event.updated", "thread.replied",
-    "message.bounce_detected",
+    "message.bounce_detected", "message.opened", "message.link_clicked",
 ]
 GRANT_TRIGGERS = ["grant.created", "grant.updated", "grant.deleted"]
 
@@ -313,6 +324,10 @@ def server(testbed, tmp_path_factory):
     """A mailroom of this module's own: it looks at mailboxes every second and retries a
     failed delivery after one (the session server waits 60 s and 10 s)."""
     data_dir = tmp_path_factory.mktemp("mailroom-webhook-triggers")
+    # Tracking URLs point at the server's public_url: its own address, chosen first.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     env = dict(os.environ)
     for key in ("MAILROOM_CONFIG", "MAILROOM_DATABASE_URL", "MAILROOM_DATA_DIR", "MAILROOM_LISTEN", "MAILROOM_SECRET_KEY"):
         env.pop(key, None)
@@ -323,8 +338,10 @@ def server(testbed, tmp_path_factory):
         "MAILROOM_PROVIDER_TIMEOUT_SECS": "3",
         "MAILROOM_SYNC_POLL_SECS": "1",
         "MAILROOM_WEBHOOK_RETRY_SECS": "1",
+        "MAILROOM_PUBLIC_URL": f"http://127.0.0.1:{port}",
     })
-    srv = MailroomServer(_mailroom_binary(), data_dir, env, data_dir.parent / "mailroom-webhook-triggers.log")
+    srv = MailroomServer(_mailroom_binary(), data_dir, env, data_dir.parent / "mailroom-webhook-triggers.log",
+                         listen=f"127.0.0.1:{port}")
     try:
         srv.start()
     except RuntimeError as e:
@@ -770,4 +787,98 @@ def test_a_real_bounce_is_announced_once_and_matched_to_the_sent_message(mailbox
     bounces = [p for p in receiver.posts("message.bounce_detected")
                if (p.object.get("object") or {}).get("message_id") == sent.id]
     assert len(bounces) == 1, [p.object for p in bounces]
+    mailbox.check_everything()
+
+
+def delivered_html(testbed, n: int, subject: str) -> str:
+    """The HTML part of the message with `subject` in user `n`'s INBOX, as delivered."""
+    def probe():
+        imap = mailbox_seed.imap_login(testbed, n)
+        try:
+            imap.select("INBOX", readonly=True)
+            found = mailbox_seed.check(imap.search(None, "SUBJECT", f'"{subject}"'), "search")
+            ids = found[0].split()
+            if not ids:
+                return False, "not delivered yet"
+            data = mailbox_seed.check(imap.fetch(ids[-1], "(BODY.PEEK[])"), "fetch")
+            return True, data[0][1]
+        finally:
+            imap.logout()
+
+    raw = wait_until(f"the delivery of {subject!r}", probe)
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    part = parsed.get_body(preferencelist=("html",))
+    assert part is not None, raw[:2000]
+    return part.get_content()
+
+
+def test_an_open_and_a_click_in_the_delivered_message_are_announced(mailbox, users, server):
+    """The message goes out with its image and its link rewritten under the server's
+    public_url; what the recipient's mail client and browser do with them is announced,
+    signed, once per client within the minute, with the anonymised address."""
+    testbed = users
+    nylas, grant_id, receiver, hooks = mailbox.nylas, mailbox.grant_id, mailbox.receiver, mailbox.hooks
+    tag = token()
+    offer = f"https://shop.example.com/offer?tag={tag}&ref=mail"
+    subject_line = f"Tracked {tag}"
+    sent = nylas.messages.send(grant_id, request_body={
+        "to": [{"email": testbed.email(OTHER)}],
+        "subject": subject_line,
+        "body": f'<html><body><p>Hello! <a href="{offer.replace("&", "&amp;")}">See the offer</a>'
+                f' or <a href="mailto:{mailbox.email}">write back</a>.</p></body></html>',
+        "tracking_options": {"opens": True, "links": True, "thread_replies": True,
+                             "label": f"campaign {tag}"},
+    }).data
+
+    html = delivered_html(testbed, OTHER, subject_line)
+    assert offer not in html and f"mailto:{mailbox.email}" in html, html
+    base = re.escape(server.base_url)
+    image = re.search(rf'<img src="({base}/v3/tracking/[A-Za-z0-9_-]+/open\.gif)"', html)
+    link = re.search(rf'href="({base}/v3/tracking/[A-Za-z0-9_-]+/links/0)"', html)
+    assert image and link, html
+
+    mail_client = {"User-Agent": f"Thunderbird/128 {tag}"}
+    loaded = requests.get(image.group(1), headers=mail_client, timeout=30)
+    assert loaded.status_code == 200 and loaded.headers["Content-Type"] == "image/gif"
+    assert loaded.content.startswith(b"GIF89a")
+    assert requests.get(image.group(1), headers=mail_client, timeout=30).status_code == 200
+    followed = requests.get(link.group(1), headers={"User-Agent": f"Firefox/140 {tag}"},
+                            allow_redirects=False, timeout=30)
+    assert followed.status_code == 302, followed.text
+    assert followed.headers["Location"] == offer
+    assert followed.headers.get("Referrer-Policy") == "no-referrer"
+    # Another client (the recipient's phone) is another open.
+    phone = {"User-Agent": f"iPhone Mail {tag}"}
+    assert requests.get(image.group(1), headers=phone, timeout=30).status_code == 200
+
+    def ours(o):
+        return o.get("message_id") == sent.id
+
+    second = receiver.wait_for(
+        "message.opened", lambda o: ours(o) and o["message_data"]["count"] == 2)
+    hooks.check(second, "message.opened")
+    opened = second.object
+    assert opened["object"] == "message" and opened["grant_id"] == grant_id
+    assert opened["label"] == f"campaign {tag}"
+    assert opened["sender_app_id"] == hooks.application_id
+    assert [r["user_agent"] for r in opened["recents"]] == [mail_client["User-Agent"], phone["User-Agent"]]
+    assert [r["opened_id"] for r in opened["recents"]] == [1, 2]
+    assert {r["ip"] for r in opened["recents"]} == {"127.0.0.0"}, "the address is anonymised"
+    opens = [p for p in receiver.posts("message.opened") if ours(p.object)]
+    assert len(opens) == 2, "the mail client's second load within the minute is the same open"
+
+    click = receiver.wait_for("message.link_clicked", ours)
+    hooks.check(click, "message.link_clicked")
+    clicked = click.object
+    assert clicked["link_data"] == [{"url": offer, "count": 1}]
+    assert clicked["recents"][0]["link_index"] == "0"
+    assert clicked["recents"][0]["click_id"] == 1
+    assert clicked["recents"][0]["user_agent"] == f"Firefox/140 {tag}"
+
+    # The message remembers how it was tracked.
+    reply = server.raw("GET", f"/v3/grants/{grant_id}/messages/{sent.id}", hooks.api_key,
+                       params={"fields": "include_tracking_options"})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["data"]["tracking_options"] == {
+        "opens": True, "links": True, "thread_replies": True, "label": f"campaign {tag}"}
     mailbox.check_everything()

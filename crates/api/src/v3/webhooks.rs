@@ -278,6 +278,32 @@ fn mock_object(trigger: TriggerType) -> Value {
     if trigger.as_str().ends_with(".deleted") && object != "grant" {
         return json!({"id": id, "grant_id": grant_id, "object": object});
     }
+    let now = unix_now();
+    let tracked = |extra: Value| {
+        let mut base = json!({
+            "object": "message", "grant_id": grant_id, "message_id": "mock-message-id",
+            "label": "mock label", "sender_app_id": "mock-application-id", "timestamp": now,
+        });
+        if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
+            base.extend(extra);
+        }
+        base
+    };
+    match trigger {
+        TriggerType::MessageOpened => {
+            return tracked(json!({
+                "message_data": {"count": 1, "timestamp": now},
+                "recents": [{"opened_id": 1, "ip": "203.0.113.0", "user_agent": "Mozilla/5.0", "timestamp": now}],
+            }));
+        }
+        TriggerType::MessageLinkClicked => {
+            return tracked(json!({
+                "link_data": [{"url": "https://example.com/", "count": 1}],
+                "recents": [{"click_id": 1, "link_index": "0", "ip": "203.0.113.0", "user_agent": "Mozilla/5.0", "timestamp": now}],
+            }));
+        }
+        _ => {}
+    }
     match object {
         "grant" => json!({
             "grant_id": grant_id,

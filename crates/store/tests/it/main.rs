@@ -16,6 +16,7 @@ mod gmail_identities;
 mod grant_leases;
 mod idempotency_keys;
 mod index_upkeep;
+mod message_tracking;
 mod oauth_tokens;
 mod secret_key;
 mod table_statistics;
