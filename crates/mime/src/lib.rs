@@ -4,7 +4,9 @@
 //! parts (`calendar`, on calcard); non-delivery reports and their failed recipients
 //! (`bounce_report`); the new part of a message body without quotes, signatures and
 //! closings, as text or Markdown (`clean_conversation`, HTML read with html5gum's
-//! tokenizer); and outgoing messages built and checked on mail-builder (`outgoing`).
+//! tokenizer); outgoing messages built and checked on mail-builder (`outgoing`); and
+//! open and link tracking of an HTML body, composed or already built (`tracking_html`,
+//! `tracked_raw_message`).
 //! No I/O; garbage in gives whatever could be read, never a panic.
 
 mod bcc;
@@ -15,6 +17,7 @@ mod headers;
 mod message;
 mod outgoing;
 mod threading;
+mod tracked_raw_message;
 mod tracking_html;
 
 pub use bcc::without_bcc;
@@ -31,4 +34,5 @@ pub use outgoing::{
     envelope_recipients, raw_envelope,
 };
 pub use threading::{ThreadKeys, normalize_subject, thread_keys};
+pub use tracked_raw_message::track_raw_message;
 pub use tracking_html::{MAX_TRACKED_LINKS, TrackedHtml, TrackingPlan, track_html};

@@ -42,3 +42,15 @@ CREATE TABLE tracking_hits (
 );
 
 CREATE INDEX tracking_hits_recent ON tracking_hits (token_hash, at);
+
+-- A draft's `tracking_options` (opens or links), by the Message-ID it keeps across
+-- updates: applied to its HTML when it is sent, as it was saved.
+CREATE TABLE draft_tracking (
+    grant_id TEXT NOT NULL REFERENCES grants(id) ON DELETE CASCADE,
+    message_id_header TEXT NOT NULL,
+    opens BIGINT NOT NULL,
+    links BIGINT NOT NULL,
+    label TEXT,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (grant_id, message_id_header)
+);

@@ -43,6 +43,14 @@ pub struct NewTrackedMessage<'a> {
     pub links_tracked: bool,
 }
 
+/// What a draft asks to be tracked when it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftTracking {
+    pub opens: bool,
+    pub links: bool,
+    pub label: Option<String>,
+}
+
 /// A request on a tracking URL.
 #[derive(Debug, Clone)]
 pub struct TrackingHit<'a> {
@@ -97,6 +105,61 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Keeps (or, with `None`, forgets) the tracking a draft asks for, by its Message-ID.
+    pub async fn set_draft_tracking(
+        &self,
+        grant_id: &GrantId,
+        message_id_header: &str,
+        tracking: Option<&DraftTracking>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM draft_tracking WHERE grant_id = $1 AND message_id_header = $2")
+            .bind(grant_id.as_str())
+            .bind(message_id_header)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(tracking) = tracking {
+            sqlx::query(
+                "INSERT INTO draft_tracking (grant_id, message_id_header, opens, links, label, \
+                     updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(grant_id.as_str())
+            .bind(message_id_header)
+            .bind(i64::from(tracking.opens))
+            .bind(i64::from(tracking.links))
+            .bind(tracking.label.as_deref())
+            .bind(unix_now())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The tracking a draft asks for, if any.
+    pub async fn draft_tracking(
+        &self,
+        grant_id: &GrantId,
+        message_id_header: &str,
+    ) -> Result<Option<DraftTracking>, StoreError> {
+        let row = sqlx::query(
+            "SELECT opens, links, label FROM draft_tracking \
+             WHERE grant_id = $1 AND message_id_header = $2",
+        )
+        .bind(grant_id.as_str())
+        .bind(message_id_header)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        Ok(Some(DraftTracking {
+            opens: row.try_get::<i64, _>("opens")? == 1,
+            links: row.try_get::<i64, _>("links")? == 1,
+            label: row.try_get("label")?,
+        }))
     }
 
     /// Forgets a tracked message whose send failed.

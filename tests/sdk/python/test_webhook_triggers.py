@@ -882,3 +882,40 @@ def test_an_open_and_a_click_in_the_delivered_message_are_announced(mailbox, use
     assert reply.json()["data"]["tracking_options"] == {
         "opens": True, "links": True, "thread_replies": True, "label": f"campaign {tag}"}
     mailbox.check_everything()
+
+
+def test_a_draft_sent_with_tracking_is_tracked_as_sent(mailbox, users, server):
+    """A draft keeps its tracking_options (shown when read) and its body as written; the
+    message that goes out when it is sent carries the image and the redirected link."""
+    testbed = users
+    nylas, grant_id, receiver, hooks = mailbox.nylas, mailbox.grant_id, mailbox.receiver, mailbox.hooks
+    tag = token()
+    page = f"https://docs.example.org/guide/{tag}"
+    subject_line = f"Drafted {tag}"
+    draft = nylas.drafts.create(grant_id, request_body={
+        "to": [{"email": testbed.email(OTHER)}],
+        "subject": subject_line,
+        "body": f'<div>Read <a href="{page}">the guide</a>.</div>',
+        "tracking_options": {"opens": True, "links": True, "label": f"draft {tag}"},
+    }).data
+    found = nylas.drafts.find(grant_id, draft.id).data
+    assert found.tracking_options is not None and found.tracking_options.label == f"draft {tag}"
+    assert page in found.body and "/v3/tracking/" not in found.body, "the draft is kept as written"
+
+    sent = nylas.drafts.send(grant_id, draft.id).data
+    html = delivered_html(testbed, OTHER, subject_line)
+    base = re.escape(server.base_url)
+    image = re.search(rf'<img src="({base}/v3/tracking/[A-Za-z0-9_-]+/open\.gif)"', html)
+    link = re.search(rf'href="({base}/v3/tracking/[A-Za-z0-9_-]+/links/0)"', html)
+    assert image and link and page not in html, html
+    assert requests.get(image.group(1), headers={"User-Agent": f"Outlook {tag}"}, timeout=30).status_code == 200
+    followed = requests.get(link.group(1), allow_redirects=False, timeout=30)
+    assert followed.status_code == 302 and followed.headers["Location"] == page
+
+    opened = receiver.wait_for("message.opened", lambda o: o.get("label") == f"draft {tag}")
+    hooks.check(opened, "message.opened")
+    assert opened.object["message_id"] == sent.id
+    assert opened.object["recents"][0]["user_agent"] == f"Outlook {tag}"
+    clicked = receiver.wait_for("message.link_clicked", lambda o: o.get("label") == f"draft {tag}")
+    assert clicked.object["link_data"] == [{"url": page, "count": 1}]
+    mailbox.check_everything()

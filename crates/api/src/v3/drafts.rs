@@ -31,6 +31,7 @@ use crate::{
         outgoing_mail::{
             Purpose, ReplyContext, compose, compose_error, outgoing_attachments, reply_context,
         },
+        tracked_sends::{asked_tracking, record_tracking, track_saved_draft},
     },
 };
 
@@ -92,6 +93,16 @@ async fn draft_json(
         .unwrap_or_default();
     let mut message = to_message(record, folders, Fields::Standard);
     message.object = "draft";
+    if let Some(header) = record.message_id_header.as_deref()
+        && let Some(tracking) = state.store.draft_tracking(&access.grant.id, header).await?
+    {
+        message.tracking_options = Some(json!({
+            "opens": tracking.opens,
+            "links": tracking.links,
+            "thread_replies": true,
+            "label": tracking.label,
+        }));
+    }
     let mut json = serde_json::to_value(message).unwrap_or(Value::Null);
     if !access.may_read_content() {
         withhold_content(&mut json);
@@ -176,6 +187,8 @@ pub(crate) async fn store_draft(
     replaces: Option<&MessageRecord>,
 ) -> Result<String, ApiError> {
     let message_id = replaces.and_then(|r| r.message_id_header.as_deref());
+    // Checked before anything is saved; applied when the draft is sent.
+    let tracking = asked_tracking(state, request)?;
     let composed = compose(
         access,
         request,
@@ -207,6 +220,21 @@ pub(crate) async fn store_draft(
         state
             .store
             .set_message_metadata(&access.grant.id, &id, metadata)
+            .await?;
+    }
+    // Options sent replace the draft's; left out, they are kept.
+    if request
+        .tracking_options
+        .as_ref()
+        .is_some_and(|t| !t.is_null())
+    {
+        state
+            .store
+            .set_draft_tracking(
+                &access.grant.id,
+                &composed.built.message_id,
+                tracking.as_ref(),
+            )
             .await?;
     }
     Ok(id)
@@ -410,6 +438,27 @@ pub(crate) async fn send_saved_draft(
             "the draft has no recipients in To, Cc or Bcc",
         ));
     }
+    let header = draft.message_id_header.clone();
+    let asked = match &header {
+        Some(header) => state.store.draft_tracking(&access.grant.id, header).await?,
+        None => None,
+    };
+    if asked.is_some() && state.public_url.is_none() {
+        return Err(ApiError::invalid_payload(
+            "the draft asks for tracking_options opens or links, and the operator has not \
+             set public_url (MAILROOM_PUBLIC_URL); update the draft without them",
+        ));
+    }
+    let (raw, tracking) = match asked
+        .as_ref()
+        .and_then(|asked| track_saved_draft(state, asked, &raw))
+    {
+        Some((tracked, prepared)) => (tracked, Some(prepared)),
+        None => (raw, None),
+    };
+    if let (Some(tracking), Some(header)) = (&tracking, &header) {
+        record_tracking(state, access, tracking, header).await?;
+    }
     let parsed = mailroom_mime::parse_headers(&raw);
     let answering = match parsed.in_reply_to.first() {
         Some(parent) => {
@@ -425,10 +474,31 @@ pub(crate) async fn send_saved_draft(
         envelope_from: access.grant.email.as_str().to_owned(),
         recipients: envelope.recipients,
     };
-    let receipt = state
+    let sent = state
         .mailboxes
         .send(&access.grant.id, &mail, answering.as_deref())
-        .await?;
+        .await
+        .map_err(ApiError::from);
+    let receipt = match (sent, &tracking) {
+        (Ok(receipt), _) => receipt,
+        (Err(e), Some(tracking)) if !e.may_have_sent => {
+            state.store.forget_tracked_message(tracking.token()).await?;
+            return Err(e);
+        }
+        (Err(e), _) => return Err(e),
+    };
+    if let (Some(tracking), Some(id)) = (&tracking, &receipt.message_id) {
+        state
+            .store
+            .set_tracked_message_id(tracking.token(), id)
+            .await?;
+    }
+    if let Some(header) = header.as_deref().filter(|_| asked.is_some()) {
+        state
+            .store
+            .set_draft_tracking(&access.grant.id, header, None)
+            .await?;
+    }
     // Sent: the draft goes, whatever happens to the clean-up.
     if let Err(e) = state
         .mailboxes

@@ -49,24 +49,9 @@ pub fn compose_error(e: ComposeError) -> ApiError {
 }
 
 /// Fields of a send or a draft that mailroom would otherwise accept and do nothing with:
-/// refused with a clear 400 rather than ignored (docs/API.md §5.2).
+/// refused with a clear 400 rather than ignored (docs/API.md §5.2). `tracking_options`
+/// is read before composing (crate::v3::tracked_sends).
 fn refuse_what_is_not_done(request: &ComposeRequest, purpose: Purpose) -> Result<(), ApiError> {
-    if purpose == Purpose::Draft
-        && let Some(tracking) = &request.tracking_options
-    {
-        // A send rewrites its body for opens and links (crate::v3::tracked_sends); a
-        // draft is kept as written and sent later as saved. Replies need nothing in the
-        // message: `thread.replied` announces them whatever was asked.
-        let asked = ["opens", "links"]
-            .iter()
-            .any(|option| tracking.get(option).and_then(|v| v.as_bool()) == Some(true));
-        if asked {
-            return Err(ApiError::invalid_payload(
-                "tracking_options: opens and links are tracked on sends (POST …/messages/send); \
-                 a draft is sent as saved, so leave them out or set them false here",
-            ));
-        }
-    }
     if request.use_draft {
         return Err(ApiError::invalid_payload(
             "use_draft is not supported: create the draft (POST …/drafts) and send it \
@@ -265,16 +250,6 @@ mod tests {
     #[test]
     fn fields_this_server_would_ignore_are_refused_by_name() {
         for (fields, purpose, named) in [
-            (
-                json!({"tracking_options": {"opens": true}}),
-                Purpose::Draft,
-                "tracking_options",
-            ),
-            (
-                json!({"tracking_options": {"links": true, "label": "x"}}),
-                Purpose::Draft,
-                "tracking_options",
-            ),
             (json!({"use_draft": true}), Purpose::Send, "use_draft"),
             (json!({"starred": true}), Purpose::Send, "starred"),
         ] {
@@ -308,8 +283,9 @@ mod tests {
                 "{fields}"
             );
         }
-        // Drafts keep their flags.
-        let draft = request(json!({"starred": true, "unread": false}));
+        // Drafts keep their flags, and their tracking for when they are sent.
+        let draft = request(json!({"starred": true, "unread": false,
+                                   "tracking_options": {"opens": true}}));
         assert!(refuse_what_is_not_done(&draft, Purpose::Draft).is_ok());
     }
 }

@@ -92,7 +92,7 @@ async fn send_now_or_later(
                 ));
             }
             if let Some(tracking) = &tracking {
-                record_tracking(&state, &access, tracking, &composed).await?;
+                record_tracking(&state, &access, tracking, &composed.built.message_id).await?;
             }
             match request.send_at {
                 Some(at) if at > now + SCHEDULE_AFTER_SECS => {

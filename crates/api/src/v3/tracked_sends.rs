@@ -1,18 +1,16 @@
-//! `tracking_options` on a send (docs/API.md §5.2): with `opens` the HTML body gets an
-//! image, with `links` its web links go through the redirector, both served under the
-//! configured `public_url` (crate::v3::tracking). `thread_replies` needs nothing in the
-//! message: replies are announced as `thread.replied` whatever was asked. A plain-text
-//! body is left alone.
+//! `tracking_options` on a send or a draft (docs/API.md §5.2): with `opens` the HTML
+//! body gets an image, with `links` its web links go through the redirector, both served
+//! under the configured `public_url` (crate::v3::tracking). A send's body is rewritten
+//! before it is composed; a draft is kept as written, and its HTML part is rewritten
+//! when it is sent. `thread_replies` needs nothing in the message: replies are announced
+//! as `thread.replied` whatever was asked. A plain-text body is left alone.
 
-use mailroom_mime::{TrackingPlan, track_html};
+use mailroom_mime::{TrackingPlan, track_html, track_raw_message};
 use mailroom_model::v3::ComposeRequest;
-use mailroom_store::NewTrackedMessage;
+use mailroom_store::{DraftTracking, NewTrackedMessage};
 use serde_json::Value;
 
-use crate::{
-    clip::clip, error::ApiError, grant_access::GrantAccess, router::AppState,
-    v3::outgoing_mail::ComposedMail,
-};
+use crate::{clip::clip, error::ApiError, grant_access::GrantAccess, router::AppState};
 
 /// A label longer than this is refused.
 const MAX_LABEL_CHARS: usize = 2048;
@@ -74,46 +72,93 @@ fn options(tracking: &Value) -> Result<(bool, bool, Option<String>), ApiError> {
     Ok(asked)
 }
 
+/// The opens and links `request` asks to track, checked: `None` when it asks for neither;
+/// a 400 for malformed options, or when the operator has set no `public_url`.
+pub fn asked_tracking(
+    state: &AppState,
+    request: &ComposeRequest,
+) -> Result<Option<DraftTracking>, ApiError> {
+    let Some(tracking) = request.tracking_options.as_ref().filter(|t| !t.is_null()) else {
+        return Ok(None);
+    };
+    let (opens, links, label) = options(tracking)?;
+    if !opens && !links {
+        return Ok(None);
+    }
+    if state.public_url.is_none() {
+        return Err(ApiError::invalid_payload(
+            "tracking_options: opens and links need the address recipients reach this server \
+             at, and the operator has not set public_url (MAILROOM_PUBLIC_URL)",
+        ));
+    }
+    Ok(Some(DraftTracking {
+        opens,
+        links,
+        label,
+    }))
+}
+
+/// A fresh token and what `rewrite` makes of the tracking plan under `public_url`.
+fn with_plan<T>(
+    state: &AppState,
+    asked: &DraftTracking,
+    rewrite: impl FnOnce(&TrackingPlan<'_>) -> Option<(T, Vec<String>)>,
+) -> Option<(T, PreparedTracking)> {
+    let public_url = state.public_url.as_deref()?;
+    let token = mailroom_store::generate_tracking_token();
+    let base = format!("{public_url}/v3/tracking/{token}");
+    let pixel = format!("{base}/open.gif");
+    let link_prefix = format!("{base}/links/");
+    let plan = TrackingPlan {
+        pixel_url: asked.opens.then_some(pixel.as_str()),
+        link_prefix: asked.links.then_some(link_prefix.as_str()),
+    };
+    let (rewritten, links) = rewrite(&plan)?;
+    Some((
+        rewritten,
+        PreparedTracking {
+            token,
+            opens: asked.opens,
+            links_tracked: asked.links,
+            links,
+            label: asked.label.clone(),
+        },
+    ))
+}
+
 /// Rewrites `request.body` for the tracking it asks for. `None` when nothing is tracked
 /// (no opens or links asked, or a plain-text or empty body).
 pub fn prepare_tracking(
     state: &AppState,
     request: &mut ComposeRequest,
 ) -> Result<Option<PreparedTracking>, ApiError> {
-    let Some(tracking) = request.tracking_options.as_ref().filter(|t| !t.is_null()) else {
+    let Some(asked) = asked_tracking(state, request)? else {
         return Ok(None);
-    };
-    let (opens, links_tracked, label) = options(tracking)?;
-    if !opens && !links_tracked {
-        return Ok(None);
-    }
-    let Some(public_url) = state.public_url.as_deref() else {
-        return Err(ApiError::invalid_payload(
-            "tracking_options: opens and links need the address recipients reach this server \
-             at, and the operator has not set public_url (MAILROOM_PUBLIC_URL)",
-        ));
     };
     let body = match request.body.as_deref() {
         Some(body) if !request.is_plaintext && !body.trim().is_empty() => body,
         _ => return Ok(None),
     };
-    let token = mailroom_store::generate_tracking_token();
-    let base = format!("{public_url}/v3/tracking/{token}");
-    let pixel = format!("{base}/open.gif");
-    let link_prefix = format!("{base}/links/");
-    let plan = TrackingPlan {
-        pixel_url: opens.then_some(pixel.as_str()),
-        link_prefix: links_tracked.then_some(link_prefix.as_str()),
-    };
-    let tracked = track_html(body, &plan, followable);
-    request.body = Some(tracked.html);
-    Ok(Some(PreparedTracking {
-        token,
-        opens,
-        links_tracked,
-        links: tracked.links,
-        label,
+    let prepared = with_plan(state, &asked, |plan| {
+        let tracked = track_html(body, plan, followable);
+        Some((tracked.html, tracked.links))
+    });
+    Ok(prepared.map(|(html, prepared)| {
+        request.body = Some(html);
+        prepared
     }))
+}
+
+/// A saved draft about to be sent with the tracking it asked for: its HTML part
+/// rewritten (the rest of the message as saved). `None` when it has no HTML body.
+pub fn track_saved_draft(
+    state: &AppState,
+    asked: &DraftTracking,
+    raw: &[u8],
+) -> Option<(Vec<u8>, PreparedTracking)> {
+    with_plan(state, asked, |plan| {
+        track_raw_message(raw, plan, followable)
+    })
 }
 
 /// A link the redirector can send a browser to: an absolute http(s) URL that parses.
@@ -121,19 +166,20 @@ fn followable(target: &str) -> bool {
     url::Url::parse(target).is_ok_and(|url| matches!(url.scheme(), "http" | "https"))
 }
 
-/// Records the tracked message before it is sent (or scheduled).
+/// Records the tracked message (by its Message-ID, without angle brackets) before it
+/// is sent or scheduled.
 pub async fn record_tracking(
     state: &AppState,
     access: &GrantAccess,
     prepared: &PreparedTracking,
-    composed: &ComposedMail,
+    message_id_header: &str,
 ) -> Result<(), ApiError> {
     state
         .store
         .track_message(&NewTrackedMessage {
             token: &prepared.token,
             grant_id: &access.grant.id,
-            message_id_header: &composed.built.message_id,
+            message_id_header,
             label: prepared.label.as_deref(),
             opens: prepared.opens,
             links: &prepared.links,

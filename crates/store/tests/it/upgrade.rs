@@ -37,6 +37,7 @@ fn back_to_0012(engine: Engine) -> Vec<&'static str> {
 /// (templates), 0028 (send retries), 0029 (idempotency keys), 0030 (expunged UIDs) and
 /// 0031 (message tracking) added.
 const AFTER_0019: &[&str] = &[
+    "DROP TABLE draft_tracking",
     "DROP TABLE tracking_hits",
     "DROP TABLE tracked_links",
     "DROP TABLE tracked_messages",
