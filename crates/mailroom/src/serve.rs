@@ -78,11 +78,19 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     supervise("webhook delivery", stopped(&store), move || {
         deliverer.clone().run()
     });
+    if let Some(mailer) = &settings.notification_mailer {
+        // Host and port only: the URL may hold a password.
+        tracing::info!(
+            host = %mailer.host,
+            port = mailer.port,
+            "webhook failure notices go through the notification mailer"
+        );
+    }
     // Beside the deliverer, the emails to a failed webhook's notification addresses;
     // without a mailer it gives up what an earlier configuration left to send.
     let failure_notices = mailroom_webhooks::FailureNotices {
         store: store.clone(),
-        policy: policy.clone(),
+        policy: notification_policy(&policy)?,
         mailer: settings.notification_mailer.clone(),
         settings: mailroom_webhooks::NoticeSettings::default(),
     };
@@ -274,6 +282,18 @@ fn outbound_policy(settings: &Settings) -> anyhow::Result<OutboundPolicy> {
         max_message_bytes: settings.max_message_bytes,
     })
     .context("outbound connection settings")
+}
+
+/// The policy the notification mailer is reached under: the server's, but a loopback or
+/// private host is allowed, since the operator named it (`notification_smtp_url`); the
+/// guard against private addresses is for those applications and users supply.
+/// Plaintext still needs `allow_insecure_transport`, and certificates are verified.
+fn notification_policy(policy: &OutboundPolicy) -> anyhow::Result<OutboundPolicy> {
+    OutboundPolicy::new(PolicySettings {
+        allow_private_hosts: true,
+        ..policy.settings().clone()
+    })
+    .context("notification mailer connection settings")
 }
 
 async fn shutdown_signal() {
