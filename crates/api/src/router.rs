@@ -34,6 +34,10 @@ pub struct AppState {
     /// The URL browsers and providers reach this server at, if configured; otherwise
     /// the provider's return address is made from the sign-in request's `Host`.
     pub public_url: Option<String>,
+    /// Whether the operator configured a notification mailer (`notification_smtp_url`):
+    /// without one, webhooks take no `notification_email_addresses`, as nothing would
+    /// ever be sent to them.
+    pub notification_mailer: bool,
 }
 
 pub use crate::http_limits::{HttpLimits, MAX_BODY_BYTES, MAX_MAIL_BODY_BYTES};

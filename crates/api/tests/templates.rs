@@ -52,6 +52,7 @@ async fn app() -> App {
         sign_in: std::sync::Arc::new(SignInLimits::new(SignInSettings::default())),
         providers: ProviderTable::real(),
         public_url: None,
+        notification_mailer: false,
     };
     App {
         router: mailroom_api::router(state, HttpLimits::default()),

@@ -68,6 +68,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         renderer: Arc::new(NotificationObjects(engine.clone())),
         settings: mailroom_webhooks::DeliverySettings {
             retry_base: settings.webhook_retry,
+            give_up_after: settings.webhook_give_up,
             request_timeout: settings.webhook_timeout,
             concurrency: settings.webhook_concurrency,
             per_application: settings.webhook_concurrency_per_application,
@@ -76,6 +77,25 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
     };
     supervise("webhook delivery", stopped(&store), move || {
         deliverer.clone().run()
+    });
+    if let Some(mailer) = &settings.notification_mailer {
+        // Host and port only: the URL may hold a password.
+        tracing::info!(
+            host = %mailer.host,
+            port = mailer.port,
+            "webhook failure notices go through the notification mailer"
+        );
+    }
+    // Beside the deliverer, the emails to a failed webhook's notification addresses;
+    // without a mailer it gives up what an earlier configuration left to send.
+    let failure_notices = mailroom_webhooks::FailureNotices {
+        store: store.clone(),
+        policy: notification_policy(&policy)?,
+        mailer: settings.notification_mailer.clone(),
+        settings: mailroom_webhooks::NoticeSettings::default(),
+    };
+    supervise("webhook failure notices", stopped(&store), move || {
+        failure_notices.clone().run()
     });
     let scheduled = Arc::new(tokio::sync::Notify::new());
     {
@@ -108,6 +128,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         sign_in: Arc::new(mailroom_api::SignInLimits::new(settings.sign_in.clone())),
         providers: settings.providers.clone(),
         public_url: settings.public_url.clone(),
+        notification_mailer: settings.notification_mailer.is_some(),
     };
 
     {
@@ -263,6 +284,18 @@ fn outbound_policy(settings: &Settings) -> anyhow::Result<OutboundPolicy> {
     .context("outbound connection settings")
 }
 
+/// The policy the notification mailer is reached under: the server's, but a loopback or
+/// private host is allowed, since the operator named it (`notification_smtp_url`); the
+/// guard against private addresses is for those applications and users supply.
+/// Plaintext still needs `allow_insecure_transport`, and certificates are verified.
+fn notification_policy(policy: &OutboundPolicy) -> anyhow::Result<OutboundPolicy> {
+    OutboundPolicy::new(PolicySettings {
+        allow_private_hosts: true,
+        ..policy.settings().clone()
+    })
+    .context("notification mailer connection settings")
+}
+
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -306,6 +339,12 @@ async fn purge_expired_auth(store: mailroom_store::Store) {
             Ok(0) => {}
             Ok(rows) => tracing::info!(rows, "purged delivered webhook notifications"),
             Err(e) => tracing::warn!(error = %e, "could not purge webhook notifications"),
+        }
+        // Failure notices sent or given up, as long.
+        match store.purge_failure_notices(week_ago).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "purged webhook failure notices"),
+            Err(e) => tracing::warn!(error = %e, "could not purge webhook failure notices"),
         }
         // The delta feed's change log is kept as long (README.md, "Nylas v2 applications").
         let retention = mailroom_model::time::unix_now() - mailroom_store::CHANGE_RETENTION_SECS;

@@ -38,6 +38,9 @@ struct FileSettings {
     sync_status_poll_millis: Option<u64>,
     max_connections_per_grant: Option<u64>,
     webhook_retry_secs: Option<u64>,
+    webhook_give_up_secs: Option<u64>,
+    notification_smtp_url: Option<String>,
+    notification_from: Option<String>,
     lease_secs: Option<u64>,
     sync_ignore_capabilities: Option<Vec<String>>,
     sync_bodies: Option<String>,
@@ -108,6 +111,12 @@ pub struct Settings {
     pub max_connections_per_grant: usize,
     /// The first retry of a failed webhook delivery waits this long (then doubling).
     pub webhook_retry: Duration,
+    /// A notification not delivered by then is given up and its webhook marked failed.
+    pub webhook_give_up: Duration,
+    /// Where the emails to a failed webhook's `notification_email_addresses` are
+    /// submitted (`notification_smtp_url`, `notification_from`); `None`: nowhere, and
+    /// webhooks take no such addresses.
+    pub notification_mailer: Option<mailroom_webhooks::NotificationMailer>,
     /// IMAP capabilities sync acts as if the server lacked (e.g. `QRESYNC`), for servers
     /// whose extension is broken, and to exercise the fallbacks.
     pub sync_ignore_capabilities: Vec<String>,
@@ -293,6 +302,15 @@ impl Settings {
                 10,
                 MAX_TIMEOUT_SECS,
             ),
+            webhook_give_up: seconds(
+                env_u64("WEBHOOK_GIVE_UP_SECS")?.or(file.webhook_give_up_secs),
+                72 * 3_600,
+                30 * 86_400,
+            ),
+            notification_mailer: notification_mailer(
+                env("NOTIFICATION_SMTP_URL").or(file.notification_smtp_url),
+                env("NOTIFICATION_FROM").or(file.notification_from),
+            )?,
             sync_ignore_capabilities: env("SYNC_IGNORE_CAPABILITIES")
                 .map(|v| v.split(',').map(|c| c.trim().to_owned()).collect())
                 .or(file.sync_ignore_capabilities)
@@ -550,6 +568,92 @@ fn public_url(text: &str) -> anyhow::Result<String> {
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 
+/// The notification mailer from `notification_smtp_url` (`smtp://`, `smtps://` or
+/// `smtp+starttls://`, with `user:password@` where the server wants a login) and
+/// `notification_from`. The URL's text is never repeated in an error: it may hold a
+/// password.
+fn notification_mailer(
+    url: Option<String>,
+    from: Option<String>,
+) -> anyhow::Result<Option<mailroom_webhooks::NotificationMailer>> {
+    use mailroom_smtp::SmtpTls;
+    let Some(url) = url else {
+        if from.is_some() {
+            bail!("notification_from needs notification_smtp_url");
+        }
+        return Ok(None);
+    };
+    let Some(from) = from else {
+        bail!("notification_smtp_url needs notification_from: the address notices come from");
+    };
+    let from = mailroom_model::EmailAddress::parse(from.trim())
+        .map_err(|e| anyhow::anyhow!("notification_from: {e}"))?
+        .as_str()
+        .to_owned();
+    let hidden = "its text is not repeated here, as it may hold a password";
+    let parsed = url::Url::parse(url.trim())
+        .map_err(|e| anyhow::anyhow!("notification_smtp_url is not a URL ({e}; {hidden})"))?;
+    let (tls, default_port) = match parsed.scheme() {
+        "smtp" => (SmtpTls::Plain, 25),
+        "smtps" => (SmtpTls::Implicit, 465),
+        "smtp+starttls" => (SmtpTls::StartTls, 587),
+        other => bail!(
+            "notification_smtp_url must start smtp://, smtps:// or smtp+starttls://, not {other}://"
+        ),
+    };
+    let host = match parsed.host() {
+        Some(url::Host::Domain(name)) if !name.is_empty() => name.to_owned(),
+        Some(url::Host::Ipv4(ip)) => ip.to_string(),
+        Some(url::Host::Ipv6(ip)) => ip.to_string(),
+        _ => bail!("notification_smtp_url names no host ({hidden})"),
+    };
+    if !matches!(parsed.path(), "" | "/") || parsed.query().is_some() || parsed.fragment().is_some()
+    {
+        bail!("notification_smtp_url takes no path, query or fragment ({hidden})");
+    }
+    let login = match (parsed.username(), parsed.password()) {
+        ("", None) => None,
+        ("", Some(_)) => bail!("notification_smtp_url has a password without a user ({hidden})"),
+        (user, password) => Some((
+            percent_decoded(user).context("notification_smtp_url: the user")?,
+            percent_decoded(password.unwrap_or_default()).map_err(|_| {
+                anyhow::anyhow!("notification_smtp_url: the password is not UTF-8 once decoded")
+            })?,
+        )),
+    };
+    Ok(Some(mailroom_webhooks::NotificationMailer {
+        host,
+        port: parsed.port().unwrap_or(default_port),
+        tls,
+        login,
+        from,
+    }))
+}
+
+/// `%XX` escapes (RFC 3986 §2.1) decoded, as a URL's user and password are written.
+fn percent_decoded(text: &str) -> anyhow::Result<String> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .and_then(|pair| std::str::from_utf8(pair).ok())
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        match (bytes[at], hex) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                at += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded).map_err(|_| anyhow::anyhow!("not UTF-8 once decoded"))
+}
+
 /// The providers' table: their own servers, or (tests only) all of them moved to the
 /// testbed: `test_oauth_base_url` and both mail servers as `HOST:PORT:SECURITY`.
 fn provider_table(
@@ -622,6 +726,57 @@ mod tests {
         assert_eq!(" Text ".parse::<LogFormat>().ok(), Some(LogFormat::Text));
         assert!("yaml".parse::<LogFormat>().is_err());
         assert_eq!(LogFormat::default(), LogFormat::Text);
+    }
+
+    #[test]
+    fn the_notification_mailer_is_read_from_its_url_and_never_shows_the_password() {
+        let mailer = |url: &str| {
+            notification_mailer(Some(url.to_owned()), Some("mailroom@example.test".into()))
+        };
+        let plain = mailer("smtp://127.0.0.1:31025").unwrap().unwrap();
+        assert_eq!(
+            (
+                plain.host.as_str(),
+                plain.port,
+                plain.tls,
+                plain.login.is_none()
+            ),
+            ("127.0.0.1", 31025, mailroom_smtp::SmtpTls::Plain, true)
+        );
+        let secure = mailer("smtps://notices%40example.test:p%40ss%3Aword@mail.example.test")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (secure.port, secure.tls),
+            (465, mailroom_smtp::SmtpTls::Implicit)
+        );
+        assert_eq!(
+            secure.login,
+            Some(("notices@example.test".into(), "p@ss:word".into()))
+        );
+        assert!(!format!("{secure:?}").contains("p@ss"), "{secure:?}");
+        let starttls = mailer("smtp+starttls://u:secret-pw@mail.example.test")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (starttls.port, starttls.tls),
+            (587, mailroom_smtp::SmtpTls::StartTls)
+        );
+        assert_eq!(starttls.from, "mailroom@example.test");
+        for bad in [
+            "http://u:secret-pw@mail.example.test",
+            "smtp://u:secret-pw@mail.example.test/path",
+            "smtp://u:secret-pw@mail.example.test?x=1",
+            "smtp://:secret-pw@mail.example.test",
+            "not a url secret-pw",
+        ] {
+            let error = format!("{:#}", mailer(bad).unwrap_err());
+            assert!(!error.contains("secret-pw"), "{bad}: {error}");
+        }
+        assert!(notification_mailer(Some("smtp://h".into()), None).is_err());
+        assert!(notification_mailer(None, Some("a@example.test".into())).is_err());
+        assert!(notification_mailer(Some("smtp://h".into()), Some("nobody".into())).is_err());
+        assert!(notification_mailer(None, None).unwrap().is_none());
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub enum SmtpAuth<'a> {
     Password(&'a str),
     /// AUTH XOAUTH2 with an OAuth 2.0 access token, as Gmail, Outlook.com and Yahoo take.
     Bearer(&'a str),
+    /// No AUTH at all: a relay that trusts the client by its address (an operator's own
+    /// mail server, for the notices mailroom sends itself).
+    None,
 }
 
 impl std::fmt::Debug for SmtpAuth<'_> {
@@ -39,6 +42,7 @@ impl std::fmt::Debug for SmtpAuth<'_> {
         f.write_str(match self {
             SmtpAuth::Password(_) => "Password(…)",
             SmtpAuth::Bearer(_) => "Bearer(…)",
+            SmtpAuth::None => "None",
         })
     }
 }
@@ -102,6 +106,7 @@ async fn connect_and_login(
     let (secret, mechanisms): (&str, &[Mechanism]) = match auth {
         SmtpAuth::Password(password) => (password, &[Mechanism::Plain, Mechanism::Login]),
         SmtpAuth::Bearer(token) => (token, &[Mechanism::Xoauth2]),
+        SmtpAuth::None => return Ok(connection),
     };
     let credentials = Credentials::new(server.username.to_owned(), secret.to_owned());
     match connection.auth(mechanisms, &credentials).await {

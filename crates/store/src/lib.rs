@@ -59,6 +59,7 @@ mod thread_participants;
 mod thread_replies;
 mod thread_summaries;
 mod uploads;
+mod webhook_failure_notices;
 mod webhook_outbox;
 mod webhooks;
 
@@ -115,5 +116,6 @@ pub use uploads::{
     MAX_UPLOAD_BYTES_PER_GRANT, MAX_UPLOADS_PER_GRANT, UPLOAD_LIFETIME_SECS, UploadQuota,
     UploadRecord, UploadRefused,
 };
+pub use webhook_failure_notices::{FailureNotice, MAX_FAILURE_CHARS};
 pub use webhook_outbox::DueDelivery;
 pub use webhooks::{NewWebhook, WebhookChange, WebhookRecord, WebhookWithSecret};

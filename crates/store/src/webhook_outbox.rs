@@ -12,6 +12,7 @@ use crate::{
     error::StoreError,
     open::Store,
     sql_filter::{Bind, SqlFilter},
+    webhook_failure_notices::record_failure_notices,
 };
 
 /// Applications left out of one look at the due deliveries, at most: a bound on the
@@ -238,7 +239,9 @@ impl Store {
     }
 
     /// The receiver failed: try again at `retry_at`, or give up (`None`). The webhook is
-    /// marked `failing`, and `failed` once a delivery is given up.
+    /// marked `failing`, and `failed` once a delivery is given up; that transition records
+    /// a failure notice for each of its notification addresses
+    /// (`crate::webhook_failure_notices`).
     pub async fn delivery_failed(
         &self,
         delivery: &DueDelivery,
@@ -267,7 +270,7 @@ impl Store {
         } else {
             ("failed", "('active', 'failing')")
         };
-        sqlx::query(&format!(
+        let marked = sqlx::query(&format!(
             "UPDATE webhooks SET status = $1, status_updated_at = $2, updated_at = $2 \
              WHERE id = $3 AND status IN {from}"
         ))
@@ -276,6 +279,10 @@ impl Store {
         .bind(&delivery.webhook_id)
         .execute(&mut *tx)
         .await?;
+        // Marked failed just now: its notification addresses are told, once.
+        if retry_at.is_none() && marked.rows_affected() > 0 {
+            record_failure_notices(&mut tx, &delivery.webhook_id, error, now).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

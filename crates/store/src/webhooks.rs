@@ -10,7 +10,10 @@ use mailroom_model::{
 };
 use sqlx::Row;
 
-use crate::{error::StoreError, open::Store, secret_hash::generate_secret};
+use crate::{
+    error::StoreError, open::Store, secret_hash::generate_secret,
+    webhook_failure_notices::record_failure_notices,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookRecord {
@@ -256,24 +259,37 @@ impl Store {
     }
 
     /// Sets the status from delivery (`failing`, `failed`, back to `active`) without
-    /// touching anything else; false if the webhook is gone.
+    /// touching anything else; false if the webhook is gone. Moving it to `failed`
+    /// records its failure notices, as a delivery given up does.
     pub async fn set_webhook_status(
         &self,
         id: &WebhookId,
         status: WebhookStatus,
     ) -> Result<bool, StoreError> {
         let now = unix_now();
-        let result = sqlx::query(
-            "UPDATE webhooks SET status_updated_at = CASE WHEN status <> $1 THEN $2 ELSE status_updated_at END, \
-             status = $3 WHERE id = $4",
+        let mut tx = self.begin_write().await?;
+        let moved = sqlx::query(
+            "UPDATE webhooks SET status_updated_at = $1, status = $2 WHERE id = $3 AND status <> $4",
         )
-        .bind(status.as_str())
         .bind(now)
         .bind(status.as_str())
         .bind(id.as_str())
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() > 0)
+        .bind(status.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if moved && status == WebhookStatus::Failed {
+            record_failure_notices(&mut tx, id.as_str(), "", now).await?;
+        }
+        let exists = moved
+            || sqlx::query("SELECT 1 AS one FROM webhooks WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+        tx.commit().await?;
+        Ok(exists)
     }
 }
 

@@ -221,6 +221,11 @@ async function start() {
         MAILROOM_PROVIDER_TIMEOUT_SECS: '3',
         MAILROOM_SYNC_POLL_SECS: '1',
         MAILROOM_WEBHOOK_RETRY_SECS: '1',
+        // The operator's notification mailer, without which notificationEmailAddresses is
+        // refused (docs/API.md §6.3): the testbed's SMTP port, which delivers any domain
+        // but its own (ops@example.com) to its sink mailbox (testbed/README.md).
+        MAILROOM_NOTIFICATION_SMTP_URL: `smtp://127.0.0.1:${testbed.TESTBED_SMTP_PORT}`,
+        MAILROOM_NOTIFICATION_FROM: 'mailroom-notices@example.test',
       },
       httpTimeoutMs: SDK_TIMEOUT_S * 1000,
     });

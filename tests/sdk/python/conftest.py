@@ -423,6 +423,12 @@ def mailroom(testbed: Testbed, tmp_path_factory: pytest.TempPathFactory):
             # The testbed's DNS announces its servers (SRV) for the users' domain, so that
             # sign-ins on them prove the address (email_verified).
             "MAILROOM_DNS_SERVER": f"127.0.0.1:{testbed.env['TESTBED_DNS_PORT']}",
+            # The operator's notification mailer, without which a webhook's
+            # notification_email_addresses is refused (docs/API.md §6.3): the testbed's
+            # SMTP port, which delivers any domain but its own (ops@example.com) to its
+            # sink mailbox (testbed/README.md).
+            "MAILROOM_NOTIFICATION_SMTP_URL": f"smtp://127.0.0.1:{testbed.env['TESTBED_SMTP_PORT']}",
+            "MAILROOM_NOTIFICATION_FROM": "mailroom-notices@example.test",
         }
     )
     server = MailroomServer(binary, data_dir, env, data_dir.parent / "mailroom-serve.log")

@@ -29,6 +29,8 @@ use crate::{
 };
 
 const MAX_DESCRIPTION_CHARS: usize = 1024;
+/// Addresses one webhook's failure is reported to, at most.
+const MAX_NOTIFICATION_ADDRESSES: usize = 10;
 
 pub async fn create_webhook(
     State(state): State<AppState>,
@@ -47,7 +49,10 @@ pub async fn create_webhook(
         ApiError::invalid_payload("'webhook_url' is required: where notifications are POSTed")
     })?;
     let url = parse_url(url)?;
-    let emails = parse_emails(input.notification_email_addresses.as_deref().unwrap_or(&[]))?;
+    let emails = parse_emails(
+        &state,
+        input.notification_email_addresses.as_deref().unwrap_or(&[]),
+    )?;
     let description = check_description(input.description)?;
     challenge(&state.policy, &url).await?;
     let created = state
@@ -108,7 +113,7 @@ pub async fn update_webhook(
     let emails = input
         .notification_email_addresses
         .as_deref()
-        .map(parse_emails)
+        .map(|values| parse_emails(&state, values))
         .transpose()?;
     let description = check_description(input.description)?;
     let status = input.status.as_deref().map(parse_status).transpose()?;
@@ -386,11 +391,28 @@ fn parse_url(value: &str) -> Result<WebhookUrl, ApiError> {
     WebhookUrl::parse(value).map_err(|e| ApiError::invalid_payload(e.to_string()))
 }
 
-fn parse_emails(values: &[String]) -> Result<Vec<String>, ApiError> {
+/// The addresses a failed webhook is reported to (docs/API.md §6.3): each an email
+/// address, at most [`MAX_NOTIFICATION_ADDRESSES`], and only where the operator configured
+/// a notification mailer, since nothing would ever be sent to them otherwise.
+fn parse_emails(state: &AppState, values: &[String]) -> Result<Vec<String>, ApiError> {
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !state.notification_mailer {
+        return Err(ApiError::bad_request(
+            "notification_email_addresses needs the operator's notification mailer \
+             (notification_smtp_url); leave it empty",
+        ));
+    }
+    if values.len() > MAX_NOTIFICATION_ADDRESSES {
+        return Err(ApiError::invalid_payload(format!(
+            "notification_email_addresses holds at most {MAX_NOTIFICATION_ADDRESSES} addresses"
+        )));
+    }
     values
         .iter()
         .map(|v| {
-            EmailAddress::parse(v)
+            EmailAddress::parse(v.trim())
                 .map(|e| e.as_str().to_owned())
                 .map_err(|e| {
                     ApiError::invalid_payload(format!("notification_email_addresses: {e}"))

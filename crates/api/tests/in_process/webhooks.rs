@@ -1,7 +1,8 @@
 //! Webhooks (docs/API.md §6.1): listed, read, changed and removed with the application's
 //! key; the secret is shown only when made or rotated, and a rotation replaces it. A
 //! webhook URL is challenged over the network when it is created, so the webhooks here
-//! are made through the store.
+//! are made through the store. `notification_email_addresses` are taken only where the
+//! operator configured a notification mailer (§6.3).
 
 use axum::http::{Method, StatusCode};
 use mailroom_model::v3::TriggerType;
@@ -74,7 +75,7 @@ async fn a_webhook_is_listed_and_read_with_every_field_and_no_secret() {
 
 #[tokio::test]
 async fn a_webhook_is_changed_and_read_back() {
-    let app = App::new().await;
+    let app = App::with_notification_mailer().await;
     let (id, _) = webhook(&app, &app.application()).await;
     let path = format!("/v3/webhooks/{id}");
     let changed = app
@@ -258,4 +259,123 @@ async fn the_ip_addresses_are_a_list_with_its_time() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert!(reply.body["data"]["ip_addresses"].is_array());
     assert!(reply.body["data"]["updated_at"].is_i64());
+}
+
+const NEEDS_MAILER: &str = "notification_email_addresses needs the operator's notification mailer (notification_smtp_url); leave it empty";
+
+#[tokio::test]
+async fn notification_addresses_need_the_operators_mailer() {
+    let app = App::new().await;
+    let (id, _) = webhook(&app, &app.application()).await;
+    let path = format!("/v3/webhooks/{id}");
+    let created = app
+        .call(
+            Method::POST,
+            "/v3/webhooks",
+            Some(json!({"trigger_types": ["message.created"],
+                        "webhook_url": "https://hooks.example.test/orders",
+                        "notification_email_addresses": ["ops@example.test"]})),
+        )
+        .await;
+    let changed = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"notification_email_addresses": ["ops@example.test"]})),
+        )
+        .await;
+    for refused in [&created, &changed] {
+        assert_v3_error_type(
+            refused,
+            StatusCode::BAD_REQUEST,
+            "api.invalid_request_error",
+            "no mailer",
+        );
+        assert_eq!(refused.body["error"]["message"], NEEDS_MAILER);
+    }
+    assert_eq!(
+        app.call(Method::GET, &path, None).await.body["data"]["notification_email_addresses"],
+        json!([]),
+        "nothing changed"
+    );
+    let empty = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"notification_email_addresses": [], "description": "kept empty"})),
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.body);
+    assert_eq!(empty.body["data"]["description"], "kept empty");
+}
+
+#[tokio::test]
+async fn with_a_mailer_up_to_ten_email_addresses_are_taken() {
+    let app = App::with_notification_mailer().await;
+    let (id, _) = webhook(&app, &app.application()).await;
+    let path = format!("/v3/webhooks/{id}");
+    let ten: Vec<String> = (0..10).map(|n| format!("ops{n}@example.test")).collect();
+    let taken = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"notification_email_addresses": ten})),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::OK, "{}", taken.body);
+    assert_eq!(
+        taken.body["data"]["notification_email_addresses"],
+        json!(ten)
+    );
+
+    let eleven: Vec<String> = (0..11).map(|n| format!("ops{n}@example.test")).collect();
+    for (addresses, what) in [
+        (json!(eleven), "eleven addresses"),
+        (
+            json!(["ops@example.test", "not an address"]),
+            "not an address",
+        ),
+        (json!(["ops@"]), "no domain"),
+    ] {
+        let refused = app
+            .call(
+                Method::PUT,
+                &path,
+                Some(json!({"notification_email_addresses": addresses})),
+            )
+            .await;
+        assert_v3_error_type(
+            &refused,
+            StatusCode::BAD_REQUEST,
+            "api.invalid_request_payload",
+            what,
+        );
+        assert!(
+            refused.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("notification_email_addresses")),
+            "{what}: {}",
+            refused.body
+        );
+    }
+    // A create with addresses gets past them to the URL's challenge, which fails here.
+    let created = app
+        .call(
+            Method::POST,
+            "/v3/webhooks",
+            Some(json!({"trigger_types": ["message.created"],
+                        "webhook_url": "https://hooks.example.test/orders",
+                        "notification_email_addresses": ["ops@example.test"]})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::BAD_REQUEST, "{}", created.body);
+    let message = created.body["error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.contains("webhook_url"), "{message}");
+    assert_eq!(
+        app.call(Method::GET, &path, None).await.body["data"]["notification_email_addresses"],
+        json!(ten),
+        "the refused changes changed nothing"
+    );
 }

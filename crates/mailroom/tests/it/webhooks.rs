@@ -1,7 +1,9 @@
 //! `/v3/webhooks`: destinations created only after a real receiver on 127.0.0.1 answered
 //! the `?challenge=` handshake, the secret shown on create and rotation only, updates
 //! that re-run the challenge when the URL changes or the destination is switched back on,
-//! receivers that fail the handshake, private URLs refused by default, API keys only.
+//! receivers that fail the handshake, private URLs refused by default, API keys only; and
+//! a webhook marked failed emails its `notification_email_addresses` through the
+//! operator's notification mailer (the testbed's Postfix) into a testbed mailbox.
 
 use std::{
     sync::{Arc, Mutex},
@@ -105,13 +107,31 @@ impl TestReceiver {
 }
 
 /// A server that may reach loopback receivers over plain http, with a 3 s outbound
-/// timeout so a silent receiver fails fast.
+/// timeout so a silent receiver fails fast, and a notification mailer.
 fn local_server() -> Mailroom {
-    Mailroom::start_with(vec![
+    let mut env = vec![
         ("MAILROOM_ALLOW_PRIVATE_HOSTS".into(), "true".into()),
         ("MAILROOM_ALLOW_INSECURE_TRANSPORT".into(), "true".into()),
         ("MAILROOM_PROVIDER_TIMEOUT_SECS".into(), "3".into()),
-    ])
+    ];
+    env.extend(notification_mailer());
+    Mailroom::start_with(env)
+}
+
+/// The address failure notices come from.
+const NOTICES_FROM: &str = "mailroom-notices@example.test";
+
+/// The notification mailer: the testbed's SMTP port, which takes mail from loopback
+/// without a login and delivers `@example.test` to its mailboxes (any other domain, such
+/// as `ops@example.com`, to its sink: testbed/README.md, "Users and mail flow").
+fn notification_mailer() -> Vec<(String, String)> {
+    vec![
+        (
+            "MAILROOM_NOTIFICATION_SMTP_URL".into(),
+            format!("smtp://127.0.0.1:{}", Testbed::get().smtp_port),
+        ),
+        ("MAILROOM_NOTIFICATION_FROM".into(), NOTICES_FROM.into()),
+    ]
 }
 
 const WEBHOOK_FIELDS: [&str; 9] = [
@@ -393,7 +413,7 @@ async fn receivers_that_fail_the_challenge_store_nothing() {
 
 #[tokio::test]
 async fn private_and_plain_http_urls_are_refused_by_default() {
-    let server = Mailroom::start_with(vec![]);
+    let server = Mailroom::start_with(notification_mailer());
     let app = server.create_app("webhooks");
     let api = server.client(&app.api_key);
     let receiver = TestReceiver::start(Receiver::Echo).await;
@@ -486,7 +506,9 @@ async fn access_token(server: &Mailroom) -> String {
 
 #[tokio::test]
 async fn only_the_applications_api_key_reaches_its_webhooks() {
-    let server = Mailroom::start();
+    let mut env = support::testbed_env();
+    env.extend(notification_mailer());
+    let server = Mailroom::start_with(env);
     let app = server.create_app("webhooks");
     let api = server.client(&app.api_key);
     let receiver = TestReceiver::start(Receiver::Echo).await;
@@ -529,4 +551,117 @@ async fn only_the_applications_api_key_reaches_its_webhooks() {
     );
     assert_eq!(other.get("/v3/webhooks").await.body["data"], json!([]));
     assert_eq!(api.get(&path).await.status, 200);
+}
+
+/// The testbed user the failure notice goes to (testbed/README.md, the users' table).
+const NOTICE_USER: u32 = 519;
+
+/// A receiver that refuses every notification: the webhook is given up (after a second,
+/// `MAILROOM_WEBHOOK_GIVE_UP_SECS`) and marked failed, and its notification address gets
+/// one plain-text email through the testbed's Postfix, read back from the mailbox over
+/// IMAP: the webhook's id, URL, status, the last error and how to switch it back on,
+/// never its secret. A server without a mailer refuses the addresses instead.
+#[tokio::test]
+async fn a_failed_webhook_emails_its_notification_addresses() {
+    support::imap_peer::reset_user(NOTICE_USER, false);
+    let (address, _) = Testbed::user(NOTICE_USER);
+    let mut env = support::testbed_env();
+    env.extend(notification_mailer());
+    env.push(("MAILROOM_WEBHOOK_RETRY_SECS".into(), "1".into()));
+    env.push(("MAILROOM_WEBHOOK_GIVE_UP_SECS".into(), "1".into()));
+    let server = Mailroom::start_with(env);
+    let (_, api) = support::imap_app(&server, "failing receiver").await;
+    let receiver = support::webhook_receiver::Receiver::start().await;
+    receiver.set_down(true);
+    let created = api
+        .post(
+            "/v3/webhooks",
+            json!({"trigger_types": ["grant.created"], "webhook_url": receiver.url,
+                   "notification_email_addresses": [address]}),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let id = created.body["data"]["id"].as_str().unwrap().to_owned();
+    let secret = created.body["data"]["webhook_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let grant = api
+        .post(
+            "/v3/connect/custom",
+            json!({"provider": "imap", "settings": Testbed::get().settings(NOTICE_USER)}),
+        )
+        .await;
+    assert_eq!(grant.status, 201, "{}", grant.text);
+
+    let path = format!("/v3/webhooks/{id}");
+    support::eventually(&api, &path, "the webhook marked failed", |body| {
+        body["data"]["status"] == "failed"
+    })
+    .await;
+    assert!(receiver.refused() >= 1);
+
+    let subject = format!("Webhook {id} failed");
+    let mut peer = support::imap_peer::ImapPeer::login(NOTICE_USER).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let raw = loop {
+        if let Some(raw) = peer.raw_by_subject("INBOX", &subject).await {
+            break raw;
+        }
+        assert!(Instant::now() < deadline, "no failure notice arrived");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    peer.logout().await;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    for expected in [
+        format!("From: <{NOTICES_FROM}>"),
+        format!("To: <{address}>"),
+        format!("Callback URL: {}", receiver.url),
+        "Status:       failed".to_owned(),
+        "Last error:   the receiver answered 503".to_owned(),
+        format!("PUT /v3/webhooks/{id}"),
+        "{\"status\": \"active\"}".to_owned(),
+    ] {
+        assert!(
+            text.contains(&expected),
+            "{expected:?} missing from:\n{text}"
+        );
+    }
+    assert!(
+        !text.contains(&secret),
+        "the webhook secret is never mailed"
+    );
+    // Marked sent once the mail server took it, and one notice for the one transition.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server
+        .database_scalar("SELECT COUNT(*) FROM webhook_failure_notices WHERE state = 'sent'")
+        != 1
+    {
+        assert!(Instant::now() < deadline, "the notice was not marked sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        server.database_scalar("SELECT COUNT(*) FROM webhook_failure_notices"),
+        1
+    );
+
+    // Without a mailer, the addresses are refused with a 400 that says why.
+    let plain = Mailroom::start_with(support::testbed_env());
+    let (_, api) = support::imap_app(&plain, "no mailer").await;
+    let refused = api
+        .post(
+            "/v3/webhooks",
+            json!({"trigger_types": ["grant.created"], "webhook_url": receiver.url,
+                   "notification_email_addresses": [address]}),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(refused.error_type(), "api.invalid_request_error");
+    assert!(
+        refused
+            .error_message()
+            .contains("needs the operator's notification mailer (notification_smtp_url)"),
+        "{}",
+        refused.text
+    );
 }

@@ -446,8 +446,183 @@ async fn failures_mark_the_webhook_failing_then_failed(engine: Engine) {
     clean_up(place).await;
 }
 
+/// A webhook marked `failed` records one failure notice per notification address (each
+/// once, whatever its case) in the transition's transaction: none while it is only
+/// `failing`, none again while it stays failed, and a new set when it fails after being
+/// switched back on. The worker's side: due notices are claimed with a lease, marked
+/// sent, retried later, given up, and purged once done.
+async fn a_transition_to_failed_records_one_notice_per_address(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let app = new_app(&store, "a").await;
+    let addresses = [
+        "ops@example.test".to_owned(),
+        "OPS@example.test".to_owned(),
+        "dev@example.test".to_owned(),
+    ];
+    let webhook = store
+        .create_webhook(
+            &app,
+            &NewWebhook {
+                notification_email_addresses: &addresses,
+                ..hook("https://a.example/m", &[TriggerType::MessageCreated])
+            },
+        )
+        .await
+        .unwrap()
+        .webhook;
+    let grant = new_grant(&store, &app).await.id;
+    let now = mailroom_model::time::unix_now();
+    let notices = |store: Store| {
+        let id = webhook.id.clone();
+        async move { store.webhook_failure_notices(&id).await.unwrap() }
+    };
+    // Gives up (or, with `retry_at`, retries) the one due delivery of a new notification.
+    let fail_one = |store: Store, object: &'static str, retry_at: Option<i64>| {
+        let grant = grant.clone();
+        async move {
+            store
+                .notify(
+                    &grant,
+                    TriggerType::MessageCreated,
+                    &[(object.into(), None)],
+                )
+                .await
+                .unwrap();
+            let due = store.due_deliveries(now + 1_000_000, 10).await.unwrap();
+            let delivery = due
+                .iter()
+                .find(|d| d.object_id.as_deref() == Some(object))
+                .unwrap()
+                .clone();
+            let error = format!("the receiver answered 500: {}", "x".repeat(2_000));
+            store
+                .delivery_failed(&delivery, retry_at, &error)
+                .await
+                .unwrap();
+        }
+    };
+
+    fail_one(store.clone(), "m1", Some(now + 1_000_000_000)).await;
+    assert!(
+        notices(store.clone()).await.is_empty(),
+        "failing is not failed"
+    );
+    fail_one(store.clone(), "m2", None).await;
+    let recorded = notices(store.clone()).await;
+    let mut recipients: Vec<&str> = recorded.iter().map(|n| n.recipient.as_str()).collect();
+    recipients.sort_unstable();
+    assert_eq!(recipients, ["dev@example.test", "ops@example.test"]);
+    for notice in &recorded {
+        assert_eq!(notice.webhook_id, webhook.id.as_str());
+        assert_eq!(notice.webhook_url, "https://a.example/m");
+        assert_eq!(notice.state, "pending");
+        assert_eq!(notice.attempts, 0);
+        assert!(notice.failure.starts_with("the receiver answered 500: x"));
+        assert_eq!(
+            notice.failure.chars().count(),
+            mailroom_store::MAX_FAILURE_CHARS
+        );
+    }
+    // Still failed: neither another given-up delivery nor the status set again tells anew.
+    fail_one(store.clone(), "m3", None).await;
+    store
+        .set_webhook_status(&webhook.id, WebhookStatus::Failed)
+        .await
+        .unwrap();
+    assert_eq!(notices(store.clone()).await.len(), 2);
+
+    // The worker's side.
+    let due = store.due_failure_notices(now + 1, 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert!(store.claim_failure_notice(&due[0], 60).await.unwrap());
+    assert!(
+        !store.claim_failure_notice(&due[0], 60).await.unwrap(),
+        "leased"
+    );
+    assert!(store.claim_failure_notice(&due[1], 60).await.unwrap());
+    assert!(
+        store
+            .due_failure_notices(now + 1, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.failure_notice_sent(&due[0]).await.unwrap();
+    let later = now + 1_000;
+    store
+        .failure_notice_failed(&due[1], Some(later), "451 4.3.0 try again later")
+        .await
+        .unwrap();
+    let by_id = |list: Vec<mailroom_store::FailureNotice>, id: &str| {
+        list.into_iter().find(|n| n.id == id).unwrap()
+    };
+    let sent = by_id(notices(store.clone()).await, &due[0].id);
+    assert_eq!((sent.state.as_str(), sent.attempts), ("sent", 1));
+    assert!(sent.sent_at.is_some_and(|at| at >= now));
+    let waiting = by_id(notices(store.clone()).await, &due[1].id);
+    assert_eq!((waiting.state.as_str(), waiting.attempts), ("pending", 1));
+    assert_eq!(
+        waiting.last_error.as_deref(),
+        Some("451 4.3.0 try again later")
+    );
+    assert!(
+        store
+            .due_failure_notices(later - 1, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let retry = store.due_failure_notices(later, 10).await.unwrap();
+    assert_eq!(retry.len(), 1);
+    assert!(store.claim_failure_notice(&retry[0], 60).await.unwrap());
+    store
+        .failure_notice_failed(&retry[0], None, "550 5.1.1 no such user")
+        .await
+        .unwrap();
+    assert_eq!(
+        by_id(notices(store.clone()).await, &due[1].id).state,
+        "abandoned"
+    );
+    assert!(
+        store
+            .due_failure_notices(now + 1_000_000_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Switched back on, it fails again straight from active: a new notice per address.
+    store
+        .update_webhook(
+            &app,
+            &webhook.id,
+            &WebhookChange {
+                status: Some(WebhookStatus::Active),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    fail_one(store.clone(), "m4", None).await;
+    let all = notices(store.clone()).await;
+    assert_eq!(all.len(), 4);
+    assert_eq!(all.iter().filter(|n| n.state == "pending").count(), 2);
+
+    // Done notices go with the purge; pending ones stay.
+    assert_eq!(
+        store
+            .purge_failure_notices(now + 1_000_000_000)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(notices(store.clone()).await.len(), 2);
+    clean_up(place).await;
+}
+
 on_both_engines!(
     failures_mark_the_webhook_failing_then_failed,
+    a_transition_to_failed_records_one_notice_per_address,
     created_webhooks_keep_their_secret_sealed,
     webhooks_belong_to_their_application,
     updates_change_only_what_is_given,

@@ -45,7 +45,7 @@ impl App {
 
     /// As [`App::new`], under other request limits.
     pub async fn with_limits(limits: HttpLimits) -> App {
-        App::from_seed(Contents::ThreeMessages, limits, None).await
+        App::from_seed(Contents::ThreeMessages, limits, None, false).await
     }
 
     /// As [`App::new`], with `public_url` configured (what open and link tracking need).
@@ -54,19 +54,31 @@ impl App {
             Contents::ThreeMessages,
             HttpLimits::default(),
             Some(public_url.to_owned()),
+            false,
         )
         .await
+    }
+
+    /// As [`App::new`], on a server whose operator configured a notification mailer
+    /// (`notification_smtp_url`), so webhooks take `notification_email_addresses`.
+    pub async fn with_notification_mailer() -> App {
+        App::from_seed(Contents::ThreeMessages, HttpLimits::default(), None, true).await
     }
 
     /// The application with its grant, whose mailbox is the varied one of
     /// `support::mailbox` (senders, flags, dates, folders, attachments, a thread, an
     /// invitation) instead of the three messages.
     pub async fn with_mailbox() -> App {
-        App::from_seed(Contents::VariedMailbox, HttpLimits::default(), None).await
+        App::from_seed(Contents::VariedMailbox, HttpLimits::default(), None, false).await
     }
 
     /// A database of its own, copied from the seed, under the whole router.
-    async fn from_seed(contents: Contents, limits: HttpLimits, public_url: Option<String>) -> App {
+    async fn from_seed(
+        contents: Contents,
+        limits: HttpLimits,
+        public_url: Option<String>,
+        notification_mailer: bool,
+    ) -> App {
         let seed = seed(contents);
         let dir = tempfile::tempdir().expect("a temporary directory");
         for (name, bytes) in &seed.files {
@@ -85,6 +97,7 @@ impl App {
             sign_in: std::sync::Arc::new(SignInLimits::new(SignInSettings::default())),
             providers: ProviderTable::real(),
             public_url,
+            notification_mailer,
         };
         App {
             router: mailroom_api::router(state, limits),
