@@ -377,6 +377,12 @@ pub async fn delete_draft(
         .mailboxes
         .discard_drafts(&access.grant.id, std::slice::from_ref(&draft.id))
         .await?;
+    if let Some(header) = draft.message_id_header.as_deref() {
+        state
+            .store
+            .set_draft_tracking(&access.grant.id, header, None)
+            .await?;
+    }
     Ok(Json(json!({"request_id": current_request_id()})).into_response())
 }
 

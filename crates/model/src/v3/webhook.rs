@@ -278,7 +278,7 @@ mod tests {
                 Value::String(trigger.as_str().to_owned())
             );
         }
-        assert_eq!(TriggerType::ALL.len(), 22);
+        assert_eq!(TriggerType::ALL.len(), 24);
         let error = "grant.imap_sync_completed"
             .parse::<TriggerType>()
             .unwrap_err();
