@@ -48,6 +48,7 @@ pub use mailboxes::{
 pub use router::{AppState, HttpLimits, router};
 pub use schedule_metrics::{describe_schedule_metrics, observe_scheduled_sends};
 pub use sign_in_limits::{SignInLimits, SignInSettings};
+pub use v3::client_info::TrustedProxies;
 
 /// The v3 Message object of an indexed message, as webhook notifications carry it.
 pub fn message_object(

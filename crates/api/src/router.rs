@@ -34,6 +34,8 @@ pub struct AppState {
     /// The URL browsers and providers reach this server at, if configured; otherwise
     /// the provider's return address is made from the sign-in request's `Host`.
     pub public_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<crate::v3::client_info::TrustedProxies>,
     /// Whether the operator configured a notification mailer (`notification_smtp_url`):
     /// without one, webhooks take no `notification_email_addresses`, as nothing would
     /// ever be sent to them.

@@ -53,6 +53,7 @@ async fn app() -> App {
         providers: ProviderTable::real(),
         public_url: None,
         notification_mailer: false,
+        trusted_proxies: Default::default(),
     };
     App {
         router: mailroom_api::router(state, HttpLimits::default()),

@@ -129,6 +129,7 @@ pub async fn run(settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
         providers: settings.providers.clone(),
         public_url: settings.public_url.clone(),
         notification_mailer: settings.notification_mailer.is_some(),
+        trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
     };
 
     {

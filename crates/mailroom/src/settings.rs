@@ -28,6 +28,7 @@ struct FileSettings {
     outbound_bind_address: Option<String>,
     dns_server: Option<String>,
     public_url: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     test_oauth_base_url: Option<String>,
@@ -93,6 +94,8 @@ pub struct Settings {
     /// The URL browsers and OAuth providers reach this server at (`https://…`): the
     /// return address registered at Google, Microsoft and Yahoo is under it.
     pub public_url: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (README.md).
+    pub trusted_proxies: mailroom_api::TrustedProxies,
     /// The PEM certificate chain and key the API serves HTTPS with (`tls_server`);
     /// plain HTTP without them.
     pub tls_cert: Option<PathBuf>,
@@ -258,6 +261,16 @@ impl Settings {
                 .or(file.public_url)
                 .map(|url| public_url(&url))
                 .transpose()?,
+            trusted_proxies: mailroom_api::TrustedProxies::parse(
+                &env("TRUSTED_PROXIES")
+                    .map(|v| v.split(',').map(|p| p.trim().to_owned()).collect())
+                    .or(file.trusted_proxies)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|p: &String| !p.is_empty())
+                    .collect::<Vec<String>>(),
+            )
+            .map_err(anyhow::Error::msg)?,
             tls_cert: env("TLS_CERT").map(PathBuf::from).or(file.tls_cert),
             tls_key: env("TLS_KEY").map(PathBuf::from).or(file.tls_key),
             providers: provider_table(

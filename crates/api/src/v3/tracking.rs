@@ -4,13 +4,14 @@
 //! the address recorded for it when the message was sent, so the redirector cannot be
 //! pointed anywhere else. The recipient's address is kept anonymised.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, num::NonZeroU32, sync::LazyLock};
 
 use axum::{
     extract::{Path, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use governor::{Quota, RateLimiter, clock::DefaultClock, state::keyed::DefaultKeyedStateStore};
 use mailroom_store::TrackingHit;
 
 use crate::{clip::clip, error::ApiError, router::AppState, v3::client_info::ClientInfo};
@@ -21,6 +22,28 @@ const PIXEL: &[u8] = &[
     0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
     0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
 ];
+
+/// Hits counted per client network (its anonymised address) a minute. Past that the
+/// image is still answered and links still lead on, but nothing is counted or written:
+/// a flood from one network costs the store nothing.
+const HITS_PER_NETWORK_PER_MINUTE: u32 = 240;
+/// Networks remembered before the limiter forgets those that have gone quiet.
+const SWEEP_ABOVE: usize = 100_000;
+
+type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
+
+static HITS_BY_NETWORK: LazyLock<KeyedLimiter> = LazyLock::new(|| {
+    let per_minute = NonZeroU32::new(HITS_PER_NETWORK_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+    RateLimiter::keyed(Quota::per_minute(per_minute))
+});
+
+/// Whether a hit from `network` may be counted now.
+fn within_network_share(network: &str) -> bool {
+    if HITS_BY_NETWORK.len() > SWEEP_ABOVE {
+        HITS_BY_NETWORK.retain_recent();
+    }
+    HITS_BY_NETWORK.check_key(&network.to_owned()).is_ok()
+}
 
 /// Tokens are 43 URL-safe base64 characters; anything else names no message.
 fn plausible_token(token: &str) -> bool {
@@ -97,6 +120,13 @@ pub async fn follow_link(
 /// recipient.
 async fn record(state: &AppState, token: &str, link: Option<i64>, client: &ClientInfo) {
     let ip = client.ip.as_deref().and_then(anonymised_ip);
+    if !within_network_share(ip.as_deref().unwrap_or_default()) {
+        tracing::debug!(
+            link,
+            "a tracking hit past its network's share is not counted"
+        );
+        return;
+    }
     let user_agent = client.user_agent.as_deref().map(|ua| clip(ua, 512));
     let hit = TrackingHit {
         token,
@@ -151,6 +181,20 @@ mod tests {
             Some("192.0.2.0")
         );
         assert_eq!(anonymised_ip("not an address"), None);
+    }
+
+    #[test]
+    fn a_network_s_hits_are_limited() {
+        // However fast the loop, 1,000 hits cannot all fit in one network's share.
+        let counted = (0..1_000)
+            .filter(|_| within_network_share("192.0.2.0 (test)"))
+            .count();
+        assert!(counted < 1_000, "{counted}");
+        assert!(counted >= HITS_PER_NETWORK_PER_MINUTE as usize, "{counted}");
+        assert!(
+            within_network_share("198.51.100.0 (test)"),
+            "another network has its own"
+        );
     }
 
     #[test]

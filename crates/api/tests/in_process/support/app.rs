@@ -98,6 +98,7 @@ impl App {
             providers: ProviderTable::real(),
             public_url,
             notification_mailer,
+            trusted_proxies: Default::default(),
         };
         App {
             router: mailroom_api::router(state, limits),
