@@ -369,6 +369,14 @@ async fn purge_expired_auth(store: mailroom_store::Store) {
             Ok(rows) => tracing::info!(rows, "purged Idempotency-Keys past their day"),
             Err(e) => tracing::warn!(error = %e, "could not purge Idempotency-Keys"),
         }
+        // Tracking hits are kept for `recents` 90 days; the counts stay.
+        let hits_end =
+            mailroom_model::time::unix_now() - mailroom_store::TRACKING_HIT_RETENTION_SECS;
+        match store.purge_tracking_hits(hits_end).await {
+            Ok(0) => {}
+            Ok(rows) => tracing::info!(rows, "purged tracking hits past 90 days"),
+            Err(e) => tracing::warn!(error = %e, "could not purge tracking hits"),
+        }
         // UIDs that left a folder are remembered a day against late writes of a pass.
         let uids_end =
             mailroom_model::time::unix_now() - mailroom_store::EXPUNGED_UID_LIFETIME_SECS;

@@ -42,6 +42,8 @@ CREATE TABLE tracking_hits (
 );
 
 CREATE INDEX tracking_hits_recent ON tracking_hits (token_hash, at);
+-- Hits are kept 90 days (crates/store/src/message_tracking.rs); the purge goes by age.
+CREATE INDEX tracking_hits_by_age ON tracking_hits (at);
 
 -- A draft's `tracking_options` (opens or links), by the Message-ID it keeps across
 -- updates: applied to its HTML when it is sent, as it was saved.

@@ -20,6 +20,8 @@ pub const TRACKING_REPEAT_WINDOW_SECS: i64 = 60;
 /// At most this many hits of one message are announced per hour; more are counted but
 /// not announced, so a flood of requests on a leaked URL cannot flood the webhooks.
 pub const MAX_ANNOUNCED_HITS_PER_HOUR: i64 = 120;
+/// How long a hit is kept for `recents` (the counts are kept for good).
+pub const TRACKING_HIT_RETENTION_SECS: i64 = 90 * 86_400;
 /// How many of the latest hits a notification lists in `recents`.
 const RECENTS: i64 = 10;
 
@@ -160,6 +162,15 @@ impl Store {
             links: row.try_get::<i64, _>("links")? == 1,
             label: row.try_get("label")?,
         }))
+    }
+
+    /// Forgets hits recorded before `before`; returns how many.
+    pub async fn purge_tracking_hits(&self, before: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM tracking_hits WHERE at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     /// Forgets a tracked message whose send failed.

@@ -271,6 +271,27 @@ async fn a_flood_is_counted_but_announced_at_most_the_hourly_share(engine: Engin
         10
     );
 
+    // Old hits are purged; the counts stay.
+    let purged = store
+        .purge_tracking_hits(mailroom_model::time::unix_now() + 1)
+        .await
+        .unwrap();
+    assert_eq!(purged as i64, MAX_ANNOUNCED_HITS_PER_HOUR);
+    assert_eq!(
+        store
+            .record_tracking_hit(&hit(&token, None, "After/1"))
+            .await
+            .unwrap(),
+        HitOutcome::Announced,
+        "the hour's share is free again once its hits are gone"
+    );
+    let after = announced(&store).await;
+    assert_eq!(
+        after[0].1["message_data"]["count"],
+        MAX_ANNOUNCED_HITS_PER_HOUR + 6
+    );
+    assert_eq!(after[0].1["recents"].as_array().unwrap().len(), 1);
+
     // The grant goes, and its tracking with it.
     assert!(store.delete_grant(&app.id, &grant).await.unwrap());
     assert_eq!(store.tracked_link(&token, 0).await.unwrap(), None);
