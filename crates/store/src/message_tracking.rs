@@ -277,9 +277,21 @@ impl Store {
             hit.user_agent.unwrap_or_default()
         ));
         let now = unix_now();
-        // Serialised with the grant's other writes, so two requests of one client at
-        // once count once on PostgreSQL too.
-        let mut tx = self.begin_grant_write(&grant_id).await?;
+        let counter = if hit.link.is_some() {
+            "click_count"
+        } else {
+            "open_count"
+        };
+        let mut tx = self.begin_write().await?;
+        // The count goes up first: on PostgreSQL that update holds the message's row
+        // until commit, so a second hit of the same client at once waits here and then
+        // sees the first in the repeat check (a repeat rolls the count back).
+        sqlx::query(&format!(
+            "UPDATE tracked_messages SET {counter} = {counter} + 1 WHERE token_hash = $1"
+        ))
+        .bind(&token_hash)
+        .execute(&mut *tx)
+        .await?;
         let repeat = sqlx::query(
             "SELECT 1 AS x FROM tracking_hits WHERE token_hash = $1 AND kind = $2 \
              AND link_index = $3 AND client_key = $4 AND at > $5 LIMIT 1",
@@ -307,17 +319,6 @@ impl Store {
                 return Ok(HitOutcome::Unknown);
             }
         }
-        let counter = if hit.link.is_some() {
-            "click_count"
-        } else {
-            "open_count"
-        };
-        sqlx::query(&format!(
-            "UPDATE tracked_messages SET {counter} = {counter} + 1 WHERE token_hash = $1"
-        ))
-        .bind(&token_hash)
-        .execute(&mut *tx)
-        .await?;
         let within_hour: i64 = sqlx::query(
             "SELECT COUNT(*) AS n FROM tracking_hits WHERE token_hash = $1 AND at > $2",
         )

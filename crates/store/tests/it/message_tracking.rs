@@ -304,7 +304,39 @@ async fn a_flood_is_counted_but_announced_at_most_the_hourly_share(engine: Engin
     clean_up(place).await;
 }
 
+async fn one_client_s_hits_at_once_count_once(engine: Engine) {
+    let (store, place) = open_store(engine).await;
+    let (_, grant) = grant(&store).await;
+    let token = track(&store, &grant, true, &[]).await;
+    let hits = (0..8).map(|_| {
+        let (store, token) = (store.clone(), token.clone());
+        tokio::spawn(async move {
+            store
+                .record_tracking_hit(&hit(&token, None, "Mail/1"))
+                .await
+                .unwrap()
+        })
+    });
+    let mut outcomes = Vec::new();
+    for hit in hits.collect::<Vec<_>>() {
+        outcomes.push(hit.await.unwrap());
+    }
+    outcomes.sort_by_key(|o| *o != HitOutcome::Announced);
+    let mut expected = vec![HitOutcome::Repeat; 8];
+    expected[0] = HitOutcome::Announced;
+    assert_eq!(outcomes, expected);
+    let seen = announced(&store).await;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].1["message_data"]["count"], 1,
+        "the repeats were rolled back"
+    );
+    store.close().await;
+    clean_up(place).await;
+}
+
 on_both_engines!(
+    one_client_s_hits_at_once_count_once,
     hits_are_counted_once_per_client_and_announced,
     what_was_not_asked_for_is_not_counted,
     a_flood_is_counted_but_announced_at_most_the_hourly_share,
