@@ -85,7 +85,7 @@ pub use grants::{
 pub use idempotency_keys::{IDEMPOTENCY_KEY_LIFETIME_SECS, IdempotencyClaim};
 pub use message_tracking::{
     DraftTracking, HitOutcome, MAX_ANNOUNCED_HITS_PER_HOUR, NewTrackedMessage,
-    TRACKING_REPEAT_WINDOW_SECS, TrackingHit, generate_tracking_token,
+    TRACKING_HIT_RETENTION_SECS, TRACKING_REPEAT_WINDOW_SECS, TrackingHit, generate_tracking_token,
 };
 pub use messages::{
     MessageBody, MessageLocation, MessageQuery, MessageRecord, MissingBody, NewMessage,
