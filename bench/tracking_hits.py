@@ -18,8 +18,9 @@ Phases, each --requests requests from --concurrency clients over keep-alive conn
   * clicks: `GET /v3/tracking/{token}/links/{0|1}` for a random message (302 to the link).
 
 It prints requests per second and p50/p99 latency of each phase, the ratios of opens and
-clicks to the floor, and checks that every hit was counted and announced once (the
-notifications recorded in the store). Exit status 1 if any was not.
+clicks to the floor, checks that every hit was counted and announced once (the
+notifications recorded in the store), then waits for the receiver to have every
+notification and prints how fast the rest drained. Exit status 1 if any was missing.
 
 Usage: bench/tracking_hits.py [--messages 100000] [--requests 5000] [--concurrency 8]
 Needs the testbed and a mailroom binary: target/release/mailroom by default
@@ -162,6 +163,8 @@ def main():
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=5_000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--drain-timeout", type=float, default=600.0,
+                        help="seconds to wait for every notification to be delivered")
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     args = parser.parse_args()
 
@@ -221,6 +224,16 @@ def main():
         print(f"counted: {counted[0]} opens, {counted[1]} clicks; announced: "
               f"{announced.get('message.opened', 0)} opened, {announced.get('message.link_clicked', 0)} "
               f"link_clicked; the receiver has had {receiver.posts} so far")
+        # The notifications go out after the hits: how long until the receiver has them all.
+        target, waited_from, seen = 2 * args.requests, time.perf_counter(), receiver.posts
+        deadline = waited_from + args.drain_timeout
+        while receiver.posts < target and time.perf_counter() < deadline:
+            time.sleep(0.2)
+        drained = time.perf_counter() - waited_from
+        print(f"delivered: {receiver.posts} of {target} notifications, the last "
+              f"{receiver.posts - seen} in {drained:.1f} s after the phases "
+              f"({(receiver.posts - seen) / max(drained, 1e-9):.0f}/s)", flush=True)
+        failed |= receiver.posts < target
         expected = (args.requests, args.requests)
         if tuple(counted) != expected or (announced.get("message.opened"),
                                           announced.get("message.link_clicked")) != expected:

@@ -16,7 +16,10 @@ use mailroom_model::{
 use mailroom_net::{OutboundPolicy, SIGNATURE_HEADER, WebhookUrl, webhook_post, webhook_signature};
 use mailroom_store::{DueDelivery, Store};
 use serde_json::{Value, json};
-use tokio::{sync::Semaphore, time::Instant};
+use tokio::{
+    sync::{Notify, Semaphore},
+    time::Instant,
+};
 
 use crate::{
     delivery_metrics::{DeliveryOutcome, delivery_recorded},
@@ -111,8 +114,12 @@ impl Deliverer {
     /// Runs forever. A slot is taken before a delivery is claimed, so a claimed delivery
     /// starts at once and its lease covers the whole attempt; an application with
     /// `per_application` deliveries in flight is left out of the next look at the outbox.
+    /// The outbox is looked at every `poll`, and again as soon as a delivery ends: an
+    /// application's backlog goes out as fast as its receiver answers, not
+    /// `per_application` deliveries a `poll`.
     pub async fn run(self) {
         let slots = Arc::new(Semaphore::new(self.settings.concurrency.max(1)));
+        let finished = Arc::new(Notify::new());
         let in_flight = InFlight::default();
         let per_application = self.settings.per_application.max(1);
         let lease = i64::try_from((self.settings.request_timeout + LEASE_MARGIN).as_secs())
@@ -143,10 +150,11 @@ impl Deliverer {
                                     continue;
                                 }
                             }
-                            let worker = self.clone();
+                            let (worker, finished) = (self.clone(), finished.clone());
                             tokio::spawn(async move {
                                 worker.deliver(delivery).await;
                                 drop((slot, taken));
+                                finished.notify_one();
                             });
                         }
                     }
@@ -157,7 +165,10 @@ impl Deliverer {
             } else if self.store.is_closed() {
                 return;
             }
-            tokio::time::sleep(self.settings.poll).await;
+            tokio::select! {
+                _ = tokio::time::sleep(self.settings.poll) => {}
+                _ = finished.notified() => {}
+            }
         }
     }
 
