@@ -50,7 +50,14 @@ impl Default for SignInSettings {
     }
 }
 
-type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
+/// A rate limit per key (a client address, an account, a host).
+pub(crate) type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
+
+/// A keyed limit of `n` a minute (at least one).
+pub(crate) fn per_minute(n: u32) -> KeyedLimiter {
+    let n = NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
+    RateLimiter::keyed(Quota::per_minute(n))
+}
 
 /// What ran out, and when to come back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,10 +94,6 @@ const SWEEP_ABOVE: usize = 10_000;
 
 impl SignInLimits {
     pub fn new(settings: SignInSettings) -> Self {
-        let per_minute = |n: u32| {
-            let n = NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN);
-            RateLimiter::keyed(Quota::per_minute(n))
-        };
         Self {
             attempts_by_ip: per_minute(settings.attempts_per_ip_per_minute),
             attempts_by_account: per_minute(settings.attempts_per_account_per_minute),

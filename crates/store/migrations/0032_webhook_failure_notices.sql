@@ -19,3 +19,5 @@ CREATE TABLE webhook_failure_notices (
 );
 
 CREATE INDEX webhook_failure_notices_due ON webhook_failure_notices (state, next_attempt_at);
+-- A webhook's notices, read by webhook and dropped with it.
+CREATE INDEX webhook_failure_notices_by_webhook ON webhook_failure_notices (webhook_id);

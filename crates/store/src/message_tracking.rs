@@ -53,6 +53,19 @@ pub struct DraftTracking {
     pub label: Option<String>,
 }
 
+impl DraftTracking {
+    /// As a message or draft shows it: `{opens, links, thread_replies, label}` (replies
+    /// are announced whatever was asked).
+    pub fn options_json(&self) -> Value {
+        json!({
+            "opens": self.opens,
+            "links": self.links,
+            "thread_replies": true,
+            "label": self.label,
+        })
+    }
+}
+
 /// A request on a tracking URL.
 #[derive(Debug, Clone)]
 pub struct TrackingHit<'a> {
@@ -157,11 +170,7 @@ impl Store {
         let Some(row) = row else {
             return Ok(None);
         };
-        Ok(Some(DraftTracking {
-            opens: row.try_get::<i64, _>("opens")? == 1,
-            links: row.try_get::<i64, _>("links")? == 1,
-            label: row.try_get("label")?,
-        }))
+        Ok(Some(tracking_from_row(&row)?))
     }
 
     /// Forgets hits recorded before `before`; returns how many.
@@ -234,15 +243,7 @@ impl Store {
         let Some(row) = row else {
             return Ok(None);
         };
-        let opens: i64 = row.try_get("opens")?;
-        let links: i64 = row.try_get("links")?;
-        let label: Option<String> = row.try_get("label")?;
-        Ok(Some(json!({
-            "opens": opens == 1,
-            "links": links == 1,
-            "thread_replies": true,
-            "label": label,
-        })))
+        Ok(Some(tracking_from_row(&row)?.options_json()))
     }
 
     /// Counts a hit and announces it, unless it repeats one from the same client within
@@ -397,6 +398,15 @@ impl Store {
         tx.commit().await?;
         Ok(HitOutcome::Announced)
     }
+}
+
+/// The `opens`, `links` and `label` columns of a row.
+fn tracking_from_row(row: &sqlx::any::AnyRow) -> Result<DraftTracking, StoreError> {
+    Ok(DraftTracking {
+        opens: row.try_get::<i64, _>("opens")? == 1,
+        links: row.try_get::<i64, _>("links")? == 1,
+        label: row.try_get("label")?,
+    })
 }
 
 /// The index id of the sent copy with this Message-ID, once sync or the send filed it.

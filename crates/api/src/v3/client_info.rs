@@ -165,6 +165,12 @@ mod tests {
             proxies.client_address(ip("10.0.0.2"), &HeaderMap::new()),
             ip("10.0.0.2")
         );
+        // A forged chain of trusted hops is walked only so far.
+        let long = vec!["10.0.0.1"; 10_000].join(", ");
+        assert_eq!(
+            proxies.client_address(ip("10.0.0.2"), &headers(&[&long])),
+            ip("10.0.0.1")
+        );
         let all_trusted = headers(&["10.9.9.9, 10.8.8.8"]);
         assert_eq!(
             proxies.client_address(ip("10.0.0.2"), &all_trusted),

@@ -31,7 +31,7 @@ use crate::{
         outgoing_mail::{
             Purpose, ReplyContext, compose, compose_error, outgoing_attachments, reply_context,
         },
-        tracked_sends::{asked_tracking, record_tracking, track_saved_draft},
+        tracked_sends::{asked_tracking, record_tracking, send_tracked, track_saved_draft},
     },
 };
 
@@ -96,12 +96,7 @@ async fn draft_json(
     if let Some(header) = record.message_id_header.as_deref()
         && let Some(tracking) = state.store.draft_tracking(&access.grant.id, header).await?
     {
-        message.tracking_options = Some(json!({
-            "opens": tracking.opens,
-            "links": tracking.links,
-            "thread_replies": true,
-            "label": tracking.label,
-        }));
+        message.tracking_options = Some(tracking.options_json());
     }
     let mut json = serde_json::to_value(message).unwrap_or(Value::Null);
     if !access.may_read_content() {
@@ -480,25 +475,14 @@ pub(crate) async fn send_saved_draft(
         envelope_from: access.grant.email.as_str().to_owned(),
         recipients: envelope.recipients,
     };
-    let sent = state
-        .mailboxes
-        .send(&access.grant.id, &mail, answering.as_deref())
-        .await
-        .map_err(ApiError::from);
-    let receipt = match (sent, &tracking) {
-        (Ok(receipt), _) => receipt,
-        (Err(e), Some(tracking)) if !e.may_have_sent => {
-            state.store.forget_tracked_message(tracking.token()).await?;
-            return Err(e);
-        }
-        (Err(e), _) => return Err(e),
-    };
-    if let (Some(tracking), Some(id)) = (&tracking, &receipt.message_id) {
-        state
-            .store
-            .set_tracked_message_id(tracking.token(), id)
-            .await?;
-    }
+    let receipt = send_tracked(
+        state,
+        access,
+        &mail,
+        answering.as_deref(),
+        tracking.as_ref(),
+    )
+    .await?;
     if let Some(header) = header.as_deref().filter(|_| asked.is_some()) {
         state
             .store

@@ -27,7 +27,7 @@ use crate::{
             ComposedMail, Purpose, compose, compose_error, outgoing_attachments, reply_context,
         },
         template_renders::apply_send_template,
-        tracked_sends::{prepare_tracking, record_tracking},
+        tracked_sends::{prepare_tracking, record_tracking, send_tracked},
     },
 };
 
@@ -104,25 +104,14 @@ async fn send_now_or_later(
                         envelope_from: composed.envelope_from.clone(),
                         recipients: composed.recipients.clone(),
                     };
-                    let sent = state
-                        .mailboxes
-                        .send(&access.grant.id, &mail, composed.answering.as_deref())
-                        .await
-                        .map_err(ApiError::from);
-                    let receipt = match (sent, &tracking) {
-                        (Ok(receipt), _) => receipt,
-                        (Err(e), Some(tracking)) if !e.may_have_sent => {
-                            state.store.forget_tracked_message(tracking.token()).await?;
-                            return Err(e);
-                        }
-                        (Err(e), _) => return Err(e),
-                    };
-                    if let (Some(tracking), Some(id)) = (&tracking, &receipt.message_id) {
-                        state
-                            .store
-                            .set_tracked_message_id(tracking.token(), id)
-                            .await?;
-                    }
+                    let receipt = send_tracked(
+                        &state,
+                        &access,
+                        &mail,
+                        composed.answering.as_deref(),
+                        tracking.as_ref(),
+                    )
+                    .await?;
                     if let Some(metadata) = &request.metadata
                         && let Some(id) = &receipt.message_id
                     {

@@ -10,7 +10,13 @@ use mailroom_model::v3::ComposeRequest;
 use mailroom_store::{DraftTracking, NewTrackedMessage};
 use serde_json::Value;
 
-use crate::{clip::clip, error::ApiError, grant_access::GrantAccess, router::AppState};
+use crate::{
+    clip::clip,
+    error::ApiError,
+    grant_access::GrantAccess,
+    mailboxes::{OutgoingMail, SendReceipt},
+    router::AppState,
+};
 
 /// A label longer than this is refused.
 const MAX_LABEL_CHARS: usize = 2048;
@@ -187,6 +193,41 @@ pub async fn record_tracking(
         })
         .await?;
     Ok(())
+}
+
+/// Sends `mail` (its tracking, if any, recorded already) and settles the tracking with
+/// the outcome: the Sent copy's id is kept for the notifications, and a send that
+/// certainly sent nothing forgets it.
+pub async fn send_tracked(
+    state: &AppState,
+    access: &GrantAccess,
+    mail: &OutgoingMail,
+    answering: Option<&str>,
+    tracking: Option<&PreparedTracking>,
+) -> Result<SendReceipt, ApiError> {
+    let sent = state
+        .mailboxes
+        .send(&access.grant.id, mail, answering)
+        .await
+        .map_err(ApiError::from);
+    let Some(tracking) = tracking else {
+        return sent;
+    };
+    match &sent {
+        Ok(receipt) => {
+            if let Some(id) = &receipt.message_id {
+                state
+                    .store
+                    .set_tracked_message_id(tracking.token(), id)
+                    .await?;
+            }
+        }
+        Err(e) if !e.may_have_sent => {
+            state.store.forget_tracked_message(tracking.token()).await?;
+        }
+        Err(_) => {}
+    }
+    sent
 }
 
 #[cfg(test)]

@@ -4,17 +4,22 @@
 //! the address recorded for it when the message was sent, so the redirector cannot be
 //! pointed anywhere else. The recipient's address is kept anonymised.
 
-use std::{net::IpAddr, num::NonZeroU32, sync::LazyLock};
+use std::{net::IpAddr, sync::LazyLock};
 
 use axum::{
     extract::{Path, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use governor::{Quota, RateLimiter, clock::DefaultClock, state::keyed::DefaultKeyedStateStore};
 use mailroom_store::TrackingHit;
 
-use crate::{clip::clip, error::ApiError, router::AppState, v3::client_info::ClientInfo};
+use crate::{
+    clip::clip,
+    error::ApiError,
+    router::AppState,
+    sign_in_limits::{KeyedLimiter, per_minute},
+    v3::client_info::ClientInfo,
+};
 
 /// A transparent 1×1 GIF89a.
 const PIXEL: &[u8] = &[
@@ -30,12 +35,8 @@ const HITS_PER_NETWORK_PER_MINUTE: u32 = 240;
 /// Networks remembered before the limiter forgets those that have gone quiet.
 const SWEEP_ABOVE: usize = 100_000;
 
-type KeyedLimiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
-
-static HITS_BY_NETWORK: LazyLock<KeyedLimiter> = LazyLock::new(|| {
-    let per_minute = NonZeroU32::new(HITS_PER_NETWORK_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
-    RateLimiter::keyed(Quota::per_minute(per_minute))
-});
+static HITS_BY_NETWORK: LazyLock<KeyedLimiter> =
+    LazyLock::new(|| per_minute(HITS_PER_NETWORK_PER_MINUTE));
 
 /// Whether a hit from `network` may be counted now.
 fn within_network_share(network: &str) -> bool {

@@ -226,6 +226,8 @@ async fn unknown_tokens_and_links_lead_nowhere_and_announce_nothing() {
         format!("/v3/tracking/{token}/links/zero"),
         format!("/v3/tracking/{forged}/links/0"),
         "/v3/tracking/short/links/0".to_owned(),
+        format!("/v3/tracking/{}/links/0", "A".repeat(20_000)),
+        format!("/v3/tracking/{token}/links/{}", "9".repeat(400)),
     ] {
         let reply = hit(&app, &path, "x").await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
@@ -235,6 +237,7 @@ async fn unknown_tokens_and_links_lead_nowhere_and_announce_nothing() {
     for path in [
         format!("/v3/tracking/{token}/open.gif"),
         format!("/v3/tracking/{forged}/open.gif"),
+        format!("/v3/tracking/{}/open.gif", "A".repeat(20_000)),
     ] {
         let reply = hit(&app, &path, "x").await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");

@@ -632,14 +632,11 @@ async fn a_failed_webhook_emails_its_notification_addresses() {
         "the webhook secret is never mailed"
     );
     // Marked sent once the mail server took it, and one notice for the one transition.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while server
-        .database_scalar("SELECT COUNT(*) FROM webhook_failure_notices WHERE state = 'sent'")
-        != 1
-    {
-        assert!(Instant::now() < deadline, "the notice was not marked sent");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    support::wait_for("the notice marked sent", Duration::from_secs(30), || {
+        let sent = server
+            .database_scalar("SELECT COUNT(*) FROM webhook_failure_notices WHERE state = 'sent'");
+        (sent == 1).then_some(())
+    });
     assert_eq!(
         server.database_scalar("SELECT COUNT(*) FROM webhook_failure_notices"),
         1
