@@ -51,6 +51,9 @@ impl ImapSession {
         } else {
             "(MESSAGES UIDNEXT UIDVALIDITY)"
         };
+        // What was reported before this round is asked again by it.
+        self.discard_unsolicited();
+        self.heard.changes = false;
         let mut answer = StatusAnswer::default();
         for chunk in imap_names.chunks(PIPELINE) {
             answer.wanted.extend(chunk.iter().cloned());
@@ -77,6 +80,11 @@ impl ImapSession {
                     .await
                     .map_err(ImapError::from)?
                     .ok_or(ImapError::Closed)?;
+                if status_line(response.parsed())
+                    .is_none_or(|(name, _)| !answer.wanted.contains(name))
+                {
+                    self.heard.note(response.parsed());
+                }
                 absorb(&mut answer, response.parsed())?;
             }
         }

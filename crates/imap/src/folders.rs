@@ -50,6 +50,9 @@ impl ListedFolder {
 impl ImapSession {
     /// Every mailbox of the account.
     pub async fn list_folders(&mut self) -> Result<Vec<ListedFolder>, ImapError> {
+        // This listing answers what was reported of mailbox names before it.
+        self.discard_unsolicited();
+        self.heard.mailbox_names = false;
         collect_capped(
             self.session.list(Some(""), Some("*")).await?,
             MAX_FOLDERS,

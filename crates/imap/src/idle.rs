@@ -42,8 +42,13 @@ impl ImapSession {
         if !self.has_capability("IDLE") {
             return Err(ImapError::Protocol("the server does not offer IDLE".into()));
         }
-        // An idling session holds nothing it will not read.
+        // An idling session holds nothing it will not read; what the server reported
+        // since the caller last looked (NOTIFY speaks during other commands' answers
+        // too) is news already, and IDLE would not report it again.
         self.discard_unsolicited();
+        if std::mem::take(&mut self.heard.changes) {
+            return Ok((self, IdleOutcome::Changed));
+        }
         let ImapSession {
             session,
             capabilities,
@@ -51,6 +56,7 @@ impl ImapSession {
             timeout: silence_limit,
             max_message_bytes,
             open,
+            heard,
         } = self;
         let mut handle = session.idle();
         // Entering and leaving IDLE are boxed: a session idles for most of its life,
@@ -98,6 +104,7 @@ impl ImapSession {
                 timeout: silence_limit,
                 max_message_bytes,
                 open,
+                heard,
             },
             outcome,
         ))

@@ -81,6 +81,12 @@ impl ImapSession {
                 .await
                 .map_err(ImapError::from)?
                 .ok_or(ImapError::Closed)?;
+            // Its own mailbox's lines answer this SELECT; another's (NOTIFY) are news.
+            if let Response::MailboxData(MailboxDatum::Status { .. } | MailboxDatum::List { .. }) =
+                response.parsed()
+            {
+                self.heard.note(response.parsed());
+            }
             if let Some(end) = absorb(&mut report, &tag, response.parsed()) {
                 end?;
                 break;

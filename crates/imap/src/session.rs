@@ -8,6 +8,7 @@ use mailroom_net::OutboundPolicy;
 use crate::{
     capabilities::Capabilities,
     error::ImapError,
+    notify::HeardUnasked,
     open_sessions::OpenSession,
     stream::{ImapStream, Transport},
 };
@@ -59,6 +60,8 @@ pub struct ImapSession {
     pub(crate) max_message_bytes: u64,
     /// Counts the session among those open while it lives.
     pub(crate) open: OpenSession,
+    /// What the server reported unasked and nobody has taken yet.
+    pub(crate) heard: HeardUnasked,
 }
 
 impl ImapSession {
@@ -160,6 +163,7 @@ impl ImapSession {
             timeout: policy.timeout(),
             max_message_bytes: policy.max_message_bytes(),
             open: OpenSession::count(),
+            heard: HeardUnasked::default(),
         })
     }
 
@@ -174,14 +178,6 @@ impl ImapSession {
 
     pub fn has_capability(&self, name: &str) -> bool {
         self.capabilities.has(name)
-    }
-
-    /// Drops the responses async-imap set aside as unsolicited (it queues up to 100 of
-    /// them for a reader mailroom does not have): each holds the whole buffer it was
-    /// read into, 4 KiB or more, for as long as the session lives. What mailroom needs
-    /// it reads from each command's own answers.
-    pub fn discard_unsolicited(&mut self) {
-        while self.session.unsolicited_responses.try_recv().is_ok() {}
     }
 
     /// Whether the server has said something since the last command, or closed the

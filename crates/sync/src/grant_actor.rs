@@ -119,9 +119,11 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
     loop {
         let changed = Box::pin(pass_and_bodies(&mut session, context, &mut state, relist)).await?;
         // A pass that found changes is followed by one that finds none: it catches
-        // what changed while this one ran and settles what this one saw leave.
+        // what changed while this one ran and settles what this one saw leave. It
+        // lists again if the server reported a mailbox created, renamed or deleted
+        // while this one ran (NOTIFY, RFC 5465 §5.4).
         if changed > 0 || state.bodies_due {
-            relist = false;
+            relist = session.take_heard_mailbox_names();
             continue;
         }
         let wait = state
@@ -129,7 +131,7 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
             .saturating_duration_since(Instant::now())
             .min(context.settings.status_poll_interval);
         if wait.is_zero() {
-            relist = false;
+            relist = session.take_heard_mailbox_names();
             continue;
         }
         let heard;
@@ -137,7 +139,7 @@ async fn session_loop(context: &ActorContext, backoff: &mut Duration) -> Result<
             wait_for_change(session, wait, context, &mut state.inbox_selected).await?;
         // Folders may have come or gone unless the wait simply ran out: with NOTIFY the
         // server reports that too (MailboxName), and mailroom's own changes may have.
-        relist = heard != IdleOutcome::Quiet;
+        relist = session.take_heard_mailbox_names() || heard != IdleOutcome::Quiet;
     }
 }
 

@@ -506,7 +506,18 @@ pub async fn eventually(
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    eventually_within(api, path, what, std::time::Duration::from_secs(20), check).await
+}
+
+/// As [`eventually`], with a deadline of `within`.
+pub async fn eventually_within(
+    api: &Api,
+    path: &str,
+    what: &str,
+    within: std::time::Duration,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
     loop {
         let reply = api.get(path).await;
         if reply.status == 200 && check(&reply.body) {
