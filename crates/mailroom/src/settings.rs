@@ -94,7 +94,7 @@ pub struct Settings {
     /// The URL browsers and OAuth providers reach this server at (`https://…`): the
     /// return address registered at Google, Microsoft and Yahoo is under it.
     pub public_url: Option<String>,
-    /// Reverse proxies whose `X-Forwarded-For` names the client (README.md).
+    /// Reverse proxies whose `Forwarded` or `X-Forwarded-For` names the client (README.md).
     pub trusted_proxies: mailroom_api::TrustedProxies,
     /// The PEM certificate chain and key the API serves HTTPS with (`tls_server`);
     /// plain HTTP without them.

@@ -3,6 +3,8 @@
 //! and `message.link_clicked` in Nylas's shapes. A hit names its message by the token in
 //! the URL, which the store keeps only as a hash.
 
+use std::collections::HashMap;
+
 use mailroom_model::{GrantId, time::unix_now, v3::TriggerType};
 use serde_json::{Value, json};
 use sqlx::{Any, Row, Transaction};
@@ -11,6 +13,7 @@ use crate::{
     error::StoreError,
     open::Store,
     secret_hash::{generate_secret, hash_secret},
+    sql_filter::{Bind, SqlFilter},
     webhook_outbox::record_notifications,
 };
 
@@ -244,6 +247,41 @@ impl Store {
             return Ok(None);
         };
         Ok(Some(tracking_from_row(&row)?.options_json()))
+    }
+
+    /// As [`Store::tracking_options`], for many messages at once (a page of a list):
+    /// the options by Message-ID header, for those sent with tracking.
+    pub async fn tracking_options_by_header(
+        &self,
+        grant_id: &GrantId,
+        message_id_headers: &[&str],
+    ) -> Result<HashMap<String, Value>, StoreError> {
+        let mut options = HashMap::new();
+        for chunk in message_id_headers.chunks(500) {
+            let mut filter = SqlFilter::default();
+            filter.compare("grant_id", "=", Bind::Text(grant_id.as_str().to_owned()));
+            filter.one_of(
+                "message_id_header",
+                chunk.iter().map(|h| Bind::Text((*h).to_owned())),
+            );
+            // Oldest first: a Message-ID sent twice shows its latest options.
+            let sql = format!(
+                "SELECT message_id_header, opens, links, label FROM tracked_messages{} \
+                 ORDER BY created_at",
+                filter.where_sql()
+            );
+            for row in filter
+                .bind_to(sqlx::query(&sql))
+                .fetch_all(&self.pool)
+                .await?
+            {
+                options.insert(
+                    row.try_get("message_id_header")?,
+                    tracking_from_row(&row)?.options_json(),
+                );
+            }
+        }
+        Ok(options)
     }
 
     /// Counts a hit and announces it, unless it repeats one from the same client within

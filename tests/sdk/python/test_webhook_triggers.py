@@ -884,6 +884,14 @@ def test_an_open_and_a_click_in_the_delivered_message_are_announced(mailbox, use
     assert reply.status_code == 200, reply.text
     assert reply.json()["data"]["tracking_options"] == {
         "opens": True, "links": True, "thread_replies": True, "label": f"campaign {tag}"}
+    # So does a list, when asked.
+    for fields, label in (("include_tracking_options", f"campaign {tag}"), ("standard", None)):
+        listed = server.raw("GET", f"/v3/grants/{grant_id}/messages", hooks.api_key,
+                            params={"fields": fields, "limit": 200})
+        assert listed.status_code == 200, listed.text
+        by_id = {m["id"]: m for m in listed.json()["data"]}
+        options = by_id[sent.id].get("tracking_options")
+        assert (options or {}).get("label") == label, by_id[sent.id]
     mailbox.check_everything()
 
 

@@ -2,19 +2,25 @@
 //! the sign-in throttles, and kept (anonymised) with tracking hits. Behind a reverse
 //! proxy the connection comes from the proxy, so a peer the operator lists in
 //! `trusted_proxies` (README.md, "Configuration") is looked through: the client is the
-//! rightmost `X-Forwarded-For` entry that no trusted proxy added.
+//! rightmost address of the forwarding chain that no trusted proxy added. The chain is
+//! RFC 7239's `Forwarded` (its `for=` nodes) where a proxy sent one, else
+//! `X-Forwarded-For`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use axum::{
     extract::{ConnectInfo, FromRequestParts},
-    http::{HeaderMap, header::USER_AGENT, request::Parts},
+    http::{
+        HeaderMap,
+        header::{FORWARDED, USER_AGENT},
+        request::Parts,
+    },
 };
 use ipnet::IpNet;
 
 use crate::router::AppState;
 
-/// How many `X-Forwarded-For` entries are looked at, from the right.
+/// How many entries of the forwarding chain are looked at, from the right.
 const MAX_FORWARDED_HOPS: usize = 16;
 
 pub struct ClientInfo {
@@ -74,22 +80,26 @@ impl TrustedProxies {
     }
 
     /// The client behind `peer`: `peer` itself unless it is a trusted proxy; then the
-    /// rightmost `X-Forwarded-For` address not itself a trusted proxy (entries further
-    /// left were written by the client and prove nothing). A malformed entry ends the
-    /// walk at the last address known good.
+    /// rightmost address of the chain not itself a trusted proxy (entries further left
+    /// were written by the client and prove nothing). An entry that is no address
+    /// (malformed, `unknown`, an obfuscated name) ends the walk at the last address
+    /// known good.
     pub fn client_address(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
         let mut client = peer.to_canonical();
         if !self.trusts(client) {
             return client;
         }
-        let forwarded: Vec<&str> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .collect();
-        for entry in forwarded.iter().rev().take(MAX_FORWARDED_HOPS) {
-            let Ok(hop) = entry.trim().parse::<IpAddr>() else {
+        let chain = if headers.contains_key(FORWARDED) {
+            header_list(headers, FORWARDED.as_str())
+                .map(forwarded_for)
+                .collect::<Vec<_>>()
+        } else {
+            header_list(headers, "x-forwarded-for")
+                .map(|entry| entry.trim().parse::<IpAddr>().ok())
+                .collect()
+        };
+        for hop in chain.into_iter().rev().take(MAX_FORWARDED_HOPS) {
+            let Some(hop) = hop else {
                 break;
             };
             client = hop.to_canonical();
@@ -99,6 +109,59 @@ impl TrustedProxies {
         }
         client
     }
+}
+
+/// The comma-separated elements of every `name` header, in order; commas inside
+/// quoted strings (RFC 9110 §5.6.4) do not separate.
+fn header_list<'a>(headers: &'a HeaderMap, name: &str) -> impl Iterator<Item = &'a str> {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| split_unquoted(v, ','))
+}
+
+fn split_unquoted(text: &str, separator: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (at, c) in text.char_indices() {
+        if escaped {
+            escaped = false;
+        } else if quoted && c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            quoted = !quoted;
+        } else if c == separator && !quoted {
+            parts.push(&text[start..at]);
+            start = at + c.len_utf8();
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// The address of one `Forwarded` element's `for=` node (RFC 7239 §5.2, §6): an IPv4
+/// address or a bracketed IPv6 one, either with a port; `None` for anything else.
+fn forwarded_for(element: &str) -> Option<IpAddr> {
+    let node = split_unquoted(element, ';').into_iter().find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("for")
+            .then_some(value.trim())
+    })?;
+    let node = node
+        .strip_prefix('"')
+        .and_then(|n| n.strip_suffix('"'))
+        .unwrap_or(node);
+    if let Some(bracketed) = node.strip_prefix('[') {
+        let (address, after) = bracketed.split_once(']')?;
+        if !after.is_empty() && !after.starts_with(':') {
+            return None;
+        }
+        return address.parse::<Ipv6Addr>().ok().map(IpAddr::V6);
+    }
+    let host = node.split_once(':').map_or(node, |(host, _port)| host);
+    host.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
 #[cfg(test)]
@@ -176,6 +239,55 @@ mod tests {
             proxies.client_address(ip("10.0.0.2"), &all_trusted),
             ip("10.9.9.9")
         );
+    }
+
+    #[test]
+    fn rfc7239_forwarded_is_read_before_x_forwarded_for() {
+        let proxies = TrustedProxies::parse(&["10.0.0.0/8".into()]).expect("parsed");
+        let with = |values: &[&str]| {
+            let mut headers = headers(&["192.0.2.99"]);
+            for value in values {
+                headers.append(FORWARDED, HeaderValue::from_str(value).expect("a value"));
+            }
+            proxies.client_address(ip("10.0.0.2"), &headers)
+        };
+        // RFC 7239 §4's examples, the client first, then proxies that add themselves.
+        assert_eq!(
+            with(&["for=192.0.2.60;proto=http;by=203.0.113.43"]),
+            ip("192.0.2.60")
+        );
+        assert_eq!(
+            with(&["for=192.0.2.43, for=\"[2001:db8:cafe::17]:4711\""]),
+            ip("2001:db8:cafe::17")
+        );
+        assert_eq!(
+            with(&["For=\"192.0.2.43:47011\";proto=https", "for=10.1.1.1"]),
+            ip("192.0.2.43"),
+            "a trusted hop is looked through, names are case-insensitive, ports dropped"
+        );
+        // What is no address ends the walk where it was.
+        assert_eq!(with(&["for=unknown"]), ip("10.0.0.2"));
+        assert_eq!(with(&["for=_hidden, for=10.1.1.1"]), ip("10.1.1.1"));
+        assert_eq!(
+            with(&["for=2001:db8::1"]),
+            ip("10.0.0.2"),
+            "IPv6 must be bracketed"
+        );
+        assert_eq!(with(&["for=\"[2001:db8::1]x\""]), ip("10.0.0.2"));
+        assert_eq!(
+            with(&["proto=https"]),
+            ip("10.0.0.2"),
+            "an element without for="
+        );
+        // A comma inside a quoted value does not split the element.
+        assert_eq!(
+            with(&["for=198.51.100.4;ext=\"a, for=203.0.113.1\""]),
+            ip("198.51.100.4")
+        );
+        // Without Forwarded, X-Forwarded-For is read.
+        assert_eq!(with(&[]), ip("192.0.2.99"));
+        let long = vec!["for=10.0.0.1"; 10_000].join(", ");
+        assert_eq!(with(&[&long]), ip("10.0.0.1"));
     }
 
     #[test]

@@ -197,15 +197,25 @@ pub async fn list_messages(
             .collect();
         return Ok(CursorPage { data, next_cursor }.into_response());
     }
-    let mut messages = Vec::with_capacity(records.len());
-    for (record, folders) in records {
+    let tracking = if fields == Fields::IncludeTrackingOptions {
+        let headers: Vec<&str> = records
+            .iter()
+            .filter_map(|(record, _)| record.message_id_header.as_deref())
+            .collect();
+        state
+            .store
+            .tracking_options_by_header(&access.grant.id, &headers)
+            .await?
+    } else {
+        Default::default()
+    };
+    let messages = records.into_iter().map(|(record, folders)| {
         let mut message = to_message(&record, folders, fields);
-        if fields == Fields::IncludeTrackingOptions {
-            message.tracking_options = tracking_options_of(&state, &access, &record).await?;
+        if let Some(header) = record.message_id_header.as_deref() {
+            message.tracking_options = tracking.get(header).cloned();
         }
-        messages.push(message);
-    }
-    let messages = messages.into_iter();
+        message
+    });
     if access.may_read_content() && query.list("select").is_empty() {
         // Nothing to take out: written straight from the structs.
         let data: Vec<Message> = messages.collect();

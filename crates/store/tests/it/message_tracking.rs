@@ -208,12 +208,14 @@ async fn hits_are_counted_once_per_client_and_announced(engine: Engine) {
     assert_eq!(store.tracked_link(&token, 2).await.unwrap(), None);
     assert_eq!(store.tracked_link(&forged, 0).await.unwrap(), None);
     let options = store.tracking_options(&grant, HEADER).await.unwrap();
-    assert_eq!(
-        options,
-        Some(
-            serde_json::json!({"opens": true, "links": true, "thread_replies": true, "label": "launch"})
-        )
-    );
+    let expected = serde_json::json!({"opens": true, "links": true, "thread_replies": true, "label": "launch"});
+    assert_eq!(options, Some(expected.clone()));
+    let page = store
+        .tracking_options_by_header(&grant, &[HEADER, "<untracked@example.test>"])
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1, "{page:?}");
+    assert_eq!(page.get(HEADER), Some(&expected));
     store.close().await;
     clean_up(place).await;
 }
