@@ -241,6 +241,22 @@ impl Store {
             .collect())
     }
 
+    /// Records the UIDVALIDITY of a folder read for the first time before its first
+    /// UIDs are indexed, so that what acts on those UIDs can tell they are still good;
+    /// a folder that has one keeps it until its pass records the next.
+    pub async fn note_first_uid_validity(
+        &self,
+        folder_id: &str,
+        uid_validity: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE folders SET uid_validity = $1 WHERE id = $2 AND uid_validity = 0")
+            .bind(uid_validity)
+            .bind(folder_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn update_folder_sync_state(
         &self,
         folder_id: &str,

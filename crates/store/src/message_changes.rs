@@ -28,7 +28,7 @@ impl Store {
         id: &str,
     ) -> Result<Vec<MessageLocation>, StoreError> {
         let rows = sqlx::query(
-            "SELECT l.folder_id, f.imap_name, l.uid, m.size FROM message_locations l \
+            "SELECT l.folder_id, f.imap_name, l.uid, m.size, f.uid_validity FROM message_locations l \
              JOIN folders f ON f.id = l.folder_id JOIN messages m ON m.id = l.message_id \
              WHERE l.message_id = $1 AND l.grant_id = $2 ORDER BY l.folder_id, l.uid",
         )
@@ -43,6 +43,7 @@ impl Store {
                     imap_name: row.try_get("imap_name")?,
                     uid: row.try_get("uid")?,
                     size: row.try_get("size")?,
+                    uid_validity: row.try_get("uid_validity")?,
                 })
             })
             .collect()

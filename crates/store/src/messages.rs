@@ -99,6 +99,9 @@ pub struct MessageLocation {
     pub uid: i64,
     /// RFC822.SIZE as indexed.
     pub size: i64,
+    /// The folder's UIDVALIDITY as the index knows it (0 before its first read): `uid`
+    /// names this message only while the server's is the same (RFC 3501 §2.3.1.1).
+    pub uid_validity: i64,
 }
 
 /// A message whose body has not been read yet, and where to read it.
@@ -393,7 +396,7 @@ impl Store {
         id: &str,
     ) -> Result<Option<MessageLocation>, StoreError> {
         let row = sqlx::query(
-            "SELECT l.folder_id, f.imap_name, l.uid, m.size FROM message_locations l \
+            "SELECT l.folder_id, f.imap_name, l.uid, m.size, f.uid_validity FROM message_locations l \
              JOIN folders f ON f.id = l.folder_id JOIN messages m ON m.id = l.message_id \
              WHERE l.message_id = $1 AND l.grant_id = $2 ORDER BY l.folder_id LIMIT 1",
         )
@@ -407,6 +410,7 @@ impl Store {
                 imap_name: row.try_get("imap_name")?,
                 uid: row.try_get("uid")?,
                 size: row.try_get("size")?,
+                uid_validity: row.try_get("uid_validity")?,
             }),
             None => None,
         })
@@ -512,7 +516,8 @@ impl Store {
     ) -> Result<Vec<MissingBody>, StoreError> {
         let mut sql = String::from(
             "SELECT m.id AS id, m.date AS date, l.folder_id AS folder_id, \
-             f.imap_name AS imap_name, l.uid AS uid, m.size AS size \
+             f.imap_name AS imap_name, l.uid AS uid, m.size AS size, \
+             f.uid_validity AS uid_validity \
              FROM messages m JOIN message_locations l ON l.message_id = m.id \
              JOIN folders f ON f.id = l.folder_id \
              WHERE m.grant_id = $1 AND m.body_fetched = 0",
@@ -554,6 +559,7 @@ impl Store {
                         imap_name: row.try_get("imap_name")?,
                         uid: row.try_get("uid")?,
                         size: row.try_get("size")?,
+                        uid_validity: row.try_get("uid_validity")?,
                     },
                 });
             }

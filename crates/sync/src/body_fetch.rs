@@ -25,6 +25,7 @@ use crate::{
     connection::{open_session, uid_set},
     error::SyncError,
     sync_metrics,
+    uid_guard::{check_selected, select_indexed},
 };
 
 /// Indexed bytes of bodies asked for in one FETCH (a larger message goes alone).
@@ -92,10 +93,10 @@ pub async fn load_message_bodies(
     let work = async {
         let mut session = open_session(store, policy, grant_id).await?;
         let mut result = Ok(0);
-        for (imap_name, wanted) in by_folder(located) {
-            result = match session.select_folder(&imap_name).await {
+        for ((imap_name, uid_validity), wanted) in by_folder(located) {
+            result = match select_indexed(&mut session, &imap_name, uid_validity).await {
                 Ok(_) => read_bodies_in_selected(&mut session, store, grant_id, &wanted).await,
-                Err(e) => Err(e.into()),
+                Err(e) => Err(e),
             };
             if result.is_err() {
                 break;
@@ -110,15 +111,16 @@ pub async fn load_message_bodies(
     Ok(())
 }
 
-/// Messages to read, by the folder they are read from.
+/// Messages to read, by the folder they are read from and the UIDVALIDITY their UIDs
+/// were indexed under.
 pub(crate) fn by_folder(
     located: impl IntoIterator<Item = (String, MessageLocation)>,
-) -> HashMap<String, Vec<WantedBody>> {
-    let mut folders: HashMap<String, Vec<WantedBody>> = HashMap::new();
+) -> HashMap<(String, i64), Vec<WantedBody>> {
+    let mut folders: HashMap<(String, i64), Vec<WantedBody>> = HashMap::new();
     for (message_id, location) in located {
         if let Ok(uid) = u32::try_from(location.uid) {
             folders
-                .entry(location.imap_name)
+                .entry((location.imap_name, location.uid_validity))
                 .or_default()
                 .push(WantedBody {
                     uid,
@@ -181,12 +183,18 @@ async fn read_each(
     grant_id: &GrantId,
     wanted: &[(String, MessageLocation)],
 ) -> Result<Vec<(String, Vec<u8>)>, SyncError> {
-    let mut selected: Option<&str> = None;
+    let mut selected: Option<(&str, u32)> = None;
     let mut raws = Vec::new();
     for (id, location) in wanted {
-        if selected != Some(location.imap_name.as_str()) {
-            session.select_folder(&location.imap_name).await?;
-            selected = Some(&location.imap_name);
+        match selected {
+            Some((name, uid_validity)) if name == location.imap_name => {
+                check_selected(name, location.uid_validity, uid_validity)?;
+            }
+            _ => {
+                let state =
+                    select_indexed(session, &location.imap_name, location.uid_validity).await?;
+                selected = Some((&location.imap_name, state.uid_validity));
+            }
         }
         let raw = fetch_raw(session, location).await?;
         store
@@ -409,7 +417,12 @@ async fn search_folders(
         {
             continue;
         }
-        session.select_folder(&folder.imap_name).await?;
+        // A folder re-created since it was indexed: its UIDs name other messages now,
+        // and what it holds shows once the sync has read it again.
+        match select_indexed(&mut session, &folder.imap_name, folder.uid_validity).await {
+            Err(SyncError::FolderRecreated(_)) => continue,
+            other => other?,
+        };
         let uids: Vec<i64> = session
             .search_uids(criteria)
             .await?

@@ -38,6 +38,7 @@ use crate::{
     idle_watch::watch,
     settings::SyncSettings,
     sync_metrics,
+    uid_guard::{check_selected, select_indexed},
 };
 
 /// Bodies read on a first sync once the Inbox is indexed, before the other folders.
@@ -73,6 +74,8 @@ impl Timings {
 #[derive(Debug)]
 struct BodyFetch {
     imap_name: String,
+    /// The folder's UIDVALIDITY the UIDs were indexed under.
+    uid_validity: i64,
     headers_only: bool,
     wanted: Vec<WantedBody>,
 }
@@ -197,8 +200,10 @@ pub(crate) async fn read_newest(
         .messages_missing_body(grant_id, FIRST_PASS_BODIES, oldest, None)
         .await?;
     let mut read = 0;
-    for (imap_name, wanted) in by_folder(missing.into_iter().map(|m| (m.id, m.location))) {
-        session.select_folder(&imap_name).await?;
+    for ((imap_name, uid_validity), wanted) in
+        by_folder(missing.into_iter().map(|m| (m.id, m.location)))
+    {
+        select_indexed(session, &imap_name, uid_validity).await?;
         read += read_bodies_in_selected(session, store, grant_id, &wanted).await?;
     }
     Ok(read)
@@ -255,15 +260,19 @@ async fn walk(
 /// A FETCH is cut when it is full, so the newest mail goes first.
 fn fetches(chunk: Vec<MissingBody>, max_message_bytes: u64) -> Vec<BodyFetch> {
     let mut done = Vec::new();
-    let mut open: HashMap<(String, bool), (Vec<WantedBody>, u64)> = HashMap::new();
-    let mut order: Vec<(String, bool)> = Vec::new();
+    let mut open: HashMap<(String, i64, bool), (Vec<WantedBody>, u64)> = HashMap::new();
+    let mut order: Vec<(String, i64, bool)> = Vec::new();
     for message in chunk {
         let Ok(uid) = u32::try_from(message.location.uid) else {
             continue;
         };
         let size = indexed_size(&message);
         let headers_only = size > max_message_bytes;
-        let key = (message.location.imap_name, headers_only);
+        let key = (
+            message.location.imap_name,
+            message.location.uid_validity,
+            headers_only,
+        );
         // A header block is small; count it as such.
         let cost = if headers_only { 1 } else { size };
         let full = open
@@ -273,7 +282,8 @@ fn fetches(chunk: Vec<MissingBody>, max_message_bytes: u64) -> Vec<BodyFetch> {
             *bytes = 0;
             done.push(BodyFetch {
                 imap_name: key.0.clone(),
-                headers_only: key.1,
+                uid_validity: key.1,
+                headers_only: key.2,
                 wanted: std::mem::take(wanted),
             });
         }
@@ -294,7 +304,8 @@ fn fetches(chunk: Vec<MissingBody>, max_message_bytes: u64) -> Vec<BodyFetch> {
         {
             done.push(BodyFetch {
                 imap_name: key.0,
-                headers_only: key.1,
+                uid_validity: key.1,
+                headers_only: key.2,
                 wanted,
             });
         }
@@ -312,7 +323,7 @@ async fn read_fetches(
     stop: &AtomicBool,
     timings: &Arc<Timings>,
 ) -> Result<(), SyncError> {
-    let mut selected: Option<String> = None;
+    let mut selected: Option<(String, u32)> = None;
     loop {
         let next = queued.lock().await.recv().await;
         let Some(fetch) = next else {
@@ -321,9 +332,14 @@ async fn read_fetches(
         if stop.load(Ordering::Relaxed) {
             continue;
         }
-        if selected.as_deref() != Some(fetch.imap_name.as_str()) {
-            session.select_folder(&fetch.imap_name).await?;
-            selected = Some(fetch.imap_name.clone());
+        match &selected {
+            Some((name, uid_validity)) if *name == fetch.imap_name => {
+                check_selected(name, fetch.uid_validity, *uid_validity)?;
+            }
+            _ => {
+                let state = select_indexed(session, &fetch.imap_name, fetch.uid_validity).await?;
+                selected = Some((fetch.imap_name.clone(), state.uid_validity));
+            }
         }
         let uids: Vec<u32> = fetch.wanted.iter().map(|w| w.uid).collect();
         let fetching = Instant::now();
@@ -413,6 +429,7 @@ mod tests {
                 imap_name: folder.into(),
                 uid,
                 size,
+                uid_validity: 7,
             },
         }
     }

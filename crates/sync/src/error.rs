@@ -14,6 +14,12 @@ pub enum SyncError {
     GrantGone,
     #[error("the message is no longer on the server")]
     MessageGone,
+    /// The folder's UIDVALIDITY differs from the index's: the UIDs it holds name other
+    /// messages now, until the sync reads the folder again.
+    #[error(
+        "the folder {0} was re-created on the mail server (its UIDVALIDITY changed); mailroom is reading it again: try again shortly"
+    )]
+    FolderRecreated(String),
     #[error("an index write was interrupted: {0}")]
     Interrupted(String),
     /// The caller asked for something that cannot be done (an unknown folder, deleting

@@ -297,6 +297,11 @@ async fn sync_by_diff(
     if plan.reset_locations {
         tracing::info!(folder = %folder.imap_name, "UIDVALIDITY changed; re-reading the folder");
         store.clear_folder_locations(&folder.id).await?;
+    } else if folder.uid_validity == 0 {
+        // The first UIDs go in under the UIDVALIDITY they belong to (`uid_guard`).
+        store
+            .note_first_uid_validity(&folder.id, i64::from(state.uid_validity))
+            .await?;
     }
     if !plan.forget.is_empty() {
         let uids: Vec<i64> = plan.forget.iter().map(|u| i64::from(*u)).collect();

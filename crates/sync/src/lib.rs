@@ -47,6 +47,7 @@ mod sending;
 mod settings;
 mod sync_metrics;
 mod sync_scope;
+mod uid_guard;
 mod write_session;
 
 pub use body_fetch::{

@@ -11,7 +11,7 @@ use mailroom_store::FolderRecord;
 
 use crate::{
     body_fetch::parse_body, engine::SyncEngine, error::SyncError, gmail::files_sent_mail,
-    mail_changes::find_by_message_id, message_summary::to_new_message,
+    mail_changes::find_by_message_id, message_summary::to_new_message, uid_guard::select_indexed,
 };
 
 /// The role of the folder a message is appended to.
@@ -67,7 +67,7 @@ impl SyncEngine {
                     let Ok(uid) = u32::try_from(location.uid) else {
                         continue;
                     };
-                    session.select_folder(&location.imap_name).await?;
+                    select_indexed(session, &location.imap_name, location.uid_validity).await?;
                     session.expunge_messages(&[uid]).await?;
                     self.store()
                         .remove_locations(grant_id, &location.folder_id, &[location.uid])

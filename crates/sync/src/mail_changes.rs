@@ -10,7 +10,7 @@ use mailroom_imap::{ImapSession, UidMapping};
 use mailroom_model::GrantId;
 use mailroom_store::{FolderRecord, MessageLocation};
 
-use crate::{engine::SyncEngine, error::SyncError};
+use crate::{engine::SyncEngine, error::SyncError, uid_guard::select_indexed};
 
 /// What `PUT …/messages/{id}` (or a thread) asks to change.
 #[derive(Debug, Clone, Default)]
@@ -151,7 +151,7 @@ impl SyncEngine {
         let messages = self.locate(grant_id, &[message_id.to_owned()]).await?;
         self.with_write_session(grant_id, async |session| {
             for location in messages.iter().flat_map(|m| &m.locations) {
-                session.select_folder(&location.imap_name).await?;
+                select_indexed(session, &location.imap_name, location.uid_validity).await?;
                 session
                     .store_flags(&location.uid.to_string(), &["\\Answered"], &[])
                     .await?;
@@ -209,16 +209,19 @@ impl SyncEngine {
             None => {}
         }
         if !add.is_empty() || !remove.is_empty() {
-            let mut by_folder: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+            let mut by_folder: BTreeMap<(&str, i64), Vec<u32>> = BTreeMap::new();
             for message in messages {
                 for location in &message.locations {
                     if let Ok(uid) = u32::try_from(location.uid) {
-                        by_folder.entry(&location.imap_name).or_default().push(uid);
+                        by_folder
+                            .entry((&location.imap_name, location.uid_validity))
+                            .or_default()
+                            .push(uid);
                     }
                 }
             }
-            for (imap_name, uids) in by_folder {
-                session.select_folder(imap_name).await?;
+            for ((imap_name, uid_validity), uids) in by_folder {
+                select_indexed(session, imap_name, uid_validity).await?;
                 session
                     .store_flags(&mailroom_imap::uid_list(&uids), &add, &remove)
                     .await?;
@@ -284,7 +287,7 @@ impl SyncEngine {
         destination: &FolderRecord,
     ) -> Result<(), SyncError> {
         let uid = u32::try_from(source.uid).map_err(|_| SyncError::MessageGone)?;
-        session.select_folder(&source.imap_name).await?;
+        select_indexed(session, &source.imap_name, source.uid_validity).await?;
         let mapping = session
             .copy_messages(&[uid], &destination.imap_name)
             .await?;
@@ -301,7 +304,7 @@ impl SyncEngine {
         destination: &FolderRecord,
     ) -> Result<(), SyncError> {
         let uid = u32::try_from(source.uid).map_err(|_| SyncError::MessageGone)?;
-        session.select_folder(&source.imap_name).await?;
+        select_indexed(session, &source.imap_name, source.uid_validity).await?;
         let mapping = session
             .move_messages(&[uid], &destination.imap_name)
             .await?;
@@ -319,7 +322,7 @@ impl SyncEngine {
         location: &MessageLocation,
     ) -> Result<(), SyncError> {
         let uid = u32::try_from(location.uid).map_err(|_| SyncError::MessageGone)?;
-        session.select_folder(&location.imap_name).await?;
+        select_indexed(session, &location.imap_name, location.uid_validity).await?;
         session.expunge_messages(&[uid]).await?;
         self.store()
             .remove_locations(grant_id, &location.folder_id, &[location.uid])
