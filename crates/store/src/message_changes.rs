@@ -58,14 +58,34 @@ impl Store {
         unread: Option<bool>,
         starred: Option<bool>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.begin_grant_write(grant_id).await?;
-        let Some(id) = grant_message(&mut tx, grant_id, id).await? else {
-            return Ok(());
-        };
         let state = FlagState {
             unread,
             starred,
             ..FlagState::default()
+        };
+        self.change_flag_state(grant_id, id, state).await
+    }
+
+    /// A sent draft whose copy in Drafts mailroom removed: the copy that stays (in
+    /// Sent) is a message. A sync pass that read the Drafts copy while the draft was
+    /// being sent may have given the message its `\Draft` state back.
+    pub async fn clear_draft_state(&self, grant_id: &GrantId, id: &str) -> Result<(), StoreError> {
+        let state = FlagState {
+            draft: Some(false),
+            ..FlagState::default()
+        };
+        self.change_flag_state(grant_id, id, state).await
+    }
+
+    async fn change_flag_state(
+        &self,
+        grant_id: &GrantId,
+        id: &str,
+        state: FlagState,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_grant_write(grant_id).await?;
+        let Some(id) = grant_message(&mut tx, grant_id, id).await? else {
+            return Ok(());
         };
         let mut touched = TouchedThreads::default();
         if apply_flag_state(&mut tx, &id, state, unix_now(), &mut touched).await? {

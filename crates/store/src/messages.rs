@@ -215,10 +215,17 @@ impl Store {
         Ok(())
     }
 
-    /// Drops every location of a folder, after its UIDVALIDITY changed. The messages
-    /// keep their ids and are matched again as the folder is re-read; those found
-    /// nowhere by the end of the next whole pass were deleted meanwhile.
-    pub async fn clear_folder_locations(&self, folder_id: &str) -> Result<(), StoreError> {
+    /// Drops every location of a folder, after its UIDVALIDITY changed to
+    /// `uid_validity`, which the folder takes at once: the UIDs indexed from now on are
+    /// of that one. What was known of the old (UIDNEXT, HIGHESTMODSEQ) is forgotten, and
+    /// the folder reads as not yet read. The messages keep their ids and are matched
+    /// again as the folder is re-read; those found nowhere by the end of the next whole
+    /// pass were deleted meanwhile.
+    pub async fn clear_folder_locations(
+        &self,
+        folder_id: &str,
+        uid_validity: i64,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let Some(grant) = sqlx::query("SELECT grant_id FROM folders WHERE id = $1")
             .bind(folder_id)
@@ -261,6 +268,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         clear_counts(&mut tx, folder_id).await?;
+        sqlx::query(
+            "UPDATE folders SET uid_validity = $1, uid_next = 0, highest_modseq = 0, \
+             initial_sync_done = 0 WHERE id = $2",
+        )
+        .bind(uid_validity)
+        .bind(folder_id)
+        .execute(&mut *tx)
+        .await?;
         touched.refresh(&mut tx, &grant_id).await?;
         tx.commit().await?;
         Ok(())

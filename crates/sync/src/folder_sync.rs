@@ -296,7 +296,9 @@ async fn sync_by_diff(
     }
     if plan.reset_locations {
         tracing::info!(folder = %folder.imap_name, "UIDVALIDITY changed; re-reading the folder");
-        store.clear_folder_locations(&folder.id).await?;
+        store
+            .clear_folder_locations(&folder.id, i64::from(state.uid_validity))
+            .await?;
     } else if folder.uid_validity == 0 {
         // The first UIDs go in under the UIDVALIDITY they belong to (`uid_guard`).
         store

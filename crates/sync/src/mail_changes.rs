@@ -139,6 +139,17 @@ impl SyncEngine {
             Ok(())
         })
         .await?;
+        for message in &messages {
+            if message
+                .locations
+                .iter()
+                .any(|l| !drafts.contains(&l.folder_id))
+            {
+                self.store()
+                    .clear_draft_state(grant_id, &message.id)
+                    .await?;
+            }
+        }
         Ok(())
     }
 

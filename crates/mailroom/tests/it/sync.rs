@@ -592,43 +592,55 @@ async fn progress_is_shown_and_refused_credentials_make_the_grant_invalid() {
     );
 }
 
+/// Appends `count` messages to Inbox: `{tag} n` with Message-ID `{tag}n@test` (in
+/// lower case) and body `{tag} body n`.
+async fn fill_inbox(peer: &mut ImapPeer, tag: &str, count: usize) {
+    let lower = tag.to_lowercase();
+    for n in 0..count {
+        peer.append(
+            "INBOX",
+            "()",
+            &message(
+                &format!("{lower}{n}@test"),
+                &format!("{tag} {n}"),
+                "ann@example.test",
+                None,
+                &format!("{lower} body {n}"),
+            ),
+        )
+        .await;
+    }
+}
+
+/// Waits until the initial sync's first batch is in; says how many messages it holds.
+async fn first_batch_in(api: &Api, grant_path: &str) -> i64 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let body = api.get(grant_path).await.body;
+        let synced = body["data"]["sync_progress"]["messages_synced"]
+            .as_i64()
+            .unwrap_or(0);
+        if synced > 0 {
+            return synced;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "sync never began");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_kill_during_initial_sync_loses_and_duplicates_nothing() {
     const COUNT: usize = 4000;
     reset_user(4, false);
     let mut peer = ImapPeer::login(4).await;
-    for n in 0..COUNT {
-        peer.append(
-            "INBOX",
-            "()",
-            &message(
-                &format!("bulk{n}@test"),
-                &format!("Bulk {n}"),
-                "ann@example.test",
-                None,
-                "bulk body",
-            ),
-        )
-        .await;
-    }
+    fill_inbox(&mut peer, "Bulk", COUNT).await;
     peer.logout().await;
 
     let server = fast_server();
     let (api, grant) = connect_grant(&server, 4).await;
     let grant_path = format!("/v3/grants/{grant}");
     // Kill as soon as the first batch is in, well before the rest.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let synced_at_kill = loop {
-        let body = api.get(&grant_path).await.body;
-        let synced = body["data"]["sync_progress"]["messages_synced"]
-            .as_i64()
-            .unwrap_or(0);
-        if synced > 0 {
-            break synced;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "sync never began");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+    let synced_at_kill = first_batch_in(&api, &grant_path).await;
     let server = server.restart();
     assert!(
         (synced_at_kill as usize) < COUNT,
@@ -671,6 +683,66 @@ async fn a_kill_during_initial_sync_loses_and_duplicates_nothing() {
         }
     }
     assert_eq!(ids.len(), COUNT);
+}
+
+/// A first read cut short (the process killed while Inbox was half indexed) and resumed
+/// after the folder was re-created under a new UIDVALIDITY: the UIDs indexed before name
+/// other messages now. The folder is read again from the start, and no message is given
+/// another's body.
+#[tokio::test]
+async fn a_first_read_cut_short_and_resumed_under_a_new_uidvalidity_starts_over() {
+    const USER: u32 = 100;
+    const COUNT: usize = 2000;
+    reset_user(USER, false);
+    let mut peer = ImapPeer::login(USER).await;
+    fill_inbox(&mut peer, "First", COUNT).await;
+    peer.logout().await;
+
+    let mut server = fast_server();
+    let (api, grant) = connect_grant(&server, USER).await;
+    let grant_path = format!("/v3/grants/{grant}");
+    let synced_at_kill = first_batch_in(&api, &grant_path).await;
+    server.kill();
+    assert!(
+        (synced_at_kill as usize) < COUNT,
+        "the kill came after Inbox was read ({synced_at_kill})"
+    );
+
+    // Re-created with as many other messages: the UIDs indexed before (the newest, read
+    // first) now name messages of the new folder.
+    let mut peer = recreate_with_new_uidvalidity(USER).await;
+    fill_inbox(&mut peer, "Second", COUNT).await;
+    peer.logout().await;
+
+    // Killed already: this starts it again on the same data.
+    let server = server.restart();
+    let api = Api {
+        base_url: server.base_url.clone(),
+        ..api
+    };
+    let newest = COUNT - 1;
+    let found = eventually_within(
+        &api,
+        &format!("{grant_path}/messages?subject=Second%20{newest}"),
+        "the newest message of the re-created folder, at a UID indexed before",
+        Duration::from_secs(60),
+        |b| data_len(b) == 1,
+    )
+    .await;
+    let id = found["data"][0]["id"].as_str().expect("an id").to_owned();
+    let read = api.get(&format!("{grant_path}/messages/{id}")).await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    let html = read.body["data"]["body"].as_str().unwrap_or_default();
+    assert!(html.contains(&format!("second body {newest}")), "{html}");
+    // What was indexed before is gone once the folder is read again.
+    eventually_within(
+        &api,
+        &format!("{grant_path}/messages?subject=First%20{newest}"),
+        "the old message at that UID to go",
+        Duration::from_secs(60),
+        |b| data_len(b) == 0,
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -213,7 +213,7 @@ async fn a_uidvalidity_reset_announces_only_what_vanished(engine: Engine) {
     take_outbox(&store).await;
 
     // New UIDVALIDITY: the folder is re-read and holds only one of the two, at a new UID.
-    store.clear_folder_locations(&inbox).await.unwrap();
+    store.clear_folder_locations(&inbox, 2).await.unwrap();
     let mut renumbered = kept;
     renumbered.uid = 1001;
     store

@@ -60,7 +60,7 @@ async fn a_late_write_does_not_bring_back_what_left_the_folder(engine: Engine) {
         .update_folder_sync_state(&inbox, state(8))
         .await
         .unwrap();
-    store.clear_folder_locations(&inbox).await.unwrap();
+    store.clear_folder_locations(&inbox, 8).await.unwrap();
     store
         .add_folder_messages(&grant, &inbox, &[message(1, "reborn@x", &[], "Reborn")])
         .await

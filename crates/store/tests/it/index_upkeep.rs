@@ -296,7 +296,7 @@ async fn random_changes_keep_every_kept_structure_exact(engine: Engine) {
                     // UIDVALIDITY reset: every location dropped, then the folder re-read
                     // under new UIDs.
                     let at = store.messages_at_uids(&folder, &uids).await.unwrap();
-                    store.clear_folder_locations(&folder).await.unwrap();
+                    store.clear_folder_locations(&folder, 2).await.unwrap();
                     let mut again = Vec::new();
                     for (_, id) in at.iter().take(5) {
                         if let Some(m) = store.message(&grant, id).await.unwrap() {
