@@ -13,6 +13,12 @@
 //! - **Bytes per command.** What the server sends between two commands of mailroom's is
 //!   bounded (four times the literal cap): a server that answers with untagged lines
 //!   without end, which async-imap would read and drop forever, is cut off.
+//! - **Untagged responses per command.** Responses about one message (`* 5 FETCH`,
+//!   `* 7 EXPUNGE`) come one per message, and their callers count them; all other
+//!   untagged responses (`* OK`, `* LIST`, `* STATUS`, continuation requests) come a few
+//!   to a command, or one per folder. More than [`MAX_UNTAGGED_PER_COMMAND`] of them is
+//!   a flood, cut off after a few megabytes rather than at the byte bound (hundreds of
+//!   megabytes, minutes of parsing on a busy machine).
 
 use std::{
     future::Future,
@@ -32,6 +38,11 @@ use tokio_rustls::client::TlsStream;
 /// The longest line (outside literals) a server may send: a SEARCH answer for a million
 /// UIDs fits.
 pub const MAX_LINE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Untagged responses not about one message that a command's answer may hold: a LIST
+/// with a STATUS line for each of [`crate::folders::MAX_FOLDERS`] folders fits, with room for
+/// the server's asides.
+pub const MAX_UNTAGGED_PER_COMMAND: u64 = 2 * crate::folders::MAX_FOLDERS as u64 + 10_000;
 
 #[derive(Debug)]
 pub enum Transport {
@@ -171,6 +182,7 @@ impl AsyncWrite for ImapStream {
         // A new command: the wait for its answer starts afresh.
         this.read_deadline = None;
         this.read_since_write = 0;
+        this.framing.new_command();
         let polled = match &mut this.transport {
             Transport::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -231,6 +243,14 @@ struct Framing {
     line_len: u64,
     /// The last bytes of the current line, enough to read a `{N}` announcement.
     tail: Vec<u8>,
+    /// The first bytes of the current line, enough to tell `* 5 FETCH` from `* OK`.
+    head: [u8; 3],
+    head_len: usize,
+    /// The current line goes on with a response after one of its literals, rather than
+    /// starting a response.
+    continues_response: bool,
+    /// Untagged responses not about one message since mailroom last wrote.
+    untagged_since_write: u64,
 }
 
 /// Room for `{` + a u64 in digits + `+}` + CR, with leading zeros to spare.
@@ -243,7 +263,16 @@ impl Framing {
             literal_left: 0,
             line_len: 0,
             tail: Vec::with_capacity(TAIL_BYTES),
+            head: [0; 3],
+            head_len: 0,
+            continues_response: false,
+            untagged_since_write: 0,
         }
+    }
+
+    /// Mailroom wrote: what comes next answers a new command.
+    fn new_command(&mut self) {
+        self.untagged_since_write = 0;
     }
 
     fn check(&mut self, mut bytes: &[u8]) -> io::Result<()> {
@@ -270,9 +299,21 @@ impl Framing {
             if self.tail.len() > TAIL_BYTES {
                 self.tail.drain(..self.tail.len() - TAIL_BYTES);
             }
+            let room = (self.head.len() - self.head_len).min(line.len());
+            self.head[self.head_len..self.head_len + room].copy_from_slice(&line[..room]);
+            self.head_len += room;
             let Some(at) = end else {
                 return Ok(());
             };
+            if !self.continues_response && not_about_one_message(&self.head[..self.head_len]) {
+                self.untagged_since_write += 1;
+                if self.untagged_since_write > MAX_UNTAGGED_PER_COMMAND {
+                    return Err(io::Error::other(format!(
+                        "the IMAP server sent more than {MAX_UNTAGGED_PER_COMMAND} untagged \
+                         responses to one command"
+                    )));
+                }
+            }
             if let Some(size) = announced_literal(&self.tail) {
                 if size > self.max_literal {
                     return Err(io::Error::other(format!(
@@ -282,12 +323,28 @@ impl Framing {
                     )));
                 }
                 self.literal_left = size;
+                self.continues_response = true;
+            } else {
+                self.continues_response = false;
             }
             self.line_len = 0;
+            self.head_len = 0;
             self.tail.clear();
             bytes = &bytes[at + 1..];
         }
         Ok(())
+    }
+}
+
+/// Whether a response starting with `head` is untagged (`* `) or a continuation request
+/// (`+`) without a message number after the star (RFC 3501 §7: `* 5 FETCH`, `* 5 EXPUNGE`,
+/// `* 5 EXISTS` are about messages).
+fn not_about_one_message(head: &[u8]) -> bool {
+    match head {
+        [b'+', ..] => true,
+        [b'*', b' ', third, ..] => !third.is_ascii_digit(),
+        [b'*', ..] => true,
+        _ => false,
     }
 }
 
@@ -386,6 +443,55 @@ mod tests {
             }
         }
         assert!(result.is_err());
+    }
+
+    #[test]
+    fn untagged_lines_without_end_are_cut_after_the_cap_and_counted_per_command() {
+        let mut framing = Framing::new(1024);
+        let flood = b"* OK still here\r\n".repeat(1000);
+        let mut sent = 0u64;
+        let error = loop {
+            match framing.check(&flood) {
+                Ok(()) => sent += 1000,
+                Err(error) => break error,
+            }
+            assert!(sent <= MAX_UNTAGGED_PER_COMMAND, "the flood was never cut");
+        };
+        assert!(error.to_string().contains("untagged"), "{error}");
+
+        // Split anywhere, and a new command starts the count again.
+        let mut framing = Framing::new(1024);
+        for _ in 0..MAX_UNTAGGED_PER_COMMAND {
+            for piece in [&b"*"[..], b" ", b"LIST () \"/\" x\r", b"\n"] {
+                framing.check(piece).expect("within the cap");
+            }
+        }
+        assert!(framing.check(b"+ idling\r\n").is_err(), "one over the cap");
+        framing.new_command();
+        framing
+            .check(b"* OK fine\r\n")
+            .expect("a new command's answer");
+    }
+
+    #[test]
+    fn responses_about_one_message_and_what_follows_a_literal_are_not_counted() {
+        let mut framing = Framing::new(1024);
+        let per_message = b"* 5 FETCH (UID 9 FLAGS ())\r\n* 6 EXPUNGE\r\n";
+        // Text after a literal goes on with the response, even where it looks untagged.
+        let after_literal = b"* 7 FETCH (BODY[] {2}\r\nhi* OK not a response)\r\n";
+        for _ in 0..MAX_UNTAGGED_PER_COMMAND + 10 {
+            framing
+                .check(per_message)
+                .expect("message data is not counted");
+            framing
+                .check(after_literal)
+                .expect("a literal's tail is not counted");
+        }
+        assert_eq!(framing.untagged_since_write, 0);
+        assert!(not_about_one_message(b"* S"));
+        assert!(not_about_one_message(b"+ "));
+        assert!(!not_about_one_message(b"A1 "));
+        assert!(!not_about_one_message(b"* 1"));
     }
 
     #[test]
