@@ -232,11 +232,24 @@ export async function closedPort() {
 }
 
 /** A TCP server on 127.0.0.1 that accepts connections and never says a word. */
+/** Polls `check` until it holds; fails after `deadlineMs` (a bound for a failing test). */
+export async function waitUntil(what, check, deadlineMs = 60_000) {
+  const deadline = Date.now() + deadlineMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 export async function silentServer() {
   const sockets = new Set();
+  // Connections the client ended (it gave up waiting): this server never does.
+  let hungUp = 0;
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on('error', () => {});
+    socket.on('end', () => hungUp++);
+    socket.resume(); // read (and drop) what comes, so that 'end' is seen
     socket.on('close', () => sockets.delete(socket));
   });
   server.listen(0, '127.0.0.1');
@@ -247,6 +260,9 @@ export async function silentServer() {
     port: server.address().port,
     get accepted() {
       return accepted;
+    },
+    get hungUp() {
+      return hungUp;
     },
     async close() {
       for (const socket of sockets) socket.destroy();

@@ -17,6 +17,7 @@ import {
   closedPort,
   sharedSuite,
   silentServer,
+  waitUntil,
 } from './helper.js';
 
 const suite = sharedSuite('hosted-auth');
@@ -318,7 +319,8 @@ test('4b. provider not responding: the IMAP server accepts and never answers (MA
     const elapsed = await providerNotResponding(s, 'imap-silent', silent.port);
     assert.ok(silent.accepted >= 1, 'mailroom connected to the silent server');
     assert.ok(elapsed >= 1_500, `mailroom waited for the server (${elapsed} ms)`);
-    assert.ok(elapsed < 12_000, `mailroom gave up after its 2 s provider timeout, not later (${elapsed} ms)`);
+    // It gave up by itself (the silent server never closes a connection).
+    await waitUntil('mailroom to hang up on the silent server', () => silent.hungUp >= 1);
   } finally {
     await silent.close();
   }

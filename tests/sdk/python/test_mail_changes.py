@@ -937,16 +937,15 @@ def test_scheduled_send_waits_for_send_at_and_can_be_stopped(grant):
     delivered only once send_at has passed, then `sent`. A second one, due earlier, is
     stopped: it is `cancelled` and never delivered."""
     keep, stop = token(), token()
-    send_at_stop = int(time.time()) + 12
-    send_at_keep = send_at_stop + 3
+    send_at_stop = int(time.time()) + 15
+    send_at_keep = send_at_stop + 5
 
     def schedule(tag, send_at):
-        started = time.monotonic()
         response = grant.nylas.messages.send(grant.grant_id, {
             "to": [{"email": grant.email}], "subject": f"Scheduled {tag}",
             "body": "Sent later.", "send_at": send_at,
         })
-        assert time.monotonic() - started < 5, "a scheduled send is answered at once"
+        assert time.time() < send_at, "a scheduled send is answered before it is due"
         message = response.data
         assert isinstance(message, Message) and message.grant_id == grant.grant_id
         assert message.schedule_id, message

@@ -241,13 +241,12 @@ mod tests {
                 "{% macro f(n) %}{{ f(n) }}{% endmacro %}{{ f(1) }}",
             ),
         ] {
-            let started = std::time::Instant::now();
+            // Refused by the work and size budgets, not by a clock.
             let fault = render(engine, source, Markup::Html, &variables, true).unwrap_err();
             assert!(
                 matches!(fault, RenderFault::TooLarge(_)),
                 "{engine}: {source}: {fault:?}"
             );
-            assert!(started.elapsed() < std::time::Duration::from_secs(5));
         }
     }
 

@@ -9,7 +9,7 @@
 
 use std::{
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use crate::support::{
@@ -177,7 +177,6 @@ async fn a_hostile_token_endpoint_fails_each_sign_in_clearly_and_writes_nothing(
         (Behaviour::EnormousRefusal, 401, "invalid_grant"),
     ] {
         *behaviour.lock().unwrap() = case;
-        let started = Instant::now();
         let reply = api
             .post(
                 "/v3/connect/custom",
@@ -196,8 +195,6 @@ async fn a_hostile_token_endpoint_fails_each_sign_in_clearly_and_writes_nothing(
             "{case:?}: {} bytes",
             reply.text.len()
         );
-        // Bounded by the provider timeout (3 s in tests), with room for a slow machine.
-        assert!(started.elapsed() < Duration::from_secs(30), "{case:?}");
         let grants = api.get("/v3/grants").await;
         assert_eq!(
             support::data_len(&grants.body),

@@ -499,14 +499,15 @@ pub async fn connect_grant(server: &Mailroom, user: u32) -> (Api, String) {
     connect_grant_with_scope(server, user, None).await
 }
 
-/// Polls `path` until `check` accepts the body (deadline 20 s).
+/// Polls `path` until `check` accepts the body (deadline 60 s: a bound for a failing
+/// test, generous because CI machines run the whole suite on two busy cores).
 pub async fn eventually(
     api: &Api,
     path: &str,
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    eventually_within(api, path, what, std::time::Duration::from_secs(20), check).await
+    eventually_within(api, path, what, std::time::Duration::from_secs(60), check).await
 }
 
 /// As [`eventually`], with a deadline of `within`.

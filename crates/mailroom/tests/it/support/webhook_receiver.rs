@@ -107,10 +107,10 @@ impl Receiver {
             .collect()
     }
 
-    /// Waits (deadline 30 s) until a notification of `trigger` satisfies `check`, and
-    /// returns it.
+    /// Waits (deadline 60 s, generous for busy CI machines) until a notification of
+    /// `trigger` satisfies `check`, and returns it.
     pub async fn wait_for(&self, trigger: &str, check: impl Fn(&Value) -> bool) -> Post {
-        self.wait_for_within(trigger, Duration::from_secs(30), check)
+        self.wait_for_within(trigger, Duration::from_secs(60), check)
             .await
     }
 
@@ -142,9 +142,9 @@ impl Receiver {
         }
     }
 
-    /// Waits (deadline 30 s) until `check` holds.
+    /// Waits (deadline 60 s) until `check` holds.
     pub async fn wait_until(&self, what: &str, check: impl Fn(&Self) -> bool) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while !check(self) {
             assert!(
                 tokio::time::Instant::now() < deadline,
