@@ -53,7 +53,7 @@ impl ImapSession {
         // This listing answers what was reported of mailbox names before it.
         self.discard_unsolicited();
         self.heard.mailbox_names = false;
-        collect_capped(
+        let listed = collect_capped(
             self.session.list(Some(""), Some("*")).await?,
             MAX_FOLDERS,
             "LIST",
@@ -74,7 +74,10 @@ impl ImapSession {
                 })
             },
         )
-        .await
+        .await?;
+        // Its own `* LIST` lines are no news for the next SELECT.
+        self.session.get_mut().take_list_seen();
+        Ok(listed)
     }
 }
 

@@ -21,6 +21,11 @@ impl ImapSession {
         } else {
             self.session.select(imap_name).await?
         };
+        // async-imap drops a `* LIST` among a SELECT's answers; the stream saw it.
+        if self.session.get_mut().take_list_seen() {
+            self.heard.changes = true;
+            self.heard.mailbox_names = true;
+        }
         Ok(MailboxState {
             uid_validity: mailbox.uid_validity.unwrap_or(0),
             uid_next: mailbox.uid_next.unwrap_or(0),

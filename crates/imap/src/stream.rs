@@ -93,6 +93,12 @@ impl ImapStream {
         self.framing.max_literal = max_literal;
     }
 
+    /// Whether a `* LIST` response arrived since the last call (async-imap drops one
+    /// that comes inside a SELECT's answer, where NOTIFY may put it: RFC 5465 §5.4).
+    pub fn take_list_seen(&mut self) -> bool {
+        std::mem::take(&mut self.framing.list_seen)
+    }
+
     /// Whether the server has sent something (or hung up) that nobody has read yet.
     /// Between commands a server has nothing to say unless it is going away (`* BYE`,
     /// TLS close_notify, FIN), so a kept session for which this holds must be checked
@@ -243,14 +249,17 @@ struct Framing {
     line_len: u64,
     /// The last bytes of the current line, enough to read a `{N}` announcement.
     tail: Vec<u8>,
-    /// The first bytes of the current line, enough to tell `* 5 FETCH` from `* OK`.
-    head: [u8; 3],
+    /// The first bytes of the current line, enough to tell `* 5 FETCH` from `* OK` and
+    /// to see `* LIST `.
+    head: [u8; 7],
     head_len: usize,
     /// The current line goes on with a response after one of its literals, rather than
     /// starting a response.
     continues_response: bool,
     /// Untagged responses not about one message since mailroom last wrote.
     untagged_since_write: u64,
+    /// A `* LIST` response arrived since [`ImapStream::take_list_seen`] last looked.
+    list_seen: bool,
 }
 
 /// Room for `{` + a u64 in digits + `+}` + CR, with leading zeros to spare.
@@ -263,10 +272,11 @@ impl Framing {
             literal_left: 0,
             line_len: 0,
             tail: Vec::with_capacity(TAIL_BYTES),
-            head: [0; 3],
+            head: [0; 7],
             head_len: 0,
             continues_response: false,
             untagged_since_write: 0,
+            list_seen: false,
         }
     }
 
@@ -305,7 +315,11 @@ impl Framing {
             let Some(at) = end else {
                 return Ok(());
             };
-            if !self.continues_response && not_about_one_message(&self.head[..self.head_len]) {
+            let head = &self.head[..self.head_len];
+            if !self.continues_response && head.eq_ignore_ascii_case(b"* LIST ") {
+                self.list_seen = true;
+            }
+            if !self.continues_response && not_about_one_message(head) {
                 self.untagged_since_write += 1;
                 if self.untagged_since_write > MAX_UNTAGGED_PER_COMMAND {
                     return Err(io::Error::other(format!(
@@ -488,10 +502,24 @@ mod tests {
                 .expect("a literal's tail is not counted");
         }
         assert_eq!(framing.untagged_since_write, 0);
+        assert!(!framing.list_seen, "no LIST line came");
         assert!(not_about_one_message(b"* S"));
         assert!(not_about_one_message(b"+ "));
         assert!(!not_about_one_message(b"A1 "));
         assert!(!not_about_one_message(b"* 1"));
+    }
+
+    #[test]
+    fn a_list_response_is_seen_however_it_is_split_but_not_inside_a_literal() {
+        let mut framing = Framing::new(1024);
+        framing
+            .check(b"* 1 FETCH (BODY[] {16}\r\n* LIST () \"/\" x)\r\n* OK [READ-WRITE] done\r\n")
+            .expect("framing");
+        assert!(!framing.list_seen, "a literal's bytes are not a response");
+        for piece in [&b"* L"[..], b"is", b"t () \"/\" New\r\n"] {
+            framing.check(piece).expect("framing");
+        }
+        assert!(framing.list_seen);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! A server with NOTIFY (RFC 5465) reports changes whenever it likes, also among the
 //! answers to other commands. A scripted server on loopback says them there, and the
 //! session must keep them for the sync: a mailbox created during a STATUS round is
-//! listed again, and a change reported during a LIST ends the next IDLE before it starts.
+//! listed again (also one reported among the answers to SELECT, which async-imap drops),
+//! and a change reported during a LIST ends the next IDLE before it starts.
 
 use std::time::Duration;
 
@@ -145,4 +146,48 @@ async fn a_change_reported_before_idle_ends_the_wait_before_it_starts() {
     let commands = server.await.expect("the script ran to its end");
     assert!(!commands.iter().any(|c| c.contains("IDLE")), "{commands:?}");
     assert!(!session.take_heard().changes, "the change was taken once");
+}
+
+#[tokio::test]
+async fn a_mailbox_created_during_a_select_is_listed_again() {
+    let (mut session, server) = session_with(&[
+        LOGIN,
+        CAPABILITY,
+        (
+            "SELECT",
+            "* 3 EXISTS\r\n\
+             * OK [UIDVALIDITY 7] ok\r\n\
+             * LIST () \"/\" \"New Folder\"\r\n\
+             * OK [UIDNEXT 4] ok\r\n\
+             {tag} OK [READ-WRITE] done\r\n",
+        ),
+        (
+            "LIST",
+            "* LIST () \"/\" INBOX\r\n* LIST () \"/\" \"New Folder\"\r\n{tag} OK done\r\n",
+        ),
+        (
+            "SELECT",
+            "* 3 EXISTS\r\n\
+             * OK [UIDVALIDITY 7] ok\r\n\
+             * OK [UIDNEXT 4] ok\r\n\
+             {tag} OK [READ-WRITE] done\r\n",
+        ),
+    ])
+    .await;
+    let state = session.select_folder("INBOX").await.expect("SELECT");
+    assert_eq!(
+        (state.uid_validity, state.uid_next, state.exists),
+        (7, 4, 3)
+    );
+    assert!(
+        session.take_heard_mailbox_names(),
+        "the LIST among SELECT answers is kept"
+    );
+    assert!(!session.take_heard_mailbox_names(), "and taken once");
+
+    // The LIST's own lines are not news for the SELECT after it.
+    assert_eq!(session.list_folders().await.expect("LIST").len(), 2);
+    session.select_folder("INBOX").await.expect("SELECT");
+    assert!(!session.take_heard_mailbox_names());
+    server.await.expect("the script ran to its end");
 }
