@@ -22,9 +22,10 @@ use crate::{
     deletions::take_found_candidates,
     error::StoreError,
     folder_counts::{Count, count_locations},
+    location_flags::{self, settle_message_flags},
     message_addresses::{Participants, insert_participants, roles_by_address},
     message_row::new_row_columns,
-    messages::{ImapFlags, NewMessage, set_flags},
+    messages::{ImapFlags, NewMessage},
     open::{Engine, Store},
     sql_batch::value_rows,
     sql_filter::{Bind, SqlFilter},
@@ -44,7 +45,8 @@ const KEYS_PER_LOOKUP: usize = 250;
 impl Store {
     /// Records that `batch` lives in `folder_id` at the given UIDs. A message already
     /// indexed (same identity, e.g. moved here or re-read after a UIDVALIDITY change)
-    /// keeps its id and gets the new flags; others are created. Returns how many were
+    /// keeps its id, and its flags become what its copies, this one among them, say
+    /// together (`location_flags`); others are created. Returns how many were
     /// created.
     pub async fn add_folder_messages(
         &self,
@@ -149,27 +151,26 @@ impl Store {
             .into_iter()
             .map(|p| (p.message_id, p.roles))
             .collect();
-        let mut updated: Vec<String> = Vec::new();
-        for (message, id) in &known {
-            if set_flags(&mut tx, id, &message.flags, now, &mut touched).await? && announce {
-                updated.push(id.clone());
-            }
-        }
         // Known messages that had left another folder were moved here, not deleted.
-        let known_ids: Vec<String> = known.iter().map(|(_, id)| id.clone()).collect();
-        updated.extend(take_found_candidates(&mut tx, &known_ids, folder_id).await?);
-        updated.sort_unstable();
-        updated.dedup();
+        let mut known_ids: Vec<String> = known.iter().map(|(_, id)| id.clone()).collect();
+        known_ids.sort_unstable();
+        known_ids.dedup();
+        let mut updated = take_found_candidates(&mut tx, &known_ids, folder_id).await?;
 
-        // One message per UID: a server that names a UID twice keeps its first.
-        let mut locations: Vec<(i64, &str, i64)> = Vec::with_capacity(batch.len());
+        // One message per UID: a server that names a UID twice keeps its first. Each
+        // location keeps its copy's flags.
+        let mut locations: Vec<Location> = Vec::with_capacity(batch.len());
         let mut located_uids: HashSet<i64> = HashSet::with_capacity(batch.len());
         for message in batch {
             if let Some(id) = ids.get(&message.identity_key)
                 && located_uids.insert(message.uid)
             {
-                let date = dates.get(id).copied().unwrap_or(message.date);
-                locations.push((message.uid, id, date));
+                locations.push(Location {
+                    uid: message.uid,
+                    message_id: id,
+                    date: dates.get(id).copied().unwrap_or(message.date),
+                    flags: location_flags::bits(ImapFlags::of(&message.flags)),
+                });
             }
         }
         let fresh_ids: HashSet<&str> = new_ids.values().map(String::as_str).collect();
@@ -183,7 +184,14 @@ impl Store {
             &mut touched,
         )
         .await?;
-        let located: HashSet<&str> = locations.iter().map(|(_, id, _)| *id).collect();
+        // A known message takes what its copies, this one among them, say together.
+        let flags_changed = settle_message_flags(&mut tx, &known_ids, now, &mut touched).await?;
+        if announce {
+            updated.extend(flags_changed);
+        }
+        updated.sort_unstable();
+        updated.dedup();
+        let located: HashSet<&str> = locations.iter().map(|l| l.message_id).collect();
         let added: Vec<AddedMessage> = fresh
             .iter()
             .filter_map(|m| {
@@ -448,6 +456,15 @@ async fn insert_messages(
     Ok(())
 }
 
+/// A message at a UID of the folder being indexed.
+struct Location<'a> {
+    uid: i64,
+    message_id: &'a str,
+    date: i64,
+    /// Its copy's flags (`location_flags::bits`).
+    flags: i64,
+}
+
 /// Puts messages at UIDs of a folder, replacing what the index had at those UIDs, and
 /// keeps the folder's counts.
 async fn insert_locations(
@@ -455,12 +472,12 @@ async fn insert_locations(
     engine: Engine,
     grant_id: &GrantId,
     folder_id: &str,
-    locations: &[(i64, &str, i64)],
+    locations: &[Location<'_>],
     fresh: &HashSet<&str>,
     touched: &mut TouchedThreads,
 ) -> Result<(), StoreError> {
     for chunk in locations.chunks(ROWS_PER_INSERT) {
-        let uids: Vec<i64> = chunk.iter().map(|(uid, _, _)| *uid).collect();
+        let uids: Vec<i64> = chunk.iter().map(|l| l.uid).collect();
         // What the index had at these UIDs leaves first (usually the same messages,
         // read again).
         let mut filter = SqlFilter::default();
@@ -486,21 +503,22 @@ async fn insert_locations(
         }
 
         let sql = format!(
-            "INSERT INTO message_locations (folder_id, uid, message_id, grant_id, date) VALUES {} \
-             ON CONFLICT (folder_id, uid) DO NOTHING",
-            value_rows(engine, chunk.len(), 5)
+            "INSERT INTO message_locations (folder_id, uid, message_id, grant_id, date, flags) \
+             VALUES {} ON CONFLICT (folder_id, uid) DO NOTHING",
+            value_rows(engine, chunk.len(), 6)
         );
         let mut query = sqlx::query(&sql);
-        for (uid, id, date) in chunk {
+        for location in chunk {
             query = query
                 .bind(folder_id)
-                .bind(*uid)
-                .bind(*id)
+                .bind(location.uid)
+                .bind(location.message_id)
                 .bind(grant_id.as_str())
-                .bind(*date);
+                .bind(location.date)
+                .bind(location.flags);
             // Messages new to the index are added to their threads as a whole.
-            if !fresh.contains(id) {
-                touched.message(id);
+            if !fresh.contains(location.message_id) {
+                touched.message(location.message_id);
             }
         }
         query.execute(&mut **tx).await?;

@@ -30,6 +30,7 @@ mod grants;
 mod idempotency_keys;
 mod index_batch;
 mod index_check;
+mod location_flags;
 mod message_addresses;
 mod message_changes;
 mod message_lists;

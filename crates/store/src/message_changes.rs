@@ -11,6 +11,7 @@ use crate::{
     deletions::take_found_candidates,
     error::StoreError,
     folder_counts::{Count, count_locations},
+    location_flags::change_every_copy,
     message_addresses::{Participants, replace_participants, roles_by_address},
     message_row::header_columns,
     messages::{FlagState, MessageLocation, NewMessage, apply_flag_state},
@@ -88,6 +89,8 @@ impl Store {
             return Ok(());
         };
         let mut touched = TouchedThreads::default();
+        // The change was made to every copy on the server.
+        change_every_copy(&mut tx, &id, state).await?;
         if apply_flag_state(&mut tx, &id, state, unix_now(), &mut touched).await? {
             touched.refresh(&mut tx, grant_id).await?;
             announce_updated(&mut tx, grant_id, &id).await?;
@@ -148,9 +151,11 @@ impl Store {
                 .await?;
         }
         let added = sqlx::query(
-            "INSERT INTO message_locations (folder_id, uid, message_id, grant_id, date) \
-             SELECT $1, $2, m.id, m.grant_id, m.date FROM messages m \
-             WHERE m.id = $3 AND m.grant_id = $4",
+            // A copy has its original's flags (RFC 3501 §6.4.7), as the message has them.
+            "INSERT INTO message_locations (folder_id, uid, message_id, grant_id, date, flags) \
+             SELECT $1, $2, m.id, m.grant_id, m.date, \
+                 (1 - m.unread) + 2 * m.starred + 4 * m.answered + 8 * m.draft \
+             FROM messages m WHERE m.id = $3 AND m.grant_id = $4",
         )
         .bind(folder_id)
         .bind(uid)

@@ -17,6 +17,7 @@ use crate::{
     error::StoreError,
     events::{EventChange, record_message_events},
     folder_counts::{Count, clear_counts, count_locations, count_unread_change},
+    location_flags::{set_copy_flags, settle_message_flags},
     open::Store,
     sql_filter::{Bind, SqlFilter},
     thread_summaries::TouchedThreads,
@@ -207,7 +208,12 @@ impl Store {
             let sql = format!("DELETE FROM message_locations{}", filter.where_sql());
             filter.bind_to(sqlx::query(&sql)).execute(&mut *tx).await?;
             touched.messages(&leaving);
-            updated.extend(note_departures(&mut tx, grant_id, folder_id, leaving, now_ms).await?);
+            let still_located =
+                note_departures(&mut tx, grant_id, folder_id, leaving, now_ms).await?;
+            // The copies left say what the message's flags are now.
+            let ids: Vec<String> = still_located.iter().map(|(id, _)| id.clone()).collect();
+            settle_message_flags(&mut tx, &ids, now_ms / 1000, &mut touched).await?;
+            updated.extend(still_located);
         }
         touched.refresh(&mut tx, grant_id).await?;
         record_notifications(&mut tx, grant_id, TriggerType::MessageUpdated, &updated).await?;
@@ -281,8 +287,9 @@ impl Store {
         Ok(())
     }
 
-    /// Applies fresh flags to the messages at these UIDs of a folder; each message whose
-    /// state changed is announced `message.updated`.
+    /// Applies fresh flags to the copies at these UIDs of a folder; each message whose
+    /// state (what its copies say together, `location_flags`) changed is announced
+    /// `message.updated`.
     pub async fn update_flags(
         &self,
         grant_id: &GrantId,
@@ -294,6 +301,9 @@ impl Store {
         let mut touched = TouchedThreads::default();
         let mut tx = self.begin_grant_write(grant_id).await?;
         for (uid, message_flags) in flags {
+            if !set_copy_flags(&mut tx, folder_id, *uid, ImapFlags::of(message_flags)).await? {
+                continue;
+            }
             let row = sqlx::query(
                 "SELECT message_id FROM message_locations WHERE folder_id = $1 AND uid = $2",
             )
@@ -303,7 +313,10 @@ impl Store {
             .await?;
             if let Some(row) = row {
                 let id: String = row.try_get("message_id")?;
-                if set_flags(&mut tx, &id, message_flags, now, &mut touched).await? {
+                if !settle_message_flags(&mut tx, std::slice::from_ref(&id), now, &mut touched)
+                    .await?
+                    .is_empty()
+                {
                     changed.push((id, None));
                 }
             }
@@ -634,18 +647,6 @@ async fn announce_event_changes(
         record_notifications(tx, &first.grant_id, trigger, &ids).await?;
     }
     Ok(())
-}
-
-/// Sets a message's flags as read from the server (`\\Seen`, `\\Flagged`, `\\Answered`,
-/// `\\Draft`); whether that changed it.
-pub(crate) async fn set_flags(
-    tx: &mut Transaction<'_, Any>,
-    id: &str,
-    flags: &[String],
-    now: i64,
-    touched: &mut TouchedThreads,
-) -> Result<bool, StoreError> {
-    apply_flag_state(tx, id, ImapFlags::of(flags).into(), now, touched).await
 }
 
 /// The flags the index keeps, as an IMAP flag list gives them (RFC 9051 §2.3.2).

@@ -10,6 +10,7 @@ mod cancelled_writes;
 mod change_notifications;
 mod concurrent_writes;
 mod contacts_events;
+mod copy_flags;
 mod expunged_uids;
 mod fair_work;
 mod gmail_identities;

@@ -35,8 +35,9 @@ fn back_to_0012(engine: Engine) -> Vec<&'static str> {
 /// What migrations 0020 (OAuth mailboxes), 0021 (Gmail), 0022 (the change log), 0023
 /// (v2 uploads), 0024 (draft versions), 0025 (implicit flows), 0026 (admin tokens), 0027
 /// (templates), 0028 (send retries), 0029 (idempotency keys), 0030 (expunged UIDs), 0031
-/// (message tracking) and 0032 (webhook failure notices) added.
+/// (message tracking), 0032 (webhook failure notices) and 0033 (copy flags) added.
 const AFTER_0019: &[&str] = &[
+    "ALTER TABLE message_locations DROP COLUMN flags",
     "DROP TABLE webhook_failure_notices",
     "DROP TABLE draft_tracking",
     "DROP TABLE tracking_hits",
