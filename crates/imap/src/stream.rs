@@ -14,7 +14,8 @@
 //!   bounded (four times the literal cap): a server that answers with untagged lines
 //!   without end, which async-imap would read and drop forever, is cut off.
 //! - **Untagged responses per command.** Responses about one message (`* 5 FETCH`,
-//!   `* 7 EXPUNGE`) come one per message, and their callers count them; all other
+//!   `* 7 EXPUNGE`) come one per message, up to a million for a large mailbox (a FETCH's
+//!   caller counts its answers; the rest are bounded by the bytes above); all other
 //!   untagged responses (`* OK`, `* LIST`, `* STATUS`, continuation requests) come a few
 //!   to a command, or one per folder. More than [`MAX_UNTAGGED_PER_COMMAND`] of them is
 //!   a flood, cut off after a few megabytes rather than at the byte bound (hundreds of
