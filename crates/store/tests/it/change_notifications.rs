@@ -3,12 +3,14 @@
 //! changes once, folder changes (but not a new grant's first listing; a deleted folder's
 //! messages), and a grant's lifecycle. Every scenario runs on the embedded SQLite and on PostgreSQL.
 
-use crate::support::{Engine, clean_up, message, new_grant, on_both_engines, open_store};
+use crate::support::{
+    Engine, clean_up, listing as folder, message, new_grant, on_both_engines, open_store,
+};
 use mailroom_model::{
     ApplicationId, GrantId,
     v3::{EmailName, TriggerType},
 };
-use mailroom_store::{FolderListing, GrantUpdate, NewWebhook, Store};
+use mailroom_store::{GrantUpdate, NewWebhook, Store};
 
 /// An application with a webhook on every trigger these scenarios produce.
 async fn subscribed_app(store: &Store) -> ApplicationId {
@@ -38,16 +40,6 @@ async fn subscribed_app(store: &Store) -> ApplicationId {
         .await
         .unwrap();
     app.application.id
-}
-
-fn folder(name: &str) -> FolderListing {
-    FolderListing {
-        imap_name: name.into(),
-        name: name.into(),
-        parent_imap_name: None,
-        delimiter: Some("/".into()),
-        attributes: vec![],
-    }
 }
 
 /// What the outbox holds, oldest first: (trigger, object id), taken so each check sees

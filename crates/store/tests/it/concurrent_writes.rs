@@ -3,35 +3,13 @@
 //! sees what the other wrote. On PostgreSQL they once both inserted the location and the
 //! second failed on its primary key.
 
-use crate::support::{Engine, clean_up, message, new_grant, on_both_engines, open_store};
-use mailroom_store::{FolderListing, MessageQuery};
-
-fn listing(name: &str) -> FolderListing {
-    FolderListing {
-        imap_name: name.into(),
-        name: name.into(),
-        parent_imap_name: None,
-        delimiter: Some("/".into()),
-        attributes: vec![],
-    }
-}
+use crate::support::{Engine, clean_up, grant_with_folders, message, on_both_engines, open_store};
+use mailroom_store::MessageQuery;
 
 async fn one_location_written_twice_at_once(engine: Engine) {
     let (store, place) = open_store(engine).await;
-    let app = store.create_application("t", &[]).await.unwrap();
-    let grant = new_grant(&store, &app.application.id).await.id;
-    let folders = store
-        .reconcile_folders(&grant, &[listing("INBOX"), listing("Archive")])
-        .await
-        .unwrap();
-    let id_of = |name: &str| {
-        folders
-            .iter()
-            .find(|f| f.imap_name == name)
-            .map(|f| f.id.clone())
-            .unwrap()
-    };
-    let (inbox, archive) = (id_of("INBOX"), id_of("Archive"));
+    let (grant, folders) = grant_with_folders(&store, &["INBOX", "Archive"]).await;
+    let (inbox, archive) = (folders[0].clone(), folders[1].clone());
     const MESSAGES: i64 = 20;
     let batch: Vec<_> = (1..=MESSAGES)
         .map(|uid| message(uid, &format!("m{uid}@x"), &[], &format!("Subject {uid}")))

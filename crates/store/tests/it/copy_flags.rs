@@ -4,19 +4,9 @@
 //! takes its say with it; a change mailroom made to every copy sticks. Every scenario
 //! runs on the embedded SQLite and on PostgreSQL.
 
-use crate::support::{Engine, clean_up, message, new_grant, on_both_engines, open_store};
+use crate::support::{Engine, clean_up, grant_with_folders, message, on_both_engines, open_store};
 use mailroom_model::GrantId;
-use mailroom_store::{FolderListing, Store};
-
-fn folder(name: &str) -> FolderListing {
-    FolderListing {
-        imap_name: name.into(),
-        name: name.into(),
-        parent_imap_name: None,
-        delimiter: Some("/".into()),
-        attributes: vec![],
-    }
-}
+use mailroom_store::Store;
 
 fn flagged(uid: i64, flags: &[&str]) -> mailroom_store::NewMessage {
     let mut copy = message(uid, "self@x", &[], "To myself");
@@ -43,20 +33,8 @@ async fn state(store: &Store, grant: &GrantId, id: &str) -> ((bool, bool, bool),
 
 async fn copies_with_different_flags_agree_in_either_order(engine: Engine) {
     let (store, place) = open_store(engine).await;
-    let app = store.create_application("t", &[]).await.unwrap();
-    let grant = new_grant(&store, &app.application.id).await.id;
-    let folders = store
-        .reconcile_folders(&grant, &[folder("INBOX"), folder("Sent")])
-        .await
-        .unwrap();
-    let id_of = |name: &str| {
-        folders
-            .iter()
-            .find(|f| f.imap_name == name)
-            .map(|f| f.id.clone())
-            .unwrap()
-    };
-    let (inbox, sent) = (id_of("INBOX"), id_of("Sent"));
+    let (grant, folders) = grant_with_folders(&store, &["INBOX", "Sent"]).await;
+    let (inbox, sent) = (folders[0].clone(), folders[1].clone());
 
     // Sent first (read), then Inbox (not read): read.
     store
@@ -130,17 +108,8 @@ async fn copies_with_different_flags_agree_in_either_order(engine: Engine) {
 
 async fn a_draft_with_a_sent_copy_is_a_message(engine: Engine) {
     let (store, place) = open_store(engine).await;
-    let app = store.create_application("t", &[]).await.unwrap();
-    let grant = new_grant(&store, &app.application.id).await.id;
-    let folders = store
-        .reconcile_folders(&grant, &[folder("Drafts"), folder("Sent")])
-        .await
-        .unwrap();
-    let (drafts, sent) = if folders[0].imap_name == "Drafts" {
-        (folders[0].id.clone(), folders[1].id.clone())
-    } else {
-        (folders[1].id.clone(), folders[0].id.clone())
-    };
+    let (grant, folders) = grant_with_folders(&store, &["Drafts", "Sent"]).await;
+    let (drafts, sent) = (folders[0].clone(), folders[1].clone());
     store
         .add_folder_messages(&grant, &drafts, &[flagged(3, &["\\Draft", "\\Seen"])])
         .await

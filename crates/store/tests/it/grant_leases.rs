@@ -6,22 +6,12 @@
 use std::time::Duration;
 
 use crate::support::{
-    Engine, Place, clean_up, execute_raw, grant_with_inbox, on_both_engines, open_store,
+    Engine, Place, clean_up, execute_raw, grant_with_inbox, listing, on_both_engines, open_store,
 };
 use mailroom_model::GrantId;
-use mailroom_store::{Fence, FolderListing, Store, StoreError};
+use mailroom_store::{Fence, Store, StoreError};
 
 const LEASE: Duration = Duration::from_secs(15);
-
-fn listing(name: &str) -> FolderListing {
-    FolderListing {
-        imap_name: name.into(),
-        name: name.into(),
-        parent_imap_name: None,
-        delimiter: Some("/".into()),
-        attributes: vec![],
-    }
-}
 
 /// Makes a node's last heartbeat a minute old, as if it had died.
 async fn silence(place: &Place, node: &str) {

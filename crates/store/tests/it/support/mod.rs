@@ -107,26 +107,45 @@ pub async fn new_grant(store: &Store, application_id: &ApplicationId) -> GrantRe
     grant
 }
 
-/// An application, its grant (see [`new_grant`]) and the grant's Inbox folder: what most
-/// index scenarios start from. Returns the grant's id and the folder's id.
-pub async fn grant_with_inbox(store: &Store) -> (mailroom_model::GrantId, String) {
+/// A top-level folder as a LIST answer names it.
+pub fn listing(name: &str) -> mailroom_store::FolderListing {
+    mailroom_store::FolderListing {
+        imap_name: name.into(),
+        name: name.into(),
+        parent_imap_name: None,
+        delimiter: Some("/".into()),
+        attributes: vec![],
+    }
+}
+
+/// An application, its grant (see [`new_grant`]) and the grant's folders of these
+/// names. Returns the grant's id and the folders' ids, in the order of `names`.
+pub async fn grant_with_folders(
+    store: &Store,
+    names: &[&str],
+) -> (mailroom_model::GrantId, Vec<String>) {
     let app = store.create_application("t", &[]).await.unwrap();
     let grant = new_grant(store, &app.application.id).await.id;
-    let folders = store
-        .reconcile_folders(
-            &grant,
-            &[mailroom_store::FolderListing {
-                imap_name: "INBOX".into(),
-                name: "INBOX".into(),
-                parent_imap_name: None,
-                delimiter: Some("/".into()),
-                attributes: vec![],
-            }],
-        )
-        .await
-        .unwrap();
-    let inbox = folders[0].id.clone();
-    (grant, inbox)
+    let listings: Vec<_> = names.iter().map(|n| listing(n)).collect();
+    let folders = store.reconcile_folders(&grant, &listings).await.unwrap();
+    let ids = names
+        .iter()
+        .map(|name| {
+            folders
+                .iter()
+                .find(|f| f.imap_name == *name)
+                .map(|f| f.id.clone())
+                .expect("the folder was listed")
+        })
+        .collect();
+    (grant, ids)
+}
+
+/// An application, its grant and the grant's Inbox folder: what most index scenarios
+/// start from. Returns the grant's id and the folder's id.
+pub async fn grant_with_inbox(store: &Store) -> (mailroom_model::GrantId, String) {
+    let (grant, mut folders) = grant_with_folders(store, &["INBOX"]).await;
+    (grant, folders.remove(0))
 }
 
 /// Runs a statement on the store's database behind its back (to age rows, say).
